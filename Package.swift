@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Whittle",
+    products: [
+        .library(name: "WhittleKit", targets: ["WhittleKit"]),
+        .executable(name: "whittle", targets: ["whittle"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Debian's libprotobuf-c (pkg-config libprotobuf-c).
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        // protoc-c output for onnx.proto; see Sources/ONNXProto/VERSION and regenerate.sh.
+        .target(
+            name: "ONNXProto",
+            dependencies: ["CProtobufC"],
+            exclude: ["proto", "regenerate.sh", "VERSION"]
+        ),
+        // Graph IR: element types, tensors, attributes, graph, verifier, errors.
+        .target(name: "WhittleIR"),
+        // Operator definitions: attribute defaults, shape/type inference, MAC counts, shape-value folding.
+        .target(name: "WhittleOps", dependencies: ["WhittleIR"]),
+        // ONNX front end: the only module that touches protobuf-c types.
+        .target(name: "WhittleONNX", dependencies: ["WhittleIR", "ONNXProto"]),
+        // Facade used by the CLI and by embedders: load, infer, report.
+        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX"]),
+        .executableTarget(
+            name: "whittle",
+            dependencies: [
+                "WhittleKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "WhittleTests",
+            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,53 @@
+/// A tensor element type, numbered as in ONNX's `TensorProto.DataType`.
+///
+/// Every ONNX type has a case so that a model using one can be described
+/// (`inspect` names it); ``isSupported`` tells which ones Whittle can hold
+/// as tensor data.
+public enum ElementType: Int32, Sendable, Hashable, CaseIterable, Codable {
+    case float = 1, uint8 = 2, int8 = 3, uint16 = 4, int16 = 5, int32 = 6, int64 = 7
+    case string = 8, bool = 9, float16 = 10, double = 11, uint32 = 12, uint64 = 13
+    case complex64 = 14, complex128 = 15, bfloat16 = 16
+    case float8e4m3fn = 17, float8e4m3fnuz = 18, float8e5m2 = 19, float8e5m2fnuz = 20
+    case uint4 = 21, int4 = 22, float4e2m1 = 23, float8e8m0 = 24, uint2 = 25, int2 = 26
+    case float6e2m3 = 27, float6e3m2 = 28
+
+    /// The lower-case name used in messages and JSON (`float32`, `int8`, ...), as NumPy spells it where it can.
+    public var name: String {
+        switch self {
+        case .float: "float32"
+        case .double: "float64"
+        default: String(describing: self)
+        }
+    }
+
+    /// Bytes one element takes in Whittle's dense little-endian storage; nil for types it does not store.
+    public var byteWidth: Int? {
+        switch self {
+        case .bool, .int8, .uint8: 1
+        case .int16, .uint16, .float16, .bfloat16: 2
+        case .float, .int32, .uint32: 4
+        case .double, .int64, .uint64: 8
+        default: nil
+        }
+    }
+
+    /// Whether Whittle can hold tensors of this type (decode initializers, infer shapes).
+    public var isSupported: Bool { byteWidth != nil }
+
+    public var isFloatingPoint: Bool {
+        switch self {
+        case .float, .double, .float16, .bfloat16: true
+        default: false
+        }
+    }
+
+    public var isInteger: Bool {
+        switch self {
+        case .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64: true
+        default: false
+        }
+    }
+
+    /// Creates the type from its ONNX number; nil for an unknown number.
+    public init?(onnx value: Int32) { self.init(rawValue: value) }
+}

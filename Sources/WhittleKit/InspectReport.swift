@@ -1,0 +1,105 @@
+import WhittleIR
+import WhittleOps
+
+/// What `whittle inspect` reports about a model. Its JSON form is a stable,
+/// documented interface (see README, "inspect --json").
+public struct InspectReport: Codable, Sendable, Equatable {
+    public struct Opset: Codable, Sendable, Equatable {
+        public var domain: String
+        public var version: Int
+    }
+
+    /// A value with its type; `shape` is null when it could not be inferred.
+    public struct Value: Codable, Sendable, Equatable {
+        public var name: String
+        public var dtype: String?
+        public var shape: [Int]?
+    }
+
+    public struct NodeRow: Codable, Sendable, Equatable {
+        public var index: Int
+        public var name: String
+        public var op: String
+        public var domain: String
+        public var outputs: [Value]
+        /// Elements of the initializers this node reads.
+        public var parameters: Int
+        /// Multiply-accumulates (Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU and their integer forms).
+        public var macs: Int
+        /// Bytes of this node's outputs.
+        public var activationBytes: Int
+        public var supported: Bool
+    }
+
+    public struct Totals: Codable, Sendable, Equatable {
+        public var nodes: Int
+        /// Elements of all initializers.
+        public var parameters: Int
+        /// Bytes of all initializers.
+        public var weightBytes: Int
+        public var macs: Int
+        /// Largest single activation, in bytes.
+        public var largestActivationBytes: Int
+    }
+
+    public struct Unsupported: Codable, Sendable, Equatable {
+        public var index: Int
+        public var name: String
+        public var op: String
+        public var reason: String
+    }
+
+    public var file: String
+    public var producer: String
+    public var producerVersion: String
+    public var irVersion: Int
+    public var opsets: [Opset]
+    public var inputs: [Value]
+    public var outputs: [Value]
+    public var nodes: [NodeRow]
+    public var totals: Totals
+    public var unsupported: [Unsupported]
+    public var notes: [String]
+}
+
+extension InspectReport {
+    /// Builds the report of an analyzed model.
+    public init(_ analyzed: AnalyzedModel) {
+        let model = analyzed.model
+        let graph = analyzed.graph
+        func value(_ name: String) -> Value {
+            let type = graph.type(of: name)
+            return Value(name: name, dtype: type?.elementType.name, shape: type?.shape)
+        }
+        func bytes(_ name: String) -> Int {
+            guard let type = graph.type(of: name), let shape = type.shape, let width = type.elementType.byteWidth else { return 0 }
+            return (try? Shape.byteCount(shape, width: width)) ?? 0
+        }
+        let unsupportedIndices = Set(analyzed.inference.unsupported.map(\.node.index))
+        var largest = 0
+        nodes = graph.nodes.enumerated().map { index, node in
+            let params = Set(node.inputs).compactMap { graph.initializers[$0]?.count }.reduce(0, +)
+            let activation = node.outputs.filter { !$0.isEmpty }.map(bytes).reduce(0, +)
+            largest = max(largest, node.outputs.map(bytes).max() ?? 0)
+            return NodeRow(index: index, name: node.name, op: node.opType, domain: node.domain,
+                           outputs: node.outputs.filter { !$0.isEmpty }.map(value), parameters: params,
+                           macs: analyzed.inference.macs[index], activationBytes: activation,
+                           supported: !unsupportedIndices.contains(index))
+        }
+        let initializers = graph.initializers.values
+        file = analyzed.path
+        producer = model.producerName
+        producerVersion = model.producerVersion
+        irVersion = model.irVersion
+        opsets = model.opsets.keys.sorted().map { Opset(domain: $0.isEmpty ? "ai.onnx" : $0, version: model.opsets[$0] ?? 0) }
+        inputs = graph.inputs.map { value($0.name) }
+        outputs = graph.outputs.map { value($0.name) }
+        totals = Totals(nodes: graph.nodes.count, parameters: initializers.map(\.count).reduce(0, +),
+                        weightBytes: initializers.map(\.bytes.count).reduce(0, +),
+                        macs: analyzed.inference.macs.reduce(0, +), largestActivationBytes: largest)
+        unsupported = analyzed.inference.unsupported.map {
+            Unsupported(index: $0.node.index, name: $0.node.name, op: $0.node.opType, reason: $0.reason)
+        }
+        notes = model.notes
+    }
+}

@@ -1,0 +1,54 @@
+import WhittleIR
+import WhittleONNX
+import WhittleOps
+
+/// A model read from disk with its shapes inferred: the starting point of every command.
+public struct AnalyzedModel: Sendable {
+    /// The path the model was read from, as given.
+    public let path: String
+    public let model: Model
+    public let inference: InferenceResult
+
+    /// The main graph with inferred value types.
+    public var graph: Graph { inference.graph }
+}
+
+/// Entry points for programs that embed Whittle.
+public enum ModelLoader {
+    /// Reads `path`, pins input shapes, and infers every shape it can.
+    ///
+    /// Errors carry the file and, where it applies, the node.
+    public static func load(path: String, inputShapes: [String: [Int]] = [:]) throws -> AnalyzedModel {
+        let model = try ONNXReader.read(path: path, options: ONNXImportOptions(inputShapes: inputShapes))
+        do {
+            try Verifier.verify(model.graph)
+            let inference = try ShapeInference.run(model)
+            return AnalyzedModel(path: path, model: model, inference: inference)
+        } catch let error as WhittleError {
+            throw error.inFile(path)
+        }
+    }
+
+    /// Parses `NAME=1,3,96,96` as given to `--input-shape`.
+    public static func parseInputShape(_ text: String) throws -> (String, [Int]) {
+        guard let equals = text.lastIndex(of: "=") else {
+            throw WhittleError(.usage, "--input-shape \"\(text)\" must look like NAME=1,3,96,96")
+        }
+        let name = String(text[..<equals])
+        let dimsText = text[text.index(after: equals)...]
+        let dims = dimsText.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters()) }
+        guard !name.isEmpty, !dimsText.isEmpty, dims.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw WhittleError(.usage, "--input-shape \"\(text)\" must look like NAME=1,3,96,96 (non-negative integers)")
+        }
+        return (name, dims.compactMap { $0 })
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}

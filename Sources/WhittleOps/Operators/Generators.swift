@@ -1,0 +1,128 @@
+import Foundation
+import WhittleIR
+
+/// Operators that create tensors or read shapes: Constant, Shape, Size,
+/// ConstantOfShape, Range, and the resampling ones whose output size they feed (Resize, Upsample).
+enum GeneratorOperators {
+    static var all: [OperatorDefinition] { [constant, shape, size, constantOfShape, range, resize, upsample] }
+
+    static let constant = OperatorDefinition("Constant", infer: { ctx in
+        try ctx.expectInputs(0, 0)
+        guard let value = try ctx.tensor("value") else {
+            throw WhittleError(.invalidAttribute, "Constant has no value")
+        }
+        return [value.type]
+    }, fold: { ctx in try ctx.tensor("value").map { [$0] } })
+
+    /// The dimensions Shape reports: all, or `start..<end` from opset 15 (negative and out-of-range values clamp).
+    static func shapeSlice(_ ctx: InferenceContext) throws -> [Int] {
+        let x = try ctx.shape(0)
+        let rank = x.count
+        func clamp(_ v: Int) -> Int { Swift.min(Swift.max(v < 0 ? v + rank : v, 0), rank) }
+        let start = clamp(try ctx.int("start", default: 0))
+        let end = clamp(try ctx.int("end", default: rank))
+        return start < end ? Array(x[start..<end]) : []
+    }
+
+    static let shape = OperatorDefinition("Shape", infer: { ctx in
+        try ctx.expectInputs(1, 1)
+        return [TensorType(.int64, [try shapeSlice(ctx).count])]
+    }, fold: { ctx in
+        let dims = try shapeSlice(ctx)
+        return [try Tensor(int64s: dims.map { Int64($0) }, shape: [dims.count])]
+    })
+
+    static let size = OperatorDefinition("Size", infer: { ctx in
+        try ctx.expectInputs(1, 1)
+        return [TensorType(.int64, [])]
+    }, fold: { ctx in [try Tensor(int64s: [Int64(try Shape.elementCount(ctx.shape(0)))], shape: [])] })
+
+    static let constantOfShape = OperatorDefinition("ConstantOfShape", infer: { ctx in
+        try ctx.expectInputs(1, 1)
+        let dims = try ctx.constantInts(0, what: "shape")
+        guard dims.allSatisfy({ $0 >= 0 }) else { throw WhittleError(.shapeMismatch, "shape \(dims) has a negative dimension") }
+        let type = try ctx.tensor("value")?.elementType ?? .float
+        return [TensorType(type, dims)]
+    }, fold: { ctx in
+        let dims = try ctx.constantInts(0, what: "shape")
+        let fill = try ctx.tensor("value") ?? Tensor(floats: [0], shape: [1])
+        let count = try Shape.elementCount(dims)
+        guard count <= ShapeInference.foldLimit else { return nil }
+        return [try ConstantFolding.gather(fill, flatIndices: Array(repeating: 0, count: count), shape: dims)]
+    })
+
+    static let range = OperatorDefinition("Range", infer: { ctx in
+        [TensorType(try ctx.type(0).elementType, [try rangeCount(ctx)])]
+    }, fold: { ctx in
+        guard let start = ctx.value(0), let delta = ctx.value(2) else { return nil }
+        let count = try rangeCount(ctx)
+        if let s = start.int64(at: 0), let d = delta.int64(at: 0) {
+            return try ConstantFolding.make(start.elementType, shape: [count], ints: (0..<count).map { s + Int64($0) * d }).map { [$0] }
+        }
+        let s = start.double(at: 0), d = delta.double(at: 0)
+        return try ConstantFolding.make(start.elementType, shape: [count], doubles: (0..<count).map { s + Double($0) * d }).map { [$0] }
+    })
+
+    static func rangeCount(_ ctx: InferenceContext) throws -> Int {
+        try ctx.expectInputs(3, 3)
+        guard let start = ctx.value(0), let limit = ctx.value(1), let delta = ctx.value(2) else {
+            throw WhittleError(.unsupported, "start, limit and delta must be constants or computable from static shapes")
+        }
+        let d = delta.double(at: 0)
+        guard d != 0 else { throw WhittleError(.shapeMismatch, "delta must not be 0") }
+        let count = ((limit.double(at: 0) - start.double(at: 0)) / d).rounded(.up)
+        guard count < Double(Int32.max) else { throw WhittleError(.shapeMismatch, "range has too many elements") }
+        return Swift.max(0, Int(count))
+    }
+
+    static let resize = OperatorDefinition("Resize", infer: { ctx in
+        let x = try ctx.shape(0)
+        let mode = try ctx.string("mode", default: "nearest")
+        guard ["nearest", "linear", "cubic"].contains(mode) else {
+            throw WhittleError(.invalidAttribute, "mode \"\(mode)\" is not nearest, linear or cubic")
+        }
+        // Opset 10: (X, scales). From 11: (X, roi, scales, sizes); from 18 an axes attribute may select axes.
+        let scalesIndex = ctx.opset < 11 ? 1 : 2, sizesIndex = 3
+        let axes = try (ctx.ints("axes") ?? Array(0..<x.count)).map { try Shape.normalizeAxis($0, rank: x.count, name: "axes entry") }
+        var out = x
+        if ctx.opset >= 11, ctx.has(sizesIndex), (try ctx.shape(sizesIndex)).reduce(1, *) > 0 {
+            let sizes = try ctx.constantInts(sizesIndex, what: "sizes")
+            guard sizes.count == axes.count else { throw WhittleError(.shapeMismatch, "sizes has \(sizes.count) values; \(axes.count) expected") }
+            let policy = try ctx.string("keep_aspect_ratio_policy", default: "stretch")
+            if policy == "stretch" {
+                for (i, axis) in axes.enumerated() { out[axis] = sizes[i] }
+            } else {
+                let ratios = axes.indices.map { Double(sizes[$0]) / Double(x[axes[$0]]) }
+                let scale = policy == "not_larger" ? ratios.min() ?? 1 : ratios.max() ?? 1
+                for axis in axes { out[axis] = Int((Double(x[axis]) * scale).rounded(.toNearestOrEven)) }
+            }
+        } else if ctx.has(scalesIndex) {
+            guard let scales = ctx.value(scalesIndex)?.doubles() else {
+                throw WhittleError(.unsupported, "scales must be a constant")
+            }
+            guard scales.count == axes.count else { throw WhittleError(.shapeMismatch, "scales has \(scales.count) values; \(axes.count) expected") }
+            for (i, axis) in axes.enumerated() {
+                guard scales[i] > 0 else { throw WhittleError(.shapeMismatch, "scale \(scales[i]) is not positive") }
+                out[axis] = Int((Double(x[axis]) * scales[i]).rounded(.down))
+            }
+        } else {
+            throw WhittleError(.invalidGraph, "either scales or sizes must be given")
+        }
+        return [TensorType(try ctx.type(0).elementType, out)]
+    })
+
+    /// Upsample (opsets 7–9), the predecessor of Resize: scales is an attribute before 9 and an input from 9.
+    static let upsample = OperatorDefinition("Upsample", infer: { ctx in
+        let x = try ctx.shape(0)
+        let scales: [Double]
+        if ctx.opset < 9 {
+            guard let given = try ctx.floats("scales") else { throw WhittleError(.invalidAttribute, "attribute scales is required") }
+            scales = given.map(Double.init)
+        } else {
+            guard let given = ctx.value(1)?.doubles() else { throw WhittleError(.unsupported, "scales must be a constant") }
+            scales = given
+        }
+        guard scales.count == x.count else { throw WhittleError(.shapeMismatch, "scales has \(scales.count) values; \(x.count) expected") }
+        return [TensorType(try ctx.type(0).elementType, zip(x, scales).map { Int((Double($0) * $1).rounded(.down)) })]
+    })
+}

@@ -1,0 +1,47 @@
+import WhittleIR
+
+/// BatchNormalization (inference form), LayerNormalization, InstanceNormalization.
+enum NormalizationOperators {
+    static var all: [OperatorDefinition] { [batchNormalization, layerNormalization, instanceNormalization] }
+
+    static let batchNormalization = OperatorDefinition("BatchNormalization", infer: { ctx in
+        try ctx.expectInputs(5, 5)
+        let x = try ctx.type(0), xs = try ctx.shape(0)
+        guard xs.count >= 2 else { throw WhittleError(.shapeMismatch, "X \(Shape.describe(xs)) must have rank 2 or more") }
+        for i in 1...4 {
+            let s = try ctx.shape(i)
+            guard s == [xs[1]] else {
+                throw WhittleError(.shapeMismatch, "input \(i) \(Shape.describe(s)) must have \(xs[1]) elements, one per channel")
+            }
+        }
+        // Extra outputs (running statistics) exist only in training mode; they have one value per channel.
+        let stats = TensorType(try ctx.type(1).elementType, [xs[1]])
+        return [x] + Array(repeating: stats, count: Swift.max(0, ctx.node.outputs.count - 1))
+    })
+
+    static let layerNormalization = OperatorDefinition("LayerNormalization", infer: { ctx in
+        try ctx.expectInputs(2, 3)
+        let x = try ctx.type(0), xs = try ctx.shape(0)
+        let axis = try Shape.normalizeAxis(ctx.int("axis", default: -1), rank: xs.count)
+        let normalized = Array(xs[axis...])
+        for i in 1..<ctx.node.inputs.count where ctx.has(i) {
+            let s = try ctx.shape(i)
+            guard Shape.broadcast(s, normalized) == normalized else {
+                throw WhittleError(.shapeMismatch, "input \(i) \(Shape.describe(s)) does not broadcast to \(Shape.describe(normalized))")
+            }
+        }
+        let statsShape = Array(xs[..<axis]) + Array(repeating: 1, count: xs.count - axis)
+        let stash = try ctx.elementType("stash_type") ?? .float
+        return [x] + Array(repeating: TensorType(stash, statsShape), count: Swift.max(0, ctx.node.outputs.count - 1))
+    })
+
+    static let instanceNormalization = OperatorDefinition("InstanceNormalization", infer: { ctx in
+        try ctx.expectInputs(3, 3)
+        let xs = try ctx.shape(0)
+        guard xs.count >= 3 else { throw WhittleError(.shapeMismatch, "X \(Shape.describe(xs)) must have rank 3 or more") }
+        for i in 1...2 where try ctx.shape(i) != [xs[1]] {
+            throw WhittleError(.shapeMismatch, "input \(i) must have \(xs[1]) elements, one per channel")
+        }
+        return [try ctx.type(0)]
+    })
+}

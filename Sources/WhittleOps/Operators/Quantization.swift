@@ -1,0 +1,47 @@
+import WhittleIR
+
+/// QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear.
+enum QuantizationOperators {
+    static var all: [OperatorDefinition] { [quantizeLinear, dequantizeLinear, dynamicQuantizeLinear] }
+
+    /// Scale and zero point are scalars or (per axis) 1-D tensors of the axis' size.
+    static func checkQuantParameters(_ ctx: InferenceContext, x: [Int]) throws {
+        let scale = try ctx.shape(1)
+        let zeroPoint = ctx.has(2) ? try ctx.shape(2) : scale
+        if scale.count > 1 || zeroPoint != scale {
+            // Blocked quantization (opset 21) uses same-rank scales; the zero point must still match the scale.
+            if !(scale.count == x.count && zeroPoint == scale) {
+                throw WhittleError(.shapeMismatch, "scale \(Shape.describe(scale)) and zero point do not fit input \(Shape.describe(x))")
+            }
+            return
+        }
+        if scale.count == 1 && scale[0] != 1 {
+            let axis = try Shape.normalizeAxis(ctx.int("axis", default: 1), rank: x.count)
+            guard x[axis] == scale[0] else {
+                throw WhittleError(.shapeMismatch, "per-axis scale has \(scale[0]) values but axis \(axis) of \(Shape.describe(x)) has \(x[axis])")
+            }
+        }
+    }
+
+    static let quantizeLinear = OperatorDefinition("QuantizeLinear", infer: { ctx in
+        try ctx.expectInputs(2, 3)
+        let x = try ctx.shape(0)
+        try checkQuantParameters(ctx, x: x)
+        // The zero point fixes the output type; without one it is uint8 (or output_dtype from opset 21).
+        let type = ctx.has(2) ? try ctx.type(2).elementType : (try ctx.elementType("output_dtype") ?? .uint8)
+        return [TensorType(type, x)]
+    })
+
+    static let dequantizeLinear = OperatorDefinition("DequantizeLinear", infer: { ctx in
+        try ctx.expectInputs(2, 3)
+        let x = try ctx.shape(0)
+        try checkQuantParameters(ctx, x: x)
+        // The output takes the scale's type (float32 before opset 19 allowed others).
+        return [TensorType(try ctx.type(1).elementType, x)]
+    })
+
+    static let dynamicQuantizeLinear = OperatorDefinition("DynamicQuantizeLinear", infer: { ctx in
+        try ctx.expectInputs(1, 1)
+        return [TensorType(.uint8, try ctx.shape(0)), TensorType(.float, []), TensorType(.uint8, [])]
+    })
+}
