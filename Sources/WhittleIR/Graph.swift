@@ -26,7 +26,7 @@ public struct Graph: Sendable, Hashable {
     /// The type of `value`: an initializer's, a graph input's, or a recorded one.
     public func type(of value: String) -> TensorType? {
         if let t = initializers[value] { return t.type }
-        if let i = inputs.first(where: { $0.name == value }) { return i.type }
+        if let i = inputs.first(where: { $0.name == value }), let type = i.type { return type }
         return valueTypes[value]
     }
 

@@ -17,12 +17,12 @@ public struct TensorType: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A named graph input or output and its type.
+/// A named graph input or output and its type (nil when the model does not declare one).
 public struct ValueInfo: Sendable, Hashable {
     public var name: String
-    public var type: TensorType
+    public var type: TensorType?
 
-    public init(name: String, type: TensorType) {
+    public init(name: String, type: TensorType?) {
         self.name = name
         self.type = type
     }

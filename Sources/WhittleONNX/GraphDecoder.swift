@@ -46,13 +46,14 @@ final class GraphDecoder {
         }
         for info in messages(proto.output, proto.n_output) {
             let name = text(info.name)
-            let declared = try declaredType(info, what: "graph output \"\(name)\"")
-            graph.outputs.append(ValueInfo(name: name, type: TensorType(declared.0, staticShape(declared.1))))
+            // Outputs may leave their type to inference; a declared type is checked against it.
+            let declared = try declaredType(info, what: "graph output \"\(name)\"", allowUndefined: true)
+            graph.outputs.append(ValueInfo(name: name, type: declared.map { TensorType($0.0, staticShape($0.1)) }))
         }
         for info in messages(proto.value_info, proto.n_value_info) {
             let name = text(info.name)
             // value_info is only a hint; a kind Whittle does not model is skipped rather than refused.
-            if let declared = try? declaredType(info, what: "value \"\(name)\""),
+            if let declared = try? declaredType(info, what: "value \"\(name)\"", allowUndefined: true),
                let shape = staticShape(declared.1) {
                 graph.valueTypes[name] = TensorType(declared.0, shape)
             }
@@ -89,18 +90,17 @@ final class GraphDecoder {
                 case .reference(let target): references[name] = target
                 }
             }
-            if node.opType == "Constant" && Node.isDefaultDomain(node.domain) && references.isEmpty {
-                node.attributes = ["value": .tensor(try ConstantValue.tensor(of: node.attributes))]
-            }
         }
         return DecodedNode(node: node, references: references)
     }
 
     // MARK: - Types
 
-    /// Element type and declared dimensions (nil when the shape is not given).
-    func declaredType(_ info: Onnx__ValueInfoProto, what: String) throws -> (ElementType, [DeclaredDim]?) {
+    /// Element type and declared dimensions (nil when the shape is not given). With `allowUndefined`,
+    /// a missing type or element type gives nil instead of an error.
+    func declaredType(_ info: Onnx__ValueInfoProto, what: String, allowUndefined: Bool) throws -> (ElementType, [DeclaredDim]?)? {
         guard let type = info.type?.pointee else {
+            if allowUndefined { return nil }
             throw WhittleError(.malformedModel, "\(what) has no type")
         }
         guard type.value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE, let tensorType = type.tensor_type?.pointee else {
@@ -113,6 +113,7 @@ final class GraphDecoder {
             }
             throw WhittleError(.unsupported, "\(what) has \(kind) type; only dense tensors are supported")
         }
+        if allowUndefined && (tensorType.has_elem_type == 0 || tensorType.elem_type == 0) { return nil }
         guard tensorType.has_elem_type != 0, let element = ElementType(onnx: tensorType.elem_type) else {
             throw WhittleError(.malformedModel, "\(what) has no valid element type (\(tensorType.elem_type))")
         }
@@ -141,7 +142,9 @@ final class GraphDecoder {
     /// `--input-shape` or else set to 1 (with a note), so that every shape is static.
     private func decodeInput(_ info: Onnx__ValueInfoProto, isMain: Bool) throws -> ValueInfo {
         let name = text(info.name)
-        let (element, declared) = try declaredType(info, what: "graph input \"\(name)\"")
+        guard let (element, declared) = try declaredType(info, what: "graph input \"\(name)\"", allowUndefined: !isMain) else {
+            return ValueInfo(name: name, type: nil)
+        }
         guard isMain else { return ValueInfo(name: name, type: TensorType(element, staticShape(declared))) }
         if !element.isSupported {
             throw WhittleError(.unsupported, "graph input \"\(name)\" has element type \(element.name), which is not supported")

@@ -60,12 +60,20 @@ public enum ShapeInference {
             }
             let inputValues = node.inputs.map { $0.isEmpty ? nil : values[$0] }
             let ctx = InferenceContext(node: node, opset: opset, inputTypes: inputTypes, inputValues: inputValues)
-            let outputs = try WhittleError.attaching(context) { () throws -> [TensorType] in
-                let types = try definition.infer(ctx)
-                for type in types {
+            let outputs: [TensorType]
+            do {
+                outputs = try definition.infer(ctx)
+                for type in outputs {
                     if let shape = type.shape { _ = try Shape.elementCount(shape) }
                 }
-                return types
+            } catch let error as WhittleError where error.kind == .unsupported {
+                // A supported operator used in a way Whittle cannot handle (a dynamic shape, a string
+                // constant) is reported like an unknown operator rather than ending inference.
+                unsupported.append(UnsupportedNode(node: context, reason: error.reason))
+                macs.append(0)
+                continue
+            } catch let error as WhittleError {
+                throw error.inNode(context)
             }
             for (name, type) in zip(node.outputs, outputs) where !name.isEmpty {
                 graph.valueTypes[name] = type
@@ -89,7 +97,10 @@ public enum ShapeInference {
         for i in graph.outputs.indices {
             let name = graph.outputs[i].name
             guard let inferred = graph.type(of: name) else { continue }
-            let declared = graph.outputs[i].type
+            guard let declared = graph.outputs[i].type else {
+                graph.outputs[i].type = inferred
+                continue
+            }
             if let declaredShape = declared.shape, let inferredShape = inferred.shape, declaredShape != inferredShape {
                 throw WhittleError(.shapeMismatch,
                     "graph output \"\(name)\" is declared as \(declared) but the model computes \(inferred)")

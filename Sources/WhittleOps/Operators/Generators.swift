@@ -8,11 +8,33 @@ enum GeneratorOperators {
 
     static let constant = OperatorDefinition("Constant", infer: { ctx in
         try ctx.expectInputs(0, 0)
-        guard let value = try ctx.tensor("value") else {
-            throw WhittleError(.invalidAttribute, "Constant has no value")
+        return [try constantValue(ctx.node.attributes).type]
+    }, fold: { ctx in [try constantValue(ctx.node.attributes)] })
+
+    /// The tensor a Constant node produces, from whichever `value*` attribute it carries.
+    static func constantValue(_ attributes: [String: Attribute]) throws -> Tensor {
+        guard attributes.count == 1, let (name, value) = attributes.first else {
+            throw WhittleError(.invalidAttribute,
+                "Constant needs exactly one value attribute, found \(attributes.count)"
+                + (attributes.isEmpty ? "" : " (" + attributes.keys.sorted().joined(separator: ", ") + ")"))
         }
-        return [value.type]
-    }, fold: { ctx in try ctx.tensor("value").map { [$0] } })
+        switch (name, value) {
+        case ("value", .tensor(let t)): return t
+        case ("value_float", .float(let v)): return try Tensor(floats: [v], shape: [])
+        case ("value_floats", .floats(let v)): return try Tensor(floats: v, shape: [v.count])
+        case ("value_int", .int(let v)): return try Tensor(int64s: [Int64(v)], shape: [])
+        case ("value_ints", .ints(let v)): return try Tensor(int64s: v.map(Int64.init), shape: [v.count])
+        case ("value_string", .string), ("value_strings", .strings):
+            throw WhittleError(.unsupported, "Constant with \(name): string tensors are not supported")
+        case ("sparse_value", _):
+            throw WhittleError(.unsupported, "Constant with sparse_value: sparse tensors are not supported")
+        case ("value", _), ("value_float", _), ("value_floats", _), ("value_int", _), ("value_ints", _),
+             ("value_string", _), ("value_strings", _):
+            throw WhittleError(.invalidAttribute, "Constant attribute \(name) has the wrong type \(value.kindName)")
+        default:
+            throw WhittleError(.invalidAttribute, "Constant has unknown attribute \"\(name)\"")
+        }
+    }
 
     /// The dimensions Shape reports: all, or `start..<end` from opset 15 (negative and out-of-range values clamp).
     static func shapeSlice(_ ctx: InferenceContext) throws -> [Int] {
