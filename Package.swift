@@ -40,7 +40,8 @@ let package = Package(
         ),
         .testTarget(
             name: "WhittleTests",
-            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX"]
+            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX"],
+            exclude: ["Fixtures", "Golden"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -38,9 +38,9 @@ extension InspectReport {
         if unsupported.isEmpty {
             lines.append("all operators are supported")
         } else {
-            let ops = Set(unsupported.map(\.op)).sorted()
+            let ops = Set(unsupported.map(\.qualifiedOp)).sorted()
             lines.append("unsupported operators (\(unsupported.count) node(s), marked (!)): " + ops.joined(separator: ", "))
-            for u in unsupported { lines.append("  node \(u.index) \(u.name.isEmpty ? "" : "\"\(u.name)\" ")(\(u.op)): \(u.reason)") }
+            for u in unsupported { lines.append("  node \(u.index) \(u.name.isEmpty ? "" : "\"\(u.name)\" ")(\(u.qualifiedOp)): \(u.reason)") }
         }
         for note in notes { lines.append("note: \(note)") }
         return lines.joined(separator: "\n") + "\n"

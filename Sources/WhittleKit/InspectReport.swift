@@ -46,7 +46,11 @@ public struct InspectReport: Codable, Sendable, Equatable {
         public var index: Int
         public var name: String
         public var op: String
+        public var domain: String
         public var reason: String
+
+        /// The op, qualified with its domain unless that is the default one.
+        public var qualifiedOp: String { domain.isEmpty || domain == "ai.onnx" ? op : "\(domain).\(op)" }
     }
 
     public var file: String
@@ -98,7 +102,8 @@ extension InspectReport {
                         weightBytes: initializers.map(\.bytes.count).reduce(0, +),
                         macs: analyzed.inference.macs.reduce(0, +), largestActivationBytes: largest)
         unsupported = analyzed.inference.unsupported.map {
-            Unsupported(index: $0.node.index, name: $0.node.name, op: $0.node.opType, reason: $0.reason)
+            let node = graph.nodes[$0.node.index]
+            return Unsupported(index: $0.node.index, name: node.name, op: node.opType, domain: node.domain, reason: $0.reason)
         }
         notes = model.notes
     }

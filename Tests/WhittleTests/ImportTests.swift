@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+import WhittleIR
+import WhittleKit
+import WhittleONNX
+
+/// The ONNX front end on fixtures made by make_fixtures.py with the `onnx` package.
+struct ImportTests {
+    static let typeNames = ["float32", "float64", "float16", "bfloat16", "int8", "uint8", "int16", "uint16",
+                            "int32", "uint32", "int64", "uint64", "bool"]
+
+    @Test(arguments: ["types_raw.onnx", "types_typed.onnx"], typeNames)
+    func elementTypeDecodes(file: String, type: String) throws {
+        let model = try ONNXReader.read(path: TestPaths.fixture(file))
+        let expected = try #require((Expected.json["element_types"] as? [String: Any])?[type] as? [String: Any])
+        let tensor = try #require(model.graph.initializers[type])
+        #expect(tensor.elementType.name == type)
+        #expect(tensor.shape == (expected["shape"] as? [Int]))
+        #expect(tensor.bytes == Expected.bytes(hex: expected["hex"] as? String ?? ""))
+    }
+
+    @Test func typedValuesReadBack() throws {
+        let graph = try ONNXReader.read(path: TestPaths.fixture("types_typed.onnx")).graph
+        #expect(graph.initializers["int64"]?.int64s() == [Int64.min, Int64.max, 0, -1, 1 << 40, -(1 << 40)])
+        #expect(graph.initializers["uint8"]?.int64s() == [0, 255, 1, 128, 7, 9])
+        #expect(graph.initializers["float16"]?.floats().prefix(4) == [1.0, -2.5, 0.000061035156, 65504.0])
+        #expect(graph.initializers["bfloat16"]?.floats().prefix(3) == [1.0, -2.5, 3.140625])
+        #expect(graph.initializers["bool"]?.int64s() == [1, 0, 1, 1, 0, 0])
+    }
+
+    @Test func emptyAndScalarTensors() throws {
+        let graph = try ONNXReader.read(path: TestPaths.fixture("types_empty_scalar.onnx")).graph
+        #expect(graph.initializers["empty"]?.shape == [0, 4])
+        #expect(graph.initializers["empty"]?.bytes.isEmpty == true)
+        #expect(graph.initializers["scalar"]?.shape == [])
+        #expect(graph.initializers["scalar"]?.floats() == [2.5])
+    }
+
+    @Test func unalignedRawData() throws {
+        let info = try #require(Expected.json["unaligned"] as? [String: Any])
+        #expect((info["offset"] as? Int ?? 0) % 4 != 0, "the fixture must place the data at an unaligned offset")
+        let graph = try ONNXReader.read(path: TestPaths.fixture("unaligned_raw.onnx")).graph
+        let tensor = try #require(graph.initializers[info["name"] as? String ?? ""])
+        #expect(tensor.bytes == Expected.bytes(hex: info["hex"] as? String ?? ""))
+        #expect(tensor.floats().first == 0.125)
+    }
+
+    @Test(arguments: [("type_string.onnx", "string"), ("type_complex64.onnx", "complex64"), ("type_float8.onnx", "float8e4m3fn")])
+    func unsupportedElementTypesAreNamed(file: String, type: String) {
+        let error = expectWhittleError { _ = try ONNXReader.read(path: TestPaths.fixture(file)) }
+        #expect(error?.kind == .unsupported)
+        #expect(error?.reason.contains("element type \(type) is not supported") == true)
+        #expect(error?.file == TestPaths.fixture(file))
+    }
+
+    @Test func initializersListedAsInputsStayConstants() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.fixture("initializer_as_input.onnx"))
+        #expect(analyzed.graph.inputs.map(\.name) == ["X"])
+        #expect(analyzed.graph.initializers["W"]?.shape == [3, 4])
+        #expect(analyzed.graph.type(of: "Y") == TensorType(.float, [2, 4]))
+        #expect(analyzed.model.irVersion == 3)
+    }
+
+    @Test func constantNodesWithEveryValueAttribute() throws {
+        let result = try ModelLoader.load(path: TestPaths.fixture("constants.onnx")).inference
+        #expect(result.constants["c_tensor"]?.int64s() == [1, 2, 3, 4])
+        #expect(result.constants["c_tensor"]?.elementType == .int32)
+        #expect(result.constants["c_float"]?.shape == [])
+        #expect(result.constants["c_float"]?.floats() == [0.5])
+        #expect(result.constants["c_floats"]?.floats() == [1, 2, 3])
+        #expect(result.constants["c_int"]?.int64s() == [7])
+        #expect(result.constants["c_int"]?.shape == [])
+        #expect(result.constants["c_ints"]?.int64s() == [4, 5, 6, 7])
+        #expect(result.unsupported.isEmpty)
+    }
+
+    @Test func stringConstantIsReportedNotFatal() throws {
+        let result = try ModelLoader.load(path: TestPaths.fixture("constant_string.onnx")).inference
+        #expect(result.unsupported.map(\.node.opType) == ["Constant"])
+        #expect(result.unsupported.first?.reason.contains("string") == true)
+    }
+
+    @Test func otherDomainsAreListedAsUnsupported() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.fixture("domains.onnx"))
+        #expect(analyzed.model.opsets == ["": 13, "ai.onnx.ml": 3, "com.microsoft": 1])
+        let report = InspectReport(analyzed)
+        #expect(report.unsupported.map(\.op) == ["Normalizer", "FastGelu"])
+        #expect(report.unsupported.map(\.index) == [1, 2])
+        #expect(report.unsupported[0].reason.contains("ai.onnx.ml"))
+        #expect(report.unsupported[1].reason.contains("com.microsoft"))
+        // Supported nodes before the unknown ones still have shapes.
+        #expect(report.nodes[0].outputs.first?.shape == [1, 4])
+        #expect(report.text().contains("unsupported operators (2 node(s), marked (!)): ai.onnx.ml.Normalizer, com.microsoft.FastGelu"))
+    }
+
+    @Test func externalDataIsReadWithOffsets() throws {
+        let graph = try ONNXReader.read(path: TestPaths.fixture("external.onnx")).graph
+        let expected = try #require(Expected.json["external"] as? [String: String])
+        #expect(graph.initializers["W"]?.bytes == Expected.bytes(hex: expected["W"] ?? ""))
+        #expect(graph.initializers["B"]?.bytes == Expected.bytes(hex: expected["B"] ?? ""))
+        #expect(graph.initializers["W"]?.shape == [8, 4])
+    }
+
+    @Test(arguments: [
+        ("external_absolute.onnx", WhittleError.Kind.malformedModel, "is absolute"),
+        ("external_escape.onnx", .malformedModel, "leaves the model's folder"),
+        ("external_missing.onnx", .io, "external data file \"missing.bin\" not found"),
+    ])
+    func badExternalDataIsRefused(file: String, kind: WhittleError.Kind, message: String) {
+        let error = expectWhittleError { _ = try ONNXReader.read(path: TestPaths.fixture(file)) }
+        #expect(error?.kind == kind)
+        #expect(error?.reason.contains(message) == true, "\(String(describing: error))")
+        #expect(error?.reason.contains("initializer \"W\"") == true)
+    }
+
+    @Test func externalDataNeedsAFolder() throws {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("external.onnx"))))
+        let error = expectWhittleError { _ = try ONNXReader.read(bytes: bytes) }
+        #expect(error?.kind == .io)
+    }
+
+    @Test func localFunctionsAreInlined() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.fixture("local_functions.onnx"))
+        let nodes = analyzed.graph.nodes
+        #expect(nodes.map(\.opType) == ["MatMul", "Add", "LeakyRelu", "MatMul", "Add", "LeakyRelu"])
+        #expect(nodes.map(\.name) == ["layer1/MatMul", "layer1/Add", "layer1/LeakyRelu",
+                                      "layer2/MatMul", "layer2/Add", "layer2/LeakyRelu"])
+        // The call's attribute is substituted; the second call falls back to the function's default.
+        #expect(nodes[2].attributes["alpha"] == .float(0.1))
+        #expect(nodes[5].attributes["alpha"] == .float(0.2))
+        #expect(nodes[0].inputs == ["X", "w1"])
+        #expect(nodes[2].outputs == ["h1"])
+        #expect(nodes[5].outputs == ["Y"])
+        #expect(analyzed.graph.type(of: "Y") == TensorType(.float, [2, 3]))
+        #expect(InspectReport(analyzed).totals.macs == 2 * 4 * 6 + 2 * 6 * 3)
+        #expect(analyzed.model.notes.contains { $0.contains("inlined 2 call(s)") })
+    }
+
+    @Test func subgraphsAreParsedAndReported() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.fixture("subgraphs.onnx"))
+        let nodes = analyzed.graph.nodes
+        #expect(nodes.map(\.opType) == ["If", "Loop"])
+        guard case .graph(let thenBranch)? = nodes[0].attributes["then_branch"],
+              case .graph(let elseBranch)? = nodes[0].attributes["else_branch"],
+              case .graph(let body)? = nodes[1].attributes["body"] else {
+            Issue.record("subgraph attributes missing")
+            return
+        }
+        #expect(thenBranch.nodes.map(\.opType) == ["Relu"])
+        #expect(elseBranch.nodes.map(\.opType) == ["Neg"])
+        #expect(body.nodes.map(\.opType) == ["Identity", "Add"])
+        #expect(body.inputs.map(\.name) == ["i", "c_in", "v_in"])
+        #expect(analyzed.inference.unsupported.map(\.node.opType) == ["If", "Loop"])
+        #expect(analyzed.inference.unsupported[0].reason.contains("control flow"))
+    }
+
+    @Test func symbolicDimensionsDefaultToOne() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.fixture("symbolic_reshape.onnx"))
+        #expect(analyzed.graph.inputs.first?.type == TensorType(.float, [1, 3, 4, 4]))
+        #expect(analyzed.graph.type(of: "Y") == TensorType(.float, [1, 48]))
+        #expect(analyzed.model.notes == ["input \"X\" dimension 0 \"N\" set to 1; pin it with --input-shape X=..."])
+    }
+
+    @Test func pinnedShapesFlowThroughShapeArithmetic() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.fixture("symbolic_reshape.onnx"), inputShapes: ["X": [4, 3, 4, 4]])
+        #expect(analyzed.graph.type(of: "Y") == TensorType(.float, [4, 48]))
+        #expect(analyzed.inference.constants["target"]?.int64s() == [4, -1])
+        #expect(analyzed.inference.constants["s"]?.int64s() == [4, 3, 4, 4])
+        #expect(analyzed.model.notes.isEmpty)
+    }
+
+    @Test(arguments: [
+        (["X": [4, 3, 4]], "rank 3 but the model declares rank 4"),
+        (["X": [4, 2, 4, 4]], "dimension 1 is fixed to 3 by the model, not 2"),
+        (["Q": [1]], "\"Q\", which is not a graph input (inputs: X)"),
+    ])
+    func badPinsAreUsageErrors(pins: [String: [Int]], message: String) {
+        let error = expectWhittleError {
+            _ = try ModelLoader.load(path: TestPaths.fixture("symbolic_reshape.onnx"), inputShapes: pins)
+        }
+        #expect(error?.kind == .usage)
+        #expect(error?.reason.contains(message) == true, "\(String(describing: error))")
+    }
+
+    @Test func inputShapeArgumentParses() throws {
+        #expect(try ModelLoader.parseInputShape("input=1,3,96,96") == ("input", [1, 3, 96, 96]))
+        #expect(try ModelLoader.parseInputShape("a=b=2") == ("a=b", [2]))
+        for bad in ["input", "=1,2", "x=", "x=1,,2", "x=-1", "x=a"] {
+            #expect(throws: WhittleError.self) { try ModelLoader.parseInputShape(bad) }
+        }
+    }
+}
