@@ -27,6 +27,25 @@ public enum Shape {
         return bytes
     }
 
+    /// The product of `values`, clamped to `Int.max`; for statistics such as MAC counts.
+    public static func saturatingProduct(_ values: [Int]) -> Int {
+        var product = 1
+        for v in values {
+            let (p, overflow) = product.multipliedReportingOverflow(by: max(v, 0))
+            if overflow { return Int.max }
+            product = p
+        }
+        return product
+    }
+
+    /// `a * b + c`, or an error naming `what` when it overflows `Int`.
+    public static func checked(_ a: Int, times b: Int, plus c: Int = 0, what: String) throws -> Int {
+        let (p, o1) = a.multipliedReportingOverflow(by: b)
+        let (s, o2) = p.addingReportingOverflow(c)
+        guard !o1, !o2 else { throw WhittleError(.shapeMismatch, "\(what) does not fit in a 64-bit integer") }
+        return s
+    }
+
     /// Row-major strides of `shape`, in elements.
     public static func strides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)

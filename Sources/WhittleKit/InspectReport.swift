@@ -100,7 +100,8 @@ extension InspectReport {
         outputs = graph.outputs.map { value($0.name) }
         totals = Totals(nodes: graph.nodes.count, parameters: initializers.map(\.count).reduce(0, +),
                         weightBytes: initializers.map(\.bytes.count).reduce(0, +),
-                        macs: analyzed.inference.macs.reduce(0, +), largestActivationBytes: largest)
+                        macs: analyzed.inference.macs.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 },
+                        largestActivationBytes: largest)
         unsupported = analyzed.inference.unsupported.map {
             let node = graph.nodes[$0.node.index]
             return Unsupported(index: $0.node.index, name: node.name, op: node.opType, domain: node.domain, reason: $0.reason)

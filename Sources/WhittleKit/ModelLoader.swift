@@ -20,6 +20,11 @@ public enum ModelLoader {
     /// Errors carry the file and, where it applies, the node.
     public static func load(path: String, inputShapes: [String: [Int]] = [:]) throws -> AnalyzedModel {
         let model = try ONNXReader.read(path: path, options: ONNXImportOptions(inputShapes: inputShapes))
+        return try analyze(model, path: path)
+    }
+
+    /// Verifies an already-read model and infers its shapes; `path` is used in errors and reports.
+    public static func analyze(_ model: Model, path: String) throws -> AnalyzedModel {
         do {
             try Verifier.verify(model.graph)
             let inference = try ShapeInference.run(model)

@@ -79,6 +79,7 @@ public enum ShapeInference {
                 graph.valueTypes[name] = type
             }
             macs.append(definition.macs.map { $0(ctx, outputs) } ?? 0)
+            if macs[macs.count - 1] < 0 { macs[macs.count - 1] = 0 }
             let small = inputValues.allSatisfy { ($0?.count ?? 0) <= foldLimit }
             if let fold = definition.fold, small,
                let folded = try WhittleError.attaching(context, { try fold(ctx) }) {

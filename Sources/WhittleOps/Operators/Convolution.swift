@@ -10,6 +10,9 @@ enum ConvolutionOperators {
          globalPool("GlobalAveragePool"), globalPool("GlobalMaxPool")]
     }
 
+    /// Window attributes larger than this are refused, which keeps the size arithmetic far from overflow.
+    static let attributeLimit = 1 << 31
+
     /// The window geometry attributes common to Conv and the pools, with the spec's defaults.
     struct Window {
         var kernel: [Int]
@@ -32,9 +35,11 @@ enum ConvolutionOperators {
                     "kernel_shape, strides, dilations and pads must match the \(spatial) spatial dimensions "
                     + "(got \(kernel.count), \(strides.count), \(dilations.count), \(pads.count / 2))")
             }
-            guard kernel.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }),
-                  pads.allSatisfy({ $0 >= 0 }) else {
-                throw WhittleError(.invalidAttribute, "kernel_shape, strides and dilations must be positive and pads non-negative")
+            let limit = ConvolutionOperators.attributeLimit
+            guard kernel.allSatisfy({ $0 > 0 && $0 <= limit }), strides.allSatisfy({ $0 > 0 && $0 <= limit }),
+                  dilations.allSatisfy({ $0 > 0 && $0 <= limit }), pads.allSatisfy({ $0 >= 0 && $0 <= limit }) else {
+                throw WhittleError(.invalidAttribute,
+                    "kernel_shape, strides and dilations must be positive and pads non-negative (all at most \(limit))")
             }
             guard ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"].contains(autoPad) else {
                 throw WhittleError(.invalidAttribute, "auto_pad \"\(autoPad)\" is not NOTSET, SAME_UPPER, SAME_LOWER or VALID")
@@ -82,7 +87,7 @@ enum ConvolutionOperators {
             }
             let group = try ctx.int("group", default: 1)
             let spatial = xs.count - 2
-            guard group >= 1, xs[1] == ws[1] * group, ws[0] % group == 0 else {
+            guard group >= 1, group <= xs[1], xs[1] == ws[1] * group, ws[0] % group == 0 else {
                 throw WhittleError(.shapeMismatch,
                     "X has \(xs[1]) channels but W \(Shape.describe(ws)) with group \(group) expects \(ws[1] * group)")
             }
@@ -107,7 +112,7 @@ enum ConvolutionOperators {
         }, macs: { ctx, outputs in
             guard let out = outputs.first?.shape, let ws = try? ctx.shape(w) else { return 0 }
             // Each output element sums (C_in / group) * prod(kernel) products.
-            return out.reduce(1, *) * ws[1...].reduce(1, *)
+            return Shape.saturatingProduct(out + Array(ws[1...]))
         })
     }
 
@@ -119,13 +124,13 @@ enum ConvolutionOperators {
         }
         let group = try ctx.int("group", default: 1)
         let spatial = xs.count - 2
-        guard group >= 1, xs[1] == ws[0] else {
+        guard group >= 1, group <= Self.attributeLimit, xs[1] == ws[0] else {
             throw WhittleError(.shapeMismatch, "X has \(xs[1]) channels but W \(Shape.describe(ws)) expects \(ws[0])")
         }
         let kernel = try ctx.ints("kernel_shape") ?? Array(ws[2...])
         let window = try Window(ctx, kernel: kernel, spatial: spatial, allowCeil: false)
         let outputPadding = try ctx.ints("output_padding") ?? Array(repeating: 0, count: spatial)
-        let channels = ws[1] * group
+        let channels = try Shape.checked(ws[1], times: group, what: "output channels")
         if ctx.has(2), try ctx.shape(2) != [channels] {
             throw WhittleError(.shapeMismatch, "B must have \(channels) elements, one per output channel")
         }
@@ -133,11 +138,14 @@ enum ConvolutionOperators {
             let sizes = explicit.count == spatial ? explicit : Array(explicit.suffix(spatial))
             return [TensorType(try ctx.type(0).elementType, [xs[0], channels] + sizes)]
         }
-        let sizes = (0..<spatial).map { i -> Int in
+        guard outputPadding.count == spatial, outputPadding.allSatisfy({ $0 >= 0 && $0 <= Self.attributeLimit }) else {
+            throw WhittleError(.invalidAttribute, "output_padding must give \(spatial) non-negative values")
+        }
+        let sizes = try (0..<spatial).map { i -> Int in
             let span = (kernel[i] - 1) * window.dilations[i] + 1
-            let full = window.strides[i] * (xs[i + 2] - 1) + outputPadding[i] + span
+            let full = try Shape.checked(window.strides[i], times: xs[i + 2] - 1, plus: outputPadding[i] + span, what: "output size")
             switch window.autoPad {
-            case "SAME_UPPER", "SAME_LOWER": return xs[i + 2] * window.strides[i]
+            case "SAME_UPPER", "SAME_LOWER": return try Shape.checked(xs[i + 2], times: window.strides[i], what: "output size")
             case "VALID": return full
             default: return full - window.pads[i] - window.pads[i + spatial]
             }
@@ -149,7 +157,7 @@ enum ConvolutionOperators {
     }, macs: { ctx, _ in
         guard let xs = try? ctx.shape(0), let ws = try? ctx.shape(1) else { return 0 }
         // Every input element is scattered through (C_out / group) * prod(kernel) products.
-        return xs.reduce(1, *) * ws[1...].reduce(1, *)
+        return Shape.saturatingProduct(xs + Array(ws[1...]))
     })
 
     static func pool(_ name: String) -> OperatorDefinition {

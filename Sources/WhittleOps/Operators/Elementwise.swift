@@ -53,9 +53,13 @@ enum ElementwiseOperators {
             ("Sub", { $0 &- $1 }, { $0 - $1 }),
             ("Mul", { $0 &* $1 }, { $0 * $1 }),
             // Integer division truncates, as ONNX Runtime's does; division by zero is not folded.
-            ("Div", { $1 == 0 ? nil : $0 / $1 }, { $0 / $1 }),
+            ("Div", { $1 == 0 || ($0 == .min && $1 == -1) ? nil : $0 / $1 }, { $0 / $1 }),
             ("Pow", { b, e in e < 0 || e > 62 ? nil : (0..<e).reduce(Int64(1)) { acc, _ in acc &* b } }, { Foundation.pow($0, $1) }),
-            ("Mod", { $1 == 0 ? nil : $0 - $1 * Int64((Double($0) / Double($1)).rounded(.down)) },
+            ("Mod", { a, b in
+                guard b != 0, !(a == .min && b == -1) else { return nil }
+                let r = a % b
+                return r != 0 && (r < 0) != (b < 0) ? r + b : r
+            },
                 { $0.truncatingRemainder(dividingBy: $1) }),
             ("And", { ($0 != 0 && $1 != 0) ? 1 : 0 }, { ($0 != 0 && $1 != 0) ? 1 : 0 }),
             ("Or", { ($0 != 0 || $1 != 0) ? 1 : 0 }, { ($0 != 0 || $1 != 0) ? 1 : 0 }),

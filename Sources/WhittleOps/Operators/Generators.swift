@@ -93,7 +93,9 @@ enum GeneratorOperators {
         let d = delta.double(at: 0)
         guard d != 0 else { throw WhittleError(.shapeMismatch, "delta must not be 0") }
         let count = ((limit.double(at: 0) - start.double(at: 0)) / d).rounded(.up)
-        guard count < Double(Int32.max) else { throw WhittleError(.shapeMismatch, "range has too many elements") }
+        guard count.isFinite, count < Double(Int32.max) else {
+            throw WhittleError(.shapeMismatch, "range from start, limit and delta is not a finite size below 2^31")
+        }
         return Swift.max(0, Int(count))
     }
 
@@ -116,7 +118,7 @@ enum GeneratorOperators {
             } else {
                 let ratios = axes.indices.map { Double(sizes[$0]) / Double(x[axes[$0]]) }
                 let scale = policy == "not_larger" ? ratios.min() ?? 1 : ratios.max() ?? 1
-                for axis in axes { out[axis] = Int((Double(x[axis]) * scale).rounded(.toNearestOrEven)) }
+                for axis in axes { out[axis] = try scaledSize(x[axis], scale, rounding: .toNearestOrEven) }
             }
         } else if ctx.has(scalesIndex) {
             guard let scales = ctx.value(scalesIndex)?.doubles() else {
@@ -124,8 +126,7 @@ enum GeneratorOperators {
             }
             guard scales.count == axes.count else { throw WhittleError(.shapeMismatch, "scales has \(scales.count) values; \(axes.count) expected") }
             for (i, axis) in axes.enumerated() {
-                guard scales[i] > 0 else { throw WhittleError(.shapeMismatch, "scale \(scales[i]) is not positive") }
-                out[axis] = Int((Double(x[axis]) * scales[i]).rounded(.down))
+                out[axis] = try scaledSize(x[axis], scales[i], rounding: .down)
             }
         } else {
             throw WhittleError(.invalidGraph, "either scales or sizes must be given")
@@ -145,6 +146,15 @@ enum GeneratorOperators {
             scales = given
         }
         guard scales.count == x.count else { throw WhittleError(.shapeMismatch, "scales has \(scales.count) values; \(x.count) expected") }
-        return [TensorType(try ctx.type(0).elementType, zip(x, scales).map { Int((Double($0) * $1).rounded(.down)) })]
+        return [TensorType(try ctx.type(0).elementType, try zip(x, scales).map { try scaledSize($0, $1, rounding: .down) })]
     })
+
+    /// `size * scale`, rounded, for a positive finite scale and a result below 2^40.
+    static func scaledSize(_ size: Int, _ scale: Double, rounding: FloatingPointRoundingRule) throws -> Int {
+        let scaled = (Double(size) * scale).rounded(rounding)
+        guard scale > 0, scaled.isFinite, scaled < Double(1 << 40) else {
+            throw WhittleError(.shapeMismatch, "scale \(scale) is not positive or gives an output size out of range")
+        }
+        return Int(scaled)
+    }
 }

@@ -30,7 +30,7 @@ enum MatrixOperators {
     }, macs: { ctx, outputs in
         guard let out = outputs.first?.shape, let a = try? ctx.shape(0) else { return 0 }
         let k = try? ctx.int("transA", default: 0) != 0 ? a[0] : a[1]
-        return out.reduce(1, *) * (k ?? 0)
+        return Shape.saturatingProduct(out + [k ?? 0])
     })
 
     /// MatMul with NumPy semantics: 1-D operands are promoted, batch dimensions broadcast.
@@ -45,7 +45,7 @@ enum MatrixOperators {
             return [TensorType(type, try productShape(ctx.shape(a), ctx.shape(b)))]
         }, macs: { ctx, outputs in
             guard let out = outputs.first?.shape, let sa = try? ctx.shape(a) else { return 0 }
-            return out.reduce(1, *) * (sa.last ?? 1)
+            return Shape.saturatingProduct(out + [sa.last ?? 1])
         })
     }
 

@@ -18,6 +18,9 @@ enum RecurrentOperators {
             }
             let directions = direction == "bidirectional" ? 2 : 1
             let hidden = try ctx.int("hidden_size") ?? (r[2])
+            guard hidden > 0, hidden <= 1 << 31 else {
+                throw WhittleError(.invalidAttribute, "hidden_size \(hidden) is out of range")
+            }
             let (sequence, batch) = layout == 0 ? (x[0], x[1]) : (x[1], x[0])
             guard w == [directions, gates * hidden, x[2]], r == [directions, gates * hidden, hidden] else {
                 throw WhittleError(.shapeMismatch,
@@ -33,7 +36,7 @@ enum RecurrentOperators {
                   let layout = try? ctx.int("layout", default: 0) else { return 0 }
             let (sequence, batch) = layout == 0 ? (x[0], x[1]) : (x[1], x[0])
             // Per step and direction: gates*hidden outputs, each a dot over input + hidden.
-            return sequence * batch * w[0] * w[1] * (x[2] + r[2])
+            return Shape.saturatingProduct([sequence, batch, w[0], w[1], x[2] + r[2]])
         })
     }
 }

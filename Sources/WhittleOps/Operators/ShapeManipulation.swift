@@ -191,7 +191,9 @@ enum ShapeManipulationOperators {
         } else {
             // Equal parts; from opset 18 num_outputs may leave a smaller last part.
             let parts = try ctx.int("num_outputs") ?? count
-            guard parts > 0 else { throw WhittleError(.invalidAttribute, "num_outputs must be positive") }
+            guard parts == count, parts > 0 else {
+                throw WhittleError(.invalidAttribute, "num_outputs \(parts) does not match the node's \(count) outputs")
+            }
             let chunk = (x[axis] + parts - 1) / parts
             if ctx.opset < 18 && x[axis] % parts != 0 {
                 throw WhittleError(.shapeMismatch, "axis \(axis) of size \(x[axis]) does not split into \(parts) equal parts")
@@ -251,8 +253,10 @@ enum ShapeManipulationOperators {
         var plan = shape.map { (start: 0, step: 1, count: $0) }
         for i in starts.indices {
             let axis = try Shape.normalizeAxis(axes[i], rank: shape.count, name: "axes entry")
-            let dim = shape[axis], step = steps[i]
-            guard step != 0 else { throw WhittleError(.invalidAttribute, "slice step must not be 0") }
+            let dim = shape[axis]
+            guard steps[i] != 0 else { throw WhittleError(.invalidAttribute, "slice step must not be 0") }
+            // A step longer than the axis takes one element, like a step of exactly its length.
+            let step = Swift.max(Swift.min(steps[i], dim + 1), -(dim + 1))
             var start = starts[i] < 0 ? starts[i] + dim : starts[i]
             var end = ends[i] < 0 ? ends[i] + dim : ends[i]
             if step > 0 {
@@ -317,7 +321,7 @@ enum ShapeManipulationOperators {
         guard repeats.count == x.count, repeats.allSatisfy({ $0 >= 0 }) else {
             throw WhittleError(.shapeMismatch, "repeats \(repeats) must give one non-negative count per axis of \(Shape.describe(x))")
         }
-        return [TensorType(try ctx.type(0).elementType, zip(x, repeats).map { $0 * $1 })]
+        return [TensorType(try ctx.type(0).elementType, try zip(x, repeats).map { try Shape.checked($0, times: $1, what: "tiled size") })]
     })
 
     static let pad = OperatorDefinition("Pad", infer: { ctx in
@@ -341,6 +345,9 @@ enum ShapeManipulationOperators {
             throw WhittleError(.invalidAttribute, "mode \"\(mode)\" is not constant, reflect, edge or wrap")
         }
         var out = x
+        guard pads.allSatisfy({ Swift.abs($0) <= 1 << 40 }) else {
+            throw WhittleError(.shapeMismatch, "pads \(pads) are out of range")
+        }
         for (i, axis) in axes.enumerated() {
             out[axis] += pads[i] + pads[i + axes.count]
             guard out[axis] >= 0 else { throw WhittleError(.shapeMismatch, "pads \(pads) remove more than axis \(axis) has") }
