@@ -10,9 +10,12 @@ public struct Node: Sendable, Hashable {
     public var inputs: [String]
     public var outputs: [String]
     public var attributes: [String: Attribute]
+    /// Which overload of a model-local function the node calls (IR version 10); usually empty.
+    public var overload: String
 
     public init(name: String, opType: String, domain: String = "", inputs: [String], outputs: [String],
-                attributes: [String: Attribute] = [:]) {
+                attributes: [String: Attribute] = [:], overload: String = "") {
+        self.overload = overload
         self.name = name
         self.opType = opType
         self.domain = domain

@@ -14,12 +14,12 @@ struct FunctionTemplate {
 /// Replaces calls of model-local functions by their bodies, as PyTorch's dynamo
 /// exporter writes them, so the rest of Whittle sees only primitive operators.
 struct FunctionInliner {
-    /// Functions by "domain\u{0}name".
+    /// Functions by domain, name and overload (see ``key(_:_:_:)``).
     var functions: [String: FunctionTemplate]
     /// Deeper nesting than this is taken for recursion.
     static let maximumDepth = 64
 
-    static func key(_ domain: String, _ name: String) -> String { "\(domain)\u{0}\(name)" }
+    static func key(_ domain: String, _ name: String, _ overload: String) -> String { "\(domain)\u{0}\(name)\u{0}\(overload)" }
 
     func inline(_ graph: inout Graph) throws -> Int {
         guard !functions.isEmpty else { return 0 }
@@ -47,7 +47,7 @@ struct FunctionInliner {
                 default: break
                 }
             }
-            guard let function = functions[Self.key(node.domain, node.opType)] else {
+            guard let function = functions[Self.key(node.domain, node.opType, node.overload)] else {
                 result.append(node)
                 continue
             }

@@ -72,7 +72,8 @@ final class GraphDecoder {
 
     func decodeNode(_ proto: Onnx__NodeProto, index: Int) throws -> DecodedNode {
         var node = Node(name: text(proto.name), opType: text(proto.op_type), domain: text(proto.domain),
-                        inputs: texts(proto.input, proto.n_input), outputs: texts(proto.output, proto.n_output))
+                        inputs: texts(proto.input, proto.n_input), outputs: texts(proto.output, proto.n_output),
+                        overload: text(proto.overload))
         let context = NodeContext(index: index, name: node.name, opType: node.qualifiedOpType)
         guard !node.opType.isEmpty else {
             throw WhittleError(.malformedModel, "node has no op_type").inNode(context)

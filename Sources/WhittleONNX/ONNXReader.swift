@@ -89,7 +89,7 @@ public enum ONNXReader {
                 let body = try messages(function.node, function.n_node).enumerated().map {
                     try decoder.decodeNode($0.element, index: $0.offset)
                 }
-                functions[FunctionInliner.key(domain, name)] = FunctionTemplate(
+                functions[FunctionInliner.key(domain, name, text(function.overload))] = FunctionTemplate(
                     domain: domain, name: name, inputs: texts(function.input, function.n_input),
                     outputs: texts(function.output, function.n_output), defaults: defaults, body: body)
             } catch var error as WhittleError {

@@ -122,18 +122,21 @@ struct ImportTests {
     @Test func localFunctionsAreInlined() throws {
         let analyzed = try ModelLoader.load(path: TestPaths.fixture("local_functions.onnx"))
         let nodes = analyzed.graph.nodes
-        #expect(nodes.map(\.opType) == ["MatMul", "Add", "LeakyRelu", "MatMul", "Add", "LeakyRelu"])
+        #expect(nodes.map(\.opType) == ["MatMul", "Add", "LeakyRelu", "MatMul", "Add", "LeakyRelu", "Gemm"])
         #expect(nodes.map(\.name) == ["layer1/MatMul", "layer1/Add", "layer1/LeakyRelu",
-                                      "layer2/MatMul", "layer2/Add", "layer2/LeakyRelu"])
+                                      "layer2/MatMul", "layer2/Add", "layer2/LeakyRelu", "layer3/Gemm"])
         // The call's attribute is substituted; the second call falls back to the function's default.
         #expect(nodes[2].attributes["alpha"] == .float(0.1))
         #expect(nodes[5].attributes["alpha"] == .float(0.2))
         #expect(nodes[0].inputs == ["X", "w1"])
         #expect(nodes[2].outputs == ["h1"])
-        #expect(nodes[5].outputs == ["Y"])
+        #expect(nodes[5].outputs == ["h2"])
+        // The third call names the "fast" overload, whose body is a single Gemm.
+        #expect(nodes[6].inputs == ["h2", "w3", "b3"])
+        #expect(nodes[6].outputs == ["Y"])
         #expect(analyzed.graph.type(of: "Y") == TensorType(.float, [2, 3]))
-        #expect(InspectReport(analyzed).totals.macs == 2 * 4 * 6 + 2 * 6 * 3)
-        #expect(analyzed.model.notes.contains { $0.contains("inlined 2 call(s)") })
+        #expect(InspectReport(analyzed).totals.macs == 2 * 4 * 6 + 2 * 6 * 3 + 2 * 3 * 3)
+        #expect(analyzed.model.notes.contains { $0.contains("inlined 3 call(s) of 2 model-local function(s)") })
     }
 
     @Test func subgraphsAreParsedAndReported() throws {

@@ -191,17 +191,26 @@ def local_functions():
                                     [helper.make_opsetid("", 13)], attributes=[])
     default = helper.make_attribute("slope", 0.2)
     function.attribute_proto.append(default)
+    # Same name, overload "fast" (IR 10): the node's overload field picks this body.
+    fast = helper.make_function("pkg.custom", "LinearLeaky", ["x", "w", "b"], ["y"],
+                                [helper.make_node("Gemm", ["x", "w", "b"], ["y"])],
+                                [helper.make_opsetid("", 13)], overload="fast")
     w1 = numpy_helper.from_array(rng.standard_normal((4, 6)).astype(np.float32), "w1")
     b1 = numpy_helper.from_array(rng.standard_normal((6,)).astype(np.float32), "b1")
     w2 = numpy_helper.from_array(rng.standard_normal((6, 3)).astype(np.float32), "w2")
     b2 = numpy_helper.from_array(rng.standard_normal((3,)).astype(np.float32), "b2")
+    w3 = numpy_helper.from_array(rng.standard_normal((3, 3)).astype(np.float32), "w3")
+    b3 = numpy_helper.from_array(rng.standard_normal((3,)).astype(np.float32), "b3")
     nodes = [
         helper.make_node("LinearLeaky", ["X", "w1", "b1"], ["h1"], name="layer1", domain="pkg.custom", slope=0.1),
-        helper.make_node("LinearLeaky", ["h1", "w2", "b2"], ["Y"], name="layer2", domain="pkg.custom"),
+        helper.make_node("LinearLeaky", ["h1", "w2", "b2"], ["h2"], name="layer2", domain="pkg.custom"),
+        helper.make_node("LinearLeaky", ["h2", "w3", "b3"], ["Y"], name="layer3", domain="pkg.custom"),
     ]
+    nodes[2].overload = "fast"
     x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 4])
     y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [2, 3])
-    model = model_of(nodes, [x], [y], [w1, b1, w2, b2], functions=[function], extra_opsets=[("pkg.custom", 1)])
+    model = model_of(nodes, [x], [y], [w1, b1, w2, b2, w3, b3], functions=[function, fast],
+                     extra_opsets=[("pkg.custom", 1)], ir=10)
     save(model, "local_functions.onnx")
 
 
