@@ -17,6 +17,8 @@ let package = Package(
             pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]
         ),
+        // Debian's zlib, for deflated .npz archives.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // protoc-c output for onnx.proto; see Sources/ONNXProto/VERSION and regenerate.sh.
         .target(
             name: "ONNXProto",
@@ -29,8 +31,12 @@ let package = Package(
         .target(name: "WhittleOps", dependencies: ["WhittleIR"]),
         // ONNX front end: the only module that touches protobuf-c types.
         .target(name: "WhittleONNX", dependencies: ["WhittleIR", "ONNXProto"]),
+        // The reference interpreter: runs a graph with each operator's reference kernel.
+        .target(name: "WhittleInterpreter", dependencies: ["WhittleIR", "WhittleOps"]),
+        // NumPy .npy/.npz reading and writing.
+        .target(name: "WhittleNumPy", dependencies: ["WhittleIR", "CZlib"]),
         // Facade used by the CLI and by embedders: load, infer, report.
-        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX"]),
+        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy"]),
         .executableTarget(
             name: "whittle",
             dependencies: [
@@ -40,7 +46,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WhittleTests",
-            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX"],
+            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy"],
             exclude: ["Fixtures", "Golden"]
         ),
     ],

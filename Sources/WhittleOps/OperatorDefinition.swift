@@ -16,6 +16,8 @@ public struct OperatorDefinition: Sendable {
     public let fold: Fold?
     /// Multiply-accumulates of one run; nil for operators counted as free (as MLPerf Tiny counts).
     public let macs: CountMACs?
+    /// The reference kernel the interpreter runs; set by the registry from the family's kernel table.
+    public internal(set) var evaluate: Kernel?
 
     public init(_ name: String, domain: String = "", infer: @escaping Infer, fold: Fold? = nil, macs: CountMACs? = nil) {
         self.domain = domain

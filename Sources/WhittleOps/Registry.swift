@@ -6,8 +6,15 @@ public enum Registry {
         let all = ElementwiseOperators.all + ConvolutionOperators.all + MatrixOperators.all
             + ShapeManipulationOperators.all + GeneratorOperators.all + NormalizationOperators.all
             + ReductionOperators.all + RecurrentOperators.all + QuantizationOperators.all
+        let kernels = [ElementwiseOperators.kernels, ConvolutionOperators.kernels, MatrixOperators.kernels,
+                       ShapeManipulationOperators.kernels, GeneratorOperators.kernels, NormalizationOperators.kernels,
+                       ReductionOperators.kernels, RecurrentOperators.kernels, QuantizationOperators.kernels]
+            .reduce(into: [String: Kernel]()) { $0.merge($1) { first, _ in first } }
         var table: [String: OperatorDefinition] = [:]
-        for definition in all { table[key(definition.domain, definition.name)] = definition }
+        for var definition in all {
+            definition.evaluate = kernels[definition.name]
+            table[key(definition.domain, definition.name)] = definition
+        }
         return table
     }()
 

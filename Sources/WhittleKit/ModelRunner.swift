@@ -1,0 +1,99 @@
+import Foundation
+import WhittleIR
+import WhittleInterpreter
+import WhittleNumPy
+
+/// Runs a model on NumPy inputs with the reference interpreter (`whittle run`).
+public enum ModelRunner {
+    /// Input arrays for `graph` from an `.npz` archive: by input name, else positionally as `in_<i>` or `arr_<i>`.
+    public static func inputs(fromArchive path: String, for graph: Graph) throws -> [String: NDArray] {
+        let archive = try NPZArchive(path: path)
+        var result: [String: NDArray] = [:]
+        for (i, input) in graph.inputs.enumerated() {
+            guard let key = [input.name, "in_\(i)", "arr_\(i)"].first(where: archive.names.contains) else {
+                throw WhittleError(.usage, "\(path) has no array for input \"\(input.name)\" (looked for \"\(input.name)\", "
+                    + "\"in_\(i)\", \"arr_\(i)\"; it has: \(archive.names.joined(separator: ", ")))")
+            }
+            result[input.name] = try checked(NDArray(archive.array(key)), for: input, source: "\(path): \(key)")
+        }
+        return result
+    }
+
+    /// Input arrays from `NAME=FILE.npy` arguments.
+    public static func inputs(fromFiles arguments: [String], for graph: Graph) throws -> [String: NDArray] {
+        var result: [String: NDArray] = [:]
+        for argument in arguments {
+            guard let equals = argument.firstIndex(of: "=") else {
+                throw WhittleError(.usage, "--input \"\(argument)\" must look like NAME=FILE.npy")
+            }
+            let name = String(argument[..<equals]), file = String(argument[argument.index(after: equals)...])
+            guard let input = graph.inputs.first(where: { $0.name == name }) else {
+                throw WhittleError(.usage, "--input names \"\(name)\", which is not a graph input (inputs: "
+                    + graph.inputs.map(\.name).joined(separator: ", ") + ")")
+            }
+            guard let data = FileManager.default.contents(atPath: file) else { throw WhittleError(.io, "cannot read \(file)") }
+            result[name] = try checked(NDArray(NPYFormat.decode([UInt8](data), what: file)), for: input, source: file)
+        }
+        for input in graph.inputs where result[input.name] == nil {
+            throw WhittleError(.usage, "no value given for input \"\(input.name)\"; add --input \(input.name)=FILE.npy")
+        }
+        return result
+    }
+
+    /// Checks an array against the graph input's declared type and shape.
+    static func checked(_ array: NDArray, for input: ValueInfo, source: String) throws -> NDArray {
+        guard let type = input.type else { return array }
+        guard array.elementType == type.elementType else {
+            throw WhittleError(.usage, "\(source): dtype \(array.elementType.name) does not match input \"\(input.name)\" of type \(type.elementType.name)")
+        }
+        if let shape = type.shape, shape != array.shape {
+            throw WhittleError(.usage, "\(source): shape \(Shape.describe(array.shape)) does not match input \"\(input.name)\" of shape \(Shape.describe(shape))")
+        }
+        return array
+    }
+
+    /// A file name for a value: characters other than letters, digits, `.`, `_` and `-` become `_`;
+    /// `taken` keeps names unique (a numeric suffix is added on a clash).
+    public static func fileName(for value: String, taken: inout Set<String>) -> String {
+        var base = String(value.unicodeScalars.map { scalar -> Character in
+            let c = Character(scalar)
+            return (c.isASCII && (c.isLetter || c.isNumber)) || c == "." || c == "_" || c == "-" ? c : "_"
+        })
+        if base.isEmpty || base.allSatisfy({ $0 == "." }) { base = "_" + base }
+        var name = base, suffix = 1
+        while taken.contains(name) {
+            suffix += 1
+            name = "\(base)_\(suffix)"
+        }
+        taken.insert(name)
+        return name + ".npy"
+    }
+
+    /// Writes `array` as `directory/file`.
+    public static func write(_ array: NDArray, to directory: String, file: String) throws {
+        let url = URL(fileURLWithPath: directory).appendingPathComponent(file)
+        guard FileManager.default.createFile(atPath: url.path, contents: Data(try NPYFormat.encode(array.tensor()))) else {
+            throw WhittleError(.io, "cannot write \(url.path)")
+        }
+    }
+
+    /// Creates `directory` (and parents) if needed.
+    public static func makeDirectory(_ directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw WhittleError(.io, "cannot create directory \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    /// Runs `analyzed` on `inputs`; with `traceDirectory`, writes every computed value there as `.npy`.
+    public static func run(_ analyzed: AnalyzedModel, inputs: [String: NDArray], traceDirectory: String? = nil) throws -> [String: NDArray] {
+        let interpreter = try Interpreter(model: analyzed.model, inference: analyzed.inference)
+        guard let traceDirectory else { return try interpreter.run(inputs) }
+        try makeDirectory(traceDirectory)
+        var taken = Set<String>()
+        return try interpreter.run(inputs) { name, value in
+            try write(value, to: traceDirectory, file: fileName(for: name, taken: &taken))
+        }
+    }
+}

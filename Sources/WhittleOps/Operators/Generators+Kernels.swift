@@ -1,0 +1,139 @@
+import Foundation
+import WhittleIR
+
+/// Reference kernels of the generators and of Resize/Upsample.
+extension GeneratorOperators {
+    static var kernels: [String: Kernel] {
+        /// These outputs depend only on attributes, input shapes or constant inputs: evaluate them as folding does.
+        let folded: Kernel = { ctx in
+            let definition = Registry.definition(domain: ctx.node.node.domain, name: ctx.node.node.opType)
+            guard let fold = definition?.fold, let tensors = try fold(ctx.node) else {
+                throw WhittleError(.unsupported, "\(ctx.node.node.opType) needs constant inputs")
+            }
+            return tensors.map(NDArray.init)
+        }
+        return [
+            "Constant": folded, "Shape": folded, "Size": folded, "Range": folded,
+            "ConstantOfShape": { ctx in
+                let shape = try ctx.outputShape()
+                let fill = NDArray(try ctx.node.tensor("value") ?? Tensor(floats: [0], shape: [1]))
+                return [fill.gathered(Array(repeating: 0, count: shape.reduce(1, *)), shape: shape)]
+            },
+            "Resize": resizeKernel, "Upsample": resizeKernel,
+        ]
+    }
+
+    /// How one output coordinate reads the input along one axis: input indices and their weights.
+    typealias Taps = [(index: Int, weight: Double)]
+
+    static let resizeKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let outShape = try ctx.outputShape()
+        let legacy = ctx.node.node.opType == "Upsample" || ctx.node.opset < 11
+        let mode = try ctx.node.string("mode", default: "nearest")
+        // Opset 10 Resize and Upsample map x_out to x_out / scale and take the floor for nearest.
+        let transform = legacy ? "asymmetric" : try ctx.node.string("coordinate_transformation_mode", default: "half_pixel")
+        let nearestMode = legacy ? "floor" : try ctx.node.string("nearest_mode", default: "round_prefer_floor")
+        let cubicA = Double(try ctx.node.float("cubic_coeff_a", default: -0.75))
+        let excludeOutside = try ctx.node.int("exclude_outside", default: 0) != 0
+        let extrapolation = Double(try ctx.node.float("extrapolation_value", default: 0))
+        if try ctx.node.int("antialias", default: 0) != 0 {
+            throw WhittleError(.unsupported, "Resize with antialias is not supported")
+        }
+        // Scales per axis: given, or derived from the output size.
+        var scales = zip(outShape, x.shape).map { Double($0) / Double(Swift.max($1, 1)) }
+        let scaleInput = ctx.node.node.opType == "Upsample" ? (ctx.node.opset < 9 ? nil : 1) : (legacy ? 1 : 2)
+        if let scaleInput, let given = ctx.optionalInput(scaleInput), given.count == x.rank {
+            scales = given.doubles
+        } else if ctx.node.node.opType == "Upsample", let given = try ctx.node.floats("scales") {
+            scales = given.map(Double.init)
+        }
+        let roi = legacy ? [] : (ctx.optionalInput(1)?.doubles ?? [])
+        var taps: [[Taps]] = []
+        for d in 0..<x.rank {
+            let inSize = x.shape[d], outSize = outShape[d], scale = scales[d]
+            var axisTaps: [Taps] = []
+            for o in 0..<outSize {
+                let xo = Double(o)
+                var xi: Double
+                switch transform {
+                case "asymmetric": xi = xo / scale
+                case "align_corners": xi = outSize == 1 ? 0 : xo * Double(inSize - 1) / Double(outSize - 1)
+                case "pytorch_half_pixel": xi = outSize > 1 ? (xo + 0.5) / scale - 0.5 : 0
+                case "tf_half_pixel_for_nearest": xi = (xo + 0.5) / scale
+                case "half_pixel_symmetric":
+                    let adjustment = Double(outSize) / (scale * Double(inSize))
+                    let offset = Double(inSize) / 2 * (1 - adjustment)
+                    xi = offset + (xo + 0.5) / scale - 0.5
+                case "tf_crop_and_resize":
+                    let start = roi.count == 2 * x.rank ? roi[d] : 0, end = roi.count == 2 * x.rank ? roi[d + x.rank] : 1
+                    xi = outSize > 1 ? start * Double(inSize - 1) + xo * (end - start) * Double(inSize - 1) / Double(outSize - 1)
+                        : 0.5 * (start + end) * Double(inSize - 1)
+                    if xi < 0 || xi > Double(inSize - 1) { axisTaps.append([(-1, 1)]); continue }
+                default: xi = (xo + 0.5) / scale - 0.5
+                }
+                axisTaps.append(try tapsFor(xi, size: inSize, mode: mode, nearestMode: nearestMode, cubicA: cubicA,
+                                            excludeOutside: excludeOutside, identity: inSize == outSize && scale == 1 ? o : nil))
+            }
+            taps.append(axisTaps)
+        }
+        let v = x.doubles
+        let inStrides = Shape.strides(x.shape), outStrides = Shape.strides(outShape)
+        var out = [Double](repeating: 0, count: outShape.reduce(1, *))
+        for f in out.indices {
+            // Sum over the product of the per-axis taps.
+            var terms: [(Int, Double)] = [(0, 1)]
+            for d in 0..<x.rank {
+                let axisTaps = taps[d][(f / outStrides[d]) % outShape[d]]
+                var next: [(Int, Double)] = []
+                for (offset, weight) in terms {
+                    for tap in axisTaps {
+                        next.append((tap.index < 0 ? -1 : (offset < 0 ? -1 : offset + tap.index * inStrides[d]), weight * tap.weight))
+                    }
+                }
+                terms = next
+            }
+            out[f] = terms.reduce(0) { $0 + ($1.0 < 0 ? extrapolation * $1.1 : v[$1.0] * $1.1) }
+        }
+        return [NDArray(x.elementType, shape: outShape, values: out)]
+    }
+
+    static func tapsFor(_ xi: Double, size: Int, mode: String, nearestMode: String, cubicA: Double,
+                        excludeOutside: Bool, identity: Int?) throws -> Taps {
+        func clamp(_ i: Int) -> Int { Swift.min(Swift.max(i, 0), size - 1) }
+        if let identity { return [(identity, 1)] }
+        switch mode {
+        case "nearest":
+            let i: Int
+            switch nearestMode {
+            case "round_prefer_ceil": i = Int((xi + 0.5).rounded(.down))
+            case "floor": i = Int(xi.rounded(.down))
+            case "ceil": i = Int(xi.rounded(.up))
+            case "round_prefer_floor": i = xi == xi.rounded(.down) + 0.5 ? Int(xi.rounded(.down)) : Int(xi.rounded())
+            default: throw WhittleError(.invalidAttribute, "nearest_mode \"\(nearestMode)\" is not supported")
+            }
+            return [(clamp(i), 1)]
+        case "linear":
+            let base = xi.rounded(.down), ratio = xi - base
+            return [(clamp(Int(base)), 1 - ratio), (clamp(Int(base) + 1), ratio)]
+        case "cubic":
+            let base = xi.rounded(.down), t = xi - base
+            let a = cubicA
+            func w(_ s: Double) -> Double {
+                let s = Swift.abs(s)
+                if s <= 1 { return ((a + 2) * s - (a + 3)) * s * s + 1 }
+                if s < 2 { return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a }
+                return 0
+            }
+            var result: Taps = (-1...2).map { k in (Int(base) + k, w(t - Double(k))) }
+            if excludeOutside {
+                result = result.map { ($0.index, $0.index < 0 || $0.index >= size ? 0 : $0.weight) }
+                let total = result.reduce(0) { $0 + $1.weight }
+                if total != 0 { result = result.map { ($0.index, $0.weight / total) } }
+            }
+            return result.map { (clamp($0.index), $0.weight) }
+        default:
+            throw WhittleError(.invalidAttribute, "mode \"\(mode)\" is not nearest, linear or cubic")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import WhittleIR
+
+/// Reference kernels of the normalizations (inference form).
+extension NormalizationOperators {
+    static var kernels: [String: Kernel] {
+        ["BatchNormalization": batchNormalizationKernel, "LayerNormalization": layerNormalizationKernel,
+         "InstanceNormalization": instanceNormalizationKernel]
+    }
+
+    /// Inference BatchNormalization: running mean and variance, never batch statistics.
+    static let batchNormalizationKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let scale = try ctx.input(1).floats, bias = try ctx.input(2).floats
+        let mean = try ctx.input(3).floats, variance = try ctx.input(4).floats
+        let epsilon = try ctx.node.float("epsilon", default: 1e-5)
+        let channels = x.shape[1], spatial = x.shape[2...].reduce(1, *)
+        let factor = (0..<channels).map { scale[$0] / (variance[$0] + epsilon).squareRoot() }
+        let v = x.floats
+        let out = v.indices.map { i -> Float in
+            let c = (i / spatial) % channels
+            return (v[i] - mean[c]) * factor[c] + bias[c]
+        }
+        var results = [NDArray(x.elementType, shape: x.shape, floats: out)]
+        // Optional outputs of training mode carry the running statistics through unchanged.
+        if ctx.node.node.outputs.count > 1 { results.append(try ctx.input(3)) }
+        if ctx.node.node.outputs.count > 2 { results.append(try ctx.input(4)) }
+        return results
+    }
+
+    static let layerNormalizationKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: -1), rank: x.rank)
+        let epsilon = Double(try ctx.node.float("epsilon", default: 1e-5))
+        let normalized = Array(x.shape[axis...])
+        let size = normalized.reduce(1, *), groups = x.count / Swift.max(size, 1)
+        let scale = try ctx.input(1), bias = ctx.optionalInput(2)
+        let si = Indexing.broadcast(from: scale.shape, to: normalized), sv = scale.doubles
+        let bi = bias.map { Indexing.broadcast(from: $0.shape, to: normalized) }, bv = bias?.doubles
+        let v = x.doubles
+        var out = [Double](repeating: 0, count: v.count), means = [Double](), inverse = [Double]()
+        for g in 0..<groups {
+            let slice = v[(g * size)..<((g + 1) * size)]
+            let mean = slice.reduce(0, +) / Double(size)
+            let variance = slice.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(size)
+            let inv = 1 / (variance + epsilon).squareRoot()
+            means.append(mean)
+            inverse.append(inv)
+            for k in 0..<size {
+                var y = (v[g * size + k] - mean) * inv * sv[si[k]]
+                if let bi, let bv { y += bv[bi[k]] }
+                out[g * size + k] = y
+            }
+        }
+        let statsShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
+        let stash = try ctx.node.elementType("stash_type") ?? .float
+        return [NDArray(x.elementType, shape: x.shape, values: out), NDArray(stash, shape: statsShape, values: means),
+                NDArray(stash, shape: statsShape, values: inverse)].prefix(Swift.max(1, ctx.node.node.outputs.count)).map { $0 }
+    }
+
+    static let instanceNormalizationKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let scale = try ctx.input(1).doubles, bias = try ctx.input(2).doubles
+        let epsilon = Double(try ctx.node.float("epsilon", default: 1e-5))
+        let channels = x.shape[1], spatial = x.shape[2...].reduce(1, *)
+        let v = x.doubles
+        var out = [Double](repeating: 0, count: v.count)
+        for plane in 0..<(x.shape[0] * channels) {
+            let c = plane % channels
+            let slice = v[(plane * spatial)..<((plane + 1) * spatial)]
+            let mean = slice.reduce(0, +) / Double(spatial)
+            let variance = slice.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(spatial)
+            let inv = 1 / (variance + epsilon).squareRoot()
+            for k in 0..<spatial { out[plane * spatial + k] = (v[plane * spatial + k] - mean) * inv * scale[c] + bias[c] }
+        }
+        return [NDArray(x.elementType, shape: x.shape, values: out)]
+    }
+}

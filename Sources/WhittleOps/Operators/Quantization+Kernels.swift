@@ -1,0 +1,84 @@
+import Foundation
+import WhittleIR
+
+/// Reference kernels of the quantization operators: round half to even, then saturate.
+extension QuantizationOperators {
+    static var kernels: [String: Kernel] {
+        ["QuantizeLinear": quantizeKernel, "DequantizeLinear": dequantizeKernel, "DynamicQuantizeLinear": dynamicQuantizeKernel]
+    }
+
+    /// The range of an integer type used for saturation.
+    static func range(_ type: ElementType) -> (Double, Double) {
+        switch type {
+        case .int8: (-128, 127)
+        case .uint8: (0, 255)
+        case .int16: (-32768, 32767)
+        case .uint16: (0, 65535)
+        case .int32: (-2_147_483_648, 2_147_483_647)
+        case .uint32: (0, 4_294_967_295)
+        default: (-9.2e18, 9.2e18)
+        }
+    }
+
+    /// `value` (already rounded) clamped to `type`'s range.
+    static func saturate(_ value: Double, _ type: ElementType) -> Int64 {
+        let (low, high) = range(type)
+        guard !value.isNaN else { return 0 }
+        return Int64(Swift.min(Swift.max(value, low), high))
+    }
+
+    /// For each element, the index of its scale/zero point: 0 per tensor, the `axis` coordinate per axis.
+    static func parameterIndex(_ ctx: EvaluationContext, shape: [Int], scaleCount: Int) throws -> (Int) -> Int {
+        guard scaleCount > 1 else { return { _ in 0 } }
+        if try ctx.node.int("block_size", default: 0) != 0 {
+            throw WhittleError(.unsupported, "blocked quantization (block_size) is not supported")
+        }
+        let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: 1), rank: shape.count)
+        let (_, size, inner) = Indexing.split(shape, at: axis)
+        return { ($0 / inner) % size }
+    }
+
+    static let quantizeKernel: Kernel = { ctx in
+        let x = try ctx.input(0), scale = try ctx.input(1)
+        let zero = ctx.optionalInput(2)
+        let type = ctx.outputType()
+        guard type.isInteger else { throw WhittleError(.unsupported, "QuantizeLinear to \(type.name) is not supported") }
+        let index = try parameterIndex(ctx, shape: x.shape, scaleCount: scale.count)
+        let scales = scale.floats, zeros = zero?.ints ?? [0]
+        let xv = x.floats
+        let out = xv.indices.map { i -> Int64 in
+            let k = index(i)
+            // Division in float32, as ONNX Runtime does, then round half to even.
+            let q = (xv[i] / scales[k]).rounded(.toNearestOrEven)
+            return saturate(Double(q) + Double(zeros[zeros.count == 1 ? 0 : k]), type)
+        }
+        return [NDArray(type, shape: x.shape, ints: out)]
+    }
+
+    static let dequantizeKernel: Kernel = { ctx in
+        let x = try ctx.input(0), scale = try ctx.input(1)
+        let index = try parameterIndex(ctx, shape: x.shape, scaleCount: scale.count)
+        let scales = scale.floats, zeros = ctx.optionalInput(2)?.ints ?? [0]
+        let xv = x.ints
+        let out = xv.indices.map { i -> Float in
+            let k = index(i)
+            return Float(xv[i] - zeros[zeros.count == 1 ? 0 : k]) * scales[k]
+        }
+        return [NDArray(ctx.outputType(), shape: x.shape, floats: out)]
+    }
+
+    static let dynamicQuantizeKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let v = x.floats
+        let low = Swift.min(0, v.min() ?? 0), high = Swift.max(0, v.max() ?? 0)
+        let scale = (high - low) / 255
+        guard scale > 0 else {
+            return [NDArray(.uint8, shape: x.shape, ints: Array(repeating: 0, count: v.count)),
+                    NDArray(.float, shape: [], floats: [0]), NDArray(.uint8, shape: [], ints: [0])]
+        }
+        let zero = saturate(Double((0 - low / scale).rounded(.toNearestOrEven)), .uint8)
+        let out = v.map { saturate(Double(($0 / scale).rounded(.toNearestOrEven)) + Double(zero), .uint8) }
+        return [NDArray(.uint8, shape: x.shape, ints: out), NDArray(.float, shape: [], floats: [scale]),
+                NDArray(.uint8, shape: [], ints: [zero])]
+    }
+}
