@@ -289,9 +289,14 @@ extension ConvolutionOperators {
 
     static let averagePoolKernel: Kernel = { ctx in
         let includePad = try ctx.node.int("count_include_pad", default: 0) != 0
+        let single = try ctx.input(0).elementType != .double
         return [try pool(ctx, allowCeil: true) { values, padded, _ in
             let count = values.count + (includePad ? padded : 0)
-            return count == 0 ? 0 : values.reduce(0, +) / Double(count)
+            guard count > 0 else { return 0 }
+            // float32 inputs are summed in float32 in window order, as ONNX Runtime does: the last bit
+            // matters when the result is quantized next.
+            if single { return Double(values.reduce(Float(0)) { $0 + Float($1) } / Float(count)) }
+            return values.reduce(0, +) / Double(count)
         }]
     }
 
