@@ -18,8 +18,21 @@ public enum ModelLoader {
     /// Reads `path`, pins input shapes, and infers every shape it can.
     ///
     /// Errors carry the file and, where it applies, the node.
-    public static func load(path: String, inputShapes: [String: [Int]] = [:]) throws -> AnalyzedModel {
-        let model = try ONNXReader.read(path: path, options: ONNXImportOptions(inputShapes: inputShapes))
+    /// `constantInputs` turns graph inputs into constants known at compile time (shape-like parameters,
+    /// as a deployed model has them); their values must have the declared type.
+    public static func load(path: String, inputShapes: [String: [Int]] = [:],
+                            constantInputs: [String: Tensor] = [:]) throws -> AnalyzedModel {
+        var model = try ONNXReader.read(path: path, options: ONNXImportOptions(inputShapes: inputShapes))
+        for (name, value) in constantInputs.sorted(by: { $0.key < $1.key }) {
+            guard let index = model.graph.inputs.firstIndex(where: { $0.name == name }) else {
+                throw WhittleError(.usage, "\"\(name)\" is not a graph input").inFile(path)
+            }
+            if let type = model.graph.inputs[index].type, type.elementType != value.elementType {
+                throw WhittleError(.usage, "constant for input \"\(name)\" is \(value.elementType.name), not \(type.elementType.name)").inFile(path)
+            }
+            model.graph.inputs.remove(at: index)
+            model.graph.initializers[name] = value
+        }
         return try analyze(model, path: path)
     }
 

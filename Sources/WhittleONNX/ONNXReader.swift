@@ -121,3 +121,23 @@ public enum ONNXReader {
         }
     }
 }
+
+extension ONNXReader {
+    /// Reads a serialized `TensorProto` (the `.pb` files of ONNX test data).
+    public static func readTensor(path: String) throws -> Tensor {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw WhittleError(.io, "cannot read \(path)")
+        }
+        let bytes = [UInt8](data)
+        guard let proto = bytes.withUnsafeBufferPointer({ onnx__tensor_proto__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WhittleError(.malformedModel, "\(path): not a serialized ONNX TensorProto")
+        }
+        defer { onnx__tensor_proto__free_unpacked(proto, nil) }
+        let decoder = TensorDecoder(externalData: ExternalDataReader(baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent()))
+        do {
+            return try decoder.decode(proto.pointee, what: "tensor")
+        } catch let error as WhittleError {
+            throw error.inFile(path)
+        }
+    }
+}

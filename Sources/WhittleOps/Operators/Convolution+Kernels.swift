@@ -179,7 +179,9 @@ extension ConvolutionOperators {
             for i in 0..<spatial {
                 let span = (kernel[i] - 1) * window.dilations[i] + 1
                 let total = window.strides[i] * (inSizes[i] - 1) + outputPadding[i] + span - outSizes[i]
-                padBegin[i] = window.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                // Floor division: an output_shape larger than the natural size makes the padding negative.
+                let half = Int((Double(total) / 2).rounded(.down))
+                padBegin[i] = window.autoPad == "SAME_UPPER" ? half : total - half
             }
         } else if window.autoPad == "VALID" {
             padBegin = Array(repeating: 0, count: spatial)

@@ -163,7 +163,8 @@ extension ElementwiseOperators {
                     return [NDArray(a.elementType, shape: shape, ints: out)]
                 }
                 let xd = a.doubles, y = b.doubles
-                return [NDArray(a.elementType, shape: shape, values: (0..<count).map { f.double(xd[ia[$0]], y[ib[$0]]) })]
+                return [NDArray(a.elementType, shape: shape,
+                                values: (0..<count).map { f.double(xd[sameShapes ? $0 : ia[$0]], y[sameShapes ? $0 : ib[$0]]) })]
             }
         }
     }

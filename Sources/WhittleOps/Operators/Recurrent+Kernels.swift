@@ -146,9 +146,9 @@ extension RecurrentOperators {
             yc = states(yc)
         }
         let type = x.elementType
-        let all = [NDArray(type, shape: try ctx.outputShape(0), values: y)]
-            + (ctx.outputTypes.count > 1 ? [NDArray(type, shape: try ctx.outputShape(1), values: yh)] : [])
-            + (ctx.outputTypes.count > 2 ? [NDArray(type, shape: try ctx.outputShape(2), values: yc)] : [])
-        return all
+        let yShape = layout == 0 ? [steps, directions, batch, hidden] : [batch, steps, directions, hidden]
+        let stateShape = layout == 0 ? [directions, batch, hidden] : [batch, directions, hidden]
+        return [NDArray(type, shape: yShape, values: y), NDArray(type, shape: stateShape, values: yh),
+                NDArray(type, shape: stateShape, values: yc)]
     }
 }
