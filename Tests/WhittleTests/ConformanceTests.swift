@@ -73,15 +73,23 @@ struct ConformanceTests {
         "ConstantOfShape": [0], "Range": [0, 1, 2],
     ]
 
-    /// Graph inputs that feed a compile-time parameter position of some node.
+    /// Graph inputs whose values flow into a compile-time parameter position of some node
+    /// (through any nodes but Shape and Size, which read only shapes).
     static func staticParameters(_ graph: Graph) -> Set<String> {
-        var names = Set<String>()
+        var producer: [String: Node] = [:]
+        for node in graph.nodes { for output in node.outputs { producer[output] = node } }
+        var pending: [String] = []
         for node in graph.nodes {
             for position in parameterPositions[node.opType] ?? [] where position < node.inputs.count {
-                names.insert(node.inputs[position])
+                pending.append(node.inputs[position])
             }
         }
-        return names.intersection(graph.inputs.map(\.name))
+        var seen = Set<String>()
+        while let name = pending.popLast() {
+            guard !name.isEmpty, seen.insert(name).inserted, let node = producer[name] else { continue }
+            if node.opType != "Shape" && node.opType != "Size" { pending.append(contentsOf: node.inputs) }
+        }
+        return seen.intersection(graph.inputs.map(\.name))
     }
 
     /// Floats: |got - expected| <= 1e-5 + 1e-3 |expected| (NaN matches NaN); integers and bool: exact.

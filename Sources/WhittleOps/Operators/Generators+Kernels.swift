@@ -40,15 +40,23 @@ extension GeneratorOperators {
         if try ctx.node.int("antialias", default: 0) != 0 {
             throw WhittleError(.unsupported, "Resize with antialias is not supported")
         }
-        // Scales per axis: given, or derived from the output size.
+        // Scales per axis: given (for the axes listed in `axes`), or derived from the output size.
         var scales = zip(outShape, x.shape).map { Double($0) / Double(Swift.max($1, 1)) }
+        let axes = try (ctx.node.ints("axes") ?? Array(0..<x.rank)).map { try Shape.normalizeAxis($0, rank: x.rank) }
         let scaleInput = ctx.node.node.opType == "Upsample" ? (ctx.node.opset < 9 ? nil : 1) : (legacy ? 1 : 2)
-        if let scaleInput, let given = ctx.optionalInput(scaleInput), given.count == x.rank {
-            scales = given.doubles
+        if let scaleInput, let given = ctx.optionalInput(scaleInput), given.count == axes.count {
+            for (i, axis) in axes.enumerated() { scales[axis] = given.doubles[i] }
         } else if ctx.node.node.opType == "Upsample", let given = try ctx.node.floats("scales") {
             scales = given.map(Double.init)
         }
-        let roi = legacy ? [] : (ctx.optionalInput(1)?.doubles ?? [])
+        // The region of interest, as [starts..., ends...] over all axes.
+        var roi = (0..<x.rank).map { _ in 0.0 } + (0..<x.rank).map { _ in 1.0 }
+        if !legacy, let given = ctx.optionalInput(1)?.doubles, given.count == 2 * axes.count {
+            for (i, axis) in axes.enumerated() {
+                roi[axis] = given[i]
+                roi[axis + x.rank] = given[i + axes.count]
+            }
+        }
         var taps: [[Taps]] = []
         for d in 0..<x.rank {
             let inSize = x.shape[d], outSize = outShape[d], scale = scales[d]
@@ -58,7 +66,8 @@ extension GeneratorOperators {
                 var xi: Double
                 switch transform {
                 case "asymmetric": xi = xo / scale
-                case "align_corners": xi = outSize == 1 ? 0 : xo * Double(inSize - 1) / Double(outSize - 1)
+                // The resized length is input length * scale (not rounded), as the specification computes it.
+                case "align_corners": xi = outSize == 1 ? 0 : xo * Double(inSize - 1) / (Double(inSize) * scale - 1)
                 case "pytorch_half_pixel": xi = outSize > 1 ? (xo + 0.5) / scale - 0.5 : 0
                 case "tf_half_pixel_for_nearest": xi = (xo + 0.5) / scale
                 case "half_pixel_symmetric":
@@ -66,7 +75,7 @@ extension GeneratorOperators {
                     let offset = Double(inSize) / 2 * (1 - adjustment)
                     xi = offset + (xo + 0.5) / scale - 0.5
                 case "tf_crop_and_resize":
-                    let start = roi.count == 2 * x.rank ? roi[d] : 0, end = roi.count == 2 * x.rank ? roi[d + x.rank] : 1
+                    let start = roi[d], end = roi[d + x.rank]
                     xi = outSize > 1 ? start * Double(inSize - 1) + xo * (end - start) * Double(inSize - 1) / Double(outSize - 1)
                         : 0.5 * (start + end) * Double(inSize - 1)
                     if xi < 0 || xi > Double(inSize - 1) { axisTaps.append([(-1, 1)]); continue }

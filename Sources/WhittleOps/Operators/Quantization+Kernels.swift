@@ -28,12 +28,23 @@ extension QuantizationOperators {
     }
 
     /// For each element, the index of its scale/zero point: 0 per tensor, the `axis` coordinate per axis.
-    static func parameterIndex(_ ctx: EvaluationContext, shape: [Int], scaleCount: Int) throws -> (Int) -> Int {
-        guard scaleCount > 1 else { return { _ in 0 } }
-        if try ctx.node.int("block_size", default: 0) != 0 {
-            throw WhittleError(.unsupported, "blocked quantization (block_size) is not supported")
-        }
+    static func parameterIndex(_ ctx: EvaluationContext, shape: [Int], scaleShape: [Int]) throws -> (Int) -> Int {
+        guard scaleShape.reduce(1, *) > 1 else { return { _ in 0 } }
         let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: 1), rank: shape.count)
+        let block = try ctx.node.int("block_size", default: 0)
+        if block > 0 {
+            // Blocked (opset 21): the scale has the input's rank; along `axis` one scale covers `block` elements.
+            guard scaleShape.count == shape.count else {
+                throw WhittleError(.shapeMismatch, "blocked scale \(Shape.describe(scaleShape)) must have the input's rank")
+            }
+            let strides = Shape.strides(shape), scaleStrides = Shape.strides(scaleShape)
+            return { flat in
+                shape.indices.reduce(0) { acc, d in
+                    let coordinate = (flat / strides[d]) % shape[d]
+                    return acc + (d == axis ? coordinate / block : coordinate) * scaleStrides[d]
+                }
+            }
+        }
         let (_, size, inner) = Indexing.split(shape, at: axis)
         return { ($0 / inner) % size }
     }
@@ -43,26 +54,26 @@ extension QuantizationOperators {
         let zero = ctx.optionalInput(2)
         let type = ctx.outputType()
         guard type.isInteger else { throw WhittleError(.unsupported, "QuantizeLinear to \(type.name) is not supported") }
-        let index = try parameterIndex(ctx, shape: x.shape, scaleCount: scale.count)
+        let index = try parameterIndex(ctx, shape: x.shape, scaleShape: scale.shape)
         let scales = scale.floats, zeros = zero?.ints ?? [0]
         let xv = x.floats
         let out = xv.indices.map { i -> Int64 in
             let k = index(i)
             // Division in float32, as ONNX Runtime does, then round half to even.
             let q = (xv[i] / scales[k]).rounded(.toNearestOrEven)
-            return saturate(Double(q) + Double(zeros[zeros.count == 1 ? 0 : k]), type)
+            return saturate(Double(q) + Double(zeros[zeros.count == 1 ? 0 : Swift.min(k, zeros.count - 1)]), type)
         }
         return [NDArray(type, shape: x.shape, ints: out)]
     }
 
     static let dequantizeKernel: Kernel = { ctx in
         let x = try ctx.input(0), scale = try ctx.input(1)
-        let index = try parameterIndex(ctx, shape: x.shape, scaleCount: scale.count)
+        let index = try parameterIndex(ctx, shape: x.shape, scaleShape: scale.shape)
         let scales = scale.floats, zeros = ctx.optionalInput(2)?.ints ?? [0]
         let xv = x.ints
         let out = xv.indices.map { i -> Float in
             let k = index(i)
-            return Float(xv[i] - zeros[zeros.count == 1 ? 0 : k]) * scales[k]
+            return Float(xv[i] - zeros[zeros.count == 1 ? 0 : Swift.min(k, zeros.count - 1)]) * scales[k]
         }
         return [NDArray(ctx.outputType(), shape: x.shape, floats: out)]
     }

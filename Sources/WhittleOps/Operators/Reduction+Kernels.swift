@@ -31,7 +31,11 @@ extension ReductionOperators {
                 let v = x.doubles
                 let out = groups.map { members in reducer(members.map { v[$0] }) }
                 if case .int = x.storage {
-                    return [NDArray(x.elementType, shape: outShape, ints: out.map { NDArray.integer(from: $0, as: .int64) })]
+                    // An empty ReduceMax/ReduceMin gives the type's lowest/highest value.
+                    let (low, high) = x.elementType == .bool ? (0, 1) : QuantizationOperators.range(x.elementType)
+                    return [NDArray(x.elementType, shape: outShape, ints: out.map {
+                        $0 == -.infinity ? Int64(low) : ($0 == .infinity ? Int64(high) : NDArray.integer(from: $0, as: .int64))
+                    })]
                 }
                 return [NDArray(x.elementType, shape: outShape, values: out)]
             }
