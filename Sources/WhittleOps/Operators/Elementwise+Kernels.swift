@@ -48,6 +48,20 @@ extension ElementwiseOperators {
             let n = Double(ctx.inputs.count)
             return [sum.mapped(float: { $0 / Float(n) }, double: { $0 / n }, int: { $0 / Int64(n) })]
         }
+        table["Mod"] = { ctx in
+            // fmod = 1: C fmod (sign of the dividend); fmod = 0: integer modulo with the divisor's sign.
+            let fmod = try ctx.node.int("fmod", default: 0) != 0
+            let function: BinaryFunction = (
+                { a, b in let r = Foundation.fmodf(a, b); return fmod || r == 0 || (r < 0) == (b < 0) ? r : r + b },
+                { a, b in let r = Foundation.fmod(a, b); return fmod || r == 0 || (r < 0) == (b < 0) ? r : r + b },
+                { a, b in
+                    guard b != 0 else { throw WhittleError(.shapeMismatch, "integer modulo by zero") }
+                    if a == .min && b == -1 { return 0 }
+                    let r = a % b
+                    return fmod || r == 0 || (r < 0) == (b < 0) ? r : r + b
+                })
+            return try binaryKernel(function)(ctx)
+        }
         table["Clip"] = clipKernel
         table["Where"] = whereKernel
         table["PRelu"] = { ctx in
