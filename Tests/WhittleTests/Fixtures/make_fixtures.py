@@ -282,7 +282,29 @@ def errors():
          "error_overflow_inferred.onnx", check=False)
 
 
+def numpy_files():
+    """Inputs for `whittle run` on Examples/models/digits_mlp.onnx (input "input", float32 1x64)."""
+    x = (np.arange(64, dtype=np.float32).reshape(1, 64) % 17) / 16
+    np.save(os.path.join(HERE, "run_good.npy"), x)
+    np.save(os.path.join(HERE, "run_big_endian.npy"), x.astype(">f4"))
+    np.save(os.path.join(HERE, "run_fortran.npy"), np.asfortranarray(x.reshape(8, 8)))
+    np.save(os.path.join(HERE, "run_object.npy"), np.array([None, 1], dtype=object), allow_pickle=True)
+    np.save(os.path.join(HERE, "run_wrong_shape.npy"), x[:, :63])
+    np.save(os.path.join(HERE, "run_wrong_dtype.npy"), x.astype(np.float64))
+    np.savez(os.path.join(HERE, "run_positional.npz"), x)  # stored, named arr_0
+    np.savez_compressed(os.path.join(HERE, "run_named.npz"), input=x, extra=np.array(["text"]))  # deflated
+    np.savez(os.path.join(HERE, "run_missing.npz"), other=x)
+    all_types = {name: np.arange(6).astype(dtype).reshape(2, 3) for name, dtype in [
+        ("f2", np.float16), ("f4", np.float32), ("f8", np.float64), ("i1", np.int8), ("u1", np.uint8),
+        ("i2", np.int16), ("u2", np.uint16), ("i4", np.int32), ("u4", np.uint32), ("i8", np.int64),
+        ("u8", np.uint64), ("b1", np.bool_)]}
+    all_types["scalar"] = np.array(3.5, np.float32)
+    all_types["empty"] = np.zeros((0, 3), np.float32)
+    np.savez_compressed(os.path.join(HERE, "npz_all_types.npz"), **all_types)
+
+
 if __name__ == "__main__":
+    numpy_files()
     element_types()
     unaligned()
     unsupported_types()

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Rewrites expected_passes.txt and excluded.txt from a conformance report.
+
+    make conformance-manifest
+
+runs the conformance test with WHITTLE_CONFORMANCE_REPORT=.build-conformance/report
+and then this script. Review the diff: a case that leaves expected_passes.txt
+is a regression unless the reason says otherwise.
+"""
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def reason(name, message):
+    rules = [
+        (r"operator (\S+) of domain (\S+)", lambda m: "operator %s.%s not implemented" % (m.group(2), m.group(1))),
+        (r"operator (\S+) (is not supported|has no reference kernel)", lambda m: "operator %s not implemented" % m.group(1)),
+        (r"element type (\w+)", lambda m: "element type %s not supported" % m.group(1)),
+        (r"non-tensor", lambda m: "sequence, map or optional values not supported"),
+        (r"control flow \((\w+)\)", lambda m: "control flow (%s) not executed yet" % m.group(1)),
+        (r"must be a constant or computable|must be a constant", lambda m: "dynamic shape: a shape-setting value is only known at run time"),
+        (r"antialias", lambda m: "Resize antialias not implemented"),
+        (r"activation (\w+) is not supported", lambda m: "activation %s not implemented" % m.group(1)),
+    ]
+    for pattern, make in rules:
+        m = re.search(pattern, message)
+        if m:
+            return make(m)
+    if "training" in name:
+        return "training mode: Whittle compiles inference graphs (running statistics, no dropout)"
+    return "wrong result: " + message[:120]
+
+
+def main(report):
+    passed = sorted(line.strip() for line in open(report + ".passed") if line.strip())
+    failed = [line.rstrip("\n").split("\t") for line in open(report + ".failed") if line.strip()]
+    with open(os.path.join(HERE, "expected_passes.txt"), "w") as f:
+        f.write("# ONNX backend node cases the reference interpreter must pass (one per line).\n")
+        f.write("# Regenerate with `make conformance-manifest`; see excluded.txt for the others.\n")
+        f.write("\n".join(passed) + "\n")
+    with open(os.path.join(HERE, "excluded.txt"), "w") as f:
+        f.write("# ONNX backend node cases not expected to pass, each with its reason.\n")
+        for name, ops, message in sorted(failed):
+            f.write("%s  # %s\n" % (name, reason(name, message)))
+    print("%d expected passes, %d excluded" % (len(passed), len(failed)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else ".build-conformance/report")

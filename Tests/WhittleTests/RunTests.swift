@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+import WhittleIR
+import WhittleKit
+import WhittleNumPy
+
+/// `whittle run` and its NumPy input/output handling.
+struct RunTests {
+    static let mlp = TestPaths.model("digits_mlp.onnx")
+
+    static func temporaryDirectory(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("whittle-run-\(getpid())-\(name)").path
+    }
+
+    @Test func npzHoldsEveryDtype() throws {
+        let archive = try NPZArchive(path: TestPaths.fixture("npz_all_types.npz"))
+        let expected: [String: ElementType] = ["f2": .float16, "f4": .float, "f8": .double, "i1": .int8, "u1": .uint8,
+                                               "i2": .int16, "u2": .uint16, "i4": .int32, "u4": .uint32, "i8": .int64,
+                                               "u8": .uint64, "b1": .bool]
+        for (name, type) in expected {
+            let tensor = try archive.array(name)
+            #expect(tensor.elementType == type, "\(name)")
+            #expect(tensor.shape == [2, 3])
+            #expect(tensor.doubles() == (type == .bool ? [0, 1, 1, 1, 1, 1] : [0, 1, 2, 3, 4, 5]), "\(name)")
+        }
+        #expect(try archive.array("scalar").shape == [])
+        #expect(try archive.array("scalar").floats() == [3.5])
+        #expect(try archive.array("empty").shape == [0, 3])
+    }
+
+    @Test func npyAndNpzRoundTrip() throws {
+        let tensor = try Tensor(int64s: [1, -2, 3, -4, 5, -6], shape: [3, 2], as: .int16)
+        let decoded = try NPYFormat.decode(NPYFormat.encode(tensor), what: "memory")
+        #expect(decoded == tensor)
+        let path = Self.temporaryDirectory("roundtrip.npz")
+        let floats = try Tensor(floats: [0.5, -1.25], shape: [2])
+        try NPZArchive.write([("a", tensor), ("b", floats)], to: path)
+        let archive = try NPZArchive(path: path)
+        #expect(archive.names == ["a", "b"])
+        #expect(try archive.array("a") == tensor)
+        #expect(try archive.array("b") == floats)
+    }
+
+    @Test(arguments: [
+        ("run_fortran.npy", "Fortran-order arrays are not supported"),
+        ("run_object.npy", "object arrays are not supported"),
+    ])
+    func unreadableArraysAreRefused(file: String, message: String) throws {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture(file))))
+        let error = expectWhittleError { _ = try NPYFormat.decode(bytes, what: file) }
+        #expect(error?.kind == .unsupported)
+        #expect(error?.reason.contains(message) == true, "\(String(describing: error))")
+    }
+
+    @Test func inputsAreMatchedByNameThenPosition() throws {
+        let graph = try ModelLoader.load(path: Self.mlp).graph
+        let good = try ModelRunner.inputs(fromFiles: ["input=" + TestPaths.fixture("run_good.npy")], for: graph)
+        let named = try ModelRunner.inputs(fromArchive: TestPaths.fixture("run_named.npz"), for: graph)
+        let positional = try ModelRunner.inputs(fromArchive: TestPaths.fixture("run_positional.npz"), for: graph)
+        let bigEndian = try ModelRunner.inputs(fromFiles: ["input=" + TestPaths.fixture("run_big_endian.npy")], for: graph)
+        #expect(named == good)
+        #expect(positional == good)
+        #expect(bigEndian == good)
+    }
+
+    @Test(arguments: [
+        (["input=run_wrong_shape.npy"], "shape 1x63 does not match input \"input\" of shape 1x64"),
+        (["input=run_wrong_dtype.npy"], "dtype float64 does not match input \"input\" of type float32"),
+        (["other=run_good.npy"], "--input names \"other\", which is not a graph input (inputs: input)"),
+        (["run_good.npy"], "must look like NAME=FILE.npy"),
+        ([String](), "no value given for input \"input\""),
+    ])
+    func badInputFilesAreUsageErrors(arguments: [String], message: String) throws {
+        let graph = try ModelLoader.load(path: Self.mlp).graph
+        let resolved = arguments.map { $0.contains("=") ? $0.replacingOccurrences(of: "=", with: "=" + TestPaths.fixtures.path + "/") : $0 }
+        let error = expectWhittleError { _ = try ModelRunner.inputs(fromFiles: resolved, for: graph) }
+        #expect(error?.kind == .usage)
+        #expect(error?.reason.contains(message) == true, "\(String(describing: error))")
+    }
+
+    @Test func archiveWithoutTheInputIsAUsageError() throws {
+        let graph = try ModelLoader.load(path: Self.mlp).graph
+        let error = expectWhittleError { _ = try ModelRunner.inputs(fromArchive: TestPaths.fixture("run_missing.npz"), for: graph) }
+        #expect(error?.reason.contains("looked for \"input\", \"in_0\", \"arr_0\"; it has: other") == true)
+    }
+
+    @Test func fileNamesAreSanitizedAndUnique() {
+        var taken = Set<String>()
+        #expect(ModelRunner.fileName(for: "/net/fc/Gemm_output_0", taken: &taken) == "_net_fc_Gemm_output_0.npy")
+        #expect(ModelRunner.fileName(for: "_net_fc_Gemm_output_0", taken: &taken) == "_net_fc_Gemm_output_0_2.npy")
+        #expect(ModelRunner.fileName(for: "..", taken: &taken) == "_...npy")
+        #expect(ModelRunner.fileName(for: "logits", taken: &taken) == "logits.npy")
+    }
+
+    /// End to end through the command line: outputs and a trace as .npy files that match ONNX Runtime.
+    @Test func commandLineRunWritesOutputsAndTrace() throws {
+        let out = Self.temporaryDirectory("out"), trace = Self.temporaryDirectory("trace")
+        let result = try CommandLineTests.run(["run", TestPaths.model("kws_dscnn.onnx"),
+                                               "--inputs", TestPaths.root.appendingPathComponent("Examples/kws_dscnn_input.npz").path,
+                                               "-o", out, "--trace", trace])
+        #expect(result.status == 0, "\(result.stderr)")
+        let probs = try NPYFormat.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/probs.npy"))), what: "probs")
+        let reference = try NPZArchive(path: TestPaths.model("kws_dscnn.refs.npz")).array("out_0")
+        let expected = Array(reference.floats().prefix(12))
+        #expect(probs.shape == [1, 12])
+        for (g, e) in zip(probs.floats(), expected) { #expect(abs(g - e) <= 1e-4) }
+        let traced = try FileManager.default.contentsOfDirectory(atPath: trace)
+        #expect(traced.count == 22)
+        #expect(traced.contains("probs.npy"))
+    }
+
+    @Test func commandLineRejectsBadInputs() throws {
+        let result = try CommandLineTests.run(["run", Self.mlp, "--input", "input=" + TestPaths.fixture("run_fortran.npy"), "-o", "/tmp"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: "))
+        #expect(result.stderr.contains("Fortran-order"))
+        let neither = try CommandLineTests.run(["run", Self.mlp, "-o", "/tmp"])
+        #expect(neither.status != 0)
+        #expect(neither.stderr.contains("give either --inputs FILE.npz or one --input NAME=FILE.npy per input"))
+    }
+}
