@@ -51,3 +51,22 @@ struct ZooTests {
         return array.gathered(Array((c * size)..<((c + 1) * size)), shape: shape)
     }
 }
+
+/// The integer operators against ONNX Runtime's own outputs (recorded by make_fixtures.py): bit for bit.
+struct IntegerOperatorTests {
+    @Test(arguments: ["qlinearconv", "qlinearmatmul", "matmulinteger", "convinteger", "dynamicquantizelinear"])
+    func matchesOnnxRuntimeExactly(name: String) throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.fixture("q_\(name).onnx"))
+        let refs = try NPZArchive(path: TestPaths.fixture("q_\(name).refs.npz"))
+        let input = try #require(analyzed.graph.inputs.first)
+        let results = try Interpreter(model: analyzed.model, inference: analyzed.inference)
+            .run([input.name: NDArray(try refs.array("in_0"))])
+        for (j, output) in analyzed.graph.outputs.enumerated() {
+            let expected = NDArray(try refs.array("out_\(j)"))
+            let got = try #require(results[output.name])
+            #expect(got.elementType == expected.elementType)
+            #expect(got.shape == expected.shape)
+            #expect(got.doubles == expected.doubles, "\(name) output \(output.name)")
+        }
+    }
+}

@@ -303,7 +303,54 @@ def numpy_files():
     np.savez_compressed(os.path.join(HERE, "npz_all_types.npz"), **all_types)
 
 
+def quantized_ops_vs_onnxruntime():
+    """Integer operators with ONNX Runtime's outputs (graph optimizations off) as references: q_<op>.onnx + .refs.npz."""
+    import onnxruntime as ort
+
+    r = np.random.default_rng(7)
+    T = TensorProto
+    x = r.integers(0, 256, (1, 8, 12, 12), dtype=np.uint8)
+    a = r.integers(0, 256, (4, 32), dtype=np.uint8)
+    b = r.integers(0, 256, (32, 8), dtype=np.uint8)
+    w = r.integers(-127, 128, (16, 8, 3, 3), dtype=np.int8)
+    f = numpy_helper.from_array
+    cases = {
+        "qlinearconv": ([helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"], pads=[1, 1, 1, 1])],
+                        [f(np.array(0.02, np.float32), "xs"), f(np.array(128, np.uint8), "xz"), f(w, "w"),
+                         f((r.random(16) * 0.01 + 0.001).astype(np.float32), "ws"), f(np.zeros(16, np.int8), "wz"),
+                         f(np.array(0.5, np.float32), "ys"), f(np.array(100, np.uint8), "yz"),
+                         f(r.integers(-5000, 5000, 16).astype(np.int32), "b")],
+                        ("x", T.UINT8, x), [("y", T.UINT8, [1, 16, 12, 12])]),
+        "qlinearmatmul": ([helper.make_node("QLinearMatMul", ["x", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"])],
+                          [f(np.array(0.03, np.float32), "as"), f(np.array(120, np.uint8), "az"), f(b, "b"),
+                           f(np.array(0.02, np.float32), "bs"), f(np.array(130, np.uint8), "bz"),
+                           f(np.array(0.7, np.float32), "ys"), f(np.array(127, np.uint8), "yz")],
+                          ("x", T.UINT8, a), [("y", T.UINT8, [4, 8])]),
+        "matmulinteger": ([helper.make_node("MatMulInteger", ["x", "b", "az", "bz"], ["y"])],
+                          [f(b, "b"), f(np.array(120, np.uint8), "az"), f(np.array(130, np.uint8), "bz")],
+                          ("x", T.UINT8, a), [("y", T.INT32, [4, 8])]),
+        "convinteger": ([helper.make_node("ConvInteger", ["x", "w", "xz"], ["y"], pads=[1, 1, 1, 1])],
+                        [f(r.integers(0, 256, (16, 8, 3, 3), dtype=np.uint8), "w"), f(np.array(128, np.uint8), "xz")],
+                        ("x", T.UINT8, x), [("y", T.INT32, [1, 16, 12, 12])]),
+        "dynamicquantizelinear": ([helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])], [],
+                                  ("x", T.FLOAT, (r.standard_normal((3, 50)) * 3).astype(np.float32)),
+                                  [("y", T.UINT8, [3, 50]), ("s", T.FLOAT, []), ("z", T.UINT8, [])]),
+    }
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    for name, (nodes, inits, (xin, xtype, xval), outs) in cases.items():
+        graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info(xin, xtype, list(xval.shape))],
+                                  [helper.make_tensor_value_info(o, t, s) for o, t, s in outs], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8,
+                                  producer_name="whittle-fixtures")
+        path = save(model, "q_%s.onnx" % name)
+        refs = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"]).run(None, {xin: xval})
+        np.savez(os.path.join(HERE, "q_%s.refs.npz" % name), in_0=xval, **{"out_%d" % j: v for j, v in enumerate(refs)})
+    expected["onnxruntime"] = ort.__version__
+
+
 if __name__ == "__main__":
+    quantized_ops_vs_onnxruntime()
     numpy_files()
     element_types()
     unaligned()
