@@ -272,7 +272,14 @@ enum ShapeManipulationOperators {
         return plan
     }
 
-    static let gather = OperatorDefinition("Gather", infer: { ctx in
+    static let gather = OperatorDefinition("Gather", infer: gatherTypes, fold: { ctx in
+        // Folding runs the reference kernel on the constant inputs.
+        guard let data = ctx.value(0), let indices = ctx.value(1), let kernel = kernels["Gather"] else { return nil }
+        return try kernel(EvaluationContext(node: ctx, inputs: [NDArray(data), NDArray(indices)], outputTypes: gatherTypes(ctx)))
+            .map { try $0.tensor() }
+    })
+
+    static func gatherTypes(_ ctx: InferenceContext) throws -> [TensorType] {
         try ctx.expectInputs(2, 2)
         let data = try ctx.shape(0), indices = try ctx.shape(1)
         let indexType = try ctx.type(1).elementType
@@ -281,24 +288,7 @@ enum ShapeManipulationOperators {
         }
         let axis = try Shape.normalizeAxis(ctx.int("axis", default: 0), rank: data.count)
         return [TensorType(try ctx.type(0).elementType, Array(data[..<axis]) + indices + Array(data[(axis + 1)...]))]
-    }, fold: { ctx in
-        guard let data = ctx.value(0), let idx = ctx.value(1), let raw = idx.int64s() else { return nil }
-        let axis = try Shape.normalizeAxis(ctx.int("axis", default: 0), rank: data.rank)
-        let dim = data.shape[axis]
-        let outer = data.shape[..<axis].reduce(1, *), inner = data.shape[(axis + 1)...].reduce(1, *)
-        var flat: [Int] = []
-        for o in 0..<outer {
-            for r in raw {
-                let i = r < 0 ? Int(r) + dim : Int(r)
-                guard i >= 0, i < dim else {
-                    throw WhittleError(.shapeMismatch, "index \(r) is out of range for axis \(axis) of size \(dim)")
-                }
-                for k in 0..<inner { flat.append((o * dim + i) * inner + k) }
-            }
-        }
-        return [try ConstantFolding.gather(data, flatIndices: flat,
-                                          shape: Array(data.shape[..<axis]) + idx.shape + Array(data.shape[(axis + 1)...]))]
-    })
+    }
 
     static let expand = OperatorDefinition("Expand", infer: { ctx in
         [TensorType(try ctx.type(0).elementType, try expandTarget(ctx))]
