@@ -36,6 +36,15 @@ public struct EvaluationContext: Sendable {
         return shape
     }
 
+    /// Input `index` as float32 values, with `count` elements or exactly one (a per-tensor value).
+    public func parameters(_ index: Int, what: String, count: Int) throws -> [Float] {
+        let values = try input(index).floats
+        guard values.count == 1 || (values.count == count && count > 0) else {
+            throw WhittleError(.shapeMismatch, "\(what) has \(values.count) values; 1 or \(count) expected")
+        }
+        return values
+    }
+
     public func outputType(_ index: Int = 0) -> ElementType {
         index < outputTypes.count ? outputTypes[index].elementType : .float
     }

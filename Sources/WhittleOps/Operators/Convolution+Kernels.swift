@@ -153,10 +153,11 @@ extension ConvolutionOperators {
                            w: centered(w, zeroPoint: ctx.optionalInput(5)), wShape: w.shape,
                            bias: ctx.optionalInput(8)?.doubles, group: try ctx.node.int("group", default: 1),
                            table: table, outShape: outShape)
-        let xScale = try ctx.input(1).floats[0], wScale = try ctx.input(4).floats, yScale = try ctx.input(6).floats[0]
+        let channels = outShape[1], spatial = outShape[2...].reduce(1, *)
+        let xScale = try ctx.parameters(1, what: "x_scale", count: 1)[0], yScale = try ctx.parameters(6, what: "y_scale", count: 1)[0]
+        let wScale = try ctx.parameters(4, what: "w_scale", count: channels)
         let yZero = ctx.optionalInput(7)?.ints.first ?? 0
         let type = ctx.outputType()
-        let channels = outShape[1], spatial = outShape[2...].reduce(1, *)
         let multipliers = (0..<channels).map { Float(xScale * wScale[wScale.count == 1 ? 0 : $0]) / yScale }
         let out = acc.indices.map { i -> Int64 in
             let scaled = (Float(acc[i]) * multipliers[(i / spatial) % channels]).rounded(.toNearestOrEven)

@@ -94,10 +94,11 @@ extension MatrixOperators {
         let (x, y) = try centeredOperands(ctx, a: 0, aZero: 2, b: 3, bZero: 5)
         let outShape = try ctx.outputShape()
         let acc = product(x, try ctx.input(0).shape, y, try ctx.input(3).shape, outShape: outShape)
-        let aScale = try ctx.input(1).floats[0], bScale = try ctx.input(4).floats, yScale = try ctx.input(6).floats[0]
+        let n = outShape.last ?? 1
+        let aScale = try ctx.parameters(1, what: "a_scale", count: 1)[0], yScale = try ctx.parameters(6, what: "y_scale", count: 1)[0]
+        let bScale = try ctx.parameters(4, what: "b_scale", count: n)
         let yZero = Double(ctx.optionalInput(7)?.ints.first ?? 0)
         let type = ctx.outputType()
-        let n = outShape.last ?? 1
         let out = acc.indices.map { i -> Int64 in
             let multiplier = aScale * bScale[bScale.count == 1 ? 0 : (i % n)] / yScale
             return QuantizationOperators.saturate(Double((Float(acc[i]) * multiplier).rounded(.toNearestOrEven)) + yZero, type)

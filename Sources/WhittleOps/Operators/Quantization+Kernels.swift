@@ -55,13 +55,16 @@ extension QuantizationOperators {
         let type = ctx.outputType()
         guard type.isInteger else { throw WhittleError(.unsupported, "QuantizeLinear to \(type.name) is not supported") }
         let index = try parameterIndex(ctx, shape: x.shape, scaleShape: scale.shape)
-        let scales = scale.floats, zeros = zero?.ints ?? [0]
+        let scales = try ctx.parameters(1, what: "y_scale", count: scale.count), zeros = zero?.ints ?? [0]
+        guard zeros.count == 1 || zeros.count == scales.count else {
+            throw WhittleError(.shapeMismatch, "y_zero_point has \(zeros.count) values; 1 or \(scales.count) expected")
+        }
         let xv = x.floats
         let out = xv.indices.map { i -> Int64 in
             let k = index(i)
             // Division in float32, as ONNX Runtime does, then round half to even.
             let q = (xv[i] / scales[k]).rounded(.toNearestOrEven)
-            return saturate(Double(q) + Double(zeros[zeros.count == 1 ? 0 : Swift.min(k, zeros.count - 1)]), type)
+            return saturate(Double(q) + Double(zeros[zeros.count == 1 ? 0 : k]), type)
         }
         return [NDArray(type, shape: x.shape, ints: out)]
     }
@@ -69,11 +72,14 @@ extension QuantizationOperators {
     static let dequantizeKernel: Kernel = { ctx in
         let x = try ctx.input(0), scale = try ctx.input(1)
         let index = try parameterIndex(ctx, shape: x.shape, scaleShape: scale.shape)
-        let scales = scale.floats, zeros = ctx.optionalInput(2)?.ints ?? [0]
+        let scales = try ctx.parameters(1, what: "x_scale", count: scale.count), zeros = ctx.optionalInput(2)?.ints ?? [0]
+        guard zeros.count == 1 || zeros.count == scales.count else {
+            throw WhittleError(.shapeMismatch, "x_zero_point has \(zeros.count) values; 1 or \(scales.count) expected")
+        }
         let xv = x.ints
         let out = xv.indices.map { i -> Float in
             let k = index(i)
-            return Float(xv[i] - zeros[zeros.count == 1 ? 0 : Swift.min(k, zeros.count - 1)]) * scales[k]
+            return Float(xv[i] - zeros[zeros.count == 1 ? 0 : k]) * scales[k]
         }
         return [NDArray(ctx.outputType(), shape: x.shape, floats: out)]
     }
