@@ -31,12 +31,14 @@ let package = Package(
         .target(name: "WhittleOps", dependencies: ["WhittleIR"]),
         // ONNX front end: the only module that touches protobuf-c types.
         .target(name: "WhittleONNX", dependencies: ["WhittleIR", "ONNXProto"]),
+        // Graph passes (fold, fuse, alias, ...) and the static memory planner.
+        .target(name: "WhittlePasses", dependencies: ["WhittleIR", "WhittleOps"]),
         // The reference interpreter: runs a graph with each operator's reference kernel.
         .target(name: "WhittleInterpreter", dependencies: ["WhittleIR", "WhittleOps"]),
         // NumPy .npy/.npz reading and writing.
         .target(name: "WhittleNumPy", dependencies: ["WhittleIR", "CZlib"]),
         // Facade used by the CLI and by embedders: load, infer, report.
-        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy"]),
+        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses"]),
         .executableTarget(
             name: "whittle",
             dependencies: [
@@ -46,7 +48,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WhittleTests",
-            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy"],
+            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses"],
             exclude: ["Fixtures", "Golden"]
         ),
     ],

@@ -61,7 +61,10 @@ public struct Interpreter: Sendable {
                     guard let value = values[name] else { throw WhittleError(.invalidGraph, "value \"\(name)\" is not computed") }
                     return value
                 }
-                let results = try kernel(EvaluationContext(node: nodeContext, inputs: arguments, outputTypes: outputTypes))
+                var results = try kernel(EvaluationContext(node: nodeContext, inputs: arguments, outputTypes: outputTypes))
+                if let activation = FusedActivation(node), let first = results.first {
+                    results[0] = first.mapped(float: activation.apply, double: { Double(activation.apply(Float($0))) }, int: { $0 })
+                }
                 for (k, name) in node.outputs.enumerated() where !name.isEmpty {
                     guard k < results.count, let expected = outputTypes[k].shape, results[k].shape == expected else {
                         throw WhittleError(.shapeMismatch, "the kernel produced a different shape than inferred for \"\(name)\"")

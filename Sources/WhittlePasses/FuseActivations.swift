@@ -1,0 +1,122 @@
+import WhittleIR
+import WhittleOps
+
+/// Fuses an activation into the Conv, Gemm, MatMul or Add that produces its input,
+/// so the kernel applies it as it stores each result.
+public struct FuseActivations: GraphPass {
+    public let name = "fuse-activation"
+    public let summary = "fuse Relu, Clip, LeakyRelu, Sigmoid, HardSwish or Tanh into the preceding Conv, Gemm, MatMul or Add"
+
+    static let producers: Set<String> = ["Conv", "Gemm", "MatMul", "Add"]
+    static let activations: Set<String> = ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSwish", "Tanh"]
+
+    public init() {}
+
+    public func run(_ model: inout Model, types: InferenceResult) throws -> Bool {
+        var graph = model.graph
+        var changed = false
+        var index = 0
+        while index < graph.nodes.count {
+            let activation = graph.nodes[index]
+            guard Node.isDefaultDomain(activation.domain), Self.activations.contains(activation.opType),
+                  let x = activation.inputs.first, !graph.isOutput(x), graph.consumers()[x]?.count == 1,
+                  let p = graph.nodes.firstIndex(where: { $0.outputs.first == x }),
+                  Node.isDefaultDomain(graph.nodes[p].domain), Self.producers.contains(graph.nodes[p].opType),
+                  graph.nodes[p].attributes[WhittleAttribute.activation] == nil,
+                  types.graph.type(of: x)?.elementType == .float,
+                  let parameters = parameters(of: activation, graph: graph, opset: model.opset(for: ""))
+            else {
+                index += 1
+                continue
+            }
+            var producer = graph.nodes[p]
+            producer.attributes[WhittleAttribute.activation] = .string(activation.opType)
+            for (key, value) in parameters { producer.attributes[key] = .float(value) }
+            producer.outputs[0] = activation.outputs[0]
+            graph.nodes[p] = producer
+            graph.nodes.remove(at: index)
+            changed = true
+        }
+        model.graph = graph
+        return changed
+    }
+
+    /// The fused parameters, or nil when they are not compile-time constants.
+    private func parameters(of node: Node, graph: Graph, opset: Int) -> [String: Float]? {
+        switch node.opType {
+        case "LeakyRelu":
+            if case .float(let a)? = node.attributes["alpha"] { return [WhittleAttribute.activationAlpha: a] }
+            return [WhittleAttribute.activationAlpha: 0.01]
+        case "Clip":
+            var bounds: [String: Float] = [:]
+            if opset < 11 {
+                if case .float(let v)? = node.attributes["min"] { bounds[WhittleAttribute.activationMin] = v }
+                if case .float(let v)? = node.attributes["max"] { bounds[WhittleAttribute.activationMax] = v }
+                return bounds
+            }
+            for (position, key) in [(1, WhittleAttribute.activationMin), (2, WhittleAttribute.activationMax)]
+            where position < node.inputs.count && !node.inputs[position].isEmpty {
+                guard let value = graph.initializers[node.inputs[position]]?.floats().first else { return nil }
+                bounds[key] = value
+            }
+            return bounds
+        default:
+            return [:]
+        }
+    }
+}
+
+/// Pre-transposes a constant Gemm B given as Bᵀ (transB = 1), so the kernel reads it as K×N rows.
+public struct PretransposeGemmWeights: GraphPass {
+    public let name = "pretranspose-gemm"
+    public let summary = "store constant Gemm weights as K×N (transB = 0), the layout the Gemm kernel reads"
+
+    public init() {}
+
+    public func run(_ model: inout Model, types: InferenceResult) throws -> Bool {
+        var changed = false
+        for index in model.graph.nodes.indices {
+            var node = model.graph.nodes[index]
+            guard node.opType == "Gemm", Node.isDefaultDomain(node.domain), case .int(let t)? = node.attributes["transB"], t != 0,
+                  node.inputs.count >= 2, let b = model.graph.initializers[node.inputs[1]], b.rank == 2 else { continue }
+            let rows = b.shape[0], columns = b.shape[1]
+            let width = b.elementType.byteWidth ?? 1
+            var bytes = [UInt8](repeating: 0, count: b.bytes.count)
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    let from = (r * columns + c) * width, to = (c * rows + r) * width
+                    bytes[to..<(to + width)] = b.bytes[from..<(from + width)]
+                }
+            }
+            let name = unique("\(node.inputs[1])_t", in: model.graph)
+            model.graph.initializers[name] = try Tensor(elementType: b.elementType, shape: [columns, rows], bytes: bytes)
+            node.inputs[1] = name
+            node.attributes["transB"] = .int(0)
+            model.graph.nodes[index] = node
+            changed = true
+        }
+        return changed
+    }
+}
+
+/// Marks Reshape, Flatten, Squeeze and Unsqueeze as aliases: their output shares the input's memory.
+public struct AliasReshapes: GraphPass {
+    public let name = "alias-reshapes"
+    public let summary = "make Reshape, Flatten, Squeeze and Unsqueeze zero-copy views of their input"
+
+    public init() {}
+
+    public func run(_ model: inout Model, types: InferenceResult) throws -> Bool {
+        var changed = false
+        let inputs = Set(model.graph.inputs.map(\.name))
+        for index in model.graph.nodes.indices {
+            let node = model.graph.nodes[index]
+            guard Node.isDefaultDomain(node.domain), ["Reshape", "Flatten", "Squeeze", "Unsqueeze"].contains(node.opType),
+                  let output = node.outputs.first, !model.graph.isOutput(output),
+                  let input = node.inputs.first, !inputs.contains(input) else { continue }
+            model.graph.nodes[index].attributes[WhittleAttribute.alias] = .int(1)
+            changed = true
+        }
+        return changed
+    }
+}
