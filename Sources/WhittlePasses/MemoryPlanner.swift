@@ -1,0 +1,174 @@
+import WhittleIR
+import WhittleOps
+
+/// Where every value of a compiled graph lives.
+public struct MemoryPlan: Sendable {
+    public enum Storage: Sendable, Equatable {
+        /// The caller's buffer for graph input `index`.
+        case input(Int)
+        /// The caller's buffer for graph output `index`.
+        case output(Int)
+        /// A constant in flash.
+        case weight(String)
+        /// Arena buffer `buffer` (see ``MemoryPlan/buffers``).
+        case arena(buffer: Int)
+    }
+
+    /// A region of the arena and the steps (node indices) during which it holds data.
+    public struct Buffer: Sendable, Equatable {
+        public var offset: Int
+        public var bytes: Int
+        public var firstStep: Int
+        public var lastStep: Int
+        /// The values stored in it (several through in-place execution and aliases).
+        public var values: [String]
+    }
+
+    public var storage: [String: Storage]
+    public var buffers: [Buffer]
+    /// Bytes of the arena (a multiple of the alignment).
+    public var arenaBytes: Int
+    /// The most bytes live at once over the schedule: no plan of these buffers can use less.
+    public var lowerBound: Int
+    public var alignment: Int
+
+    /// The byte offset of `value` in the arena, if it lives there.
+    public func offset(of value: String) -> Int? {
+        if case .arena(let b)? = storage[value] { return buffers[b].offset }
+        return nil
+    }
+}
+
+/// Plans the arena: one buffer per intermediate value, shared by aliases and by
+/// in-place element-wise operators, placed greedily by size at the lowest offset
+/// that does not overlap a buffer live at the same time.
+public enum MemoryPlanner {
+    /// Operators whose output may overwrite an input of the same size element by element.
+    static let elementwise: Set<String> = [
+        "Relu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Erf", "Neg", "Abs", "LeakyRelu", "HardSigmoid", "HardSwish",
+        "Gelu", "Floor", "Ceil", "Round", "Reciprocal", "Sign", "Sin", "Cos", "Elu", "Selu", "Softplus", "Softsign",
+        "Clip", "Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "PRelu", "BatchNormalization",
+    ]
+
+    public static func plan(_ graph: Graph, alignment: Int = 16) throws -> MemoryPlan {
+        var storage: [String: MemoryPlan.Storage] = [:]
+        for (i, input) in graph.inputs.enumerated() { storage[input.name] = .input(i) }
+        for name in graph.initializers.keys { storage[name] = .weight(name) }
+        // Outputs that are also inputs or weights are copied by the run function; they keep that storage.
+        for (j, output) in graph.outputs.enumerated() where storage[output.name] == nil { storage[output.name] = .output(j) }
+
+        var lastUse: [String: Int] = [:]
+        for (step, node) in graph.nodes.enumerated() {
+            for input in node.inputs + Verifier.subgraphFreeNames(node) where !input.isEmpty { lastUse[input] = step }
+        }
+        func bytes(_ value: String) -> Int {
+            guard let type = graph.type(of: value), let shape = type.shape, let width = type.elementType.byteWidth else { return 0 }
+            return shape.reduce(1, *) * width
+        }
+        var buffers: [MemoryPlan.Buffer] = []
+        for (step, node) in graph.nodes.enumerated() {
+            for (k, output) in node.outputs.enumerated() where !output.isEmpty && storage[output] == nil {
+                let input = node.inputs.first ?? ""
+                if k == 0, node.attributes[WhittleAttribute.alias] == .int(1), let shared = storage[input] {
+                    // A view: same storage as the input, which then lives as long as the view.
+                    storage[output] = shared
+                    if case .arena(let b) = shared { buffers[b].values.append(output) }
+                    continue
+                }
+                if k == 0, Node.isDefaultDomain(node.domain), elementwise.contains(node.opType),
+                   let b = inPlaceCandidate(node, step: step, graph: graph, storage: storage, buffers: buffers, lastUse: lastUse, bytes: bytes) {
+                    storage[output] = .arena(buffer: b)
+                    buffers[b].values.append(output)
+                    continue
+                }
+                storage[output] = .arena(buffer: buffers.count)
+                buffers.append(MemoryPlan.Buffer(offset: 0, bytes: bytes(output), firstStep: step, lastStep: step, values: [output]))
+            }
+        }
+        // A buffer lives until the last read of any value stored in it.
+        for b in buffers.indices {
+            buffers[b].lastStep = buffers[b].values.map { lastUse[$0] ?? buffers[b].firstStep }.max() ?? buffers[b].firstStep
+        }
+        let aligned = { (n: Int) in (n + alignment - 1) / alignment * alignment }
+        // Greedy placement in a few orders (largest first, earliest first, longest-lived first, largest
+        // size × lifetime first); the smallest arena wins. Ties break on the buffer number, so the result is stable.
+        let length = { (b: Int) in buffers[b].lastStep - buffers[b].firstStep + 1 }
+        let keys: [(Int) -> [Int]] = [
+            { [-buffers[$0].bytes, buffers[$0].firstStep, $0] },
+            { [buffers[$0].firstStep, -buffers[$0].bytes, $0] },
+            { [-length($0), -buffers[$0].bytes, $0] },
+            { [-buffers[$0].bytes * length($0), buffers[$0].firstStep, $0] },
+        ]
+        let orders = keys.map { key in buffers.indices.sorted { key($0).lexicographicallyPrecedes(key($1)) } }
+        let largest = buffers.map(\.bytes).max() ?? 0
+        var best: (arena: Int, offsets: [Int]) = (Int.max, [Int](repeating: 0, count: buffers.count))
+        for order in orders {
+            for mode in 0..<3 {
+                var offsets = [Int](repeating: 0, count: buffers.count)
+                var placed: [Int] = []
+                var arena = 0
+                for b in order {
+                    let size = aligned(buffers[b].bytes)
+                    let conflicts = placed.filter { overlaps(buffers[$0], buffers[b]) }
+                        .map { (offsets[$0], offsets[$0] + aligned(buffers[$0].bytes)) }.sorted { $0.0 < $1.0 }
+                    // Gaps between the conflicting buffers; the last one is open-ended.
+                    var gaps: [(start: Int, size: Int)] = []
+                    var cursor = 0
+                    for (start, end) in conflicts {
+                        if start > cursor { gaps.append((cursor, start - cursor)) }
+                        cursor = max(cursor, end)
+                    }
+                    // Mode 0: lowest gap; 1: tightest gap; 2: small buffers at the top of the highest gap
+                    // inside the arena so far, which keeps the low offsets free for the large ones.
+                    if cursor < arena { gaps.append((cursor, arena - cursor)) }
+                    let fitting = gaps.filter { $0.size >= size }
+                    switch mode {
+                    case 1:
+                        offsets[b] = fitting.min { ($0.size, $0.start) < ($1.size, $1.start) }?.start ?? cursor
+                    case 2 where 2 * buffers[b].bytes <= largest:
+                        if let gap = fitting.last {
+                            offsets[b] = (gap.start + gap.size - size) / alignment * alignment
+                        } else {
+                            offsets[b] = cursor
+                        }
+                    default:
+                        offsets[b] = fitting.first?.start ?? cursor
+                    }
+                    arena = max(arena, offsets[b] + size)
+                    placed.append(b)
+                }
+                if arena < best.arena { best = (arena, offsets) }
+            }
+        }
+        let arena = buffers.isEmpty ? 0 : best.arena
+        for b in buffers.indices { buffers[b].offset = best.offsets[b] }
+        var lowerBound = 0
+        for step in 0..<max(graph.nodes.count, 1) {
+            let live = buffers.filter { $0.firstStep <= step && step <= $0.lastStep }.map { aligned($0.bytes) }.reduce(0, +)
+            lowerBound = max(lowerBound, live)
+        }
+        return MemoryPlan(storage: storage, buffers: buffers, arenaBytes: arena, lowerBound: lowerBound, alignment: alignment)
+    }
+
+    static func overlaps(_ a: MemoryPlan.Buffer, _ b: MemoryPlan.Buffer) -> Bool {
+        a.firstStep <= b.lastStep && b.firstStep <= a.lastStep
+    }
+
+    /// An arena buffer the node may overwrite: an input of the output's size, read for the last time here,
+    /// and not read twice by this node through another operand.
+    static func inPlaceCandidate(_ node: Node, step: Int, graph: Graph, storage: [String: MemoryPlan.Storage],
+                                 buffers: [MemoryPlan.Buffer], lastUse: [String: Int], bytes: (String) -> Int) -> Int? {
+        let output = node.outputs[0]
+        guard graph.type(of: output)?.shape != nil else { return nil }
+        for input in node.inputs where !input.isEmpty {
+            guard case .arena(let b)? = storage[input], bytes(input) == bytes(output),
+                  graph.type(of: input)?.shape == graph.type(of: output)?.shape,
+                  graph.type(of: input)?.elementType == graph.type(of: output)?.elementType,
+                  node.inputs.filter({ storage[$0] == .arena(buffer: b) }).count == 1,
+                  buffers[b].values.allSatisfy({ (lastUse[$0] ?? -1) <= step }) else { continue }
+            return b
+        }
+        return nil
+    }
+}
+

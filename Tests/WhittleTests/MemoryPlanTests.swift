@@ -1,0 +1,86 @@
+import Testing
+import WhittleIR
+import WhittleKit
+import WhittlePasses
+
+/// The arena plan, checked independently of the planner: two values whose byte ranges
+/// overlap must never be live at the same time, unless one is a zero-copy view of the other.
+struct MemoryPlanTests {
+    /// Recomputes lifetimes from the graph and checks every pair of arena values.
+    static func check(_ graph: Graph, _ plan: MemoryPlan) -> [String] {
+        var definition: [String: Int] = [:], lastUse: [String: Int] = [:], viewOf: [String: String] = [:]
+        for (step, node) in graph.nodes.enumerated() {
+            for input in node.inputs where !input.isEmpty { lastUse[input] = step }
+            for output in node.outputs where !output.isEmpty { definition[output] = step }
+            if node.attributes[WhittleAttribute.alias] == .int(1) { viewOf[node.outputs[0]] = node.inputs[0] }
+        }
+        func root(_ v: String) -> String { viewOf[v].map(root) ?? v }
+        func typeBytes(_ v: String) -> Int {
+            guard let t = graph.type(of: v), let s = t.shape, let w = t.elementType.byteWidth else { return 0 }
+            return s.reduce(1, *) * w
+        }
+        let arenaValues = definition.keys.filter { plan.offset(of: $0) != nil }.sorted()
+        var problems: [String] = []
+        for v in arenaValues {
+            guard let o = plan.offset(of: v) else { continue }
+            if o % plan.alignment != 0 { problems.append("\(v) is not aligned") }
+            if o + typeBytes(v) > plan.arenaBytes { problems.append("\(v) ends past the arena") }
+        }
+        for (i, u) in arenaValues.enumerated() {
+            for v in arenaValues[(i + 1)...] {
+                guard let ou = plan.offset(of: u), let ov = plan.offset(of: v) else { continue }
+                let memory = ou < ov + typeBytes(v) && ov < ou + typeBytes(u)
+                let du = definition[u] ?? 0, lu = lastUse[u] ?? du, dv = definition[v] ?? 0, lv = lastUse[v] ?? dv
+                let live = du <= lv && dv <= lu
+                // Touching lifetimes are allowed only for an element-wise node overwriting its own input (in place).
+                let inPlace = (lu == dv && elementwise(graph.nodes[dv])) || (lv == du && elementwise(graph.nodes[du]))
+                if memory && live && !inPlace && root(u) != root(v) { problems.append("\(u) and \(v) overlap while both are live") }
+            }
+        }
+        return problems
+    }
+
+    /// Operators that read and write element i only at position i (so they can run in place).
+    static func elementwise(_ node: Node) -> Bool {
+        ["Relu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Erf", "Neg", "Abs", "LeakyRelu", "HardSigmoid", "HardSwish", "Gelu",
+         "Floor", "Ceil", "Round", "Reciprocal", "Sign", "Sin", "Cos", "Elu", "Selu", "Softplus", "Softsign", "Clip", "Add",
+         "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "PRelu", "BatchNormalization"].contains(node.opType)
+    }
+
+    @Test(arguments: ["ad_autoencoder", "digits_cnn", "digits_mlp", "ic_resnet8", "kws_dscnn", "vww_mobilenet_v1_025",
+                      "digits_cnn_int8_qdq", "ic_resnet8_int8_qdq", "kws_dscnn_int8_qdq"])
+    func planIsSafeAndTight(model: String) throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("\(model).onnx"))
+        let (_, types) = try PassPipeline.standard.run(analyzed.model)
+        let plan = try MemoryPlanner.plan(types.graph)
+        #expect(Self.check(types.graph, plan) == [])
+        #expect(Double(plan.arenaBytes) <= 1.05 * Double(plan.lowerBound), "\(model): \(plan.arenaBytes) vs \(plan.lowerBound)")
+        print("plan \(model): arena \(plan.arenaBytes) B, lower bound \(plan.lowerBound) B, \(plan.buffers.count) buffers")
+    }
+
+    @Test func checkerFindsAnOverlap() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("digits_mlp.onnx"))
+        let (_, types) = try PassPipeline.standard.run(analyzed.model)
+        var plan = try MemoryPlanner.plan(types.graph)
+        // Put every buffer at offset 0: the checker must object.
+        for b in plan.buffers.indices { plan.buffers[b].offset = 0 }
+        #expect(!Self.check(types.graph, plan).isEmpty)
+    }
+
+    @Test func elementwiseChainsRunInPlace() throws {
+        var graph = Graph(name: "g", inputs: [ValueInfo(name: "x", type: TensorType(.float, [64]))],
+                          outputs: [ValueInfo(name: "y", type: nil)])
+        graph.initializers["w"] = try Tensor(floats: Array(repeating: 1, count: 64 * 64), shape: [64, 64])
+        graph.nodes = [
+            Node(name: "mm", opType: "MatMul", inputs: ["x", "w"], outputs: ["a"]),
+            Node(name: "s", opType: "Sigmoid", inputs: ["a"], outputs: ["b"]),
+            Node(name: "t", opType: "Tanh", inputs: ["b"], outputs: ["c"]),
+            Node(name: "mm2", opType: "MatMul", inputs: ["c", "w"], outputs: ["y"]),
+        ]
+        let (_, types) = try PassPipeline(passes: []).run(Model(graph: graph))
+        let plan = try MemoryPlanner.plan(types.graph)
+        #expect(plan.buffers.count == 1)
+        #expect(plan.arenaBytes == 256)
+        #expect(Self.check(types.graph, plan) == [])
+    }
+}
