@@ -33,22 +33,25 @@ let package = Package(
         .target(name: "WhittleONNX", dependencies: ["WhittleIR", "ONNXProto"]),
         // Graph passes (fold, fuse, alias, ...) and the static memory planner.
         .target(name: "WhittlePasses", dependencies: ["WhittleIR", "WhittleOps"]),
+        // The C back end: emits a model as standalone C99 (header, code, weights, report).
+        .target(name: "WhittleCodegen", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses"]),
         // The reference interpreter: runs a graph with each operator's reference kernel.
         .target(name: "WhittleInterpreter", dependencies: ["WhittleIR", "WhittleOps"]),
         // NumPy .npy/.npz reading and writing.
         .target(name: "WhittleNumPy", dependencies: ["WhittleIR", "CZlib"]),
         // Facade used by the CLI and by embedders: load, infer, report.
-        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses"]),
+        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen"]),
         .executableTarget(
             name: "whittle",
             dependencies: [
                 "WhittleKit",
+                "WhittlePasses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "WhittleTests",
-            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses"],
+            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen"],
             exclude: ["Fixtures", "Golden"]
         ),
     ],

@@ -48,6 +48,21 @@ public enum ElementType: Int32, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
+    /// The smallest and largest value of an integer type (as Double), used to saturate.
+    public var integerRange: (Double, Double) {
+        switch self {
+        case .bool: (0, 1)
+        case .int8: (-128, 127)
+        case .uint8: (0, 255)
+        case .int16: (-32768, 32767)
+        case .uint16: (0, 65535)
+        case .int32: (-2_147_483_648, 2_147_483_647)
+        case .uint32: (0, 4_294_967_295)
+        case .uint64: (0, 1.8446744073709552e19)
+        default: (-9.223372036854775808e18, 9.223372036854775807e18)
+        }
+    }
+
     /// Creates the type from its ONNX number; nil for an unknown number.
     public init?(onnx value: Int32) { self.init(rawValue: value) }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WhittleIR
 import WhittleKit
+import WhittlePasses
 
 /// The `whittle` command line.
 @main
@@ -10,7 +11,7 @@ struct Whittle: ParsableCommand {
         commandName: "whittle",
         abstract: "Compile ONNX models into small standalone C for microcontrollers and Raspberry Pi.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Run.self]
+        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self]
     )
 }
 
@@ -23,7 +24,9 @@ struct ModelOptions: ParsableArguments {
             help: ArgumentHelp("Static shape for a graph input, replacing symbolic dimensions.", valueName: "NAME=D0,D1,..."))
     var inputShapes: [String] = []
 
-    func load() throws -> AnalyzedModel {
+    func load() throws -> AnalyzedModel { try Self.load(model, inputShapes) }
+
+    static func load(_ model: String, _ inputShapes: [String]) throws -> AnalyzedModel {
         var pinned: [String: [Int]] = [:]
         for text in inputShapes {
             let (name, dims) = try ModelLoader.parseInputShape(text)
@@ -107,5 +110,110 @@ struct Run: ParsableCommand {
                 print("\(info.name): \(TensorType(value.elementType, value.shape)) -> \(output)/\(file)")
             }
         }
+    }
+}
+
+/// Options that steer the optimization passes.
+struct PassOptions: ParsableArguments {
+    @Flag(help: "List the optimization passes and exit.")
+    var listPasses = false
+
+    @Option(name: .customLong("disable-pass"), help: ArgumentHelp("Skip an optimization pass (repeatable).", valueName: "NAME"))
+    var disabled: [String] = []
+
+    @Option(name: .customLong("dump-ir-after"), help: ArgumentHelp("Print the graph after a pass (repeatable).", valueName: "NAME"))
+    var dumpAfter: [String] = []
+
+    /// Prints the pass list; returns true when the command should stop there.
+    func listIfAsked() -> Bool {
+        guard listPasses else { return false }
+        for pass in PassPipeline.standard.passes { print("\(pass.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(pass.summary)") }
+        return true
+    }
+}
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a model to standalone C99: NAME.h, NAME.c, NAME_weights.c and a memory/weights report."
+    )
+
+    @Argument(help: "The ONNX model file.")
+    var model: String?
+
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Static shape for a graph input.", valueName: "NAME=D0,D1,..."))
+    var inputShapes: [String] = []
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the generated files.", valueName: "OUTDIR"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("Prefix of the generated files and C symbols (default: the model file's name).", valueName: "NAME"))
+    var name: String?
+
+    @Option(help: ArgumentHelp("The device to compile for.", valueName: "TARGET"))
+    var target = "host"
+
+    @OptionGroup var passes: PassOptions
+
+    func run() throws {
+        if passes.listIfAsked() { return }
+        try reportingErrors {
+            guard let model, let output else { throw WhittleError(.usage, "compile needs MODEL.onnx and -o OUTDIR") }
+            guard target == "host" else { throw WhittleError(.usage, "unknown target \"\(target)\" (targets: host)") }
+            let analyzed = try ModelOptions.load(model, inputShapes)
+            let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(
+                name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter)))
+            for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
+            let files = try compiled.write(to: output)
+            let plan = compiled.bundle.plan
+            print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
+            print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B")
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a model to C, build it with a test harness (ASan/UBSan by default), run it and compare with the reference interpreter."
+    )
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(help: ArgumentHelp("Inputs as an .npz archive (default: seeded random inputs).", valueName: "FILE.npz"))
+    var inputs: String?
+
+    @Option(help: ArgumentHelp("The C compiler.", valueName: "CC"))
+    var cc = "cc"
+
+    @Option(help: "An element passes when |C - reference| <= tolerance * max(1, |reference|); integer outputs must be equal.")
+    var tolerance = 1e-4
+
+    @Flag(help: "Build without -fsanitize=address,undefined.")
+    var noSanitize = false
+
+    @Option(help: ArgumentHelp("Keep the generated files and the test program in this folder.", valueName: "DIR"))
+    var workDir: String?
+
+    @OptionGroup var passes: PassOptions
+
+    func run() throws {
+        var failed = false
+        try reportingErrors {
+            let analyzed = try options.load()
+            let given = try inputs.map { try ModelRunner.inputs(fromArchive: $0, for: analyzed.graph) }
+            var settings = ModelVerifier.Options()
+            settings.compiler = cc
+            settings.tolerance = tolerance
+            settings.sanitize = !noSanitize
+            settings.compile = CompileOptions(disabledPasses: Set(passes.disabled))
+            let directory = workDir ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("whittle-verify-\(ProcessInfo.processInfo.processIdentifier)").path
+            let results = try ModelVerifier.verify(analyzed, inputs: given, options: settings, workDirectory: directory)
+            if workDir == nil { try? FileManager.default.removeItem(atPath: directory) }
+            for r in results {
+                print("\(r.name): max abs error \(String(format: "%.3g", r.maxAbsError)), max ULP \(r.maxULP)  \(r.passed ? "PASS" : "FAIL")")
+                if !r.passed { failed = true }
+            }
+        }
+        if failed { throw ExitCode(1) }
     }
 }

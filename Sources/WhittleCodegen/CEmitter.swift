@@ -1,0 +1,223 @@
+import Foundation
+import WhittleIR
+import WhittleOps
+import WhittlePasses
+
+/// The files `whittle compile` writes for one model.
+public struct CSourceBundle: Sendable {
+    public var name: String
+    /// `NAME.h`: the public API.
+    public var header: String
+    /// `NAME.c`: one function per node and the run functions.
+    public var source: String
+    /// `NAME_weights.c`: the constant tensors.
+    public var weights: String
+    public var plan: MemoryPlan
+    /// Bytes of the weights the code reads.
+    public var weightBytes: Int
+    /// Per node of the compiled graph: C function, op, MACs, output offsets.
+    public var layers: [Layer]
+
+    public struct Layer: Sendable {
+        public var function: String
+        public var op: String
+        public var name: String
+        public var macs: Int
+        public var outputs: [(value: String, bytes: Int, storage: String)]
+    }
+}
+
+/// Turns an optimized, planned graph into C99.
+public enum CEmitter {
+    static let kernels: [String: CKernel] = [ElementwiseC.kernels, ConvolutionC.kernels, MatrixC.kernels, NormalizationC.kernels,
+                                             DataMovementC.kernels, QuantizationC.kernels, ResizeC.kernels]
+        .reduce(into: [:]) { $0.merge($1) { first, _ in first } }
+
+    /// Operators the C back end can emit.
+    public static var supportedOperators: [String] { kernels.keys.sorted() }
+
+    public static func emit(model: Model, types: InferenceResult, plan: MemoryPlan, name: String, source: String) throws -> CSourceBundle {
+        let graph = types.graph
+        let prefix = CSyntax.identifier(name)
+        var names = NameTable(reserved: ["arena", "base", prefix + "_run", prefix + "_run_with_arena"])
+        let weightSymbols = Dictionary(uniqueKeysWithValues: graph.initializerNames.map { ($0, names.unique(prefix + "_w_" + CSyntax.identifier($0))) })
+        let inputParams = graph.inputs.map { names.unique(CSyntax.identifier($0.name)) }
+        let outputParams = graph.outputs.map { names.unique(CSyntax.identifier($0.name)) }
+
+        func cType(_ value: String) throws -> String {
+            guard let type = graph.type(of: value) else { throw WhittleError(.shapeMismatch, "the type of \"\(value)\" is unknown") }
+            return try NodeEmission.cType(type.elementType)
+        }
+        func pointer(_ value: String) throws -> String {
+            switch plan.storage[value] {
+            case .input(let i)?: return inputParams[i]
+            case .output(let j)?: return outputParams[j]
+            case .weight(let w)?: return weightSymbols[w] ?? w
+            case .arena(let b)?: return "(\(try cType(value)) *)(void *)(base + \(plan.buffers[b].offset))"
+            case nil: throw WhittleError(.invalidGraph, "value \"\(value)\" has no storage")
+            }
+        }
+
+        var functions = CWriter(), run = CWriter(), layers: [CSourceBundle.Layer] = []
+        var usedWeights = Set<String>()
+        for (index, node) in graph.nodes.enumerated() {
+            let context = graph.context(ofNode: index)
+            let function = names.unique(String(format: "node_%03d_", index) + CSyntax.identifier(node.name.isEmpty ? node.opType : node.name))
+            let outputs = node.outputs.enumerated().filter { !$0.element.isEmpty }
+            layers.append(.init(function: function, op: node.opType, name: node.name, macs: index < types.macs.count ? types.macs[index] : 0,
+                                outputs: outputs.map { (_, v) in (v, bytes(v, graph), describe(plan.storage[v], plan)) }))
+            if node.attributes[WhittleAttribute.alias] == .int(1) {
+                run.line("/* \(node.opType) \"\(safe(node.name))\": a view of its input, no code */")
+                continue
+            }
+            try WhittleError.attaching(context) {
+                guard Node.isDefaultDomain(node.domain), let kernel = kernels[node.opType] else {
+                    throw WhittleError(.unsupported, "the C back end has no kernel for \(node.qualifiedOpType)")
+                }
+                let inputTypes = node.inputs.map { $0.isEmpty ? nil : graph.type(of: $0) }
+                let inputValues = node.inputs.map { $0.isEmpty ? nil : graph.initializers[$0] ?? types.constants[$0] }
+                let ctx = InferenceContext(node: node, opset: model.opset(for: node.domain), inputTypes: inputTypes, inputValues: inputValues)
+                let outputTypes = try node.outputs.map { v -> TensorType in
+                    guard let t = v.isEmpty ? TensorType(.float, []) : graph.type(of: v) else {
+                        throw WhittleError(.shapeMismatch, "the type of \"\(v)\" is unknown")
+                    }
+                    return t
+                }
+                let inPlace = outputs.contains { (_, v) in node.inputs.contains { plan.storage[$0] == plan.storage[v] && plan.offset(of: v) != nil } }
+                let emission = NodeEmission(node: node, context: ctx, outputTypes: outputTypes, inPlace: inPlace)
+                var body = CWriter()
+                try kernel(emission, &body)
+                let text = body.text
+                var parameters: [String] = [], arguments: [String] = []
+                for (i, input) in node.inputs.enumerated() where !input.isEmpty && uses(text, "x\(i)") {
+                    parameters.append("const \(try cType(input)) *x\(i)")
+                    arguments.append(try pointer(input))
+                    if case .weight(let w)? = plan.storage[input] { usedWeights.insert(w) }
+                }
+                for (k, output) in outputs {
+                    parameters.append("\(try cType(output)) *y\(k)")
+                    arguments.append(try pointer(output))
+                }
+                functions.lines(comment(node, index: index, graph: graph))
+                functions.block("static void \(function)(\(parameters.isEmpty ? "void" : parameters.joined(separator: ", ")))") { w in
+                    for (k, _) in outputs where !uses(text, "y\(k)") { w.line("(void)y\(k);") }
+                    w.lines(body.lines)
+                }
+                functions.line()
+                run.line("\(function)(\(arguments.joined(separator: ", ")));")
+            }
+        }
+        // Graph outputs that are inputs or constants are copied.
+        for (j, output) in graph.outputs.enumerated() {
+            switch plan.storage[output.name] {
+            case .input, .weight:
+                run.line("memcpy(\(outputParams[j]), \(try pointer(output.name)), \(bytes(output.name, graph)));")
+                if case .weight(let w)? = plan.storage[output.name] { usedWeights.insert(w) }
+            default: break
+            }
+        }
+
+        let signature = try runParameters(graph, inputParams, outputParams, cType)
+        let header = try headerText(prefix, graph: graph, plan: plan, signature: signature, source: source)
+        let weights = try weightsText(prefix, graph: graph, used: usedWeights, symbols: weightSymbols, source: source)
+        var c = CWriter()
+        c.line("/* \(prefix).c: generated by Whittle from \(source). Do not edit. */")
+        c.lines(["#include <math.h>", "#include <stddef.h>", "#include <stdint.h>", "#include <string.h>", "#include \"\(prefix).h\"", ""])
+        for w in usedWeights.sorted() {
+            guard let tensor = graph.initializers[w] else { continue }
+            c.line("extern const \(try NodeEmission.cType(tensor.elementType)) \(weightSymbols[w] ?? w)[\(max(tensor.count, 1))];")
+        }
+        if !usedWeights.isEmpty { c.line() }
+        c.lines(functions.lines)
+        c.line("/* Runs the model with the caller's arena of \(prefix.uppercased())_ARENA_BYTES bytes (16-byte aligned). */")
+        c.block("int \(prefix)_run_with_arena(void *arena, \(signature))") { w in
+            w.line("uint8_t *base = (uint8_t *)arena;")
+            w.line("(void)base;")
+            w.lines(run.lines)
+            w.line("return 0;")
+        }
+        c.line()
+        c.line("#if defined(__GNUC__)")
+        c.line("static uint8_t \(prefix)_arena[\(prefix.uppercased())_ARENA_BYTES > 0 ? \(prefix.uppercased())_ARENA_BYTES : 1] __attribute__((aligned(16)));")
+        c.line("#else")
+        c.line("static union { double align; uint8_t bytes[\(prefix.uppercased())_ARENA_BYTES > 0 ? \(prefix.uppercased())_ARENA_BYTES : 1]; } \(prefix)_arena_union;")
+        c.line("#define \(prefix)_arena (\(prefix)_arena_union.bytes)")
+        c.line("#endif")
+        c.line()
+        c.block("int \(prefix)_run(\(signature))") { w in
+            let args = inputParams + outputParams
+            w.line("return \(prefix)_run_with_arena(\(prefix)_arena\(args.isEmpty ? "" : ", " + args.joined(separator: ", ")));")
+        }
+        let weightBytes = usedWeights.compactMap { graph.initializers[$0]?.bytes.count }.reduce(0, +)
+        return CSourceBundle(name: prefix, header: header, source: c.text, weights: weights, plan: plan,
+                             weightBytes: weightBytes, layers: layers)
+    }
+
+    static func uses(_ text: String, _ token: String) -> Bool {
+        text.range(of: "\\b\(token)\\b", options: .regularExpression) != nil
+    }
+
+    static func bytes(_ value: String, _ graph: Graph) -> Int {
+        guard let t = graph.type(of: value), let s = t.shape, let w = t.elementType.byteWidth else { return 0 }
+        return s.reduce(1, *) * w
+    }
+
+    static func describe(_ storage: MemoryPlan.Storage?, _ plan: MemoryPlan) -> String {
+        switch storage {
+        case .input(let i)?: "input \(i)"
+        case .output(let j)?: "output \(j)"
+        case .weight?: "weight"
+        case .arena(let b)?: "arena +\(plan.buffers[b].offset)"
+        case nil: "-"
+        }
+    }
+
+    /// The run functions' parameters: inputs (const), then outputs, in graph order.
+    static func runParameters(_ graph: Graph, _ inputs: [String], _ outputs: [String], _ cType: (String) throws -> String) throws -> String {
+        var parts: [String] = []
+        for (i, input) in graph.inputs.enumerated() { parts.append("const \(try cType(input.name)) *\(inputs[i])") }
+        for (j, output) in graph.outputs.enumerated() { parts.append("\(try cType(output.name)) *\(outputs[j])") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The comment above a node's function: op, ONNX name, shapes and attributes.
+    static func comment(_ node: Node, index: Int, graph: Graph) -> [String] {
+        func shapes(_ values: [String]) -> String {
+            values.filter { !$0.isEmpty }.map { graph.type(of: $0)?.description ?? "?" }.joined(separator: ", ")
+        }
+        var lines = ["/* Node \(index): \(node.opType) \"\(safe(node.name))\"", " *   in:  \(shapes(node.inputs))", " *   out: \(shapes(node.outputs))"]
+        let attributes = node.attributes.keys.sorted().compactMap { key -> String? in
+            guard let value = node.attributes[key] else { return nil }
+            switch value {
+            case .graph, .graphs, .tensor, .tensors: return nil
+            default: return "\(key.replacingOccurrences(of: "whittle_", with: "fused_"))=\(value.summary)"
+            }
+        }
+        if !attributes.isEmpty { lines.append(" *   " + safe(attributes.joined(separator: " "))) }
+        lines.append(" */")
+        return lines
+    }
+
+    /// Text that may appear inside a C comment (no comment terminator, no trigraph-like surprises).
+    static func safe(_ text: String) -> String {
+        text.replacingOccurrences(of: "*/", with: "* /").replacingOccurrences(of: "/*", with: "/ *")
+            .replacingOccurrences(of: "??", with: "?\u{200B}?").filter { $0.isASCII && ($0 == " " || !$0.isWhitespace) }
+    }
+}
+
+/// Unique C identifiers, allocated in a fixed order so the output is deterministic.
+struct NameTable {
+    private var taken: Set<String>
+
+    init(reserved: Set<String>) { taken = reserved }
+
+    mutating func unique(_ base: String) -> String {
+        var name = base, k = 1
+        while taken.contains(name) {
+            k += 1
+            name = "\(base)_\(k)"
+        }
+        taken.insert(name)
+        return name
+    }
+}

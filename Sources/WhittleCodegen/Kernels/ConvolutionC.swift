@@ -1,0 +1,175 @@
+import WhittleIR
+import WhittleOps
+
+/// C for Conv, the pools and the global pools (1-D and 2-D, NCHW).
+enum ConvolutionC {
+    static var kernels: [String: CKernel] {
+        ["Conv": convKernel, "MaxPool": poolKernel(max: true), "AveragePool": poolKernel(max: false),
+         "GlobalAveragePool": globalPoolKernel(max: false), "GlobalMaxPool": globalPoolKernel(max: true)]
+    }
+
+    /// Window geometry with 1-D problems viewed as 2-D with height 1.
+    struct Geometry {
+        var n = 1, c = 1, h = 1, w = 1, m = 1, oh = 1, ow = 1, kh = 1, kw = 1
+        var sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0
+
+        init(_ e: NodeEmission, kernel: [Int]) throws {
+            let x = try e.inputShape(0), y = try e.outputShape()
+            guard x.count == 3 || x.count == 4 else {
+                throw WhittleError(.unsupported, "the C back end supports 1-D and 2-D \(e.node.opType) only (input \(Shape.describe(x)))")
+            }
+            let spatial = x.count - 2
+            let strides = try e.context.ints("strides") ?? Array(repeating: 1, count: spatial)
+            let dilations = try e.context.ints("dilations") ?? Array(repeating: 1, count: spatial)
+            let pads = Indexing.resolvedPads(autoPad: try e.context.string("auto_pad", default: "NOTSET"),
+                                             pads: try e.context.ints("pads") ?? Array(repeating: 0, count: 2 * spatial),
+                                             input: Array(x[2...]), output: Array(y[2...]), kernel: kernel,
+                                             strides: strides, dilations: dilations)
+            n = x[0]; c = x[1]; m = y[1]
+            if spatial == 2 {
+                (h, w, oh, ow, kh, kw) = (x[2], x[3], y[2], y[3], kernel[0], kernel[1])
+                (sh, sw, dh, dw) = (strides[0], strides[1], dilations[0], dilations[1])
+                (pt, pl, pb, pr) = (pads.begin[0], pads.begin[1], pads.end[0], pads.end[1])
+            } else {
+                (w, ow, kw, sw, dw, pl, pr) = (x[2], y[2], kernel[0], strides[0], dilations[0], pads.begin[0], pads.end[0])
+            }
+        }
+    }
+
+    /// Valid kernel range along one axis: `lo`/`hi` C expressions for the window starting at `start`.
+    static func range(_ start: String, size: Int, kernel: Int, dilation: Int) -> (String, String) {
+        let lo = dilation == 1 ? "(\(start) < 0 ? -\(start) : 0)" : "(\(start) < 0 ? (-\(start) + \(dilation - 1)) / \(dilation) : 0)"
+        let reach = dilation == 1 ? "\(size) - \(start)" : "(\(size) - \(start) + \(dilation - 1)) / \(dilation)"
+        return (lo, "(\(reach) < \(kernel) ? \(reach) : \(kernel))")
+    }
+
+    static let convKernel: CKernel = { e, w in
+        let weights = try e.inputShape(1)
+        let g = try Geometry(e, kernel: Array(weights[2...]))
+        let group = try e.context.int("group", default: 1)
+        guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer Conv is not supported by the C back end") }
+        let t = try e.cType(output: 0)
+        let cg = g.c / group, mg = g.m / group
+        let activation = FusedActivation(e.node)
+        let zero = e.literal(0)
+        let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt + g.pl + g.pb + g.pr == 0 && group == 1
+        if pointwise {
+            // 1×1 convolution: a matrix product over channels; the inner loop runs over contiguous pixels.
+            let pixels = g.oh * g.ow
+            w.block("for (int n = 0; n < \(g.n); ++n)") { w in
+                w.block("for (int m = 0; m < \(g.m); ++m)") { w in
+                    w.line("\(t) *out = \(e.y(0)) + (n * \(g.m) + m) * \(pixels);")
+                    w.line("const \(t) *in = \(e.x(0)) + n * \(g.c * pixels);")
+                    w.line("const \(t) *wm = \(e.x(1)) + m * \(g.c);")
+                    w.line("for (int p = 0; p < \(pixels); ++p) out[p] = \(e.has(2) ? "\(e.x(2))[m]" : zero);")
+                    w.block("for (int c = 0; c < \(g.c); ++c)") { w in
+                        w.line("const \(t) wv = wm[c];")
+                        w.line("const \(t) *ic = in + c * \(pixels);")
+                        w.line("for (int p = 0; p < \(pixels); ++p) out[p] += wv * ic[p];")
+                    }
+                    if activation != nil {
+                        w.block("for (int p = 0; p < \(pixels); ++p)") { w in w.lines(ActivationC.store("out[p]", "out[p]", activation, e)) }
+                    }
+                }
+            }
+            return
+        }
+        let (khLo, khHi) = range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
+        let (kwLo, kwHi) = range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
+        w.block("for (int n = 0; n < \(g.n); ++n)") { w in
+            w.block("for (int m = 0; m < \(g.m); ++m)") { w in
+                w.line("const \(t) *wm = \(e.x(1)) + m * \(cg * g.kh * g.kw);")
+                w.line("const \(t) *in = \(e.x(0)) + (n * \(g.c) + (m / \(mg)) * \(cg)) * \(g.h * g.w);")
+                w.line("\(t) *out = \(e.y(0)) + (n * \(g.m) + m) * \(g.oh * g.ow);")
+                w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
+                    w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
+                    // The window's rows and columns inside the image: padding never reaches the inner loop.
+                    w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
+                    w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
+                        w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
+                        w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
+                        w.line("\(t) acc = \(e.has(2) ? "\(e.x(2))[m]" : zero);")
+                        w.block("for (int c = 0; c < \(cg); ++c)") { w in
+                            w.line("const \(t) *ic = in + c * \(g.h * g.w);")
+                            w.line("const \(t) *wc = wm + c * \(g.kh * g.kw);")
+                            w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
+                                w.line("const \(t) *row = ic + (ih0 + kh * \(g.dh)) * \(g.w) + iw0;")
+                                w.line("const \(t) *wr = wc + kh * \(g.kw);")
+                                w.line("for (int kw = kw_lo; kw < kw_hi; ++kw) acc += row[kw * \(g.dw)] * wr[kw];")
+                            }
+                        }
+                        w.lines(ActivationC.store("out[oh * \(g.ow) + ow]", "acc", activation, e))
+                    }
+                }
+            }
+        }
+    }
+
+    static func poolKernel(max: Bool) -> CKernel {
+        { e, w in
+            guard let kernel = try e.context.ints("kernel_shape") else {
+                throw WhittleError(.invalidAttribute, "kernel_shape is required")
+            }
+            if e.node.outputs.count > 1 && !e.node.outputs[1].isEmpty {
+                throw WhittleError(.unsupported, "MaxPool's Indices output is not supported by the C back end")
+            }
+            guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer pooling is not supported by the C back end") }
+            let g = try Geometry(e, kernel: kernel)
+            let t = try e.cType(output: 0)
+            let includePad = try e.context.int("count_include_pad", default: 0) != 0
+            let (khLo, khHi) = range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
+            let (kwLo, kwHi) = range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
+            w.block("for (int plane = 0; plane < \(g.n * g.c); ++plane)") { w in
+                w.line("const \(t) *in = \(e.x(0)) + plane * \(g.h * g.w);")
+                w.line("\(t) *out = \(e.y(0)) + plane * \(g.oh * g.ow);")
+                w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
+                    w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
+                    w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
+                    w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
+                        w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
+                        w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
+                        w.line("\(t) acc = \(max ? "-INFINITY" : e.literal(0));")
+                        w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
+                            w.block("for (int kw = kw_lo; kw < kw_hi; ++kw)") { w in
+                                w.line("const \(t) v = in[(ih0 + kh * \(g.dh)) * \(g.w) + iw0 + kw * \(g.dw)];")
+                                w.line(max ? "if (v > acc) acc = v;" : "acc += v;")
+                            }
+                        }
+                        if max {
+                            w.line("out[oh * \(g.ow) + ow] = acc;")
+                        } else if includePad {
+                            // Padding counts, but not the part of a ceil_mode window beyond the padding.
+                            w.line("const int rows = \(paddedCount("ih0", size: g.h, padEnd: g.pb, kernel: g.kh, dilation: g.dh));")
+                            w.line("const int cols = \(paddedCount("iw0", size: g.w, padEnd: g.pr, kernel: g.kw, dilation: g.dw));")
+                            w.line("out[oh * \(g.ow) + ow] = acc / (\(t))(rows * cols);")
+                        } else {
+                            w.line("const int count = (kh_hi - kh_lo) * (kw_hi - kw_lo);")
+                            w.line("out[oh * \(g.ow) + ow] = count > 0 ? acc / (\(t))count : \(e.literal(0));")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Window taps inside the padded input along one axis (for count_include_pad).
+    static func paddedCount(_ start: String, size: Int, padEnd: Int, kernel: Int, dilation: Int) -> String {
+        let reach = dilation == 1 ? "\(size + padEnd) - \(start)" : "(\(size + padEnd) - \(start) + \(dilation - 1)) / \(dilation)"
+        return "(\(reach) < \(kernel) ? \(reach) : \(kernel))"
+    }
+
+    static func globalPoolKernel(max: Bool) -> CKernel {
+        { e, w in
+            let x = try e.inputShape(0)
+            guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer pooling is not supported by the C back end") }
+            let t = try e.cType(output: 0)
+            let planes = x[0] * x[1], size = x[2...].reduce(1, *)
+            w.block("for (int plane = 0; plane < \(planes); ++plane)") { w in
+                w.line("const \(t) *in = \(e.x(0)) + plane * \(size);")
+                w.line("\(t) acc = \(max ? "in[0]" : e.literal(0));")
+                w.line(max ? "for (int i = 1; i < \(size); ++i) if (in[i] > acc) acc = in[i];" : "for (int i = 0; i < \(size); ++i) acc += in[i];")
+                w.line(max ? "\(e.y(0))[plane] = acc;" : "\(e.y(0))[plane] = acc / \(e.literal(Double(size)));")
+            }
+        }
+    }
+}

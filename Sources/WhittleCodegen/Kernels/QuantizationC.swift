@@ -1,0 +1,58 @@
+import WhittleIR
+import WhittleOps
+
+/// C for QuantizeLinear and DequantizeLinear (per tensor or per axis): round half to even, saturate.
+enum QuantizationC {
+    static var kernels: [String: CKernel] { ["QuantizeLinear": quantizeKernel, "DequantizeLinear": dequantizeKernel] }
+
+    /// Loops over (outer, axis, inner) so the parameter index is the axis coordinate.
+    static func loops(_ e: NodeEmission, shape: [Int], perAxis: Bool, _ body: (inout CWriter, String) -> Void, _ w: inout CWriter) throws {
+        guard perAxis else {
+            w.block("for (int i = 0; i < \(shape.reduce(1, *)); ++i)") { body(&$0, "0") }
+            return
+        }
+        if try e.context.int("block_size", default: 0) != 0 {
+            throw WhittleError(.unsupported, "blocked quantization is not supported by the C back end")
+        }
+        let axis = try Shape.normalizeAxis(e.context.int("axis", default: 1), rank: shape.count)
+        let (outer, size, inner) = Indexing.split(shape, at: axis)
+        w.block("for (int o = 0; o < \(outer); ++o)") { w in
+            w.block("for (int k = 0; k < \(size); ++k)") { w in
+                w.block("for (int j = 0; j < \(inner); ++j)") { w in
+                    w.line("const int i = (o * \(size) + k) * \(inner) + j;")
+                    body(&w, "k")
+                }
+            }
+        }
+    }
+
+    static let quantizeKernel: CKernel = { e, w in
+        let x = try e.inputShape(0)
+        let type = e.elementType
+        guard type.isInteger, try e.inputType(0).elementType == .float, let (low, high) = Optional(type.integerRange) else {
+            throw WhittleError(.unsupported, "QuantizeLinear from \(try e.inputType(0).elementType.name) to \(type.name) is not supported by the C back end")
+        }
+        let t = try e.cType(output: 0)
+        let perAxis = (try e.inputShape(1)).reduce(1, *) > 1
+        try loops(e, shape: x, perAxis: perAxis, { w, k in
+            let zero = e.has(2) ? "(float)\(e.x(2))[\(e.has(2) && (try? e.inputShape(2))?.reduce(1, *) ?? 1 > 1 ? k : "0")]" : "0.0f"
+            // rintf rounds half to even in the default rounding mode.
+            w.line("float q = rintf(\(e.x(0))[i] / \(e.x(1))[\(k)]) + \(zero);")
+            w.line("if (q < \(CSyntax.float(Float(low)))) q = \(CSyntax.float(Float(low)));")
+            w.line("if (q > \(CSyntax.float(Float(high)))) q = \(CSyntax.float(Float(high)));")
+            w.line("\(e.y(0))[i] = (\(t))q;")
+        }, &w)
+    }
+
+    static let dequantizeKernel: CKernel = { e, w in
+        let x = try e.inputShape(0)
+        guard e.elementType == .float, try e.inputType(0).elementType.isInteger else {
+            throw WhittleError(.unsupported, "DequantizeLinear to \(e.elementType.name) is not supported by the C back end")
+        }
+        let perAxis = (try e.inputShape(1)).reduce(1, *) > 1
+        try loops(e, shape: x, perAxis: perAxis, { w, k in
+            let zero = e.has(2) ? " - (int32_t)\(e.x(2))[\(((try? e.inputShape(2))?.reduce(1, *) ?? 1) > 1 ? k : "0")]" : ""
+            w.line("\(e.y(0))[i] = (float)((int32_t)\(e.x(0))[i]\(zero)) * \(e.x(1))[\(k)];")
+        }, &w)
+    }
+}

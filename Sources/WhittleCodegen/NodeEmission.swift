@@ -1,0 +1,112 @@
+import WhittleIR
+import WhittleOps
+
+/// What a C kernel generator knows about the node it writes: attributes, static
+/// types and shapes, and the values of constant inputs.
+struct NodeEmission {
+    let node: Node
+    /// Attribute accessors, opset and input constants, as during shape inference.
+    let context: InferenceContext
+    let outputTypes: [TensorType]
+    /// Whether output 0 shares memory with an input (the kernel must then be element-wise safe).
+    let inPlace: Bool
+
+    /// The C parameter name of input `i` (present only when the kernel reads it at run time).
+    func x(_ i: Int) -> String { "x\(i)" }
+    /// The C parameter name of output `i`.
+    func y(_ i: Int) -> String { "y\(i)" }
+
+    func has(_ i: Int) -> Bool { context.has(i) }
+
+    func inputType(_ i: Int) throws -> TensorType { try context.type(i) }
+
+    func inputShape(_ i: Int) throws -> [Int] { try context.shape(i) }
+
+    func outputShape(_ i: Int = 0) throws -> [Int] {
+        guard i < outputTypes.count, let shape = outputTypes[i].shape else {
+            throw WhittleError(.shapeMismatch, "the shape of output \(i) is unknown")
+        }
+        return shape
+    }
+
+    /// The C type of input `i`.
+    func cType(input i: Int) throws -> String { try Self.cType(inputType(i).elementType) }
+
+    func cType(output i: Int = 0) throws -> String { try Self.cType(outputTypes[i].elementType) }
+
+    static func cType(_ type: ElementType) throws -> String {
+        guard let c = CSyntax.type(type) else {
+            throw WhittleError(.unsupported, "the C back end does not support \(type.name) tensors")
+        }
+        return c
+    }
+
+    /// The compile-time value of input `i`, if it is a constant.
+    func constant(_ i: Int) -> Tensor? { context.value(i) }
+
+    var elementType: ElementType { outputTypes.first?.elementType ?? .float }
+
+    /// C math for the element type: `expf` for float, `exp` for double.
+    func math(_ function: String, _ type: ElementType? = nil) -> String {
+        (type ?? elementType) == .float ? function + "f" : function
+    }
+
+    /// A constant in the element type's C form.
+    func literal(_ value: Double, _ type: ElementType? = nil) -> String {
+        CSyntax.constant(value, type ?? elementType)
+    }
+}
+
+/// A C kernel generator: writes the body of the node's function.
+typealias CKernel = @Sendable (NodeEmission, inout CWriter) throws -> Void
+
+/// An operand of a strided loop nest: for each output dimension, how far the operand moves.
+struct StridedOperand {
+    var name: String
+    var strides: [Int]
+    var offset: Int = 0
+
+    /// Row-major strides of `shape` broadcast to `output` (0 where the operand repeats).
+    static func broadcast(_ name: String, shape: [Int], to output: [Int]) -> StridedOperand {
+        let own = Shape.strides(shape)
+        let rankOffset = output.count - shape.count
+        let strides = output.indices.map { d -> Int in
+            let k = d - rankOffset
+            return k < 0 || shape[k] == 1 ? 0 : own[k]
+        }
+        return StridedOperand(name: name, strides: strides)
+    }
+}
+
+extension CWriter {
+    /// Nested loops over `shape`; `body` gets, for each operand, its index expression.
+    /// Dimensions that all operands traverse contiguously are merged into one loop.
+    mutating func loopNest(_ shape: [Int], _ operands: [StridedOperand], body: ([String]) -> [String]) {
+        var dims: [(size: Int, strides: [Int])] = []
+        for d in shape.indices where shape[d] != 1 {
+            let strides = operands.map { $0.strides[d] }
+            if let last = dims.last, zip(last.strides, strides).allSatisfy({ $0 == $1 * shape[d] }) {
+                dims[dims.count - 1] = (last.size * shape[d], strides)
+            } else {
+                dims.append((shape[d], strides))
+            }
+        }
+        let indices = operands.indices.map { k -> String in
+            var terms: [String] = []
+            for (level, dim) in dims.enumerated() where dim.strides[k] != 0 {
+                terms.append(dim.strides[k] == 1 ? "i\(level)" : "i\(level) * \(dim.strides[k])")
+            }
+            if operands[k].offset != 0 || terms.isEmpty { terms.insert(String(operands[k].offset), at: 0) }
+            return terms.joined(separator: " + ")
+        }
+        func emit(_ level: Int, _ w: inout CWriter) {
+            if level == dims.count {
+                w.lines(body(indices))
+                return
+            }
+            w.block("for (int i\(level) = 0; i\(level) < \(dims[level].size); ++i\(level))") { emit(level + 1, &$0) }
+        }
+        if shape.contains(0) { return }
+        emit(0, &self)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import WhittleCodegen
+import WhittleIR
+import WhittleOps
+import WhittlePasses
+
+/// Options of `whittle compile`.
+public struct CompileOptions: Sendable {
+    /// The C identifier prefix; defaults to the model file's name.
+    public var name: String?
+    public var disabledPasses: Set<String> = []
+    /// Pass names after which the IR is printed (see `--dump-ir-after`).
+    public var dumpAfter: Set<String> = []
+
+    public init(name: String? = nil, disabledPasses: Set<String> = [], dumpAfter: Set<String> = []) {
+        self.name = name
+        self.disabledPasses = disabledPasses
+        self.dumpAfter = dumpAfter
+    }
+}
+
+/// A compiled model: the C files and what the compiler learned on the way.
+public struct CompiledModel: Sendable {
+    public var bundle: CSourceBundle
+    public var optimized: Model
+    public var types: InferenceResult
+    /// Text dumps requested with `--dump-ir-after`, in pass order.
+    public var dumps: [(pass: String, text: String)]
+    public var compileSeconds: Double
+
+    /// Writes NAME.h, NAME.c, NAME_weights.c, NAME_report.md and NAME_report.json into `directory`.
+    public func write(to directory: String) throws -> [String] {
+        try ModelRunner.makeDirectory(directory)
+        let name = bundle.name
+        let files = [("\(name).h", bundle.header), ("\(name).c", bundle.source), ("\(name)_weights.c", bundle.weights),
+                     ("\(name)_report.md", CompileReport(self).markdown()), ("\(name)_report.json", try CompileReport(self).json())]
+        for (file, text) in files {
+            let path = URL(fileURLWithPath: directory).appendingPathComponent(file).path
+            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+                throw WhittleError(.io, "cannot write \(path)")
+            }
+        }
+        return files.map { URL(fileURLWithPath: directory).appendingPathComponent($0.0).path }
+    }
+}
+
+/// `whittle compile`: optimize, plan memory, emit C.
+public enum ModelCompiler {
+    public static func compile(_ analyzed: AnalyzedModel, options: CompileOptions = .init()) throws -> CompiledModel {
+        let start = Date()
+        if let first = analyzed.inference.unsupported.first {
+            throw WhittleError(.unsupported, "cannot compile: \(first.reason)", file: analyzed.path, node: first.node)
+        }
+        do {
+            var dumps: [(String, String)] = []
+            let (optimized, types) = try PassPipeline.standard.run(analyzed.model, disabled: options.disabledPasses) { pass, model, types in
+                if options.dumpAfter.contains(pass) { dumps.append((pass, IRPrinter.text(model.graph, types: types))) }
+            }
+            for pass in options.dumpAfter.sorted() where !PassPipeline.standard.passes.contains(where: { $0.name == pass }) {
+                throw WhittleError(.usage, "--dump-ir-after names unknown pass \"\(pass)\"")
+            }
+            let plan = try MemoryPlanner.plan(types.graph)
+            let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
+            let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
+                                           source: URL(fileURLWithPath: analyzed.path).lastPathComponent)
+            return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
+                                 compileSeconds: Date().timeIntervalSince(start))
+        } catch let error as WhittleError {
+            throw error.inFile(analyzed.path)
+        }
+    }
+}
+
+/// A plain-text listing of a graph, for `--dump-ir-after`.
+public enum IRPrinter {
+    public static func text(_ graph: Graph, types: InferenceResult) -> String {
+        var lines = ["graph \(graph.name)"]
+        for input in graph.inputs { lines.append("  input  \(input.name): \(graph.type(of: input.name)?.description ?? "?")") }
+        for name in graph.initializerNames { lines.append("  const  \(name): \(graph.initializers[name]?.type.description ?? "?")") }
+        for (i, node) in graph.nodes.enumerated() {
+            let outs = node.outputs.map { "\($0): \(types.graph.type(of: $0)?.description ?? "?")" }.joined(separator: ", ")
+            let attrs = node.attributes.keys.sorted().compactMap { k in node.attributes[k].map { "\(k)=\($0.summary)" } }.joined(separator: " ")
+            lines.append("  %\(i) \(node.opType)(\(node.inputs.joined(separator: ", "))) -> \(outs)\(attrs.isEmpty ? "" : "  {\(attrs)}")")
+        }
+        for output in graph.outputs { lines.append("  output \(output.name)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// NAME_report.md / NAME_report.json: memory, weights and per-layer costs.
+public struct CompileReport: Codable, Sendable {
+    public struct Layer: Codable, Sendable {
+        public var function: String
+        public var op: String
+        public var name: String
+        public var macs: Int
+        public var outputs: [Output]
+    }
+    public struct Output: Codable, Sendable {
+        public var value: String
+        public var bytes: Int
+        public var storage: String
+    }
+
+    public var model: String
+    public var arenaBytes: Int
+    public var arenaLowerBound: Int
+    public var weightBytes: Int
+    public var macs: Int
+    public var layers: [Layer]
+
+    public init(_ compiled: CompiledModel) {
+        let b = compiled.bundle
+        model = b.name
+        arenaBytes = b.plan.arenaBytes
+        arenaLowerBound = b.plan.lowerBound
+        weightBytes = b.weightBytes
+        layers = b.layers.map { Layer(function: $0.function, op: $0.op, name: $0.name, macs: $0.macs,
+                                      outputs: $0.outputs.map { Output(value: $0.value, bytes: $0.bytes, storage: $0.storage) }) }
+        macs = layers.map(\.macs).reduce(0, +)
+    }
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    public func markdown() -> String {
+        var lines = ["# \(model): compile report", "",
+                     "| | bytes |", "|---|---:|",
+                     "| arena (RAM for activations) | \(arenaBytes) |",
+                     "| arena lower bound (most bytes live at once) | \(arenaLowerBound) |",
+                     "| weights (flash) | \(weightBytes) |", "",
+                     "MACs per inference: \(macs)", "",
+                     "| function | op | MACs | output | bytes | storage |", "|---|---|---:|---|---:|---|"]
+        for layer in layers {
+            for (k, output) in layer.outputs.enumerated() {
+                let head = k == 0 ? "| `\(layer.function)` | \(layer.op) | \(layer.macs) |" : "| | | |"
+                lines.append("\(head) `\(output.value.replacingOccurrences(of: "|", with: "\\|"))` | \(output.bytes) | \(output.storage) |")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

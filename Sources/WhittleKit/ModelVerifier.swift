@@ -1,0 +1,193 @@
+import Foundation
+import WhittleCodegen
+import WhittleIR
+import WhittleInterpreter
+
+/// `whittle verify`: compiles a model to C, builds it with a test harness, runs it and compares
+/// every output with the reference interpreter running the original (unoptimized) model.
+public enum ModelVerifier {
+    /// How one output compares.
+    public struct Comparison: Sendable {
+        public var name: String
+        public var maxAbsError: Double
+        /// Largest distance in units in the last place (floating-point outputs).
+        public var maxULP: UInt64
+        public var passed: Bool
+    }
+
+    public struct Options: Sendable {
+        public var compiler = "cc"
+        public var sanitize = true
+        /// An element passes when |c − ref| ≤ tolerance · max(1, |ref|); integers must be equal.
+        public var tolerance = 1e-4
+        public var seed: UInt64 = 1
+        public var extraFlags: [String] = []
+        public var compile = CompileOptions()
+
+        public init() {}
+    }
+
+    /// The warning flags every emitted file must pass.
+    public static let strictFlags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wstrict-prototypes",
+                                     "-Wdouble-promotion"]
+
+    public static func verify(_ analyzed: AnalyzedModel, inputs given: [String: NDArray]?, options: Options,
+                              workDirectory: String) throws -> [Comparison] {
+        let compiled = try ModelCompiler.compile(analyzed, options: options.compile)
+        _ = try compiled.write(to: workDirectory)
+        let inputs = given ?? randomInputs(for: analyzed.graph, seed: options.seed)
+        let reference = try Interpreter(model: analyzed.model, inference: analyzed.inference).run(inputs)
+        let name = compiled.bundle.name
+        let directory = URL(fileURLWithPath: workDirectory)
+        try harness(compiled, graph: analyzed.graph).write(to: directory.appendingPathComponent("\(name)_harness.c"), atomically: true, encoding: .utf8)
+        for (i, input) in analyzed.graph.inputs.enumerated() {
+            guard let value = inputs[input.name] else { throw WhittleError(.usage, "no value for input \"\(input.name)\"") }
+            try Data(value.tensor().bytes).write(to: directory.appendingPathComponent("input_\(i).bin"))
+        }
+        let executable = directory.appendingPathComponent("\(name)_test").path
+        var arguments = strictFlags + ["-O1", "-g", "-o", executable, "\(name)_harness.c", "\(name).c", "\(name)_weights.c", "-lm"]
+        if options.sanitize { arguments.insert(contentsOf: ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"], at: 0) }
+        arguments += options.extraFlags
+        try run(options.compiler, arguments, in: workDirectory, what: "building the C code")
+        try run(executable, [], in: workDirectory, what: "running the compiled model")
+        return try analyzed.graph.outputs.enumerated().map { j, output in
+            guard let expected = reference[output.name], let type = analyzed.graph.type(of: output.name) else {
+                throw WhittleError(.invalidGraph, "output \"\(output.name)\" has no reference value")
+            }
+            let data = try Data(contentsOf: directory.appendingPathComponent("output_\(j).bin"))
+            let got = NDArray(try Tensor(elementType: type.elementType, shape: expected.shape, bytes: [UInt8](data)))
+            return compare(output.name, got, expected, tolerance: options.tolerance)
+        }
+    }
+
+    static func compare(_ name: String, _ got: NDArray, _ expected: NDArray, tolerance: Double) -> Comparison {
+        var maxAbs = 0.0, maxULP: UInt64 = 0, passed = true
+        let g = got.doubles, e = expected.doubles
+        for i in e.indices {
+            if g[i].isNaN && e[i].isNaN { continue }
+            let difference = abs(g[i] - e[i])
+            maxAbs = max(maxAbs, difference.isNaN ? .infinity : difference)
+            if expected.elementType.isFloatingPoint {
+                maxULP = max(maxULP, ulps(Float(g[i]), Float(e[i])))
+                if !(difference <= tolerance * max(1, abs(e[i]))) { passed = false }
+            } else if g[i] != e[i] {
+                passed = false
+            }
+        }
+        return Comparison(name: name, maxAbsError: maxAbs, maxULP: maxULP, passed: passed)
+    }
+
+    /// Distance between two floats counted in representable values.
+    static func ulps(_ a: Float, _ b: Float) -> UInt64 {
+        func ordered(_ f: Float) -> Int64 {
+            let bits = Int64(Int32(bitPattern: f.bitPattern))
+            return bits < 0 ? Int64(Int32.min) - bits : bits
+        }
+        if a.isNaN || b.isNaN { return UInt64.max }
+        return UInt64((ordered(a) - ordered(b)).magnitude)
+    }
+
+    /// Seeded inputs: floats uniform in [-1, 1), integers in [0, 10), bools 0/1.
+    public static func randomInputs(for graph: Graph, seed: UInt64) -> [String: NDArray] {
+        var state = seed
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var result: [String: NDArray] = [:]
+        for input in graph.inputs {
+            guard let type = input.type, let shape = type.shape else { continue }
+            let count = shape.reduce(1, *)
+            let values = (0..<count).map { _ -> Double in
+                let u = Double(next() >> 11) / Double(1 << 53)
+                if type.elementType.isFloatingPoint { return u * 2 - 1 }
+                return type.elementType == .bool ? (u < 0.5 ? 0 : 1) : (u * 10).rounded(.down)
+            }
+            result[input.name] = NDArray(type.elementType, shape: shape, values: values)
+        }
+        return result
+    }
+
+    /// A test program: reads input_<i>.bin, runs the model, writes output_<j>.bin.
+    static func harness(_ compiled: CompiledModel, graph: Graph) throws -> String {
+        let name = compiled.bundle.name, upper = name.uppercased()
+        var lines = ["/* Test harness for \(name), generated by whittle verify. */", "#include <stdio.h>", "#include <stdlib.h>",
+                     "#include \"\(name).h\"", "",
+                     "static int load(const char *path, void *data, size_t bytes) {",
+                     "    FILE *f = fopen(path, \"rb\");",
+                     "    size_t got = 0;",
+                     "    if (!f) return 1;",
+                     "    if (bytes > 0) got = fread(data, 1, bytes, f);",
+                     "    fclose(f);",
+                     "    return got != bytes;",
+                     "}", "",
+                     "static int save(const char *path, const void *data, size_t bytes) {",
+                     "    FILE *f = fopen(path, \"wb\");",
+                     "    size_t put = 0;",
+                     "    if (!f) return 1;",
+                     "    if (bytes > 0) put = fwrite(data, 1, bytes, f);",
+                     "    fclose(f);",
+                     "    return put != bytes;",
+                     "}", ""]
+        var declarations: [String] = [], calls: [String] = [], loads: [String] = [], saves: [String] = []
+        for (i, input) in graph.inputs.enumerated() {
+            guard let type = graph.type(of: input.name), let c = CTypeName.of(type.elementType) else { continue }
+            declarations.append("static \(c) in\(i)[\(upper)_INPUT_\(i)_SIZE > 0 ? \(upper)_INPUT_\(i)_SIZE : 1];")
+            loads.append("    if (load(\"input_\(i).bin\", in\(i), sizeof(\(c)) * \(upper)_INPUT_\(i)_SIZE)) { fputs(\"cannot read input_\(i).bin\\n\", stderr); return 2; }")
+            calls.append("in\(i)")
+        }
+        for (j, output) in graph.outputs.enumerated() {
+            guard let type = graph.type(of: output.name), let c = CTypeName.of(type.elementType) else { continue }
+            declarations.append("static \(c) out\(j)[\(upper)_OUTPUT_\(j)_SIZE > 0 ? \(upper)_OUTPUT_\(j)_SIZE : 1];")
+            saves.append("    if (save(\"output_\(j).bin\", out\(j), sizeof(\(c)) * \(upper)_OUTPUT_\(j)_SIZE)) return 3;")
+            calls.append("out\(j)")
+        }
+        lines += declarations + ["", "int main(void) {"] + loads
+        lines += ["    if (\(name)_run(\(calls.joined(separator: ", "))) != 0) return 4;"] + saves + ["    return 0;", "}"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Runs a program, failing with its output when it exits non-zero.
+    static func run(_ program: String, _ arguments: [String], in directory: String, what: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do {
+            try process.run()
+        } catch {
+            throw WhittleError(.io, "\(what): cannot start \(program): \(error.localizedDescription)")
+        }
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: output, as: UTF8.self).split(separator: "\n").prefix(20).joined(separator: " | ")
+            throw WhittleError(.io, "\(what) failed (exit \(process.terminationStatus)): \(text)")
+        }
+    }
+}
+
+/// C type names for the harness (the same mapping as the emitted code).
+enum CTypeName {
+    static func of(_ type: ElementType) -> String? {
+        switch type {
+        case .float: "float"
+        case .double: "double"
+        case .int8: "int8_t"
+        case .uint8, .bool: "uint8_t"
+        case .int16: "int16_t"
+        case .uint16: "uint16_t"
+        case .int32: "int32_t"
+        case .uint32: "uint32_t"
+        case .int64: "int64_t"
+        case .uint64: "uint64_t"
+        default: nil
+        }
+    }
+}

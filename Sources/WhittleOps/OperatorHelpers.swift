@@ -1,0 +1,21 @@
+import WhittleIR
+
+/// Attribute and input interpretation shared with the C back end, so both read a node the same way.
+public enum OperatorHelpers {
+    /// Start, step and element count per axis of a Slice node, after the specification's clamping.
+    public static func slicePlan(_ ctx: InferenceContext, shape: [Int]) throws -> [(start: Int, step: Int, count: Int)] {
+        try ShapeManipulationOperators.slicePlan(ctx, shape: shape)
+    }
+
+    /// The axes of a reduction (an attribute before `opset`, an input from it); nil when none are given.
+    public static func reductionAxes(_ ctx: InferenceContext, inputFrom opset: Int) throws -> [Int]? {
+        try ShapeManipulationOperators.axes(ctx, inputFrom: opset)
+    }
+
+    /// Per-axis taps (input index and weight) of a Resize/Upsample output coordinate, as the interpreter uses them.
+    public static func resizeTaps(_ xi: Double, size: Int, mode: String, nearestMode: String, cubicA: Double,
+                                  excludeOutside: Bool) throws -> [(index: Int, weight: Double)] {
+        try GeneratorOperators.tapsFor(xi, size: size, mode: mode, nearestMode: nearestMode, cubicA: cubicA,
+                                       excludeOutside: excludeOutside, identity: nil)
+    }
+}
