@@ -19,6 +19,20 @@ public enum ModelRunner {
         return result
     }
 
+    /// Case `index` of a reference archive whose arrays `in_<i>` stack cases on their first axis.
+    public static func inputs(fromArchive path: String, for graph: Graph, case index: Int) throws -> [String: NDArray] {
+        let archive = try NPZArchive(path: path)
+        var result: [String: NDArray] = [:]
+        for (i, input) in graph.inputs.enumerated() {
+            let all = NDArray(try archive.array("in_\(i)"))
+            let shape = Array(all.shape.dropFirst())
+            let size = shape.reduce(1, *)
+            guard index < (all.shape.first ?? 0) else { throw WhittleError(.usage, "\(path) has no case \(index)") }
+            result[input.name] = try checked(all.gathered(Array((index * size)..<((index + 1) * size)), shape: shape), for: input, source: path)
+        }
+        return result
+    }
+
     /// Input arrays from `NAME=FILE.npy` arguments.
     public static func inputs(fromFiles arguments: [String], for graph: Graph) throws -> [String: NDArray] {
         var result: [String: NDArray] = [:]

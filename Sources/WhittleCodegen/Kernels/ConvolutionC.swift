@@ -89,14 +89,18 @@ enum ConvolutionC {
                         w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
                         w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
                         w.line("\(t) acc = \(e.has(2) ? "\(e.x(2))[m]" : zero);")
+                        // One partial sum per input channel, added in channel order: the reference
+                        // interpreter's order, so quantized models that follow give the same codes.
                         w.block("for (int c = 0; c < \(cg); ++c)") { w in
                             w.line("const \(t) *ic = in + c * \(g.h * g.w);")
                             w.line("const \(t) *wc = wm + c * \(g.kh * g.kw);")
+                            w.line("\(t) part = \(zero);")
                             w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
                                 w.line("const \(t) *row = ic + (ih0 + kh * \(g.dh)) * \(g.w) + iw0;")
                                 w.line("const \(t) *wr = wc + kh * \(g.kw);")
-                                w.line("for (int kw = kw_lo; kw < kw_hi; ++kw) acc += row[kw * \(g.dw)] * wr[kw];")
+                                w.line("for (int kw = kw_lo; kw < kw_hi; ++kw) part += row[kw * \(g.dw)] * wr[kw];")
                             }
+                            w.line("acc += part;")
                         }
                         w.lines(ActivationC.store("out[oh * \(g.ow) + ow]", "acc", activation, e))
                     }

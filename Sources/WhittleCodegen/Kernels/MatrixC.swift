@@ -16,23 +16,23 @@ enum MatrixC {
         let aIndex = transA ? "p * \(m) + i" : "i * \(k) + p"
         w.block("for (int i = 0; i < \(m); ++i)") { w in
             w.line("\(t) *row = \(e.y(0)) + i * \(n);")
-            if e.has(2) && beta != 0 {
-                let c = (try? e.inputShape(2)) ?? []
-                let operand = StridedOperand.broadcast("c", shape: c, to: [m, n])
-                let index = "i * \(operand.strides[0]) + j * \(operand.strides[1])"
-                let scale = beta == 1 ? "" : "\(e.literal(beta)) * "
-                w.line("for (int j = 0; j < \(n); ++j) row[j] = \(scale)\(e.x(2))[\(index)];")
-            } else {
-                w.line("for (int j = 0; j < \(n); ++j) row[j] = \(e.literal(0));")
-            }
+            w.line("for (int j = 0; j < \(n); ++j) row[j] = \(e.literal(0));")
             w.block("for (int p = 0; p < \(k); ++p)") { w in
-                w.line("const \(t) av = \(alpha == 1 ? "" : "\(e.literal(alpha)) * ")\(e.x(0))[\(aIndex)];")
+                w.line("const \(t) av = \(e.x(0))[\(aIndex)];")
                 if transB {
                     w.line("for (int j = 0; j < \(n); ++j) row[j] += av * \(e.x(1))[j * \(b[1]) + p];")
                 } else {
                     w.line("const \(t) *brow = \(e.x(1)) + p * \(n);")
                     w.line("for (int j = 0; j < \(n); ++j) row[j] += av * brow[j];")
                 }
+            }
+            // Scaling and bias after the products, in the interpreter's order.
+            if alpha != 1 { w.line("for (int j = 0; j < \(n); ++j) row[j] *= \(e.literal(alpha));") }
+            if e.has(2) && beta != 0 {
+                let c = (try? e.inputShape(2)) ?? []
+                let operand = StridedOperand.broadcast("c", shape: c, to: [m, n])
+                let index = "i * \(operand.strides[0]) + j * \(operand.strides[1])"
+                w.line("for (int j = 0; j < \(n); ++j) row[j] += \(e.literal(beta)) * \(e.x(2))[\(index)];")
             }
             if activation != nil {
                 w.block("for (int j = 0; j < \(n); ++j)") { w in w.lines(ActivationC.store("row[j]", "row[j]", activation, e)) }

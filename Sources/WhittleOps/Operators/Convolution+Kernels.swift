@@ -315,9 +315,13 @@ extension ConvolutionOperators {
             let x = try ctx.input(0)
             let planes = x.shape[0] * x.shape[1], spatial = x.shape[2...].reduce(1, *)
             let v = x.doubles
+            let single = x.elementType != .double
             let out = (0..<planes).map { plane -> Double in
                 let slice = v[(plane * spatial)..<((plane + 1) * spatial)]
-                return max ? (slice.max() ?? 0) : slice.reduce(0, +) / Double(Swift.max(spatial, 1))
+                if max { return slice.max() ?? 0 }
+                // float32 sums run in float32, in order (as the emitted C does).
+                if single { return Double(slice.reduce(Float(0)) { $0 + Float($1) } / Float(Swift.max(spatial, 1))) }
+                return slice.reduce(0, +) / Double(Swift.max(spatial, 1))
             }
             return [NDArray(x.elementType, shape: try ctx.outputShape(), values: out)]
         }
