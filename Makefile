@@ -4,7 +4,7 @@
 #   make conformance-manifest  re-record Tests/Conformance/{expected_passes,excluded}.txt
 SWIFT ?= swift
 EXAMPLE ?= Examples/models/kws_dscnn.onnx
-EXAMPLE_INPUTS ?= Examples/kws_dscnn_input.npz
+EXAMPLE_INPUT ?= Examples/kws_dscnn_input.npy
 PYTHON ?= python3
 VENV := .venv
 NODE_TESTS := .build-conformance/node
@@ -24,9 +24,13 @@ setup:
 build: setup
 	$(SWIFT) build
 
+# Inspect the example, compile it to C, build that with a small host program, and run it.
 example: build
 	$(SWIFT) run --skip-build whittle inspect $(EXAMPLE)
-	$(SWIFT) run --skip-build whittle run $(EXAMPLE) --inputs $(EXAMPLE_INPUTS) -o .build/example-output
+	$(SWIFT) run --skip-build whittle compile $(EXAMPLE) --name model -o .build/example/c
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -pedantic -I.build/example/c Examples/host/main.c \
+		.build/example/c/model.c .build/example/c/model_weights.c -lm -o .build/example/run_model
+	.build/example/run_model $(EXAMPLE_INPUT)
 
 # Python is only needed to generate the ONNX node tests (pinned onnx package).
 $(VENV)/bin/python:

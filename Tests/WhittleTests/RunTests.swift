@@ -96,7 +96,7 @@ struct RunTests {
     @Test func commandLineRunWritesOutputsAndTrace() throws {
         let out = Self.temporaryDirectory("out"), trace = Self.temporaryDirectory("trace")
         let result = try CommandLineTests.run(["run", TestPaths.model("kws_dscnn.onnx"),
-                                               "--inputs", TestPaths.root.appendingPathComponent("Examples/kws_dscnn_input.npz").path,
+                                               "--input", "input=" + TestPaths.root.appendingPathComponent("Examples/kws_dscnn_input.npy").path,
                                                "-o", out, "--trace", trace])
         #expect(result.status == 0, "\(result.stderr)")
         let probs = try NPYFormat.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: out + "/probs.npy"))), what: "probs")
