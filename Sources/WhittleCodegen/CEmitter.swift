@@ -30,7 +30,8 @@ public struct CSourceBundle: Sendable {
 /// Turns an optimized, planned graph into C99.
 public enum CEmitter {
     static let kernels: [String: CKernel] = [ElementwiseC.kernels, ConvolutionC.kernels, MatrixC.kernels, NormalizationC.kernels,
-                                             DataMovementC.kernels, QuantizationC.kernels, ResizeC.kernels]
+                                             DataMovementC.kernels, QuantizationC.kernels, ResizeC.kernels,
+                                             ConvTransposeC.kernels]
         .reduce(into: [:]) { $0.merge($1) { first, _ in first } }
 
     /// Operators the C back end can emit.
@@ -133,6 +134,8 @@ public enum CEmitter {
         c.block("int \(prefix)_run_with_arena(void *arena, \(signature))") { w in
             w.line("uint8_t *base = (uint8_t *)arena;")
             w.line("(void)base;")
+            let body = run.text
+            for parameter in inputParams + outputParams where !uses(body, parameter) { w.line("(void)\(parameter);") }
             w.lines(run.lines)
             w.line("return 0;")
         }

@@ -81,7 +81,7 @@ struct StridedOperand {
 extension CWriter {
     /// Nested loops over `shape`; `body` gets, for each operand, its index expression.
     /// Dimensions that all operands traverse contiguously are merged into one loop.
-    mutating func loopNest(_ shape: [Int], _ operands: [StridedOperand], body: ([String]) -> [String]) {
+    mutating func loopNest(_ shape: [Int], _ operands: [StridedOperand], prefix: String = "i", body: ([String]) -> [String]) {
         var dims: [(size: Int, strides: [Int])] = []
         for d in shape.indices where shape[d] != 1 {
             let strides = operands.map { $0.strides[d] }
@@ -94,7 +94,7 @@ extension CWriter {
         let indices = operands.indices.map { k -> String in
             var terms: [String] = []
             for (level, dim) in dims.enumerated() where dim.strides[k] != 0 {
-                terms.append(dim.strides[k] == 1 ? "i\(level)" : "i\(level) * \(dim.strides[k])")
+                terms.append(dim.strides[k] == 1 ? "\(prefix)\(level)" : "\(prefix)\(level) * \(dim.strides[k])")
             }
             if operands[k].offset != 0 || terms.isEmpty { terms.insert(String(operands[k].offset), at: 0) }
             return terms.joined(separator: " + ")
@@ -104,7 +104,7 @@ extension CWriter {
                 w.lines(body(indices))
                 return
             }
-            w.block("for (int i\(level) = 0; i\(level) < \(dims[level].size); ++i\(level))") { emit(level + 1, &$0) }
+            w.block("for (int \(prefix)\(level) = 0; \(prefix)\(level) < \(dims[level].size); ++\(prefix)\(level))") { emit(level + 1, &$0) }
         }
         if shape.contains(0) { return }
         emit(0, &self)

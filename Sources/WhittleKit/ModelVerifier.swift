@@ -151,7 +151,7 @@ public enum ModelVerifier {
     }
 
     /// Runs a program, failing with its output when it exits non-zero.
-    static func run(_ program: String, _ arguments: [String], in directory: String, what: String) throws {
+    public static func run(_ program: String, _ arguments: [String], in directory: String, what: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments

@@ -16,8 +16,15 @@ public struct FoldConstants: GraphPass {
         var kept: [Node] = []
         var changed = false
         for (index, node) in graph.nodes.enumerated() {
+            // Outputs that shape inference already computed (Shape, Size and the arithmetic on them).
+            let outputs = node.outputs.filter { !$0.isEmpty }
+            if !outputs.isEmpty, outputs.allSatisfy({ types.constants[$0] != nil }) {
+                for name in outputs { graph.initializers[name] = types.constants[name] }
+                changed = true
+                continue
+            }
             let constantInputs = node.inputs.allSatisfy { $0.isEmpty || graph.initializers[$0] != nil }
-            guard constantInputs, node.subgraphs.isEmpty, node.outputs.allSatisfy({ !graph.isOutput($0) }),
+            guard constantInputs, node.subgraphs.isEmpty,
                   let definition = Registry.definition(domain: node.domain, name: node.opType),
                   let kernel = definition.evaluate,
                   node.outputs.allSatisfy({ ($0.isEmpty ? 0 : (types.graph.type(of: $0)?.shape.map { $0.reduce(1, *) } ?? Int.max)) <= limit })

@@ -34,6 +34,14 @@ def reason(name, message):
     return "wrong result: " + message[:120]
 
 
+def c_reason(message):
+    message = re.sub(r"\S*model\.onnx: ", "", message)
+    m = re.search(r"node \d+ (\([^)]*\)): (.*)", message)
+    if m:
+        message = "%s %s" % (m.group(1), m.group(2))
+    return re.sub(r"\s+", " ", message)[:160]
+
+
 def main(report):
     passed = sorted(line.strip() for line in open(report + ".passed") if line.strip())
     failed = [line.rstrip("\n").split("\t") for line in open(report + ".failed") if line.strip()]
@@ -46,6 +54,18 @@ def main(report):
         for name, ops, message in sorted(failed):
             f.write("%s  # %s\n" % (name, reason(name, message)))
     print("%d expected passes, %d excluded" % (len(passed), len(failed)))
+    if os.path.exists(report + ".c.passed"):
+        c_passed = sorted(line.strip() for line in open(report + ".c.passed") if line.strip())
+        c_failed = [line.rstrip("\n").split("\t", 1) for line in open(report + ".c.failed") if line.strip()]
+        with open(os.path.join(HERE, "c_expected_passes.txt"), "w") as f:
+            f.write("# Interpreter-passing node cases that must also pass through the emitted C (one per line).\n")
+            f.write("# Regenerate with `make conformance-manifest`; see c_excluded.txt for the others.\n")
+            f.write("\n".join(c_passed) + "\n")
+        with open(os.path.join(HERE, "c_excluded.txt"), "w") as f:
+            f.write("# Interpreter-passing node cases not expected to pass through the emitted C, each with its reason.\n")
+            for name, message in sorted(c_failed):
+                f.write("%s  # %s\n" % (name, c_reason(message)))
+        print("C: %d expected passes, %d excluded" % (len(c_passed), len(c_failed)))
 
 
 if __name__ == "__main__":

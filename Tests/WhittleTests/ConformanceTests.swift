@@ -32,8 +32,10 @@ struct ConformanceTests {
     static func lines(_ file: String) -> [String] {
         let path = TestPaths.root.appendingPathComponent("Tests/Conformance/\(file)").path
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").map { String($0.split(separator: "#")[0]).trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
+        return text.split(separator: "\n").compactMap { line -> String? in
+            let content = line.prefix { $0 != "#" }.trimmingCharacters(in: .whitespaces)
+            return content.isEmpty ? nil : content
+        }
     }
 
     /// Runs one case; returns nil when it passes, else the reason.

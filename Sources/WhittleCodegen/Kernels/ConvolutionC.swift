@@ -4,7 +4,7 @@ import WhittleOps
 /// C for Conv, the pools and the global pools (1-D and 2-D, NCHW).
 enum ConvolutionC {
     static var kernels: [String: CKernel] {
-        ["Conv": convKernel, "MaxPool": poolKernel(max: true), "AveragePool": poolKernel(max: false),
+        ["Conv": convKernel, "MaxPool": poolKernel(max: true), "AveragePool": poolKernel(max: false), "LpPool": lpPoolKernel,
          "GlobalAveragePool": globalPoolKernel(max: false), "GlobalMaxPool": globalPoolKernel(max: true)]
     }
 
@@ -117,7 +117,7 @@ enum ConvolutionC {
             if e.node.outputs.count > 1 && !e.node.outputs[1].isEmpty {
                 throw WhittleError(.unsupported, "MaxPool's Indices output is not supported by the C back end")
             }
-            guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer pooling is not supported by the C back end") }
+            guard e.elementType.isFloatingPoint || max else { throw WhittleError(.unsupported, "integer AveragePool is not supported by the C back end") }
             let g = try Geometry(e, kernel: kernel)
             let t = try e.cType(output: 0)
             let includePad = try e.context.int("count_include_pad", default: 0) != 0
@@ -132,7 +132,8 @@ enum ConvolutionC {
                     w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
                         w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
                         w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
-                        w.line("\(t) acc = \(max ? "-INFINITY" : e.literal(0));")
+                        let lowest = e.elementType.isFloatingPoint ? "-INFINITY" : CSyntax.constant(e.elementType.integerRange.0, e.elementType)
+                        w.line("\(t) acc = \(max ? lowest : e.literal(0));")
                         w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
                             w.block("for (int kw = kw_lo; kw < kw_hi; ++kw)") { w in
                                 w.line("const \(t) v = in[(ih0 + kh * \(g.dh)) * \(g.w) + iw0 + kw * \(g.dw)];")
@@ -156,6 +157,32 @@ enum ConvolutionC {
         }
     }
 
+    /// LpPool: (Σ |x|^p)^(1/p) over each window; padding contributes nothing.
+    static let lpPoolKernel: CKernel = { e, w in
+        guard let kernel = try e.context.ints("kernel_shape"), e.elementType.isFloatingPoint else {
+            throw WhittleError(.unsupported, "LpPool needs kernel_shape and a float input")
+        }
+        let g = try Geometry(e, kernel: kernel)
+        let t = try e.cType(output: 0)
+        let p = e.literal(Double(try e.context.int("p", default: 2)))
+        let (khLo, khHi) = range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
+        let (kwLo, kwHi) = range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
+        w.block("for (int plane = 0; plane < \(g.n * g.c); ++plane)") { w in
+            w.line("const \(t) *in = \(e.x(0)) + plane * \(g.h * g.w);")
+            w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
+                w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
+                w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
+                w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
+                    w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
+                    w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
+                    w.line("\(t) acc = \(e.literal(0));")
+                    w.line("for (int kh = kh_lo; kh < kh_hi; ++kh) for (int kw = kw_lo; kw < kw_hi; ++kw) acc += \(e.math("pow"))(\(e.math("fabs"))(in[(ih0 + kh * \(g.dh)) * \(g.w) + iw0 + kw * \(g.dw)]), \(p));")
+                    w.line("\(e.y(0))[plane * \(g.oh * g.ow) + oh * \(g.ow) + ow] = \(e.math("pow"))(acc, \(e.literal(1)) / \(p));")
+                }
+            }
+        }
+    }
+
     /// Window taps inside the padded input along one axis (for count_include_pad).
     static func paddedCount(_ start: String, size: Int, padEnd: Int, kernel: Int, dilation: Int) -> String {
         let reach = dilation == 1 ? "\(size + padEnd) - \(start)" : "(\(size + padEnd) - \(start) + \(dilation - 1)) / \(dilation)"
@@ -173,6 +200,72 @@ enum ConvolutionC {
                 w.line("\(t) acc = \(max ? "in[0]" : e.literal(0));")
                 w.line(max ? "for (int i = 1; i < \(size); ++i) if (in[i] > acc) acc = in[i];" : "for (int i = 0; i < \(size); ++i) acc += in[i];")
                 w.line(max ? "\(e.y(0))[plane] = acc;" : "\(e.y(0))[plane] = acc / \(e.literal(Double(size)));")
+            }
+        }
+    }
+}
+
+/// C for ConvTranspose (1-D and 2-D): every input pixel is scattered through the kernel,
+/// in the interpreter's order.
+enum ConvTransposeC {
+    static var kernels: [String: CKernel] { ["ConvTranspose": kernel] }
+
+    static let kernel: CKernel = { e, w in
+        let x = try e.inputShape(0), weights = try e.inputShape(1), y = try e.outputShape()
+        guard e.elementType.isFloatingPoint, x.count == 3 || x.count == 4 else {
+            throw WhittleError(.unsupported, "the C back end supports 1-D and 2-D float ConvTranspose only")
+        }
+        let t = try e.cType(output: 0)
+        let spatial = x.count - 2
+        let kernel = Array(weights[2...])
+        let strides = try e.context.ints("strides") ?? Array(repeating: 1, count: spatial)
+        let dilations = try e.context.ints("dilations") ?? Array(repeating: 1, count: spatial)
+        var pads = try e.context.ints("pads") ?? Array(repeating: 0, count: 2 * spatial)
+        let autoPad = try e.context.string("auto_pad", default: "NOTSET")
+        let outputPadding = try e.context.ints("output_padding") ?? Array(repeating: 0, count: spatial)
+        let inSizes = Array(x[2...]), outSizes = Array(y[2...])
+        var begin = Array(pads[0..<spatial])
+        if try e.context.ints("output_shape") != nil || autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
+            for i in 0..<spatial {
+                let total = strides[i] * (inSizes[i] - 1) + outputPadding[i] + (kernel[i] - 1) * dilations[i] + 1 - outSizes[i]
+                let half = Int((Double(total) / 2).rounded(.down))
+                begin[i] = autoPad == "SAME_UPPER" ? half : total - half
+            }
+        } else if autoPad == "VALID" {
+            begin = Array(repeating: 0, count: spatial)
+        }
+        pads = begin
+        let group = try e.context.int("group", default: 1)
+        let (h, wd) = spatial == 2 ? (inSizes[0], inSizes[1]) : (1, inSizes[0])
+        let (oh, ow) = spatial == 2 ? (outSizes[0], outSizes[1]) : (1, outSizes[0])
+        let (kh, kw) = spatial == 2 ? (kernel[0], kernel[1]) : (1, kernel[0])
+        let (sh, sw) = spatial == 2 ? (strides[0], strides[1]) : (1, strides[0])
+        let (dh, dw) = spatial == 2 ? (dilations[0], dilations[1]) : (1, dilations[0])
+        let (pt, pl) = spatial == 2 ? (pads[0], pads[1]) : (0, pads[0])
+        let c = x[1], mg = weights[1], m = mg * group, cg = c / group
+        w.block("for (int n = 0; n < \(x[0]); ++n)") { w in
+            w.block("for (int oc = 0; oc < \(m); ++oc)") { w in
+                w.line("\(t) *out = \(e.y(0)) + (n * \(m) + oc) * \(oh * ow);")
+                w.line("for (int i = 0; i < \(oh * ow); ++i) out[i] = \(e.has(2) ? "\(e.x(2))[oc]" : e.literal(0));")
+                w.block("for (int ci = 0; ci < \(cg); ++ci)") { w in
+                    w.line("const int ic = (oc / \(mg)) * \(cg) + ci;")
+                    w.line("const \(t) *in = \(e.x(0)) + (n * \(c) + ic) * \(h * wd);")
+                    w.line("const \(t) *wk = \(e.x(1)) + (ic * \(mg) + oc % \(mg)) * \(kh * kw);")
+                    w.block("for (int ih = 0; ih < \(h); ++ih)") { w in
+                        w.block("for (int iw = 0; iw < \(wd); ++iw)") { w in
+                            w.line("const \(t) v = in[ih * \(wd) + iw];")
+                            w.block("for (int a = 0; a < \(kh); ++a)") { w in
+                                w.line("const int yh = ih * \(sh) - \(pt) + a * \(dh);")
+                                w.line("if (yh < 0 || yh >= \(oh)) continue;")
+                                w.block("for (int b = 0; b < \(kw); ++b)") { w in
+                                    w.line("const int yw = iw * \(sw) - \(pl) + b * \(dw);")
+                                    w.line("if (yw < 0 || yw >= \(ow)) continue;")
+                                    w.line("out[yh * \(ow) + yw] += v * wk[a * \(kw) + b];")
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -11,7 +11,14 @@ enum DataMovementC {
             if bytes > 0 { w.line("memcpy(\(e.y(0)), \(e.x(0)), \(bytes));") }
         }
         var table: [String: CKernel] = [
-            "Reshape": copy, "Flatten": copy, "Squeeze": copy, "Unsqueeze": copy, "Identity": copy, "Dropout": copy,
+            "Reshape": copy, "Flatten": copy, "Squeeze": copy, "Unsqueeze": copy, "Identity": copy,
+            "Dropout": { e, w in
+                // Inference: a copy, and a mask of all true.
+                try copy(e, &w)
+                if e.node.outputs.count > 1 && !e.node.outputs[1].isEmpty {
+                    w.line("memset(\(e.y(1)), 1, \(try e.outputShape(1).reduce(1, *)));")
+                }
+            },
             "Transpose": transposeKernel, "Concat": concatKernel, "Split": splitKernel, "Slice": sliceKernel,
             "Gather": gatherKernel, "Expand": expandKernel, "Tile": tileKernel, "Pad": padKernel,
             "ArgMax": argKernel(max: true), "ArgMin": argKernel(max: false),
@@ -136,15 +143,14 @@ enum DataMovementC {
         let mode = try e.context.string("mode", default: "constant")
         var pads: [Int]
         var axes = Array(0..<x.count)
-        var value = 0.0
+        var value = 0.0, runtimeValue = false
         if e.context.opset < 11 {
             pads = try e.context.ints("pads") ?? []
             value = Double(try e.context.float("value", default: 0))
         } else {
             pads = try e.context.constantInts(1, what: "pads")
             if e.has(2) {
-                guard let v = e.constant(2) else { throw WhittleError(.unsupported, "Pad's constant_value must be a constant") }
-                value = v.count > 0 ? v.double(at: 0) : 0
+                if let v = e.constant(2) { value = v.count > 0 ? v.double(at: 0) : 0 } else { runtimeValue = true }
             }
             if e.has(3) { axes = try e.context.constantInts(3, what: "axes").map { try Shape.normalizeAxis($0, rank: x.count) } }
         }
@@ -152,9 +158,10 @@ enum DataMovementC {
         for (i, axis) in axes.enumerated() { begin[axis] = pads[i] }
         let inStrides = Shape.strides(x), outStrides = Shape.strides(y)
         // Output coordinates mapped back into the input per the mode; the constant mode fills the rest.
-        w.line("int src;")
+        w.line("int src, inside;")
+        w.line("(void)inside;")
         w.loopNest(y, [StridedOperand(name: "y", strides: outStrides)]) { idx in
-            var lines = ["src = 0;"]
+            var lines = ["src = 0;", "inside = 1;"]
             for d in x.indices {
                 let coordinate = "((\(idx[0])) / \(outStrides[d]) % \(y[d]) - \(begin[d]))"
                 let n = x[d]
@@ -164,10 +171,11 @@ enum DataMovementC {
                 case "reflect":
                     let period = max(2 * (n - 1), 1)
                     lines.append("{ int c = \(coordinate) % \(period); if (c < 0) c += \(period); if (c >= \(n)) c = \(period) - c; src += c * \(inStrides[d]); }")
-                default: lines.append("{ int c = \(coordinate); if (c < 0 || c >= \(n)) src = -\(Int32.max); src += c * \(inStrides[d]); }")
+                default: lines.append("{ int c = \(coordinate); if (c < 0 || c >= \(n)) inside = 0; else src += c * \(inStrides[d]); }")
                 }
             }
-            lines.append("\(e.y(0))[\(idx[0])] = src >= 0 ? \(e.x(0))[src] : (\(t))\(e.literal(value));")
+            let fill = runtimeValue ? "\(e.x(2))[0]" : "(\(t))\(e.literal(value))"
+            lines.append("\(e.y(0))[\(idx[0])] = inside ? \(e.x(0))[src] : \(fill);")
             return lines
         }
     }
@@ -176,8 +184,12 @@ enum DataMovementC {
     static func reduceKernel(_ name: String) -> CKernel {
         { e, w in
             let x = try e.inputShape(0)
-            guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer \(name) is not supported by the C back end") }
+            let integer = !e.elementType.isFloatingPoint
+            guard !integer || name == "ReduceMax" || name == "ReduceMin" else {
+                throw WhittleError(.unsupported, "integer \(name) is not supported by the C back end")
+            }
             let t = try e.cType(output: 0)
+            let (lowest, highest) = e.elementType.integerRange
             let axes = try OperatorHelpers.reductionAxes(e.context, inputFrom: name == "ReduceSum" ? 13 : 18)
             let noop = try e.context.int("noop_with_empty_axes", default: 0) != 0
             var reduced: [Int]
@@ -191,8 +203,8 @@ enum DataMovementC {
             let keptShape = kept.map { x[$0] }, reducedShape = reduced.map { x[$0] }
             let count = reducedShape.reduce(1, *)
             let (initial, step, finish): (String, String, String) = switch name {
-            case "ReduceMax": ("-INFINITY", "if (v > acc) acc = v;", "acc")
-            case "ReduceMin": ("INFINITY", "if (v < acc) acc = v;", "acc")
+            case "ReduceMax": (integer ? CSyntax.constant(lowest, e.elementType) : "-INFINITY", "if (v > acc) acc = v;", "acc")
+            case "ReduceMin": (integer ? CSyntax.constant(highest, e.elementType) : "INFINITY", "if (v < acc) acc = v;", "acc")
             case "ReduceProd": (e.literal(1), "acc *= v;", "acc")
             case "ReduceL2": (e.literal(0), "acc += v * v;", "\(e.math("sqrt"))(acc)")
             case "ReduceSumSquare": (e.literal(0), "acc += v * v;", "acc")
@@ -200,10 +212,11 @@ enum DataMovementC {
             default: (e.literal(0), "acc += v;", "acc")
             }
             w.line("int out = 0;")
+            w.line("(void)out;")
             w.loopNest(keptShape, [StridedOperand(name: "x", strides: kept.map { strides[$0] })]) { outer in
                 var inner = CWriter()
                 inner.line("\(t) acc = \(initial);")
-                inner.loopNest(reducedShape, [StridedOperand(name: "x", strides: reduced.map { strides[$0] })]) { r in
+                inner.loopNest(reducedShape, [StridedOperand(name: "x", strides: reduced.map { strides[$0] })], prefix: "r") { r in
                     ["const \(t) v = \(e.x(0))[\(outer[0]) + \(r[0])];", step]
                 }
                 inner.line("\(e.y(0))[out++] = \(finish);")

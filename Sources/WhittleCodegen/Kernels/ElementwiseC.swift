@@ -92,13 +92,23 @@ enum ElementwiseC {
     typealias Binary = @Sendable (String, String, NodeEmission) throws -> String
 
     static let binary: [String: Binary] = [
-        "Add": { a, b, _ in "\(a) + \(b)" },
-        "Sub": { a, b, _ in "\(a) - \(b)" },
-        "Mul": { a, b, _ in "\(a) * \(b)" },
+        "Add": { a, b, e in try wrapping(a, "+", b, e) },
+        "Sub": { a, b, e in try wrapping(a, "-", b, e) },
+        "Mul": { a, b, e in try wrapping(a, "*", b, e) },
         "Div": { a, b, _ in "\(a) / \(b)" },
         "Pow": { a, b, e in
-            guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer Pow is not supported by the C back end") }
+            guard e.elementType.isFloatingPoint else {
+                return "(\(try e.cType(output: 0)))pow((double)\(a), (double)\(b))"
+            }
             return "\(e.math("pow"))(\(a), \(b))"
+        },
+        // fmod = 0 takes the divisor's sign (Python's %), fmod = 1 the dividend's (C's fmod and %).
+        "Mod": { a, b, e in
+            let fmod = try e.context.int("fmod", default: 0) != 0
+            let r = e.elementType.isFloatingPoint ? "\(e.math("fmod"))(\(a), \(b))" : "(\(a) % \(b))"
+            let unsigned = [.uint8, .uint16, .uint32, .uint64].contains(e.elementType)
+            if fmod || unsigned { return r }
+            return "\(r) + ((\(r) != 0 && ((\(r) < 0) != (\(b) < 0))) ? \(b) : 0)"
         },
         "And": { a, b, _ in "(uint8_t)(\(a) && \(b))" },
         "Or": { a, b, _ in "(uint8_t)(\(a) || \(b))" },
@@ -122,6 +132,14 @@ enum ElementwiseC {
                 return ActivationC.store("\(e.y(0))[\(idx[0])]", value, activation, e)
             }
         }
+    }
+
+    /// Signed integer overflow is undefined in C; ONNX integers wrap. The operation runs on the
+    /// unsigned type of the same width and converts back.
+    static func wrapping(_ a: String, _ op: String, _ b: String, _ e: NodeEmission) throws -> String {
+        let unsigned: [ElementType: String] = [.int8: "uint8_t", .int16: "uint16_t", .int32: "uint32_t", .int64: "uint64_t"]
+        guard let u = unsigned[e.elementType] else { return "\(a) \(op) \(b)" }
+        return "(\(try e.cType(output: 0)))((\(u))\(a) \(op) (\(u))\(b))"
     }
 
     static let comparisons: [String: String] = [

@@ -132,8 +132,12 @@ enum NormalizationC {
     }
 
     static let layerNormalizationKernel: CKernel = { e, w in
-        guard e.elementType.isFloatingPoint, e.node.outputs.filter({ !$0.isEmpty }).count == 1 else {
-            throw WhittleError(.unsupported, "LayerNormalization with Mean/InvStdDev outputs is not supported by the C back end")
+        guard e.elementType.isFloatingPoint else {
+            throw WhittleError(.unsupported, "integer LayerNormalization is not supported by the C back end")
+        }
+        let extra = (1...2).filter { $0 < e.node.outputs.count && !e.node.outputs[$0].isEmpty }
+        if try extra.contains(where: { try e.cType(output: $0) != e.cType(output: 0) }) {
+            throw WhittleError(.unsupported, "LayerNormalization with a stash_type other than the input type is not supported by the C back end")
         }
         let x = try e.inputShape(0)
         let t = try e.cType(output: 0)
@@ -154,6 +158,8 @@ enum NormalizationC {
             let s = scaleFull ? "\(e.x(1))[i]" : "\(e.x(1))[0]"
             let b = e.has(2) ? (biasFull ? " + \(e.x(2))[i]" : " + \(e.x(2))[0]") : ""
             w.line("for (int i = 0; i < \(size); ++i) out[i] = (in[i] - mean) * inv * \(s)\(b);")
+            if extra.contains(1) { w.line("\(e.y(1))[g] = mean;") }
+            if extra.contains(2) { w.line("\(e.y(2))[g] = inv;") }
         }
     }
 
