@@ -12,13 +12,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup build example test conformance-data conformance-manifest clean
 
-# System packages: protobuf-c and zlib with headers, found through pkg-config.
+# System packages: protobuf-c and zlib with headers (found through pkg-config), and the
+# Arm bare-metal compiler that the tests build the emitted C with.
 setup:
-	@if ! pkg-config --exists libprotobuf-c zlib 2>/dev/null; then \
-		echo "installing libprotobuf-c-dev, zlib1g-dev and pkg-config"; \
+	@if ! pkg-config --exists libprotobuf-c zlib 2>/dev/null || ! command -v arm-none-eabi-gcc >/dev/null; then \
+		echo "installing libprotobuf-c-dev, zlib1g-dev, pkg-config and gcc-arm-none-eabi"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-			libprotobuf-c-dev zlib1g-dev pkg-config; \
+			libprotobuf-c-dev zlib1g-dev pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi; \
 	fi
 
 build: setup
@@ -44,7 +45,7 @@ conformance-data: $(NODE_TESTS)/VERSION
 
 test: setup conformance-data
 	$(SWIFT) build --build-tests
-	WHITTLE_REQUIRE_CONFORMANCE=1 $(SWIFT) test --skip-build
+	WHITTLE_REQUIRE_CONFORMANCE=1 WHITTLE_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 
 conformance-manifest: setup conformance-data
 	$(SWIFT) build --build-tests

@@ -87,3 +87,43 @@ struct CBackendTests {
         #expect(strict.stdout.contains("FAIL"))
     }
 }
+
+/// The emitted C for microcontrollers (arm-none-eabi-gcc) and golden snapshots of small models.
+struct CPortabilityTests {
+    static var armCompiler: Bool {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/arm-none-eabi-gcc")
+    }
+
+    @Test(arguments: CBackendTests.models)
+    func buildsForCortexM(model: String) throws {
+        guard Self.armCompiler else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("arm-none-eabi-gcc is not installed") }
+            return
+        }
+        let directory = CBackendTests.workDirectory("arm-\(model)")
+        let compiled = try ModelCompiler.compile(ModelLoader.load(path: TestPaths.model("\(model).onnx")), options: CompileOptions(name: "model"))
+        _ = try compiled.write(to: directory)
+        // Cortex-M4F (single-precision FPU) and Cortex-M0+ (no FPU): the strictest warnings, no errors.
+        for cpu in [["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"], ["-mcpu=cortex-m0plus"]] {
+            try ModelVerifier.run("arm-none-eabi-gcc", ["-mthumb"] + cpu + ModelVerifier.strictFlags + ["-O2", "-c", "model.c", "model_weights.c"],
+                                  in: directory, what: "arm-none-eabi-gcc \(cpu[0])")
+        }
+    }
+
+    /// Snapshots: re-record with RECORD_GOLDEN=1 and review the diff.
+    @Test(arguments: ["digits_mlp", "local_functions", "initializer_as_input"])
+    func emittedCMatchesSnapshot(model: String) throws {
+        let path = model == "digits_mlp" ? TestPaths.model("\(model).onnx") : TestPaths.fixture("\(model).onnx")
+        let bundle = try ModelCompiler.compile(ModelLoader.load(path: path)).bundle
+        let folder = TestPaths.root.appendingPathComponent("Tests/WhittleTests/Golden/c/\(model)")
+        let files = [("\(bundle.name).h", bundle.header), ("\(bundle.name).c", bundle.source), ("\(bundle.name)_weights.c", bundle.weights)]
+        if ProcessInfo.processInfo.environment["RECORD_GOLDEN"] != nil {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for (file, text) in files { try text.write(to: folder.appendingPathComponent(file), atomically: true, encoding: .utf8) }
+        }
+        for (file, text) in files {
+            let expected = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            #expect(text == expected, "\(model)/\(file) differs from its snapshot (RECORD_GOLDEN=1 to re-record)")
+        }
+    }
+}
