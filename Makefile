@@ -1,6 +1,7 @@
 # Whittle developer commands. Each target installs what it needs first (Debian/Ubuntu).
 #   make example               inspect the bundled example model and run it with the reference interpreter
 #   make test                  run all tests (unit, zoo, ONNX node-test conformance)
+#   make bench                 emitted C vs ONNX Runtime on the host (prints a table)
 #   make conformance-manifest  re-record Tests/Conformance/{expected_passes,excluded}.txt
 SWIFT ?= swift
 EXAMPLE ?= Examples/models/kws_dscnn.onnx
@@ -10,7 +11,7 @@ VENV := .venv
 NODE_TESTS := .build-conformance/node
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build example test conformance-data conformance-manifest clean
+.PHONY: setup build example test bench conformance-data conformance-manifest clean
 
 # System packages: protobuf-c and zlib with headers (found through pkg-config), and the
 # Arm bare-metal compiler that the tests build the emitted C with.
@@ -46,6 +47,11 @@ conformance-data: $(NODE_TESTS)/VERSION
 test: setup conformance-data
 	$(SWIFT) build --build-tests
 	WHITTLE_REQUIRE_CONFORMANCE=1 WHITTLE_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
+
+bench: setup $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -r Tests/Benchmarks/requirements.txt
+	$(SWIFT) build -c release
+	$(VENV)/bin/python Tests/Benchmarks/bench.py
 
 conformance-manifest: setup conformance-data
 	$(SWIFT) build --build-tests

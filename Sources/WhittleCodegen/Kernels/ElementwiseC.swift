@@ -242,13 +242,13 @@ enum ActivationC {
         guard let activation else { return ["\(target) = \(value);"] }
         let f = { (x: Float) in e.literal(Double(x)) }
         switch activation.kind {
-        case "Relu": return ["\(target) = \(value);", "if (\(target) < \(f(0))) \(target) = \(f(0));"]
+        case "Relu": return (value == target ? [] : ["\(target) = \(value);"]) + ["if (\(target) < \(f(0))) \(target) = \(f(0));"]
         case "Clip":
-            var lines = ["\(target) = \(value);"]
+            var lines = value == target ? [] : ["\(target) = \(value);"]
             if activation.low.isFinite { lines.append("if (\(target) < \(f(activation.low))) \(target) = \(f(activation.low));") }
             if activation.high.isFinite { lines.append("if (\(target) > \(f(activation.high))) \(target) = \(f(activation.high));") }
             return lines
-        default: return ["\(target) = \(value);", "\(target) = \(apply(target, activation, e));"]
+        default: return (value == target ? [] : ["\(target) = \(value);"]) + ["\(target) = \(apply(target, activation, e));"]
         }
     }
 

@@ -17,7 +17,7 @@ extern const float digits_mlp_w_net_4_weight_t[320];
  *   out: float32[1x64]
  *   alpha=1.0 beta=1.0 transB=0 fused_activation="Relu"
  */
-static void node_000_net_net_0_Gemm(const float *x0, const float *x1, const float *x2, float *y0) {
+static void node_000_net_net_0_Gemm(const float *restrict x0, const float *restrict x1, const float *restrict x2, float *restrict y0) {
     for (int i = 0; i < 1; ++i) {
         float *row = y0 + i * 64;
         for (int j = 0; j < 64; ++j) row[j] = 0.0f;
@@ -28,7 +28,6 @@ static void node_000_net_net_0_Gemm(const float *x0, const float *x1, const floa
         }
         for (int j = 0; j < 64; ++j) row[j] += 1.0f * x2[i * 0 + j * 1];
         for (int j = 0; j < 64; ++j) {
-            row[j] = row[j];
             if (row[j] < 0.0f) row[j] = 0.0f;
         }
     }
@@ -39,7 +38,7 @@ static void node_000_net_net_0_Gemm(const float *x0, const float *x1, const floa
  *   out: float32[1x32]
  *   alpha=1.0 beta=1.0 transB=0 fused_activation="Relu"
  */
-static void node_001_net_net_2_Gemm(const float *x0, const float *x1, const float *x2, float *y0) {
+static void node_001_net_net_2_Gemm(const float *restrict x0, const float *restrict x1, const float *restrict x2, float *restrict y0) {
     for (int i = 0; i < 1; ++i) {
         float *row = y0 + i * 32;
         for (int j = 0; j < 32; ++j) row[j] = 0.0f;
@@ -50,7 +49,6 @@ static void node_001_net_net_2_Gemm(const float *x0, const float *x1, const floa
         }
         for (int j = 0; j < 32; ++j) row[j] += 1.0f * x2[i * 0 + j * 1];
         for (int j = 0; j < 32; ++j) {
-            row[j] = row[j];
             if (row[j] < 0.0f) row[j] = 0.0f;
         }
     }
@@ -61,7 +59,7 @@ static void node_001_net_net_2_Gemm(const float *x0, const float *x1, const floa
  *   out: float32[1x10]
  *   alpha=1.0 beta=1.0 transB=0
  */
-static void node_002_net_net_4_Gemm(const float *x0, const float *x1, const float *x2, float *y0) {
+static void node_002_net_net_4_Gemm(const float *restrict x0, const float *restrict x1, const float *restrict x2, float *restrict y0) {
     for (int i = 0; i < 1; ++i) {
         float *row = y0 + i * 10;
         for (int j = 0; j < 10; ++j) row[j] = 0.0f;

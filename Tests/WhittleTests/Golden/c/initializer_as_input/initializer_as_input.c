@@ -11,7 +11,7 @@ extern const float initializer_as_input_w_W[12];
  *   in:  float32[2x3], float32[3x4]
  *   out: float32[2x4]
  */
-static void node_000_fc(const float *x0, const float *x1, float *y0) {
+static void node_000_fc(const float *restrict x0, const float *restrict x1, float *restrict y0) {
     for (int t = 0; t < 1; ++t) {
         const float *ab = x0 + 0;
         const float *bb = x1 + 0;

@@ -16,7 +16,7 @@ extern const float local_functions_w_w3[9];
  *   in:  float32[2x4], float32[4x6]
  *   out: float32[2x6]
  */
-static void node_000_layer1_MatMul(const float *x0, const float *x1, float *y0) {
+static void node_000_layer1_MatMul(const float *restrict x0, const float *restrict x1, float *restrict y0) {
     for (int t = 0; t < 1; ++t) {
         const float *ab = x0 + 0;
         const float *bb = x1 + 0;
@@ -50,7 +50,7 @@ static void node_001_layer1_Add(const float *x0, const float *x1, float *y0) {
  *   in:  float32[2x6], float32[6x3]
  *   out: float32[2x3]
  */
-static void node_002_layer2_MatMul(const float *x0, const float *x1, float *y0) {
+static void node_002_layer2_MatMul(const float *restrict x0, const float *restrict x1, float *restrict y0) {
     for (int t = 0; t < 1; ++t) {
         const float *ab = x0 + 0;
         const float *bb = x1 + 0;
@@ -84,7 +84,7 @@ static void node_003_layer2_Add(const float *x0, const float *x1, float *y0) {
  *   in:  float32[2x3], float32[3x3], float32[3]
  *   out: float32[2x3]
  */
-static void node_004_layer3_Gemm(const float *x0, const float *x1, const float *x2, float *y0) {
+static void node_004_layer3_Gemm(const float *restrict x0, const float *restrict x1, const float *restrict x2, float *restrict y0) {
     for (int i = 0; i < 2; ++i) {
         float *row = y0 + i * 3;
         for (int j = 0; j < 3; ++j) row[j] = 0.0f;

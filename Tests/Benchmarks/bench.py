@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Host benchmark: Whittle's emitted C against ONNX Runtime, measured in the same run.
+
+    make bench
+
+For each float model in Examples/models: compile time of `whittle compile`, the
+emitted C's latency per inference (gcc -O2, median of repeated runs after a
+warm-up), ONNX Runtime's latency on the same model (1 intra-op thread, all graph
+optimizations), their ratio, and the arena against the planner's lower bound.
+It prints a Markdown table; it asserts nothing.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WHITTLE = os.path.join(ROOT, ".build", "release", "whittle")
+
+HARNESS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "model.h"
+
+static float input[MODEL_INPUT_0_SIZE];
+static float output[MODEL_OUTPUT_0_SIZE];
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int compare(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    int runs = argc > 1 ? atoi(argv[1]) : 100, i;
+    double *times = malloc(sizeof(double) * (size_t)runs);
+    unsigned state = 12345u;
+    for (i = 0; i < MODEL_INPUT_0_SIZE; ++i) {
+        state = state * 1103515245u + 12345u;
+        input[i] = (float)((state >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+    }
+    for (i = 0; i < 10; ++i) model_run(input, output);
+    for (i = 0; i < runs; ++i) {
+        double start = now();
+        model_run(input, output);
+        times[i] = now() - start;
+    }
+    qsort(times, (size_t)runs, sizeof(double), compare);
+    printf("%.9f %f\n", times[runs / 2], (double)output[0]);
+    free(times);
+    return 0;
+}
+"""
+
+
+def median_runtime(session, feeds, minimum_seconds=0.5):
+    for _ in range(10):
+        session.run(None, feeds)
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < minimum_seconds or len(times) < 20:
+        t = time.perf_counter()
+        session.run(None, feeds)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench(name, work):
+    model = os.path.join(ROOT, "Examples", "models", name + ".onnx")
+    out = os.path.join(work, name)
+    start = time.perf_counter()
+    subprocess.run([WHITTLE, "compile", model, "--name", "model", "-o", out], check=True, capture_output=True)
+    compile_seconds = time.perf_counter() - start
+    report = json.load(open(os.path.join(out, "model_report.json")))
+    with open(os.path.join(out, "bench.c"), "w") as f:
+        f.write(HARNESS)
+    exe = os.path.join(out, "bench")
+    subprocess.run(["gcc", "-std=c99", "-O2", "-D_POSIX_C_SOURCE=199309L", "-I", out, os.path.join(out, "bench.c"),
+                    os.path.join(out, "model.c"), os.path.join(out, "model_weights.c"), "-lm", "-o", exe], check=True)
+    # Enough runs for about half a second, at least 20.
+    probe = float(subprocess.run([exe, "5"], check=True, capture_output=True, text=True).stdout.split()[0])
+    runs = max(20, min(100000, int(0.5 / max(probe, 1e-7))))
+    c_seconds = float(subprocess.run([exe, str(runs)], check=True, capture_output=True, text=True).stdout.split()[0])
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+    feeds = {inp.name: np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)}
+    ort_seconds = median_runtime(session, feeds)
+    return {
+        "model": name, "compile_s": compile_seconds, "c_us": c_seconds * 1e6, "ort_us": ort_seconds * 1e6,
+        "ratio": c_seconds / ort_seconds, "arena": report["arenaBytes"], "bound": report["arenaLowerBound"],
+        "weights": report["weightBytes"], "macs": report["macs"],
+    }
+
+
+def main():
+    manifest = json.load(open(os.path.join(ROOT, "Examples", "models", "manifest.json")))["models"]
+    names = sorted(n for n, m in manifest.items() if m["category"] != "quantized")
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for name in names:
+            rows.append(bench(name, work))
+    print("| model | MACs | compile (s) | Whittle C (µs) | ONNX Runtime (µs) | C / ORT | arena (B) | lower bound (B) | weights (B) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print("| %s | %d | %.2f | %.1f | %.1f | %.2f | %d | %d | %d |" % (
+            r["model"], r["macs"], r["compile_s"], r["c_us"], r["ort_us"], r["ratio"], r["arena"], r["bound"], r["weights"]))
+    print("\nhost: %s; ONNX Runtime %s, 1 thread; emitted C built with gcc -O2" % (os.uname().machine, ort.__version__))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
