@@ -34,6 +34,9 @@ public enum CEmitter {
                                              ConvTransposeC.kernels]
         .reduce(into: [:]) { $0.merge($1) { first, _ in first } }
 
+    /// The C type that stores `type` in emitted code (bool is `uint8_t`); nil when the back end does not emit it.
+    public static func cType(_ type: ElementType) -> String? { CSyntax.type(type) }
+
     /// Operators the C back end can emit.
     public static var supportedOperators: [String] { kernels.keys.sorted() }
 

@@ -134,13 +134,13 @@ public enum ModelVerifier {
                      "}", ""]
         var declarations: [String] = [], calls: [String] = [], loads: [String] = [], saves: [String] = []
         for (i, input) in graph.inputs.enumerated() {
-            guard let type = graph.type(of: input.name), let c = CTypeName.of(type.elementType) else { continue }
+            guard let type = graph.type(of: input.name), let c = CEmitter.cType(type.elementType) else { continue }
             declarations.append("static \(c) in\(i)[\(upper)_INPUT_\(i)_SIZE > 0 ? \(upper)_INPUT_\(i)_SIZE : 1];")
             loads.append("    if (load(\"input_\(i).bin\", in\(i), sizeof(\(c)) * \(upper)_INPUT_\(i)_SIZE)) { fputs(\"cannot read input_\(i).bin\\n\", stderr); return 2; }")
             calls.append("in\(i)")
         }
         for (j, output) in graph.outputs.enumerated() {
-            guard let type = graph.type(of: output.name), let c = CTypeName.of(type.elementType) else { continue }
+            guard let type = graph.type(of: output.name), let c = CEmitter.cType(type.elementType) else { continue }
             declarations.append("static \(c) out\(j)[\(upper)_OUTPUT_\(j)_SIZE > 0 ? \(upper)_OUTPUT_\(j)_SIZE : 1];")
             saves.append("    if (save(\"output_\(j).bin\", out\(j), sizeof(\(c)) * \(upper)_OUTPUT_\(j)_SIZE)) return 3;")
             calls.append("out\(j)")
@@ -169,25 +169,6 @@ public enum ModelVerifier {
         guard process.terminationStatus == 0 else {
             let text = String(decoding: output, as: UTF8.self).split(separator: "\n").prefix(20).joined(separator: " | ")
             throw WhittleError(.io, "\(what) failed (exit \(process.terminationStatus)): \(text)")
-        }
-    }
-}
-
-/// C type names for the harness (the same mapping as the emitted code).
-enum CTypeName {
-    static func of(_ type: ElementType) -> String? {
-        switch type {
-        case .float: "float"
-        case .double: "double"
-        case .int8: "int8_t"
-        case .uint8, .bool: "uint8_t"
-        case .int16: "int16_t"
-        case .uint16: "uint16_t"
-        case .int32: "int32_t"
-        case .uint32: "uint32_t"
-        case .int64: "int64_t"
-        case .uint64: "uint64_t"
-        default: nil
         }
     }
 }

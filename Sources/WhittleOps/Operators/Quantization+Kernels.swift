@@ -8,23 +8,16 @@ extension QuantizationOperators {
     }
 
     /// The range of an integer type used for saturation.
-    static func range(_ type: ElementType) -> (Double, Double) {
-        switch type {
-        case .int8: (-128, 127)
-        case .uint8: (0, 255)
-        case .int16: (-32768, 32767)
-        case .uint16: (0, 65535)
-        case .int32: (-2_147_483_648, 2_147_483_647)
-        case .uint32: (0, 4_294_967_295)
-        default: (-9.2e18, 9.2e18)
-        }
-    }
+    static func range(_ type: ElementType) -> (Double, Double) { type.integerRange }
 
     /// `value` (already rounded) clamped to `type`'s range.
     static func saturate(_ value: Double, _ type: ElementType) -> Int64 {
         let (low, high) = range(type)
         guard !value.isNaN else { return 0 }
-        return Int64(Swift.min(Swift.max(value, low), high))
+        let clamped = Swift.min(Swift.max(value, low), high)
+        // Int64 cannot hold every uint64; such values wrap like the stored bits.
+        if clamped >= 9.223372036854775807e18 { return Int64(bitPattern: UInt64(Swift.min(clamped, 1.8446744073709550e19))) }
+        return Int64(clamped)
     }
 
     /// For each element, the index of its scale/zero point: 0 per tensor, the `axis` coordinate per axis.
