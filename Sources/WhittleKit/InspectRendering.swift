@@ -61,14 +61,14 @@ extension InspectReport {
         return (n < 0 ? "-" : "") + out
     }
 
-    static func bytesText(_ n: Int) -> String {
+    public static func bytesText(_ n: Int) -> String {
         if n < 1024 { return "\(n) B" }
         if n < 1024 * 1024 { return String(format: "%.1f KiB", Double(n) / 1024) }
         return String(format: "%.2f MiB", Double(n) / 1_048_576)
     }
 
     /// Pads columns to their widest cell; `rightAligned` columns are numbers.
-    static func table(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
+    public static func table(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
         guard let columns = rows.first?.count else { return [] }
         let widths = (0..<columns).map { c in rows.map { $0[c].count }.max() ?? 0 }
         return rows.map { row in

@@ -11,7 +11,7 @@ struct Whittle: ParsableCommand {
         commandName: "whittle",
         abstract: "Compile ONNX models into small standalone C for microcontrollers and Raspberry Pi.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self]
+        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Targets.self]
     )
 }
 
@@ -149,8 +149,7 @@ struct Compile: ParsableCommand {
     @Option(help: ArgumentHelp("Prefix of the generated files and C symbols (default: the model file's name).", valueName: "NAME"))
     var name: String?
 
-    @Option(help: ArgumentHelp("The device to compile for.", valueName: "TARGET"))
-    var target = "host"
+    @OptionGroup var targetOptions: TargetOptions
 
     @OptionGroup var passes: PassOptions
 
@@ -158,12 +157,24 @@ struct Compile: ParsableCommand {
         if passes.listIfAsked() { return }
         try reportingErrors {
             guard let model, let output else { throw WhittleError(.usage, "compile needs MODEL.onnx and -o OUTDIR") }
-            guard target == "host" else { throw WhittleError(.usage, "unknown target \"\(target)\" (targets: host)") }
+            let target = try targetOptions.resolve()
             let analyzed = try ModelOptions.load(model, inputShapes)
             let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(
                 name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter)))
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
-            let files = try compiled.write(to: output)
+            do {
+                try TargetBudget.check(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash())
+            } catch let error as WhittleError {
+                throw error.inFile(model)
+            }
+            var files = try compiled.write(to: output)
+            for (file, text) in compiled.buildSnippets(target: target) {
+                let path = URL(fileURLWithPath: output).appendingPathComponent(file).path
+                guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+                    throw WhittleError(.io, "cannot write \(path)")
+                }
+                files.append(path)
+            }
             let plan = compiled.bundle.plan
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
             print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B")
@@ -215,5 +226,45 @@ struct Verify: ParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+}
+
+/// The target and its budgets, shared by compile and verify.
+struct TargetOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The device to compile for (see whittle targets).", valueName: "TARGET"))
+    var target = "host"
+
+    @Option(name: .customLong("targets-dir"), help: ArgumentHelp("The folder of target descriptions.", valueName: "DIR"))
+    var targetsDirectory: String?
+
+    @Option(name: .customLong("ram-budget"), help: ArgumentHelp("RAM available for the arena (bytes, or 256K / 1M).", valueName: "BYTES"))
+    var ramBudget: String?
+
+    @Option(name: .customLong("flash-budget"), help: ArgumentHelp("Flash available for the weights.", valueName: "BYTES"))
+    var flashBudget: String?
+
+    func catalog() throws -> TargetCatalog { try TargetCatalog(explicit: targetsDirectory) }
+    func resolve() throws -> TargetDescription { try catalog().target(target) }
+    func ram() throws -> Int? { try ramBudget.map(TargetBudget.parse) }
+    func flash() throws -> Int? { try flashBudget.map(TargetBudget.parse) }
+}
+
+struct Targets: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the devices Whittle compiles for (the files in Targets/).")
+
+    @Option(name: .customLong("targets-dir"), help: ArgumentHelp("The folder of target descriptions.", valueName: "DIR"))
+    var targetsDirectory: String?
+
+    func run() throws {
+        try reportingErrors {
+            let targets = try TargetCatalog(explicit: targetsDirectory).all()
+            var rows = [["target", "kind", "compiler", "FPU", "flash", "RAM", "emulator", "description"]]
+            for t in targets {
+                let emulator = t.qemu.map { [$0.program, $0.machine ?? $0.cpu ?? ""].filter { !$0.isEmpty }.joined(separator: " ") } ?? "-"
+                rows.append([t.name, t.kind, t.compiler, t.fpu, t.flash_bytes > 0 ? InspectReport.bytesText(t.flash_bytes) : "-",
+                             t.ram_bytes > 0 ? InspectReport.bytesText(t.ram_bytes) : "-", emulator, t.description])
+            }
+            for line in InspectReport.table(rows, rightAligned: []) { print(line) }
+        }
     }
 }
