@@ -204,6 +204,8 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Keep the generated files and the test program in this folder.", valueName: "DIR"))
     var workDir: String?
 
+    @OptionGroup var targetOptions: TargetOptions
+
     @OptionGroup var passes: PassOptions
 
     func run() throws {
@@ -211,6 +213,28 @@ struct Verify: ParsableCommand {
         try reportingErrors {
             let analyzed = try options.load()
             let given = try inputs.map { try ModelRunner.inputs(fromArchive: $0, for: analyzed.graph) }
+            if targetOptions.target != "host" {
+                let catalog = try targetOptions.catalog()
+                let target = try catalog.target(targetOptions.target)
+                let directory = workDir ?? FileManager.default.temporaryDirectory
+                    .appendingPathComponent("whittle-verify-\(target.name)-\(ProcessInfo.processInfo.processIdentifier)").path
+                try ModelRunner.makeDirectory(directory)
+                let result: TargetVerifier.Result
+                do {
+                    result = try TargetVerifier.verify(analyzed, target: target, catalog: catalog, inputs: given, tolerance: tolerance,
+                                                       budgets: (try targetOptions.ram(), try targetOptions.flash()), workDirectory: directory)
+                } catch let error as WhittleError {
+                    throw error.inFile(options.model)
+                }
+                if workDir == nil { try? FileManager.default.removeItem(atPath: directory) }
+                for r in result.comparisons {
+                    print("\(r.name): max abs error \(String(format: "%.3g", r.maxAbsError)), max ULP \(r.maxULP)  \(r.passed ? "PASS" : "FAIL")")
+                    if !r.passed { failed = true }
+                }
+                print("\(target.name): text \(result.text) B, data \(result.data) B, bss \(result.bss) B, "
+                    + "instructions per inference \(result.instructions.map(String.init) ?? "?")")
+                return
+            }
             var settings = ModelVerifier.Options()
             settings.compiler = cc
             settings.tolerance = tolerance

@@ -1,0 +1,205 @@
+import Foundation
+import WhittleIR
+import WhittleCodegen
+import WhittleInterpreter
+
+/// `whittle verify --target`: cross-compiles the model with a harness that has the inputs
+/// linked in, runs it under QEMU, reads the outputs back and compares them with the interpreter;
+/// also reports the section sizes and the instructions one inference takes.
+public enum TargetVerifier {
+    public struct Result: Sendable {
+        public var comparisons: [ModelVerifier.Comparison]
+        public var text: Int
+        public var data: Int
+        public var bss: Int
+        /// Guest instructions executed by one call of the run function (QEMU plugin count).
+        public var instructions: Int?
+    }
+
+    public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
+                              inputs given: [String: NDArray]?, tolerance: Double, budgets: (ram: Int?, flash: Int?),
+                              workDirectory: String) throws -> Result {
+        guard target.kind != "host", let emulator = target.qemu else {
+            throw WhittleError(.usage, "target \(target.name) has no emulator; use whittle verify without --target for the host")
+        }
+        let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(name: "model"))
+        try TargetBudget.check(compiled, target: target, ram: budgets.ram, flash: budgets.flash)
+        _ = try compiled.write(to: workDirectory)
+        let inputs = given ?? ModelVerifier.randomInputs(for: analyzed.graph, seed: 1)
+        let reference = try Interpreter(model: analyzed.model, inference: analyzed.inference).run(inputs)
+        let graph = analyzed.graph
+        let bare = target.kind == "bare-metal"
+        try harness(graph: graph, inputs: inputs, bareMetal: bare).write(toFile: workDirectory + "/harness.c", atomically: true, encoding: .utf8)
+
+        let boards = catalog.directory.appendingPathComponent("boards").path
+        let program = workDirectory + "/model.elf"
+        var arguments = target.cflags + ["-std=c99", "-Wall", "-Wextra", "-o", program, "harness.c", "model.c", "model_weights.c"]
+        if bare {
+            guard let script = emulator.linker_script else { throw WhittleError(.usage, "target \(target.name) has no linker_script") }
+            let board = boards + "/cortex-m"
+            arguments += ["-I", board, "-L", board, "-T", catalog.directory.appendingPathComponent(script).path,
+                          board + "/startup.c", board + "/semihost.c", "-ffunction-sections", "-fdata-sections", "-nostartfiles",
+                          "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
+        }
+        arguments.append("-lm")
+        try ModelVerifier.run(target.compiler, arguments, in: workDirectory, what: "building for \(target.name)")
+        let sizes = try sectionSizes(program, compiler: target.compiler, in: workDirectory)
+
+        // The instruction counter is built from source the first time.
+        let plugin = workDirectory + "/libinsncount.so"
+        try ModelVerifier.run("cc", ["-O2", "-shared", "-fPIC", "-I", boards + "/qemu-plugin", "-o", plugin, boards + "/qemu-plugin/insncount.c"],
+                              in: workDirectory, what: "building the QEMU instruction counter")
+        let begin = try symbol("whittle_bench_begin", in: program, compiler: target.compiler, directory: workDirectory)
+        let end = try symbol("whittle_bench_end", in: program, compiler: target.compiler, directory: workDirectory)
+        var qemu: [String]
+        if bare {
+            guard let machine = emulator.machine else { throw WhittleError(.usage, "target \(target.name) has no QEMU machine") }
+            qemu = ["timeout", "600", emulator.program, "-M", machine, "-display", "none", "-monitor", "none", "-serial", "none",
+                    "-chardev", "file,id=out,path=\(workDirectory)/console.txt",
+                    "-semihosting-config", "enable=on,target=native,chardev=out", "-kernel", program]
+        } else {
+            qemu = ["timeout", "600", emulator.program] + (emulator.cpu.map { ["-cpu", $0] } ?? [])
+        }
+        qemu += ["-plugin", "\(plugin),start=\(begin),end=\(end)", "-d", "plugin", "-D", "\(workDirectory)/counts.txt"]
+        if !bare { qemu.append(program) }
+        let console = try capture(qemu, in: workDirectory, what: "running under \(emulator.program)")
+        let output = bare ? ((try? String(contentsOfFile: workDirectory + "/console.txt", encoding: .utf8)) ?? "") : console
+        let counts = (try? String(contentsOfFile: workDirectory + "/counts.txt", encoding: .utf8)) ?? ""
+        let values = try parseOutputs(output, graph: graph)
+        let comparisons = try graph.outputs.enumerated().map { j, info -> ModelVerifier.Comparison in
+            guard let expected = reference[info.name], let type = graph.type(of: info.name), j < values.count else {
+                throw WhittleError(.io, "the device printed no value for output \"\(info.name)\"")
+            }
+            let got = NDArray(try Tensor(elementType: type.elementType, shape: expected.shape, bytes: values[j]))
+            return ModelVerifier.compare(info.name, got, expected, tolerance: tolerance)
+        }
+        let instructions = counts.split(separator: "\n").first { $0.hasPrefix("region:") }
+            .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("last=") }.flatMap { Int($0.dropFirst(5)) } }
+        return Result(comparisons: comparisons, text: sizes.0, data: sizes.1, bss: sizes.2, instructions: instructions)
+    }
+
+    /// A program with the inputs as constant bytes; it runs the model once between two marker
+    /// functions and prints each output as hex bytes (`OUT j <hex>`).
+    static func harness(graph: Graph, inputs: [String: NDArray], bareMetal: Bool) throws -> String {
+        var lines = ["/* Device test harness generated by whittle verify --target. */", "#include <stdint.h>"]
+        lines += bareMetal ? ["#include \"semihost.h\""] : ["#include <stdio.h>"]
+        lines += ["#include \"model.h\"", ""]
+        var arguments: [String] = []
+        for (i, input) in graph.inputs.enumerated() {
+            guard let value = inputs[input.name] else { throw WhittleError(.usage, "no value for input \"\(input.name)\"") }
+            let bytes = try value.tensor().bytes
+            lines.append("static const uint8_t input\(i)[\(max(bytes.count, 1))] __attribute__((aligned(16))) = {")
+            for start in stride(from: 0, to: bytes.count, by: 24) {
+                lines.append("    " + bytes[start..<min(start + 24, bytes.count)].map { String($0) }.joined(separator: ", ") + ",")
+            }
+            if bytes.isEmpty { lines.append("    0,") }
+            lines.append("};")
+            guard let type = graph.type(of: input.name), let c = CEmitter.cType(type.elementType) else {
+                throw WhittleError(.unsupported, "input type not supported")
+            }
+            arguments.append("(const \(c) *)(const void *)input\(i)")
+        }
+        for (j, output) in graph.outputs.enumerated() {
+            guard let type = graph.type(of: output.name), let c = CEmitter.cType(type.elementType) else {
+                throw WhittleError(.unsupported, "output type not supported")
+            }
+            lines.append("static \(c) output\(j)[MODEL_OUTPUT_\(j)_SIZE > 0 ? MODEL_OUTPUT_\(j)_SIZE : 1];")
+            arguments.append("output\(j)")
+        }
+        lines += ["", "/* The instruction counter measures between the entries of these two functions. */",
+                  "__attribute__((noinline, used)) void whittle_bench_begin(void) { __asm__ volatile(\"\" ::: \"memory\"); }",
+                  "__attribute__((noinline, used)) void whittle_bench_end(void) { __asm__ volatile(\"\" ::: \"memory\"); }", "",
+                  "static void put(const char *s) { \(bareMetal ? "sh_puts(s);" : "fputs(s, stdout);") }", "",
+                  "static void dump(int index, const void *data, unsigned long bytes) {",
+                  "    static const char digits[] = \"0123456789abcdef\";",
+                  "    char line[66];",
+                  "    const uint8_t *p = (const uint8_t *)data;",
+                  "    unsigned long i = 0;",
+                  "    line[0] = 'O'; line[1] = 'U'; line[2] = 'T'; line[3] = ' '; line[4] = (char)('0' + index); line[5] = ' '; line[6] = 0;",
+                  "    put(line);",
+                  "    while (i < bytes) {",
+                  "        int k = 0;",
+                  "        for (; k < 32 && i < bytes; ++k, ++i) { line[2 * k] = digits[p[i] >> 4]; line[2 * k + 1] = digits[p[i] & 15]; }",
+                  "        line[2 * k] = 0;",
+                  "        put(line);",
+                  "    }",
+                  "    put(\"\\n\");",
+                  "}", "",
+                  "int main(void) {",
+                  "    whittle_bench_begin();",
+                  "    if (model_run(\(arguments.joined(separator: ", "))) != 0) return 1;",
+                  "    whittle_bench_end();"]
+        for (j, output) in graph.outputs.enumerated() {
+            let width = graph.type(of: output.name)?.elementType.byteWidth ?? 4
+            lines.append("    dump(\(j), output\(j), (unsigned long)MODEL_OUTPUT_\(j)_SIZE * \(width)u);")
+        }
+        lines += ["    return 0;", "}"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func parseOutputs(_ text: String, graph: Graph) throws -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        for j in graph.outputs.indices {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("OUT \(j) ") }) else {
+                throw WhittleError(.io, "the device did not print output \(j): \(text.prefix(300))")
+            }
+            let hex = Array(line.dropFirst("OUT \(j) ".count).utf8)
+            var bytes: [UInt8] = []
+            var k = 0
+            while k + 1 < hex.count {
+                guard let byte = UInt8(String(decoding: hex[k...(k + 1)], as: UTF8.self), radix: 16) else {
+                    throw WhittleError(.io, "unreadable output line from the device")
+                }
+                bytes.append(byte)
+                k += 2
+            }
+            result.append(bytes)
+        }
+        return result
+    }
+
+    /// text, data and bss of the program, from the target's `size`.
+    static func sectionSizes(_ program: String, compiler: String, in directory: String) throws -> (Int, Int, Int) {
+        let size = compiler.hasSuffix("gcc") ? String(compiler.dropLast(3)) + "size" : "size"
+        let text = try capture([size, program], in: directory, what: "reading section sizes")
+        guard let line = text.split(separator: "\n").dropFirst().first else { return (0, 0, 0) }
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).prefix(3).compactMap { Int($0) }
+        guard fields.count == 3 else { return (0, 0, 0) }
+        return (fields[0], fields[1], fields[2])
+    }
+
+    /// The address of a function in the program, as QEMU sees it (hex).
+    static func symbol(_ name: String, in program: String, compiler: String, directory: String) throws -> String {
+        let nm = compiler.hasSuffix("gcc") ? String(compiler.dropLast(3)) + "nm" : "nm"
+        let table = try capture([nm, program], in: directory, what: "reading symbols")
+        guard let line = table.split(separator: "\n").first(where: { $0.hasSuffix(" \(name)") }),
+              let address = line.split(separator: " ").first else {
+            throw WhittleError(.io, "the program has no symbol \(name)")
+        }
+        return "0x" + address
+    }
+
+    /// Runs a command and returns its standard output (failing with its output on a non-zero exit).
+    static func capture(_ command: [String], in directory: String, what: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        do { try process.run() } catch {
+            throw WhittleError(.io, "\(what): cannot start \(command[0]): \(error.localizedDescription)")
+        }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = (String(decoding: stderr, as: UTF8.self) + String(decoding: stdout, as: UTF8.self)).prefix(600)
+            throw WhittleError(.io, "\(what) failed (exit \(process.terminationStatus)): \(text.replacingOccurrences(of: "\n", with: " | "))")
+        }
+        return String(decoding: stdout, as: UTF8.self)
+    }
+}
+
