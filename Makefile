@@ -13,14 +13,19 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup build example test bench conformance-data conformance-manifest clean
 
-# System packages: protobuf-c and zlib with headers (found through pkg-config), and the
-# Arm bare-metal compiler that the tests build the emitted C with.
+# System packages: protobuf-c and zlib with headers (found through pkg-config), the cross
+# compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
+PACKAGES := libprotobuf-c-dev zlib1g-dev pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi \
+	qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+TOOLS := arm-none-eabi-gcc qemu-system-arm qemu-aarch64 qemu-arm aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc
+
 setup:
-	@if ! pkg-config --exists libprotobuf-c zlib 2>/dev/null || ! command -v arm-none-eabi-gcc >/dev/null; then \
-		echo "installing libprotobuf-c-dev, zlib1g-dev, pkg-config and gcc-arm-none-eabi"; \
+	@missing=0; pkg-config --exists libprotobuf-c zlib 2>/dev/null || missing=1; \
+	for tool in $(TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+		echo "installing $(PACKAGES)"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-			libprotobuf-c-dev zlib1g-dev pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PACKAGES); \
 	fi
 
 build: setup

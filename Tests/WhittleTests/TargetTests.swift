@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import WhittleIR
+import WhittleKit
+
+/// Device targets: descriptions, budgets, and the emitted C verified under QEMU.
+struct TargetTests {
+    static var catalog: TargetCatalog? { try? TargetCatalog(explicit: TestPaths.root.appendingPathComponent("Targets").path) }
+
+    static var emulatorsInstalled: Bool {
+        ["/usr/bin/qemu-system-arm", "/usr/bin/qemu-aarch64", "/usr/bin/qemu-arm", "/usr/bin/aarch64-linux-gnu-gcc",
+         "/usr/bin/arm-linux-gnueabihf-gcc", "/usr/bin/arm-none-eabi-gcc"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test func everyTargetDescriptionLoads() throws {
+        let targets = try #require(Self.catalog).all()
+        #expect(Set(targets.map(\.name)) == ["cortex-m0plus", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5", "host"])
+        for t in targets where t.kind != "host" {
+            #expect(t.qemu != nil, "\(t.name)")
+            #expect(t.flash_bytes > 0 && t.ram_bytes > 0, "\(t.name)")
+        }
+        #expect(throws: WhittleError.self) { _ = try Self.catalog?.target("cortex-m99") }
+    }
+
+    @Test func overBudgetModelsFailWithTheReason() throws {
+        let catalog = try #require(Self.catalog)
+        let compiled = try ModelCompiler.compile(ModelLoader.load(path: TestPaths.model("kws_dscnn.onnx")))
+        let error = expectWhittleError { try TargetBudget.check(compiled, target: try catalog.target("cortex-m0plus"), ram: nil, flash: nil) }
+        #expect(error?.reason.contains("does not fit cortex-m0plus: the arena needs 64,000 B of RAM but the budget is 16,384 B (over by 47,616 B") == true,
+                "\(String(describing: error))")
+        #expect(error?.reason.contains("largest activations: /net/net.0/net.0.1/Conv 32,000 B") == true)
+        // A larger budget lets it through; a tiny flash budget names the weights.
+        try TargetBudget.check(compiled, target: try catalog.target("cortex-m0plus"), ram: 65536, flash: nil)
+        let flash = expectWhittleError { try TargetBudget.check(compiled, target: try catalog.target("cortex-m4f"), ram: nil, flash: 1024) }
+        #expect(flash?.reason.contains("the weights need 90,416 B of flash but the budget is 1,024 B") == true)
+        #expect(try TargetBudget.parse("256K") == 262_144)
+        #expect(try TargetBudget.parse("1M") == 1_048_576)
+        #expect(throws: WhittleError.self) { try TargetBudget.parse("lots") }
+    }
+
+    @Test func commandLineCompileForATarget() throws {
+        let out = CBackendTests.workDirectory("target-cli")
+        let result = try CommandLineTests.run(["compile", TestPaths.model("kws_dscnn.onnx"), "--target", "cortex-m4f", "-o", out,
+                                               "--targets-dir", TestPaths.root.appendingPathComponent("Targets").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let make = try String(contentsOfFile: out + "/kws_dscnn.mk", encoding: .utf8)
+        #expect(make.contains("KWS_DSCNN_CC ?= arm-none-eabi-gcc"))
+        #expect(make.contains("-mfpu=fpv4-sp-d16"))
+        #expect(FileManager.default.fileExists(atPath: out + "/kws_dscnn.cmake"))
+        let over = try CommandLineTests.run(["compile", TestPaths.model("kws_dscnn.onnx"), "--target", "cortex-m0plus", "-o", out,
+                                             "--targets-dir", TestPaths.root.appendingPathComponent("Targets").path])
+        #expect(over.status == 1)
+        #expect(over.stderr.contains("does not fit cortex-m0plus"))
+        let list = try CommandLineTests.run(["targets", "--targets-dir", TestPaths.root.appendingPathComponent("Targets").path])
+        #expect(list.stdout.contains("mps2-an386"))
+    }
+
+    /// Which models verify on which target: digits everywhere; the MLPerf Tiny models on the larger cores.
+    static let matrix: [(String, String)] = {
+        var cases: [(String, String)] = []
+        for target in ["cortex-m0plus", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5"] {
+            for model in ["digits_mlp", "digits_cnn"] { cases.append((model, target)) }
+        }
+        for target in ["cortex-m4f", "cortex-m7", "rpi4"] {
+            for model in ["kws_dscnn", "vww_mobilenet_v1_025", "ic_resnet8", "ad_autoencoder"] { cases.append((model, target)) }
+        }
+        for target in ["cortex-m4f", "cortex-m0plus"] {
+            for model in ["digits_cnn_int8_qdq"] { cases.append((model, target)) }
+        }
+        return cases
+    }()
+
+    @Test(arguments: matrix)
+    func verifiesUnderQEMU(model: String, target name: String) throws {
+        guard Self.emulatorsInstalled, let catalog = Self.catalog else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("QEMU or a cross compiler is missing") }
+            return
+        }
+        let target = try catalog.target(name)
+        let analyzed = try ModelLoader.load(path: TestPaths.model("\(model).onnx"))
+        let inputs = try ModelRunner.inputs(fromArchive: TestPaths.model("\(model).refs.npz"), for: analyzed.graph, case: 0)
+        // The MLPerf Tiny parts with 1 MiB of flash hold ad_autoencoder's 1 MiB of weights only on the M7.
+        let flash = model == "ad_autoencoder" ? 2 << 20 : nil
+        let result = try TargetVerifier.verify(analyzed, target: target, catalog: catalog, inputs: inputs, tolerance: 1e-4,
+                                               budgets: (nil, flash), workDirectory: CBackendTests.workDirectory("\(model)-\(name)"))
+        for c in result.comparisons { #expect(c.passed, "\(model) on \(name): \(c.name) max abs error \(c.maxAbsError)") }
+        #expect((result.instructions ?? 0) > 0)
+        print("target \(name) \(model): text \(result.text) data \(result.data) bss \(result.bss) insns \(result.instructions ?? -1)")
+    }
+}
