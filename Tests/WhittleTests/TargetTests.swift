@@ -88,3 +88,29 @@ struct TargetTests {
         print("target \(name) \(model): text \(result.text) data \(result.data) bss \(result.bss) insns \(result.instructions ?? -1)")
     }
 }
+
+/// The device examples run with the one command their READMEs give.
+struct ExampleTests {
+    @Test(arguments: ["cortex-m4", "raspberry-pi"])
+    func exampleRuns(folder: String) throws {
+        guard TargetTests.emulatorsInstalled else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("QEMU or a cross compiler is missing") }
+            return
+        }
+        let directory = TestPaths.root.appendingPathComponent("Examples/\(folder)").path
+        try? FileManager.default.removeItem(atPath: directory + "/build")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["make", "-s", "run"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardInput = FileHandle.nullDevice
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output.suffix(800))")
+        #expect(output.contains("top class: 4"), "\(output.suffix(800))")
+    }
+}
