@@ -110,6 +110,25 @@ def bench(name, work):
     }
 
 
+TARGETS = ["cortex-m0plus", "cortex-m4f", "cortex-m7", "rpi4"]
+
+
+def target_row(name, target, macs):
+    """Flash, RAM and instructions per inference under QEMU, from `whittle verify --target`."""
+    model = os.path.join(ROOT, "Examples", "models", name + ".onnx")
+    result = subprocess.run([WHITTLE, "verify", model, "--target", target], capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = "does not fit" if "does not fit" in result.stderr else "failed: " + result.stderr.strip()[:80]
+        return "| %s | %s | %s | | | | |" % (name, target, reason)
+    line = [l for l in result.stdout.splitlines() if l.startswith(target + ":")][0]
+    pairs = (part.strip().rsplit(" ", 1) for part in line.split(":", 1)[1].replace(" B", "").split(","))
+    fields = {key.split()[-1]: value for key, value in pairs}
+    text, data, bss = int(fields["text"]), int(fields["data"]), int(fields["bss"])
+    insns = int(fields["inference"])
+    verdict = "PASS" if "FAIL" not in result.stdout else "FAIL"
+    return "| %s | %s | %d | %d | %d | %.2f | %s |" % (name, target, text, data + bss, insns, insns / max(macs, 1), verdict)
+
+
 def main():
     manifest = json.load(open(os.path.join(ROOT, "Examples", "models", "manifest.json")))["models"]
     names = sorted(n for n, m in manifest.items() if m["category"] != "quantized")
@@ -123,6 +142,14 @@ def main():
         print("| %s | %d | %.2f | %.1f | %.1f | %.2f | %d | %d | %d |" % (
             r["model"], r["macs"], r["compile_s"], r["c_us"], r["ort_us"], r["ratio"], r["arena"], r["bound"], r["weights"]))
     print("\nhost: %s; ONNX Runtime %s, 1 thread; emitted C built with gcc -O2" % (os.uname().machine, ort.__version__))
+    print()
+    print("| model | target | flash: text (B) | RAM: data+bss (B) | instructions / inference | instructions / MAC | verify |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        for target in TARGETS:
+            print(target_row(r["model"], target, r["macs"]))
+    print("\nflash is the firmware's text (code, weights and constants); RAM includes the arena, the harness's input/output")
+    print("buffers and, on Linux, the C library. Instructions are counted by a QEMU plugin around one call of model_run.")
 
 
 if __name__ == "__main__":
