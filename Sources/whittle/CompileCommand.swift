@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import WhittleIR
+import WhittleKit
+import WhittlePasses
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a model to standalone C99: NAME.h, NAME.c, NAME_weights.c and a memory/weights report."
+    )
+
+    @Argument(help: "The ONNX model file.")
+    var model: String?
+
+    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Static shape for a graph input.", valueName: "NAME=D0,D1,..."))
+    var inputShapes: [String] = []
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the generated files.", valueName: "OUTDIR"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("Prefix of the generated files and C symbols (default: the model file's name).", valueName: "NAME"))
+    var name: String?
+
+    @OptionGroup var targetOptions: TargetOptions
+
+    @OptionGroup var passes: PassOptions
+
+    func run() throws {
+        if passes.listIfAsked() { return }
+        try reportingErrors {
+            guard let model, let output else { throw WhittleError(.usage, "compile needs MODEL.onnx and -o OUTDIR") }
+            let target = try targetOptions.resolve()
+            let analyzed = try ModelOptions.load(model, inputShapes)
+            let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(
+                name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter)))
+            for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
+            do {
+                try TargetBudget.check(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash())
+            } catch let error as WhittleError {
+                throw error.inFile(model)
+            }
+            var files = try compiled.write(to: output)
+            for (file, text) in compiled.buildSnippets(target: target) {
+                let path = URL(fileURLWithPath: output).appendingPathComponent(file).path
+                guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+                    throw WhittleError(.io, "cannot write \(path)")
+                }
+                files.append(path)
+            }
+            let plan = compiled.bundle.plan
+            print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
+            print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B")
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import WhittleIR
+import WhittleKit
+import WhittlePasses
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model with the reference interpreter on NumPy inputs and write its outputs as .npy files."
+    )
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(help: ArgumentHelp("Inputs as an .npz archive: arrays named like the inputs, or in_0/arr_0... in input order.",
+                               valueName: "FILE.npz"))
+    var inputs: String?
+
+    @Option(name: .customLong("input"), help: ArgumentHelp("One input from an .npy file (repeat for each input).", valueName: "NAME=FILE.npy"))
+    var inputFiles: [String] = []
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the outputs, one <output name>.npy each.", valueName: "OUTDIR"))
+    var output: String
+
+    @Option(help: ArgumentHelp("Also write every intermediate value to this folder as .npy.", valueName: "DIR"))
+    var trace: String?
+
+    func validate() throws {
+        guard (inputs == nil) != inputFiles.isEmpty else {
+            throw ValidationError("give either --inputs FILE.npz or one --input NAME=FILE.npy per input")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let analyzed = try options.load()
+            let values: [String: NDArray]
+            if let inputs {
+                values = try ModelRunner.inputs(fromArchive: inputs, for: analyzed.graph)
+            } else {
+                values = try ModelRunner.inputs(fromFiles: inputFiles, for: analyzed.graph)
+            }
+            let outputs = try ModelRunner.run(analyzed, inputs: values, traceDirectory: trace)
+            try ModelRunner.makeDirectory(output)
+            var taken = Set<String>()
+            for info in analyzed.graph.outputs {
+                guard let value = outputs[info.name] else { continue }
+                let file = ModelRunner.fileName(for: info.name, taken: &taken)
+                try ModelRunner.write(value, to: output, file: file)
+                print("\(info.name): \(TensorType(value.elementType, value.shape)) -> \(output)/\(file)")
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import WhittleIR
+import WhittleKit
+import WhittlePasses
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a model to C, build it with a test harness (ASan/UBSan by default), run it and compare with the reference interpreter."
+    )
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(help: ArgumentHelp("Inputs as an .npz archive (default: seeded random inputs).", valueName: "FILE.npz"))
+    var inputs: String?
+
+    @Option(help: ArgumentHelp("The C compiler.", valueName: "CC"))
+    var cc = "cc"
+
+    @Option(help: "An element passes when |C - reference| <= tolerance * max(1, |reference|); integer outputs must be equal.")
+    var tolerance = 1e-4
+
+    @Flag(help: "Build without -fsanitize=address,undefined.")
+    var noSanitize = false
+
+    @Option(help: ArgumentHelp("Keep the generated files and the test program in this folder.", valueName: "DIR"))
+    var workDir: String?
+
+    @OptionGroup var targetOptions: TargetOptions
+
+    @OptionGroup var passes: PassOptions
+
+    func run() throws {
+        var failed = false
+        try reportingErrors {
+            let analyzed = try options.load()
+            let given = try inputs.map { try ModelRunner.inputs(fromArchive: $0, for: analyzed.graph) }
+            if targetOptions.target != "host" {
+                let catalog = try targetOptions.catalog()
+                let target = try catalog.target(targetOptions.target)
+                let directory = workDir ?? FileManager.default.temporaryDirectory
+                    .appendingPathComponent("whittle-verify-\(target.name)-\(ProcessInfo.processInfo.processIdentifier)").path
+                try ModelRunner.makeDirectory(directory)
+                let result: TargetVerifier.Result
+                do {
+                    result = try TargetVerifier.verify(analyzed, target: target, catalog: catalog, inputs: given, tolerance: tolerance,
+                                                       budgets: (try targetOptions.ram(), try targetOptions.flash()), workDirectory: directory)
+                } catch let error as WhittleError {
+                    throw error.inFile(options.model)
+                }
+                if workDir == nil { try? FileManager.default.removeItem(atPath: directory) }
+                for r in result.comparisons {
+                    print("\(r.name): max abs error \(String(format: "%.3g", r.maxAbsError)), max ULP \(r.maxULP)  \(r.passed ? "PASS" : "FAIL")")
+                    if !r.passed { failed = true }
+                }
+                print("\(target.name): text \(result.text) B, data \(result.data) B, bss \(result.bss) B, "
+                    + "instructions per inference \(result.instructions.map(String.init) ?? "?")")
+                return
+            }
+            var settings = ModelVerifier.Options()
+            settings.compiler = cc
+            settings.tolerance = tolerance
+            settings.sanitize = !noSanitize
+            settings.compile = CompileOptions(disabledPasses: Set(passes.disabled))
+            let directory = workDir ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("whittle-verify-\(ProcessInfo.processInfo.processIdentifier)").path
+            let results = try ModelVerifier.verify(analyzed, inputs: given, options: settings, workDirectory: directory)
+            if workDir == nil { try? FileManager.default.removeItem(atPath: directory) }
+            for r in results {
+                print("\(r.name): max abs error \(String(format: "%.3g", r.maxAbsError)), max ULP \(r.maxULP)  \(r.passed ? "PASS" : "FAIL")")
+                if !r.passed { failed = true }
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
