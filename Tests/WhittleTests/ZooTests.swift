@@ -54,7 +54,8 @@ struct ZooTests {
 
 /// The integer operators against ONNX Runtime's own outputs (recorded by make_fixtures.py): bit for bit.
 struct IntegerOperatorTests {
-    @Test(arguments: ["qlinearconv", "qlinearmatmul", "matmulinteger", "convinteger", "dynamicquantizelinear"])
+    @Test(arguments: ["qlinearconv", "qlinearmatmul", "matmulinteger", "convinteger", "dynamicquantizelinear",
+                      "qlinearadd", "qlinearmul", "qlinearaveragepool", "qlinearglobalaveragepool", "qgemm", "qgemm_float"])
     func matchesOnnxRuntimeExactly(name: String) throws {
         let analyzed = try ModelLoader.load(path: TestPaths.fixture("q_\(name).onnx"))
         let refs = try NPZArchive(path: TestPaths.fixture("q_\(name).refs.npz"))

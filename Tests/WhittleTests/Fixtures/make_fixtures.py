@@ -336,14 +336,49 @@ def quantized_ops_vs_onnxruntime():
                                   ("x", T.FLOAT, (r.standard_normal((3, 50)) * 3).astype(np.float32)),
                                   [("y", T.UINT8, [3, 50]), ("s", T.FLOAT, []), ("z", T.UINT8, [])]),
     }
+    # com.microsoft QOperator contrib ops, as onnxruntime.quantization writes them.
+    ms = "com.microsoft"
+    x8 = r.integers(-128, 128, (1, 4, 6, 6), dtype=np.int8)
+    cases.update({
+        "qlinearadd": ([helper.make_node("QLinearAdd", ["x", "as", "az", "b", "bs", "bz", "cs", "cz"], ["y"], domain=ms)],
+                       [f(np.array(0.05, np.float32), "as"), f(np.array(3, np.int8), "az"),
+                        f(r.integers(-128, 128, (4, 1, 1), dtype=np.int8), "b"), f(np.array(0.07, np.float32), "bs"),
+                        f(np.array(-5, np.int8), "bz"), f(np.array(0.09, np.float32), "cs"), f(np.array(-2, np.int8), "cz")],
+                       ("x", T.INT8, x8), [("y", T.INT8, [1, 4, 6, 6])]),
+        "qlinearmul": ([helper.make_node("QLinearMul", ["x", "as", "az", "b", "bs", "bz", "cs", "cz"], ["y"], domain=ms)],
+                       [f(np.array(0.02, np.float32), "as"), f(np.array(128, np.uint8), "az"),
+                        f(r.integers(0, 256, (1, 8), dtype=np.uint8), "b"), f(np.array(0.03, np.float32), "bs"),
+                        f(np.array(120, np.uint8), "bz"), f(np.array(0.01, np.float32), "cs"), f(np.array(130, np.uint8), "cz")],
+                       ("x", T.UINT8, r.integers(0, 256, (4, 8), dtype=np.uint8)), [("y", T.UINT8, [4, 8])]),
+        "qlinearaveragepool": ([helper.make_node("QLinearAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], domain=ms,
+                                                 kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])],
+                               [f(np.array(0.04, np.float32), "xs"), f(np.array(-10, np.int8), "xz"),
+                                f(np.array(0.03, np.float32), "ys"), f(np.array(4, np.int8), "yz")],
+                               ("x", T.INT8, x8), [("y", T.INT8, [1, 4, 3, 3])]),
+        "qlinearglobalaveragepool": ([helper.make_node("QLinearGlobalAveragePool", ["x", "xs", "xz", "ys", "yz"], ["y"], domain=ms)],
+                                     [f(np.array(0.04, np.float32), "xs"), f(np.array(-10, np.int8), "xz"),
+                                      f(np.array(0.01, np.float32), "ys"), f(np.array(4, np.int8), "yz")],
+                                     ("x", T.INT8, x8), [("y", T.INT8, [1, 4, 1, 1])]),
+        "qgemm": ([helper.make_node("QGemm", ["x", "as", "az", "b", "bs", "bz", "c", "ys", "yz"], ["y"], domain=ms, transB=1)],
+                  [f(np.array(0.02, np.float32), "as"), f(np.array(128, np.uint8), "az"),
+                   f(r.integers(-127, 128, (6, 16), dtype=np.int8), "b"), f((r.random(6) * 0.01 + 0.002).astype(np.float32), "bs"),
+                   f(np.zeros(6, np.int8), "bz"), f(r.integers(-3000, 3000, 6).astype(np.int32), "c"),
+                   f(np.array(0.05, np.float32), "ys"), f(np.array(120, np.uint8), "yz")],
+                  ("x", T.UINT8, r.integers(0, 256, (3, 16), dtype=np.uint8)), [("y", T.UINT8, [3, 6])]),
+        "qgemm_float": ([helper.make_node("QGemm", ["x", "as", "az", "b", "bs", "bz", "c"], ["y"], domain=ms, alpha=0.5)],
+                        [f(np.array(0.02, np.float32), "as"), f(np.array(128, np.uint8), "az"),
+                         f(r.integers(-127, 128, (16, 6), dtype=np.int8), "b"), f(np.array(0.004, np.float32), "bs"),
+                         f(np.array(0, np.int8), "bz"), f(r.integers(-3000, 3000, 6).astype(np.int32), "c")],
+                        ("x", T.UINT8, r.integers(0, 256, (3, 16), dtype=np.uint8)), [("y", T.FLOAT, [3, 6])]),
+    })
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     for name, (nodes, inits, (xin, xtype, xval), outs) in cases.items():
         graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info(xin, xtype, list(xval.shape))],
                                   [helper.make_tensor_value_info(o, t, s) for o, t, s in outs], inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8,
-                                  producer_name="whittle-fixtures")
-        path = save(model, "q_%s.onnx" % name)
+        opsets = [helper.make_opsetid("", 13)] + ([helper.make_opsetid(ms, 1)] if nodes[0].domain == ms else [])
+        model = helper.make_model(graph, opset_imports=opsets, ir_version=8, producer_name="whittle-fixtures")
+        path = save(model, "q_%s.onnx" % name, check=nodes[0].domain != ms)
         refs = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"]).run(None, {xin: xval})
         np.savez(os.path.join(HERE, "q_%s.refs.npz" % name), in_0=xval, **{"out_%d" % j: v for j, v in enumerate(refs)})
     expected["onnxruntime"] = ort.__version__
