@@ -1,0 +1,140 @@
+import WhittleIR
+import WhittleOps
+
+/// Turns the DequantizeLinear → float op → QuantizeLinear patterns of QDQ models into
+/// integer operators, so quantized layers never run in float between a dequantize and a
+/// quantize: Conv → QLinearConv, Gemm → QGemm, Add → QLinearAdd, AveragePool →
+/// QLinearAveragePool, GlobalAveragePool → QLinearGlobalAveragePool; MaxPool and the
+/// reshaping ops, which commute with quantization, run on the integer tensor directly.
+public struct FuseQuantized: GraphPass {
+    public let name = "fuse-qdq"
+    public let summary = "fuse DequantizeLinear → op → QuantizeLinear into integer operators (QLinearConv, QGemm, ...)"
+
+    public init() {}
+
+    /// A dequantized value: the integer tensor and its (constant) scale and zero point.
+    struct Dequantized {
+        var integer: String
+        var scale: String
+        var zeroPoint: String?
+        var axis: Int
+    }
+
+    public func run(_ model: inout Model, types: InferenceResult) throws -> Bool {
+        var graph = model.graph
+        var changed = false
+        var index = 0
+        while index < graph.nodes.count {
+            if let replacement = try fused(graph.nodes[index], graph: &graph) {
+                graph.nodes[index] = replacement
+                changed = true
+            }
+            index += 1
+        }
+        model.graph = graph
+        if changed && graph.nodes.contains(where: { $0.domain == "com.microsoft" }) && model.opsets["com.microsoft"] == nil {
+            model.opsets["com.microsoft"] = 1
+        }
+        return changed
+    }
+
+    /// The value's DequantizeLinear, if it has a constant scale (and zero point).
+    func dequantized(_ value: String, _ graph: Graph) -> Dequantized? {
+        guard let node = graph.nodes.first(where: { $0.outputs.first == value }), node.opType == "DequantizeLinear",
+              Node.isDefaultDomain(node.domain), graph.initializers[node.inputs[1]] != nil else { return nil }
+        let zeroPoint = node.inputs.count > 2 && !node.inputs[2].isEmpty ? node.inputs[2] : nil
+        if let zeroPoint, graph.initializers[zeroPoint] == nil { return nil }
+        if case .int(let b)? = node.attributes["block_size"], b != 0 { return nil }
+        let axis: Int = { if case .int(let a)? = node.attributes["axis"] { return a }; return 1 }()
+        return Dequantized(integer: node.inputs[0], scale: node.inputs[1], zeroPoint: zeroPoint, axis: axis)
+    }
+
+    /// The QuantizeLinear that is the only reader of `value` (per-tensor scale).
+    func quantizer(of value: String, _ graph: Graph) -> Node? {
+        guard !graph.isOutput(value), graph.consumers()[value]?.count == 1,
+              let q = graph.nodes.first(where: { $0.inputs.first == value && $0.opType == "QuantizeLinear" && Node.isDefaultDomain($0.domain) }),
+              q.inputs.count > 2, !q.inputs[2].isEmpty,
+              let scale = graph.initializers[q.inputs[1]], scale.count == 1, graph.initializers[q.inputs[2]] != nil else { return nil }
+        return q
+    }
+
+    /// A zero point input: the given one, or a new zero of `type`.
+    func zeroPoint(_ name: String?, type: ElementType, _ graph: inout Graph) throws -> String {
+        if let name { return name }
+        let created = unique("whittle_zero_\(type.name)", in: graph)
+        graph.initializers[created] = try Tensor(int64s: [0], shape: [], as: type)
+        return created
+    }
+
+    func sameQuantization(_ d: Dequantized, _ q: Node, _ graph: Graph) -> Bool {
+        guard let ds = graph.initializers[d.scale], let qs = graph.initializers[q.inputs[1]], ds.count == 1,
+              ds.floats() == qs.floats() else { return false }
+        let dz = d.zeroPoint.flatMap { graph.initializers[$0]?.int64s() } ?? [0]
+        let qz = graph.initializers[q.inputs[2]]?.int64s() ?? [0]
+        return dz == qz
+    }
+
+    private func fused(_ node: Node, graph: inout Graph) throws -> Node? {
+        guard Node.isDefaultDomain(node.domain), let output = node.outputs.first, let q = quantizer(of: output, graph) else { return nil }
+        let yType = graph.type(of: q.outputs[0])?.elementType ?? .uint8
+        var fused: Node
+        switch node.opType {
+        case "Conv", "Gemm":
+            guard let x = dequantized(node.inputs[0], graph), let w = dequantized(node.inputs[1], graph),
+                  graph.initializers[w.integer] != nil,
+                  let xType = graph.type(of: x.integer)?.elementType, let wType = graph.type(of: w.integer)?.elementType else { return nil }
+            var bias = ""
+            if node.inputs.count > 2 && !node.inputs[2].isEmpty {
+                guard let b = dequantized(node.inputs[2], graph), graph.initializers[b.integer]?.elementType == .int32 else { return nil }
+                bias = b.integer
+            }
+            if node.opType == "Gemm" {
+                if case .float(let beta)? = node.attributes["beta"], beta != 1 { return nil }
+                // Per-channel weight scales must run along the output columns.
+                let perChannel = (graph.initializers[w.scale]?.count ?? 1) > 1
+                guard !perChannel || (isTransposed(node) ? w.axis == 0 : w.axis == 1) else { return nil }
+                fused = Node(name: node.name, opType: "QGemm", domain: "com.microsoft",
+                             inputs: [x.integer, x.scale, try zeroPoint(x.zeroPoint, type: xType, &graph), w.integer, w.scale,
+                                      try zeroPoint(w.zeroPoint, type: wType, &graph), bias, q.inputs[1], q.inputs[2]],
+                             outputs: [q.outputs[0]], attributes: node.attributes.filter { $0.key != "beta" })
+            } else {
+                guard w.axis == 0 || (graph.initializers[w.scale]?.count ?? 1) == 1 else { return nil }
+                fused = Node(name: node.name, opType: "QLinearConv",
+                             inputs: [x.integer, x.scale, try zeroPoint(x.zeroPoint, type: xType, &graph), w.integer, w.scale,
+                                      try zeroPoint(w.zeroPoint, type: wType, &graph), q.inputs[1], q.inputs[2]] + (bias.isEmpty ? [] : [bias]),
+                             outputs: [q.outputs[0]], attributes: node.attributes)
+            }
+        case "Add":
+            guard let a = dequantized(node.inputs[0], graph), let b = dequantized(node.inputs[1], graph),
+                  let aType = graph.type(of: a.integer)?.elementType, graph.type(of: b.integer)?.elementType == aType, aType == yType
+            else { return nil }
+            fused = Node(name: node.name, opType: "QLinearAdd", domain: "com.microsoft",
+                         inputs: [a.integer, a.scale, try zeroPoint(a.zeroPoint, type: aType, &graph), b.integer, b.scale,
+                                  try zeroPoint(b.zeroPoint, type: aType, &graph), q.inputs[1], q.inputs[2]],
+                         outputs: [q.outputs[0]])
+        case "AveragePool", "GlobalAveragePool":
+            guard let x = dequantized(node.inputs[0], graph), let xType = graph.type(of: x.integer)?.elementType, xType == yType
+            else { return nil }
+            let scaleInputs = [x.integer, x.scale, try zeroPoint(x.zeroPoint, type: xType, &graph), q.inputs[1], q.inputs[2]]
+            fused = Node(name: node.name, opType: "QLinear" + node.opType, domain: "com.microsoft", inputs: scaleInputs,
+                         outputs: [q.outputs[0]], attributes: node.attributes)
+        case "MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze":
+            // These commute with quantization when the scale and zero point stay the same.
+            guard let x = dequantized(node.inputs[0], graph), sameQuantization(x, q, graph),
+                  graph.type(of: x.integer)?.elementType == yType, node.outputs.count == 1 else { return nil }
+            fused = node
+            fused.inputs[0] = x.integer
+            fused.outputs = [q.outputs[0]]
+        default:
+            return nil
+        }
+        // The QuantizeLinear goes; its output is now produced by the fused node.
+        graph.nodes.removeAll { $0 == q }
+        return fused
+    }
+
+    private func isTransposed(_ node: Node) -> Bool {
+        if case .int(let t)? = node.attributes["transB"] { return t != 0 }
+        return false
+    }
+}

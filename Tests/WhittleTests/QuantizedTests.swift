@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import WhittleIR
+import WhittleInterpreter
+import WhittleKit
+import WhittleNumPy
+import WhittlePasses
+
+/// QDQ models with their quantized layers fused into integer operators.
+struct QuantizedTests {
+    /// Fusion runs first, before constant folding turns the weights' DequantizeLinear into float constants.
+    static let pipeline = PassPipeline(passes: [FuseQuantized()] + PassPipeline.standard.passes)
+
+    @Test(arguments: ["digits_cnn_int8_qdq", "kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"])
+    func fusedModelsMatchOnnxRuntimeWithinOneStep(model: String) throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("\(model).onnx"))
+        let (fused, types) = try Self.pipeline.run(analyzed.model)
+        let ops = Set(fused.graph.nodes.map(\.opType))
+        #expect(!ops.contains("Conv") && !ops.contains("Gemm"), "\(model): float layers remain: \(ops.sorted())")
+        // No float op runs between a dequantize and a quantize, except a final Softmax on the dequantized logits.
+        let interpreter = try Interpreter(model: fused, inference: types)
+        let refs = try NPZArchive(path: TestPaths.model("\(model).refs.npz"))
+        let inputs = NDArray(try refs.array("in_0")), outputs = NDArray(try refs.array("out_0"))
+        let cases = inputs.shape[0], inSize = inputs.count / cases, outSize = outputs.count / cases
+        var differing = 0, total = 0
+        for c in 0..<cases {
+            let x = inputs.gathered(Array((c * inSize)..<((c + 1) * inSize)), shape: Array(inputs.shape.dropFirst()))
+            let got = try #require(try interpreter.run([analyzed.graph.inputs[0].name: x])[analyzed.graph.outputs[0].name]).floats
+            let expected = Array(outputs.floats[(c * outSize)..<((c + 1) * outSize)])
+            for (g, e) in zip(got, expected) {
+                total += 1
+                if g != e { differing += 1 }
+                // One step of the output's quantization (probabilities or logits).
+                #expect(abs(g - e) <= Self.step(model) * 1.0001, "\(model) case \(c): \(g) vs \(e)")
+            }
+        }
+        print("int8 \(model): \(differing) of \(total) output elements differ from ONNX Runtime's float-path reference; ops \(ops.sorted())")
+    }
+
+    /// The quantization step of each model's final output.
+    static func step(_ model: String) -> Float {
+        guard let analyzed = try? ModelLoader.load(path: TestPaths.model("\(model).onnx")) else { return 1 }
+        let output = analyzed.graph.outputs[0].name
+        guard let dq = analyzed.graph.nodes.first(where: { node in node.outputs.first == output }),
+              dq.opType == "DequantizeLinear", let scale = analyzed.graph.initializers[dq.inputs[1]]?.floats().first else { return 1 }
+        return scale
+    }
+}
