@@ -22,7 +22,8 @@ public struct PassPipeline: Sendable {
 
     /// The passes `whittle compile` runs, in order.
     public static let standard = PassPipeline(passes: [
-        FoldConstants(), RemoveIdentities(), FoldBatchNormalization(), FuseActivations(),
+        // Fusion comes first: constant folding would turn the weights' DequantizeLinear into float constants.
+        FuseQuantized(), FoldConstants(), RemoveIdentities(), FoldBatchNormalization(), FuseActivations(),
         PretransposeGemmWeights(), AliasReshapes(), RemoveDeadNodes(),
     ])
 

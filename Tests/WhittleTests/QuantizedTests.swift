@@ -8,8 +8,7 @@ import WhittlePasses
 
 /// QDQ models with their quantized layers fused into integer operators.
 struct QuantizedTests {
-    /// Fusion runs first, before constant folding turns the weights' DequantizeLinear into float constants.
-    static let pipeline = PassPipeline(passes: [FuseQuantized()] + PassPipeline.standard.passes)
+    static let pipeline = PassPipeline.standard
 
     @Test(arguments: ["digits_cnn_int8_qdq", "kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"])
     func fusedModelsMatchOnnxRuntimeWithinOneStep(model: String) throws {

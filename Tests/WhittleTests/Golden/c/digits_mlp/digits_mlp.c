@@ -5,6 +5,10 @@
 #include <string.h>
 #include "digits_mlp.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 extern const float digits_mlp_w_net_0_bias[64];
 extern const float digits_mlp_w_net_0_weight_t[4096];
 extern const float digits_mlp_w_net_2_bias[32];

@@ -5,6 +5,10 @@
 #include <string.h>
 #include "initializer_as_input.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 extern const float initializer_as_input_w_W[12];
 
 /* Node 0: MatMul "fc"

@@ -5,6 +5,10 @@
 #include <string.h>
 #include "local_functions.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 extern const float local_functions_w_b1[6];
 extern const float local_functions_w_b2[3];
 extern const float local_functions_w_b3[3];

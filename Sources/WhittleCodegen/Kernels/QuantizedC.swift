@@ -1,0 +1,188 @@
+import WhittleIR
+import WhittleOps
+
+/// C for the integer operators the fuse-qdq pass produces: QLinearConv, QGemm (com.microsoft),
+/// QLinearAdd, QLinearAveragePool, QLinearGlobalAveragePool. Accumulation is exact int32; the
+/// result is requantized like ONNX Runtime: float32 product with a multiplier fixed at compile
+/// time, rounded half to even (`rintf`), plus the zero point, saturated.
+enum QuantizedC {
+    static var kernels: [String: CKernel] {
+        ["QLinearConv": qlinearConv, "com.microsoft.QGemm": qgemm, "com.microsoft.QLinearAdd": qlinearAdd,
+         "com.microsoft.QLinearAveragePool": averagePool, "com.microsoft.QLinearGlobalAveragePool": globalAveragePool]
+    }
+
+    /// A constant scalar (scale or zero point) that must be known at compile time.
+    static func constant(_ e: NodeEmission, _ index: Int, what: String) throws -> Tensor {
+        guard let t = e.constant(index) else { throw WhittleError(.unsupported, "\(what) must be a constant for the C back end") }
+        return t
+    }
+
+    static func zero(_ e: NodeEmission, _ index: Int) -> Int64 {
+        e.has(index) ? (e.constant(index)?.int64s()?.first ?? 0) : 0
+    }
+
+    /// Saturating store of `rintf(value) + zero` into an integer of the output type.
+    static func store(_ target: String, _ value: String, zero: Int64, _ e: NodeEmission) -> [String] {
+        let (low, high) = e.elementType.integerRange
+        return ["float q = rintf(\(value)) + \(CSyntax.float(Float(zero)));",
+                "if (q < \(CSyntax.float(Float(low)))) q = \(CSyntax.float(Float(low)));",
+                "if (q > \(CSyntax.float(Float(high)))) q = \(CSyntax.float(Float(high)));",
+                "\(target) = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;"]
+    }
+
+    static func table(_ name: String, _ values: [Float]) -> String {
+        "static const float \(name)[\(max(values.count, 1))] = {\(values.map(CSyntax.hexFloat).joined(separator: ", "))};"
+    }
+
+    static let qlinearConv: CKernel = { e, w in
+        let weights = try e.inputShape(3)
+        // The geometry of X (input 0) and the kernel from W (input 3).
+        let g = try ConvolutionC.Geometry(e, kernel: Array(weights[2...]))
+        let group = try e.context.int("group", default: 1)
+        let cg = g.c / group, mg = g.m / group
+        let xs = try constant(e, 1, what: "x_scale").floats()[0], ys = try constant(e, 6, what: "y_scale").floats()[0]
+        let ws = try constant(e, 4, what: "w_scale").floats()
+        let xz = zero(e, 2), yz = zero(e, 7)
+        let wz = e.has(5) ? (try constant(e, 5, what: "w_zero_point").int64s() ?? [0]) : [0]
+        guard ws.count == 1 || ws.count == g.m, wz.count == 1 || wz.count == g.m else {
+            throw WhittleError(.shapeMismatch, "w_scale and w_zero_point must have 1 or \(g.m) values")
+        }
+        // The interpreter's multiplier, bit for bit: (x_scale · w_scale[m]) / y_scale in float32.
+        let multipliers = (0..<g.m).map { Float(xs * ws[ws.count == 1 ? 0 : $0]) / ys }
+        w.line(table("multiplier", multipliers))
+        if wz.contains(where: { $0 != 0 }) {
+            w.line("static const int32_t wz[\(g.m)] = {\((0..<g.m).map { String(wz[wz.count == 1 ? 0 : $0]) }.joined(separator: ", "))};")
+        }
+        let wzTerm = wz.contains(where: { $0 != 0 }) ? " - wz[m]" : ""
+        let xt = try e.cType(input: 0), wt = try e.cType(input: 3)
+        let (khLo, khHi) = ConvolutionC.range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
+        let (kwLo, kwHi) = ConvolutionC.range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
+        w.block("for (int n = 0; n < \(g.n); ++n)") { w in
+            w.block("for (int m = 0; m < \(g.m); ++m)") { w in
+                w.line("const \(wt) *wm = \(e.x(3)) + m * \(cg * g.kh * g.kw);")
+                w.line("const \(xt) *in = \(e.x(0)) + (n * \(g.c) + (m / \(mg)) * \(cg)) * \(g.h * g.w);")
+                w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
+                    w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
+                    w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
+                    w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
+                        w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
+                        w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
+                        w.line("int32_t acc = \(e.has(8) ? "\(e.x(8))[m]" : "0");")
+                        w.block("for (int c = 0; c < \(cg); ++c)") { w in
+                            w.line("const \(xt) *ic = in + c * \(g.h * g.w);")
+                            w.line("const \(wt) *wc = wm + c * \(g.kh * g.kw);")
+                            w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
+                                w.line("const \(xt) *row = ic + (ih0 + kh * \(g.dh)) * \(g.w) + iw0;")
+                                w.line("for (int kw = kw_lo; kw < kw_hi; ++kw) acc += ((int32_t)row[kw * \(g.dw)] - \(xz)) * ((int32_t)wc[kh * \(g.kw) + kw]\(wzTerm));")
+                            }
+                        }
+                        w.block("") { w in
+                            w.lines(store("\(e.y(0))[(n * \(g.m) + m) * \(g.oh * g.ow) + oh * \(g.ow) + ow]", "(float)acc * multiplier[m]", zero: yz, e))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static let qgemm: CKernel = { e, w in
+        let a = try e.inputShape(0), y = try e.outputShape()
+        let transA = try e.context.int("transA", default: 0) != 0, transB = try e.context.int("transB", default: 0) != 0
+        let alpha = try e.context.float("alpha", default: 1)
+        let (m, n) = (y[0], y[1]), k = transA ? a[0] : a[1]
+        let sa = try constant(e, 1, what: "a_scale").floats()[0], bs = try constant(e, 4, what: "b_scale").floats()
+        let az = zero(e, 2)
+        let bz = e.has(5) ? (try constant(e, 5, what: "b_zero_point").int64s() ?? [0]) : [0]
+        guard bs.count == 1 || bs.count == n, bz.count == 1 || bz.count == n else {
+            throw WhittleError(.shapeMismatch, "b_scale and b_zero_point must have 1 or \(n) values")
+        }
+        let quantized = e.has(7)
+        let sy = quantized ? try constant(e, 7, what: "y_scale").floats()[0] : 1
+        // The interpreter's multipliers: alpha · a_scale · b_scale[j], divided by y_scale when the output is quantized.
+        let multipliers = (0..<n).map { j -> Float in
+            let scale = alpha * sa * bs[bs.count == 1 ? 0 : j]
+            return quantized ? scale / sy : scale
+        }
+        w.line(table("multiplier", multipliers))
+        if bz.contains(where: { $0 != 0 }) {
+            w.line("static const int32_t bz[\(n)] = {\((0..<n).map { String(bz[bz.count == 1 ? 0 : $0]) }.joined(separator: ", "))};")
+        }
+        let bzTerm = bz.contains(where: { $0 != 0 }) ? " - bz[j]" : ""
+        let aIndex = transA ? "p * \(m) + i" : "i * \(k) + p"
+        let bIndex = transB ? "j * \(k) + p" : "p * \(n) + j"
+        w.block("for (int i = 0; i < \(m); ++i)") { w in
+            w.block("for (int j = 0; j < \(n); ++j)") { w in
+                w.line("int32_t acc = \(e.has(6) ? "\(e.x(6))[j]" : "0");")
+                w.line("for (int p = 0; p < \(k); ++p) acc += ((int32_t)\(e.x(0))[\(aIndex)] - \(az)) * ((int32_t)\(e.x(3))[\(bIndex)]\(bzTerm));")
+                if quantized {
+                    w.lines(store("\(e.y(0))[i * \(n) + j]", "(float)acc * multiplier[j]", zero: zero(e, 8), e))
+                } else {
+                    w.line("\(e.y(0))[i * \(n) + j] = (float)acc * multiplier[j];")
+                }
+            }
+        }
+    }
+
+    static let qlinearAdd: CKernel = { e, w in
+        let shape = try e.outputShape()
+        let sa = try constant(e, 1, what: "A_scale").floats()[0], sb = try constant(e, 4, what: "B_scale").floats()[0]
+        let sc = try constant(e, 6, what: "C_scale").floats()[0]
+        let (za, zb, zc) = (zero(e, 2), zero(e, 5), zero(e, 7))
+        let operands = [StridedOperand(name: "y", strides: Shape.strides(shape)),
+                        StridedOperand.broadcast("a", shape: try e.inputShape(0), to: shape),
+                        StridedOperand.broadcast("b", shape: try e.inputShape(3), to: shape)]
+        let ra = CSyntax.hexFloat(sa / sc), rb = CSyntax.hexFloat(sb / sc)
+        w.loopNest(shape, operands) { idx in
+            ["const float v = (float)((int32_t)\(e.x(0))[\(idx[1])] - \(za)) * \(ra) + (float)((int32_t)\(e.x(3))[\(idx[2])] - \(zb)) * \(rb);"]
+                + store("\(e.y(0))[\(idx[0])]", "v", zero: zc, e)
+        }
+    }
+
+    /// Dequantize each tap, sum in float32 in window order, divide, quantize (as the interpreter).
+    static let averagePool: CKernel = { e, w in
+        guard let kernel = try e.context.ints("kernel_shape") else { throw WhittleError(.invalidAttribute, "kernel_shape is required") }
+        let g = try ConvolutionC.Geometry(e, kernel: kernel)
+        let sx = try constant(e, 1, what: "x_scale").floats()[0], sy = try constant(e, 3, what: "y_scale").floats()[0]
+        let (zx, zy) = (zero(e, 2), zero(e, 4))
+        let includePad = try e.context.int("count_include_pad", default: 0) != 0
+        let xt = try e.cType(input: 0)
+        let (khLo, khHi) = ConvolutionC.range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
+        let (kwLo, kwHi) = ConvolutionC.range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
+        w.block("for (int plane = 0; plane < \(g.n * g.c); ++plane)") { w in
+            w.line("const \(xt) *in = \(e.x(0)) + plane * \(g.h * g.w);")
+            w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
+                w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
+                w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
+                w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
+                    w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
+                    w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
+                    w.line("float acc = 0.0f;")
+                    w.line("for (int kh = kh_lo; kh < kh_hi; ++kh) for (int kw = kw_lo; kw < kw_hi; ++kw) acc += (float)((int32_t)in[(ih0 + kh * \(g.dh)) * \(g.w) + iw0 + kw * \(g.dw)] - \(zx)) * \(CSyntax.hexFloat(sx));")
+                    if includePad {
+                        w.line("const int count = \(ConvolutionC.paddedCount("ih0", size: g.h, padEnd: g.pb, kernel: g.kh, dilation: g.dh)) * \(ConvolutionC.paddedCount("iw0", size: g.w, padEnd: g.pr, kernel: g.kw, dilation: g.dw));")
+                    } else {
+                        w.line("const int count = (kh_hi - kh_lo) * (kw_hi - kw_lo);")
+                    }
+                    w.line("const float average = count > 0 ? acc / (float)count : 0.0f;")
+                    w.block("") { w in
+                        w.lines(store("\(e.y(0))[plane * \(g.oh * g.ow) + oh * \(g.ow) + ow]", "average / \(CSyntax.hexFloat(sy))", zero: zy, e))
+                    }
+                }
+            }
+        }
+    }
+
+    static let globalAveragePool: CKernel = { e, w in
+        let x = try e.inputShape(0)
+        let planes = x[0] * x[1], size = x[2...].reduce(1, *)
+        let sx = try constant(e, 1, what: "x_scale").floats()[0], sy = try constant(e, 3, what: "y_scale").floats()[0]
+        let (zx, zy) = (zero(e, 2), zero(e, 4))
+        let scale = sx / (sy * Float(max(size, 1)))
+        w.block("for (int plane = 0; plane < \(planes); ++plane)") { w in
+            w.line("int32_t sum = 0;")
+            w.line("for (int i = 0; i < \(size); ++i) sum += \(e.x(0))[plane * \(size) + i];")
+            w.line("sum -= \(zx * Int64(size));")
+            w.lines(store("\(e.y(0))[plane]", "(float)sum * \(CSyntax.hexFloat(scale))", zero: zy, e))
+        }
+    }
+}
