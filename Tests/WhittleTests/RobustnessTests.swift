@@ -43,6 +43,8 @@ struct RobustnessTests {
                     guard let type = input.type, let shape = type.shape, shape.reduce(1, *) <= 1 << 20 else { continue }
                     feed[input.name] = NDArray(type.elementType, shape: shape, values: Array(repeating: 0, count: shape.reduce(1, *)))
                 }
+                // And compile (passes, planner, C emitter) or fail cleanly.
+                _ = try? ModelCompiler.compile(analyzed)
                 _ = try Interpreter(model: analyzed.model, inference: analyzed.inference).run(feed)
             } catch is WhittleError {
                 continue
