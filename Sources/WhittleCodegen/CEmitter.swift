@@ -37,10 +37,15 @@ public enum CEmitter {
     /// The C type that stores `type` in emitted code (bool is `uint8_t`); nil when the back end does not emit it.
     public static func cType(_ type: ElementType) -> String? { CSyntax.type(type) }
 
+    /// The C function that requantizes without floating point (emitted into models that need it).
+    public static var integerRequantizationSource: String { QuantizedC.requantizeFunction.joined(separator: "\n") }
+
     /// Operators the C back end can emit.
     public static var supportedOperators: [String] { kernels.keys.sorted() }
 
-    public static func emit(model: Model, types: InferenceResult, plan: MemoryPlan, name: String, source: String) throws -> CSourceBundle {
+    /// `integerOnly` makes the integer kernels requantize without floating point (for cores without an FPU).
+    public static func emit(model: Model, types: InferenceResult, plan: MemoryPlan, name: String, source: String,
+                            integerOnly: Bool = false) throws -> CSourceBundle {
         let graph = types.graph
         let prefix = CSyntax.identifier(name)
         var names = NameTable(reserved: ["arena", "base", prefix + "_run", prefix + "_run_with_arena"])
@@ -88,7 +93,8 @@ public enum CEmitter {
                     return t
                 }
                 let inPlace = outputs.contains { (_, v) in node.inputs.contains { plan.storage[$0] == plan.storage[v] && plan.offset(of: v) != nil } }
-                let emission = NodeEmission(node: node, context: ctx, outputTypes: outputTypes, inPlace: inPlace)
+                var emission = NodeEmission(node: node, context: ctx, outputTypes: outputTypes, inPlace: inPlace)
+                emission.integerOnly = integerOnly
                 var body = CWriter()
                 try kernel(emission, &body)
                 let text = body.text
@@ -138,6 +144,7 @@ public enum CEmitter {
             c.line("extern const \(try NodeEmission.cType(tensor.elementType)) \(weightSymbols[w] ?? w)[\(max(tensor.count, 1))];")
         }
         if !usedWeights.isEmpty { c.line() }
+        if uses(functions.text, "whittle_requantize") { c.lines(QuantizedC.requantizeFunction) }
         c.lines(functions.lines)
         c.line("/* Runs the model with the caller's arena of \(prefix.uppercased())_ARENA_BYTES bytes (16-byte aligned). */")
         c.block("int \(prefix)_run_with_arena(void *arena, \(signature))") { w in

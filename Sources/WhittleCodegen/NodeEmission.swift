@@ -10,6 +10,8 @@ struct NodeEmission {
     let outputTypes: [TensorType]
     /// Whether output 0 shares memory with an input (the kernel must then be element-wise safe).
     let inPlace: Bool
+    /// Requantize with integer arithmetic only (cores without an FPU).
+    var integerOnly = false
 
     /// The C parameter name of input `i` (present only when the kernel reads it at run time).
     func x(_ i: Int) -> String { "x\(i)" }

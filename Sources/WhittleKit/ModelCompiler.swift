@@ -11,11 +11,14 @@ public struct CompileOptions: Sendable {
     public var disabledPasses: Set<String> = []
     /// Pass names after which the IR is printed (see `--dump-ir-after`).
     public var dumpAfter: Set<String> = []
+    /// Requantize integer layers without floating point (targets without an FPU).
+    public var integerOnly = false
 
-    public init(name: String? = nil, disabledPasses: Set<String> = [], dumpAfter: Set<String> = []) {
+    public init(name: String? = nil, disabledPasses: Set<String> = [], dumpAfter: Set<String> = [], integerOnly: Bool = false) {
         self.name = name
         self.disabledPasses = disabledPasses
         self.dumpAfter = dumpAfter
+        self.integerOnly = integerOnly
     }
 }
 
@@ -62,7 +65,8 @@ public enum ModelCompiler {
             let plan = try MemoryPlanner.plan(types.graph)
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
-                                           source: URL(fileURLWithPath: analyzed.path).lastPathComponent)
+                                           source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
+                                           integerOnly: options.integerOnly)
             return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
                                  compileSeconds: Date().timeIntervalSince(start))
         } catch let error as WhittleError {

@@ -22,7 +22,7 @@ public enum TargetVerifier {
         guard target.kind != "host", let emulator = target.qemu else {
             throw WhittleError(.usage, "target \(target.name) has no emulator; use whittle verify without --target for the host")
         }
-        let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(name: "model"))
+        let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(name: "model", integerOnly: target.fpu == "none"))
         try TargetBudget.check(compiled, target: target, ram: budgets.ram, flash: budgets.flash)
         _ = try compiled.write(to: workDirectory)
         let inputs = given ?? ModelVerifier.randomInputs(for: analyzed.graph, seed: 1)

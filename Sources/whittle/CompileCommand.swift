@@ -32,7 +32,7 @@ struct Compile: ParsableCommand {
             let target = try targetOptions.resolve()
             let analyzed = try ModelOptions.load(model, inputShapes)
             let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(
-                name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter)))
+                name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter), integerOnly: target.fpu == "none"))
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
             do {
                 try TargetBudget.check(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash())

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WhittleIR
+import WhittleCodegen
 import WhittleKit
 
 /// The emitted C: builds warning-free with gcc and clang, matches the interpreter under ASan/UBSan,
@@ -125,5 +126,48 @@ struct CPortabilityTests {
             let expected = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
             #expect(text == expected, "\(model)/\(file) differs from its snapshot (RECORD_GOLDEN=1 to re-record)")
         }
+    }
+}
+
+/// The float-free requantization used on cores without an FPU equals float32 arithmetic bit for bit.
+struct IntegerRequantizationTests {
+    @Test func matchesFloatArithmetic() throws {
+        let directory = CBackendTests.workDirectory("requantize")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let program = """
+        #include <math.h>
+        #include <stdint.h>
+        #include <stdio.h>
+        #include <string.h>
+        \(CEmitter.integerRequantizationSource)
+        int main(void) {
+            uint32_t state = 7u;
+            long failures = 0, i;
+            for (i = 0; i < 2000000; ++i) {
+                float m, expected;
+                uint32_t bits, mantissa;
+                int exponent;
+                int32_t acc;
+                state = state * 1664525u + 1013904223u;
+                acc = (int32_t)(state >> 1) >> (int)(state % 24u);
+                if (state & 1u) acc = -acc;
+                state = state * 1664525u + 1013904223u;
+                /* Multipliers from 2^-30 to 2^4: the range requantization uses. */
+                bits = (uint32_t)(97 + state % 34u) << 23 | ((state >> 7) & 0x7FFFFFu);
+                memcpy(&m, &bits, sizeof m);
+                mantissa = (bits & 0x7FFFFFu) | 0x800000u;
+                exponent = (int)((bits >> 23) & 0xFFu) - 150;
+                expected = rintf((float)acc * m);
+                if (fabsf(expected) < 2147483520.0f && (float)whittle_requantize(acc, mantissa, exponent) != expected) {
+                    if (failures++ < 5) printf("acc %ld m %a: %ld vs %.1f\\n", (long)acc, (double)m, (long)whittle_requantize(acc, mantissa, exponent), (double)expected);
+                }
+            }
+            printf("failures %ld\\n", failures);
+            return failures != 0;
+        }
+        """
+        try program.write(toFile: directory + "/requantize.c", atomically: true, encoding: .utf8)
+        try ModelVerifier.run("cc", ["-std=c99", "-O2", "-Wall", "-Wextra", "-o", "requantize", "requantize.c", "-lm"], in: directory, what: "building")
+        try ModelVerifier.run("./requantize", [], in: directory, what: "comparing with float arithmetic")
     }
 }

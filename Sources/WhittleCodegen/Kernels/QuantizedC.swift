@@ -30,6 +30,79 @@ enum QuantizedC {
                 "\(target) = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;"]
     }
 
+    /// The integer form of a float32 multiplier M = mantissa · 2^exponent (24-bit mantissa), exact.
+    static func decompose(_ m: Float) -> (mantissa: UInt32, exponent: Int) {
+        guard m.isNormal, m > 0 else { return (0, 0) }
+        let bits = m.bitPattern
+        return (bits & 0x7F_FFFF | 0x80_0000, Int((bits >> 23) & 0xFF) - 127 - 23)
+    }
+
+    /// `rintf((float)acc * M)` computed with integers only, bit for bit: the exact product is rounded
+    /// to float32's 24 significant bits (ties to even), then to an integer (ties to even).
+    static let requantizeFunction = [
+        "/* rintf((float)acc * M) without floating point, M = mantissa * 2^exponent: the exact product is",
+        " * rounded to 24 significant bits, then to an integer, both ties to even, as float32 arithmetic does. */",
+        "static int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int exponent) {",
+        "    uint64_t a = (uint64_t)(acc < 0 ? -(int64_t)acc : (int64_t)acc), n, t, half, rest;",
+        "    int length = 0, drop, shift;",
+        "    /* (float)acc: magnitudes above 2^24 lose their low bits first. */",
+        "    for (t = a; t; t >>= 1) ++length;",
+        "    if (length > 24) {",
+        "        drop = length - 24;",
+        "        half = (uint64_t)1 << (drop - 1);",
+        "        rest = a & (((uint64_t)1 << drop) - 1);",
+        "        a >>= drop;",
+        "        if (rest > half || (rest == half && (a & 1))) ++a;",
+        "        exponent += drop;",
+        "    }",
+        "    n = a * mantissa;",
+        "    length = 0;",
+        "    for (t = n; t; t >>= 1) ++length;",
+        "    drop = length > 24 ? length - 24 : 0;",
+        "    if (drop > 0) {",
+        "        half = (uint64_t)1 << (drop - 1);",
+        "        rest = n & (((uint64_t)1 << drop) - 1);",
+        "        n >>= drop;",
+        "        if (rest > half || (rest == half && (n & 1))) ++n;",
+        "        exponent += drop;",
+        "    }",
+        "    if (exponent >= 0) {",
+        "        n = exponent > 31 ? 0xFFFFFFFFu : n << exponent;",
+        "    } else {",
+        "        shift = -exponent;",
+        "        if (shift >= 63) {",
+        "            n = 0;",
+        "        } else {",
+        "            half = (uint64_t)1 << (shift - 1);",
+        "            rest = n & (((uint64_t)1 << shift) - 1);",
+        "            n >>= shift;",
+        "            if (rest > half || (rest == half && (n & 1))) ++n;",
+        "        }",
+        "    }",
+        "    if (n > 0x7FFFFFFFu) n = 0x7FFFFFFFu;",
+        "    return acc < 0 ? -(int32_t)n : (int32_t)n;",
+        "}",
+        "",
+    ]
+
+    /// Stores the requantized `acc` (int32) scaled by multiplier[index]: float or integer-only.
+    static func requantize(_ target: String, index: String, zero: Int64, _ e: NodeEmission) -> [String] {
+        guard e.integerOnly else { return store(target, "(float)acc * multiplier[\(index)]", zero: zero, e) }
+        let (low, high) = e.elementType.integerRange
+        return ["int32_t q = whittle_requantize(acc, mantissa[\(index)], exponent[\(index)]) + \(zero);",
+                "if (q < \(Int64(low))) q = \(Int64(low));",
+                "if (q > \(Int64(high))) q = \(Int64(high));",
+                "\(target) = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;"]
+    }
+
+    /// The multiplier table(s) for the kernel: floats, or mantissas and exponents when integer-only.
+    static func multiplierTables(_ values: [Float], _ e: NodeEmission) -> [String] {
+        guard e.integerOnly else { return [table("multiplier", values)] }
+        let parts = values.map(decompose)
+        return ["static const uint32_t mantissa[\(max(parts.count, 1))] = {\(parts.map { String($0.mantissa) }.joined(separator: ", "))};",
+                "static const int8_t exponent[\(max(parts.count, 1))] = {\(parts.map { String($0.exponent) }.joined(separator: ", "))};"]
+    }
+
     static func table(_ name: String, _ values: [Float]) -> String {
         "static const float \(name)[\(max(values.count, 1))] = {\(values.map(CSyntax.hexFloat).joined(separator: ", "))};"
     }
@@ -49,7 +122,7 @@ enum QuantizedC {
         }
         // The interpreter's multiplier, bit for bit: (x_scale · w_scale[m]) / y_scale in float32.
         let multipliers = (0..<g.m).map { Float(xs * ws[ws.count == 1 ? 0 : $0]) / ys }
-        w.line(table("multiplier", multipliers))
+        w.lines(multiplierTables(multipliers, e))
         if wz.contains(where: { $0 != 0 }) {
             w.line("static const int32_t wz[\(g.m)] = {\((0..<g.m).map { String(wz[wz.count == 1 ? 0 : $0]) }.joined(separator: ", "))};")
         }
@@ -77,7 +150,7 @@ enum QuantizedC {
                             }
                         }
                         w.block("") { w in
-                            w.lines(store("\(e.y(0))[(n * \(g.m) + m) * \(g.oh * g.ow) + oh * \(g.ow) + ow]", "(float)acc * multiplier[m]", zero: yz, e))
+                            w.lines(requantize("\(e.y(0))[(n * \(g.m) + m) * \(g.oh * g.ow) + oh * \(g.ow) + ow]", index: "m", zero: yz, e))
                         }
                     }
                 }
@@ -103,7 +176,7 @@ enum QuantizedC {
             let scale = alpha * sa * bs[bs.count == 1 ? 0 : j]
             return quantized ? scale / sy : scale
         }
-        w.line(table("multiplier", multipliers))
+        if quantized { w.lines(multiplierTables(multipliers, e)) } else { w.line(table("multiplier", multipliers)) }
         if bz.contains(where: { $0 != 0 }) {
             w.line("static const int32_t bz[\(n)] = {\((0..<n).map { String(bz[bz.count == 1 ? 0 : $0]) }.joined(separator: ", "))};")
         }
@@ -115,7 +188,7 @@ enum QuantizedC {
                 w.line("int32_t acc = \(e.has(6) ? "\(e.x(6))[j]" : "0");")
                 w.line("for (int p = 0; p < \(k); ++p) acc += ((int32_t)\(e.x(0))[\(aIndex)] - \(az)) * ((int32_t)\(e.x(3))[\(bIndex)]\(bzTerm));")
                 if quantized {
-                    w.lines(store("\(e.y(0))[i * \(n) + j]", "(float)acc * multiplier[j]", zero: zero(e, 8), e))
+                    w.lines(requantize("\(e.y(0))[i * \(n) + j]", index: "j", zero: zero(e, 8), e))
                 } else {
                     w.line("\(e.y(0))[i * \(n) + j] = (float)acc * multiplier[j];")
                 }
