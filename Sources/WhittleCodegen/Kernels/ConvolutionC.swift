@@ -123,6 +123,27 @@ enum ConvolutionC {
         }
     }
 
+    /// The loops every pooling kernel shares: over planes and output positions, with the window's rows
+    /// and columns clipped to the image. `body` gets the expression of one tap (inside `kh`/`kw` loops
+    /// it writes itself) and of the output element's index.
+    static func poolLoops(_ g: Geometry, inputType: String, input: String, _ w: inout CWriter,
+                          body: (inout CWriter, _ tap: String, _ out: String) -> Void) {
+        let (khLo, khHi) = range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
+        let (kwLo, kwHi) = range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
+        w.block("for (int plane = 0; plane < \(g.n * g.c); ++plane)") { w in
+            w.line("const \(inputType) *in = \(input) + plane * \(g.h * g.w);")
+            w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
+                w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
+                w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
+                w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
+                    w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
+                    w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
+                    body(&w, "in[(ih0 + kh * \(g.dh)) * \(g.w) + iw0 + kw * \(g.dw)]", "plane * \(g.oh * g.ow) + oh * \(g.ow) + ow")
+                }
+            }
+        }
+    }
+
     static func poolKernel(max: Bool) -> CKernel {
         { e, w in
             guard let kernel = try e.context.ints("kernel_shape") else {
@@ -135,37 +156,25 @@ enum ConvolutionC {
             let g = try Geometry(e, kernel: kernel)
             let t = try e.cType(output: 0)
             let includePad = try e.context.int("count_include_pad", default: 0) != 0
-            let (khLo, khHi) = range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
-            let (kwLo, kwHi) = range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
-            w.block("for (int plane = 0; plane < \(g.n * g.c); ++plane)") { w in
-                w.line("const \(t) *in = \(e.x(0)) + plane * \(g.h * g.w);")
-                w.line("\(t) *out = \(e.y(0)) + plane * \(g.oh * g.ow);")
-                w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
-                    w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
-                    w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
-                    w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
-                        w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
-                        w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
-                        let lowest = e.elementType.isFloatingPoint ? "-INFINITY" : CSyntax.constant(e.elementType.integerRange.0, e.elementType)
-                        w.line("\(t) acc = \(max ? lowest : e.literal(0));")
-                        w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
-                            w.block("for (int kw = kw_lo; kw < kw_hi; ++kw)") { w in
-                                w.line("const \(t) v = in[(ih0 + kh * \(g.dh)) * \(g.w) + iw0 + kw * \(g.dw)];")
-                                w.line(max ? "if (v > acc) acc = v;" : "acc += v;")
-                            }
-                        }
-                        if max {
-                            w.line("out[oh * \(g.ow) + ow] = acc;")
-                        } else if includePad {
-                            // Padding counts, but not the part of a ceil_mode window beyond the padding.
-                            w.line("const int rows = \(paddedCount("ih0", size: g.h, padEnd: g.pb, kernel: g.kh, dilation: g.dh));")
-                            w.line("const int cols = \(paddedCount("iw0", size: g.w, padEnd: g.pr, kernel: g.kw, dilation: g.dw));")
-                            w.line("out[oh * \(g.ow) + ow] = acc / (\(t))(rows * cols);")
-                        } else {
-                            w.line("const int count = (kh_hi - kh_lo) * (kw_hi - kw_lo);")
-                            w.line("out[oh * \(g.ow) + ow] = count > 0 ? acc / (\(t))count : \(e.literal(0));")
-                        }
+            let lowest = e.elementType.isFloatingPoint ? "-INFINITY" : CSyntax.constant(e.elementType.integerRange.0, e.elementType)
+            poolLoops(g, inputType: t, input: e.x(0), &w) { w, tap, out in
+                w.line("\(t) acc = \(max ? lowest : e.literal(0));")
+                w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
+                    w.block("for (int kw = kw_lo; kw < kw_hi; ++kw)") { w in
+                        w.line("const \(t) v = \(tap);")
+                        w.line(max ? "if (v > acc) acc = v;" : "acc += v;")
                     }
+                }
+                if max {
+                    w.line("\(e.y(0))[\(out)] = acc;")
+                } else if includePad {
+                    // Padding counts, but not the part of a ceil_mode window beyond the padding.
+                    w.line("const int rows = \(paddedCount("ih0", size: g.h, padEnd: g.pb, kernel: g.kh, dilation: g.dh));")
+                    w.line("const int cols = \(paddedCount("iw0", size: g.w, padEnd: g.pr, kernel: g.kw, dilation: g.dw));")
+                    w.line("\(e.y(0))[\(out)] = acc / (\(t))(rows * cols);")
+                } else {
+                    w.line("const int count = (kh_hi - kh_lo) * (kw_hi - kw_lo);")
+                    w.line("\(e.y(0))[\(out)] = count > 0 ? acc / (\(t))count : \(e.literal(0));")
                 }
             }
         }
@@ -179,21 +188,10 @@ enum ConvolutionC {
         let g = try Geometry(e, kernel: kernel)
         let t = try e.cType(output: 0)
         let p = e.literal(Double(try e.context.int("p", default: 2)))
-        let (khLo, khHi) = range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
-        let (kwLo, kwHi) = range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
-        w.block("for (int plane = 0; plane < \(g.n * g.c); ++plane)") { w in
-            w.line("const \(t) *in = \(e.x(0)) + plane * \(g.h * g.w);")
-            w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
-                w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
-                w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
-                w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
-                    w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
-                    w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
-                    w.line("\(t) acc = \(e.literal(0));")
-                    w.line("for (int kh = kh_lo; kh < kh_hi; ++kh) for (int kw = kw_lo; kw < kw_hi; ++kw) acc += \(e.math("pow"))(\(e.math("fabs"))(in[(ih0 + kh * \(g.dh)) * \(g.w) + iw0 + kw * \(g.dw)]), \(p));")
-                    w.line("\(e.y(0))[plane * \(g.oh * g.ow) + oh * \(g.ow) + ow] = \(e.math("pow"))(acc, \(e.literal(1)) / \(p));")
-                }
-            }
+        poolLoops(g, inputType: t, input: e.x(0), &w) { w, tap, out in
+            w.line("\(t) acc = \(e.literal(0));")
+            w.line("for (int kh = kh_lo; kh < kh_hi; ++kh) for (int kw = kw_lo; kw < kw_hi; ++kw) acc += \(e.math("pow"))(\(e.math("fabs"))(\(tap)), \(p));")
+            w.line("\(e.y(0))[\(out)] = \(e.math("pow"))(acc, \(e.literal(1)) / \(p));")
         }
     }
 

@@ -219,28 +219,17 @@ enum QuantizedC {
         let (zx, zy) = (zero(e, 2), zero(e, 4))
         let includePad = try e.context.int("count_include_pad", default: 0) != 0
         let xt = try e.cType(input: 0)
-        let (khLo, khHi) = ConvolutionC.range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
-        let (kwLo, kwHi) = ConvolutionC.range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
-        w.block("for (int plane = 0; plane < \(g.n * g.c); ++plane)") { w in
-            w.line("const \(xt) *in = \(e.x(0)) + plane * \(g.h * g.w);")
-            w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
-                w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
-                w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
-                w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
-                    w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
-                    w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
-                    w.line("float acc = 0.0f;")
-                    w.line("for (int kh = kh_lo; kh < kh_hi; ++kh) for (int kw = kw_lo; kw < kw_hi; ++kw) acc += (float)((int32_t)in[(ih0 + kh * \(g.dh)) * \(g.w) + iw0 + kw * \(g.dw)] - \(zx)) * \(CSyntax.hexFloat(sx));")
-                    if includePad {
-                        w.line("const int count = \(ConvolutionC.paddedCount("ih0", size: g.h, padEnd: g.pb, kernel: g.kh, dilation: g.dh)) * \(ConvolutionC.paddedCount("iw0", size: g.w, padEnd: g.pr, kernel: g.kw, dilation: g.dw));")
-                    } else {
-                        w.line("const int count = (kh_hi - kh_lo) * (kw_hi - kw_lo);")
-                    }
-                    w.line("const float average = count > 0 ? acc / (float)count : 0.0f;")
-                    w.block("") { w in
-                        w.lines(store("\(e.y(0))[plane * \(g.oh * g.ow) + oh * \(g.ow) + ow]", "average / \(CSyntax.hexFloat(sy))", zero: zy, e))
-                    }
-                }
+        ConvolutionC.poolLoops(g, inputType: xt, input: e.x(0), &w) { w, tap, out in
+            w.line("float acc = 0.0f;")
+            w.line("for (int kh = kh_lo; kh < kh_hi; ++kh) for (int kw = kw_lo; kw < kw_hi; ++kw) acc += (float)((int32_t)\(tap) - \(zx)) * \(CSyntax.hexFloat(sx));")
+            if includePad {
+                w.line("const int count = \(ConvolutionC.paddedCount("ih0", size: g.h, padEnd: g.pb, kernel: g.kh, dilation: g.dh)) * \(ConvolutionC.paddedCount("iw0", size: g.w, padEnd: g.pr, kernel: g.kw, dilation: g.dw));")
+            } else {
+                w.line("const int count = (kh_hi - kh_lo) * (kw_hi - kw_lo);")
+            }
+            w.line("const float average = count > 0 ? acc / (float)count : 0.0f;")
+            w.block("") { w in
+                w.lines(store("\(e.y(0))[\(out)]", "average / \(CSyntax.hexFloat(sy))", zero: zy, e))
             }
         }
     }
