@@ -149,18 +149,23 @@ enum NormalizationC {
         w.block("for (int g = 0; g < \(groups); ++g)") { w in
             w.line("const \(t) *in = \(e.x(0)) + g * \(size);")
             w.line("\(t) *out = \(e.y(0)) + g * \(size);")
-            w.line("\(t) mean = \(e.literal(0)), var = \(e.literal(0));")
-            w.line("for (int i = 0; i < \(size); ++i) mean += in[i];")
-            w.line("mean /= \(e.literal(Double(size)));")
-            w.line("for (int i = 0; i < \(size); ++i) var += (in[i] - mean) * (in[i] - mean);")
-            w.line("var /= \(e.literal(Double(size)));")
-            w.line("const \(t) inv = \(e.literal(1)) / \(e.math("sqrt"))(var + \(epsilon));")
+            w.lines(statistics(t, size: size, epsilon: epsilon, e))
             let s = scaleFull ? "\(e.x(1))[i]" : "\(e.x(1))[0]"
             let b = e.has(2) ? (biasFull ? " + \(e.x(2))[i]" : " + \(e.x(2))[0]") : ""
             w.line("for (int i = 0; i < \(size); ++i) out[i] = (in[i] - mean) * inv * \(s)\(b);")
             if extra.contains(1) { w.line("\(e.y(1))[g] = mean;") }
             if extra.contains(2) { w.line("\(e.y(2))[g] = inv;") }
         }
+    }
+
+    /// `mean` and `inv` = 1/sqrt(variance + epsilon) of the `size` values at `in`, in the interpreter's order.
+    static func statistics(_ t: String, size: Int, epsilon: String, _ e: NodeEmission) -> [String] {
+        ["\(t) mean = \(e.literal(0)), var = \(e.literal(0));",
+         "for (int i = 0; i < \(size); ++i) mean += in[i];",
+         "mean /= \(e.literal(Double(size)));",
+         "for (int i = 0; i < \(size); ++i) var += (in[i] - mean) * (in[i] - mean);",
+         "var /= \(e.literal(Double(size)));",
+         "const \(t) inv = \(e.literal(1)) / \(e.math("sqrt"))(var + \(epsilon));"]
     }
 
     static let instanceNormalizationKernel: CKernel = { e, w in
@@ -173,12 +178,7 @@ enum NormalizationC {
             w.line("const \(t) *in = \(e.x(0)) + plane * \(size);")
             w.line("\(t) *out = \(e.y(0)) + plane * \(size);")
             w.line("const int c = plane % \(channels);")
-            w.line("\(t) mean = \(e.literal(0)), var = \(e.literal(0));")
-            w.line("for (int i = 0; i < \(size); ++i) mean += in[i];")
-            w.line("mean /= \(e.literal(Double(size)));")
-            w.line("for (int i = 0; i < \(size); ++i) var += (in[i] - mean) * (in[i] - mean);")
-            w.line("var /= \(e.literal(Double(size)));")
-            w.line("const \(t) inv = \(e.literal(1)) / \(e.math("sqrt"))(var + \(epsilon));")
+            w.lines(statistics(t, size: size, epsilon: epsilon, e))
             w.line("for (int i = 0; i < \(size); ++i) out[i] = (in[i] - mean) * inv * \(e.x(1))[c] + \(e.x(2))[c];")
         }
     }

@@ -26,16 +26,23 @@ enum QuantizationC {
         }
     }
 
+    /// Whether the zero point (input 2) has one value per axis element rather than one for the tensor.
+    static func zeroPointIndexed(_ e: NodeEmission) throws -> Bool {
+        e.has(2) ? try e.inputShape(2).reduce(1, *) > 1 : false
+    }
+
     static let quantizeKernel: CKernel = { e, w in
         let x = try e.inputShape(0)
         let type = e.elementType
-        guard type.isInteger, try e.inputType(0).elementType == .float, let (low, high) = Optional(type.integerRange) else {
+        guard type.isInteger, try e.inputType(0).elementType == .float else {
             throw WhittleError(.unsupported, "QuantizeLinear from \(try e.inputType(0).elementType.name) to \(type.name) is not supported by the C back end")
         }
         let t = try e.cType(output: 0)
+        let (low, high) = type.integerRange
         let perAxis = (try e.inputShape(1)).reduce(1, *) > 1
+        let zeroIndex = try zeroPointIndexed(e)
         try loops(e, shape: x, perAxis: perAxis, { w, k in
-            let zero = e.has(2) ? "(float)\(e.x(2))[\(e.has(2) && (try? e.inputShape(2))?.reduce(1, *) ?? 1 > 1 ? k : "0")]" : "0.0f"
+            let zero = e.has(2) ? "(float)\(e.x(2))[\(zeroIndex ? k : "0")]" : "0.0f"
             // rintf rounds half to even in the default rounding mode.
             w.line("float q = rintf(\(e.x(0))[i] / \(e.x(1))[\(k)]) + \(zero);")
             w.line("if (q < \(CSyntax.float(Float(low)))) q = \(CSyntax.float(Float(low)));")
@@ -50,8 +57,9 @@ enum QuantizationC {
             throw WhittleError(.unsupported, "DequantizeLinear to \(e.elementType.name) is not supported by the C back end")
         }
         let perAxis = (try e.inputShape(1)).reduce(1, *) > 1
+        let zeroIndex = try zeroPointIndexed(e)
         try loops(e, shape: x, perAxis: perAxis, { w, k in
-            let zero = e.has(2) ? " - (int32_t)\(e.x(2))[\(((try? e.inputShape(2))?.reduce(1, *) ?? 1) > 1 ? k : "0")]" : ""
+            let zero = e.has(2) ? " - (int32_t)\(e.x(2))[\(zeroIndex ? k : "0")]" : ""
             w.line("\(e.y(0))[i] = (float)((int32_t)\(e.x(0))[i]\(zero)) * \(e.x(1))[\(k)];")
         }, &w)
     }
