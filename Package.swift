@@ -37,10 +37,12 @@ let package = Package(
         .target(name: "WhittleCodegen", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses"]),
         // The reference interpreter: runs a graph with each operator's reference kernel.
         .target(name: "WhittleInterpreter", dependencies: ["WhittleIR", "WhittleOps"]),
+        // Post-training quantization: calibration and the rewrite into an int8 QDQ model.
+        .target(name: "WhittleQuantization", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses", "WhittleInterpreter"]),
         // NumPy .npy/.npz reading and writing.
         .target(name: "WhittleNumPy", dependencies: ["WhittleIR", "CZlib"]),
         // Facade used by the CLI and by embedders: load, infer, report.
-        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen"]),
+        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization"]),
         .executableTarget(
             name: "whittle",
             dependencies: [
@@ -51,7 +53,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WhittleTests",
-            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen"],
+            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization"],
             exclude: ["Fixtures", "Golden"]
         ),
     ],

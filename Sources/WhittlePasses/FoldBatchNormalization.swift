@@ -95,7 +95,7 @@ public struct FoldBatchNormalization: GraphPass {
 }
 
 /// `base`, or `base_2`, `base_3`, ... when the name is taken.
-func unique(_ base: String, in graph: Graph) -> String {
+public func unique(_ base: String, in graph: Graph) -> String {
     var taken = Set(graph.initializers.keys).union(graph.inputs.map(\.name))
     for node in graph.nodes { taken.formUnion(node.outputs) }
     var name = base, k = 1

@@ -4,7 +4,7 @@ import WhittleOps
 /// Turns the DequantizeLinear → float op → QuantizeLinear patterns of QDQ models into
 /// integer operators, so quantized layers never run in float between a dequantize and a
 /// quantize: Conv → QLinearConv, Gemm → QGemm, Add → QLinearAdd, AveragePool →
-/// QLinearAveragePool, GlobalAveragePool → QLinearGlobalAveragePool; MaxPool and the
+/// QLinearAveragePool, GlobalAveragePool → QLinearGlobalAveragePool, Softmax → whittle.QSoftmax; MaxPool and the
 /// reshaping ops, which commute with quantization, run on the integer tensor directly.
 public struct FuseQuantized: GraphPass {
     public let name = "fuse-qdq"
@@ -25,15 +25,16 @@ public struct FuseQuantized: GraphPass {
         var changed = false
         var index = 0
         while index < graph.nodes.count {
-            if let replacement = try fused(graph.nodes[index], graph: &graph) {
+            if let replacement = try fused(graph.nodes[index], graph: &graph, model: model) {
                 graph.nodes[index] = replacement
                 changed = true
             }
             index += 1
         }
         model.graph = graph
-        if changed && graph.nodes.contains(where: { $0.domain == "com.microsoft" }) && model.opsets["com.microsoft"] == nil {
-            model.opsets["com.microsoft"] = 1
+        for domain in ["com.microsoft", WhittleQuantizedOperators.domain]
+        where changed && graph.nodes.contains(where: { $0.domain == domain }) && model.opsets[domain] == nil {
+            model.opsets[domain] = 1
         }
         return changed
     }
@@ -74,7 +75,7 @@ public struct FuseQuantized: GraphPass {
         return dz == qz
     }
 
-    private func fused(_ node: Node, graph: inout Graph) throws -> Node? {
+    private func fused(_ node: Node, graph: inout Graph, model: Model) throws -> Node? {
         guard Node.isDefaultDomain(node.domain), let output = node.outputs.first, let q = quantizer(of: output, graph) else { return nil }
         let yType = graph.type(of: q.outputs[0])?.elementType ?? .uint8
         var fused: Node
@@ -118,6 +119,17 @@ public struct FuseQuantized: GraphPass {
             let scaleInputs = [x.integer, x.scale, try zeroPoint(x.zeroPoint, type: xType, &graph), q.inputs[1], q.inputs[2]]
             fused = Node(name: node.name, opType: "QLinear" + node.opType, domain: "com.microsoft", inputs: scaleInputs,
                          outputs: [q.outputs[0]], attributes: node.attributes)
+        case "Softmax":
+            // Integer softmax: a 256-entry exponential table over the distance to the row maximum.
+            guard let x = dequantized(node.inputs[0], graph), let xType = graph.type(of: x.integer)?.elementType,
+                  let rank = graph.type(of: x.integer)?.shape?.count, let scale = graph.initializers[x.scale], scale.count == 1
+            else { return nil }
+            let opset = model.opset(for: "")
+            let axisValue: Int = { if case .int(let a)? = node.attributes["axis"] { return a }; return opset < 13 ? 1 : -1 }()
+            guard let axis = try? Shape.normalizeAxis(axisValue, rank: max(rank, 1)) else { return nil }
+            fused = Node(name: node.name, opType: "QSoftmax", domain: WhittleQuantizedOperators.domain,
+                         inputs: [x.integer, x.scale, try zeroPoint(x.zeroPoint, type: xType, &graph), q.inputs[1], q.inputs[2]],
+                         outputs: [q.outputs[0]], attributes: ["axis": .int(axis), "coerce": .int(opset < 13 ? 1 : 0)])
         case "MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze":
             // These commute with quantization when the scale and zero point stay the same.
             guard let x = dequantized(node.inputs[0], graph), sameQuantization(x, q, graph),

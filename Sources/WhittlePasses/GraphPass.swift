@@ -55,7 +55,7 @@ public struct PassPipeline: Sendable {
 
 extension Graph {
     /// The nodes (by index) that read each value.
-    func consumers() -> [String: [Int]] {
+    public func consumers() -> [String: [Int]] {
         var result: [String: [Int]] = [:]
         for (index, node) in nodes.enumerated() {
             for input in Set(node.inputs) where !input.isEmpty { result[input, default: []].append(index) }
@@ -65,10 +65,10 @@ extension Graph {
     }
 
     /// Whether `value` is one of the graph's outputs.
-    func isOutput(_ value: String) -> Bool { outputs.contains { $0.name == value } }
+    public func isOutput(_ value: String) -> Bool { outputs.contains { $0.name == value } }
 
     /// Replaces every read of `old` by `new`.
-    mutating func replaceUses(of old: String, with new: String) {
+    public mutating func replaceUses(of old: String, with new: String) {
         for i in nodes.indices {
             nodes[i].inputs = nodes[i].inputs.map { $0 == old ? new : $0 }
         }

@@ -25,12 +25,25 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var passes: PassOptions
 
+    @Option(help: ArgumentHelp("Quantize before compiling (needs --calibration).", valueName: "int8"))
+    var quantize: String?
+
+    @OptionGroup var calibration: CalibrationOptions
+
     func run() throws {
         if passes.listIfAsked() { return }
         try reportingErrors {
             guard let model, let output else { throw WhittleError(.usage, "compile needs MODEL.onnx and -o OUTDIR") }
             let target = try targetOptions.resolve()
-            let analyzed = try ModelOptions.load(model, inputShapes)
+            var analyzed = try ModelOptions.load(model, inputShapes)
+            if let quantize {
+                guard quantize.lowercased() == "int8" else { throw WhittleError(.usage, "--quantize supports int8, not \"\(quantize)\"") }
+                let (result, samples) = try calibration.quantize(analyzed)
+                analyzed = try ModelLoader.analyze(result.model, path: model)
+                print("quantized \(result.values.count) tensors to int8 (calibration: \(samples.count) samples of \(samples.path))")
+            } else if calibration.calibration != nil {
+                throw WhittleError(.usage, "--calibration is only used with --quantize int8")
+            }
             let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(
                 name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter), integerOnly: target.fpu == "none"))
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }

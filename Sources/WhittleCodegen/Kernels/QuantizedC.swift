@@ -8,7 +8,8 @@ import WhittleOps
 enum QuantizedC {
     static var kernels: [String: CKernel] {
         ["QLinearConv": qlinearConv, "com.microsoft.QGemm": qgemm, "com.microsoft.QLinearAdd": qlinearAdd,
-         "com.microsoft.QLinearAveragePool": averagePool, "com.microsoft.QLinearGlobalAveragePool": globalAveragePool]
+         "com.microsoft.QLinearAveragePool": averagePool, "com.microsoft.QLinearGlobalAveragePool": globalAveragePool,
+         "whittle.QSoftmax": softmax]
     }
 
     /// A constant scalar (scale or zero point) that must be known at compile time.
@@ -245,6 +246,52 @@ enum QuantizedC {
             w.line("for (int i = 0; i < \(size); ++i) sum += \(e.x(0))[plane * \(size) + i];")
             w.line("sum -= \(zx * Int64(size));")
             w.lines(store("\(e.y(0))[plane]", "(float)sum * \(CSyntax.hexFloat(scale))", zero: zy, e))
+        }
+    }
+
+    /// Integer softmax (the interpreter's algorithm): exp(−x_scale·d) from a Q30 table indexed by the
+    /// distance d to the row maximum, a 64-bit row sum, p = entry/sum in Q32, times 1/y_scale as a
+    /// 24-bit mantissa and a shift, rounded half to even.
+    static let softmax: CKernel = { e, w in
+        let x = try e.inputShape(0)
+        let sx = try constant(e, 1, what: "x_scale").floats()[0], sy = try constant(e, 3, what: "y_scale").floats()[0]
+        let zy = zero(e, 4)
+        guard let (mantissa, exponent) = WhittleQuantizedOperators.reciprocal(sy) else {
+            throw WhittleError(.invalidAttribute, "y_scale must be a positive normal number")
+        }
+        let axis = try Shape.normalizeAxis(try e.context.int("axis", default: x.count - 1), rank: max(x.count, 1))
+        let (outer, size, inner) = try e.context.int("coerce", default: 0) != 0
+            ? (x[..<axis].reduce(1, *), x[axis...].reduce(1, *), 1)
+            : Indexing.split(x, at: axis)
+        let table = WhittleQuantizedOperators.softmaxTable(inputScale: sx)
+        let shift = 32 - exponent
+        let (low, high) = e.elementType.integerRange
+        w.line("static const uint32_t table[256] = {\(table.map { "\($0)u" }.joined(separator: ", "))};")
+        w.block("for (int o = 0; o < \(outer); ++o)") { w in
+            w.block("for (int i = 0; i < \(inner); ++i)") { w in
+                w.line("const int base = o * \(size * inner) + i;")
+                w.line("int32_t top = \(e.x(0))[base];")
+                w.line("uint64_t sum = 0;")
+                w.line("for (int k = 1; k < \(size); ++k) if (\(e.x(0))[base + k * \(inner)] > top) top = \(e.x(0))[base + k * \(inner)];")
+                w.line("for (int k = 0; k < \(size); ++k) sum += table[top - \(e.x(0))[base + k * \(inner)]];")
+                w.block("for (int k = 0; k < \(size); ++k)") { w in
+                    w.line("const uint64_t p = ((uint64_t)table[top - \(e.x(0))[base + k * \(inner)]] << 32) / sum;")
+                    if shift <= 0 {
+                        w.line("int64_t q = p ? \(Int64(high) - zy) : 0;")
+                    } else if shift >= 58 {
+                        w.line("int64_t q = 0;")
+                        w.line("(void)p;")
+                    } else {
+                        w.line("const uint64_t n = p * \(mantissa)ULL, rest = n & \((UInt64(1) << UInt64(shift)) - 1)ULL;")
+                        w.line("int64_t q = (int64_t)(n >> \(shift));")
+                        w.line("if (rest > \(UInt64(1) << UInt64(shift - 1))ULL || (rest == \(UInt64(1) << UInt64(shift - 1))ULL && (q & 1))) ++q;")
+                    }
+                    w.line("q += \(zy);")
+                    w.line("if (q < \(Int64(low))) q = \(Int64(low));")
+                    w.line("if (q > \(Int64(high))) q = \(Int64(high));")
+                    w.line("\(e.y(0))[base + k * \(inner)] = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;")
+                }
+            }
         }
     }
 }

@@ -1,0 +1,264 @@
+import Foundation
+import WhittleIR
+import WhittleOps
+import WhittlePasses
+
+/// One activation the quantized model stores as integers, for the report.
+public struct QuantizedValue: Sendable {
+    /// The value's name in the float model.
+    public var value: String
+    /// The name of its QuantizeLinear output in the quantized model (the integer tensor).
+    public var integer: String
+    /// The node that produces it ("input" for a graph input) and that node's operator.
+    public var producer: String
+    public var op: String
+    public var parameters: QuantizationParameters
+}
+
+/// Rewrites a float model into an ONNX QDQ model in the TFLite int8 scheme, given calibrated ranges.
+///
+/// Conv, Gemm and MatMul get symmetric per-channel int8 weights and int32 biases; every activation
+/// they read or write is wrapped in QuantizeLinear → DequantizeLinear with per-tensor parameters.
+/// A Relu (or Clip from 0) that is the only reader of a Conv/Gemm/MatMul/Add output is folded into
+/// it: the output's range then starts at 0, its zero point is the type's minimum, and saturation
+/// does the clamping, exactly. MaxPool and the reshaping ops keep their input's parameters; Softmax
+/// outputs use TFLite's fixed 1/256 grid. Operators outside this set stay in float.
+struct QDQBuilder {
+    let options: QuantizationOptions
+    let ranges: [String: ValueRange]
+
+    static let computeOps: Set<String> = ["Conv", "Gemm", "MatMul", "Add", "AveragePool", "GlobalAveragePool"]
+    static let passThroughOps: Set<String> = ["MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze"]
+
+    var graph: Graph
+    var types: InferenceResult
+    /// Values stored as integers, and their parameters.
+    var parameters: [String: QuantizationParameters] = [:]
+    var order: [QuantizedValue] = []
+    /// The DequantizeLinear output that readers of a quantized value use.
+    var dequantized: [String: String] = [:]
+    var nodes: [Node] = []
+    var taken: Set<String> = []
+    /// Operators that stay in float, by node, for the report.
+    var leftInFloat: [String] = []
+
+    init(model: Model, types: InferenceResult, ranges: [String: ValueRange], options: QuantizationOptions) {
+        self.options = options
+        self.ranges = ranges
+        self.graph = model.graph
+        self.types = types
+        taken = Set(graph.initializers.keys).union(graph.inputs.map(\.name))
+        for node in graph.nodes { taken.formUnion(node.outputs); taken.insert(node.name) }
+    }
+
+    mutating func name(_ base: String) -> String {
+        var candidate = base, k = 1
+        while taken.contains(candidate) { k += 1; candidate = "\(base)_\(k)" }
+        taken.insert(candidate)
+        return candidate
+    }
+
+    func isFloat(_ value: String) -> Bool { types.graph.type(of: value)?.elementType == .float }
+    func isConstant(_ value: String) -> Bool { graph.initializers[value] != nil || types.constants[value] != nil }
+
+    // MARK: Deciding
+
+    /// Whether a compute node can be quantized: constant weights of the supported layouts, float activations.
+    func quantizable(_ node: Node) -> Bool {
+        guard Node.isDefaultDomain(node.domain), Self.computeOps.contains(node.opType), node.outputs.count == 1,
+              isFloat(node.outputs[0]) else { return false }
+        let activationInputs = node.inputs.prefix(node.opType == "Add" ? 2 : 1)
+        guard activationInputs.allSatisfy({ !$0.isEmpty && isFloat($0) && !isConstant($0) }) else { return false }
+        switch node.opType {
+        case "Conv":
+            guard let w = graph.initializers[node.inputs[1]], w.elementType == .float, w.rank >= 3 else { return false }
+            return node.inputs.count < 3 || node.inputs[2].isEmpty || graph.initializers[node.inputs[2]]?.count == w.shape[0]
+        case "Gemm":
+            guard let b = graph.initializers[node.inputs[1]], b.elementType == .float, b.rank == 2,
+                  int(node, "transA") == 0, float(node, "alpha") == 1 else { return false }
+            let n = int(node, "transB") != 0 ? b.shape[0] : b.shape[1]
+            if node.inputs.count > 2 && !node.inputs[2].isEmpty {
+                guard float(node, "beta") == 1, let c = graph.initializers[node.inputs[2]], c.elementType == .float,
+                      c.count == n, c.rank == 1 || (c.rank == 2 && c.shape[0] == 1) else { return false }
+            }
+            return true
+        case "MatMul":
+            guard let b = graph.initializers[node.inputs[1]], b.elementType == .float, b.rank == 2,
+                  types.graph.type(of: node.inputs[0])?.shape?.count == 2 else { return false }
+            return true
+        default:
+            return true
+        }
+    }
+
+    func int(_ node: Node, _ name: String) -> Int {
+        if case .int(let v)? = node.attributes[name] { return v }
+        return 0
+    }
+
+    func float(_ node: Node, _ name: String) -> Float {
+        if case .float(let v)? = node.attributes[name] { return v }
+        return 1
+    }
+
+    /// A Relu, or a Clip whose lower bound is the constant 0, reading only `value`.
+    func foldableActivation(after value: String, consumers: [String: [Int]]) -> Int? {
+        guard !graph.isOutput(value), let readers = consumers[value], readers.count == 1 else { return nil }
+        let node = graph.nodes[readers[0]]
+        guard Node.isDefaultDomain(node.domain), node.outputs.count == 1 else { return nil }
+        switch node.opType {
+        case "Relu": return readers[0]
+        case "Clip":
+            let low: Float? = {
+                if case .float(let v)? = node.attributes["min"] { return v }
+                guard node.inputs.count > 1, !node.inputs[1].isEmpty else { return nil }
+                return (graph.initializers[node.inputs[1]] ?? types.constants[node.inputs[1]])?.floats().first
+            }()
+            return low == 0 ? readers[0] : nil
+        default: return nil
+        }
+    }
+
+    // MARK: Building
+
+    /// The quantized model.
+    mutating func build(_ model: Model) throws -> Model {
+        guard model.opset(for: "") >= 13 else {
+            throw WhittleError(.unsupported, "the model imports ONNX opset \(model.opset(for: "")); per-channel quantization needs opset 13 or "
+                + "later (convert it with onnx.version_converter first)")
+        }
+        // Fold activations: the compute node writes the activation's output.
+        let consumers = graph.consumers()
+        var removed = Set<Int>()
+        var folded: [Int: String] = [:]
+        for (index, node) in graph.nodes.enumerated() where ["Conv", "Gemm", "MatMul", "Add"].contains(node.opType) && quantizable(node) {
+            if let activation = foldableActivation(after: node.outputs[0], consumers: consumers) {
+                removed.insert(activation)
+                folded[index] = graph.nodes[activation].outputs[0]
+            }
+        }
+        for input in graph.inputs where consumers[input.name]?.contains(where: { !removed.contains($0) && quantizable(graph.nodes[$0]) }) == true {
+            try quantize(input.name, producer: "input", op: "input", parameters: nil)
+        }
+        for (index, original) in graph.nodes.enumerated() where !removed.contains(index) {
+            var node = original
+            if let output = folded[index] { node.outputs[0] = output }
+            try emit(node, original: original)
+        }
+        var result = model
+        result.graph.nodes = nodes
+        // The float weights are no longer read.
+        var read = Set(nodes.flatMap(\.inputs)).union(graph.outputs.map(\.name))
+        for node in nodes { read.formUnion(Verifier.subgraphFreeNames(node)) }
+        result.graph.initializers = graph.initializers.filter { read.contains($0.key) }
+        result.graph.valueTypes = [:]
+        result.producerName = "whittle"
+        return result
+    }
+
+    /// Emits `node` (quantized when it can be) followed by the QDQ pairs of its quantized outputs.
+    mutating func emit(_ node: Node, original: Node) throws {
+        var node = node
+        let kind: String
+        if Node.isDefaultDomain(node.domain) && quantizable(original) {
+            kind = "compute"
+        } else if Node.isDefaultDomain(node.domain), Self.passThroughOps.contains(node.opType) || node.opType == "Softmax",
+                  node.outputs.count == 1, let input = node.inputs.first, parameters[input] != nil, isFloat(node.outputs[0]) {
+            kind = node.opType == "Softmax" ? "softmax" : "pass"
+        } else {
+            kind = "float"
+        }
+        if kind == "float" {
+            // Readers of quantized values read the dequantized tensor (a folded ReLU lives only there).
+            if node.inputs.contains(where: { parameters[$0] != nil }) || Self.computeOps.contains(node.opType) {
+                leftInFloat.append("\(node.name.isEmpty ? "(unnamed)" : node.name) (\(node.opType))")
+            }
+            node.inputs = node.inputs.map { dequantized[$0] ?? $0 }
+            nodes.append(node)
+            return
+        }
+        let output = node.outputs[0]
+        switch kind {
+        case "compute":
+            for input in node.inputs.prefix(node.opType == "Add" ? 2 : 1) where parameters[input] == nil {
+                // A value produced in float (or by an unquantized op) is quantized where it is read.
+                try quantize(input, producer: input, op: "float", parameters: nil)
+            }
+            let activations = node.inputs.prefix(node.opType == "Add" ? 2 : 1).map { dequantized[$0] ?? $0 }
+            if node.opType == "Conv" || node.opType == "Gemm" || node.opType == "MatMul" {
+                node = try quantizeWeights(node, inputScale: parameters[node.inputs[0]]?.scale ?? 1)
+            }
+            for (k, name) in activations.enumerated() { node.inputs[k] = name }
+        default:
+            node.inputs[0] = dequantized[node.inputs[0]] ?? node.inputs[0]
+        }
+        let fixed: QuantizationParameters? = switch kind {
+        case "pass": parameters[original.inputs[0]]
+        case "softmax": .softmaxOutput(type: options.activationType)
+        default: nil
+        }
+        if graph.isOutput(output) { node.outputs[0] = name(output + "_QuantizeLinear_Input") }
+        nodes.append(node)
+        try quantize(output, producer: node.name, op: node.opType, parameters: fixed, source: node.outputs[0])
+    }
+
+    /// Adds QuantizeLinear → DequantizeLinear for float `value` (read from `source`).
+    mutating func quantize(_ value: String, producer: String, op: String, parameters fixed: QuantizationParameters?,
+                           source: String? = nil) throws {
+        let p: QuantizationParameters
+        if let fixed {
+            p = fixed
+        } else {
+            guard let range = ranges[value] else {
+                throw WhittleError(.invalidGraph, "calibration saw no values of \"\(value)\"")
+            }
+            p = .activation(range, type: options.activationType)
+        }
+        let scale = name(value + "_scale"), zero = name(value + "_zero_point")
+        graph.initializers[scale] = try Tensor(floats: [p.scale], shape: [])
+        graph.initializers[zero] = try Tensor(int64s: [p.zeroPoint], shape: [], as: options.activationType)
+        let integer = name(value + "_QuantizeLinear_Output")
+        let isOutput = graph.isOutput(value) && source != nil
+        let readable = isOutput ? value : name(value + "_DequantizeLinear_Output")
+        nodes.append(Node(name: name(value + "_QuantizeLinear"), opType: "QuantizeLinear", inputs: [source ?? value, scale, zero], outputs: [integer]))
+        nodes.append(Node(name: name(value + "_DequantizeLinear"), opType: "DequantizeLinear", inputs: [integer, scale, zero], outputs: [readable]))
+        parameters[value] = p
+        dequantized[value] = readable
+        order.append(QuantizedValue(value: value, integer: integer, producer: producer, op: op, parameters: p))
+    }
+
+    /// Replaces the weight (and bias) inputs of a Conv/Gemm/MatMul by dequantized int8 (int32) constants.
+    /// MatMul becomes the equivalent Gemm, so it fuses into an integer matrix product.
+    mutating func quantizeWeights(_ node: Node, inputScale: Float) throws -> Node {
+        var node = node
+        if node.opType == "MatMul" {
+            node.opType = "Gemm"
+            node.attributes = [:]
+        }
+        guard let w = graph.initializers[node.inputs[1]] else { return node }
+        let axis = node.opType == "Gemm" && int(node, "transB") == 0 ? 1 : 0
+        let weights = ChannelWeights(w.floats(), shape: w.shape, axis: axis)
+        let base = node.inputs[1]
+        let values = name(base + "_quantized"), scale = name(base + "_scale"), zero = name(base + "_zero_point")
+        graph.initializers[values] = try Tensor(int64s: weights.values, shape: w.shape, as: .int8)
+        graph.initializers[scale] = try Tensor(floats: weights.scales, shape: [weights.scales.count])
+        graph.initializers[zero] = try Tensor(int64s: Array(repeating: 0, count: weights.scales.count), shape: [weights.scales.count], as: .int8)
+        let dq = name(base + "_DequantizeLinear_Output")
+        nodes.append(Node(name: name(base + "_DequantizeLinear"), opType: "DequantizeLinear", inputs: [values, scale, zero],
+                          outputs: [dq], attributes: ["axis": .int(axis)]))
+        node.inputs[1] = dq
+        if node.inputs.count > 2, !node.inputs[2].isEmpty, let b = graph.initializers[node.inputs[2]] {
+            let bias = quantizedBias(b.floats(), inputScale: inputScale, weightScales: weights.scales)
+            let base = node.inputs[2]
+            let bValues = name(base + "_quantized"), bScale = name(base + "_scale"), bZero = name(base + "_zero_point")
+            graph.initializers[bValues] = try Tensor(int64s: bias.values, shape: [bias.values.count], as: .int32)
+            graph.initializers[bScale] = try Tensor(floats: bias.scales, shape: [bias.scales.count])
+            graph.initializers[bZero] = try Tensor(int64s: Array(repeating: 0, count: bias.scales.count), shape: [bias.scales.count], as: .int32)
+            let bdq = name(base + "_DequantizeLinear_Output")
+            nodes.append(Node(name: name(base + "_DequantizeLinear"), opType: "DequantizeLinear", inputs: [bValues, bScale, bZero],
+                              outputs: [bdq], attributes: ["axis": .int(0)]))
+            node.inputs[2] = bdq
+        }
+        return node
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import WhittleIR
+
+/// Options of static post-training quantization.
+public struct QuantizationOptions: Sendable {
+    /// How calibration ranges are chosen.
+    public var method: CalibrationMethod
+    /// The activation type: int8 (TFLite's scheme, the default) or uint8 (ONNX Runtime's default).
+    public var activationType: ElementType
+
+    public init(method: CalibrationMethod = .minMax, activationType: ElementType = .int8) {
+        self.method = method
+        self.activationType = activationType
+    }
+}
+
+/// The scale and zero point of a per-tensor quantized activation: real = (q − zeroPoint) · scale.
+public struct QuantizationParameters: Sendable, Equatable {
+    public var scale: Float
+    public var zeroPoint: Int64
+
+    public init(scale: Float, zeroPoint: Int64) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+
+    /// Asymmetric parameters whose grid spans `range` (which contains 0, so 0 is exact):
+    /// scale = (high − low) / (qmax − qmin), zero point = qmin − round(low / scale).
+    public static func activation(_ range: ValueRange, type: ElementType) -> QuantizationParameters {
+        let (qmin, qmax) = type.integerRange
+        var scale = Float((range.high - range.low) / (qmax - qmin))
+        if !(scale > 0) || !scale.isFinite { scale = 1 }
+        let zero = (qmin - range.low / Double(scale)).rounded(.toNearestOrEven)
+        return QuantizationParameters(scale: scale, zeroPoint: Int64(Swift.min(qmax, Swift.max(qmin, zero))))
+    }
+
+    /// Softmax outputs lie in [0, 1]: TFLite fixes scale 1/256 with the zero point at the type's minimum
+    /// (−128 for int8, 0 for uint8), so 0 is exact and 1 saturates to 255/256.
+    public static func softmaxOutput(type: ElementType) -> QuantizationParameters {
+        QuantizationParameters(scale: 1.0 / 256.0, zeroPoint: Int64(type.integerRange.0))
+    }
+
+    /// The real value of integer `q`.
+    public func dequantize(_ q: Int64) -> Double { Double(q - zeroPoint) * Double(scale) }
+}
+
+/// Symmetric per-channel int8 weights: zero point 0, range [−127, 127] (−128 unused, as TFLite requires,
+/// so the product of two int8 values never needs the asymmetric corner case).
+struct ChannelWeights {
+    var values: [Int64]
+    var scales: [Float]
+
+    /// Quantizes `weights` (row-major `shape`) along `axis`.
+    init(_ weights: [Float], shape: [Int], axis: Int) {
+        let channels = shape[axis]
+        let inner = shape[(axis + 1)...].reduce(1, *)
+        var maxima = Array(repeating: Float(0), count: channels)
+        for (i, w) in weights.enumerated() {
+            let c = (i / inner) % channels
+            maxima[c] = Swift.max(maxima[c], abs(w))
+        }
+        let scales = maxima.map { m in m > 0 && m.isFinite ? m / 127 : 1 }
+        self.scales = scales
+        values = weights.enumerated().map { i, w in
+            let q = (Double(w) / Double(scales[(i / inner) % channels])).rounded(.toNearestOrEven)
+            return Int64(Swift.min(127, Swift.max(-127, q.isFinite ? q : 0)))
+        }
+    }
+}
+
+/// int32 biases with scale s_in · s_w[c] and zero point 0, so they add straight into the accumulator.
+func quantizedBias(_ bias: [Float], inputScale: Float, weightScales: [Float]) -> (values: [Int64], scales: [Float]) {
+    let scales = weightScales.map { inputScale * $0 }
+    let values = bias.enumerated().map { c, b -> Int64 in
+        let q = (Double(b) / Double(scales[c])).rounded(.toNearestOrEven)
+        guard q.isFinite else { return 0 }
+        return Int64(Swift.min(Double(Int32.max), Swift.max(Double(Int32.min), q)))
+    }
+    return (values, scales)
+}

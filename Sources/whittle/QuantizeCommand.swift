@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import WhittleIR
+import WhittleKit
+import WhittleONNX
+import WhittleQuantization
+
+/// Calibration options shared by `quantize` and `compile --quantize int8`.
+struct CalibrationOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Calibration samples: .npz with one array per input, first axis = samples.", valueName: "DATA.npz"))
+    var calibration: String?
+
+    @Option(help: ArgumentHelp("Range choice: minmax (default), percentile:P (e.g. percentile:99.99) or entropy.", valueName: "METHOD"))
+    var calibrate = "minmax"
+
+    @Option(help: ArgumentHelp("Activation type: int8 (TFLite scheme, default) or uint8 (ONNX Runtime's default).", valueName: "TYPE"))
+    var activations = "int8"
+
+    @Option(name: .customLong("map"), help: ArgumentHelp("Which array of the .npz feeds an input (repeatable).", valueName: "INPUT=KEY"))
+    var map: [String] = []
+
+    func options() throws -> QuantizationOptions {
+        QuantizationOptions(method: try CalibrationMethod(parsing: calibrate), activationType: try ModelQuantizer.activationType(activations))
+    }
+
+    func quantize(_ analyzed: AnalyzedModel) throws -> (QuantizationResult, SampleSet) {
+        guard let calibration else { throw WhittleError(.usage, "quantization needs --calibration DATA.npz") }
+        return try ModelQuantizer.quantize(analyzed, calibration: calibration, map: try ModelQuantizer.parseMap(map),
+                                           options: try options(), progress: ProgressBar.standardError())
+    }
+}
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize a float model to int8 (static, calibrated) and write it as an ONNX QDQ model.",
+        discussion: """
+        Weights become int8, symmetric per output channel; activations int8 (or uint8) per tensor with \
+        calibrated ranges; biases int32. The report compares the quantized model, run as Whittle compiles it \
+        (integer kernels), with the float model on --eval data (default: the calibration data).
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+
+    @OptionGroup var calibration: CalibrationOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The quantized model to write.", valueName: "OUT.onnx"))
+    var output: String
+
+    @Option(help: ArgumentHelp("Samples for the report (default: the calibration data).", valueName: "DATA.npz"))
+    var eval: String?
+
+    @Option(help: ArgumentHelp("Class labels for top-1 accuracy: an array of the eval .npz or a .npy file.", valueName: "KEY|FILE.npy"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("Also write the report as JSON.", valueName: "FILE.json"))
+    var report: String?
+
+    func run() throws {
+        try reportingErrors {
+            let analyzed = try model.load()
+            let (result, calibrationSet) = try calibration.quantize(analyzed)
+            do {
+                try ONNXWriter.write(result.model, to: output)
+            } catch let error as WhittleError {
+                throw error.inFile(output)
+            }
+            let options = try calibration.options()
+            print("wrote \(output): \(result.values.count) int8 tensors (\(options.activationType.name) activations, "
+                  + "\(options.method) calibration on \(calibrationSet.count) samples of \(calibrationSet.path))")
+            let evaluation = try eval.map { try SampleSet(path: $0, graph: analyzed.graph, explicit: ModelQuantizer.parseMap(calibration.map)) }
+                ?? calibrationSet
+            let labelValues = try labels.map { try evaluation.labels($0) }
+            let summary = try QuantizationReport.evaluate(result, samples: evaluation, labels: labelValues, progress: ProgressBar.standardError())
+            print(summary.text, terminator: "")
+            if let report {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                guard FileManager.default.createFile(atPath: report, contents: try encoder.encode(summary) + Data("\n".utf8)) else {
+                    throw WhittleError(.io, "cannot write \(report)")
+                }
+            }
+        }
+    }
+}
