@@ -36,7 +36,6 @@ public enum ModelVerifier {
         let compiled = try ModelCompiler.compile(analyzed, options: options.compile)
         _ = try compiled.write(to: workDirectory)
         let inputs = given ?? randomInputs(for: analyzed.graph, seed: options.seed)
-        let reference = try Interpreter(model: analyzed.model, inference: analyzed.inference).run(inputs)
         let name = compiled.bundle.name
         let directory = URL(fileURLWithPath: workDirectory)
         try harness(compiled, graph: analyzed.graph).write(to: directory.appendingPathComponent("\(name)_harness.c"), atomically: true, encoding: .utf8)
@@ -50,17 +49,38 @@ public enum ModelVerifier {
         arguments += options.extraFlags
         try run(options.compiler, arguments, in: workDirectory, what: "building the C code")
         try run(executable, [], in: workDirectory, what: "running the compiled model")
-        return try analyzed.graph.outputs.enumerated().map { j, output in
-            guard let expected = reference[output.name], let type = analyzed.graph.type(of: output.name) else {
-                throw WhittleError(.invalidGraph, "output \"\(output.name)\" has no reference value")
-            }
-            let data = try Data(contentsOf: directory.appendingPathComponent("output_\(j).bin"))
-            let got = NDArray(try Tensor(elementType: type.elementType, shape: expected.shape, bytes: [UInt8](data)))
-            return compare(output.name, got, expected, tolerance: options.tolerance)
+        let bytes = try analyzed.graph.outputs.indices.map { j in
+            [UInt8](try Data(contentsOf: directory.appendingPathComponent("output_\(j).bin")))
         }
+        return try comparisons(bytes, analyzed: analyzed, compiled: compiled, inputs: inputs, tolerance: options.tolerance)
     }
 
-    static func compare(_ name: String, _ got: NDArray, _ expected: NDArray, tolerance: Double) -> Comparison {
+    /// Compares the C outputs (raw bytes, in output order) with the interpreter twice: on the optimized
+    /// graph the C implements (within `tolerance`; integer outputs exactly), and on the model as given,
+    /// named "NAME (model as given)". The second also accepts one quantization step on an output that a
+    /// DequantizeLinear produces: fused integer kernels round once where the QDQ float graph rounds per operator.
+    static func comparisons(_ outputs: [[UInt8]], analyzed: AnalyzedModel, compiled: CompiledModel, inputs: [String: NDArray],
+                            tolerance: Double) throws -> [Comparison] {
+        let compiledReference = try Interpreter(model: compiled.optimized, inference: compiled.types).run(inputs)
+        let givenReference = try Interpreter(model: analyzed.model, inference: analyzed.inference).run(inputs)
+        var result: [Comparison] = []
+        for (j, output) in analyzed.graph.outputs.enumerated() {
+            guard let expected = compiledReference[output.name], let original = givenReference[output.name],
+                  let type = analyzed.graph.type(of: output.name), j < outputs.count else {
+                throw WhittleError(.invalidGraph, "output \"\(output.name)\" has no reference value")
+            }
+            let got = NDArray(try Tensor(elementType: type.elementType, shape: expected.shape, bytes: outputs[j]))
+            result.append(compare(output.name, got, expected, tolerance: tolerance))
+            let step = analyzed.graph.nodes.first { $0.outputs.first == output.name && $0.opType == "DequantizeLinear" }
+                .flatMap { analyzed.graph.initializers[$0.inputs[1]]?.doubles().max() } ?? 0
+            result.append(compare("\(output.name) (model as given)", got, original, tolerance: tolerance, step: step))
+        }
+        return result
+    }
+
+    /// Whether `got` matches `expected`: |got − expected| ≤ tolerance · max(1, |expected|) or ≤ `step` (float
+    /// types); integer types exactly.
+    static func compare(_ name: String, _ got: NDArray, _ expected: NDArray, tolerance: Double, step: Double = 0) -> Comparison {
         var maxAbs = 0.0, maxULP: UInt64 = 0, passed = true
         let g = got.doubles, e = expected.doubles
         for i in e.indices {
@@ -69,7 +89,7 @@ public enum ModelVerifier {
             maxAbs = max(maxAbs, difference.isNaN ? .infinity : difference)
             if expected.elementType.isFloatingPoint {
                 maxULP = max(maxULP, ulps(Float(g[i]), Float(e[i])))
-                if !(difference <= tolerance * max(1, abs(e[i]))) { passed = false }
+                if !(difference <= tolerance * max(1, abs(e[i])) || difference <= step * (1 + 1e-6)) { passed = false }
             } else if g[i] != e[i] {
                 passed = false
             }

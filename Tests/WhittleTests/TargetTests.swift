@@ -14,7 +14,7 @@ struct TargetTests {
 
     @Test func everyTargetDescriptionLoads() throws {
         let targets = try #require(Self.catalog).all()
-        #expect(Set(targets.map(\.name)) == ["cortex-m0plus", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5", "host"])
+        #expect(Set(targets.map(\.name)) == ["cortex-m0plus", "rp2040", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5", "host"])
         for t in targets where t.kind != "host" {
             #expect(t.qemu != nil, "\(t.name)")
             #expect(t.flash_bytes > 0 && t.ram_bytes > 0, "\(t.name)")
@@ -64,9 +64,10 @@ struct TargetTests {
         for target in ["cortex-m4f", "cortex-m7", "rpi4"] {
             for model in ["kws_dscnn", "vww_mobilenet_v1_025", "ic_resnet8", "ad_autoencoder"] { cases.append((model, target)) }
         }
-        // Int8 models run as integer kernels (fuse-qdq); they must match the interpreter exactly.
+        // Int8 models run as integer kernels (fuse-qdq); they must match the interpreter exactly. The larger
+        // ones need more RAM than the 16 KiB micro:bit, so their Cortex-M0+ runs use the RP2040 description.
         for target in ["cortex-m4f", "cortex-m0plus"] { cases.append(("digits_cnn_int8_qdq", target)) }
-        for target in ["cortex-m4f", "cortex-m7"] {
+        for target in ["cortex-m4f", "cortex-m7", "rp2040"] {
             for model in ["kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"] { cases.append((model, target)) }
         }
         return cases
@@ -87,7 +88,9 @@ struct TargetTests {
                                                budgets: (nil, flash), workDirectory: CBackendTests.workDirectory("\(model)-\(name)"))
         for c in result.comparisons {
             #expect(c.passed, "\(model) on \(name): \(c.name) max abs error \(c.maxAbsError)")
-            if model.hasSuffix("_qdq") { #expect(c.maxAbsError == 0, "\(model) on \(name) is not bit-exact") }
+            // Against the compiled graph (integer kernels) the device is exact; the QDQ model as given is the
+            // float reference path, which the integer kernels match within a step (0 differing on these inputs).
+            if model.hasSuffix("_qdq") { #expect(c.maxAbsError == 0, "\(model) on \(name): \(c.name) is not bit-exact") }
         }
         #expect((result.instructions ?? 0) > 0)
         print("target \(name) \(model): text \(result.text) data \(result.data) bss \(result.bss) insns \(result.instructions ?? -1)")
