@@ -19,12 +19,12 @@ public enum CalibrationMethod: Sendable, Equatable, CustomStringConvertible {
         if lower.hasPrefix("percentile") {
             let rest = lower.dropFirst("percentile".count)
             guard rest.first == ":", let p = Double(rest.dropFirst()), p > 50, p <= 100 else {
-                throw WhittleError(.usage, "percentile calibration needs a percentile in (50, 100], as in percentile:99.99 (got \"\(text)\")")
+                throw WhittleError(.usage, "--calibrate percentile needs a percentile in (50, 100], as in percentile:99.99 (got \"\(text)\")")
             }
             self = .percentile(p)
             return
         }
-        throw WhittleError(.usage, "unknown calibration method \"\(text)\" (use minmax, percentile:P or entropy)")
+        throw WhittleError(.usage, "unknown --calibrate method \"\(text)\" (use minmax, percentile:P or entropy)")
     }
 
     public var description: String {
@@ -51,9 +51,12 @@ public struct ValueRange: Sendable, Equatable {
     }
 }
 
-/// Collects the statistics of every observed tensor over the calibration samples.
-struct RangeObserver {
+/// Collects the statistics of every observed tensor over the calibration samples: extremes in a first
+/// pass, then (for percentile and entropy calibration) a 2048-bin histogram over those extremes.
+public struct RangeObserver: Sendable {
     static let bins = 2048
+
+    public init() {}
 
     var minimum: [String: Double] = [:]
     var maximum: [String: Double] = [:]
@@ -61,7 +64,7 @@ struct RangeObserver {
     var histograms: [String: [Double]] = [:]
 
     /// First pass: the extremes.
-    mutating func observeExtremes(_ name: String, _ values: [Float]) {
+    public mutating func observeExtremes(_ name: String, _ values: [Float]) {
         var low = minimum[name] ?? .infinity, high = maximum[name] ?? -.infinity
         for v in values where v.isFinite {
             low = Swift.min(low, Double(v))
@@ -72,7 +75,7 @@ struct RangeObserver {
     }
 
     /// Second pass: counts per bin over the first pass's range.
-    mutating func observeHistogram(_ name: String, _ values: [Float]) {
+    public mutating func observeHistogram(_ name: String, _ values: [Float]) {
         guard let low = minimum[name], let high = maximum[name], high > low else { return }
         var counts = histograms[name] ?? Array(repeating: 0, count: Self.bins)
         let width = (high - low) / Double(Self.bins)
@@ -84,7 +87,7 @@ struct RangeObserver {
     }
 
     /// The calibrated range of `name`, or nil when it was never observed.
-    func range(_ name: String, method: CalibrationMethod) -> ValueRange? {
+    public func range(_ name: String, method: CalibrationMethod) -> ValueRange? {
         guard let low = minimum[name], let high = maximum[name], low.isFinite, high.isFinite else { return nil }
         guard let counts = histograms[name], high > low else { return ValueRange(low: low, high: high) }
         let width = (high - low) / Double(Self.bins)

@@ -59,18 +59,25 @@ struct Quantize: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let analyzed = try model.load()
+            // Everything the report needs is checked before the (possibly long) calibration starts.
+            let map = try ModelQuantizer.parseMap(calibration.map)
+            let options = try calibration.options()
+            guard let calibrationPath = calibration.calibration else { throw WhittleError(.usage, "quantization needs --calibration DATA.npz") }
+            let evaluation: SampleSet, labelValues: [Int]?
+            do {
+                evaluation = try SampleSet(path: eval ?? calibrationPath, graph: analyzed.graph, explicit: map)
+                labelValues = try labels.map { try evaluation.labels($0) }
+            } catch let error as WhittleError {
+                throw error.inFile(analyzed.path)
+            }
             let (result, calibrationSet) = try calibration.quantize(analyzed)
             do {
                 try ONNXWriter.write(result.model, to: output)
             } catch let error as WhittleError {
                 throw error.inFile(output)
             }
-            let options = try calibration.options()
             print("wrote \(output): \(result.values.count) int8 tensors (\(options.activationType.name) activations, "
                   + "\(options.method) calibration on \(calibrationSet.count) samples of \(calibrationSet.path))")
-            let evaluation = try eval.map { try SampleSet(path: $0, graph: analyzed.graph, explicit: ModelQuantizer.parseMap(calibration.map)) }
-                ?? calibrationSet
-            let labelValues = try labels.map { try evaluation.labels($0) }
             let summary = try QuantizationReport.evaluate(result, samples: evaluation, labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")
             if let report {

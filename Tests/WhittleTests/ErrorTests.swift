@@ -94,16 +94,25 @@ struct CommandLineTests {
 
     static func run(_ arguments: [String]) throws -> Run {
         let executable = try #require(TestPaths.whittle, "the whittle executable is built by `swift build` before the tests")
+        return try execute(executable.path, arguments)
+    }
+
+    /// Runs any program; its standard error is collected through a file so neither pipe can fill up.
+    static func execute(_ program: String, _ arguments: [String]) throws -> Run {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-stderr-\(getpid())-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errorFile) }
+        let out = Pipe(), err = try FileHandle(forWritingTo: errorFile)
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        try err.close()
+        let stderr = (try? Data(contentsOf: errorFile)) ?? Data()
         return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                    stderr: String(decoding: stderr, as: UTF8.self))
     }

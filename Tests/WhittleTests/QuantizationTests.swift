@@ -62,3 +62,178 @@ struct ImportedQuantizedModelTests {
         #expect(worst <= 1.0 + 1e-6, "\(model): \(worst) quantization steps from ONNX Runtime")
     }
 }
+
+/// Whittle's own quantizer: accuracy, agreement with ONNX Runtime on the written model, the C, the CLI.
+struct QuantizerTests {
+    static func quantize(_ model: String, calibration: String, options: QuantizationOptions = .init()) throws -> (AnalyzedModel, QuantizationResult) {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("\(model).onnx"))
+        return (analyzed, try ModelQuantizer.quantize(analyzed, calibration: TestPaths.model(calibration), options: options).0)
+    }
+
+    /// The python of the test venv, when it has ONNX Runtime.
+    static var python: String? {
+        let candidate = TestPaths.root.appendingPathComponent(".venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: candidate) else { return nil }
+        return (try? CommandLineTests.execute(candidate, ["-c", "import onnxruntime"]))?.status == 0 ? candidate : nil
+    }
+
+    @Test func digitsCNNLosesAtMostOnePointOfAccuracy() throws {
+        let (analyzed, result) = try Self.quantize("digits_cnn", calibration: "digits_calib.npz")
+        let test = try SampleSet(path: TestPaths.model("digits_test.npz"), graph: analyzed.graph)
+        #expect(test.keys["input"] == "X_img")
+        let report = try QuantizationReport.evaluate(result, samples: test, labels: try test.labels("y"))
+        let accuracy = try #require(report.accuracy)
+        print(String(format: "digits_cnn top-1: float %.4f, int8 %.4f", accuracy.floatTop1, accuracy.quantizedTop1))
+        #expect(abs(accuracy.floatTop1 - 0.9911111) < 1e-6)  // manifest.json's accuracy of the float model
+        #expect(accuracy.floatTop1 - accuracy.quantizedTop1 <= 0.01)
+        #expect((report.outputs[0].error.sqnrDecibels ?? 0) > 30)
+        // Every Conv/Gemm became an integer kernel; weights are int8 per channel, biases int32.
+        let deployed = try PassPipeline.standard.run(result.model).0
+        #expect(deployed.graph.nodes.filter { $0.opType == "QLinearConv" }.count == 2)
+        #expect(deployed.graph.nodes.filter { $0.opType == "QGemm" }.count == 1)
+        #expect(!deployed.graph.nodes.contains { ["Conv", "Gemm", "Relu"].contains($0.opType) })
+        #expect(report.quantizedWeightBytes * 3 < report.floatWeightBytes)
+        #expect(report.layers.count == result.values.count && report.layers.allSatisfy { $0.error.sqnrDecibels ?? 99 > 20 })
+    }
+
+    @Test func weightsAndBiasesFollowTheTFLiteScheme() throws {
+        let (_, result) = try Self.quantize("digits_cnn", calibration: "digits_calib.npz")
+        let graph = result.model.graph
+        for node in graph.nodes where node.opType == "DequantizeLinear" {
+            guard let values = graph.initializers[node.inputs[0]] else { continue }
+            let zeros = try #require(graph.initializers[node.inputs[2]]?.int64s())
+            #expect(zeros.allSatisfy { $0 == 0 })
+            if values.elementType == .int8 {
+                let q = try #require(values.int64s())
+                #expect(q.allSatisfy { $0 >= -127 && $0 <= 127 })
+                #expect(q.contains(127) || q.contains(-127))  // the channel maximum maps to ±127
+                #expect(graph.initializers[node.inputs[1]]?.count == values.shape[node.attributes["axis"] == .int(1) ? 1 : 0])
+            } else {
+                #expect(values.elementType == .int32)
+            }
+        }
+        // Activations after a folded ReLU start at 0: zero point −128.
+        #expect(result.values.filter { $0.op == "Conv" }.allSatisfy { $0.parameters.zeroPoint == -128 })
+    }
+
+    /// The written QDQ model runs in ONNX Runtime; Whittle's integer kernels agree within one output step.
+    @Test(arguments: [("digits_cnn", "digits_calib.npz", "X_img", "int8"), ("digits_mlp", "digits_calib.npz", "X", "uint8"),
+                      ("kws_dscnn", "kws_dscnn.refs.npz", "in_0", "int8"), ("ic_resnet8", "ic_resnet8.refs.npz", "in_0", "int8"),
+                      ("ad_autoencoder", "ad_autoencoder.refs.npz", "in_0", "uint8")])
+    func quantizedModelAgreesWithONNXRuntime(model: String, calibration: String, key: String, activations: String) throws {
+        let type = try ModelQuantizer.activationType(activations)
+        let (analyzed, result) = try Self.quantize(model, calibration: calibration, options: QuantizationOptions(activationType: type))
+        let directory = CBackendTests.workDirectory("quantized-\(model)")
+        try ModelRunner.makeDirectory(directory)
+        let path = directory + "/\(model).int8.onnx"
+        try ONNXWriter.write(result.model, to: path)
+        // The file reads back as the same graph and still fuses completely.
+        let reread = try ModelLoader.load(path: path)
+        let deployed = try Deployed.interpreter(reread.model)
+        let fusedNodes = try PassPipeline.standard.run(reread.model).0.graph.nodes
+        #expect(fusedNodes.allSatisfy { !["Conv", "Gemm", "Add", "Softmax"].contains($0.opType) }, "\(model): \(fusedNodes.map(\.opType))")
+        let samples = try SampleSet(path: TestPaths.model(calibration), graph: analyzed.graph, explicit: ["\(analyzed.graph.inputs[0].name)": key])
+        // The emitted C computes exactly what the deployed interpreter does.
+        var options = ModelVerifier.Options()
+        options.sanitize = false
+        let checks = try ModelVerifier.verify(reread, inputs: try samples.sample(0), options: options, workDirectory: directory + "/c")
+        #expect(checks[0].maxAbsError == 0, "\(model): C differs from the integer graph")
+        #expect(checks.allSatisfy { $0.passed }, "\(checks.map { "\($0.name) \($0.maxAbsError)" })")
+        guard let python = Self.python else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record(".venv with onnxruntime is missing (make test creates it)") }
+            return
+        }
+        let ort = directory + "/ort.npz"
+        let run = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_run.py").path,
+                                                        path, TestPaths.model(calibration), key, ort])
+        #expect(run.status == 0, "\(run.stderr)")
+        let expectedAll = NDArray(try NPZArchive(path: ort).array("out_0"))
+        let output = reread.graph.outputs[0].name
+        let step = try #require(Deployed.outputStep(reread.graph, output))
+        var differing = 0, total = 0, worst = 0.0
+        for i in 0..<samples.count {
+            let got = try #require(try deployed.run(try samples.sample(i))[output])
+            let expected = expectedAll.gathered(Array((i * got.count)..<((i + 1) * got.count)), shape: got.shape)
+            let d = Deployed.difference(got, expected, step: step)
+            differing += d.differing
+            total += got.count
+            worst = max(worst, d.maxSteps)
+        }
+        print("whittle-quantized \(model) (\(activations)): \(differing) of \(total) output elements differ from ONNX Runtime (max \(worst) steps)")
+        #expect(worst <= 1.0 + 1e-6)
+    }
+
+    @Test func calibrationMethodsClipOutliers() throws {
+        // 10,000 values spread over [-1, 1] plus one outlier at 50.
+        var observer = RangeObserver()
+        var values = (0..<10_000).map { Float($0 % 2001 - 1000) / 1000 }
+        values.append(50)
+        observer.observeExtremes("x", values)
+        observer.observeHistogram("x", values)
+        let minMax = try #require(observer.range("x", method: .minMax))
+        let percentile = try #require(observer.range("x", method: .percentile(99.9)))
+        let entropy = try #require(observer.range("x", method: .entropy))
+        #expect(minMax.high == 50 && minMax.low == -1)
+        #expect(percentile.high < 1.1 && percentile.high > 0.9)
+        #expect(entropy.high < 10 && entropy.high > 0.5)
+        #expect(percentile.low <= -0.9)
+        for text in ["minmax", "entropy", "percentile:99.99"] { _ = try CalibrationMethod(parsing: text) }
+        for bad in ["percentile", "percentile:20", "kmeans"] { _ = expectWhittleError { _ = try CalibrationMethod(parsing: bad) } }
+    }
+
+    @Test(arguments: ["percentile:99.99", "entropy"])
+    func otherCalibrationMethodsKeepDigitsAccuracy(method: String) throws {
+        let (analyzed, result) = try Self.quantize("digits_cnn", calibration: "digits_calib.npz",
+                                                   options: QuantizationOptions(method: try CalibrationMethod(parsing: method)))
+        let test = try SampleSet(path: TestPaths.model("digits_test.npz"), graph: analyzed.graph)
+        let accuracy = try #require(try QuantizationReport.evaluate(result, samples: test, labels: try test.labels("y")).accuracy)
+        print(String(format: "digits_cnn %@: int8 top-1 %.4f", method, accuracy.quantizedTop1))
+        #expect(accuracy.floatTop1 - accuracy.quantizedTop1 <= 0.02)
+    }
+
+    @Test func commandLineQuantizesAndReports() throws {
+        let directory = CBackendTests.workDirectory("quantize-cli")
+        try ModelRunner.makeDirectory(directory)
+        let out = directory + "/digits_cnn.int8.onnx", json = directory + "/report.json"
+        let result = try CommandLineTests.run(["quantize", TestPaths.model("digits_cnn.onnx"), "--calibration", TestPaths.model("digits_calib.npz"),
+                                               "-o", out, "--eval", TestPaths.model("digits_test.npz"), "--labels", "y", "--report", json])
+        #expect(result.status == 0, "\(result.stderr)")
+        for text in ["top-1 accuracy: float 99.11 %", "per-layer SQNR", "/features/features.0/Conv", "logits", "SQNR (dB)"] {
+            #expect(result.stdout.contains(text), "\(text) missing from:\n\(result.stdout)")
+        }
+        let report = try JSONDecoder().decode(QuantizationReport.self, from: try Data(contentsOf: URL(fileURLWithPath: json)))
+        #expect(report.samples == 450 && report.layers.count == 7)
+        // compile --quantize gives the same C as compiling the written model.
+        let direct = try CommandLineTests.run(["compile", out, "-o", directory + "/a", "--name", "m"])
+        let fused = try CommandLineTests.run(["compile", TestPaths.model("digits_cnn.onnx"), "--quantize", "int8", "--calibration",
+                                              TestPaths.model("digits_calib.npz"), "-o", directory + "/b", "--name", "m"])
+        #expect(direct.status == 0 && fused.status == 0, "\(direct.stderr)\(fused.stderr)")
+        #expect(try String(contentsOfFile: directory + "/a/m.c", encoding: .utf8).replacingOccurrences(of: "digits_cnn.int8.onnx", with: "digits_cnn.onnx")
+                == (try String(contentsOfFile: directory + "/b/m.c", encoding: .utf8)))
+    }
+
+    @Test func commandLineErrorsAreClear() throws {
+        let directory = CBackendTests.workDirectory("quantize-errors")
+        let model = TestPaths.model("digits_cnn.onnx")
+        let cases: [([String], String)] = [
+            (["quantize", model, "-o", directory + "/x.onnx"], "needs --calibration"),
+            (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--calibrate", "kmeans", "-o", directory + "/x.onnx"], "unknown --calibrate method"),
+            (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--activations", "int4", "-o", directory + "/x.onnx"], "int8 or uint8"),
+            (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--map", "input=nope", "-o", directory + "/x.onnx"], "has no array \"nope\""),
+            (["quantize", model, "--calibration", TestPaths.model("digits_mlp.refs.npz"), "-o", directory + "/x.onnx"], "digits_mlp.refs.npz"),
+            (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--labels", "nope", "-o", directory + "/x.onnx"], "neither an array"),
+            (["compile", model, "--quantize", "int4", "--calibration", TestPaths.model("digits_calib.npz"), "-o", directory], "supports int8"),
+        ]
+        for (arguments, message) in cases {
+            let result = try CommandLineTests.run(arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("digits_cnn.onnx") || result.stderr.contains("--"), "\(result.stderr)")
+        }
+    }
+
+    @Test func progressBarDrawsItsLine() {
+        #expect(ProgressBar(width: 10).line("calibrating", done: 34, total: 100) == "calibrating [###-------]  34/100")
+        #expect(ProgressBar(width: 10).line("evaluating", done: 5, total: 5) == "evaluating [##########] 5/5")
+    }
+}
