@@ -10,6 +10,7 @@ optimizations), their ratio, and the arena against the planner's lower bound.
 It prints a Markdown table; it asserts nothing.
 """
 import json
+import shutil
 import os
 import statistics
 import subprocess
@@ -77,8 +78,12 @@ def median_runtime(session, feeds, minimum_seconds=0.5):
     return statistics.median(times)
 
 
-def bench(name, work):
-    model = os.path.join(ROOT, "Examples", "models", name + ".onnx")
+def model_path(name):
+    return os.path.join(ROOT, "Examples", "models", name + ".onnx")
+
+
+def bench(name, work, model=None):
+    model = model or model_path(name)
     out = os.path.join(work, name)
     start = time.perf_counter()
     subprocess.run([WHITTLE, "compile", model, "--name", "model", "-o", out], check=True, capture_output=True)
@@ -113,9 +118,9 @@ def bench(name, work):
 TARGETS = ["cortex-m0plus", "cortex-m4f", "cortex-m7", "rpi4"]
 
 
-def target_row(name, target, macs):
+def target_row(name, target, macs, model=None):
     """Flash, RAM and instructions per inference under QEMU, from `whittle verify --target`."""
-    model = os.path.join(ROOT, "Examples", "models", name + ".onnx")
+    model = model or model_path(name)
     result = subprocess.run([WHITTLE, "verify", model, "--target", target], capture_output=True, text=True)
     if result.returncode != 0:
         reason = "does not fit" if "does not fit" in result.stderr else "failed: " + result.stderr.strip()[:80]
@@ -129,13 +134,46 @@ def target_row(name, target, macs):
     return "| %s | %s | %d | %d | %d | %.2f | %s |" % (name, target, text, data + bss, insns, insns / max(macs, 1), verdict)
 
 
+# Int8 models: ONNX Runtime's QDQ models from the zoo, and float models quantized by `whittle quantize`
+# (calibration: the digits training images, or the reference inputs of the model).
+QUANTIZED = ["digits_cnn_int8_qdq", "kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"]
+WHITTLE_QUANTIZED = {"digits_cnn": "digits_calib.npz", "kws_dscnn": "kws_dscnn.refs.npz",
+                     "ic_resnet8": "ic_resnet8.refs.npz", "vww_mobilenet_v1_025": "vww_mobilenet_v1_025.refs.npz"}
+INT8_TARGETS = ["cortex-m4f", "cortex-m7", "rp2040"]
+
+
+def int8_tables(work, float_rows):
+    models = [(name, model_path(name)) for name in QUANTIZED]
+    for name, calibration in WHITTLE_QUANTIZED.items():
+        out = os.path.join(work, name + ".whittle_int8.onnx")
+        subprocess.run([WHITTLE, "quantize", model_path(name), "--calibration",
+                        os.path.join(ROOT, "Examples", "models", calibration), "-o", out], check=True, capture_output=True)
+        models.append((name + " (whittle int8)", out))
+    weights = {r["model"]: r["weights"] for r in float_rows}
+    arena = {r["model"]: r["arena"] for r in float_rows}
+    rows = [(name, path, bench(name.replace(" ", "_").replace("(", "").replace(")", ""), work, path)) for name, path in models]
+    print("| int8 model | MACs | weights (B) | float weights (B) | arena (B) | float arena (B) | Whittle C (µs) | ONNX Runtime, same QDQ model (µs) | C / ORT |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, _, r in rows:
+        parent = name.split(" ")[0].replace("_int8_qdq", "")
+        print("| %s | %d | %d | %d | %d | %d | %.1f | %.1f | %.2f |" % (
+            name, r["macs"], r["weights"], weights.get(parent, 0), r["arena"], arena.get(parent, 0), r["c_us"], r["ort_us"], r["ratio"]))
+    print()
+    print("| int8 model | target | flash: text (B) | RAM: data+bss (B) | instructions / inference | instructions / MAC | verify |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for name, path, r in rows:
+        for target in INT8_TARGETS:
+            print(target_row(name, target, r["macs"], path))
+    print()
+
+
 def main():
     manifest = json.load(open(os.path.join(ROOT, "Examples", "models", "manifest.json")))["models"]
     names = sorted(n for n, m in manifest.items() if m["category"] != "quantized")
     rows = []
-    with tempfile.TemporaryDirectory() as work:
-        for name in names:
-            rows.append(bench(name, work))
+    work = tempfile.mkdtemp(prefix="whittle-bench-")
+    for name in names:
+        rows.append(bench(name, work))
     print("| model | MACs | compile (s) | Whittle C (µs) | ONNX Runtime (µs) | C / ORT | arena (B) | lower bound (B) | weights (B) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -148,8 +186,12 @@ def main():
     for r in rows:
         for target in TARGETS:
             print(target_row(r["model"], target, r["macs"]))
-    print("\nflash is the firmware's text (code, weights and constants); RAM includes the arena, the harness's input/output")
+    print()
+    int8_tables(work, rows)
+    print("flash is the firmware's text (code, weights and constants); RAM includes the arena, the harness's input/output")
     print("buffers and, on Linux, the C library. Instructions are counted by a QEMU plugin around one call of model_run.")
+    print("rp2040 runs Cortex-M0+ code (no FPU) on QEMU's Cortex-M3 board, which executes the Armv6-M subset.")
+    shutil.rmtree(work)
 
 
 if __name__ == "__main__":
