@@ -129,6 +129,11 @@ enum QuantizedC {
         }
         let wzTerm = wz.contains(where: { $0 != 0 }) ? " - wz[m]" : ""
         let xt = try e.cType(input: 0), wt = try e.cType(input: 3)
+        if group == 1, g.kh == 1, g.kw == 1, g.sh == 1, g.sw == 1, g.pt == 0, g.pl == 0, g.pb == 0, g.pr == 0,
+           !wz.contains(where: { $0 != 0 }), let weights = e.constant(3)?.int64s() {
+            pointwise(e, &w, g: g, weights: weights, xz: xz, yz: yz, xt: xt, wt: wt)
+            return
+        }
         let (khLo, khHi) = ConvolutionC.range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
         let (kwLo, kwHi) = ConvolutionC.range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
         w.block("for (int n = 0; n < \(g.n); ++n)") { w in
@@ -290,6 +295,54 @@ enum QuantizedC {
                     w.line("if (q < \(Int64(low))) q = \(Int64(low));")
                     w.line("if (q > \(Int64(high))) q = \(Int64(high));")
                     w.line("\(e.y(0))[base + k * \(inner)] = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;")
+                }
+            }
+        }
+    }
+
+    /// A 1×1 convolution without padding or stride, the bulk of depthwise-separable networks: a dot
+    /// product over the channels per pixel. With symmetric weights Σ(x − xz)·w = Σx·w − xz·Σw, so the
+    /// input zero point leaves the inner loop (Σw per output channel is fixed at compile time); the
+    /// integer sum is the same, so results stay bit-exact.
+    static func pointwise(_ e: NodeEmission, _ w: inout CWriter, g: ConvolutionC.Geometry, weights: [Int64],
+                          xz: Int64, yz: Int64, xt: String, wt: String) {
+        let plane = g.h * g.w
+        let sums = (0..<g.m).map { m in weights[(m * g.c)..<((m + 1) * g.c)].reduce(0, +) * xz }
+        w.line("static const int32_t zero_term[\(g.m)] = {\(sums.map(String.init).joined(separator: ", "))};")
+        w.block("for (int n = 0; n < \(g.n); ++n)") { w in
+            w.block("for (int m = 0; m < \(g.m); ++m)") { w in
+                w.line("const \(wt) *wm = \(e.x(3)) + m * \(g.c);")
+                w.line("const int32_t base = \(e.has(8) ? "\(e.x(8))[m]" : "0") - zero_term[m];")
+                // Four pixels per pass share each weight load and the loop overhead.
+                let blocked = plane / 4 * 4
+                if blocked > 0 {
+                    w.block("for (int p = 0; p < \(blocked); p += 4)") { w in
+                        w.line("const \(xt) *in = \(e.x(0)) + n * \(g.c * plane) + p;")
+                        w.line("int32_t acc0 = base, acc1 = base, acc2 = base, acc3 = base;")
+                        w.block("for (int c = 0; c < \(g.c); ++c, in += \(plane))") { w in
+                            w.line("const int32_t wc = wm[c];")
+                            w.line("acc0 += (int32_t)in[0] * wc;")
+                            w.line("acc1 += (int32_t)in[1] * wc;")
+                            w.line("acc2 += (int32_t)in[2] * wc;")
+                            w.line("acc3 += (int32_t)in[3] * wc;")
+                        }
+                        for k in 0..<4 {
+                            w.block("") { w in
+                                w.line("const int32_t acc = acc\(k);")
+                                w.lines(requantize("\(e.y(0))[(n * \(g.m) + m) * \(plane) + p + \(k)]", index: "m", zero: yz, e))
+                            }
+                        }
+                    }
+                }
+                if blocked < plane {
+                    w.block("for (int p = \(blocked); p < \(plane); ++p)") { w in
+                        w.line("const \(xt) *in = \(e.x(0)) + n * \(g.c * plane) + p;")
+                        w.line("int32_t acc = base;")
+                        w.line("for (int c = 0; c < \(g.c); ++c) acc += (int32_t)in[c * \(plane)] * (int32_t)wm[c];")
+                        w.block("") { w in
+                            w.lines(requantize("\(e.y(0))[(n * \(g.m) + m) * \(plane) + p]", index: "m", zero: yz, e))
+                        }
+                    }
                 }
             }
         }
