@@ -71,11 +71,16 @@ public enum ModelVerifier {
             }
             let got = NDArray(try Tensor(elementType: type.elementType, shape: expected.shape, bytes: outputs[j]))
             result.append(compare(output.name, got, expected, tolerance: tolerance))
-            let step = analyzed.graph.nodes.first { $0.outputs.first == output.name && $0.opType == "DequantizeLinear" }
-                .flatMap { analyzed.graph.initializers[$0.inputs[1]]?.doubles().max() } ?? 0
-            result.append(compare("\(output.name) (model as given)", got, original, tolerance: tolerance, step: step))
+            result.append(compare("\(output.name) (model as given)", got, original, tolerance: tolerance,
+                                  step: outputStep(analyzed.graph, output.name) ?? 0))
         }
         return result
+    }
+
+    /// The quantization step of graph output `name` when a DequantizeLinear produces it (its largest scale).
+    public static func outputStep(_ graph: Graph, _ name: String) -> Double? {
+        guard let dq = graph.nodes.first(where: { $0.outputs.first == name && $0.opType == "DequantizeLinear" }) else { return nil }
+        return graph.initializers[dq.inputs[1]]?.doubles().max()
     }
 
     /// Whether `got` matches `expected`: |got − expected| ≤ tolerance · max(1, |expected|) or ≤ `step` (float

@@ -9,10 +9,9 @@ public struct ProgressBar: Sendable {
     /// `calibrating [##########--------------------]  34/100`
     public func line(_ phase: String, done: Int, total: Int) -> String {
         let filled = total > 0 ? min(width, done * width / total) : width
-        let digits = String(total).count
-        let count = String(done).padding(toLength: digits, withPad: " ", startingAt: 0)
+        let count = String(done), digits = String(total).count
         return "\(phase) [\(String(repeating: "#", count: filled))\(String(repeating: "-", count: width - filled))] "
-            + String(repeating: " ", count: max(0, digits - String(done).count)) + count.trimmingCharacters(in: .whitespaces) + "/\(total)"
+            + String(repeating: " ", count: max(0, digits - count.count)) + "\(count)/\(total)"
     }
 
     /// A progress callback that draws on standard error when it is a terminal, and stays silent otherwise

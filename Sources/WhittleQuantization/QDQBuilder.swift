@@ -156,19 +156,23 @@ struct QDQBuilder {
         return result
     }
 
+    /// How a node is treated: quantized with its own output range, keeping its input's parameters
+    /// (MaxPool, reshapes), with Softmax's fixed grid, or left in float.
+    enum Treatment { case compute, passThrough, softmax, float }
+
+    func treatment(_ node: Node, original: Node) -> Treatment {
+        guard Node.isDefaultDomain(node.domain) else { return .float }
+        if quantizable(original) { return .compute }
+        guard Self.passThroughOps.contains(node.opType) || node.opType == "Softmax", node.outputs.count == 1,
+              let input = node.inputs.first, parameters[input] != nil, isFloat(node.outputs[0]) else { return .float }
+        return node.opType == "Softmax" ? .softmax : .passThrough
+    }
+
     /// Emits `node` (quantized when it can be) followed by the QDQ pairs of its quantized outputs.
     mutating func emit(_ node: Node, original: Node) throws {
         var node = node
-        let kind: String
-        if Node.isDefaultDomain(node.domain) && quantizable(original) {
-            kind = "compute"
-        } else if Node.isDefaultDomain(node.domain), Self.passThroughOps.contains(node.opType) || node.opType == "Softmax",
-                  node.outputs.count == 1, let input = node.inputs.first, parameters[input] != nil, isFloat(node.outputs[0]) {
-            kind = node.opType == "Softmax" ? "softmax" : "pass"
-        } else {
-            kind = "float"
-        }
-        if kind == "float" {
+        let kind = treatment(node, original: original)
+        if kind == .float {
             // Readers of quantized values read the dequantized tensor (a folded ReLU lives only there).
             if node.inputs.contains(where: { parameters[$0] != nil }) || Self.computeOps.contains(node.opType) {
                 leftInFloat.append("\(node.name.isEmpty ? "(unnamed)" : node.name) (\(node.opType))")
@@ -179,7 +183,7 @@ struct QDQBuilder {
         }
         let output = node.outputs[0]
         switch kind {
-        case "compute":
+        case .compute:
             for input in node.inputs.prefix(node.opType == "Add" ? 2 : 1) where parameters[input] == nil {
                 // A value produced in float (or by an unquantized op) is quantized where it is read.
                 try quantize(input, producer: input, op: "float", parameters: nil)
@@ -193,9 +197,9 @@ struct QDQBuilder {
             node.inputs[0] = dequantized[node.inputs[0]] ?? node.inputs[0]
         }
         let fixed: QuantizationParameters? = switch kind {
-        case "pass": parameters[original.inputs[0]]
-        case "softmax": .softmaxOutput(type: options.activationType)
-        default: nil
+        case .passThrough: parameters[original.inputs[0]]
+        case .softmax: .softmaxOutput(type: options.activationType)
+        case .compute, .float: nil
         }
         if graph.isOutput(output) { node.outputs[0] = name(output + "_QuantizeLinear_Input") }
         nodes.append(node)

@@ -15,20 +15,21 @@ enum Deployed {
         return try Interpreter(model: optimized, inference: types)
     }
 
-    /// Elements of `got` that differ from `expected`, and the largest difference in units of `step`.
-    static func difference(_ got: NDArray, _ expected: NDArray, step: Double) -> (differing: Int, maxSteps: Double) {
-        var differing = 0, maxSteps = 0.0
-        for (g, e) in zip(got.doubles, expected.doubles) where g != e {
-            differing += 1
-            maxSteps = max(maxSteps, abs(g - e) / step)
+    /// Runs every sample and counts output elements that differ from `expected` (samples stacked on the
+    /// first axis); the largest difference is in units of `step`.
+    static func difference(_ interpreter: Interpreter, output: String, samples: Int, inputs: (Int) throws -> [String: NDArray],
+                           expected: NDArray, step: Double) throws -> (differing: Int, total: Int, maxSteps: Double) {
+        var differing = 0, total = 0, maxSteps = 0.0
+        for i in 0..<samples {
+            let got = try #require(try interpreter.run(try inputs(i))[output])
+            let reference = expected.gathered(Array((i * got.count)..<((i + 1) * got.count)), shape: got.shape)
+            for (g, e) in zip(got.doubles, reference.doubles) where g != e {
+                differing += 1
+                maxSteps = max(maxSteps, abs(g - e) / step)
+            }
+            total += got.count
         }
-        return (differing, maxSteps)
-    }
-
-    /// The scale of the QuantizeLinear that feeds graph output `name` (its last quantization step).
-    static func outputStep(_ graph: Graph, _ name: String) -> Double? {
-        guard let dq = graph.nodes.first(where: { $0.outputs.first == name && $0.opType == "DequantizeLinear" }) else { return nil }
-        return graph.initializers[dq.inputs[1]]?.doubles().first
+        return (differing, total, maxSteps)
     }
 }
 
@@ -42,22 +43,13 @@ struct ImportedQuantizedModelTests {
         let floatOps = fused.graph.nodes.filter { ["Conv", "Gemm", "Add", "AveragePool", "Softmax", "MatMul"].contains($0.opType) }
         #expect(floatOps.isEmpty, "\(model): still in float: \(floatOps.map(\.name))")
         let interpreter = try Deployed.interpreter(analyzed.model)
-        let refs = try NPZArchive(path: TestPaths.model("\(model).refs.npz"))
-        let cases = try refs.array("in_0").shape[0]
+        let refs = TestPaths.model("\(model).refs.npz")
         let output = analyzed.graph.outputs[0].name
-        let step = try #require(Deployed.outputStep(analyzed.graph, output))
-        var differing = 0, total = 0, worst = 0.0
-        for c in 0..<cases {
-            let inputs = try ModelRunner.inputs(fromArchive: TestPaths.model("\(model).refs.npz"), for: analyzed.graph, case: c)
-            let got = try #require(try interpreter.run(inputs)[output])
-            let all = NDArray(try refs.array("out_0"))
-            let size = got.count
-            let expected = all.gathered(Array((c * size)..<((c + 1) * size)), shape: got.shape)
-            let d = Deployed.difference(got, expected, step: step)
-            differing += d.differing
-            total += size
-            worst = max(worst, d.maxSteps)
-        }
+        let step = try #require(ModelVerifier.outputStep(analyzed.graph, output))
+        let (differing, total, worst) = try Deployed.difference(
+            interpreter, output: output, samples: try NPZArchive(path: refs).array("in_0").shape[0],
+            inputs: { try ModelRunner.inputs(fromArchive: refs, for: analyzed.graph, case: $0) },
+            expected: NDArray(try NPZArchive(path: refs).array("out_0")), step: step)
         print("int8 \(model): \(differing) of \(total) output elements differ from ONNX Runtime (max \(worst) steps)")
         #expect(worst <= 1.0 + 1e-6, "\(model): \(worst) quantization steps from ONNX Runtime")
     }
@@ -147,18 +139,11 @@ struct QuantizerTests {
         let run = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_run.py").path,
                                                         path, TestPaths.model(calibration), key, ort])
         #expect(run.status == 0, "\(run.stderr)")
-        let expectedAll = NDArray(try NPZArchive(path: ort).array("out_0"))
         let output = reread.graph.outputs[0].name
-        let step = try #require(Deployed.outputStep(reread.graph, output))
-        var differing = 0, total = 0, worst = 0.0
-        for i in 0..<samples.count {
-            let got = try #require(try deployed.run(try samples.sample(i))[output])
-            let expected = expectedAll.gathered(Array((i * got.count)..<((i + 1) * got.count)), shape: got.shape)
-            let d = Deployed.difference(got, expected, step: step)
-            differing += d.differing
-            total += got.count
-            worst = max(worst, d.maxSteps)
-        }
+        let step = try #require(ModelVerifier.outputStep(reread.graph, output))
+        let (differing, total, worst) = try Deployed.difference(
+            deployed, output: output, samples: samples.count, inputs: samples.sample,
+            expected: NDArray(try NPZArchive(path: ort).array("out_0")), step: step)
         print("whittle-quantized \(model) (\(activations)): \(differing) of \(total) output elements differ from ONNX Runtime (max \(worst) steps)")
         #expect(worst <= 1.0 + 1e-6)
     }

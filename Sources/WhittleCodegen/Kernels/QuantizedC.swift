@@ -130,7 +130,7 @@ enum QuantizedC {
         let wzTerm = wz.contains(where: { $0 != 0 }) ? " - wz[m]" : ""
         let xt = try e.cType(input: 0), wt = try e.cType(input: 3)
         if group == 1, g.kh == 1, g.kw == 1, g.sh == 1, g.sw == 1, g.pt == 0, g.pl == 0, g.pb == 0, g.pr == 0,
-           !wz.contains(where: { $0 != 0 }), let weights = e.constant(3)?.int64s() {
+           wzTerm.isEmpty, let weights = e.constant(3)?.int64s() {
             pointwise(e, &w, g: g, weights: weights, xz: xz, yz: yz, xt: xt, wt: wt)
             return
         }
