@@ -34,7 +34,8 @@ let package = Package(
         // Graph passes (fold, fuse, alias, ...) and the static memory planner.
         .target(name: "WhittlePasses", dependencies: ["WhittleIR", "WhittleOps"]),
         // The C back end: emits a model as standalone C99 (header, code, weights, report).
-        .target(name: "WhittleCodegen", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses"]),
+        // The kernel library's C files are compiled into the binary as text (KernelSources.swift, made by CKernels/embed.py).
+        .target(name: "WhittleCodegen", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses"], exclude: ["CKernels"]),
         // The reference interpreter: runs a graph with each operator's reference kernel.
         .target(name: "WhittleInterpreter", dependencies: ["WhittleIR", "WhittleOps"]),
         // Post-training quantization: calibration and the rewrite into an int8 QDQ model.

@@ -37,9 +37,6 @@ public enum CEmitter {
     /// The C type that stores `type` in emitted code (bool is `uint8_t`); nil when the back end does not emit it.
     public static func cType(_ type: ElementType) -> String? { CSyntax.type(type) }
 
-    /// The C function that requantizes without floating point (emitted into models that need it).
-    public static var integerRequantizationSource: String { QuantizedC.requantizeFunction.joined(separator: "\n") }
-
     /// Operators the C back end can emit.
     public static var supportedOperators: [String] { kernels.keys.sorted() }
 
@@ -144,7 +141,8 @@ public enum CEmitter {
             c.line("extern const \(try NodeEmission.cType(tensor.elementType)) \(weightSymbols[w] ?? w)[\(max(tensor.count, 1))];")
         }
         if !usedWeights.isEmpty { c.line() }
-        if uses(functions.text, "whittle_requantize") { c.lines(QuantizedC.requantizeFunction) }
+        let library = KernelLibrary.source(for: functions.text)
+        if !library.isEmpty { c.lines(library.components(separatedBy: "\n")) }
         c.lines(functions.lines)
         c.line("/* Runs the model with the caller's arena of \(prefix.uppercased())_ARENA_BYTES bytes (16-byte aligned). */")
         c.block("int \(prefix)_run_with_arena(void *arena, \(signature))") { w in

@@ -32,15 +32,8 @@ public enum TargetVerifier {
 
         let boards = catalog.directory.appendingPathComponent("boards").path
         let program = workDirectory + "/model.elf"
-        var arguments = target.cflags + ["-std=c99", "-Wall", "-Wextra", "-o", program, "harness.c", "model.c", "model_weights.c"]
-        if bare {
-            guard let script = emulator.linker_script else { throw WhittleError(.usage, "target \(target.name) has no linker_script") }
-            let board = boards + "/cortex-m"
-            arguments += ["-I", board, "-L", board, "-T", catalog.directory.appendingPathComponent(script).path,
-                          board + "/startup.c", board + "/semihost.c", "-ffunction-sections", "-fdata-sections", "-nostartfiles",
-                          "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
-        }
-        arguments.append("-lm")
+        let arguments = try TargetProgram.buildArguments(target: target, catalog: catalog, sources: ["harness.c", "model.c", "model_weights.c"],
+                                                         program: program)
         try ModelVerifier.run(target.compiler, arguments, in: workDirectory, what: "building for \(target.name)")
         let sizes = try sectionSizes(program, compiler: target.compiler, in: workDirectory)
 
@@ -50,15 +43,7 @@ public enum TargetVerifier {
                               in: workDirectory, what: "building the QEMU instruction counter")
         let begin = try symbol("whittle_bench_begin", in: program, compiler: target.compiler, directory: workDirectory)
         let end = try symbol("whittle_bench_end", in: program, compiler: target.compiler, directory: workDirectory)
-        var qemu: [String]
-        if bare {
-            guard let machine = emulator.machine else { throw WhittleError(.usage, "target \(target.name) has no QEMU machine") }
-            qemu = ["timeout", "600", emulator.program, "-M", machine, "-display", "none", "-monitor", "none", "-serial", "none",
-                    "-chardev", "file,id=out,path=\(workDirectory)/console.txt",
-                    "-semihosting-config", "enable=on,target=native,chardev=out", "-kernel", program]
-        } else {
-            qemu = ["timeout", "600", emulator.program] + (emulator.cpu.map { ["-cpu", $0] } ?? [])
-        }
+        var qemu = try TargetProgram.emulatorCommand(target: target, program: program, console: workDirectory + "/console.txt")
         qemu += ["-plugin", "\(plugin),start=\(begin),end=\(end)", "-d", "plugin", "-D", "\(workDirectory)/counts.txt"]
         if !bare { qemu.append(program) }
         let console = try capture(qemu, in: workDirectory, what: "running under \(emulator.program)")

@@ -103,7 +103,7 @@ struct CommandLineTests {
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-stderr-\(getpid())-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errorFile) }
         let out = Pipe(), err = try FileHandle(forWritingTo: errorFile)
         process.standardOutput = out

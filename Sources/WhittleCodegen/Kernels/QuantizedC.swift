@@ -38,54 +38,6 @@ enum QuantizedC {
         return (bits & 0x7F_FFFF | 0x80_0000, Int((bits >> 23) & 0xFF) - 127 - 23)
     }
 
-    /// `rintf((float)acc * M)` computed with integers only, bit for bit: the exact product is rounded
-    /// to float32's 24 significant bits (ties to even), then to an integer (ties to even).
-    static let requantizeFunction = [
-        "/* rintf((float)acc * M) without floating point, M = mantissa * 2^exponent: the exact product is",
-        " * rounded to 24 significant bits, then to an integer, both ties to even, as float32 arithmetic does. */",
-        "static int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int exponent) {",
-        "    uint64_t a = (uint64_t)(acc < 0 ? -(int64_t)acc : (int64_t)acc), n, t, half, rest;",
-        "    int length = 0, drop, shift;",
-        "    /* (float)acc: magnitudes above 2^24 lose their low bits first. */",
-        "    for (t = a; t; t >>= 1) ++length;",
-        "    if (length > 24) {",
-        "        drop = length - 24;",
-        "        half = (uint64_t)1 << (drop - 1);",
-        "        rest = a & (((uint64_t)1 << drop) - 1);",
-        "        a >>= drop;",
-        "        if (rest > half || (rest == half && (a & 1))) ++a;",
-        "        exponent += drop;",
-        "    }",
-        "    n = a * mantissa;",
-        "    length = 0;",
-        "    for (t = n; t; t >>= 1) ++length;",
-        "    drop = length > 24 ? length - 24 : 0;",
-        "    if (drop > 0) {",
-        "        half = (uint64_t)1 << (drop - 1);",
-        "        rest = n & (((uint64_t)1 << drop) - 1);",
-        "        n >>= drop;",
-        "        if (rest > half || (rest == half && (n & 1))) ++n;",
-        "        exponent += drop;",
-        "    }",
-        "    if (exponent >= 0) {",
-        "        n = exponent > 31 ? 0xFFFFFFFFu : n << exponent;",
-        "    } else {",
-        "        shift = -exponent;",
-        "        if (shift >= 63) {",
-        "            n = 0;",
-        "        } else {",
-        "            half = (uint64_t)1 << (shift - 1);",
-        "            rest = n & (((uint64_t)1 << shift) - 1);",
-        "            n >>= shift;",
-        "            if (rest > half || (rest == half && (n & 1))) ++n;",
-        "        }",
-        "    }",
-        "    if (n > 0x7FFFFFFFu) n = 0x7FFFFFFFu;",
-        "    return acc < 0 ? -(int32_t)n : (int32_t)n;",
-        "}",
-        "",
-    ]
-
     /// Stores the requantized `acc` (int32) scaled by multiplier[index]: float or integer-only.
     static func requantize(_ target: String, index: String, zero: Int64, _ e: NodeEmission) -> [String] {
         guard e.integerOnly else { return store(target, "(float)acc * multiplier[\(index)]", zero: zero, e) }

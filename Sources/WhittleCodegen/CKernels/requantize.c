@@ -1,0 +1,43 @@
+/* requantize.c: float-free requantization for cores without an FPU. */
+#include "whittle_kernels.h"
+
+/* Rounds n >> drop to nearest, ties to even (drop >= 1). */
+static uint64_t whittle_round_shift(uint64_t n, int drop) {
+    const uint64_t half = (uint64_t)1 << (drop - 1);
+    const uint64_t rest = n & (((uint64_t)1 << drop) - 1);
+    n >>= drop;
+    if (rest > half || (rest == half && (n & 1))) ++n;
+    return n;
+}
+
+/* Significant bits of n. */
+static int whittle_bit_length(uint64_t n) {
+    int length = 0;
+    for (; n; n >>= 1) ++length;
+    return length;
+}
+
+/* Float32 rounds twice: (float)acc keeps 24 significant bits of acc, and the product keeps 24
+ * bits of the exact product; then rintf rounds to an integer. Each step is done here on
+ * integers with the same ties-to-even rule, so the result is the float computation's. */
+WHITTLE_KERNEL int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int exponent) {
+    uint64_t n = (uint64_t)(acc < 0 ? -(int64_t)acc : (int64_t)acc);
+    int length = whittle_bit_length(n);
+    if (length > 24) {
+        n = whittle_round_shift(n, length - 24);
+        exponent += length - 24;
+    }
+    n *= mantissa;
+    length = whittle_bit_length(n);
+    if (length > 24) {
+        n = whittle_round_shift(n, length - 24);
+        exponent += length - 24;
+    }
+    if (exponent >= 0) {
+        n = exponent > 31 ? 0xFFFFFFFFu : n << exponent;
+    } else {
+        n = -exponent >= 63 ? 0 : whittle_round_shift(n, -exponent);
+    }
+    if (n > 0x7FFFFFFFu) n = 0x7FFFFFFFu;
+    return acc < 0 ? -(int32_t)n : (int32_t)n;
+}

@@ -1,0 +1,76 @@
+/* sparse_conv.c: convolutions with delta-row sparse weights (see whittle_kernels.h), NCHW. */
+#include "whittle_kernels.h"
+
+/* The outputs o in [*lo, *hi) whose input o * stride + offset lies inside [0, size). */
+static void whittle_conv_window(int offset, int size, int stride, int outputs, int *lo, int *hi) {
+    const int reach = size - offset;
+    int first = offset < 0 ? (-offset + stride - 1) / stride : 0;
+    int last = reach <= 0 ? 0 : (reach + stride - 1) / stride;
+    if (last > outputs) last = outputs;
+    if (first > last) first = last;
+    *lo = first;
+    *hi = last;
+}
+
+/* Each tap adds its weight times a shifted window of one input plane to the whole output plane:
+ * the inner loop runs over contiguous outputs, and a pruned tap costs nothing. */
+WHITTLE_KERNEL void whittle_sparse_conv_plane_f32(const whittle_conv_geometry *g, int count, const uint8_t *delta,
+                                                  const float *values, const float *in, float *out) {
+    const int taps = g->kernel_h * g->kernel_w;
+    int t = 0;
+    for (int k = 0; k < count; ++k) {
+        const float v = values[k];
+        int oh_lo, oh_hi, ow_lo, ow_hi;
+        t += delta[k];
+        if (v == 0.0f) continue; /* a filler entry */
+        const int c = t / taps, kh = t % taps / g->kernel_w, kw = t % g->kernel_w;
+        const int row0 = kh * g->dilation_h - g->pad_top, col0 = kw * g->dilation_w - g->pad_left;
+        whittle_conv_window(row0, g->height, g->stride_h, g->out_height, &oh_lo, &oh_hi);
+        whittle_conv_window(col0, g->width, g->stride_w, g->out_width, &ow_lo, &ow_hi);
+        const float *plane = in + c * g->height * g->width;
+        for (int oh = oh_lo; oh < oh_hi; ++oh) {
+            const float *src = plane + (oh * g->stride_h + row0) * g->width;
+            float *dst = out + oh * g->out_width;
+            if (g->stride_w == 1) {
+                for (int ow = ow_lo; ow < ow_hi; ++ow) dst[ow] += v * src[ow + col0];
+            } else {
+                for (int ow = ow_lo; ow < ow_hi; ++ow) dst[ow] += v * src[ow * g->stride_w + col0];
+            }
+        }
+    }
+}
+
+/* One output row at a time keeps the int32 accumulators in a row-sized buffer. */
+WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
+                                               const int8_t *values, const int8_t *in, int32_t x_zero, int32_t *acc) {
+    const int taps = g->kernel_h * g->kernel_w;
+    int t = 0;
+    for (int k = 0; k < count; ++k) {
+        const int32_t v = values[k];
+        int ow_lo, ow_hi;
+        t += delta[k];
+        const int c = t / taps, kh = t % taps / g->kernel_w, kw = t % g->kernel_w;
+        const int ih = oh * g->stride_h + kh * g->dilation_h - g->pad_top, col0 = kw * g->dilation_w - g->pad_left;
+        if (v == 0 || ih < 0 || ih >= g->height) continue;
+        whittle_conv_window(col0, g->width, g->stride_w, g->out_width, &ow_lo, &ow_hi);
+        const int8_t *src = in + (c * g->height + ih) * g->width;
+        for (int ow = ow_lo; ow < ow_hi; ++ow) acc[ow] += ((int32_t)src[ow * g->stride_w + col0] - x_zero) * v;
+    }
+}
+
+WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
+                                               const int8_t *values, const uint8_t *in, int32_t x_zero, int32_t *acc) {
+    const int taps = g->kernel_h * g->kernel_w;
+    int t = 0;
+    for (int k = 0; k < count; ++k) {
+        const int32_t v = values[k];
+        int ow_lo, ow_hi;
+        t += delta[k];
+        const int c = t / taps, kh = t % taps / g->kernel_w, kw = t % g->kernel_w;
+        const int ih = oh * g->stride_h + kh * g->dilation_h - g->pad_top, col0 = kw * g->dilation_w - g->pad_left;
+        if (v == 0 || ih < 0 || ih >= g->height) continue;
+        whittle_conv_window(col0, g->width, g->stride_w, g->out_width, &ow_lo, &ow_hi);
+        const uint8_t *src = in + (c * g->height + ih) * g->width;
+        for (int ow = ow_lo; ow < ow_hi; ++ow) acc[ow] += ((int32_t)src[ow * g->stride_w + col0] - x_zero) * v;
+    }
+}

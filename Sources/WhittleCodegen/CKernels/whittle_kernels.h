@@ -1,0 +1,75 @@
+/* whittle_kernels.h: the hand-written C kernels that Whittle's generated code calls.
+ *
+ * Every kernel here is plain C99 with no allocation and no I/O. The generated per-layer
+ * functions choose a kernel, bake the layer's constants (shapes, strides, scales, zero
+ * points) into the call and give it memory from the planned arena.
+ *
+ * Build modes:
+ *   - as a library (the kernel tests, or a user who wants them shared): compile the .c files
+ *     of this folder; WHITTLE_KERNEL is empty and the kernels have external linkage;
+ *   - inside a generated model: Whittle copies the definitions of the kernels a model uses
+ *     into NAME.c after `#define WHITTLE_KERNEL static`, so the model stays one standalone
+ *     translation unit and two models can be linked into one firmware.
+ *
+ * Sparse weights ("delta rows"): a sparse matrix is stored row by row. `count[r]` is the
+ * number of entries of row r; each entry has a value and a one-byte step `delta`: the column
+ * of a row's first entry is its delta, and each later entry's column is the previous column
+ * plus its delta. A gap of 256 columns or more is bridged with filler entries (delta 255,
+ * value 0), so one byte per entry indexes rows of any length. A convolution's row is one
+ * output channel and its columns are the taps (c, kh, kw) of its group, flattened as
+ * (c * kernel_h + kh) * kernel_w + kw.
+ */
+#ifndef WHITTLE_KERNELS_H
+#define WHITTLE_KERNELS_H
+
+#include <stdint.h>
+
+#ifndef WHITTLE_KERNEL
+#define WHITTLE_KERNEL
+#endif
+
+/* Geometry of one 2-D convolution group (1-D convolutions use height 1). */
+typedef struct {
+    int channels;                /* input channels of one group */
+    int height, width;           /* input map */
+    int out_height, out_width;   /* output map */
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int dilation_h, dilation_w;
+    int pad_top, pad_left;       /* taps before the map; the far side needs no number */
+} whittle_conv_geometry;
+
+/* requantize.c */
+
+/* rintf((float)acc * M) computed with integers only, M = mantissa * 2^exponent with a 24-bit
+ * mantissa: bit for bit what float32 arithmetic gives, for cores without an FPU. */
+WHITTLE_KERNEL int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int exponent);
+
+/* sparse_gemv.c */
+
+/* y[r] = sum of row r's entries times x at their columns, for r < rows (float). */
+WHITTLE_KERNEL void whittle_sparse_gemv_f32(int rows, const uint16_t *count, const uint8_t *delta,
+                                            const float *values, const float *x, float *y);
+
+/* acc[r] += sum of row r's entries times (x - x_zero) at their columns (int8 weights, int8 or
+ * uint8 inputs, exact int32 arithmetic). */
+WHITTLE_KERNEL void whittle_sparse_gemv_s8(int rows, const uint16_t *count, const uint8_t *delta,
+                                           const int8_t *values, const int8_t *x, int32_t x_zero, int32_t *acc);
+WHITTLE_KERNEL void whittle_sparse_gemv_u8(int rows, const uint16_t *count, const uint8_t *delta,
+                                           const int8_t *values, const uint8_t *x, int32_t x_zero, int32_t *acc);
+
+/* sparse_conv.c */
+
+/* out[oh][ow] += the sparse channel's taps applied to the input map of its group (float). `out`
+ * is one output plane, already holding the bias; taps that fall into the padding are skipped. */
+WHITTLE_KERNEL void whittle_sparse_conv_plane_f32(const whittle_conv_geometry *g, int count, const uint8_t *delta,
+                                                  const float *values, const float *in, float *out);
+
+/* acc[ow] += sum over the channel's taps of (x - x_zero) * w, for output row oh (int8 weights;
+ * taps in the padding add nothing, as the padding holds x_zero). */
+WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
+                                               const int8_t *values, const int8_t *in, int32_t x_zero, int32_t *acc);
+WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
+                                               const int8_t *values, const uint8_t *in, int32_t x_zero, int32_t *acc);
+
+#endif

@@ -1,0 +1,45 @@
+import Foundation
+import WhittleIR
+
+/// Builds a C program for a target (its compiler and flags, and for bare-metal targets the board
+/// support: startup code, semihosting, linker script) and runs it under the target's QEMU.
+public enum TargetProgram {
+    /// Compiler arguments that build `sources` into `program` for `target`.
+    public static func buildArguments(target: TargetDescription, catalog: TargetCatalog, sources: [String], program: String,
+                                      extra: [String] = []) throws -> [String] {
+        var arguments = target.cflags + ["-std=c99", "-Wall", "-Wextra"] + extra + ["-o", program] + sources
+        if target.kind == "bare-metal" {
+            guard let script = target.qemu?.linker_script else { throw WhittleError(.usage, "target \(target.name) has no linker_script") }
+            let board = catalog.directory.appendingPathComponent("boards/cortex-m").path
+            arguments += ["-DWHITTLE_SEMIHOSTING", "-I", board, "-L", board, "-T", catalog.directory.appendingPathComponent(script).path,
+                          board + "/startup.c", board + "/semihost.c", "-ffunction-sections", "-fdata-sections", "-nostartfiles",
+                          "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
+        }
+        return arguments + ["-lm"]
+    }
+
+    /// The QEMU command that runs `program`; bare-metal programs print through semihosting into `console`.
+    public static func emulatorCommand(target: TargetDescription, program: String, console: String, timeout: Int = 600) throws -> [String] {
+        guard target.kind != "host", let emulator = target.qemu else {
+            throw WhittleError(.usage, "target \(target.name) has no emulator")
+        }
+        if target.kind == "bare-metal" {
+            guard let machine = emulator.machine else { throw WhittleError(.usage, "target \(target.name) has no QEMU machine") }
+            return ["timeout", String(timeout), emulator.program, "-M", machine, "-display", "none", "-monitor", "none", "-serial", "none",
+                    "-chardev", "file,id=out,path=\(console)", "-semihosting-config", "enable=on,target=native,chardev=out", "-kernel", program]
+        }
+        return ["timeout", String(timeout), emulator.program] + (emulator.cpu.map { ["-cpu", $0] } ?? [])
+    }
+
+    /// Builds `sources` for `target` in `directory`, runs the program under QEMU and returns what it printed.
+    public static func buildAndRun(target: TargetDescription, catalog: TargetCatalog, sources: [String], extra: [String] = [],
+                                   in directory: String) throws -> String {
+        let program = directory + "/program.elf", console = directory + "/console.txt"
+        try ModelVerifier.run(target.compiler, buildArguments(target: target, catalog: catalog, sources: sources, program: program, extra: extra),
+                              in: directory, what: "building for \(target.name)")
+        var command = try emulatorCommand(target: target, program: program, console: console)
+        if target.kind != "bare-metal" { command.append(program) }
+        let printed = try TargetVerifier.capture(command, in: directory, what: "running under \(target.qemu?.program ?? "QEMU")")
+        return target.kind == "bare-metal" ? ((try? String(contentsOfFile: console, encoding: .utf8)) ?? "") : printed
+    }
+}
