@@ -40,21 +40,24 @@ let package = Package(
         .target(name: "WhittleInterpreter", dependencies: ["WhittleIR", "WhittleOps"]),
         // Post-training quantization: calibration and the rewrite into an int8 QDQ model.
         .target(name: "WhittleQuantization", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses", "WhittleInterpreter"]),
+        // Pruning: magnitude pruning of Conv/Gemm/MatMul weights (float and quantized).
+        .target(name: "WhittlePruning", dependencies: ["WhittleIR"]),
         // NumPy .npy/.npz reading and writing.
         .target(name: "WhittleNumPy", dependencies: ["WhittleIR", "CZlib"]),
         // Facade used by the CLI and by embedders: load, infer, report.
-        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization"]),
+        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning"]),
         .executableTarget(
             name: "whittle",
             dependencies: [
                 "WhittleKit",
                 "WhittlePasses",
+                "WhittleCodegen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "WhittleTests",
-            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization"],
+            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning"],
             exclude: ["Fixtures", "Golden"]
         ),
     ],

@@ -12,6 +12,19 @@ struct NodeEmission {
     let inPlace: Bool
     /// Requantize with integer arithmetic only (cores without an FPU).
     var integerOnly = false
+    /// When weights with zeros get a sparse form (`--sparse`).
+    var sparse = SparsePolicy.auto
+    /// Constant arrays the kernel adds to the weights file, and its note for the report.
+    let extras = EmissionExtras()
+    /// The prefix of symbols the kernel adds (unique per node).
+    var symbolPrefix = "w"
+
+    /// Adds a constant array to `NAME_weights.c` and returns its C symbol.
+    func weightArray(_ suffix: String, type: String, values: [String], bytes: Int) -> String {
+        let symbol = "\(symbolPrefix)_\(suffix)"
+        extras.arrays.append(.init(symbol: symbol, type: type, values: values, bytes: bytes))
+        return symbol
+    }
 
     /// The C parameter name of input `i` (present only when the kernel reads it at run time).
     func x(_ i: Int) -> String { "x\(i)" }
@@ -57,6 +70,19 @@ struct NodeEmission {
     func literal(_ value: Double, _ type: ElementType? = nil) -> String {
         CSyntax.constant(value, type ?? elementType)
     }
+}
+
+/// What a kernel adds beside its function: constant arrays for the weights file, a note for the report.
+final class EmissionExtras: @unchecked Sendable {
+    struct Array {
+        var symbol: String
+        var type: String
+        var values: [String]
+        var bytes: Int
+    }
+    var arrays: [Array] = []
+    /// How the layer's weights are stored, and why (dense or sparse, with the cost model's numbers).
+    var weightForm: String?
 }
 
 /// A C kernel generator: writes the body of the node's function.

@@ -13,6 +13,8 @@ public struct CompileOptions: Sendable {
     public var dumpAfter: Set<String> = []
     /// Requantize integer layers without floating point (targets without an FPU).
     public var integerOnly = false
+    /// When weights with zeros are stored sparse (`--sparse`).
+    public var sparse = SparsePolicy.auto
 
     public init(name: String? = nil, disabledPasses: Set<String> = [], dumpAfter: Set<String> = [], integerOnly: Bool = false) {
         self.name = name
@@ -66,7 +68,7 @@ public enum ModelCompiler {
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
                                            source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
-                                           integerOnly: options.integerOnly)
+                                           integerOnly: options.integerOnly, sparse: options.sparse)
             return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
                                  compileSeconds: Date().timeIntervalSince(start))
         } catch let error as WhittleError {
@@ -99,6 +101,8 @@ public struct CompileReport: Codable, Sendable {
         public var name: String
         public var macs: Int
         public var outputs: [Output]
+        /// How the layer's weights are stored, when they have zeros: the form, and the cost model's numbers.
+        public var weights: String?
     }
     public struct Output: Codable, Sendable {
         public var value: String
@@ -120,7 +124,8 @@ public struct CompileReport: Codable, Sendable {
         arenaLowerBound = b.plan.lowerBound
         weightBytes = b.weightBytes
         layers = b.layers.map { Layer(function: $0.function, op: $0.op, name: $0.name, macs: $0.macs,
-                                      outputs: $0.outputs.map { Output(value: $0.value, bytes: $0.bytes, storage: $0.storage) }) }
+                                      outputs: $0.outputs.map { Output(value: $0.value, bytes: $0.bytes, storage: $0.storage) },
+                                      weights: $0.weightForm) }
         macs = layers.map(\.macs).reduce(0, +)
     }
 
@@ -143,6 +148,12 @@ public struct CompileReport: Codable, Sendable {
                 let head = k == 0 ? "| `\(layer.function)` | \(layer.op) | \(layer.macs) |" : "| | | |"
                 lines.append("\(head) `\(output.value.replacingOccurrences(of: "|", with: "\\|"))` | \(output.bytes) | \(output.storage) |")
             }
+        }
+        let sparse = layers.filter { $0.weights != nil }
+        if !sparse.isEmpty {
+            lines += ["", "Layers whose weights have zeros (sparse when it saves at least 10 % of the bytes and no more estimated work):", "",
+                      "| function | op | weights |", "|---|---|---|"]
+            for layer in sparse { lines.append("| `\(layer.function)` | \(layer.op) | \(layer.weights ?? "") |") }
         }
         return lines.joined(separator: "\n") + "\n"
     }

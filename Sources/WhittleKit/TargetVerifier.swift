@@ -18,11 +18,14 @@ public enum TargetVerifier {
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
                               inputs given: [String: NDArray]?, tolerance: Double, budgets: (ram: Int?, flash: Int?),
-                              workDirectory: String) throws -> Result {
+                              workDirectory: String, compile: CompileOptions = .init()) throws -> Result {
         guard target.kind != "host", let emulator = target.qemu else {
             throw WhittleError(.usage, "target \(target.name) has no emulator; use whittle verify without --target for the host")
         }
-        let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(name: "model", integerOnly: target.fpu == "none"))
+        var options = compile
+        options.name = "model"
+        options.integerOnly = target.fpu == "none"
+        let compiled = try ModelCompiler.compile(analyzed, options: options)
         try TargetBudget.check(compiled, target: target, ram: budgets.ram, flash: budgets.flash)
         _ = try compiled.write(to: workDirectory)
         let inputs = given ?? ModelVerifier.randomInputs(for: analyzed.graph, seed: 1)

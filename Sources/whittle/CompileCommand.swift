@@ -30,12 +30,20 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var calibration: CalibrationOptions
 
+    @OptionGroup var pruning: PruningArguments
+
     func run() throws {
         if passes.listIfAsked() { return }
         try reportingErrors {
             guard let model, let output else { throw WhittleError(.usage, "compile needs MODEL.onnx and -o OUTDIR") }
             let target = try targetOptions.resolve()
             var analyzed = try ModelOptions.load(model, inputShapes)
+            // Pruning first: zeros stay zeros through symmetric weight quantization.
+            if let (pruned, layers) = try pruning.apply(analyzed) {
+                analyzed = pruned
+                let zeros = layers.map(\.zerosAfter).reduce(0, +), total = layers.map(\.elements).reduce(0, +)
+                print(String(format: "pruned %d of %d prunable weights (%.1f %%)", zeros, total, Double(zeros) / Double(max(total, 1)) * 100))
+            }
             if let quantize {
                 guard quantize.lowercased() == "int8" else { throw WhittleError(.usage, "--quantize supports int8, not \"\(quantize)\"") }
                 let (result, samples) = try calibration.quantize(analyzed)
@@ -44,8 +52,10 @@ struct Compile: ParsableCommand {
             } else if calibration.calibration != nil {
                 throw WhittleError(.usage, "--calibration is only used with --quantize int8")
             }
-            let compiled = try ModelCompiler.compile(analyzed, options: CompileOptions(
-                name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter), integerOnly: target.fpu == "none"))
+            var options = CompileOptions(name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter),
+                                         integerOnly: target.fpu == "none")
+            options.sparse = try passes.sparsePolicy()
+            let compiled = try ModelCompiler.compile(analyzed, options: options)
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
             do {
                 try TargetBudget.check(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash())
@@ -63,6 +73,8 @@ struct Compile: ParsableCommand {
             let plan = compiled.bundle.plan
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
             print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B")
+            let sparse = compiled.bundle.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }
+            if !sparse.isEmpty { print("sparse weights in \(sparse.count) of \(compiled.bundle.layers.filter { $0.weightForm != nil }.count) layers with zeros (see the report)") }
         }
     }
 }

@@ -43,8 +43,11 @@ struct Verify: ParsableCommand {
                 try ModelRunner.makeDirectory(directory)
                 let result: TargetVerifier.Result
                 do {
+                    var compile = CompileOptions(disabledPasses: Set(passes.disabled))
+                    compile.sparse = try passes.sparsePolicy()
                     result = try TargetVerifier.verify(analyzed, target: target, catalog: catalog, inputs: given, tolerance: tolerance,
-                                                       budgets: (try targetOptions.ram(), try targetOptions.flash()), workDirectory: directory)
+                                                       budgets: (try targetOptions.ram(), try targetOptions.flash()), workDirectory: directory,
+                                                       compile: compile)
                 } catch let error as WhittleError {
                     throw error.inFile(options.model)
                 }
@@ -62,6 +65,7 @@ struct Verify: ParsableCommand {
             settings.tolerance = tolerance
             settings.sanitize = !noSanitize
             settings.compile = CompileOptions(disabledPasses: Set(passes.disabled))
+            settings.compile.sparse = try passes.sparsePolicy()
             let directory = workDir ?? FileManager.default.temporaryDirectory
                 .appendingPathComponent("whittle-verify-\(ProcessInfo.processInfo.processIdentifier)").path
             let results = try ModelVerifier.verify(analyzed, inputs: given, options: settings, workDirectory: directory)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WhittleIR
 import WhittleKit
+import WhittleCodegen
 import WhittlePasses
 
 /// The `whittle` command line.
@@ -11,7 +12,7 @@ struct Whittle: ParsableCommand {
         commandName: "whittle",
         abstract: "Compile ONNX models into small standalone C for microcontrollers and Raspberry Pi.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Targets.self]
+        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Prune.self, Targets.self]
     )
 }
 
@@ -57,6 +58,18 @@ struct PassOptions: ParsableArguments {
 
     @Option(name: .customLong("dump-ir-after"), help: ArgumentHelp("Print the graph after a pass (repeatable).", valueName: "NAME"))
     var dumpAfter: [String] = []
+
+    @Option(help: ArgumentHelp("Sparse weights: auto (where fewer bytes and no more work), off, or always (any layer with a zero).",
+                               valueName: "auto|off|always"))
+    var sparse = "auto"
+
+    /// The `--sparse` policy, validated.
+    func sparsePolicy() throws -> SparsePolicy {
+        guard let policy = SparsePolicy(rawValue: sparse) else {
+            throw WhittleError(.usage, "--sparse must be auto, off or always, not \"\(sparse)\"")
+        }
+        return policy
+    }
 
     /// Prints the pass list; returns true when the command should stop there.
     func listIfAsked() -> Bool {

@@ -9,12 +9,10 @@ enum MatrixC {
         guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer Gemm is not supported by the C back end") }
         let a = try e.inputShape(0), b = try e.inputShape(1), y = try e.outputShape()
         let transA = try e.context.int("transA", default: 0) != 0, transB = try e.context.int("transB", default: 0) != 0
-        let alpha = Double(try e.context.float("alpha", default: 1)), beta = Double(try e.context.float("beta", default: 1))
         let (m, n) = (y[0], y[1]), k = transA ? a[0] : a[1]
         let t = try e.cType(output: 0)
-        let activation = FusedActivation(e.node)
         let aIndex = transA ? "p * \(m) + i" : "i * \(k) + p"
-        w.block("for (int i = 0; i < \(m); ++i)") { w in
+        try w.block("for (int i = 0; i < \(m); ++i)") { w in
             w.line("\(t) *row = \(e.y(0)) + i * \(n);")
             w.line("for (int j = 0; j < \(n); ++j) row[j] = \(e.literal(0));")
             w.block("for (int p = 0; p < \(k); ++p)") { w in
@@ -26,17 +24,24 @@ enum MatrixC {
                     w.line("for (int j = 0; j < \(n); ++j) row[j] += av * brow[j];")
                 }
             }
-            // Scaling and bias after the products, in the interpreter's order.
-            if alpha != 1 { w.line("for (int j = 0; j < \(n); ++j) row[j] *= \(e.literal(alpha));") }
-            if e.has(2) && beta != 0 {
-                let c = (try? e.inputShape(2)) ?? []
-                let operand = StridedOperand.broadcast("c", shape: c, to: [m, n])
-                let index = "i * \(operand.strides[0]) + j * \(operand.strides[1])"
-                w.line("for (int j = 0; j < \(n); ++j) row[j] += \(e.literal(beta)) * \(e.x(2))[\(index)];")
-            }
-            if activation != nil {
-                w.block("for (int j = 0; j < \(n); ++j)") { w in w.lines(ActivationC.store("row[j]", "row[j]", activation, e)) }
-            }
+            try gemmTail(e, &w, m: m, n: n)
+        }
+    }
+
+    /// What follows the products of output row `i` (in `row`): alpha, beta · C and the fused
+    /// activation, in the interpreter's order.
+    static func gemmTail(_ e: NodeEmission, _ w: inout CWriter, m: Int, n: Int) throws {
+        let alpha = Double(try e.context.float("alpha", default: 1)), beta = Double(try e.context.float("beta", default: 1))
+        let activation = FusedActivation(e.node)
+        if alpha != 1 { w.line("for (int j = 0; j < \(n); ++j) row[j] *= \(e.literal(alpha));") }
+        if e.has(2) && beta != 0 {
+            let c = (try? e.inputShape(2)) ?? []
+            let operand = StridedOperand.broadcast("c", shape: c, to: [m, n])
+            let index = "i * \(operand.strides[0]) + j * \(operand.strides[1])"
+            w.line("for (int j = 0; j < \(n); ++j) row[j] += \(e.literal(beta)) * \(e.x(2))[\(index)];")
+        }
+        if activation != nil {
+            w.block("for (int j = 0; j < \(n); ++j)") { w in w.lines(ActivationC.store("row[j]", "row[j]", activation, e)) }
         }
     }
 

@@ -66,18 +66,11 @@ enum QuantizedC {
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights[2...]))
         let group = try e.context.int("group", default: 1)
         let cg = g.c / group, mg = g.m / group
-        let xs = try constant(e, 1, what: "x_scale").floats()[0], ys = try constant(e, 6, what: "y_scale").floats()[0]
-        let ws = try constant(e, 4, what: "w_scale").floats()
+        let (multipliers, wz) = try convParameters(e, channels: g.m)
         let xz = zero(e, 2), yz = zero(e, 7)
-        let wz = e.has(5) ? (try constant(e, 5, what: "w_zero_point").int64s() ?? [0]) : [0]
-        guard ws.count == 1 || ws.count == g.m, wz.count == 1 || wz.count == g.m else {
-            throw WhittleError(.shapeMismatch, "w_scale and w_zero_point must have 1 or \(g.m) values")
-        }
-        // The interpreter's multiplier, bit for bit: (x_scale · w_scale[m]) / y_scale in float32.
-        let multipliers = (0..<g.m).map { Float(xs * ws[ws.count == 1 ? 0 : $0]) / ys }
         w.lines(multiplierTables(multipliers, e))
         if wz.contains(where: { $0 != 0 }) {
-            w.line("static const int32_t wz[\(g.m)] = {\((0..<g.m).map { String(wz[wz.count == 1 ? 0 : $0]) }.joined(separator: ", "))};")
+            w.line("static const int32_t wz[\(g.m)] = {\(wz.map(String.init).joined(separator: ", "))};")
         }
         let wzTerm = wz.contains(where: { $0 != 0 }) ? " - wz[m]" : ""
         let xt = try e.cType(input: 0), wt = try e.cType(input: 3)
@@ -116,27 +109,50 @@ enum QuantizedC {
         }
     }
 
-    static let qgemm: CKernel = { e, w in
-        let a = try e.inputShape(0), y = try e.outputShape()
-        let transA = try e.context.int("transA", default: 0) != 0, transB = try e.context.int("transB", default: 0) != 0
+    /// QLinearConv's per-channel multipliers, bit for bit the interpreter's ((x_scale · w_scale[m]) /
+    /// y_scale in float32), and its weight zero points (one per channel).
+    static func convParameters(_ e: NodeEmission, channels: Int) throws -> (multipliers: [Float], weightZero: [Int64]) {
+        let xs = try constant(e, 1, what: "x_scale").floats()[0], ys = try constant(e, 6, what: "y_scale").floats()[0]
+        let ws = try constant(e, 4, what: "w_scale").floats()
+        let wz = e.has(5) ? (try constant(e, 5, what: "w_zero_point").int64s() ?? [0]) : [0]
+        guard ws.count == 1 || ws.count == channels, wz.count == 1 || wz.count == channels else {
+            throw WhittleError(.shapeMismatch, "w_scale and w_zero_point must have 1 or \(channels) values")
+        }
+        return ((0..<channels).map { Float(xs * ws[ws.count == 1 ? 0 : $0]) / ys }, (0..<channels).map { wz[wz.count == 1 ? 0 : $0] })
+    }
+
+    /// QGemm's per-column multipliers (alpha · a_scale · b_scale[j], divided by y_scale when the
+    /// output is quantized), whether it is, and the weight zero points.
+    static func gemmParameters(_ e: NodeEmission, columns n: Int) throws -> (multipliers: [Float], quantized: Bool, weightZero: [Int64]) {
         let alpha = try e.context.float("alpha", default: 1)
-        let (m, n) = (y[0], y[1]), k = transA ? a[0] : a[1]
         let sa = try constant(e, 1, what: "a_scale").floats()[0], bs = try constant(e, 4, what: "b_scale").floats()
-        let az = zero(e, 2)
         let bz = e.has(5) ? (try constant(e, 5, what: "b_zero_point").int64s() ?? [0]) : [0]
         guard bs.count == 1 || bs.count == n, bz.count == 1 || bz.count == n else {
             throw WhittleError(.shapeMismatch, "b_scale and b_zero_point must have 1 or \(n) values")
         }
         let quantized = e.has(7)
         let sy = quantized ? try constant(e, 7, what: "y_scale").floats()[0] : 1
-        // The interpreter's multipliers: alpha · a_scale · b_scale[j], divided by y_scale when the output is quantized.
         let multipliers = (0..<n).map { j -> Float in
             let scale = alpha * sa * bs[bs.count == 1 ? 0 : j]
             return quantized ? scale / sy : scale
         }
-        if quantized { w.lines(multiplierTables(multipliers, e)) } else { w.line(table("multiplier", multipliers)) }
+        return (multipliers, quantized, (0..<n).map { bz[bz.count == 1 ? 0 : $0] })
+    }
+
+    /// The multiplier tables of a QGemm: requantization tables, or plain floats for a float output.
+    static func gemmTables(_ multipliers: [Float], quantized: Bool, _ e: NodeEmission) -> [String] {
+        quantized ? multiplierTables(multipliers, e) : [table("multiplier", multipliers)]
+    }
+
+    static let qgemm: CKernel = { e, w in
+        let a = try e.inputShape(0), y = try e.outputShape()
+        let transA = try e.context.int("transA", default: 0) != 0, transB = try e.context.int("transB", default: 0) != 0
+        let (m, n) = (y[0], y[1]), k = transA ? a[0] : a[1]
+        let az = zero(e, 2)
+        let (multipliers, quantized, bz) = try gemmParameters(e, columns: n)
+        w.lines(gemmTables(multipliers, quantized: quantized, e))
         if bz.contains(where: { $0 != 0 }) {
-            w.line("static const int32_t bz[\(n)] = {\((0..<n).map { String(bz[bz.count == 1 ? 0 : $0]) }.joined(separator: ", "))};")
+            w.line("static const int32_t bz[\(n)] = {\(bz.map(String.init).joined(separator: ", "))};")
         }
         let bzTerm = bz.contains(where: { $0 != 0 }) ? " - bz[j]" : ""
         let aIndex = transA ? "p * \(m) + i" : "i * \(k) + p"

@@ -1,0 +1,93 @@
+import Foundation
+import WhittleInterpreter
+import WhittleIR
+import WhittleOps
+import WhittlePruning
+
+/// What `whittle prune` did: per-layer sparsity, the weight bytes of the compiled C before and
+/// after (sparse kernels where they pay), and with data the pruned model against the original.
+public struct PruningReport: Codable, Sendable {
+    public var layers: [PrunedLayer]
+    /// Prunable weights in all layers, and how many are zero after pruning.
+    public var prunableWeights: Int
+    public var zeroWeights: Int
+    /// Weight bytes of the emitted C (NAME_weights.c) for the original and the pruned model.
+    public var denseWeightBytes: Int
+    public var prunedWeightBytes: Int
+    public var sparseLayers: Int
+    public var dataset: String?
+    public var samples: Int?
+    public var outputs: [QuantizationReport.Output]?
+    public var accuracy: Accuracy?
+
+    public struct Accuracy: Codable, Sendable {
+        public var samples: Int
+        public var denseTop1: Double
+        public var prunedTop1: Double
+    }
+
+    /// Compiles both models for the weight bytes and, with samples, runs both with the interpreter.
+    public static func evaluate(original: AnalyzedModel, pruned: Model, layers: [PrunedLayer], samples: SampleSet?, labels: [Int]?,
+                                progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> PruningReport {
+        let prunedAnalyzed = try ModelLoader.analyze(pruned, path: original.path)
+        let dense = try ModelCompiler.compile(original).bundle
+        let sparse = try ModelCompiler.compile(prunedAnalyzed).bundle
+        var report = PruningReport(layers: layers, prunableWeights: layers.map(\.elements).reduce(0, +),
+                                   zeroWeights: layers.map(\.zerosAfter).reduce(0, +), denseWeightBytes: dense.weightBytes,
+                                   prunedWeightBytes: sparse.weightBytes,
+                                   sparseLayers: sparse.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }.count)
+        guard let samples else { return report }
+        let originalRun = try Interpreter(model: original.model, inference: original.inference)
+        let prunedRun = try Interpreter(model: prunedAnalyzed.model, inference: prunedAnalyzed.inference)
+        let outputs = original.graph.outputs.map(\.name)
+        var errors: [String: ErrorAccumulator] = [:]
+        var denseCorrect = 0, prunedCorrect = 0
+        for i in 0..<samples.count {
+            let inputs = try samples.sample(i)
+            let a = try originalRun.run(inputs), b = try prunedRun.run(inputs)
+            for name in outputs {
+                guard let reference = a[name], let actual = b[name] else { continue }
+                errors[name, default: ErrorAccumulator()].add(reference: reference.floats, actual: actual.doubles)
+            }
+            if let labels, let first = outputs.first, let reference = a[first], let actual = b[first] {
+                if argmax(reference.doubles) == labels[i] { denseCorrect += 1 }
+                if argmax(actual.doubles) == labels[i] { prunedCorrect += 1 }
+            }
+            progress("evaluating", i + 1, samples.count)
+        }
+        report.dataset = samples.path
+        report.samples = samples.count
+        report.outputs = outputs.map { QuantizationReport.Output(name: $0, error: (errors[$0] ?? ErrorAccumulator()).result) }
+        if labels != nil {
+            let n = Double(max(samples.count, 1))
+            report.accuracy = Accuracy(samples: samples.count, denseTop1: Double(denseCorrect) / n, prunedTop1: Double(prunedCorrect) / n)
+        }
+        return report
+    }
+
+    /// The report as aligned text.
+    public var text: String {
+        var lines: [String] = []
+        let share = Double(zeroWeights) / Double(max(prunableWeights, 1)) * 100
+        lines.append(String(format: "prunable weights: %d, zero after pruning: %d (%.1f %%)", prunableWeights, zeroWeights, share))
+        lines.append("weights in C: \(denseWeightBytes) B dense -> \(prunedWeightBytes) B (\(sparseLayers) layers sparse)")
+        lines.append("")
+        lines += QuantizationReport.table(["node", "op", "weights", "target", "zeros before", "zeros after", "sparsity"], layers.map {
+            [$0.node, $0.op, String($0.elements), $0.target.map { String(format: "%.2f", $0) } ?? "kept", String($0.zerosBefore),
+             String($0.zerosAfter), String(format: "%.1f %%", $0.sparsityAfter * 100)]
+        })
+        if let outputs, let dataset, let samples {
+            lines += ["", "evaluated on \(dataset) (\(samples) samples), pruned vs original:"]
+            lines += QuantizationReport.table(["output", "SQNR (dB)", "max abs error"], outputs.map {
+                [$0.name, $0.error.sqnrDecibels.map { String(format: "%.1f", $0) } ?? "exact", String(format: "%.6g", $0.error.maxAbsError)]
+            })
+        }
+        if let accuracy {
+            lines.append("")
+            lines.append(String(format: "top-1 accuracy: original %.2f %%, pruned %.2f %% (%+.2f pp) on %d labelled samples",
+                                accuracy.denseTop1 * 100, accuracy.prunedTop1 * 100, (accuracy.prunedTop1 - accuracy.denseTop1) * 100,
+                                accuracy.samples))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
