@@ -78,9 +78,13 @@ struct Prune: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the report as JSON.", valueName: "FILE.json"))
     var report: String?
 
+    @Flag(help: "Also prune each layer alone at 50, 70 and 90 % and compare the output on --data (first 100 samples).")
+    var sensitivity = false
+
     func run() throws {
         try reportingErrors {
             guard pruning.sparsity != nil else { throw WhittleError(.usage, "prune needs --sparsity S") }
+            if sensitivity && data == nil { throw WhittleError(.usage, "--sensitivity needs --data") }
             let analyzed = try model.load()
             // The data and labels are checked before any work.
             let samples: SampleSet?, labelValues: [Int]?
@@ -101,6 +105,11 @@ struct Prune: ParsableCommand {
             let summary = try PruningReport.evaluate(original: analyzed, pruned: pruned.model, layers: layers, samples: samples,
                                                      labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")
+            if sensitivity, let samples {
+                let table = try PruningSensitivity.measure(analyzed, samples: samples, labels: labelValues, progress: ProgressBar.standardError())
+                print("")
+                print(table.text, terminator: "")
+            }
             if let report {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

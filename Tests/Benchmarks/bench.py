@@ -167,6 +167,30 @@ def int8_tables(work, float_rows):
     print()
 
 
+# Pruned models: 80 % of the weights of every layer but the first and the last set to zero by
+# `whittle prune`; the C stores them sparse where the cost model says it pays.
+PRUNED = ["digits_cnn", "kws_dscnn", "ic_resnet8", "kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"]
+PRUNED_TARGETS = ["cortex-m4f", "rp2040"]
+
+
+def pruned_table(work, macs):
+    print("| model, 80 % pruned | weights in C, dense -> sparse (B) | target | dense: text (B) | pruned: text (B) | dense instructions | pruned instructions | pruned / dense |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for name in PRUNED:
+        out = os.path.join(work, name + ".pruned.onnx")
+        result = subprocess.run([WHITTLE, "prune", model_path(name), "--sparsity", "0.8", "-o", out], check=True, capture_output=True, text=True)
+        weights = [l for l in result.stdout.splitlines() if l.startswith("weights in C:")][0].split(":", 1)[1].strip()
+        for target in PRUNED_TARGETS:
+            cells = []
+            for path in (model_path(name), out):
+                row = target_row(name, target, macs.get(name, 1), path).split("|")
+                cells.append((row[3].strip(), row[5].strip()))
+            (dense_text, dense_insns), (sparse_text, sparse_insns) = cells
+            ratio = "%.3f" % (int(sparse_insns) / int(dense_insns)) if dense_insns.isdigit() and sparse_insns.isdigit() else ""
+            print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (name, weights, target, dense_text, sparse_text, dense_insns, sparse_insns, ratio))
+    print()
+
+
 def main():
     manifest = json.load(open(os.path.join(ROOT, "Examples", "models", "manifest.json")))["models"]
     names = sorted(n for n, m in manifest.items() if m["category"] != "quantized")
@@ -188,6 +212,9 @@ def main():
             print(target_row(r["model"], target, r["macs"]))
     print()
     int8_tables(work, rows)
+    macs = {r["model"]: r["macs"] for r in rows}
+    macs.update({q: macs.get(q.replace("_int8_qdq", ""), 1) for q in QUANTIZED})
+    pruned_table(work, macs)
     print("flash is the firmware's text (code, weights and constants); RAM includes the arena, the harness's input/output")
     print("buffers and, on Linux, the C library. Instructions are counted by a QEMU plugin around one call of model_run.")
     print("rp2040 runs Cortex-M0+ code (no FPU) on QEMU's Cortex-M3 board, which executes the Armv6-M subset.")

@@ -170,6 +170,14 @@ struct PruningTests {
         #expect(result.stdout.contains("top-1 accuracy: original 99.11 %, pruned"))
         #expect(result.stdout.contains("/features/features.4/Conv  Conv  1152     0.50"))
         #expect(FileManager.default.fileExists(atPath: out) && FileManager.default.fileExists(atPath: directory + "/r.json"))
+        // Sensitivity: the first convolution (kept dense by default) is the most sensitive layer of digits_cnn.
+        let sensitivity = try CommandLineTests.run(["prune", TestPaths.model("digits_cnn.onnx"), "--sparsity", "0.5", "-o", out,
+                                                    "--data", TestPaths.model("digits_test.npz"), "--labels", "y", "--sensitivity"])
+        #expect(sensitivity.status == 0, "\(sensitivity.stderr)")
+        let rows = sensitivity.stdout.components(separatedBy: "\n").filter { $0.hasPrefix("/") && $0.contains(" dB") }
+        #expect(rows.count == 3, "\(sensitivity.stdout)")
+        let at90 = rows.compactMap { row in row.components(separatedBy: "  ").filter { $0.hasSuffix(" dB") }.last.flatMap { Double($0.dropLast(3)) } }
+        #expect(at90.count == 3 && at90[0] < at90[1] && at90[0] < at90[2], "\(rows)")
         let compile = try CommandLineTests.run(["compile", TestPaths.model("kws_dscnn_int8_qdq.onnx"), "--sparsity", "0.8", "--keep", "none",
                                                 "-o", directory + "/c"])
         #expect(compile.status == 0, "\(compile.stderr)")
@@ -180,6 +188,7 @@ struct PruningTests {
         for (arguments, message) in [(["--sparsity", "1.5"], "--sparsity must be at least 0 and below 1"),
                                      (["--sparsity", "0.5", "--layers", "conv9=0.5"], "\"conv9\" is not a prunable layer"),
                                      (["--keep", "x"], "prune needs --sparsity"),
+                                     (["--sparsity", "0.5", "--sensitivity"], "--sensitivity needs --data"),
                                      (["--sparsity", "0.5", "--scope", "row"], "--scope must be layer or global")] {
             let bad = try CommandLineTests.run(["prune", TestPaths.model("digits_cnn.onnx"), "-o", out] + arguments)
             #expect(bad.status == 1 && bad.stderr.contains(message), "\(arguments): \(bad.stderr)")
