@@ -40,8 +40,8 @@ let package = Package(
         .target(name: "WhittleInterpreter", dependencies: ["WhittleIR", "WhittleOps"]),
         // Post-training quantization: calibration and the rewrite into an int8 QDQ model.
         .target(name: "WhittleQuantization", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses", "WhittleInterpreter"]),
-        // Pruning: magnitude pruning of Conv/Gemm/MatMul weights (float and quantized).
-        .target(name: "WhittlePruning", dependencies: ["WhittleIR"]),
+        // Pruning: magnitude pruning of weights (float and quantized) and structured channel pruning.
+        .target(name: "WhittlePruning", dependencies: ["WhittleIR", "WhittleOps"]),
         // NumPy .npy/.npz reading and writing.
         .target(name: "WhittleNumPy", dependencies: ["WhittleIR", "CZlib"]),
         // Facade used by the CLI and by embedders: load, infer, report.

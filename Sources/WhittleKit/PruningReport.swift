@@ -8,6 +8,13 @@ import WhittlePruning
 /// after (sparse kernels where they pay), and with data the pruned model against the original.
 public struct PruningReport: Codable, Sendable {
     public var layers: [PrunedLayer]
+    /// Structured pruning: the channel groups, and what each lost or why it was kept.
+    public var groups: [ChannelPruner.Group]?
+    /// Parameters (initializer elements) and MACs per inference of the original and pruned models.
+    public var parametersBefore = 0
+    public var parametersAfter = 0
+    public var macsBefore = 0
+    public var macsAfter = 0
     /// Prunable weights in all layers, and how many are zero after pruning.
     public var prunableWeights: Int
     public var zeroWeights: Int
@@ -27,7 +34,8 @@ public struct PruningReport: Codable, Sendable {
     }
 
     /// Compiles both models for the weight bytes and, with samples, runs both with the interpreter.
-    public static func evaluate(original: AnalyzedModel, pruned: Model, layers: [PrunedLayer], samples: SampleSet?, labels: [Int]?,
+    public static func evaluate(original: AnalyzedModel, pruned: Model, layers: [PrunedLayer], groups: [ChannelPruner.Group]? = nil,
+                                samples: SampleSet?, labels: [Int]?,
                                 progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> PruningReport {
         let prunedAnalyzed = try ModelLoader.analyze(pruned, path: original.path)
         let dense = try ModelCompiler.compile(original).bundle
@@ -36,6 +44,12 @@ public struct PruningReport: Codable, Sendable {
                                    zeroWeights: layers.map(\.zerosAfter).reduce(0, +), denseWeightBytes: dense.weightBytes,
                                    prunedWeightBytes: sparse.weightBytes,
                                    sparseLayers: sparse.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }.count)
+        report.groups = groups
+        let parameters = { (graph: Graph) in graph.initializers.values.reduce(0) { $0 + $1.count } }
+        report.parametersBefore = parameters(original.graph)
+        report.parametersAfter = parameters(prunedAnalyzed.graph)
+        report.macsBefore = original.inference.macs.reduce(0, +)
+        report.macsAfter = prunedAnalyzed.inference.macs.reduce(0, +)
         guard let samples else { return report }
         let originalRun = try Interpreter(model: original.model, inference: original.inference)
         let prunedRun = try Interpreter(model: prunedAnalyzed.model, inference: prunedAnalyzed.inference)
@@ -68,14 +82,23 @@ public struct PruningReport: Codable, Sendable {
     /// The report as aligned text.
     public var text: String {
         var lines: [String] = []
-        let share = Double(zeroWeights) / Double(max(prunableWeights, 1)) * 100
-        lines.append(String(format: "prunable weights: %d, zero after pruning: %d (%.1f %%)", prunableWeights, zeroWeights, share))
-        lines.append("weights in C: \(denseWeightBytes) B dense -> \(prunedWeightBytes) B (\(sparseLayers) layers sparse)")
-        lines.append("")
-        lines += QuantizationReport.table(["node", "op", "weights", "target", "zeros before", "zeros after", "sparsity"], layers.map {
-            [$0.node, $0.op, String($0.elements), $0.target.map { String(format: "%.2f", $0) } ?? "kept", String($0.zerosBefore),
-             String($0.zerosAfter), String(format: "%.1f %%", $0.sparsityAfter * 100)]
-        })
+        if let groups {
+            lines.append("parameters: \(parametersBefore) -> \(parametersAfter), MACs: \(macsBefore) -> \(macsAfter)")
+            lines.append("weights in C: \(denseWeightBytes) B -> \(prunedWeightBytes) B")
+            lines.append("")
+            lines += QuantizationReport.table(["layers", "channels", "kept because"], groups.map {
+                [$0.layers.joined(separator: " + "), "\($0.channelsBefore) -> \($0.channelsAfter)", $0.keptBecause ?? ""]
+            })
+        } else {
+            let share = Double(zeroWeights) / Double(max(prunableWeights, 1)) * 100
+            lines.append(String(format: "prunable weights: %d, zero after pruning: %d (%.1f %%)", prunableWeights, zeroWeights, share))
+            lines.append("weights in C: \(denseWeightBytes) B dense -> \(prunedWeightBytes) B (\(sparseLayers) layers sparse)")
+            lines.append("")
+            lines += QuantizationReport.table(["node", "op", "weights", "target", "zeros before", "zeros after", "sparsity"], layers.map {
+                [$0.node, $0.op, String($0.elements), $0.target.map { String(format: "%.2f", $0) } ?? "kept", String($0.zerosBefore),
+                 String($0.zerosAfter), String(format: "%.1f %%", $0.sparsityAfter * 100)]
+            })
+        }
         if let outputs, let dataset, let samples {
             lines += ["", "evaluated on \(dataset) (\(samples) samples), pruned vs original:"]
             lines += QuantizationReport.table(["output", "SQNR (dB)", "max abs error"], outputs.map {

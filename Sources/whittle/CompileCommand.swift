@@ -39,10 +39,9 @@ struct Compile: ParsableCommand {
             let target = try targetOptions.resolve()
             var analyzed = try ModelOptions.load(model, inputShapes)
             // Pruning first: zeros stay zeros through symmetric weight quantization.
-            if let (pruned, layers) = try pruning.apply(analyzed) {
-                analyzed = pruned
-                let zeros = layers.map(\.zerosAfter).reduce(0, +), total = layers.map(\.elements).reduce(0, +)
-                print(String(format: "pruned %d of %d prunable weights (%.1f %%)", zeros, total, Double(zeros) / Double(max(total, 1)) * 100))
+            if let outcome = try pruning.apply(analyzed) {
+                analyzed = outcome.analyzed
+                print(outcome.summary)
             }
             if let quantize {
                 guard quantize.lowercased() == "int8" else { throw WhittleError(.usage, "--quantize supports int8, not \"\(quantize)\"") }

@@ -20,11 +20,17 @@ struct PruningArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Layers left dense, or none (default: the first and the last prunable layer).", valueName: "NAME,...|none"))
     var keep: [String] = []
 
+    @Option(help: ArgumentHelp("Remove whole output channels instead of single weights (a smaller dense model).", valueName: "channels"))
+    var structured: String?
+
+    @Option(help: ArgumentHelp("How channels are ranked for --structured: l1 or l2 norm of their weights (default l2).", valueName: "l1|l2"))
+    var criterion: String?
+
     /// The options, or nil when no pruning was asked for.
     func options() throws -> PruningOptions? {
         guard let sparsity else {
-            if !layers.isEmpty || !keep.isEmpty || scope != "layer" {
-                throw WhittleError(.usage, "--layers, --keep and --scope need --sparsity")
+            if !layers.isEmpty || !keep.isEmpty || scope != "layer" || structured != nil || criterion != nil {
+                throw WhittleError(.usage, "--layers, --keep, --scope, --structured and --criterion need --sparsity")
             }
             return nil
         }
@@ -42,12 +48,39 @@ struct PruningArguments: ParsableArguments {
         return PruningOptions(sparsity: sparsity, scope: scope, layers: overrides, keep: kept)
     }
 
-    /// Prunes `analyzed` when asked; returns the model to continue with and the layer table.
-    func apply(_ analyzed: AnalyzedModel) throws -> (AnalyzedModel, [PrunedLayer])? {
+    /// What pruning did: the model to continue with, and its unstructured or structured table.
+    struct Outcome {
+        var analyzed: AnalyzedModel
+        var layers: [PrunedLayer]
+        var groups: [ChannelPruner.Group]?
+
+        /// One line for `compile`.
+        var summary: String {
+            if let groups {
+                let before = groups.map(\.channelsBefore).reduce(0, +), after = groups.map(\.channelsAfter).reduce(0, +)
+                return "pruned \(before - after) of \(before) channels in \(groups.filter { $0.keptBecause == nil }.count) of \(groups.count) channel groups"
+            }
+            let zeros = layers.map(\.zerosAfter).reduce(0, +), total = layers.map(\.elements).reduce(0, +)
+            return String(format: "pruned %d of %d prunable weights (%.1f %%)", zeros, total, Double(zeros) / Double(max(total, 1)) * 100)
+        }
+    }
+
+    /// Prunes `analyzed` when asked.
+    func apply(_ analyzed: AnalyzedModel) throws -> Outcome? {
         guard let options = try options() else { return nil }
+        if structured == nil, criterion != nil { throw WhittleError(.usage, "--criterion is used with --structured channels") }
+        if let structured, structured != "channels" { throw WhittleError(.usage, "--structured supports channels, not \"\(structured)\"") }
         do {
+            if structured != nil {
+                guard options.scope == .layer else { throw WhittleError(.usage, "--scope global is for unstructured pruning") }
+                guard let criterion = ChannelPruner.Criterion(rawValue: criterion ?? "l2") else {
+                    throw WhittleError(.usage, "--criterion must be l1 or l2, not \"\(criterion ?? "")\"")
+                }
+                let (model, groups) = try ChannelPruner.prune(analyzed.model, options: options, criterion: criterion)
+                return Outcome(analyzed: try ModelLoader.analyze(model, path: analyzed.path), layers: [], groups: groups)
+            }
             let (model, layers) = try MagnitudePruner.prune(analyzed.model, options: options)
-            return (try ModelLoader.analyze(model, path: analyzed.path), layers)
+            return Outcome(analyzed: try ModelLoader.analyze(model, path: analyzed.path), layers: layers, groups: nil)
         } catch let error as WhittleError {
             throw error.inFile(analyzed.path)
         }
@@ -95,14 +128,15 @@ struct Prune: ParsableCommand {
             } catch let error as WhittleError {
                 throw error.inFile(analyzed.path)
             }
-            guard let (pruned, layers) = try pruning.apply(analyzed) else { return }
+            guard let outcome = try pruning.apply(analyzed) else { return }
             do {
-                try ONNXWriter.write(pruned.model, to: output)
+                try ONNXWriter.write(outcome.analyzed.model, to: output)
             } catch let error as WhittleError {
                 throw error.inFile(output)
             }
             print("wrote \(output)")
-            let summary = try PruningReport.evaluate(original: analyzed, pruned: pruned.model, layers: layers, samples: samples,
+            let summary = try PruningReport.evaluate(original: analyzed, pruned: outcome.analyzed.model, layers: outcome.layers,
+                                                     groups: outcome.groups, samples: samples,
                                                      labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")
             if sensitivity, let samples {
