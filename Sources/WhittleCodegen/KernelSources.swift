@@ -71,12 +71,15 @@ WHITTLE_KERNEL void whittle_sparse_gemv_u8(int rows, const uint16_t *count, cons
 WHITTLE_KERNEL void whittle_sparse_conv_plane_f32(const whittle_conv_geometry *g, int count, const uint8_t *delta,
                                                   const float *values, const float *in, float *out);
 
-/* acc[ow] += sum over the channel's taps of (x - x_zero) * w, for output row oh (int8 weights;
- * taps in the padding add nothing, as the padding holds x_zero). */
-WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
-                                               const int8_t *values, const int8_t *in, int32_t x_zero, int32_t *acc);
-WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
-                                               const int8_t *values, const uint8_t *in, int32_t x_zero, int32_t *acc);
+/* acc[ow - ow_begin] += sum over the channel's taps of (x - x_zero) * w, for the outputs
+ * ow_begin <= ow < ow_begin + ow_count of output row oh (int8 weights; taps in the padding add
+ * nothing, as the padding holds x_zero). */
+WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, int oh, int ow_begin, int ow_count, int count,
+                                               const uint8_t *delta, const int8_t *values, const int8_t *in, int32_t x_zero,
+                                               int32_t *acc);
+WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, int oh, int ow_begin, int ow_count, int count,
+                                               const uint8_t *delta, const int8_t *values, const uint8_t *in, int32_t x_zero,
+                                               int32_t *acc);
 
 #endif
 """#),
@@ -217,9 +220,12 @@ WHITTLE_KERNEL void whittle_sparse_conv_plane_f32(const whittle_conv_geometry *g
     }
 }
 
-/* One output row at a time keeps the int32 accumulators in a row-sized buffer. */
-WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
-                                               const int8_t *values, const int8_t *in, int32_t x_zero, int32_t *acc) {
+/* A stretch of one output row at a time keeps the int32 accumulators in a small buffer. A 1x1
+ * convolution without stride or padding is best described with its map flattened into one row
+ * (height 1, width = pixels), so that each stored weight is decoded once per stretch. */
+WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, int oh, int ow_begin, int ow_count, int count,
+                                               const uint8_t *delta, const int8_t *values, const int8_t *in, int32_t x_zero,
+                                               int32_t *acc) {
     const int taps = g->kernel_h * g->kernel_w;
     int t = 0;
     for (int k = 0; k < count; ++k) {
@@ -230,13 +236,16 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, i
         const int ih = oh * g->stride_h + kh * g->dilation_h - g->pad_top, col0 = kw * g->dilation_w - g->pad_left;
         if (v == 0 || ih < 0 || ih >= g->height) continue;
         whittle_conv_window(col0, g->width, g->stride_w, g->out_width, &ow_lo, &ow_hi);
+        if (ow_lo < ow_begin) ow_lo = ow_begin;
+        if (ow_hi > ow_begin + ow_count) ow_hi = ow_begin + ow_count;
         const int8_t *src = in + (c * g->height + ih) * g->width;
-        for (int ow = ow_lo; ow < ow_hi; ++ow) acc[ow] += ((int32_t)src[ow * g->stride_w + col0] - x_zero) * v;
+        for (int ow = ow_lo; ow < ow_hi; ++ow) acc[ow - ow_begin] += ((int32_t)src[ow * g->stride_w + col0] - x_zero) * v;
     }
 }
 
-WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
-                                               const int8_t *values, const uint8_t *in, int32_t x_zero, int32_t *acc) {
+WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, int oh, int ow_begin, int ow_count, int count,
+                                               const uint8_t *delta, const int8_t *values, const uint8_t *in, int32_t x_zero,
+                                               int32_t *acc) {
     const int taps = g->kernel_h * g->kernel_w;
     int t = 0;
     for (int k = 0; k < count; ++k) {
@@ -247,8 +256,10 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
         const int ih = oh * g->stride_h + kh * g->dilation_h - g->pad_top, col0 = kw * g->dilation_w - g->pad_left;
         if (v == 0 || ih < 0 || ih >= g->height) continue;
         whittle_conv_window(col0, g->width, g->stride_w, g->out_width, &ow_lo, &ow_hi);
+        if (ow_lo < ow_begin) ow_lo = ow_begin;
+        if (ow_hi > ow_begin + ow_count) ow_hi = ow_begin + ow_count;
         const uint8_t *src = in + (c * g->height + ih) * g->width;
-        for (int ow = ow_lo; ow < ow_hi; ++ow) acc[ow] += ((int32_t)src[ow * g->stride_w + col0] - x_zero) * v;
+        for (int ow = ow_lo; ow < ow_hi; ++ow) acc[ow - ow_begin] += ((int32_t)src[ow * g->stride_w + col0] - x_zero) * v;
     }
 }
 """#),

@@ -216,10 +216,14 @@ static void test_conv(int channels, int size, int kernel, int stride, int dilati
         int ok = 1;
         for (int oh = 0; oh < g.out_height; ++oh) {
             for (int ow = 0; ow < g.out_width; ++ow) row[ow] = row_ref[ow] = 40 - ow;
+            /* in two stretches, the second one starting mid-row */
+            const int split = g.out_width / 2;
             if (pass) {
-                whittle_sparse_conv_row_u8(&g, oh, qentries, deltas, qvalues, uin8, zero, row);
+                whittle_sparse_conv_row_u8(&g, oh, 0, split, qentries, deltas, qvalues, uin8, zero, row);
+                whittle_sparse_conv_row_u8(&g, oh, split, g.out_width - split, qentries, deltas, qvalues, uin8, zero, row + split);
             } else {
-                whittle_sparse_conv_row_s8(&g, oh, qentries, deltas, qvalues, sin8, zero, row);
+                whittle_sparse_conv_row_s8(&g, oh, 0, split, qentries, deltas, qvalues, sin8, zero, row);
+                whittle_sparse_conv_row_s8(&g, oh, split, g.out_width - split, qentries, deltas, qvalues, sin8, zero, row + split);
             }
             for (int ow = 0; ow < g.out_width; ++ow) {
                 for (int t = 0; t < taps; ++t) {

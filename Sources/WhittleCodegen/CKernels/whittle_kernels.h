@@ -65,11 +65,14 @@ WHITTLE_KERNEL void whittle_sparse_gemv_u8(int rows, const uint16_t *count, cons
 WHITTLE_KERNEL void whittle_sparse_conv_plane_f32(const whittle_conv_geometry *g, int count, const uint8_t *delta,
                                                   const float *values, const float *in, float *out);
 
-/* acc[ow] += sum over the channel's taps of (x - x_zero) * w, for output row oh (int8 weights;
- * taps in the padding add nothing, as the padding holds x_zero). */
-WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
-                                               const int8_t *values, const int8_t *in, int32_t x_zero, int32_t *acc);
-WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, int oh, int count, const uint8_t *delta,
-                                               const int8_t *values, const uint8_t *in, int32_t x_zero, int32_t *acc);
+/* acc[ow - ow_begin] += sum over the channel's taps of (x - x_zero) * w, for the outputs
+ * ow_begin <= ow < ow_begin + ow_count of output row oh (int8 weights; taps in the padding add
+ * nothing, as the padding holds x_zero). */
+WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, int oh, int ow_begin, int ow_count, int count,
+                                               const uint8_t *delta, const int8_t *values, const int8_t *in, int32_t x_zero,
+                                               int32_t *acc);
+WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, int oh, int ow_begin, int ow_count, int count,
+                                               const uint8_t *delta, const int8_t *values, const uint8_t *in, int32_t x_zero,
+                                               int32_t *acc);
 
 #endif

@@ -209,28 +209,38 @@ enum SparseC {
         let (multipliers, wz) = try QuantizedC.convParameters(e, channels: g.m)
         guard let kind = try suffix(e, input: 0), let values = symmetricWeights(e, 3, weightZero: wz), values.count == g.m * taps else { return false }
         let macs = Double(g.n * g.m * g.oh * g.ow * taps)
+        // A 1×1 convolution without stride or padding runs over its map flattened into one row.
+        let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt + g.pl + g.pb + g.pr == 0
+        var flat = g
+        if pointwise { (flat.h, flat.w, flat.oh, flat.ow) = (1, g.h * g.w, 1, g.oh * g.ow) }
+        let stretch = min(flat.ow, 64)
+        let stretches = (flat.ow + stretch - 1) / stretch
         guard let rows = decide(e, rows: g.m, columns: taps, index: { $0 * taps + $1 }, isZero: { values[$0] == 0 }, valueBytes: 1,
                                 denseWork: macs, sparseWork: { d in
-                                    // Each entry is decoded once per output row and costs a multiply-add per pixel.
-                                    Double(g.n * d.entries) * Double(g.oh) * (Double(g.ow) + 8)
+                                    // Each entry is decoded once per stretch of an output row and costs a multiply-add per pixel.
+                                    Double(g.n * d.entries) * Double(flat.oh * stretches) * (Double(stretch) + 10)
                                 }) else { return false }
         let (count, delta) = indexArrays(e, rows)
         let value = e.weightArray("values", type: "int8_t", values: rows.sources.map { $0.map { String(values[$0]) } ?? "0" }, bytes: rows.entries)
-        let xt = try e.cType(input: 0)
+        let xt = try e.cType(input: 0), yt = try e.cType(output: 0)
         w.lines(QuantizedC.multiplierTables(multipliers, e))
-        w.line(geometry(g, channels: cg))
+        w.line(geometry(flat, channels: cg))
         w.block("for (int n = 0; n < \(g.n); ++n)") { w in
             w.line("const uint8_t *delta = \(delta);")
             w.line("const int8_t *value = \(value);")
             w.block("for (int m = 0; m < \(g.m); ++m)") { w in
                 w.line("const \(xt) *in = \(e.x(0)) + (n * \(g.c) + (m / \(mg)) * \(cg)) * \(g.h * g.w);")
-                w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
-                    w.line("int32_t row[\(g.ow)];")
-                    w.line("for (int ow = 0; ow < \(g.ow); ++ow) row[ow] = \(e.has(8) ? "\(e.x(8))[m]" : "0");")
-                    w.line("whittle_sparse_conv_row_\(kind)(&g, oh, \(count)[m], delta, value, in, \(QuantizedC.zero(e, 2)), row);")
-                    w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
-                        w.line("const int32_t acc = row[ow];")
-                        w.lines(QuantizedC.requantize("\(e.y(0))[((n * \(g.m) + m) * \(g.oh) + oh) * \(g.ow) + ow]", index: "m", zero: QuantizedC.zero(e, 7), e))
+                w.line("\(yt) *out = \(e.y(0)) + (n * \(g.m) + m) * \(g.oh * g.ow);")
+                w.block("for (int oh = 0; oh < \(flat.oh); ++oh)") { w in
+                    w.block("for (int ow0 = 0; ow0 < \(flat.ow); ow0 += \(stretch))") { w in
+                        w.line("const int width = \(flat.ow) - ow0 < \(stretch) ? \(flat.ow) - ow0 : \(stretch);")
+                        w.line("int32_t row[\(stretch)];")
+                        w.line("for (int k = 0; k < width; ++k) row[k] = \(e.has(8) ? "\(e.x(8))[m]" : "0");")
+                        w.line("whittle_sparse_conv_row_\(kind)(&g, oh, ow0, width, \(count)[m], delta, value, in, \(QuantizedC.zero(e, 2)), row);")
+                        w.block("for (int k = 0; k < width; ++k)") { w in
+                            w.line("const int32_t acc = row[k];")
+                            w.lines(QuantizedC.requantize("out[oh * \(flat.ow) + ow0 + k]", index: "m", zero: QuantizedC.zero(e, 7), e))
+                        }
                     }
                 }
                 w.line("delta += \(count)[m];")
