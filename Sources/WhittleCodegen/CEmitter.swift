@@ -26,6 +26,8 @@ public struct CSourceBundle: Sendable {
         public var outputs: [(value: String, bytes: Int, storage: String)]
         /// How the weights are stored when they have zeros (dense or sparse, and why).
         public var weightForm: String?
+        /// Weight bytes dense and as stored, when they have zeros.
+        public var weightBytes: (dense: Int, stored: Int)?
     }
 }
 
@@ -101,6 +103,7 @@ public enum CEmitter {
                 try kernel(emission, &body)
                 extraArrays += emission.extras.arrays
                 layers[layers.count - 1].weightForm = emission.extras.weightForm
+                layers[layers.count - 1].weightBytes = emission.extras.weightBytes
                 let text = body.text
                 var parameters: [String] = [], arguments: [String] = []
                 // restrict tells the C compiler that inputs and outputs do not overlap (they never do,

@@ -83,6 +83,8 @@ final class EmissionExtras: @unchecked Sendable {
     var arrays: [Array] = []
     /// How the layer's weights are stored, and why (dense or sparse, with the cost model's numbers).
     var weightForm: String?
+    /// The weight bytes dense and as stored, when the layer's weights have zeros.
+    var weightBytes: (dense: Int, stored: Int)?
 }
 
 /// A C kernel generator: writes the body of the node's function.

@@ -8,6 +8,16 @@ import WhittlePruning
 /// after (sparse kernels where they pay), and with data the pruned model against the original.
 public struct PruningReport: Codable, Sendable {
     public var layers: [PrunedLayer]
+    /// Per pruned layer (same order): MACs, and weight bytes in C dense and as stored (sparse where chosen).
+    public var layerCosts: [LayerCost] = []
+
+    public struct LayerCost: Codable, Sendable {
+        public var macs: Int
+        /// MACs with a nonzero weight.
+        public var nonzeroMacs: Int
+        public var denseBytes: Int?
+        public var storedBytes: Int?
+    }
     /// Structured pruning: the channel groups, and what each lost or why it was kept.
     public var groups: [ChannelPruner.Group]?
     /// Parameters (initializer elements) and MACs per inference of the original and pruned models.
@@ -45,6 +55,14 @@ public struct PruningReport: Codable, Sendable {
                                    prunedWeightBytes: sparse.weightBytes,
                                    sparseLayers: sparse.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }.count)
         report.groups = groups
+        let stored = Dictionary(sparse.layers.compactMap { l in l.weightBytes.map { (l.name, $0) } }) { a, _ in a }
+        report.layerCosts = layers.map { layer in
+            let index = original.graph.nodes.firstIndex { $0.name == layer.node }
+            let macs = index.map { $0 < original.inference.macs.count ? original.inference.macs[$0] : 0 } ?? 0
+            let density = 1 - layer.sparsityAfter
+            return LayerCost(macs: macs, nonzeroMacs: Int((Double(macs) * density).rounded()),
+                             denseBytes: stored[layer.node]?.dense, storedBytes: stored[layer.node]?.stored)
+        }
         let parameters = { (graph: Graph) in graph.initializers.values.reduce(0) { $0 + $1.count } }
         report.parametersBefore = parameters(original.graph)
         report.parametersAfter = parameters(prunedAnalyzed.graph)
@@ -94,9 +112,15 @@ public struct PruningReport: Codable, Sendable {
             lines.append(String(format: "prunable weights: %d, zero after pruning: %d (%.1f %%)", prunableWeights, zeroWeights, share))
             lines.append("weights in C: \(denseWeightBytes) B dense -> \(prunedWeightBytes) B (\(sparseLayers) layers sparse)")
             lines.append("")
-            lines += QuantizationReport.table(["node", "op", "weights", "target", "zeros before", "zeros after", "sparsity"], layers.map {
-                [$0.node, $0.op, String($0.elements), $0.target.map { String(format: "%.2f", $0) } ?? "kept", String($0.zerosBefore),
-                 String($0.zerosAfter), String(format: "%.1f %%", $0.sparsityAfter * 100)]
+            let macs = layerCosts.map(\.macs).reduce(0, +), nonzero = layerCosts.map(\.nonzeroMacs).reduce(0, +)
+            lines.insert("MACs of these layers: \(macs), with a nonzero weight: \(nonzero)", at: 2)
+            lines += QuantizationReport.table(["node", "op", "weights", "target", "zeros before", "zeros after", "sparsity", "MACs (nonzero)", "C bytes"],
+                                              layers.indices.map { i in
+                let l = layers[i], cost = i < layerCosts.count ? layerCosts[i] : nil
+                let bytes = cost.flatMap { c in c.denseBytes.map { "\($0) -> \(c.storedBytes ?? $0)" } } ?? "dense"
+                return [l.node, l.op, String(l.elements), l.target.map { String(format: "%.2f", $0) } ?? "kept", String(l.zerosBefore),
+                        String(l.zerosAfter), String(format: "%.1f %%", l.sparsityAfter * 100),
+                        cost.map { "\($0.macs) (\($0.nonzeroMacs))" } ?? "", bytes]
             })
         }
         if let outputs, let dataset, let samples {

@@ -21,7 +21,7 @@ public struct PruningSensitivity: Codable, Sendable {
     public var samples: Int
     public var rows: [Row]
 
-    public static func measure(_ analyzed: AnalyzedModel, levels: [Double] = [0.5, 0.7, 0.9], samples: SampleSet, labels: [Int]?,
+    public static func measure(_ analyzed: AnalyzedModel, levels: [Double] = [0.5, 0.7, 0.8, 0.9], samples: SampleSet, labels: [Int]?,
                                maxSamples: Int = 100, progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> PruningSensitivity {
         let count = min(samples.count, maxSamples)
         let inputs = try (0..<count).map { try samples.sample($0) }

@@ -43,9 +43,13 @@ struct PruningArguments: ParsableArguments {
             }
             overrides[String(parts[0])] = value
         }
+        return PruningOptions(sparsity: sparsity, scope: scope, layers: overrides, keep: try keptLayers())
+    }
+
+    /// `--keep`: nil for the default, empty for none.
+    func keptLayers() throws -> Set<String>? {
         let names = keep.flatMap { $0.split(separator: ",").map(String.init) }
-        let kept: Set<String>? = names.isEmpty ? nil : names == ["none"] ? [] : Set(names)
-        return PruningOptions(sparsity: sparsity, scope: scope, layers: overrides, keep: kept)
+        return names.isEmpty ? nil : names == ["none"] ? [] : Set(names)
     }
 
     /// What pruning did: the model to continue with, and its unstructured or structured table.
@@ -88,6 +92,17 @@ struct PruningArguments: ParsableArguments {
 }
 
 struct Prune: ParsableCommand {
+    /// The target given, if any.
+    func goal() throws -> PruningSearch.Goal? {
+        if targetAccuracy != nil && targetSize != nil { throw WhittleError(.usage, "give --target-accuracy or --target-size, not both") }
+        if let targetAccuracy {
+            guard targetAccuracy > 0, targetAccuracy <= 1 else { throw WhittleError(.usage, "--target-accuracy is a fraction in (0, 1], such as 0.98") }
+            return .accuracy(targetAccuracy)
+        }
+        if let targetSize { return .weightBytes(try TargetBudget.parse(targetSize)) }
+        return nil
+    }
+
     static let configuration = CommandConfiguration(
         abstract: "Prune a model's Conv/Gemm/MatMul weights by magnitude; writes a standard ONNX model and a report."
     )
@@ -111,13 +126,25 @@ struct Prune: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the report as JSON.", valueName: "FILE.json"))
     var report: String?
 
-    @Flag(help: "Also prune each layer alone at 50, 70 and 90 % and compare the output on --data (first 100 samples).")
-    var sensitivity = false
+    @Flag(help: "Sensitivity analysis: prune each layer alone at 50, 70, 80 and 90 % and compare the output on --data (first 100 samples).")
+    var analyze = false
+
+    @Option(name: .customLong("target-accuracy"),
+            help: ArgumentHelp("Choose per-layer sparsities that keep this top-1 accuracy on --data (needs --labels).", valueName: "A (e.g. 0.98)"))
+    var targetAccuracy: Double?
+
+    @Option(name: .customLong("target-size"),
+            help: ArgumentHelp("Choose per-layer sparsities so that the C weights take at most this many bytes.", valueName: "BYTES (e.g. 20K)"))
+    var targetSize: String?
 
     func run() throws {
         try reportingErrors {
-            guard pruning.sparsity != nil else { throw WhittleError(.usage, "prune needs --sparsity S") }
-            if sensitivity && data == nil { throw WhittleError(.usage, "--sensitivity needs --data") }
+            let goal = try self.goal()
+            if goal == nil, pruning.sparsity == nil { throw WhittleError(.usage, "prune needs --sparsity S, --target-accuracy A or --target-size BYTES") }
+            if goal != nil, pruning.sparsity != nil { throw WhittleError(.usage, "give --sparsity or a target, not both") }
+            if goal != nil, pruning.structured != nil { throw WhittleError(.usage, "--target-accuracy and --target-size choose unstructured sparsities") }
+            if (analyze || goal != nil) && data == nil { throw WhittleError(.usage, "--analyze, --target-accuracy and --target-size need --data") }
+            if case .accuracy? = goal, labels == nil { throw WhittleError(.usage, "--target-accuracy needs --labels") }
             let analyzed = try model.load()
             // The data and labels are checked before any work.
             let samples: SampleSet?, labelValues: [Int]?
@@ -128,7 +155,24 @@ struct Prune: ParsableCommand {
             } catch let error as WhittleError {
                 throw error.inFile(analyzed.path)
             }
-            guard let outcome = try pruning.apply(analyzed) else { return }
+            var table: PruningSensitivity?
+            if analyze || goal != nil, let samples {
+                table = try PruningSensitivity.measure(analyzed, samples: samples, labels: labelValues, progress: ProgressBar.standardError())
+            }
+            var arguments = pruning
+            if let goal, let table, let samples {
+                let keep = try pruning.keptLayers()
+                let choice = try PruningSearch.choose(analyzed, table: table, goal: goal, samples: samples, labels: labelValues, keep: keep,
+                                                      progress: ProgressBar.standardError())
+                switch goal {
+                case .accuracy: print(String(format: "chosen for top-1 %.2f %% on the first %d samples:", choice.reached * 100, min(samples.count, 100)))
+                case .weightBytes: print("chosen for \(Int(choice.reached)) B of weights in C:")
+                }
+                print(choice.sparsity.keys.sorted().map { String(format: "  %@=%.2f", $0, choice.sparsity[$0] ?? 0) }.joined(separator: "\n"))
+                arguments.sparsity = 0
+                arguments.layers = choice.sparsity.keys.sorted().map { "\($0)=\(choice.sparsity[$0] ?? 0)" }
+            }
+            guard let outcome = try arguments.apply(analyzed) else { return }
             do {
                 try ONNXWriter.write(outcome.analyzed.model, to: output)
             } catch let error as WhittleError {
@@ -139,8 +183,7 @@ struct Prune: ParsableCommand {
                                                      groups: outcome.groups, samples: samples,
                                                      labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")
-            if sensitivity, let samples {
-                let table = try PruningSensitivity.measure(analyzed, samples: samples, labels: labelValues, progress: ProgressBar.standardError())
+            if let table {
                 print("")
                 print(table.text, terminator: "")
             }

@@ -167,27 +167,54 @@ def int8_tables(work, float_rows):
     print()
 
 
-# Pruned models: 80 % of the weights of every layer but the first and the last set to zero by
-# `whittle prune`; the C stores them sparse where the cost model says it pays.
-PRUNED = ["digits_cnn", "kws_dscnn", "ic_resnet8", "kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"]
-PRUNED_TARGETS = ["cortex-m4f", "rp2040"]
+# Pruned models: `whittle prune` at 50/70/90 % (unstructured; digits_mlp with every layer pruned, the
+# others keeping their first and last layer) and one structured setting, each compared with the
+# dense model: weights in C, MACs with a nonzero weight, accuracy or output SQNR on the model's
+# data, and the cortex-m4f program (text, RAM, instructions per inference under QEMU).
+PRUNED = [("digits_mlp", "digits_test.npz", "y", ["--keep", "none"]), ("digits_cnn", "digits_test.npz", "y", []),
+          ("kws_dscnn", "kws_dscnn.refs.npz", None, []), ("kws_dscnn_int8_qdq", "kws_dscnn_int8_qdq.refs.npz", None, [])]
+PRUNED_SETTINGS = [("50 %", ["--sparsity", "0.5"]), ("70 %", ["--sparsity", "0.7"]), ("90 %", ["--sparsity", "0.9"]),
+                   ("channels 50 %", ["--structured", "channels", "--sparsity", "0.5"])]
 
 
-def pruned_table(work, macs):
-    print("| model, 80 % pruned | weights in C, dense -> sparse (B) | target | dense: text (B) | pruned: text (B) | dense instructions | pruned instructions | pruned / dense |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
-    for name in PRUNED:
-        out = os.path.join(work, name + ".pruned.onnx")
-        result = subprocess.run([WHITTLE, "prune", model_path(name), "--sparsity", "0.8", "-o", out], check=True, capture_output=True, text=True)
-        weights = [l for l in result.stdout.splitlines() if l.startswith("weights in C:")][0].split(":", 1)[1].strip()
-        for target in PRUNED_TARGETS:
-            cells = []
-            for path in (model_path(name), out):
-                row = target_row(name, target, macs.get(name, 1), path).split("|")
-                cells.append((row[3].strip(), row[5].strip()))
-            (dense_text, dense_insns), (sparse_text, sparse_insns) = cells
-            ratio = "%.3f" % (int(sparse_insns) / int(dense_insns)) if dense_insns.isdigit() and sparse_insns.isdigit() else ""
-            print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (name, weights, target, dense_text, sparse_text, dense_insns, sparse_insns, ratio))
+def m4f(model):
+    """(text, RAM, instructions) of the verified cortex-m4f program, or None."""
+    row = target_row("m", "cortex-m4f", 1, model).split("|")
+    return (int(row[3]), int(row[4]), int(row[5])) if row[5].strip().isdigit() else None
+
+
+def pruned_table(work):
+    print("| model | pruning | weights in C (B) | MACs (nonzero) | top-1 / SQNR | M4F text (B) | M4F RAM (B) | M4F instructions | vs dense |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|")
+    for name, data, labels, extra in PRUNED:
+        dense = m4f(model_path(name))
+        for label, setting in PRUNED_SETTINGS:
+            if "--structured" in setting and name.endswith("int8_qdq"):
+                continue
+            out = os.path.join(work, name + ".pruned.onnx")
+            report = os.path.join(work, "report.json")
+            command = [WHITTLE, "prune", model_path(name), "-o", out, "--data", os.path.join(ROOT, "Examples", "models", data),
+                       "--report", report] + setting + (extra if "--structured" not in setting else [])
+            if labels:
+                command += ["--labels", labels]
+            subprocess.run(command, check=True, capture_output=True, text=True)
+            r = json.load(open(report))
+            if r.get("groups") is not None:
+                macs = "%d -> %d" % (r["macsBefore"], r["macsAfter"])
+            else:
+                costs = r["layerCosts"]
+                macs = "%d -> %d" % (sum(c["macs"] for c in costs), sum(c["nonzeroMacs"] for c in costs))
+            if r.get("accuracy"):
+                quality = "%.2f -> %.2f %%" % (r["accuracy"]["denseTop1"] * 100, r["accuracy"]["prunedTop1"] * 100)
+            else:
+                sqnr = r["outputs"][0]["error"].get("sqnrDecibels")
+                quality = "SQNR %.1f dB" % sqnr if sqnr is not None else "exact"
+            sparse = m4f(out)
+            if dense and sparse:
+                device = "%d -> %d | %d -> %d | %d -> %d | %.2f" % (dense[0], sparse[0], dense[1], sparse[1], dense[2], sparse[2], sparse[2] / dense[2])
+            else:
+                device = "| | | failed"
+            print("| %s | %s | %d -> %d | %s | %s | %s |" % (name, label, r["denseWeightBytes"], r["prunedWeightBytes"], macs, quality, device))
     print()
 
 
@@ -212,9 +239,7 @@ def main():
             print(target_row(r["model"], target, r["macs"]))
     print()
     int8_tables(work, rows)
-    macs = {r["model"]: r["macs"] for r in rows}
-    macs.update({q: macs.get(q.replace("_int8_qdq", ""), 1) for q in QUANTIZED})
-    pruned_table(work, macs)
+    pruned_table(work)
     print("flash is the firmware's text (code, weights and constants); RAM includes the arena, the harness's input/output")
     print("buffers and, on Linux, the C library. Instructions are counted by a QEMU plugin around one call of model_run.")
     print("rp2040 runs Cortex-M0+ code (no FPU) on QEMU's Cortex-M3 board, which executes the Armv6-M subset.")

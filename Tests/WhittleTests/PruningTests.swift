@@ -61,6 +61,36 @@ struct PruningTests {
         }
     }
 
+    /// digits_mlp at 50 % (every layer) loses at most one point of top-1 on the digits test set, without fine-tuning.
+    @Test func digitsMLPAtHalfSparsityKeepsItsAccuracy() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("digits_mlp.onnx"))
+        let test = try SampleSet(path: TestPaths.model("digits_test.npz"), graph: analyzed.graph)
+        var lines: [String] = []
+        for sparsity in [0.5, 0.7, 0.9] {
+            let (model, layers) = try MagnitudePruner.prune(analyzed.model, options: PruningOptions(sparsity: sparsity, keep: []))
+            let report = try PruningReport.evaluate(original: analyzed, pruned: model, layers: layers, samples: test, labels: try test.labels("y"))
+            let accuracy = try #require(report.accuracy)
+            lines.append(String(format: "%.0f %%: top-1 %.2f %% -> %.2f %%, weights %d -> %d B", sparsity * 100, accuracy.denseTop1 * 100,
+                                accuracy.prunedTop1 * 100, report.denseWeightBytes, report.prunedWeightBytes))
+            if sparsity == 0.5 { #expect(accuracy.prunedTop1 >= accuracy.denseTop1 - 0.01, "\(lines)") }
+        }
+        print("digits_mlp pruned: " + lines.joined(separator: "; "))
+    }
+
+    /// The searches meet their goals: a weight size, and a top-1 accuracy on the first 100 samples.
+    @Test func targetsPickPerLayerSparsities() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("digits_mlp.onnx"))
+        let test = try SampleSet(path: TestPaths.model("digits_test.npz"), graph: analyzed.graph)
+        let labels = try test.labels("y")
+        let table = try PruningSensitivity.measure(analyzed, samples: test, labels: labels)
+        #expect(table.rows.count == 3 && table.levels == [0.5, 0.7, 0.8, 0.9])
+        let small = try PruningSearch.choose(analyzed, table: table, goal: .weightBytes(12_000), samples: test, labels: labels, keep: [])
+        let pruned = try MagnitudePruner.prune(analyzed.model, options: PruningOptions(sparsity: 0, layers: small.sparsity, keep: [])).model
+        #expect(try ModelCompiler.compile(try ModelLoader.analyze(pruned, path: analyzed.path)).bundle.weightBytes <= 12_000)
+        let accurate = try PruningSearch.choose(analyzed, table: table, goal: .accuracy(0.94), samples: test, labels: labels, keep: [])
+        #expect(accurate.reached >= 0.94 && accurate.sparsity.values.contains { $0 > 0 }, "\(accurate.sparsity)")
+    }
+
     @Test func badOptionsAreNamed() throws {
         let model = try ModelLoader.load(path: TestPaths.model("digits_cnn.onnx")).model
         let range = expectWhittleError { _ = try MagnitudePruner.prune(model, options: PruningOptions(sparsity: 1.0)) }
@@ -104,17 +134,19 @@ struct PruningTests {
 
     /// Under QEMU: the sparse int8 and float C on Cortex-M4F and the float-free int8 path on a
     /// Cortex-M0+ (RP2040) give the interpreter's outputs; flash and instructions are printed.
-    @Test(arguments: [("kws_dscnn_int8_qdq", "cortex-m4f"), ("kws_dscnn_int8_qdq", "rp2040"), ("digits_cnn", "cortex-m4f"), ("digits_mlp", "rpi4")])
+    @Test(arguments: [("kws_dscnn_int8_qdq", "cortex-m4f"), ("kws_dscnn_int8_qdq", "rp2040"), ("digits_cnn", "cortex-m4f"), ("digits_mlp", "cortex-m4f"),
+                      ("digits_mlp", "rpi4")])
     func sparseCRunsOnDevices(model: String, target: String) throws {
         guard TargetTests.emulatorsInstalled else {
             if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the cross compilers and QEMU are not installed") }
             return
         }
         let catalog = try #require(TargetTests.catalog)
-        let (analyzed, pruned, _) = try Self.prune(model, PruningOptions(sparsity: 0.8))
+        // digits_mlp: all three layers at 80 %; the others keep their first and last layer.
+        let (analyzed, pruned, _) = try Self.prune(model, PruningOptions(sparsity: 0.8, keep: model == "digits_mlp" ? [] : nil))
         let prunedAnalyzed = try ModelLoader.analyze(pruned, path: analyzed.path)
         let refs = try ModelRunner.inputs(fromArchive: TestPaths.model("\(model).refs.npz"), for: analyzed.graph, case: 0)
-        var rows: [String] = []
+        var rows: [String] = [], firmware: [Int] = []
         for (label, subject) in [("dense", analyzed), ("pruned", prunedAnalyzed)] {
             let directory = CBackendTests.workDirectory("pruned-\(model)-\(target)-\(label)")
             defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -123,7 +155,11 @@ struct PruningTests {
                                                    budgets: (nil, nil), workDirectory: directory)
             for c in result.comparisons { #expect(c.passed, "\(model) \(label) on \(target): \(c.name) \(c.maxAbsError)") }
             rows.append("\(label): text \(result.text) B, \(result.instructions.map(String.init) ?? "?") instructions")
+            firmware.append(result.text + result.data)
         }
+        // The 80 %-sparse digits_mlp firmware (text + data) is below 75 % of the dense one.
+        if model == "digits_mlp" && target == "cortex-m4f" { #expect(Double(firmware[1]) < 0.75 * Double(firmware[0]), "\(firmware)") }
+        #expect(firmware[1] < firmware[0], "\(model) on \(target): \(firmware)")
         print("\(model) on \(target): \(rows.joined(separator: "; "))")
     }
 
@@ -172,10 +208,11 @@ struct PruningTests {
         #expect(FileManager.default.fileExists(atPath: out) && FileManager.default.fileExists(atPath: directory + "/r.json"))
         // Sensitivity: the first convolution (kept dense by default) is the most sensitive layer of digits_cnn.
         let sensitivity = try CommandLineTests.run(["prune", TestPaths.model("digits_cnn.onnx"), "--sparsity", "0.5", "-o", out,
-                                                    "--data", TestPaths.model("digits_test.npz"), "--labels", "y", "--sensitivity"])
+                                                    "--data", TestPaths.model("digits_test.npz"), "--labels", "y", "--analyze"])
         #expect(sensitivity.status == 0, "\(sensitivity.stderr)")
         let rows = sensitivity.stdout.components(separatedBy: "\n").filter { $0.hasPrefix("/") && $0.contains(" dB") }
         #expect(rows.count == 3, "\(sensitivity.stdout)")
+        #expect(sensitivity.stdout.contains("SQNR at 50 %  SQNR at 70 %  SQNR at 80 %  SQNR at 90 %"))
         let at90 = rows.compactMap { row in row.components(separatedBy: "  ").filter { $0.hasSuffix(" dB") }.last.flatMap { Double($0.dropLast(3)) } }
         #expect(at90.count == 3 && at90[0] < at90[1] && at90[0] < at90[2], "\(rows)")
         let compile = try CommandLineTests.run(["compile", TestPaths.model("kws_dscnn_int8_qdq.onnx"), "--sparsity", "0.8", "--keep", "none",
@@ -188,7 +225,10 @@ struct PruningTests {
         for (arguments, message) in [(["--sparsity", "1.5"], "--sparsity must be at least 0 and below 1"),
                                      (["--sparsity", "0.5", "--layers", "conv9=0.5"], "\"conv9\" is not a prunable layer"),
                                      (["--keep", "x"], "prune needs --sparsity"),
-                                     (["--sparsity", "0.5", "--sensitivity"], "--sensitivity needs --data"),
+                                     (["--sparsity", "0.5", "--analyze"], "--analyze, --target-accuracy and --target-size need --data"),
+                                     (["--target-accuracy", "98"], "--target-accuracy is a fraction"),
+                                     (["--target-size", "4K", "--sparsity", "0.5"], "give --sparsity or a target, not both"),
+                                     (["--target-size", "1K", "--data", TestPaths.model("digits_test.npz")], "--target-size 1024 B cannot be reached"),
                                      (["--sparsity", "0.5", "--scope", "row"], "--scope must be layer or global")] {
             let bad = try CommandLineTests.run(["prune", TestPaths.model("digits_cnn.onnx"), "-o", out] + arguments)
             #expect(bad.status == 1 && bad.stderr.contains(message), "\(arguments): \(bad.stderr)")

@@ -106,7 +106,10 @@ enum SparseC {
         let plan = Plan(rows: delta, denseBytes: total * valueBytes, sparseBytes: delta.bytes(valueBytes: valueBytes),
                         denseWork: denseWork, sparseWork: sparseWork(delta), zeros: zeros, total: total)
         let chosen = plan.pays(e.sparse)
-        if zeros > 0 { e.extras.weightForm = plan.note(chosen: chosen) }
+        if zeros > 0 {
+            e.extras.weightForm = plan.note(chosen: chosen)
+            e.extras.weightBytes = (plan.denseBytes, chosen ? plan.sparseBytes : plan.denseBytes)
+        }
         return chosen ? delta : nil
     }
 
@@ -132,17 +135,23 @@ enum SparseC {
         let values = weights.floats()
         guard values.count == g.m * taps else { return false }
         let macs = Double(g.n * g.m * g.oh * g.ow * taps)
+        // A 1×1 convolution without stride or padding runs over its map flattened into one row.
+        var flat = g
+        if g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt + g.pl + g.pb + g.pr == 0 {
+            (flat.h, flat.w, flat.oh, flat.ow) = (1, g.h * g.w, 1, g.oh * g.ow)
+        }
         guard let rows = decide(e, rows: g.m, columns: taps, index: { $0 * taps + $1 }, isZero: { values[$0] == 0 }, valueBytes: 4,
                                 denseWork: macs, sparseWork: { d in
-                                    // Each entry: a multiply-add per output pixel plus decoding and bounds per output row.
-                                    Double(g.n * d.entries) * Double(g.oh) * (Double(g.ow) + 6)
+                                    // Each entry: a multiply-add per output pixel plus decoding and bounds per output row
+                                    // (measured on Cortex-M4F: about 2.5 multiply-adds' worth).
+                                    Double(g.n * d.entries) * Double(flat.oh) * (Double(flat.ow) + 2.5)
                                 }) else { return false }
         let (count, delta) = indexArrays(e, rows)
         let value = e.weightArray("values", type: "float", values: rows.sources.map { $0.map { CSyntax.hexFloat(values[$0]) } ?? "0.0f" },
                                   bytes: rows.entries * 4)
         let pixels = g.oh * g.ow
         let activation = FusedActivation(e.node)
-        w.line(geometry(g, channels: cg))
+        w.line(geometry(flat, channels: cg))
         w.block("for (int n = 0; n < \(g.n); ++n)") { w in
             w.line("const uint8_t *delta = \(delta);")
             w.line("const float *value = \(value);")
@@ -172,7 +181,7 @@ enum SparseC {
         let index: (Int, Int) -> Int = transB ? { j, p in j * k + p } : { j, p in p * n + j }
         guard let rows = decide(e, rows: n, columns: k, index: index, isZero: { values[$0] == 0 }, valueBytes: 4,
                                 denseWork: Double(m * n * k),
-                                sparseWork: { d in Double(m) * (Double(d.entries) * 2 + Double(n) * 4) }) else { return false }
+                                sparseWork: { d in Double(m) * (Double(d.entries) * 1.3 + Double(n) * 4) }) else { return false }
         let (count, delta) = indexArrays(e, rows)
         let value = e.weightArray("values", type: "float", values: rows.sources.map { $0.map { CSyntax.hexFloat(values[$0]) } ?? "0.0f" },
                                   bytes: rows.entries * 4)
@@ -260,7 +269,7 @@ enum SparseC {
         let index: (Int, Int) -> Int = transB ? { j, p in j * k + p } : { j, p in p * n + j }
         guard let rows = decide(e, rows: n, columns: k, index: index, isZero: { values[$0] == 0 }, valueBytes: 1,
                                 denseWork: Double(m * n * k),
-                                sparseWork: { d in Double(m) * (Double(d.entries) * 2 + Double(n) * 4) }) else { return false }
+                                sparseWork: { d in Double(m) * (Double(d.entries) * 1.3 + Double(n) * 4) }) else { return false }
         let (count, delta) = indexArrays(e, rows)
         let value = e.weightArray("values", type: "int8_t", values: rows.sources.map { $0.map { String(values[$0]) } ?? "0" }, bytes: rows.entries)
         w.lines(QuantizedC.gemmTables(multipliers, quantized: quantized, e))
