@@ -106,7 +106,7 @@ struct ChannelPruningTests {
     }
 
     /// On every shared float model: valid ONNX that ONNX Runtime runs, fewer MACs, C that verifies.
-    @Test(arguments: ["digits_mlp", "kws_dscnn", "ic_resnet8", "vww_mobilenet_v1_025", "ad_autoencoder"])
+    @Test(arguments: ["digits_mlp", "digits_cnn", "kws_dscnn", "ic_resnet8", "vww_mobilenet_v1_025", "ad_autoencoder"])
     func sharedModelsShrinkAndStayValid(model: String) throws {
         let analyzed = try ModelLoader.load(path: TestPaths.model("\(model).onnx"))
         let (pruned, groups) = try ChannelPruner.prune(analyzed.model, options: PruningOptions(sparsity: 0.5), criterion: .l1)
