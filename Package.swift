@@ -42,10 +42,12 @@ let package = Package(
         .target(name: "WhittleQuantization", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses", "WhittleInterpreter"]),
         // Pruning: magnitude pruning of weights (float and quantized) and structured channel pruning.
         .target(name: "WhittlePruning", dependencies: ["WhittleIR", "WhittleOps"]),
+        // Binarization: XNOR-Net-style rewrite of Conv/Gemm layers to ±α weights and ±β inputs.
+        .target(name: "WhittleBinarization", dependencies: ["WhittleIR", "WhittleOps", "WhittleInterpreter"]),
         // NumPy .npy/.npz reading and writing.
         .target(name: "WhittleNumPy", dependencies: ["WhittleIR", "CZlib"]),
         // Facade used by the CLI and by embedders: load, infer, report.
-        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning"]),
+        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning", "WhittleBinarization"]),
         .executableTarget(
             name: "whittle",
             dependencies: [
@@ -57,7 +59,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WhittleTests",
-            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning"],
+            dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning", "WhittleBinarization"],
             exclude: ["Fixtures", "Golden"]
         ),
     ],

@@ -67,14 +67,24 @@ public enum KernelLibrary {
     static func parse(_ text: String, file: String) -> [Definition] {
         var result: [Definition] = []
         var comment: [String] = [], body: [String] = [], head: [String] = [], inComment = false
+        // Preprocessor lines of a source file (such as an intrinsics header behind #if) go with the next definition.
+        var preamble: [String] = []
         for line in text.components(separatedBy: "\n") {
             if !body.isEmpty {
                 body.append(line)
                 if line == "}" || (line.hasPrefix("} ") && line.hasSuffix(";")) {
-                    if let name = definitionName(body) { result.append(Definition(name: name, file: file, text: (comment + body).joined(separator: "\n"))) }
+                    if let name = definitionName(body) {
+                        result.append(Definition(name: name, file: file, text: (preamble + comment + body).joined(separator: "\n")))
+                    }
                     body = []
                     comment = []
+                    preamble = []
                 }
+                continue
+            }
+            if file.hasSuffix(".c"), line.hasPrefix("#"), !inComment {
+                if !line.contains("\"whittle_kernels.h\"") { preamble.append(line) }
+                comment = []
                 continue
             }
             if !head.isEmpty {

@@ -69,31 +69,11 @@ public struct PruningReport: Codable, Sendable {
         report.macsBefore = original.inference.macs.reduce(0, +)
         report.macsAfter = prunedAnalyzed.inference.macs.reduce(0, +)
         guard let samples else { return report }
-        let originalRun = try Interpreter(model: original.model, inference: original.inference)
-        let prunedRun = try Interpreter(model: prunedAnalyzed.model, inference: prunedAnalyzed.inference)
-        let outputs = original.graph.outputs.map(\.name)
-        var errors: [String: ErrorAccumulator] = [:]
-        var denseCorrect = 0, prunedCorrect = 0
-        for i in 0..<samples.count {
-            let inputs = try samples.sample(i)
-            let a = try originalRun.run(inputs), b = try prunedRun.run(inputs)
-            for name in outputs {
-                guard let reference = a[name], let actual = b[name] else { continue }
-                errors[name, default: ErrorAccumulator()].add(reference: reference.floats, actual: actual.doubles)
-            }
-            if let labels, let first = outputs.first, let reference = a[first], let actual = b[first] {
-                if argmax(reference.doubles) == labels[i] { denseCorrect += 1 }
-                if argmax(actual.doubles) == labels[i] { prunedCorrect += 1 }
-            }
-            progress("evaluating", i + 1, samples.count)
-        }
+        let comparison = try ModelComparison.compare(original, prunedAnalyzed, samples: samples, labels: labels, progress: progress)
         report.dataset = samples.path
         report.samples = samples.count
-        report.outputs = outputs.map { QuantizationReport.Output(name: $0, error: (errors[$0] ?? ErrorAccumulator()).result) }
-        if labels != nil {
-            let n = Double(max(samples.count, 1))
-            report.accuracy = Accuracy(samples: samples.count, denseTop1: Double(denseCorrect) / n, prunedTop1: Double(prunedCorrect) / n)
-        }
+        report.outputs = comparison.outputs
+        report.accuracy = comparison.top1.map { Accuracy(samples: samples.count, denseTop1: $0.original, prunedTop1: $0.changed) }
         return report
     }
 

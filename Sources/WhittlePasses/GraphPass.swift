@@ -23,7 +23,7 @@ public struct PassPipeline: Sendable {
     /// The passes `whittle compile` runs, in order.
     public static let standard = PassPipeline(passes: [
         // Fusion comes first: constant folding would turn the weights' DequantizeLinear into float constants.
-        FuseQuantized(), FoldConstants(), RemoveIdentities(), FoldBatchNormalization(), FuseActivations(),
+        FuseQuantized(), FoldConstants(), RemoveIdentities(), FoldBatchNormalization(), FuseBinary(), FuseActivations(),
         PretransposeGemmWeights(), AliasReshapes(), RemoveDeadNodes(),
     ])
 

@@ -32,6 +32,15 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var pruning: PruningArguments
 
+    @Flag(help: "Binarize Conv/Gemm layers before compiling (see whittle binarize).")
+    var binarize = false
+
+    @Option(name: .customLong("binarize-layers"), help: ArgumentHelp("With --binarize: the layers (default: all but the first and the last).", valueName: "NAME,..."))
+    var binarizeLayers: [String] = []
+
+    @Option(name: .customLong("binarize-activations"), help: ArgumentHelp("With --binarize: binary (default) or float inputs.", valueName: "binary|float"))
+    var binarizeActivations = "binary"
+
     func run() throws {
         if passes.listIfAsked() { return }
         try reportingErrors {
@@ -43,13 +52,22 @@ struct Compile: ParsableCommand {
                 analyzed = outcome.analyzed
                 print(outcome.summary)
             }
+            if binarize {
+                let calibrationSet = try calibration.calibration.map { try SampleSet(path: $0, graph: analyzed.graph) }
+                let (binarized, layers) = try BinarizationChoice(layers: binarizeLayers, activations: binarizeActivations)
+                    .apply(analyzed, calibration: calibrationSet)
+                analyzed = binarized
+                print("binarized \(layers.count) layers (\(binarizeActivations) inputs)")
+            } else if !binarizeLayers.isEmpty || binarizeActivations != "binary" {
+                throw WhittleError(.usage, "--binarize-layers and --binarize-activations need --binarize")
+            }
             if let quantize {
                 guard quantize.lowercased() == "int8" else { throw WhittleError(.usage, "--quantize supports int8, not \"\(quantize)\"") }
                 let (result, samples) = try calibration.quantize(analyzed)
                 analyzed = try ModelLoader.analyze(result.model, path: model)
                 print("quantized \(result.values.count) tensors to int8 (calibration: \(samples.count) samples of \(samples.path))")
-            } else if calibration.calibration != nil {
-                throw WhittleError(.usage, "--calibration is only used with --quantize int8")
+            } else if calibration.calibration != nil && !binarize {
+                throw WhittleError(.usage, "--calibration is only used with --quantize int8 or --binarize")
             }
             var options = CompileOptions(name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter),
                                          integerOnly: target.fpu == "none")

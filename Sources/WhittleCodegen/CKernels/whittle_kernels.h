@@ -75,4 +75,19 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
                                                const uint8_t *delta, const int8_t *values, const uint8_t *in, int32_t x_zero,
                                                int32_t *acc);
 
+/* binary.c */
+
+/* Packs the signs of `channels` float planes of `pixels` values (NCHW, one image) into uint32
+ * words per pixel, channel c at bit c % 32 of word c / 32: out[p * planes * words + k]. Bit set
+ * where x >= 0 (sign(0) = +1); with `ternary`, plane 0 marks x > 0 and plane 1 x != 0. */
+WHITTLE_KERNEL void whittle_bitpack_f32(int channels, int pixels, int ternary, const float *x, uint32_t *out);
+
+/* Binary convolution of packed inputs x ([height][width][planes * words]) with packed ±1 weights
+ * w ([out_channels][kernel_h * kernel_w * words], bit set: +1): for every output, dot = count -
+ * 2 * popcount((x ^ w) & nonzero) over the taps inside the map, count = channels per tap (or the
+ * nonzero inputs with `ternary`); y[m][oh][ow] = (float)dot * scale[m] + bias[m]. `patch` is
+ * scratch of kernel_h * kernel_w * planes * words words. A Gemm is the 1x1 case on a 1x1 map. */
+WHITTLE_KERNEL void whittle_binary_conv(const whittle_conv_geometry *g, int ternary, int out_channels, const uint32_t *x,
+                                        const uint32_t *w, const float *scale, const float *bias, float *y, uint32_t *patch);
+
 #endif

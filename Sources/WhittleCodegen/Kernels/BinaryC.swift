@@ -1,0 +1,26 @@
+import WhittleIR
+import WhittleOps
+
+/// C for the binary operators of the fuse-binary pass: sign packing and the XNOR/popcount
+/// convolution (`binary.c` of the kernel library, NEON where the compiler targets it).
+enum BinaryC {
+    static var kernels: [String: CKernel] { ["whittle.BitPack": bitPack, "whittle.BinaryConv": binaryConv] }
+
+    static let bitPack: CKernel = { e, w in
+        let x = try e.inputShape(0), y = try e.outputShape()
+        let pixels = x.count == 4 ? x[2] * x[3] : 1, stride = y[3]
+        let ternary = try e.context.int("ternary", default: 0)
+        w.line("for (int n = 0; n < \(x[0]); ++n) whittle_bitpack_f32(\(x[1]), \(pixels), \(ternary), \(e.x(0)) + n * \(x[1] * pixels), \(e.y(0)) + n * \(pixels * stride));")
+    }
+
+    static let binaryConv: CKernel = { e, w in
+        let p = try e.inputShape(0), y = try e.outputShape()
+        let g = try WhittleBinaryOperators.BinaryGeometry(e.context, input: p)
+        let m = try e.inputShape(1)[0]
+        let ternary = try e.context.int("ternary", default: 0)
+        let fields = [g.channels, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl]
+        w.line("static const whittle_conv_geometry g = {\(fields.map(String.init).joined(separator: ", "))};")
+        w.line("uint32_t patch[\(g.kh * g.kw * g.planes * g.words)];")
+        w.line("for (int n = 0; n < \(y[0]); ++n) whittle_binary_conv(&g, \(ternary), \(m), \(e.x(0)) + n * \(g.h * g.w * p[3]), \(e.x(1)), \(e.x(2)), \(e.x(3)), \(e.y(0)) + n * \(m * g.oh * g.ow), patch);")
+    }
+}
