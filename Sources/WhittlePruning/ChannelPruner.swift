@@ -110,11 +110,6 @@ public enum ChannelPruner {
         graph.valueTypes = graph.valueTypes.filter { boundary.contains($0.key) }
         var result = model
         result.graph = graph
-        // Declared output types without a shape (symbolic dimensions) get the inferred one: the channels of outputs never change.
-        let inferred = try ShapeInference.run(result).graph
-        for j in result.graph.outputs.indices where result.graph.outputs[j].type?.shape == nil {
-            if let type = inferred.type(of: result.graph.outputs[j].name), type.shape != nil { result.graph.outputs[j].type = type }
-        }
         return (result, groups)
     }
 

@@ -77,7 +77,7 @@ struct Binarize: ParsableCommand {
             let choice = BinarizationChoice(layers: layers, activations: activations)
             let (binarized, layerTable) = try choice.apply(analyzed, calibration: calibrationSet)
             do {
-                try ONNXWriter.write(binarized.model, to: output)
+                try ModelWriter.write(binarized.model, to: output)
             } catch let error as WhittleError {
                 throw error.inFile(output)
             }

@@ -174,7 +174,7 @@ struct Prune: ParsableCommand {
             }
             guard let outcome = try arguments.apply(analyzed) else { return }
             do {
-                try ONNXWriter.write(outcome.analyzed.model, to: output)
+                try ModelWriter.write(outcome.analyzed.model, to: output)
             } catch let error as WhittleError {
                 throw error.inFile(output)
             }

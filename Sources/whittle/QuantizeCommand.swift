@@ -72,7 +72,7 @@ struct Quantize: ParsableCommand {
             }
             let (result, calibrationSet) = try calibration.quantize(analyzed)
             do {
-                try ONNXWriter.write(result.model, to: output)
+                try ModelWriter.write(result.model, to: output)
             } catch let error as WhittleError {
                 throw error.inFile(output)
             }

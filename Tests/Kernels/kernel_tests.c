@@ -237,6 +237,65 @@ static void test_conv(int channels, int size, int kernel, int stride, int dilati
     }
 }
 
+/* ---- binary convolution ---------------------------------------------------------------- */
+
+#define BIN_C 40 /* two words, the second one partly used */
+#define BIN_M 3
+static float bx[BIN_C * 7 * 6];
+static uint32_t bbits[7 * 6 * 2 * 2], bweights[BIN_M * 9 * 2], bpatch[9 * 2 * 2];
+static float bw[BIN_M * BIN_C * 9], by[BIN_M * 9 * 8], bscale[BIN_M], bbias[BIN_M];
+
+/* Packs a +1/-1 filter the way the compiler does: bit set for +1. */
+static void pack_weights(int taps) {
+    for (int i = 0; i < BIN_M * taps * 2; ++i) bweights[i] = 0;
+    for (int m = 0; m < BIN_M; ++m)
+        for (int c = 0; c < BIN_C; ++c)
+            for (int t = 0; t < taps; ++t)
+                if (bw[(m * BIN_C + c) * taps + t] > 0) bweights[(m * taps + t) * 2 + c / 32] |= (uint32_t)1 << (c % 32);
+}
+
+static void test_binary(int kernel, int stride, int pad, int ternary) {
+    whittle_conv_geometry g;
+    g.channels = BIN_C;
+    g.height = 7;
+    g.width = 6;
+    g.kernel_h = g.kernel_w = kernel;
+    g.stride_h = g.stride_w = stride;
+    g.dilation_h = g.dilation_w = 1;
+    g.pad_top = g.pad_left = pad;
+    g.out_height = (7 + 2 * pad - kernel) / stride + 1;
+    g.out_width = (6 + 2 * pad - kernel) / stride + 1;
+    const int taps = kernel * kernel, pixels = 42, outputs = g.out_height * g.out_width;
+    for (int i = 0; i < BIN_C * pixels; ++i) bx[i] = (float)((int)(next() % 5u) - 2); /* zeros included */
+    for (int i = 0; i < BIN_M * BIN_C * taps; ++i) bw[i] = next() & 1u ? 1.0f : -1.0f;
+    for (int m = 0; m < BIN_M; ++m) {
+        bscale[m] = 0.5f + (float)m;
+        bbias[m] = (float)m - 1.0f;
+    }
+    pack_weights(taps);
+    whittle_bitpack_f32(BIN_C, pixels, ternary, bx, bbits);
+    whittle_binary_conv(&g, ternary, BIN_M, bbits, bweights, bscale, bbias, by, bpatch);
+    int ok = 1;
+    for (int m = 0; m < BIN_M; ++m) {
+        for (int oh = 0; oh < g.out_height; ++oh) {
+            for (int ow = 0; ow < g.out_width; ++ow) {
+                int32_t dot = 0;
+                for (int c = 0; c < BIN_C; ++c) {
+                    for (int t = 0; t < taps; ++t) {
+                        const int at = tap_index(&g, c, t / kernel, t % kernel, oh, ow);
+                        if (at < 0) continue; /* zero padding */
+                        const float v = bx[at];
+                        const int s = ternary ? (v > 0.0f) - (v < 0.0f) : (v >= 0.0f ? 1 : -1);
+                        dot += s * (bw[(m * BIN_C + c) * taps + t] > 0 ? 1 : -1);
+                    }
+                }
+                ok &= by[m * outputs + oh * g.out_width + ow] == (float)dot * bscale[m] + bbias[m];
+            }
+        }
+    }
+    check(ok, ternary ? "whittle_binary_conv ternary kernel" : "whittle_binary_conv kernel", kernel * 100 + stride * 10 + pad);
+}
+
 int main(void) {
     test_requantize();
     test_gemv(4, 600, 10);  /* gaps over 255 columns: fillers */
@@ -250,6 +309,12 @@ int main(void) {
         test_conv(1, 8, 5, 1, 1, 2, percent);
         test_conv(2, 11, 3, 2, 2, 3, percent); /* padding wider than the kernel reach */
         test_conv(3, 6, 5, 1, 1, 0, percent);  /* 2x1 output */
+    }
+    for (int ternary = 0; ternary < 2; ++ternary) {
+        test_binary(3, 1, 1, ternary);
+        test_binary(3, 2, 0, ternary);
+        test_binary(1, 1, 0, ternary);
+        test_binary(3, 1, 2, ternary); /* padding wider than the window's reach */
     }
     put("kernels: ");
     put_int(passed);

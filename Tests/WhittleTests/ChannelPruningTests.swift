@@ -128,7 +128,7 @@ struct ChannelPruningTests {
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/pruned.onnx"
-        try ONNXWriter.write(pruned, to: path)
+        try ModelWriter.write(pruned, to: path)
         let script = """
         import sys, numpy as np, onnx, onnxruntime as ort
         onnx.checker.check_model(sys.argv[1], full_check=True)
@@ -139,10 +139,10 @@ struct ChannelPruningTests {
         """
         let input = ModelVerifier.randomInputs(for: after.graph, seed: 5)
         let name = after.graph.inputs[0].name
-        try Data(try NPYFormat.encode(try #require(input[name]).tensor())).write(to: URL(fileURLWithPath: directory + "/x.npy"))
+        try Data(try NPYFormatBridge.encode(try #require(input[name]))).write(to: URL(fileURLWithPath: directory + "/x.npy"))
         let run = try CommandLineTests.execute(python, ["-c", script, path, directory + "/x.npy", directory + "/y.npy"])
         #expect(run.status == 0, "\(run.stderr)")
-        let expected = try NPYFormat.decode(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/y.npy"))), what: "y.npy").floats()
+        let expected = try NPYFormatBridge.decode(directory + "/y.npy")
         let interpreted = try Interpreter(model: after.model, inference: after.inference).run(input)[after.graph.outputs[0].name]?.floats ?? []
         #expect(Self.close(interpreted, expected), "\(model): the interpreter and ONNX Runtime differ on the pruned model")
     }

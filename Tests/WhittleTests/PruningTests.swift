@@ -174,7 +174,7 @@ struct PruningTests {
         for model in ["digits_cnn", "digits_cnn_int8_qdq"] {
             let (analyzed, pruned, _) = try Self.prune(model, PruningOptions(sparsity: 0.75))
             let path = directory + "/\(model).pruned.onnx"
-            try ONNXWriter.write(pruned, to: path)
+            try ModelWriter.write(pruned, to: path)
             let check = try CommandLineTests.execute(python, ["-c", "import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)", path])
             #expect(check.status == 0, "\(check.stderr)")
             let ort = directory + "/\(model).ort.npz"

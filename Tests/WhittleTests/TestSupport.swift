@@ -4,6 +4,7 @@ import WhittleIR
 import WhittleKit
 import WhittleONNX
 import WhittleOps
+import WhittleNumPy
 
 /// Paths and helpers shared by the tests.
 enum TestPaths {
@@ -86,3 +87,12 @@ func inferNode(_ op: String, inputs: [TensorType?], values: [Tensor?] = [], attr
 func f32(_ shape: [Int]) -> TensorType { TensorType(.float, shape) }
 
 func i64(_ values: [Int]) -> Tensor? { try? Tensor(int64s: values.map(Int64.init), shape: [values.count]) }
+
+/// `.npy` files for the tests that hand arrays to Python.
+enum NPYFormatBridge {
+    static func encode(_ array: NDArray) throws -> [UInt8] { try NPYFormat.encode(try array.tensor()) }
+
+    static func decode(_ path: String) throws -> [Float] {
+        try NPYFormat.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))), what: path).floats()
+    }
+}
