@@ -9,8 +9,9 @@ public struct BinarizationReport: Codable, Sendable {
     public var layers: [BinarizedLayer]
     public var floatWeightBytes: Int
     public var binaryWeightBytes: Int
-    /// Layers that compile to XNOR/popcount kernels.
+    /// Layers that compile to XNOR/popcount kernels, and to float-input kernels with 1-bit weights.
     public var binaryKernels: Int
+    public var binaryWeightKernels = 0
     public var dataset: String?
     public var samples: Int?
     public var outputs: [QuantizationReport.Output]?
@@ -23,6 +24,7 @@ public struct BinarizationReport: Codable, Sendable {
         let before = try ModelCompiler.compile(original).bundle, after = try ModelCompiler.compile(changed).bundle
         var report = BinarizationReport(layers: layers, floatWeightBytes: before.weightBytes, binaryWeightBytes: after.weightBytes,
                                         binaryKernels: after.layers.filter { $0.op == "BinaryConv" }.count)
+        report.binaryWeightKernels = after.layers.filter { $0.op == "BinaryWeightConv" }.count
         guard let samples else { return report }
         let comparison = try ModelComparison.compare(original, changed, samples: samples, labels: labels, progress: progress)
         report.dataset = samples.path
@@ -34,7 +36,8 @@ public struct BinarizationReport: Codable, Sendable {
     }
 
     public var text: String {
-        var lines = ["weights in C: \(floatWeightBytes) B -> \(binaryWeightBytes) B (\(binaryKernels) layers as XNOR/popcount kernels)", ""]
+        var lines = ["weights in C: \(floatWeightBytes) B -> \(binaryWeightBytes) B (\(binaryKernels) layers as XNOR/popcount kernels, "
+                     + "\(binaryWeightKernels) with 1-bit weights and float inputs)", ""]
         lines += QuantizationReport.table(["node", "op", "weights", "input"], layers.map {
             [$0.node, $0.op, String($0.weights), $0.inputScale.map { String(format: "binary, scale %.4g", $0) } ?? "float"]
         })

@@ -30,7 +30,21 @@ public struct FuseBinary: GraphPass {
         while index < graph.nodes.count {
             let node = graph.nodes[index]
             guard let layer = try binaryLayer(node, graph: graph, producers: producers, types: types) else { index += 1; continue }
-            let key = layer.input
+            let prefix = unique("\(node.name)_binary", graph)
+            graph.initializers[prefix + "_weights"] = layer.weights
+            graph.initializers[prefix + "_scale"] = try Tensor(floats: layer.scale, shape: [layer.scale.count])
+            graph.initializers[prefix + "_bias"] = try Tensor(floats: layer.bias, shape: [layer.bias.count])
+            guard let key = layer.input else {
+                // Float inputs: only the weights are binary.
+                var attributes = layer.attributes
+                attributes["channels"] = nil
+                graph.nodes[index] = Node(name: node.name, opType: "BinaryWeightConv", domain: WhittleBinaryOperators.domain,
+                                          inputs: [node.inputs[0], prefix + "_weights", prefix + "_scale", prefix + "_bias"],
+                                          outputs: [node.outputs[0]], attributes: attributes)
+                changed = true
+                index += 1
+                continue
+            }
             var pack = packed[key]
             var inserted = 0
             if pack == nil {
@@ -41,10 +55,6 @@ public struct FuseBinary: GraphPass {
                 pack = name
                 inserted = 1
             }
-            let prefix = unique("\(node.name)_binary", graph)
-            graph.initializers[prefix + "_weights"] = layer.weights
-            graph.initializers[prefix + "_scale"] = try Tensor(floats: layer.scale, shape: [layer.scale.count])
-            graph.initializers[prefix + "_bias"] = try Tensor(floats: layer.bias, shape: [layer.bias.count])
             var attributes = layer.attributes
             attributes["channels"] = .int(layer.channels)
             attributes["ternary"] = .int(key.ternary ? 1 : 0)
@@ -60,7 +70,8 @@ public struct FuseBinary: GraphPass {
     }
 
     struct Layer {
-        var input: Binarized
+        /// The binarized input, or nil for float inputs (binary weights only).
+        var input: Binarized?
         var weights: Tensor
         var scale: [Float]
         var bias: [Float]
@@ -79,9 +90,15 @@ public struct FuseBinary: GraphPass {
     func binaryLayer(_ node: Node, graph: Graph, producers: [String: Node], types: InferenceResult) throws -> Layer? {
         guard Node.isDefaultDomain(node.domain), node.opType == "Conv" || node.opType == "Gemm", node.inputs.count >= 2,
               node.attributes[WhittleAttribute.activation] == nil,
-              let input = binarized(node.inputs[0], graph: graph, producers: producers),
+              types.graph.type(of: node.inputs[0])?.elementType == .float,
               let w = graph.initializers[node.inputs[1]], w.elementType == .float,
               let x = types.graph.type(of: node.inputs[0])?.shape else { return nil }
+        let input = binarized(node.inputs[0], graph: graph, producers: producers)
+        let inputScale = input?.scale ?? 1
+        // With float inputs, packing pays from a word of weights per output channel on.
+        if input == nil, w.count / max(w.shape[0], 1) < 32 && node.opType == "Conv" || input == nil && node.opType == "Gemm" && w.count / max(w.shape.max() ?? 1, 1) < 32 {
+            return nil
+        }
         let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? graph.initializers[node.inputs[2]] : nil
         if node.inputs.count > 2 && !node.inputs[2].isEmpty && bias == nil { return nil }
         let context = InferenceContext(node: node, opset: 13, inputTypes: [], inputValues: [])
@@ -94,7 +111,7 @@ public struct FuseBinary: GraphPass {
             guard b.count == m else { return nil }
             var attributes: [String: Attribute] = ["kernel_shape": .ints([kh, kw])]
             for key in ["strides", "pads", "dilations"] { if let value = node.attributes[key] { attributes[key] = value } }
-            return Layer(input: input, weights: bits, scale: alpha.map { $0 * input.scale }, bias: b, channels: c, attributes: attributes)
+            return Layer(input: input, weights: bits, scale: alpha.map { $0 * inputScale }, bias: b, channels: c, attributes: attributes)
         }
         // Gemm: y = alpha · x · Wᵀ (or x · W) + beta · C.
         guard x.count == 2, w.rank == 2, try context.int("transA", default: 0) == 0 else { return nil }
@@ -109,7 +126,7 @@ public struct FuseBinary: GraphPass {
             guard values.count == m || values.count == 1 else { return nil }
             b = (0..<m).map { beta * values[values.count == 1 ? 0 : $0] }
         }
-        return Layer(input: input, weights: bits, scale: alpha.map { $0 * input.scale * alphaScale }, bias: b, channels: k,
+        return Layer(input: input, weights: bits, scale: alpha.map { $0 * inputScale * alphaScale }, bias: b, channels: k,
                      attributes: ["kernel_shape": .ints([1, 1]), "dense": .int(1)])
     }
 

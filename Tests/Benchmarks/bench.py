@@ -118,10 +118,10 @@ def bench(name, work, model=None):
 TARGETS = ["cortex-m0plus", "cortex-m4f", "cortex-m7", "rpi4"]
 
 
-def target_row(name, target, macs, model=None):
+def target_row(name, target, macs, model=None, extra=()):
     """Flash, RAM and instructions per inference under QEMU, from `whittle verify --target`."""
     model = model or model_path(name)
-    result = subprocess.run([WHITTLE, "verify", model, "--target", target], capture_output=True, text=True)
+    result = subprocess.run([WHITTLE, "verify", model, "--target", target] + list(extra), capture_output=True, text=True)
     if result.returncode != 0:
         reason = "does not fit" if "does not fit" in result.stderr else "failed: " + result.stderr.strip()[:80]
         return "| %s | %s | %s | | | | |" % (name, target, reason)
@@ -218,6 +218,52 @@ def pruned_table(work):
     print()
 
 
+# Binary against float convolution: one 3x3 Conv (padding 1) of the given channels and map, in
+# float and binarized by `whittle binarize --layers conv --activations binary` (XNOR/popcount).
+BINARY_SHAPES = [(64, 32), (64, 8), (256, 8), (256, 32)]
+BINARY_TARGETS = ["cortex-m4f", "rpi4"]
+
+
+def conv_model(path, channels, size):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(channels * 100 + size)
+    w = numpy_helper.from_array(rng.uniform(-1, 1, (channels, channels, 3, 3)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.uniform(-1, 1, (channels,)).astype(np.float32), "b")
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], name="conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3])
+    graph = helper.make_graph([node], "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, size, size])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, size, size])], [w, b])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+
+
+def binary_table(work):
+    print("| 3x3 conv, padding 1 | target | float instructions | binary instructions | float / binary | float weights (B) | binary weights (B) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    host = []
+    for channels, size in BINARY_SHAPES:
+        name = "conv%d_%dx%d" % (channels, size, size)
+        dense = os.path.join(work, name + ".onnx")
+        binary = os.path.join(work, name + ".binary.onnx")
+        conv_model(dense, channels, size)
+        subprocess.run([WHITTLE, "binarize", dense, "--layers", "conv", "--activations", "binary", "-o", binary], check=True, capture_output=True)
+        rows = [bench(name, work, dense), bench(name + "_binary", work, binary)]
+        host.append((name, rows[0]["c_us"], rows[1]["c_us"], rows[0]["weights"], rows[1]["weights"]))
+        for target in BINARY_TARGETS:
+            counts = []
+            for path in (dense, binary):
+                row = target_row(name, target, 1, path, ["--ram-budget", "4M", "--flash-budget", "4M"]).split("|")
+                counts.append(int(row[5]) if row[5].strip().isdigit() else None)
+            ratio = "%.1f" % (counts[0] / counts[1]) if counts[0] and counts[1] else ""
+            print("| %d -> %d channels, %dx%d | %s | %s | %s | %s | %d | %d |" % (
+                channels, channels, size, size, target, counts[0], counts[1], ratio, rows[0]["weights"], rows[1]["weights"]))
+    print()
+    print("| 3x3 conv, padding 1 | host float (µs) | host binary (µs) | float / binary |")
+    print("|---|---:|---:|---:|")
+    for name, f, b, _, _ in host:
+        print("| %s | %.1f | %.1f | %.1f |" % (name, f, b, f / b))
+    print()
+
+
 def main():
     manifest = json.load(open(os.path.join(ROOT, "Examples", "models", "manifest.json")))["models"]
     names = sorted(n for n, m in manifest.items() if m["category"] != "quantized")
@@ -240,6 +286,7 @@ def main():
     print()
     int8_tables(work, rows)
     pruned_table(work)
+    binary_table(work)
     print("flash is the firmware's text (code, weights and constants); RAM includes the arena, the harness's input/output")
     print("buffers and, on Linux, the C library. Instructions are counted by a QEMU plugin around one call of model_run.")
     print("rp2040 runs Cortex-M0+ code (no FPU) on QEMU's Cortex-M3 board, which executes the Armv6-M subset.")

@@ -294,6 +294,24 @@ static void test_binary(int kernel, int stride, int pad, int ternary) {
         }
     }
     check(ok, ternary ? "whittle_binary_conv ternary kernel" : "whittle_binary_conv kernel", kernel * 100 + stride * 10 + pad);
+    /* float inputs, 1-bit weights: the same order of additions as the plain loop below */
+    whittle_binary_weight_conv_f32(&g, BIN_M, bx, bweights, bscale, bbias, by);
+    ok = 1;
+    for (int m = 0; m < BIN_M; ++m) {
+        for (int oh = 0; oh < g.out_height; ++oh) {
+            for (int ow = 0; ow < g.out_width; ++ow) {
+                float sum = 0.0f;
+                for (int c = 0; c < BIN_C; ++c) {
+                    for (int t = 0; t < taps; ++t) {
+                        const int at = tap_index(&g, c, t / kernel, t % kernel, oh, ow);
+                        if (at >= 0) sum += bw[(m * BIN_C + c) * taps + t] > 0 ? bx[at] : -bx[at];
+                    }
+                }
+                ok &= by[m * outputs + oh * g.out_width + ow] == sum * bscale[m] + bbias[m];
+            }
+        }
+    }
+    check(ok, "whittle_binary_weight_conv_f32 kernel", kernel * 100 + stride * 10 + pad);
 }
 
 int main(void) {

@@ -65,12 +65,14 @@ struct BinarizationTests {
         return inputs
     }
 
-    @Test(arguments: [InputForm.whittle, .sign, .bipolar])
+    /// Float inputs with ±α weights become a 1-bit-weight kernel; binarized inputs an XNOR/popcount one.
+    @Test(arguments: InputForm.allCases)
     func binarizedFormsFuseAndComputeTheSameValues(form: InputForm) throws {
         let model = try Self.convModel(channels: 40, outputs: 6, size: 7, form: form)
         let (fused, types) = try PassPipeline.standard.run(model)
-        let binary = try #require(fused.graph.nodes.first { $0.opType == "BinaryConv" }, "\(form): not fused")
-        #expect(binary.attributes["ternary"] == .int(form == .sign ? 1 : 0))
+        let op = form == .float ? "BinaryWeightConv" : "BinaryConv"
+        let binary = try #require(fused.graph.nodes.first { $0.opType == op }, "\(form): not fused")
+        if form != .float { #expect(binary.attributes["ternary"] == .int(form == .sign ? 1 : 0)) }
         let inputs = Self.inputs(model.graph)
         let reference = try Interpreter(model: model, inference: try ShapeInference.run(model)).run(inputs)["y"]?.floats ?? []
         let actual = try Interpreter(model: fused, inference: types).run(inputs)["y"]?.floats ?? []
@@ -153,7 +155,7 @@ struct BinarizationTests {
         let result = try CommandLineTests.run(["binarize", TestPaths.model("digits_cnn.onnx"), "-o", directory + "/b.onnx",
                                                "--layers", "/features/features.4/Conv", "--data", TestPaths.model("digits_test.npz"), "--labels", "y"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("(1 layers as XNOR/popcount kernels)") && result.stdout.contains("top-1 accuracy: original 99.11 %"))
+        #expect(result.stdout.contains("(1 layers as XNOR/popcount kernels, 0 with 1-bit weights and float inputs)") && result.stdout.contains("top-1 accuracy: original 99.11 %"))
         print("binarized digits_cnn: " + (result.stdout.components(separatedBy: "\n").first { $0.hasPrefix("top-1") } ?? ""))
         let compile = try CommandLineTests.run(["compile", TestPaths.model("digits_mlp.onnx"), "--binarize", "-o", directory + "/c"])
         #expect(compile.status == 0 && compile.stdout.contains("binarized 1 layers (binary inputs)"), "\(compile.stdout)\(compile.stderr)")

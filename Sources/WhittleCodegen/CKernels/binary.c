@@ -113,3 +113,33 @@ WHITTLE_KERNEL void whittle_binary_conv(const whittle_conv_geometry *g, int tern
         }
     }
 }
+
+/* Float inputs with packed ±1 weights (the weights take 1 bit instead of 32): for each output,
+ * acc = sum of +x or -x by the weight's bit over channels, then kernel rows and columns, taps
+ * outside the map skipped; y[m][oh][ow] = acc * scale[m] + bias[m]. x is one image, NCHW. */
+WHITTLE_KERNEL void whittle_binary_weight_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const uint32_t *w,
+                                                   const float *scale, const float *bias, float *y) {
+    const int words = (g->channels + 31) / 32, taps = g->kernel_h * g->kernel_w, plane = g->height * g->width;
+    for (int m = 0; m < out_channels; ++m) {
+        for (int oh = 0; oh < g->out_height; ++oh) {
+            for (int ow = 0; ow < g->out_width; ++ow) {
+                float acc = 0.0f;
+                for (int c = 0; c < g->channels; ++c) {
+                    const float *in = x + c * plane;
+                    for (int kh = 0; kh < g->kernel_h; ++kh) {
+                        const int ih = oh * g->stride_h + kh * g->dilation_h - g->pad_top;
+                        if (ih < 0 || ih >= g->height) continue;
+                        for (int kw = 0; kw < g->kernel_w; ++kw) {
+                            const int iw = ow * g->stride_w + kw * g->dilation_w - g->pad_left;
+                            if (iw < 0 || iw >= g->width) continue;
+                            const uint32_t bit = (w[(m * taps + kh * g->kernel_w + kw) * words + c / 32] >> (c % 32)) & 1u;
+                            const float v = in[ih * g->width + iw];
+                            acc += bit ? v : -v;
+                        }
+                    }
+                }
+                y[(m * g->out_height + oh) * g->out_width + ow] = acc * scale[m] + bias[m];
+            }
+        }
+    }
+}

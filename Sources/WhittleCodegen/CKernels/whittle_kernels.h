@@ -90,4 +90,10 @@ WHITTLE_KERNEL void whittle_bitpack_f32(int channels, int pixels, int ternary, c
 WHITTLE_KERNEL void whittle_binary_conv(const whittle_conv_geometry *g, int ternary, int out_channels, const uint32_t *x,
                                         const uint32_t *w, const float *scale, const float *bias, float *y, uint32_t *patch);
 
+/* Float inputs x (one image, NCHW) with packed ±1 weights as for whittle_binary_conv: acc = sum
+ * of +x or -x over channels, then kernel rows and columns (taps outside the map skipped), in that
+ * order; y[m][oh][ow] = acc * scale[m] + bias[m]. */
+WHITTLE_KERNEL void whittle_binary_weight_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const uint32_t *w,
+                                                   const float *scale, const float *bias, float *y);
+
 #endif

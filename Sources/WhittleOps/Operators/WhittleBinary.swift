@@ -19,8 +19,10 @@ public enum WhittleBinaryOperators {
     public static let domain = "whittle"
     public static let qonnxDomain = "qonnx.custom_op.general"
 
-    static var all: [OperatorDefinition] { [bitPack, binaryConv, bipolarQuant] }
-    static var kernels: [String: Kernel] { ["BitPack": bitPackKernel, "BinaryConv": binaryConvKernel, "BipolarQuant": bipolarKernel] }
+    static var all: [OperatorDefinition] { [bitPack, binaryConv, binaryWeightConv, bipolarQuant] }
+    static var kernels: [String: Kernel] {
+        ["BitPack": bitPackKernel, "BinaryConv": binaryConvKernel, "BinaryWeightConv": binaryWeightConvKernel, "BipolarQuant": bipolarKernel]
+    }
 
     public static func words(_ channels: Int) -> Int { (channels + 31) / 32 }
 
@@ -47,6 +49,54 @@ public enum WhittleBinaryOperators {
         return y.reduce(1, *) * (w[1] / max(BinaryGeometry.wordsOf(c), 1)) * c
     })
 
+    /// BinaryWeightConv(X, W, scale, bias): float inputs, packed ±1 weights as for BinaryConv.
+    /// For each output, acc = Σ ±x over input channels c, then kernel rows and columns (in that
+    /// order, taps outside the map skipped), sign from the weight bit; y = acc · scale[m] + bias[m].
+    static let binaryWeightConv = OperatorDefinition("BinaryWeightConv", domain: domain, infer: { ctx in
+        try ctx.expectInputs(4, 4)
+        let x = try ctx.shape(0), w = try ctx.shape(1)
+        let g = try BinaryGeometry(ctx, floatInput: x)
+        guard w.count == 2, w[1] == g.kh * g.kw * g.words, try ctx.shape(2) == [w[0]], try ctx.shape(3) == [w[0]] else {
+            throw WhittleError(.shapeMismatch, "BinaryWeightConv weights, scale and bias do not match the geometry")
+        }
+        return [TensorType(.float, try ctx.int("dense", default: 0) != 0 ? [x[0], w[0]] : [x[0], w[0], g.oh, g.ow])]
+    }, macs: { ctx, outputs in
+        guard let x = try? ctx.shape(0), let y = outputs.first?.shape, let g = try? BinaryGeometry(ctx, floatInput: x) else { return 0 }
+        return y.reduce(1, *) * g.kh * g.kw * g.channels
+    })
+
+    static let binaryWeightConvKernel: Kernel = { ctx in
+        let input = try ctx.input(0), g = try BinaryGeometry(ctx.node, floatInput: input.shape)
+        let w = try ctx.input(1).ints.map { UInt32(truncatingIfNeeded: $0) }
+        let x = input.floats, scale = try ctx.input(2).floats, bias = try ctx.input(3).floats
+        let m = scale.count, n = input.shape[0], plane = g.h * g.w, taps = g.kh * g.kw
+        var out = [Float](repeating: 0, count: n * m * g.oh * g.ow)
+        for b in 0..<n {
+            for o in 0..<m {
+                for oh in 0..<g.oh {
+                    for ow in 0..<g.ow {
+                        var acc: Float = 0
+                        for c in 0..<g.channels {
+                            for kh in 0..<g.kh {
+                                let ih = oh * g.sh + kh * g.dh - g.pt
+                                guard ih >= 0, ih < g.h else { continue }
+                                for kw in 0..<g.kw {
+                                    let iw = ow * g.sw + kw * g.dw - g.pl
+                                    guard iw >= 0, iw < g.w else { continue }
+                                    let v = x[(b * g.channels + c) * plane + ih * g.w + iw]
+                                    let bit = (w[(o * taps + kh * g.kw + kw) * g.words + c / 32] >> UInt32(c % 32)) & 1
+                                    acc += bit == 1 ? v : -v
+                                }
+                            }
+                        }
+                        out[((b * m + o) * g.oh + oh) * g.ow + ow] = acc * scale[o] + bias[o]
+                    }
+                }
+            }
+        }
+        return [NDArray(.float, shape: try ctx.outputShape(), floats: out)]
+    }
+
     /// BipolarQuant(X, scale) (QONNX): scale · (+1 where x ≥ 0, else −1).
     static let bipolarQuant = OperatorDefinition("BipolarQuant", domain: qonnxDomain, infer: { ctx in
         try ctx.expectInputs(2, 2)
@@ -65,19 +115,30 @@ public enum WhittleBinaryOperators {
 
         static func wordsOf(_ channels: Int) -> Int { (channels + 31) / 32 }
 
+        /// The geometry of a BinaryConv over packed input [N, H, W, planes · words].
         public init(_ ctx: InferenceContext, input p: [Int]) throws {
             guard p.count == 4 else { throw WhittleError(.shapeMismatch, "BinaryConv needs a packed [N, H, W, words] input") }
+            try self.init(ctx, height: p[1], width: p[2], packed: p[3], channels: try ctx.int("channels", default: 0))
+        }
+
+        /// The geometry of a BinaryWeightConv over float input [N, C, H, W] or [N, C].
+        public init(_ ctx: InferenceContext, floatInput x: [Int]) throws {
+            guard x.count == 2 || x.count == 4 else { throw WhittleError(.shapeMismatch, "BinaryWeightConv needs a [N, C, H, W] or [N, C] input") }
+            try self.init(ctx, height: x.count == 4 ? x[2] : 1, width: x.count == 4 ? x[3] : 1, packed: Self.wordsOf(x[1]), channels: x[1])
+        }
+
+        init(_ ctx: InferenceContext, height: Int, width: Int, packed: Int, channels c: Int) throws {
             let kernel = try ctx.ints("kernel_shape") ?? [1, 1]
             let strides = try ctx.ints("strides") ?? [1, 1], dilations = try ctx.ints("dilations") ?? [1, 1]
             let pads = try ctx.ints("pads") ?? [0, 0, 0, 0]
             guard kernel.count == 2, strides.count == 2, dilations.count == 2, pads.count == 4 else {
                 throw WhittleError(.invalidAttribute, "BinaryConv needs 2-D kernel_shape, strides, dilations and pads")
             }
-            channels = try ctx.int("channels", default: 0)
+            channels = c
             planes = try ctx.int("ternary", default: 0) != 0 ? 2 : 1
             words = Self.wordsOf(channels)
-            guard channels > 0, p[3] == planes * words else { throw WhittleError(.shapeMismatch, "BinaryConv channels do not match the packed input") }
-            (h, w, kh, kw) = (p[1], p[2], kernel[0], kernel[1])
+            guard channels > 0, packed == planes * words else { throw WhittleError(.shapeMismatch, "BinaryConv channels do not match the packed input") }
+            (h, w, kh, kw) = (height, width, kernel[0], kernel[1])
             (sh, sw, dh, dw, pt, pl) = (strides[0], strides[1], dilations[0], dilations[1], pads[0], pads[1])
             guard sh > 0, sw > 0, dh > 0, dw > 0 else { throw WhittleError(.invalidAttribute, "strides and dilations must be positive") }
             oh = (h + pads[0] + pads[2] - dh * (kh - 1) - 1) / sh + 1
