@@ -27,6 +27,9 @@ public struct BinarizedLayer: Sendable, Codable {
     public var weights: Int
     /// The input's scale β (mean |x| on the calibration samples, 1 without them), nil for float inputs.
     public var inputScale: Float?
+    /// Why binary inputs will not work well here, if they will not (for example, inputs that come
+    /// out of a ReLU are never negative, so their signs are all +1).
+    public var warning: String?
 }
 
 /// XNOR-Net-style binarization as a standard ONNX rewrite that ONNX Runtime still runs in float:
@@ -91,12 +94,37 @@ public enum Binarizer {
                 graph.nodes[index] = node
                 scale = beta
             }
-            report.append(BinarizedLayer(node: node.name, op: node.opType, weights: w.count, inputScale: scale))
+            var warning: String?
+            if options.activations == .binary, let source = nonNegativeSource(model.graph, value: model.graph.nodes[index].inputs[0]) {
+                warning = "its input comes out of \(source) and is never negative, so every sign is +1; binary inputs need a model trained for them (--activations float keeps them)"
+            }
+            report.append(BinarizedLayer(node: node.name, op: node.opType, weights: w.count, inputScale: scale, warning: warning))
         }
         try Verifier.sortTopologically(&graph)
         var result = model
         result.graph = graph
         return (result, report)
+    }
+
+    /// The operator that makes `value` non-negative (a ReLU, a Clip from 0, a Sigmoid, a Softmax),
+    /// looking back through pooling and reshaping; nil when the value can be negative.
+    static func nonNegativeSource(_ graph: Graph, value: String) -> String? {
+        var current = value
+        for _ in 0..<graph.nodes.count {
+            guard let node = graph.nodes.first(where: { $0.outputs.contains(current) }) else { return nil }
+            switch node.opType {
+            case "Relu", "Sigmoid", "Softmax", "Abs":
+                return "\(node.opType) \"\(node.name)\""
+            case "Clip":
+                let low = node.inputs.count > 1 ? graph.initializers[node.inputs[1]]?.floats().first : nil
+                return (low ?? -1) >= 0 ? "Clip \"\(node.name)\"" : nil
+            case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Identity", "Dropout", "Squeeze", "Unsqueeze":
+                current = node.inputs[0]
+            default:
+                return nil
+            }
+        }
+        return nil
     }
 
     /// α·sign(W) with α the mean magnitude of each slice along `channelAxis`; sign(0) = +1.

@@ -41,6 +41,7 @@ public struct BinarizationReport: Codable, Sendable {
         lines += QuantizationReport.table(["node", "op", "weights", "input"], layers.map {
             [$0.node, $0.op, String($0.weights), $0.inputScale.map { String(format: "binary, scale %.4g", $0) } ?? "float"]
         })
+        for layer in layers { if let warning = layer.warning { lines.append("warning: \(layer.node): \(warning)") } }
         if let outputs, let dataset, let samples {
             lines += ["", "evaluated on \(dataset) (\(samples) samples), binarized vs original:"]
             lines += QuantizationReport.table(["output", "SQNR (dB)", "max abs error"], outputs.map {
