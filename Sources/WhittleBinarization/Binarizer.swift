@@ -128,7 +128,7 @@ public enum Binarizer {
     }
 
     /// α·sign(W) with α the mean magnitude of each slice along `channelAxis`; sign(0) = +1.
-    static func signs(_ w: Tensor, channelAxis: Int) throws -> Tensor {
+    public static func signs(_ w: Tensor, channelAxis: Int) throws -> Tensor {
         let values = w.floats()
         let inner = w.shape[(channelAxis + 1)...].reduce(1, *), channels = w.shape[channelAxis]
         var sums = [Double](repeating: 0, count: channels), counts = [Int](repeating: 0, count: channels)

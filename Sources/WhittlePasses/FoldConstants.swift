@@ -8,8 +8,12 @@ public struct FoldConstants: GraphPass {
     public let summary = "evaluate nodes whose inputs are all constant (and Constant nodes) at compile time"
     /// Results larger than this stay computed at run time rather than bloating flash.
     public var limit = 1 << 22
+    /// Operators left unevaluated (a trained model's weight DequantizeLinear must stay for fuse-qdq).
+    public var keeping: Set<String> = []
 
-    public init() {}
+    public init(keeping: Set<String> = []) {
+        self.keeping = keeping
+    }
 
     public func run(_ model: inout Model, types: InferenceResult) throws -> Bool {
         var graph = model.graph
@@ -24,7 +28,7 @@ public struct FoldConstants: GraphPass {
                 continue
             }
             let constantInputs = node.inputs.allSatisfy { $0.isEmpty || graph.initializers[$0] != nil }
-            guard constantInputs, node.subgraphs.isEmpty,
+            guard constantInputs, node.subgraphs.isEmpty, !keeping.contains(node.opType),
                   let definition = Registry.definition(domain: node.domain, name: node.opType),
                   let kernel = definition.evaluate,
                   node.outputs.allSatisfy({ ($0.isEmpty ? 0 : (types.graph.type(of: $0)?.shape.map { $0.reduce(1, *) } ?? Int.max)) <= limit })

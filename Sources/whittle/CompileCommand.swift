@@ -3,6 +3,7 @@ import Foundation
 import WhittleIR
 import WhittleKit
 import WhittlePasses
+import WhittleBinarization
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,14 +33,13 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var pruning: PruningArguments
 
-    @Flag(help: "Binarize Conv/Gemm layers before compiling (see whittle binarize).")
-    var binarize = false
+    @OptionGroup var binarization: BinarizeArguments
 
-    @Option(name: .customLong("binarize-layers"), help: ArgumentHelp("With --binarize: the layers (default: all but the first and the last).", valueName: "NAME,..."))
-    var binarizeLayers: [String] = []
+    @Option(help: ArgumentHelp("Re-apply the compression recorded by whittle distill-export to a retrained student.", valueName: "DIR/distill.json"))
+    var recipe: String?
 
-    @Option(name: .customLong("binarize-activations"), help: ArgumentHelp("With --binarize: binary (default) or float inputs.", valueName: "binary|float"))
-    var binarizeActivations = "binary"
+    @Option(help: ArgumentHelp("With --recipe: quantize the retrained float student afresh on these samples.", valueName: "DATA.npz"))
+    var recalibrate: String?
 
     func run() throws {
         if passes.listIfAsked() { return }
@@ -47,26 +47,20 @@ struct Compile: ParsableCommand {
             guard let model, let output else { throw WhittleError(.usage, "compile needs MODEL.onnx and -o OUTDIR") }
             let target = try targetOptions.resolve()
             var analyzed = try ModelOptions.load(model, inputShapes)
-            // Pruning first: zeros stay zeros through symmetric weight quantization.
-            if let outcome = try pruning.apply(analyzed) {
-                analyzed = outcome.analyzed
-                print(outcome.summary)
+            if let recipe {
+                analyzed = try Self.applyRecipe(recipe, to: analyzed, recalibrate: recalibrate)
+            } else if recalibrate != nil {
+                throw WhittleError(.usage, "--recalibrate is used with --recipe")
             }
-            if binarize {
-                let calibrationSet = try calibration.calibration.map { try SampleSet(path: $0, graph: analyzed.graph) }
-                let (binarized, layers) = try BinarizationChoice(layers: binarizeLayers, activations: binarizeActivations)
-                    .apply(analyzed, calibration: calibrationSet)
-                analyzed = binarized
-                print("binarized \(layers.count) layers (\(binarizeActivations) inputs)")
-            } else if !binarizeLayers.isEmpty || binarizeActivations != "binary" {
-                throw WhittleError(.usage, "--binarize-layers and --binarize-activations need --binarize")
-            }
+            let compression = try Self.compress(analyzed, pruning: pruning, binarization: binarization, calibration: calibration.calibration)
+            analyzed = compression.analyzed
+            for line in compression.lines { print(line) }
             if let quantize {
                 guard quantize.lowercased() == "int8" else { throw WhittleError(.usage, "--quantize supports int8, not \"\(quantize)\"") }
                 let (result, samples) = try calibration.quantize(analyzed)
                 analyzed = try ModelLoader.analyze(result.model, path: model)
                 print("quantized \(result.values.count) tensors to int8 (calibration: \(samples.count) samples of \(samples.path))")
-            } else if calibration.calibration != nil && !binarize {
+            } else if calibration.calibration != nil && !binarization.binarize {
                 throw WhittleError(.usage, "--calibration is only used with --quantize int8 or --binarize")
             }
             var options = CompileOptions(name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter),
@@ -93,5 +87,75 @@ struct Compile: ParsableCommand {
             let sparse = compiled.bundle.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }
             if !sparse.isEmpty { print("sparse weights in \(sparse.count) of \(compiled.bundle.layers.filter { $0.weightForm != nil }.count) layers with zeros (see the report)") }
         }
+    }
+
+    /// What pruning and binarization did: the model, lines to print, and the layers touched.
+    struct Compression {
+        var analyzed: AnalyzedModel
+        var lines: [String] = []
+        /// Layers whose weights were pruned one by one (by node name).
+        var pruned: Set<String> = []
+        var binarized: Set<String> = []
+    }
+
+    /// Prunes, then binarizes, as asked (quantization comes after, in run).
+    static func compress(_ analyzed: AnalyzedModel, pruning: PruningArguments, binarization: BinarizeArguments,
+                         calibration: String?) throws -> Compression {
+        var result = Compression(analyzed: analyzed)
+        // Pruning first: zeros stay zeros through symmetric weight quantization.
+        if let outcome = try pruning.apply(analyzed) {
+            result.analyzed = outcome.analyzed
+            result.lines.append(outcome.summary)
+            result.pruned = Set(outcome.layers.filter { $0.zerosAfter > $0.zerosBefore }.map(\.node))
+        }
+        if let (binarized, layers) = try binarization.apply(result.analyzed, calibration: calibration) {
+            result.analyzed = binarized
+            result.lines.append("binarized \(layers.count) layers (\(binarization.activations) inputs)")
+            result.binarized = Set(layers.map(\.node))
+        }
+        return result
+    }
+
+    /// `--recipe`: the retrained student with the recorded compression applied again.
+    static func applyRecipe(_ path: String, to analyzed: AnalyzedModel, recalibrate: String?) throws -> AnalyzedModel {
+        let (recipe, masks) = try DistillationExport.loadRecipe(path)
+        do {
+            let baked = try TrainingForm.bake(analyzed.model, recipe: recipe, masks: masks)
+            var result = try ModelLoader.analyze(baked, path: analyzed.path)
+            let quantized = baked.graph.nodes.contains { $0.opType == "DequantizeLinear" }
+            if let recalibrate {
+                guard !quantized else { throw WhittleError(.usage, "--recalibrate needs a float student; this one carries its quantization parameters") }
+                let (q, _) = try ModelQuantizer.quantize(result, calibration: recalibrate)
+                result = try ModelLoader.analyze(q.model, path: analyzed.path)
+            } else if !recipe.quantized.isEmpty && !quantized {
+                throw WhittleError(.usage, "the recipe quantizes to int8 but the model has no QuantizeLinear/DequantizeLinear; pass --recalibrate DATA.npz")
+            }
+            print("applied \(path): \(recipe.masks.count) masks, \(recipe.quantized.count) int8 weights, \(recipe.binarized.count) binarized layers")
+            return result
+        } catch let error as WhittleError {
+            throw error.inFile(analyzed.path)
+        }
+    }
+}
+
+/// `--binarize` and its options, shared by compile and distill-export.
+struct BinarizeArguments: ParsableArguments {
+    @Flag(help: "Binarize Conv/Gemm layers (see whittle binarize).")
+    var binarize = false
+
+    @Option(name: .customLong("binarize-layers"), help: ArgumentHelp("With --binarize: the layers (default: all but the first and the last).", valueName: "NAME,..."))
+    var layers: [String] = []
+
+    @Option(name: .customLong("binarize-activations"), help: ArgumentHelp("With --binarize: binary (default) or float inputs.", valueName: "binary|float"))
+    var activations = "binary"
+
+    /// Binarizes when asked (β from the calibration samples when given).
+    func apply(_ analyzed: AnalyzedModel, calibration: String?) throws -> (AnalyzedModel, [BinarizedLayer])? {
+        guard binarize else {
+            if !layers.isEmpty || activations != "binary" { throw WhittleError(.usage, "--binarize-layers and --binarize-activations need --binarize") }
+            return nil
+        }
+        let set = try calibration.map { try SampleSet(path: $0, graph: analyzed.graph) }
+        return try BinarizationChoice(layers: layers, activations: activations).apply(analyzed, calibration: set)
     }
 }

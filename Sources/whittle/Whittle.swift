@@ -12,7 +12,7 @@ struct Whittle: ParsableCommand {
         commandName: "whittle",
         abstract: "Compile ONNX models into small standalone C for microcontrollers and Raspberry Pi.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Prune.self, Binarize.self, Targets.self]
+        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Prune.self, Binarize.self, DistillExport.self, Targets.self]
     )
 }
 
