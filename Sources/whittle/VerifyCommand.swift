@@ -30,10 +30,14 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var passes: PassOptions
 
+    @Option(help: ArgumentHelp("Verify a retrained student with the compression recorded by whittle distill-export.", valueName: "DIR/distill.json"))
+    var recipe: String?
+
     func run() throws {
         var failed = false
         try reportingErrors {
-            let analyzed = try options.load()
+            var analyzed = try options.load()
+            if let recipe { analyzed = try Compile.applyRecipe(recipe, to: analyzed, recalibrate: nil) }
             let given = try inputs.map { try ModelRunner.inputs(fromArchive: $0, for: analyzed.graph) }
             if targetOptions.target != "host" {
                 let catalog = try targetOptions.catalog()

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import WhittleInterpreter
+import WhittleIR
+import WhittleKit
+import WhittleNumPy
+import WhittleONNX
+import WhittleOps
+import WhittlePruning
+
+/// Distillation export: the student in training form computes what the compressed model computes,
+/// the teacher's files are right, the recipe re-applies the compression even to a student that
+/// lost it, and the worked example recovers accuracy.
+struct DistillationTests {
+    static func directory(_ name: String) throws -> String {
+        let path = CBackendTests.workDirectory("distill-\(name)")
+        try? FileManager.default.removeItem(atPath: path)
+        return path
+    }
+
+    static func outputs(_ model: Model, _ inputs: [String: NDArray]) throws -> [Float] {
+        let types = try ShapeInference.run(model)
+        return try Interpreter(model: model, inference: types).run(inputs)[model.graph.outputs[0].name]?.floats ?? []
+    }
+
+    @Test func prunedStudentMatchesTheCompressedModelAndTheFilesAreRight() throws {
+        let teacher = try ModelLoader.load(path: TestPaths.model("digits_mlp.onnx"))
+        let (pruned, _) = try MagnitudePruner.prune(teacher.model, options: PruningOptions(sparsity: 0.9, keep: []))
+        let samples = try SampleSet(path: TestPaths.model("digits_calib.npz"), graph: teacher.graph)
+        let out = try Self.directory("pruned")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var options = DistillationExport.Options()
+        options.matches = [("/net/net.1/Relu", "/net/net.1/Relu")]
+        let manifest = try DistillationExport.export(teacher: teacher, student: pruned, binarized: [], samples: samples, options: options, directory: out)
+        #expect(manifest.recipe.masks.count == 3 && manifest.recipe.masks.allSatisfy { abs($0.sparsity - 0.9) < 0.01 })
+        #expect(manifest.studentLogits == "logits" && manifest.softTargetsFile == "soft_targets_T4.npy" && manifest.layers.count == 5)
+        // The student in training form computes exactly what the pruned model computes.
+        let student = try ModelLoader.load(path: out + "/student.onnx")
+        #expect(student.graph.nodes.filter { $0.opType == "Mul" }.count == 3)
+        let input = try samples.sample(3)
+        let trained = try Self.outputs(student.model, input), compressed = try Self.outputs(pruned, input)
+        #expect(trained == compressed)
+        // Teacher logits are the interpreter's; soft targets are their softmax at T = 4.
+        let logits = try NPYFormatBridge.decode(out + "/teacher_logits.npy"), soft = try NPYFormatBridge.decode(out + "/soft_targets_T4.npy")
+        let teacherOut = try Self.outputs(teacher.model, input)
+        #expect(logits.count == 100 * 10 && Array(logits[30..<40]) == teacherOut)
+        let row = logits[30..<40].map { Double($0) / 4 }, top = row.max() ?? 0
+        let expected = row.map { exp($0 - top) / row.map { exp($0 - top) }.reduce(0, +) }
+        #expect(zip(soft[30..<40], expected).allSatisfy { abs(Double($0) - $1) < 1e-6 })
+        #expect(FileManager.default.fileExists(atPath: out + "/features/_net_net.1_Relu_output_0___net_net.1_Relu_output_0.npy"))
+        // The recipe round trip compiles to the pruned model's weights, and restores masks a trainer dropped.
+        let (recipe, masks) = try DistillationExport.loadRecipe(out + "/distill.json")
+        let baked = try TrainingForm.bake(student.model, recipe: recipe, masks: masks)
+        let bakedBytes = try ModelCompiler.compile(try ModelLoader.analyze(baked, path: out)).bundle.weightBytes
+        let prunedBytes = try ModelCompiler.compile(try ModelLoader.analyze(pruned, path: out)).bundle.weightBytes
+        #expect(bakedBytes == prunedBytes)
+        var dropped = teacher.model // dense weights, no Mul: as if the trainer exported plain tensors
+        dropped.graph.name = "retrained"
+        let restored = try TrainingForm.bake(dropped, recipe: recipe, masks: masks)
+        for node in restored.graph.nodes where node.opType == "Gemm" {
+            let w = try #require(restored.graph.initializers[node.inputs[1]]).floats()
+            #expect(Double(w.filter { $0 == 0 }.count) / Double(w.count) > 0.89, "\(node.name)")
+        }
+    }
+
+    @Test func quantizedAndBinarizedStudentsRoundTrip() throws {
+        for arguments in [["--sparsity", "0.5", "--quantize", "int8", "--calibration", TestPaths.model("digits_calib.npz")],
+                          ["--binarize", "--binarize-activations", "float"]] {
+            let out = try Self.directory(arguments[0])
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let model = TestPaths.model(arguments.contains("--binarize") ? "digits_mlp.onnx" : "digits_cnn.onnx")
+            let export = try CommandLineTests.run(["distill-export", model, "--data", TestPaths.model("digits_calib.npz"), "-o", out] + arguments)
+            #expect(export.status == 0, "\(export.stderr)")
+            let manifest = try JSONDecoder().decode(DistillationManifest.self, from: try Data(contentsOf: URL(fileURLWithPath: out + "/distill.json")))
+            if arguments.contains("--binarize") {
+                #expect(manifest.recipe.binarized.count == 1)
+            } else {
+                #expect(manifest.recipe.quantized.count == 3 && manifest.recipe.masks.count == 1 && manifest.recipe.quantizedActivations)
+            }
+            // The untrained student compiles (with the recipe) to the compressed model's C, and verifies.
+            let verify = try CommandLineTests.run(["verify", out + "/student.onnx", "--recipe", out + "/distill.json"])
+            #expect(verify.status == 0 && verify.stdout.contains("PASS") && !verify.stdout.contains("FAIL"), "\(verify.stdout)\(verify.stderr)")
+            guard let python = QuantizerTests.python else { continue }
+            let check = try CommandLineTests.execute(python, ["-c", "import onnx, sys; onnx.checker.check_model(sys.argv[1], full_check=True)", out + "/student.onnx"])
+            #expect(check.status == 0, "\(check.stderr)")
+        }
+    }
+
+    @Test func badOptionsAreNamed() throws {
+        let out = try Self.directory("errors")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let base = ["distill-export", TestPaths.model("digits_mlp.onnx"), "--data", TestPaths.model("digits_calib.npz"), "-o", out]
+        for (arguments, message) in [(["--student", TestPaths.model("digits_mlp.onnx"), "--sparsity", "0.5"], "give --student or compression options, not both"),
+                                     (["--sparsity", "0.5", "--match", "nothing"], "--match takes TEACHER:STUDENT"),
+                                     (["--sparsity", "0.5", "--match", "a:b"], "\"a\" is neither a value nor a node"),
+                                     (["--sparsity", "0.5", "--alpha", "2"], "--alpha in [0, 1]")] {
+            let bad = try CommandLineTests.run(base + arguments)
+            #expect(bad.status == 1 && bad.stderr.contains(message), "\(arguments): \(bad.stderr)")
+        }
+        let recipe = try CommandLineTests.run(["compile", TestPaths.model("digits_mlp.onnx"), "--recipe", TestPaths.model("manifest.json"), "-o", out])
+        #expect(recipe.status == 1 && recipe.stderr.contains("not a distill.json"), "\(recipe.stderr)")
+        let recalibrate = try CommandLineTests.run(["compile", TestPaths.model("digits_mlp.onnx"), "--recalibrate", TestPaths.model("digits_calib.npz"), "-o", out])
+        #expect(recalibrate.status == 1 && recalibrate.stderr.contains("--recalibrate is used with --recipe"))
+    }
+
+    /// Examples/distillation end to end: 90 % pruning costs most of the accuracy, distillation brings it back.
+    @Test func workedExampleRecoversAccuracy() throws {
+        guard QuantizerTests.python != nil else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record(".venv with onnxruntime is missing") }
+            return
+        }
+        let folder = TestPaths.root.appendingPathComponent("Examples/distillation").path
+        try? FileManager.default.removeItem(atPath: folder + "/build")
+        defer { try? FileManager.default.removeItem(atPath: folder + "/build") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["make", "-s", "run"]
+        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        process.standardInput = FileHandle.nullDevice
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output.suffix(800))")
+        func accuracy(_ label: String) -> Double? {
+            output.components(separatedBy: "\n").first { $0.hasPrefix("| \(label) |") }
+                .flatMap { $0.split(separator: "|").last?.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " %", with: "") }
+                .flatMap(Double.init)
+        }
+        let pruned = try #require(accuracy("90 % pruned")), distilled = try #require(accuracy("90 % pruned, distilled"))
+        print("distillation example: 90 % pruned \(pruned) %, distilled \(distilled) %")
+        #expect(pruned < 50 && distilled > 85, "\(output.suffix(400))")
+        #expect(output.contains("sparse weights in 3 of 3 layers"))
+    }
+}
