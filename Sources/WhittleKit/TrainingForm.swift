@@ -11,6 +11,8 @@ public struct CompressionRecipe: Codable, Sendable {
         public var input: Int
         public var array: String
         public var sparsity: Double
+        /// The weight's name in the compressed model (restored when the training form is folded back).
+        public var weight: String?
     }
     /// An int8 weight: its quantization parameters as the emitter uses them.
     public struct QuantizedWeight: Codable, Sendable {
@@ -24,6 +26,7 @@ public struct CompressionRecipe: Codable, Sendable {
     public struct Binarized: Codable, Sendable {
         public var node: String
         public var channelAxis: Int
+        public var weight: String?
     }
 
     public var masksFile: String?
@@ -87,7 +90,7 @@ public enum TrainingForm {
                     let maskName = fresh(weight + "_mask")
                     graph.initializers[maskName] = mask.tensor
                     masks.append((maskName, mask.tensor))
-                    recipe.masks.append(.init(node: node.name, input: input, array: maskName, sparsity: mask.sparsity))
+                    recipe.masks.append(.init(node: node.name, input: input, array: maskName, sparsity: mask.sparsity, weight: nil))
                     let masked = fresh(weight + "_masked")
                     added.append(Node(name: masked, opType: "Mul", inputs: [weight, maskName], outputs: [masked]))
                     weight = masked
@@ -109,14 +112,14 @@ public enum TrainingForm {
                 graph.initializers[name] = master
                 added += try steNodes(master: name, output: value + "_binary", rank: w.rank, channelAxis: axis, opset: opset, graph: &graph)
                 graph.nodes[index].inputs[input] = value + "_binary"
-                recipe.binarized.append(.init(node: node.name, channelAxis: axis))
+                recipe.binarized.append(.init(node: node.name, channelAxis: axis, weight: value))
                 continue
             }
             if maskedLayers?.contains(node.name) ?? true, let mask = try maskOf(w, zero: nil, axis: nil) {
                 let maskName = fresh(value + "_mask"), masked = fresh(value + "_masked")
                 graph.initializers[maskName] = mask.tensor
                 masks.append((maskName, mask.tensor))
-                recipe.masks.append(.init(node: node.name, input: input, array: maskName, sparsity: mask.sparsity))
+                recipe.masks.append(.init(node: node.name, input: input, array: maskName, sparsity: mask.sparsity, weight: value))
                 added.append(Node(name: masked, opType: "Mul", inputs: [value, maskName], outputs: [masked]))
                 graph.nodes[index].inputs[input] = masked
             }
@@ -190,6 +193,32 @@ extension TrainingForm {
     public static func bake(_ model: Model, recipe: CompressionRecipe, masks: [String: Tensor]) throws -> Model {
         var (baked, _) = try PassPipeline(passes: [FoldConstants(keeping: ["DequantizeLinear"]), RemoveDeadNodes()]).run(model)
         var graph = baked.graph
+        // Folded weights take back the names they had in the compressed model (the master copies they
+        // were computed from are no longer read), so the emitted C is the compressed model's.
+        let read = Set(graph.nodes.flatMap(\.inputs))
+        for name in graph.initializers.keys where !read.contains(name) && !graph.outputs.contains(where: { $0.name == name }) { graph.initializers[name] = nil }
+        var restore: [(node: String, input: Int, name: String)] = recipe.masks.compactMap { m in m.weight.map { (m.node, m.input, $0) } }
+        restore += recipe.binarized.compactMap { b in b.weight.map { (b.node, 1, $0) } }
+        for r in restore {
+            guard let index = graph.nodes.firstIndex(where: { $0.name == r.node }), r.input < graph.nodes[index].inputs.count else { continue }
+            let current = graph.nodes[index].inputs[r.input]
+            guard current != r.name, graph.initializers[r.name] == nil, let tensor = graph.initializers[current],
+                  graph.nodes.filter({ $0.inputs.contains(current) }).count == 1 else { continue }
+            graph.initializers[current] = nil
+            graph.initializers[r.name] = tensor
+            graph.nodes[index].inputs[r.input] = r.name
+        }
+        for q in recipe.quantized {
+            // DequantizeLinear(QuantizeLinear(W)) folded: its integer input takes back the int8 weight's name.
+            guard let index = graph.nodes.firstIndex(where: { $0.name == q.node }), q.weight.count > 0 else { continue }
+            let value = graph.nodes[index].inputs[1]
+            guard let dq = graph.nodes.firstIndex(where: { $0.outputs.first == value && $0.opType == "DequantizeLinear" }) else { continue }
+            let current = graph.nodes[dq].inputs[0]
+            guard current != q.weight, graph.initializers[q.weight] == nil, let tensor = graph.initializers[current] else { continue }
+            graph.initializers[current] = nil
+            graph.initializers[q.weight] = tensor
+            graph.nodes[dq].inputs[0] = q.weight
+        }
         var producer: [String: Int] = [:]
         for (i, node) in graph.nodes.enumerated() { for o in node.outputs where !o.isEmpty { producer[o] = i } }
         func layer(_ name: String) throws -> Node {

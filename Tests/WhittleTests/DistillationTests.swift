@@ -4,6 +4,7 @@ import WhittleInterpreter
 import WhittleIR
 import WhittleKit
 import WhittleNumPy
+import WhittleBinarization
 import WhittleONNX
 import WhittleOps
 import WhittlePruning
@@ -40,6 +41,19 @@ struct DistillationTests {
         let input = try samples.sample(3)
         let trained = try Self.outputs(student.model, input), compressed = try Self.outputs(pruned, input)
         #expect(trained == compressed)
+        // onnx.checker accepts the student and ONNX Runtime computes what the interpreter does.
+        if let python = QuantizerTests.python {
+            let script = """
+            import sys, numpy as np, onnx, onnxruntime as ort
+            onnx.checker.check_model(sys.argv[1], full_check=True)
+            s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+            np.save(sys.argv[3], s.run(None, {s.get_inputs()[0].name: np.load(sys.argv[2])})[0])
+            """
+            try Data(try NPYFormatBridge.encode(try #require(input[teacher.graph.inputs[0].name]))).write(to: URL(fileURLWithPath: out + "/x.npy"))
+            let run = try CommandLineTests.execute(python, ["-c", script, out + "/student.onnx", out + "/x.npy", out + "/y.npy"])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(ChannelPruningTests.close(try NPYFormatBridge.decode(out + "/y.npy"), trained))
+        }
         // Teacher logits are the interpreter's; soft targets are their softmax at T = 4.
         let logits = try NPYFormatBridge.decode(out + "/teacher_logits.npy"), soft = try NPYFormatBridge.decode(out + "/soft_targets_T4.npy")
         let teacherOut = try Self.outputs(teacher.model, input)
@@ -51,15 +65,42 @@ struct DistillationTests {
         // The recipe round trip compiles to the pruned model's weights, and restores masks a trainer dropped.
         let (recipe, masks) = try DistillationExport.loadRecipe(out + "/distill.json")
         let baked = try TrainingForm.bake(student.model, recipe: recipe, masks: masks)
-        let bakedBytes = try ModelCompiler.compile(try ModelLoader.analyze(baked, path: out)).bundle.weightBytes
-        let prunedBytes = try ModelCompiler.compile(try ModelLoader.analyze(pruned, path: out)).bundle.weightBytes
-        #expect(bakedBytes == prunedBytes)
+        try Self.expectSameC(baked, pruned, out)
         var dropped = teacher.model // dense weights, no Mul: as if the trainer exported plain tensors
         dropped.graph.name = "retrained"
         let restored = try TrainingForm.bake(dropped, recipe: recipe, masks: masks)
         for node in restored.graph.nodes where node.opType == "Gemm" {
             let w = try #require(restored.graph.initializers[node.inputs[1]]).floats()
             #expect(Double(w.filter { $0 == 0 }.count) / Double(w.count) > 0.89, "\(node.name)")
+        }
+    }
+
+    /// The emitted C of two models, byte for byte.
+    static func expectSameC(_ a: Model, _ b: Model, _ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let x = try ModelCompiler.compile(try ModelLoader.analyze(a, path: path + "/model.onnx")).bundle
+        let y = try ModelCompiler.compile(try ModelLoader.analyze(b, path: path + "/model.onnx")).bundle
+        #expect(x.source == y.source && x.weights == y.weights && x.header == y.header, "the round trip changed the C", sourceLocation: sourceLocation)
+    }
+
+    /// Int8 (pruned first) and binarized students: through the training form and back, the same C as the compressed model.
+    @Test func roundTripGivesTheCompressedModelsC() throws {
+        let out = try Self.directory("roundtrip")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let cnn = try ModelLoader.load(path: TestPaths.model("digits_cnn.onnx"))
+        let (pruned, layers) = try MagnitudePruner.prune(cnn.model, options: PruningOptions(sparsity: 0.5))
+        let (quantized, _) = try ModelQuantizer.quantize(try ModelLoader.analyze(pruned, path: cnn.path), calibration: TestPaths.model("digits_calib.npz"))
+        let masked = Set(layers.filter { $0.zerosAfter > 0 }.map(\.node))
+        let mlp = try ModelLoader.load(path: TestPaths.model("digits_mlp.onnx"))
+        let (binarized, binary) = try Binarizer.binarize(mlp.model, options: BinarizationOptions(activations: .float))
+        for (teacher, student, binarizedLayers, maskedLayers) in [(cnn, quantized.model, Set<String>(), masked),
+                                                                  (mlp, binarized, Set(binary.map(\.node)), Set<String>())] {
+            let (training, recipe, masks) = try TrainingForm.make(student, binarizedLayers: binarizedLayers, maskedLayers: maskedLayers)
+            let baked = try TrainingForm.bake(training, recipe: recipe, masks: Dictionary(uniqueKeysWithValues: masks))
+            try Self.expectSameC(baked, student, out)
+            // Untrained, the training form computes what the compressed model computes.
+            let input = ModelVerifier.randomInputs(for: teacher.graph, seed: 2)
+            let a = try Self.outputs(training, input), b = try Self.outputs(student, input)
+            #expect(ChannelPruningTests.close(a, b))
         }
     }
 
@@ -133,5 +174,18 @@ struct DistillationTests {
         print("distillation example: 90 % pruned \(pruned) %, distilled \(distilled) %")
         #expect(pruned < 50 && distilled > 85, "\(output.suffix(400))")
         #expect(output.contains("sparse weights in 3 of 3 layers"))
+        // The compiled C gives the distilled student's accuracy on the host and on the Cortex-M4F.
+        let correct = Int((distilled * 450 / 100).rounded())
+        #expect(output.contains("distilled C on the host: top-1: \(correct) of 450"), "\(output.suffix(600))")
+        if TargetTests.emulatorsInstalled { #expect(output.contains("distilled C on cortex-m4f (QEMU): top-1: \(correct) of 450")) }
+        // Training kept every pruned weight at zero.
+        let retrained = try ModelLoader.load(path: folder + "/build/retrained.onnx")
+        let masks = try NPZArchive(path: folder + "/build/export/masks.npz")
+        for name in masks.names {
+            let mask = try masks.array(name).floats()
+            let weight = try #require(retrained.graph.nodes.first { $0.opType == "Mul" && $0.inputs[1] == name }?.inputs[0])
+            let values = try #require(retrained.graph.initializers[weight]).floats()
+            #expect(zip(values, mask).allSatisfy { $1 != 0 || $0 == 0 }, "\(weight) changed a pruned weight")
+        }
     }
 }
