@@ -49,28 +49,15 @@ struct Binarize: ParsableCommand {
     @Option(help: ArgumentHelp("Samples for the input scales β = mean |x| (default: --data, else β = 1).", valueName: "DATA.npz"))
     var calibration: String?
 
-    @Option(help: ArgumentHelp("Samples to compare the binarized model with the original on.", valueName: "DATA.npz"))
-    var data: String?
-
-    @Option(help: ArgumentHelp("Class labels for top-1 accuracy: an array of the data .npz or a .npy file.", valueName: "KEY|FILE.npy"))
-    var labels: String?
-
-    @Option(name: .customLong("map"), help: ArgumentHelp("Which array of the .npz feeds an input (repeatable).", valueName: "INPUT=KEY"))
-    var map: [String] = []
-
-    @Option(help: ArgumentHelp("Also write the report as JSON.", valueName: "FILE.json"))
-    var report: String?
+    @OptionGroup var comparison: ComparisonData
 
     func run() throws {
         try reportingErrors {
             let analyzed = try model.load()
-            let explicit = try ModelQuantizer.parseMap(map)
-            let samples: SampleSet?, calibrationSet: SampleSet?, labelValues: [Int]?
+            let (samples, labelValues) = try comparison.load(for: analyzed)
+            let calibrationSet: SampleSet?
             do {
-                samples = try data.map { try SampleSet(path: $0, graph: analyzed.graph, explicit: explicit) }
-                calibrationSet = try calibration.map { try SampleSet(path: $0, graph: analyzed.graph, explicit: explicit) } ?? samples
-                if labels != nil && samples == nil { throw WhittleError(.usage, "--labels needs --data") }
-                labelValues = try labels.flatMap { label in try samples?.labels(label) }
+                calibrationSet = try calibration.map { try SampleSet(path: $0, graph: analyzed.graph, explicit: try ModelQuantizer.parseMap(comparison.map)) } ?? samples
             } catch let error as WhittleError {
                 throw error.inFile(analyzed.path)
             }
@@ -85,13 +72,7 @@ struct Binarize: ParsableCommand {
             let summary = try BinarizationReport.evaluate(original: analyzed, binarized: binarized.model, layers: layerTable, samples: samples,
                                                           labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")
-            if let report {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                guard FileManager.default.createFile(atPath: report, contents: try encoder.encode(summary) + Data("\n".utf8)) else {
-                    throw WhittleError(.io, "cannot write \(report)")
-                }
-            }
+            try writeReport(summary, to: comparison.report)
         }
     }
 }

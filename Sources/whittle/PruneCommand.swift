@@ -114,17 +114,7 @@ struct Prune: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The pruned model to write.", valueName: "OUT.onnx"))
     var output: String
 
-    @Option(help: ArgumentHelp("Samples to compare the pruned model with the original on.", valueName: "DATA.npz"))
-    var data: String?
-
-    @Option(help: ArgumentHelp("Class labels for top-1 accuracy: an array of the data .npz or a .npy file.", valueName: "KEY|FILE.npy"))
-    var labels: String?
-
-    @Option(name: .customLong("map"), help: ArgumentHelp("Which array of the .npz feeds an input (repeatable).", valueName: "INPUT=KEY"))
-    var map: [String] = []
-
-    @Option(help: ArgumentHelp("Also write the report as JSON.", valueName: "FILE.json"))
-    var report: String?
+    @OptionGroup var comparison: ComparisonData
 
     @Flag(help: "Sensitivity analysis: prune each layer alone at 50, 70, 80 and 90 % and compare the output on --data (first 100 samples).")
     var analyze = false
@@ -143,18 +133,11 @@ struct Prune: ParsableCommand {
             if goal == nil, pruning.sparsity == nil { throw WhittleError(.usage, "prune needs --sparsity S, --target-accuracy A or --target-size BYTES") }
             if goal != nil, pruning.sparsity != nil { throw WhittleError(.usage, "give --sparsity or a target, not both") }
             if goal != nil, pruning.structured != nil { throw WhittleError(.usage, "--target-accuracy and --target-size choose unstructured sparsities") }
-            if (analyze || goal != nil) && data == nil { throw WhittleError(.usage, "--analyze, --target-accuracy and --target-size need --data") }
-            if case .accuracy? = goal, labels == nil { throw WhittleError(.usage, "--target-accuracy needs --labels") }
+            if (analyze || goal != nil) && comparison.data == nil { throw WhittleError(.usage, "--analyze, --target-accuracy and --target-size need --data") }
+            if case .accuracy? = goal, comparison.labels == nil { throw WhittleError(.usage, "--target-accuracy needs --labels") }
             let analyzed = try model.load()
             // The data and labels are checked before any work.
-            let samples: SampleSet?, labelValues: [Int]?
-            do {
-                samples = try data.map { try SampleSet(path: $0, graph: analyzed.graph, explicit: try ModelQuantizer.parseMap(map)) }
-                if labels != nil && samples == nil { throw WhittleError(.usage, "--labels needs --data") }
-                labelValues = try labels.flatMap { label in try samples?.labels(label) }
-            } catch let error as WhittleError {
-                throw error.inFile(analyzed.path)
-            }
+            let (samples, labelValues) = try comparison.load(for: analyzed)
             var table: PruningSensitivity?
             if analyze || goal != nil, let samples {
                 table = try PruningSensitivity.measure(analyzed, samples: samples, labels: labelValues, progress: ProgressBar.standardError())
@@ -187,13 +170,7 @@ struct Prune: ParsableCommand {
                 print("")
                 print(table.text, terminator: "")
             }
-            if let report {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                guard FileManager.default.createFile(atPath: report, contents: try encoder.encode(summary) + Data("\n".utf8)) else {
-                    throw WhittleError(.io, "cannot write \(report)")
-                }
-            }
+            try writeReport(summary, to: comparison.report)
         }
     }
 }

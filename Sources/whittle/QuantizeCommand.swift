@@ -80,13 +80,7 @@ struct Quantize: ParsableCommand {
                   + "\(options.method) calibration on \(calibrationSet.count) samples of \(calibrationSet.path))")
             let summary = try QuantizationReport.evaluate(result, samples: evaluation, labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")
-            if let report {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                guard FileManager.default.createFile(atPath: report, contents: try encoder.encode(summary) + Data("\n".utf8)) else {
-                    throw WhittleError(.io, "cannot write \(report)")
-                }
-            }
+            try writeReport(summary, to: report)
         }
     }
 }

@@ -98,3 +98,40 @@ struct TargetOptions: ParsableArguments {
     func ram() throws -> Int? { try ramBudget.map(TargetBudget.parse) }
     func flash() throws -> Int? { try flashBudget.map(TargetBudget.parse) }
 }
+
+/// Writes a report as JSON (sorted keys, indented) when a path is given.
+func writeReport<T: Encodable>(_ value: T, to path: String?) throws {
+    guard let path else { return }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    guard FileManager.default.createFile(atPath: path, contents: try encoder.encode(value) + Data("\n".utf8)) else {
+        throw WhittleError(.io, "cannot write \(path)")
+    }
+}
+
+/// The samples a compressed model is compared with its original on (prune, binarize).
+struct ComparisonData: ParsableArguments {
+    @Option(help: ArgumentHelp("Samples to compare the compressed model with the original on.", valueName: "DATA.npz"))
+    var data: String?
+
+    @Option(help: ArgumentHelp("Class labels for top-1 accuracy: an array of the data .npz or a .npy file.", valueName: "KEY|FILE.npy"))
+    var labels: String?
+
+    @Option(name: .customLong("map"), help: ArgumentHelp("Which array of the .npz feeds an input (repeatable).", valueName: "INPUT=KEY"))
+    var map: [String] = []
+
+    @Option(help: ArgumentHelp("Also write the report as JSON.", valueName: "FILE.json"))
+    var report: String?
+
+    /// The samples and labels, checked before any work (errors name the model).
+    func load(for analyzed: AnalyzedModel) throws -> (SampleSet?, [Int]?) {
+        do {
+            let samples = try data.map { try SampleSet(path: $0, graph: analyzed.graph, explicit: try ModelQuantizer.parseMap(map)) }
+            if labels != nil && samples == nil { throw WhittleError(.usage, "--labels needs --data") }
+            return (samples, try labels.flatMap { label in try samples?.labels(label) })
+        } catch let error as WhittleError {
+            throw error.inFile(analyzed.path)
+        }
+    }
+}
+

@@ -151,20 +151,9 @@ struct DistillationTests {
             return
         }
         let folder = TestPaths.root.appendingPathComponent("Examples/distillation").path
-        try? FileManager.default.removeItem(atPath: folder + "/build")
         defer { try? FileManager.default.removeItem(atPath: folder + "/build") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["make", "-s", "run"]
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        process.standardInput = FileHandle.nullDevice
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output.suffix(800))")
+        let (status, output) = try ExampleTests.runExample("distillation")
+        #expect(status == 0, "\(output.suffix(800))")
         func accuracy(_ label: String) -> Double? {
             output.components(separatedBy: "\n").first { $0.hasPrefix("| \(label) |") }
                 .flatMap { $0.split(separator: "|").last?.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " %", with: "") }

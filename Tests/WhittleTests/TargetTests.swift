@@ -99,12 +99,8 @@ struct TargetTests {
 
 /// The device examples run with the one command their READMEs give.
 struct ExampleTests {
-    @Test(arguments: ["cortex-m4", "raspberry-pi"])
-    func exampleRuns(folder: String) throws {
-        guard TargetTests.emulatorsInstalled else {
-            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("QEMU or a cross compiler is missing") }
-            return
-        }
+    /// `make -s run` in `Examples/FOLDER` after removing its build folder: exit status and output.
+    static func runExample(_ folder: String) throws -> (Int32, String) {
         let directory = TestPaths.root.appendingPathComponent("Examples/\(folder)").path
         try? FileManager.default.removeItem(atPath: directory + "/build")
         let process = Process()
@@ -118,7 +114,17 @@ struct ExampleTests {
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output.suffix(800))")
+        return (process.terminationStatus, output)
+    }
+
+    @Test(arguments: ["cortex-m4", "raspberry-pi"])
+    func exampleRuns(folder: String) throws {
+        guard TargetTests.emulatorsInstalled else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("QEMU or a cross compiler is missing") }
+            return
+        }
+        let (status, output) = try Self.runExample(folder)
+        #expect(status == 0, "\(output.suffix(800))")
         #expect(output.contains("top class: 4"), "\(output.suffix(800))")
     }
 }

@@ -38,28 +38,30 @@ public enum WhittleBinaryOperators {
 
     static let binaryConv = OperatorDefinition("BinaryConv", domain: domain, infer: { ctx in
         try ctx.expectInputs(4, 4)
-        let p = try ctx.shape(0), w = try ctx.shape(1)
-        let g = try BinaryGeometry(ctx, input: p)
-        guard w.count == 2, w[1] == g.kh * g.kw * g.words, try ctx.shape(2) == [w[0]], try ctx.shape(3) == [w[0]] else {
-            throw WhittleError(.shapeMismatch, "BinaryConv weights, scale and bias do not match the geometry")
-        }
-        return [TensorType(.float, try ctx.int("dense", default: 0) != 0 ? [p[0], w[0]] : [p[0], w[0], g.oh, g.ow])]
+        let p = try ctx.shape(0)
+        return [try outputType(ctx, try BinaryGeometry(ctx, input: p), batch: p[0])]
     }, macs: { ctx, outputs in
         guard let w = try? ctx.shape(1), let y = outputs.first?.shape, let c = try? ctx.int("channels", default: 0) else { return 0 }
         return y.reduce(1, *) * (w[1] / max(BinaryGeometry.wordsOf(c), 1)) * c
     })
+
+    /// The float output of a binary convolution: [N, M, OH, OW], or [N, M] with `dense`; the
+    /// packed weights [M, KH · KW · words], scale [M] and bias [M] must fit the geometry.
+    static func outputType(_ ctx: InferenceContext, _ g: BinaryGeometry, batch: Int) throws -> TensorType {
+        let w = try ctx.shape(1)
+        guard w.count == 2, w[1] == g.kh * g.kw * g.words, try ctx.shape(2) == [w[0]], try ctx.shape(3) == [w[0]] else {
+            throw WhittleError(.shapeMismatch, "\(ctx.node.opType) weights, scale and bias do not match the geometry")
+        }
+        return TensorType(.float, try ctx.int("dense", default: 0) != 0 ? [batch, w[0]] : [batch, w[0], g.oh, g.ow])
+    }
 
     /// BinaryWeightConv(X, W, scale, bias): float inputs, packed ±1 weights as for BinaryConv.
     /// For each output, acc = Σ ±x over input channels c, then kernel rows and columns (in that
     /// order, taps outside the map skipped), sign from the weight bit; y = acc · scale[m] + bias[m].
     static let binaryWeightConv = OperatorDefinition("BinaryWeightConv", domain: domain, infer: { ctx in
         try ctx.expectInputs(4, 4)
-        let x = try ctx.shape(0), w = try ctx.shape(1)
-        let g = try BinaryGeometry(ctx, floatInput: x)
-        guard w.count == 2, w[1] == g.kh * g.kw * g.words, try ctx.shape(2) == [w[0]], try ctx.shape(3) == [w[0]] else {
-            throw WhittleError(.shapeMismatch, "BinaryWeightConv weights, scale and bias do not match the geometry")
-        }
-        return [TensorType(.float, try ctx.int("dense", default: 0) != 0 ? [x[0], w[0]] : [x[0], w[0], g.oh, g.ow])]
+        let x = try ctx.shape(0)
+        return [try outputType(ctx, try BinaryGeometry(ctx, floatInput: x), batch: x[0])]
     }, macs: { ctx, outputs in
         guard let x = try? ctx.shape(0), let y = outputs.first?.shape, let g = try? BinaryGeometry(ctx, floatInput: x) else { return 0 }
         return y.reduce(1, *) * g.kh * g.kw * g.channels
