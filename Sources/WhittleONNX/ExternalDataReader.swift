@@ -43,6 +43,7 @@ struct ExternalDataReader {
             throw WhittleError(.malformedModel, "external data length \(length) does not match the \(expectedBytes) bytes the shape needs")
         }
         let url = components.reduce(baseDirectory) { $0.appendingPathComponent(String($1)) }
+        try checkInsideFolder(url, location: location)
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw WhittleError(.io, "external data file \"\(location)\" not found next to the model (looked at \(url.path))")
         }
@@ -64,5 +65,34 @@ struct ExternalDataReader {
         } catch {
             throw WhittleError(.io, "external data file \"\(location)\": \(error.localizedDescription)")
         }
+    }
+
+    /// The file, with every symbolic link resolved, must be a regular file inside the model's
+    /// folder (also resolved): a link to a file elsewhere, a device or a FIFO (which would block
+    /// the read forever) is refused before it is opened.
+    func checkInsideFolder(_ url: URL, location: String) throws {
+        guard let folder = realPath(baseDirectory.path) else {
+            throw WhittleError(.io, "the model's folder \(baseDirectory.path) cannot be resolved")
+        }
+        guard let target = realPath(url.path) else {
+            throw WhittleError(.io, "external data file \"\(location)\" not found next to the model (looked at \(url.path))")
+        }
+        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+        guard target.hasPrefix(prefix) else {
+            throw WhittleError(.malformedModel, "external data location \"\(location)\" leaves the model's folder (it resolves to \(target))")
+        }
+        var info = stat()
+        guard stat(target, &info) == 0 else {
+            throw WhittleError(.io, "external data file \"\(location)\" cannot be read")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw WhittleError(.malformedModel, "external data location \"\(location)\" is not a regular file")
+        }
+    }
+
+    func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }

@@ -113,6 +113,60 @@ struct ImportTests {
         #expect(error?.reason.contains("initializer \"W\"") == true)
     }
 
+    /// Links out of the model's folder (to a file or through a folder), devices and FIFOs are refused
+    /// before anything is read; a FIFO must not make the reader wait.
+    @Test func externalDataCannotEscapeThroughLinksOrBlock() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-external-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = root.appendingPathComponent("model"), outside = root.appendingPathComponent("outside")
+        let fm = FileManager.default
+        let original = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("external.onnx")))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("external.bin")))
+        // The same model reading "dd/ernal.bin" (a location of the same length, so the protobuf stays valid).
+        var bytes = [UInt8](original)
+        let from = Array("external.bin".utf8), to = Array("dd/ernal.bin".utf8)
+        var i = 0
+        while i + from.count <= bytes.count {
+            if Array(bytes[i..<(i + from.count)]) == from { bytes.replaceSubrange(i..<(i + from.count), with: to) }
+            i += 1
+        }
+        func fresh(_ setUp: () throws -> Void) throws {
+            try? fm.removeItem(at: root)
+            try fm.createDirectory(at: model, withIntermediateDirectories: true)
+            try fm.createDirectory(at: outside, withIntermediateDirectories: true)
+            try original.write(to: model.appendingPathComponent("a.onnx"))
+            try Data(bytes).write(to: model.appendingPathComponent("b.onnx"))
+            try setUp()
+        }
+        let cases: [(String, String, () throws -> Void)] = [
+            ("a.onnx", "leaves the model's folder", {
+                try data.write(to: outside.appendingPathComponent("external.bin"))
+                try fm.createSymbolicLink(atPath: model.appendingPathComponent("external.bin").path, withDestinationPath: outside.appendingPathComponent("external.bin").path)
+            }),
+            ("b.onnx", "leaves the model's folder", {
+                try data.write(to: outside.appendingPathComponent("ernal.bin"))
+                try fm.createSymbolicLink(atPath: model.appendingPathComponent("dd").path, withDestinationPath: outside.path)
+            }),
+            ("a.onnx", "leaves the model's folder", {
+                try fm.createSymbolicLink(atPath: model.appendingPathComponent("external.bin").path, withDestinationPath: "/dev/zero")
+            }),
+            ("a.onnx", "is not a regular file", {
+                #expect(mkfifo(model.appendingPathComponent("external.bin").path, 0o600) == 0)
+            }),
+        ]
+        for (file, message, setUp) in cases {
+            try fresh(setUp)
+            let error = expectWhittleError { _ = try ONNXReader.read(path: model.appendingPathComponent(file).path) }
+            #expect(error?.reason.contains(message) == true, "\(String(describing: error))")
+        }
+        // A link that stays inside the folder is fine.
+        try fresh {
+            try data.write(to: model.appendingPathComponent("real.bin"))
+            try fm.createSymbolicLink(atPath: model.appendingPathComponent("external.bin").path, withDestinationPath: "real.bin")
+        }
+        #expect(try ONNXReader.read(path: model.appendingPathComponent("a.onnx").path).graph.initializers["W"]?.shape == [8, 4])
+    }
+
     @Test func externalDataNeedsAFolder() throws {
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("external.onnx"))))
         let error = expectWhittleError { _ = try ONNXReader.read(bytes: bytes) }
