@@ -16,6 +16,24 @@ public enum NPYFormat {
         }
     }
 
+    /// The whole file's length (header and data) from the beginning of its bytes, once the header
+    /// is complete in `prefix`; nil while more bytes are needed. Sizes are checked for overflow.
+    public static func expectedLength(prefix bytes: [UInt8]) throws -> Int? {
+        guard bytes.count >= 12 || (bytes.count >= 10 && bytes.count > 6 && bytes[6] == 1) else { return nil }
+        let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+        guard Array(bytes[0..<6]) == magic else { throw WhittleError(.malformedModel, "not a NumPy .npy file (bad magic)") }
+        let headerStart = bytes[6] == 1 ? 10 : 12
+        let headerLength = bytes[6] == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8 : (8..<12).reduce(0) { $0 | Int(bytes[$1]) << (8 * ($1 - 8)) }
+        guard headerStart + headerLength <= bytes.count else { return nil }
+        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
+        let shape = try parseShape(try field("shape", in: header))
+        let (type, _) = try dtype(try field("descr", in: header))
+        guard let width = type.byteWidth else { throw WhittleError(.unsupported, "dtype is not supported") }
+        let (total, overflow) = (headerStart + headerLength).addingReportingOverflow(try Shape.byteCount(shape, width: width))
+        guard !overflow else { throw WhittleError(.malformedModel, "the array's declared size overflows") }
+        return total
+    }
+
     private static func decodeUnlabelled(_ bytes: [UInt8]) throws -> Tensor {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
@@ -121,12 +139,16 @@ public enum NPYFormat {
         }
         let shape = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
+        // Version 1.0 stores the header length in 16 bits; a longer header (a shape of many
+        // dimensions) needs version 2.0, with 32 bits, as NumPy itself writes it.
+        let prefix = header.utf8.count + 11 > 65535 ? 12 : 10
         // Pad with spaces so the data starts at a multiple of 64 bytes, ending the header with a newline.
-        let total = 10 + header.utf8.count + 1
+        let total = prefix + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
         let length = header.utf8.count
-        return [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(length & 0xFF), UInt8(length >> 8)]
-            + Array(header.utf8) + tensor.bytes
+        let lengthBytes = prefix == 10 ? [UInt8(length & 0xFF), UInt8(length >> 8)]
+            : [UInt8(length & 0xFF), UInt8((length >> 8) & 0xFF), UInt8((length >> 16) & 0xFF), UInt8((length >> 24) & 0xFF)]
+        return [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, prefix == 10 ? 1 : 2, 0] + lengthBytes + Array(header.utf8) + tensor.bytes
     }
 }
 

@@ -92,27 +92,47 @@ public struct NPZArchive: Sendable {
         return try NPYFormat.decode(content, what: "\(path): array \"\(name)\"")
     }
 
-    /// Raw deflate (no zlib header), as ZIP stores it.
+    /// Raw deflate (no zlib header), as ZIP stores it, inflated a piece at a time: the output never
+    /// grows past what the array's own .npy header says it holds (a ZIP directory can claim any size,
+    /// and a small deflate stream can expand a thousandfold), and it must match the directory's size.
     static func inflate(_ input: [UInt8], size: Int, what: String) throws -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: size)
         var stream = z_stream()
         guard inflateInit2_(&stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw WhittleError(.io, "\(what): cannot start zlib")
         }
         defer { inflateEnd(&stream) }
-        var input = input
-        let status = input.withUnsafeMutableBufferPointer { inBuffer in
-            output.withUnsafeMutableBufferPointer { outBuffer in
-                stream.next_in = inBuffer.baseAddress
-                stream.avail_in = uInt(inBuffer.count)
-                stream.next_out = outBuffer.baseAddress
-                stream.avail_out = uInt(outBuffer.count)
-                return CZlib.inflate(&stream, Z_FINISH)
+        var input = input, output: [UInt8] = [], limit: Int?
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var status = Z_OK
+        try input.withUnsafeMutableBufferPointer { inBuffer in
+            stream.next_in = inBuffer.baseAddress
+            stream.avail_in = uInt(inBuffer.count)
+            while status != Z_STREAM_END {
+                let produced = chunk.withUnsafeMutableBufferPointer { outBuffer -> Int in
+                    stream.next_out = outBuffer.baseAddress
+                    stream.avail_out = uInt(outBuffer.count)
+                    status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    return outBuffer.count - Int(stream.avail_out)
+                }
+                guard status == Z_OK || status == Z_STREAM_END, produced > 0 || status == Z_STREAM_END else {
+                    throw WhittleError(.malformedModel, "\(what): corrupt deflate data")
+                }
+                output += chunk[0..<produced]
+                if limit == nil, let expected = try NPYFormat.expectedLength(prefix: output) {
+                    guard expected == size else {
+                        throw WhittleError(.malformedModel, "\(what): the array holds \(expected) bytes but the archive says \(size)")
+                    }
+                    limit = expected
+                }
+                if limit == nil && output.count > 1 << 24 {
+                    throw WhittleError(.malformedModel, "\(what): no complete .npy header in the first 16 MiB")
+                }
+                if output.count > limit ?? max(size, 1 << 20) {
+                    throw WhittleError(.malformedModel, "\(what): inflates past the \(limit ?? size) bytes it declares")
+                }
             }
         }
-        guard status == Z_STREAM_END, Int(stream.total_out) == size else {
-            throw WhittleError(.malformedModel, "\(what): corrupt deflate data")
-        }
+        guard output.count == size else { throw WhittleError(.malformedModel, "\(what): corrupt deflate data") }
         return output
     }
 
