@@ -29,6 +29,20 @@ public struct Interpreter: Sendable {
 
     /// Runs the model. `inputs` are matched by name and must have the graph inputs' types and shapes.
     /// `trace`, when given, sees every value the run computes, in order.
+    /// The most bytes one computed tensor may take; a model that would need more is refused before
+    /// the allocation (a ConstantOfShape or Expand to a huge shape, for example).
+    public var maxTensorBytes = 1 << 32
+
+    /// Refuses an output larger than `maxTensorBytes` (or whose size overflows).
+    func checkSize(_ name: String, _ type: TensorType) throws {
+        guard let shape = type.shape else { return }
+        let bytes = (try? Shape.byteCount(shape, width: type.elementType.byteWidth ?? 8)) ?? Int.max
+        guard bytes <= maxTensorBytes else {
+            throw WhittleError(.unsupported, "output \"\(name)\" of shape \(Shape.describe(shape)) would take \(bytes == Int.max ? "more than 2^63" : String(bytes)) bytes, "
+                               + "more than the \(maxTensorBytes) bytes allowed for one tensor (--max-tensor-bytes)")
+        }
+    }
+
     public func run(_ inputs: [String: NDArray], trace: ((String, NDArray) throws -> Void)? = nil) throws -> [String: NDArray] {
         let graph = inference.graph
         var values = constants
@@ -56,6 +70,9 @@ public struct Interpreter: Sendable {
                 let nodeContext = InferenceContext(node: node, opset: model.opset(for: node.domain),
                                                    inputTypes: inputTypes, inputValues: inputValues)
                 let outputTypes = node.outputs.map { graph.type(of: $0) ?? TensorType(.float, nil) }
+                for (name, type) in zip(node.outputs, outputTypes) where !name.isEmpty {
+                    try checkSize(name, type)
+                }
                 let arguments = try node.inputs.map { name -> NDArray? in
                     if name.isEmpty { return nil }
                     guard let value = values[name] else { throw WhittleError(.invalidGraph, "value \"\(name)\" is not computed") }

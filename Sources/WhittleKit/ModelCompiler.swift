@@ -64,6 +64,7 @@ public enum ModelCompiler {
             for pass in options.dumpAfter.sorted() where !PassPipeline.standard.passes.contains(where: { $0.name == pass }) {
                 throw WhittleError(.usage, "--dump-ir-after names unknown pass \"\(pass)\"")
             }
+            try checkSizes(types.graph)
             let plan = try MemoryPlanner.plan(types.graph)
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
@@ -74,6 +75,31 @@ public enum ModelCompiler {
         } catch let error as WhittleError {
             throw error.inFile(analyzed.path)
         }
+    }
+}
+
+extension ModelCompiler {
+    /// The emitted C counts elements with `int` and addresses the arena with its offsets: every
+    /// tensor must have at most 2^31 − 1 elements (and its bytes fit), checked before any layout.
+    static func checkSizes(_ graph: Graph) throws {
+        let limit = Int(Int32.max)
+        func check(_ value: String, node: Int?) throws {
+            guard let type = graph.type(of: value), let shape = type.shape else { return }
+            let count: Int
+            do {
+                count = try Shape.byteCount(shape, width: type.elementType.byteWidth ?? 1) / max(type.elementType.byteWidth ?? 1, 1)
+            } catch {
+                count = Int.max
+            }
+            guard count <= limit else {
+                let error = WhittleError(.unsupported, "value \"\(value)\" of shape \(Shape.describe(shape)) has more than 2,147,483,647 elements, "
+                                         + "more than the emitted C can count (its loops use int)")
+                throw node.map { error.inNode(graph.context(ofNode: $0)) } ?? error
+            }
+        }
+        for input in graph.inputs { try check(input.name, node: nil) }
+        for name in graph.initializerNames { try check(name, node: nil) }
+        for (index, node) in graph.nodes.enumerated() { for output in node.outputs where !output.isEmpty { try check(output, node: index) } }
     }
 }
 

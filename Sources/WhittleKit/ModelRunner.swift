@@ -101,8 +101,10 @@ public enum ModelRunner {
     }
 
     /// Runs `analyzed` on `inputs`; with `traceDirectory`, writes every computed value there as `.npy`.
-    public static func run(_ analyzed: AnalyzedModel, inputs: [String: NDArray], traceDirectory: String? = nil) throws -> [String: NDArray] {
-        let interpreter = try Interpreter(model: analyzed.model, inference: analyzed.inference)
+    public static func run(_ analyzed: AnalyzedModel, inputs: [String: NDArray], traceDirectory: String? = nil,
+                           maxTensorBytes: Int = 1 << 32) throws -> [String: NDArray] {
+        var interpreter = try Interpreter(model: analyzed.model, inference: analyzed.inference)
+        interpreter.maxTensorBytes = maxTensorBytes
         guard let traceDirectory else { return try interpreter.run(inputs) }
         try makeDirectory(traceDirectory)
         var taken = Set<String>()

@@ -119,9 +119,9 @@ public enum TargetBudget {
     public static func parse(_ text: String) throws -> Int {
         let upper = text.uppercased()
         let (digits, factor): (Substring, Int) = upper.hasSuffix("K") ? (upper.dropLast(), 1024)
-            : upper.hasSuffix("M") ? (upper.dropLast(), 1 << 20) : (Substring(upper), 1)
-        guard let value = Int(digits), value >= 0 else {
-            throw WhittleError(.usage, "budget \"\(text)\" must be a byte count like 262144, 256K or 1M")
+            : upper.hasSuffix("M") ? (upper.dropLast(), 1 << 20) : upper.hasSuffix("G") ? (upper.dropLast(), 1 << 30) : (Substring(upper), 1)
+        guard let value = Int(digits), value >= 0, !value.multipliedReportingOverflow(by: factor).overflow else {
+            throw WhittleError(.usage, "\"\(text)\" must be a byte count like 262144, 256K, 1M or 4G")
         }
         return value * factor
     }

@@ -25,21 +25,33 @@ struct Run: ParsableCommand {
     var trace: String?
 
     func validate() throws {
-        guard (inputs == nil) != inputFiles.isEmpty else {
-            throw ValidationError("give either --inputs FILE.npz or one --input NAME=FILE.npy per input")
+        guard inputs == nil || inputFiles.isEmpty else {
+            throw ValidationError("give either --inputs FILE.npz or one --input NAME=FILE.npy per input, not both")
         }
     }
+
+    @Option(name: .customLong("max-tensor-bytes"), help: ArgumentHelp("The most bytes one computed tensor may take (default 4G).", valueName: "BYTES"))
+    var maxTensorBytes = "4G"
 
     func run() throws {
         try reportingErrors {
             let analyzed = try options.load()
             let values: [String: NDArray]
+            if inputs == nil && inputFiles.isEmpty && !analyzed.graph.inputs.isEmpty {
+                throw WhittleError(.usage, "give either --inputs FILE.npz or one --input NAME=FILE.npy per input")
+            }
             if let inputs {
                 values = try ModelRunner.inputs(fromArchive: inputs, for: analyzed.graph)
             } else {
                 values = try ModelRunner.inputs(fromFiles: inputFiles, for: analyzed.graph)
             }
-            let outputs = try ModelRunner.run(analyzed, inputs: values, traceDirectory: trace)
+            let limit = try TargetBudget.parse(maxTensorBytes)
+            let outputs: [String: NDArray]
+            do {
+                outputs = try ModelRunner.run(analyzed, inputs: values, traceDirectory: trace, maxTensorBytes: limit)
+            } catch let error as WhittleError {
+                throw error.inFile(analyzed.path)
+            }
             try ModelRunner.makeDirectory(output)
             var taken = Set<String>()
             for info in analyzed.graph.outputs {

@@ -79,7 +79,9 @@ enum GeneratorOperators {
         guard let start = ctx.value(0), let delta = ctx.value(2) else { return nil }
         let count = try rangeCount(ctx)
         if let s = start.int64(at: 0), let d = delta.int64(at: 0) {
-            return try ConstantFolding.make(start.elementType, shape: [count], ints: (0..<count).map { s + Int64($0) * d }).map { [$0] }
+            // Wrapping arithmetic: i·d may overflow on the way, but every element lies between start
+            // and limit, so the wrapped sum is the exact value.
+            return try ConstantFolding.make(start.elementType, shape: [count], ints: (0..<count).map { s &+ Int64($0) &* d }).map { [$0] }
         }
         let s = start.double(at: 0), d = delta.double(at: 0)
         return try ConstantFolding.make(start.elementType, shape: [count], doubles: (0..<count).map { s + Double($0) * d }).map { [$0] }
@@ -92,6 +94,17 @@ enum GeneratorOperators {
         }
         let d = delta.double(at: 0)
         guard d != 0 else { throw WhittleError(.shapeMismatch, "delta must not be 0") }
+        if let s = start.int64(at: 0), let l = limit.int64(at: 0), let step = delta.int64(at: 0) {
+            // Integers: count exactly with unsigned magnitudes, which cannot overflow.
+            guard step > 0 ? l > s : s > l else { return 0 }
+            let span = step > 0 ? UInt64(bitPattern: l &- s) : UInt64(bitPattern: s &- l)
+            let magnitude = step.magnitude
+            let count = span / magnitude + (span % magnitude == 0 ? 0 : 1)
+            guard count < UInt64(Int32.max) else {
+                throw WhittleError(.shapeMismatch, "range from start, limit and delta is not a finite size below 2^31")
+            }
+            return Int(count)
+        }
         let count = ((limit.double(at: 0) - start.double(at: 0)) / d).rounded(.up)
         guard count.isFinite, count < Double(Int32.max) else {
             throw WhittleError(.shapeMismatch, "range from start, limit and delta is not a finite size below 2^31")
