@@ -37,6 +37,7 @@ public enum ONNXReader {
         guard !bytes.isEmpty else {
             throw WhittleError(.malformedModel, "the file is empty (0 bytes), not an ONNX model")
         }
+        try NestingCheck.check(bytes)
         guard let proto = bytes.withUnsafeBufferPointer({ onnx__model_proto__unpack(nil, $0.count, $0.baseAddress) }) else {
             throw WhittleError(.malformedModel,
                 "not a valid ONNX model: protobuf decoding failed (the file is truncated, corrupt, or not ONNX)")

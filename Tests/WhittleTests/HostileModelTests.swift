@@ -4,6 +4,7 @@ import WhittleInterpreter
 import WhittleIR
 import WhittleKit
 import WhittleOps
+import WhittleONNX
 
 /// Well-formed models that declare absurd sizes: a clean error naming the node, never a trap, an
 /// allocation that aborts, or C with int counters that overflow.
@@ -66,5 +67,79 @@ struct HostileModelTests {
         #expect(small?.reason.contains("more than the 16 bytes") == true)
         #expect(try TargetBudget.parse("4G") == 1 << 32)
         #expect(throws: WhittleError.self) { _ = try TargetBudget.parse("99999999999999G") }
+    }
+}
+
+/// Models that nest subgraphs or types tens of thousands of levels deep are refused before the
+/// recursive protobuf decoder sees them.
+struct DeepNestingTests {
+    /// Builds a message inside out by prepending (kept reversed, so each level costs its own size).
+    struct InsideOut {
+        var reversed: [UInt8] = []
+        var length = 0
+
+        static func varint(_ value: Int) -> [UInt8] {
+            var v = UInt64(value), out: [UInt8] = []
+            repeat {
+                out.append(UInt8(v & 0x7F) | (v >= 0x80 ? 0x80 : 0))
+                v >>= 7
+            } while v != 0
+            return out
+        }
+
+        mutating func prepend(_ chunk: [UInt8]) {
+            reversed.append(contentsOf: chunk.reversed())
+            length += chunk.count
+        }
+
+        /// Wraps everything so far as field `field` (length-delimited) of a new message.
+        mutating func wrap(_ field: Int) {
+            prepend(Self.varint(length))
+            prepend(Self.varint(field << 3 | 2))
+        }
+
+        var bytes: [UInt8] { reversed.reversed() }
+    }
+
+    /// A ModelProto around `graph` (ir_version 8, opset 13).
+    static func model(_ graph: InsideOut) -> [UInt8] {
+        var m = graph
+        m.wrap(7)
+        m.prepend([0x42, 0x02, 0x10, 0x0D])  // opset_import { version: 13 }
+        m.prepend([0x08, 0x08])  // ir_version: 8
+        return m.bytes
+    }
+
+    @Test(arguments: [2_000, 100_000])
+    func nestedIfGraphsAreRefused(levels: Int) throws {
+        var g = InsideOut()
+        for _ in 0..<levels {
+            g.wrap(6)  // AttributeProto.g
+            g.prepend([0xA0, 0x01, 0x05])  // type: GRAPH
+            g.prepend([0x0A, 0x0B] + Array("then_branch".utf8))
+            g.wrap(5)  // NodeProto.attribute
+            g.prepend([0x22, 0x02] + Array("If".utf8))
+            g.wrap(1)  // GraphProto.node
+        }
+        let error = expectWhittleError { _ = try ONNXReader.read(bytes: Self.model(g)) }
+        #expect(error?.reason.contains("nests graphs or types more than 64 levels deep") == true, "\(String(describing: error))")
+    }
+
+    @Test func nestedSequenceTypesAreRefused() throws {
+        var t = InsideOut()
+        for _ in 0..<100_000 {
+            t.wrap(1)  // Sequence.elem_type
+            t.wrap(4)  // TypeProto.sequence_type
+        }
+        t.wrap(2)  // ValueInfoProto.type
+        t.prepend([0x0A, 0x01, 0x78])  // name: "x"
+        t.wrap(11)  // GraphProto.input
+        let error = expectWhittleError { _ = try ONNXReader.read(bytes: Self.model(t)) }
+        #expect(error?.reason.contains("more than 64 levels deep") == true, "\(String(describing: error))")
+    }
+
+    @Test func realModelsPassTheCheck() throws {
+        for name in ["digits_cnn", "kws_dscnn_int8_qdq"] { _ = try ONNXReader.read(path: TestPaths.model("\(name).onnx")) }
+        _ = try ONNXReader.read(path: TestPaths.fixture("local_functions.onnx"))
     }
 }
