@@ -5,7 +5,9 @@
 public struct Graph: Sendable, Hashable {
     public var name: String
     /// Runtime inputs, in declaration order; initializers are not listed here.
-    public var inputs: [ValueInfo]
+    public var inputs: [ValueInfo] { didSet { inputTypes = Self.typesByName(inputs) } }
+    /// The declared type of each input (the first one of a name), so `type(of:)` does not scan them.
+    private var inputTypes: [String: TensorType]
     public var outputs: [ValueInfo]
     public var nodes: [Node]
     /// Constant tensors by value name.
@@ -17,6 +19,7 @@ public struct Graph: Sendable, Hashable {
                 initializers: [String: Tensor] = [:], valueTypes: [String: TensorType] = [:]) {
         self.name = name
         self.inputs = inputs
+        self.inputTypes = Self.typesByName(inputs)
         self.outputs = outputs
         self.nodes = nodes
         self.initializers = initializers
@@ -26,8 +29,15 @@ public struct Graph: Sendable, Hashable {
     /// The type of `value`: an initializer's, a graph input's, or a recorded one.
     public func type(of value: String) -> TensorType? {
         if let t = initializers[value] { return t.type }
-        if let i = inputs.first(where: { $0.name == value }), let type = i.type { return type }
+        if let type = inputTypes[value] { return type }
         return valueTypes[value]
+    }
+
+    static func typesByName(_ inputs: [ValueInfo]) -> [String: TensorType] {
+        var types: [String: TensorType] = [:]
+        var seen = Set<String>()
+        for input in inputs where seen.insert(input.name).inserted { if let type = input.type { types[input.name] = type } }
+        return types
     }
 
     /// Initializer names in a fixed order (sorted), for deterministic output.

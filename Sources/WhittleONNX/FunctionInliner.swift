@@ -18,19 +18,43 @@ struct FunctionInliner {
     var functions: [String: FunctionTemplate]
     /// Deeper nesting than this is taken for recursion.
     static let maximumDepth = 64
+    /// More inlined calls than this (functions that call others several times grow exponentially
+    /// with depth) are refused rather than expanded.
+    static let maximumCalls = 200_000
 
     static func key(_ domain: String, _ name: String, _ overload: String) -> String { "\(domain)\u{0}\(name)\u{0}\(overload)" }
 
     func inline(_ graph: inout Graph) throws -> Int {
         guard !functions.isEmpty else { return 0 }
-        var taken = Set(graph.inputs.map(\.name)).union(graph.initializers.keys)
-        for node in graph.nodes { taken.formUnion(node.outputs) }
+        var taken = Names(Set(graph.inputs.map(\.name)).union(graph.initializers.keys))
+        for node in graph.nodes { taken.names.formUnion(node.outputs) }
         var count = 0
         graph.nodes = try expand(graph.nodes, depth: 0, taken: &taken, count: &count)
         return count
     }
 
-    private func expand(_ nodes: [Node], depth: Int, taken: inout Set<String>, count: inout Int) throws -> [Node] {
+    /// Names in use, and for each base name the next suffix to try: calls without names share a
+    /// prefix, and probing `_2`, `_3`, … from the start each time would be quadratic.
+    struct Names {
+        var names: Set<String>
+        var next: [String: Int] = [:]
+
+        init(_ names: Set<String>) { self.names = names }
+
+        mutating func fresh(_ base: String, suffixed: (Int) -> String) -> String {
+            var candidate = base, suffix = next[base] ?? 1
+            if suffix > 1 { candidate = suffixed(suffix) }
+            while names.contains(candidate) {
+                suffix += 1
+                candidate = suffixed(suffix)
+            }
+            next[base] = suffix
+            names.insert(candidate)
+            return candidate
+        }
+    }
+
+    private func expand(_ nodes: [Node], depth: Int, taken: inout Names, count: inout Int) throws -> [Node] {
         var result: [Node] = []
         for (index, original) in nodes.enumerated() {
             var node = original
@@ -55,6 +79,10 @@ struct FunctionInliner {
                 throw WhittleError(.unsupported, "function \(node.qualifiedOpType) is nested more than \(Self.maximumDepth) deep (recursive?)")
                     .inNode(context)
             }
+            guard count < Self.maximumCalls else {
+                throw WhittleError(.unsupported, "inlining the model's functions takes more than \(Self.maximumCalls) calls; "
+                                   + "functions that call others several times grow exponentially with depth").inNode(context)
+            }
             let body = try WhittleError.attaching(context) { try instantiate(function, at: node, taken: &taken) }
             count += 1
             result.append(contentsOf: try expand(body, depth: depth + 1, taken: &taken, count: &count))
@@ -63,7 +91,7 @@ struct FunctionInliner {
     }
 
     /// The function's nodes with inputs, outputs and attributes of the call substituted.
-    private func instantiate(_ function: FunctionTemplate, at call: Node, taken: inout Set<String>) throws -> [Node] {
+    private func instantiate(_ function: FunctionTemplate, at call: Node, taken: inout Names) throws -> [Node] {
         guard call.inputs.count <= function.inputs.count, call.outputs.count <= function.outputs.count else {
             throw WhittleError(.invalidGraph,
                 "call passes \(call.inputs.count) inputs and \(call.outputs.count) outputs; function \(function.name) takes \(function.inputs.count) and \(function.outputs.count)")
@@ -75,13 +103,7 @@ struct FunctionInliner {
         func local(_ name: String) -> String {
             if name.isEmpty { return "" }
             if let known = rename[name] { return known }
-            var candidate = "\(prefix)/\(name)"
-            var suffix = 1
-            while taken.contains(candidate) {
-                suffix += 1
-                candidate = "\(prefix)/\(name)_\(suffix)"
-            }
-            taken.insert(candidate)
+            let candidate = taken.fresh("\(prefix)/\(name)") { "\(prefix)/\(name)_\($0)" }
             rename[name] = candidate
             return candidate
         }

@@ -38,12 +38,14 @@ final class GraphDecoder {
             }
             graph.initializers[name] = try tensors.decode(t, what: "initializer")
         }
+        var inputs: [ValueInfo] = []
         for info in messages(proto.input, proto.n_input) {
             let name = text(info.name)
             // Before IR version 4 every initializer was also listed as an input; it stays a constant.
             if graph.initializers[name] != nil { continue }
-            graph.inputs.append(try decodeInput(info, isMain: isMain))
+            inputs.append(try decodeInput(info, isMain: isMain))
         }
+        graph.inputs = inputs  // assigned once: each assignment re-indexes the inputs
         for info in messages(proto.output, proto.n_output) {
             let name = text(info.name)
             // Outputs may leave their type to inference; a declared type is checked against it.

@@ -11,28 +11,32 @@ public struct FoldBatchNormalization: GraphPass {
     public init() {}
 
     public func run(_ model: inout Model, types: InferenceResult) throws -> Bool {
-        var changed = false
         var graph = model.graph
-        var index = 0
-        while index < graph.nodes.count {
-            let bn = graph.nodes[index]
+        // Built once: folding rewrites a producer in place and drops its BatchNormalization at the
+        // end, which changes no other value's producer or readers.
+        var index = ValueIndex(graph)
+        let outputs = Set(graph.outputs.map(\.name))
+        var removed = Set<Int>()
+        for (position, bn) in graph.nodes.enumerated() {
             if bn.opType == "BatchNormalization", Node.isDefaultDomain(bn.domain), bn.outputs.filter({ !$0.isEmpty }).count == 1,
-               (try? foldedInto(&graph, bn: bn, types: types)) == true {
-                graph.nodes.removeAll { $0 == bn }
-                changed = true
-                continue
+               let producer = index.producer[bn.inputs[0]],
+               (try? foldedInto(&graph, bn: bn, types: types, index: index, outputs: outputs)) == true {
+                removed.insert(position)
+                // The producer now makes the BatchNormalization's output (a second one may fold too).
+                for output in bn.outputs where !output.isEmpty { index.producer[output] = producer }
             }
-            index += 1
         }
+        guard !removed.isEmpty else { return false }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         model.graph = graph
-        return changed
+        return true
     }
 
     /// Rewrites the producer of the BN input; returns false when the pattern does not apply.
-    private func foldedInto(_ graph: inout Graph, bn: Node, types: InferenceResult) throws -> Bool {
+    private func foldedInto(_ graph: inout Graph, bn: Node, types: InferenceResult, index: ValueIndex, outputs: Set<String>) throws -> Bool {
         let x = bn.inputs[0]
-        guard let producerIndex = graph.nodes.firstIndex(where: { $0.outputs.contains(x) }),
-              graph.consumers()[x]?.count == 1, !graph.isOutput(x),
+        guard let producerIndex = index.producer[x], graph.nodes[producerIndex].outputs.contains(x),
+              index.readers[x] == 1, !outputs.contains(x),
               let scale = graph.initializers[bn.inputs[1]]?.floats(), let bias = graph.initializers[bn.inputs[2]]?.floats(),
               let mean = graph.initializers[bn.inputs[3]]?.floats(), let variance = graph.initializers[bn.inputs[4]]?.floats()
         else { return false }
@@ -64,7 +68,7 @@ public struct FoldBatchNormalization: GraphPass {
             return false
         }
         guard let weights = graph.initializers[weightName], weights.elementType == .float,
-              graph.consumers()[weightName]?.count == 1 else { return false }
+              index.readers[weightName] == 1 else { return false }
         if producer.opType == "Gemm" || producer.opType == "MatMul" {
             guard weights.rank == 2 else { return false }
         }
@@ -74,7 +78,7 @@ public struct FoldBatchNormalization: GraphPass {
         var b = [Float](repeating: 0, count: channels)
         if biasIndex < producer.inputs.count, !producer.inputs[biasIndex].isEmpty {
             guard let given = graph.initializers[producer.inputs[biasIndex]], given.count == channels || given.count == 1,
-                  graph.consumers()[producer.inputs[biasIndex]]?.count == 1 else { return false }
+                  index.readers[producer.inputs[biasIndex]] == 1 else { return false }
             let values = given.floats()
             b = (0..<channels).map { values[values.count == 1 ? 0 : $0] }
         }

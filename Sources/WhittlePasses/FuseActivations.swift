@@ -14,31 +14,31 @@ public struct FuseActivations: GraphPass {
 
     public func run(_ model: inout Model, types: InferenceResult) throws -> Bool {
         var graph = model.graph
-        var changed = false
-        var index = 0
-        while index < graph.nodes.count {
-            let activation = graph.nodes[index]
+        // One linear sweep: an activation whose input has one reader, made by an unfused producer,
+        // moves into that producer; fusions never depend on each other (a fused producer takes no second one).
+        let index = ValueIndex(graph)
+        let outputs = Set(graph.outputs.map(\.name))
+        var removed = Set<Int>()
+        for (position, activation) in graph.nodes.enumerated() {
             guard Node.isDefaultDomain(activation.domain), Self.activations.contains(activation.opType),
-                  let x = activation.inputs.first, !graph.isOutput(x), graph.consumers()[x]?.count == 1,
-                  let p = graph.nodes.firstIndex(where: { $0.outputs.first == x }),
+                  let x = activation.inputs.first, !outputs.contains(x), index.readers[x] == 1,
+                  let p = index.producer[x], graph.nodes[p].outputs.first == x,
                   Node.isDefaultDomain(graph.nodes[p].domain), Self.producers.contains(graph.nodes[p].opType),
                   graph.nodes[p].attributes[WhittleAttribute.activation] == nil,
                   types.graph.type(of: x)?.elementType == .float,
                   let parameters = parameters(of: activation, graph: graph, opset: model.opset(for: ""))
-            else {
-                index += 1
-                continue
-            }
+            else { continue }
             var producer = graph.nodes[p]
             producer.attributes[WhittleAttribute.activation] = .string(activation.opType)
             for (key, value) in parameters { producer.attributes[key] = .float(value) }
             producer.outputs[0] = activation.outputs[0]
             graph.nodes[p] = producer
-            graph.nodes.remove(at: index)
-            changed = true
+            removed.insert(position)
         }
+        guard !removed.isEmpty else { return false }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         model.graph = graph
-        return changed
+        return true
     }
 
     /// The fused parameters, or nil when they are not compile-time constants.

@@ -23,14 +23,19 @@ public struct FuseQuantized: GraphPass {
     public func run(_ model: inout Model, types: InferenceResult) throws -> Bool {
         var graph = model.graph
         var changed = false
-        var index = 0
-        while index < graph.nodes.count {
-            if let replacement = try fused(graph.nodes[index], graph: &graph, model: model) {
+        // Built once: fusing a node never changes who reads a later node's output or who makes a
+        // DequantizeLinear's output, and the QuantizeLinear nodes fused away are dropped at the end.
+        var lookup = Lookup(index: ValueIndex(graph), outputs: Set(graph.outputs.map(\.name)))
+        for (position, node) in graph.nodes.enumerated() where node.opType == "QuantizeLinear" && Node.isDefaultDomain(node.domain) {
+            if let input = node.inputs.first { lookup.quantizers[input] = position }
+        }
+        for index in graph.nodes.indices where !lookup.removed.contains(index) {
+            if let replacement = try fused(graph.nodes[index], graph: &graph, model: model, lookup: &lookup) {
                 graph.nodes[index] = replacement
                 changed = true
             }
-            index += 1
         }
+        if !lookup.removed.isEmpty { graph.nodes = graph.nodes.enumerated().filter { !lookup.removed.contains($0.offset) }.map(\.element) }
         model.graph = graph
         for domain in ["com.microsoft", WhittleQuantizedOperators.domain]
         where changed && graph.nodes.contains(where: { $0.domain == domain }) && model.opsets[domain] == nil {
@@ -39,9 +44,19 @@ public struct FuseQuantized: GraphPass {
         return changed
     }
 
+    /// The graph's producers, readers and QuantizeLinear nodes by input, and the nodes fused away.
+    struct Lookup {
+        var index: ValueIndex
+        var outputs: Set<String>
+        var quantizers: [String: Int] = [:]
+        var removed = Set<Int>()
+    }
+
     /// The value's DequantizeLinear, if it has a constant scale (and zero point).
-    func dequantized(_ value: String, _ graph: Graph) -> Dequantized? {
-        guard let node = graph.nodes.first(where: { $0.outputs.first == value }), node.opType == "DequantizeLinear",
+    func dequantized(_ value: String, _ graph: Graph, _ lookup: Lookup) -> Dequantized? {
+        guard let position = lookup.index.producer[value], !lookup.removed.contains(position) else { return nil }
+        let node = graph.nodes[position]
+        guard node.outputs.first == value, node.opType == "DequantizeLinear",
               Node.isDefaultDomain(node.domain), graph.initializers[node.inputs[1]] != nil else { return nil }
         let zeroPoint = node.inputs.count > 2 && !node.inputs[2].isEmpty ? node.inputs[2] : nil
         if let zeroPoint, graph.initializers[zeroPoint] == nil { return nil }
@@ -50,13 +65,14 @@ public struct FuseQuantized: GraphPass {
         return Dequantized(integer: node.inputs[0], scale: node.inputs[1], zeroPoint: zeroPoint, axis: axis)
     }
 
-    /// The QuantizeLinear that is the only reader of `value` (per-tensor scale).
-    func quantizer(of value: String, _ graph: Graph) -> Node? {
-        guard !graph.isOutput(value), graph.consumers()[value]?.count == 1,
-              let q = graph.nodes.first(where: { $0.inputs.first == value && $0.opType == "QuantizeLinear" && Node.isDefaultDomain($0.domain) }),
-              q.inputs.count > 2, !q.inputs[2].isEmpty,
+    /// The QuantizeLinear that is the only reader of `value` (per-tensor scale), and its position.
+    func quantizer(of value: String, _ graph: Graph, _ lookup: Lookup) -> (Node, Int)? {
+        guard !lookup.outputs.contains(value), lookup.index.readers[value] == 1, let position = lookup.quantizers[value],
+              !lookup.removed.contains(position) else { return nil }
+        let q = graph.nodes[position]
+        guard q.inputs.count > 2, !q.inputs[2].isEmpty,
               let scale = graph.initializers[q.inputs[1]], scale.count == 1, graph.initializers[q.inputs[2]] != nil else { return nil }
-        return q
+        return (q, position)
     }
 
     /// A zero point input: the given one, or a new zero of `type`.
@@ -75,8 +91,9 @@ public struct FuseQuantized: GraphPass {
         return dz == qz
     }
 
-    private func fused(_ node: Node, graph: inout Graph, model: Model) throws -> Node? {
-        guard Node.isDefaultDomain(node.domain), let output = node.outputs.first, let q = quantizer(of: output, graph) else { return nil }
+    private func fused(_ node: Node, graph: inout Graph, model: Model, lookup: inout Lookup) throws -> Node? {
+        guard Node.isDefaultDomain(node.domain), let output = node.outputs.first, let (q, qPosition) = quantizer(of: output, graph, lookup) else { return nil }
+        func dequantized(_ value: String, _ graph: Graph) -> Dequantized? { self.dequantized(value, graph, lookup) }
         let yType = graph.type(of: q.outputs[0])?.elementType ?? .uint8
         var fused: Node
         switch node.opType {
@@ -141,7 +158,7 @@ public struct FuseQuantized: GraphPass {
             return nil
         }
         // The QuantizeLinear goes; its output is now produced by the fused node.
-        graph.nodes.removeAll { $0 == q }
+        lookup.removed.insert(qPosition)
         return fused
     }
 

@@ -53,6 +53,23 @@ public struct PassPipeline: Sendable {
     }
 }
 
+/// Who produces and how many nodes read each value, built once for a pass (linear in the graph),
+/// so a pass checks a pattern in constant time instead of scanning the graph at every node.
+public struct ValueIndex {
+    /// The index of the node that produces each value.
+    public var producer: [String: Int] = [:]
+    /// How many nodes read each value (a node reading it twice counts once; subgraphs count).
+    public var readers: [String: Int] = [:]
+
+    public init(_ graph: Graph) {
+        for (index, node) in graph.nodes.enumerated() {
+            for output in node.outputs where !output.isEmpty { producer[output] = index }
+            for input in Set(node.inputs) where !input.isEmpty { readers[input, default: 0] += 1 }
+            for name in Verifier.subgraphFreeNames(node) { readers[name, default: 0] += 1 }
+        }
+    }
+}
+
 extension Graph {
     /// The nodes (by index) that read each value.
     public func consumers() -> [String: [Int]] {

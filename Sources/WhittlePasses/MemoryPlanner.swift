@@ -66,23 +66,31 @@ public enum MemoryPlanner {
             return shape.reduce(1, *) * width
         }
         var buffers: [MemoryPlan.Buffer] = []
+        // The last step that reads any value of each buffer, kept as values join it (a chain of
+        // in-place nodes would otherwise rescan a growing list at every node).
+        var latest: [Int] = []
+        func join(_ b: Int, _ value: String) {
+            buffers[b].values.append(value)
+            latest[b] = max(latest[b], lastUse[value] ?? -1)
+        }
         for (step, node) in graph.nodes.enumerated() {
             for (k, output) in node.outputs.enumerated() where !output.isEmpty && storage[output] == nil {
                 let input = node.inputs.first ?? ""
                 if k == 0, node.attributes[WhittleAttribute.alias] == .int(1), let shared = storage[input] {
                     // A view: same storage as the input, which then lives as long as the view.
                     storage[output] = shared
-                    if case .arena(let b) = shared { buffers[b].values.append(output) }
+                    if case .arena(let b) = shared { join(b, output) }
                     continue
                 }
                 if k == 0, Node.isDefaultDomain(node.domain), elementwise.contains(node.opType),
-                   let b = inPlaceCandidate(node, step: step, graph: graph, storage: storage, buffers: buffers, lastUse: lastUse, bytes: bytes) {
+                   let b = inPlaceCandidate(node, step: step, graph: graph, storage: storage, latest: latest, bytes: bytes) {
                     storage[output] = .arena(buffer: b)
-                    buffers[b].values.append(output)
+                    join(b, output)
                     continue
                 }
                 storage[output] = .arena(buffer: buffers.count)
                 buffers.append(MemoryPlan.Buffer(offset: 0, bytes: bytes(output), firstStep: step, lastStep: step, values: [output]))
+                latest.append(lastUse[output] ?? -1)
             }
         }
         // A buffer lives until the last read of any value stored in it.
@@ -157,7 +165,7 @@ public enum MemoryPlanner {
     /// An arena buffer the node may overwrite: an input of the output's size, read for the last time here,
     /// and not read twice by this node through another operand.
     static func inPlaceCandidate(_ node: Node, step: Int, graph: Graph, storage: [String: MemoryPlan.Storage],
-                                 buffers: [MemoryPlan.Buffer], lastUse: [String: Int], bytes: (String) -> Int) -> Int? {
+                                 latest: [Int], bytes: (String) -> Int) -> Int? {
         let output = node.outputs[0]
         guard graph.type(of: output)?.shape != nil else { return nil }
         for input in node.inputs where !input.isEmpty {
@@ -165,7 +173,7 @@ public enum MemoryPlanner {
                   graph.type(of: input)?.shape == graph.type(of: output)?.shape,
                   graph.type(of: input)?.elementType == graph.type(of: output)?.elementType,
                   node.inputs.filter({ storage[$0] == .arena(buffer: b) }).count == 1,
-                  buffers[b].values.allSatisfy({ (lastUse[$0] ?? -1) <= step }) else { continue }
+                  latest[b] <= step else { continue }
             return b
         }
         return nil

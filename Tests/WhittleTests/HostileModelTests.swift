@@ -143,3 +143,49 @@ struct DeepNestingTests {
         _ = try ONNXReader.read(path: TestPaths.fixture("local_functions.onnx"))
     }
 }
+
+/// Graphs that are large rather than wrong compile in time linear in their size; functions that
+/// expand exponentially are refused.
+struct ScaleTests {
+    @Test func longChainsAndWideNodesCompile() throws {
+        let n = 20_000
+        var chain = HostileModelTests.model((0..<n).map { i in
+            Node(name: "r\(i)", opType: "Relu", inputs: [i == 0 ? "x" : "v\(i - 1)"], outputs: [i == n - 1 ? "y" : "v\(i)"])
+        }, inputs: [ValueInfo(name: "x", type: TensorType(.float, [1, 4]))], outputs: ["y"])
+        chain.graph.name = "chain"
+        let compiled = try ModelCompiler.compile(try ModelLoader.analyze(chain, path: "chain.onnx"))
+        // Every Relu runs in place on one buffer.
+        #expect(compiled.bundle.plan.arenaBytes == 16 && compiled.bundle.layers.count == n)
+        let names = (0..<n).map { "x\($0)" }
+        let sum = HostileModelTests.model([Node(name: "sum", opType: "Sum", inputs: names, outputs: ["y"])],
+                                          inputs: names.map { ValueInfo(name: $0, type: TensorType(.float, [1])) }, outputs: ["y"])
+        let wide = try ModelCompiler.compile(try ModelLoader.analyze(sum, path: "sum.onnx")).bundle
+        #expect(wide.header.contains("SUM_INPUT_19999_SIZE 1"))
+    }
+
+    @Test func exponentialFunctionsAreRefused() throws {
+        guard let python = QuantizerTests.python else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record(".venv is missing") }
+            return
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-functions-\(getpid()).onnx").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // F0 calls F1 twice, F1 calls F2 twice, ... 40 levels: 2^40 calls if expanded.
+        let script = """
+        import sys, onnx
+        from onnx import helper, TensorProto
+        funcs = []
+        for k in range(40):
+            body = [helper.make_node("Relu", ["a"], ["b"])] if k == 39 else [
+                helper.make_node("F%d" % (k + 1), ["a"], ["t"], domain="local"), helper.make_node("F%d" % (k + 1), ["t"], ["b"], domain="local")]
+            funcs.append(helper.make_function("local", "F%d" % k, ["a"], ["b"], body, [helper.make_opsetid("", 13), helper.make_opsetid("local", 1)]))
+        g = helper.make_graph([helper.make_node("F0", ["x"], ["y"], domain="local")], "fn",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("local", 1)], ir_version=8, functions=funcs), sys.argv[1])
+        """
+        let made = try CommandLineTests.execute(python, ["-c", script, path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let error = expectWhittleError { _ = try ONNXReader.read(path: path) }
+        #expect(error?.reason.contains("inlining the model's functions takes more than 200000 calls") == true, "\(String(describing: error))")
+    }
+}
