@@ -25,7 +25,7 @@ public struct FusedActivation: Sendable, Equatable {
     /// The activation applied to one float32 value, as the unfused operator computes it.
     public func apply(_ x: Float) -> Float {
         switch kind {
-        case "Relu": return x > 0 ? x : 0
+        case "Relu": return x < 0 ? 0 : x  // NaN stays NaN
         case "Clip": return x.isNaN ? x : Swift.min(Swift.max(x, low), high)
         case "LeakyRelu": return x < 0 ? alpha * x : x
         case "Sigmoid": return Float(1 / (1 + Foundation.exp(-Double(x))))

@@ -189,3 +189,35 @@ struct ScaleTests {
         #expect(error?.reason.contains("inlining the model's functions takes more than 200000 calls") == true, "\(String(describing: error))")
     }
 }
+
+/// The interpreter and the C agree where inputs are not ordinary numbers, and pools that ONNX
+/// leaves undefined are refused by both.
+struct EdgeSemanticsTests {
+    @Test func reluKeepsNaNAndInfinityLikeONNXRuntime() throws {
+        for fused in [false, true] {
+            var nodes = [Node(name: "relu", opType: "Relu", inputs: [fused ? "s" : "x"], outputs: ["y"])]
+            if fused { nodes.insert(Node(name: "add", opType: "Add", inputs: ["x", "x"], outputs: ["s"]), at: 0) }
+            let m = HostileModelTests.model(nodes, inputs: [ValueInfo(name: "x", type: TensorType(.float, [1, 5]))], outputs: ["y"])
+            let analyzed = try ModelLoader.analyze(m, path: "relu.onnx")
+            let x = NDArray(.float, shape: [1, 5], floats: [.nan, -1, 2, .infinity, -.infinity])
+            let y = try #require(try ModelRunner.run(analyzed, inputs: ["x": x])["y"]?.floats)
+            #expect(y[0].isNaN && y[1] == 0 && y[3] == .infinity && y[4] == 0, "\(y)")
+            let directory = CBackendTests.workDirectory("relu-nan-\(fused)")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let results = try ModelVerifier.verify(analyzed, inputs: ["x": x], options: ModelVerifier.Options(), workDirectory: directory)
+            #expect(results.allSatisfy { $0.passed }, "fused \(fused): \(results.map { "\($0.name) \($0.maxAbsError)" })")
+        }
+    }
+
+    @Test func poolsWithoutAValueAreRefused() throws {
+        let pool = HostileModelTests.model([Node(name: "pool", opType: "MaxPool", inputs: ["x"], outputs: ["y"],
+                                                 attributes: ["kernel_shape": .ints([2, 2]), "pads": .ints([2, 0, 0, 0])])],
+                                           inputs: [ValueInfo(name: "x", type: TensorType(.float, [1, 1, 4, 4]))], outputs: ["y"])
+        let padded = expectWhittleError { _ = try ModelLoader.analyze(pool, path: "pool.onnx") }
+        #expect(padded?.reason.contains("must be smaller than kernel_shape") == true, "\(String(describing: padded))")
+        let global = HostileModelTests.model([Node(name: "gap", opType: "GlobalAveragePool", inputs: ["x"], outputs: ["y"])],
+                                             inputs: [ValueInfo(name: "x", type: TensorType(.float, [1, 2, 0, 3]))], outputs: ["y"])
+        let empty = expectWhittleError { _ = try ModelLoader.analyze(global, path: "gap.onnx") }
+        #expect(empty?.reason.contains("over an empty map") == true, "\(String(describing: empty))")
+    }
+}

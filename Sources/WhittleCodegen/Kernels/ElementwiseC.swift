@@ -24,7 +24,7 @@ enum ElementwiseC {
 
     /// Expressions of one value `v`; float and double use the C math of their type.
     static let unary: [String: Unary] = [
-        "Relu": { v, e in "(\(v) > \(e.literal(0)) ? \(v) : \(e.literal(0)))" },
+        "Relu": { v, e in "(\(v) < \(e.literal(0)) ? \(e.literal(0)) : \(v))" },
         "Neg": { v, _ in "-\(v)" },
         "Abs": { v, e in e.elementType.isFloatingPoint ? "\(e.math("fabs"))(\(v))" : "(\(v) < 0 ? -\(v) : \(v))" },
         "Identity": { v, _ in v },

@@ -172,6 +172,11 @@ enum ConvolutionOperators {
             }
             // ceil_mode exists from opset 10; dilations for AveragePool from 19.
             let window = try Window(ctx, kernel: kernel, spatial: xs.count - 2, allowCeil: name != "LpPool")
+            // A pad as wide as the window makes windows that see only padding, whose value ONNX does
+            // not define (ONNX Runtime refuses such pools).
+            for (i, k) in kernel.enumerated() where window.pads[i] >= k || window.pads[i + kernel.count] >= k {
+                throw WhittleError(.invalidAttribute, "pads \(window.pads) must be smaller than kernel_shape \(kernel) (axis \(i))")
+            }
             let out = [xs[0], xs[1]] + (try window.outputSize(Array(xs[2...])))
             let type = try ctx.type(0).elementType
             var outputs = [TensorType(type, out)]
@@ -186,6 +191,9 @@ enum ConvolutionOperators {
             let xs = try ctx.shape(0)
             guard xs.count >= 3 else {
                 throw WhittleError(.shapeMismatch, "X \(Shape.describe(xs)) must have rank 3 or more (N, C, spatial...)")
+            }
+            guard xs[2...].allSatisfy({ $0 > 0 }) else {
+                throw WhittleError(.shapeMismatch, "\(name) over an empty map \(Shape.describe(xs)) has no value to take")
             }
             return [TensorType(try ctx.type(0).elementType, [xs[0], xs[1]] + Array(repeating: 1, count: xs.count - 2))]
         })

@@ -15,7 +15,8 @@ extension ElementwiseOperators {
             }
         }
         // Exact float32 forms of the common activations, so results match float32 hardware bit for bit.
-        table["Relu"] = { ctx in [try ctx.input(0).mapped(float: { $0 > 0 ? $0 : 0 }, double: { $0 > 0 ? $0 : 0 }, int: { Swift.max($0, 0) })] }
+        // NaN stays NaN (as in ONNX Runtime and the C): only values below 0 become 0.
+        table["Relu"] = { ctx in [try ctx.input(0).mapped(float: { $0 < 0 ? 0 : $0 }, double: { $0 < 0 ? 0 : $0 }, int: { Swift.max($0, 0) })] }
         table["Neg"] = { ctx in [try ctx.input(0).mapped(float: { -$0 }, double: { -$0 }, int: { 0 &- $0 })] }
         table["Abs"] = { ctx in [try ctx.input(0).mapped(float: { Swift.abs($0) }, double: { Swift.abs($0) }, int: { $0 < 0 ? 0 &- $0 : $0 })] }
         table["Identity"] = { ctx in [try ctx.input(0)] }

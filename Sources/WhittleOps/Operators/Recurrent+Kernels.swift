@@ -10,7 +10,7 @@ extension RecurrentOperators {
         switch name {
         case "Sigmoid": return { 1 / (1 + Foundation.exp(-$0)) }
         case "Tanh": return { Foundation.tanh($0) }
-        case "Relu": return { Swift.max(0, $0) }
+        case "Relu": return { $0 < 0 ? 0 : $0 }
         case "Affine": let a = alpha ?? 1, b = beta ?? 0; return { a * $0 + b }
         case "LeakyRelu": let a = alpha ?? 0.01; return { $0 < 0 ? a * $0 : $0 }
         case "ThresholdedRelu": let a = alpha ?? 1; return { $0 > a ? $0 : 0 }
