@@ -45,6 +45,8 @@ struct Verify: ParsableCommand {
                 let directory = workDir ?? FileManager.default.temporaryDirectory
                     .appendingPathComponent("whittle-verify-\(target.name)-\(ProcessInfo.processInfo.processIdentifier)").path
                 try ModelRunner.makeDirectory(directory)
+                // The temporary folder goes whether the verification passes, fails or stops with an error.
+                defer { if workDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
                 let result: TargetVerifier.Result
                 do {
                     var compile = CompileOptions(disabledPasses: Set(passes.disabled))
@@ -55,7 +57,6 @@ struct Verify: ParsableCommand {
                 } catch let error as WhittleError {
                     throw error.inFile(options.model)
                 }
-                if workDir == nil { try? FileManager.default.removeItem(atPath: directory) }
                 for r in result.comparisons {
                     print("\(r.name): max abs error \(String(format: "%.3g", r.maxAbsError)), max ULP \(r.maxULP)  \(r.passed ? "PASS" : "FAIL")")
                     if !r.passed { failed = true }
@@ -72,8 +73,8 @@ struct Verify: ParsableCommand {
             settings.compile.sparse = try passes.sparsePolicy()
             let directory = workDir ?? FileManager.default.temporaryDirectory
                 .appendingPathComponent("whittle-verify-\(ProcessInfo.processInfo.processIdentifier)").path
+            defer { if workDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
             let results = try ModelVerifier.verify(analyzed, inputs: given, options: settings, workDirectory: directory)
-            if workDir == nil { try? FileManager.default.removeItem(atPath: directory) }
             for r in results {
                 print("\(r.name): max abs error \(String(format: "%.3g", r.maxAbsError)), max ULP \(r.maxULP)  \(r.passed ? "PASS" : "FAIL")")
                 if !r.passed { failed = true }

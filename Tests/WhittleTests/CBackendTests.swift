@@ -10,8 +10,18 @@ struct CBackendTests {
     static let models = ["ad_autoencoder", "digits_cnn", "digits_mlp", "ic_resnet8", "kws_dscnn", "vww_mobilenet_v1_025",
                          "digits_cnn_int8_qdq", "ic_resnet8_int8_qdq", "kws_dscnn_int8_qdq"]
 
+    /// One folder per test process for the files tests build; removed when the process exits, so
+    /// `make test` leaves nothing in the temporary directory.
+    static let workRoot: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-tests-\(getpid())").path
+        atexit {
+            try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent("whittle-tests-\(getpid())").path)
+        }
+        return path
+    }()
+
     static func workDirectory(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("whittle-c-\(getpid())-\(name)").path
+        workRoot + "/" + name
     }
 
     @Test(arguments: models, ["gcc", "clang"])
