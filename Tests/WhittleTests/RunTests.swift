@@ -9,7 +9,8 @@ struct RunTests {
     static let mlp = TestPaths.model("digits_mlp.onnx")
 
     static func temporaryDirectory(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("whittle-run-\(getpid())-\(name)").path
+        try? FileManager.default.createDirectory(atPath: CBackendTests.workRoot, withIntermediateDirectories: true)
+        return CBackendTests.workDirectory("run-\(name)")
     }
 
     @Test func npzHoldsEveryDtype() throws {

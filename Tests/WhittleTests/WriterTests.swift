@@ -27,7 +27,8 @@ struct WriterTests {
     @Test func optimizedIntegerModelIsWritable() throws {
         let analyzed = try ModelLoader.load(path: TestPaths.model("kws_dscnn_int8_qdq.onnx"))
         let (fused, _) = try PassPipeline.standard.run(analyzed.model)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-fused-\(getpid()).onnx").path
+        try FileManager.default.createDirectory(atPath: CBackendTests.workRoot, withIntermediateDirectories: true)
+        let path = CBackendTests.workDirectory("fused.onnx")
         try ONNXWriter.write(fused, to: path)
         let reloaded = try ModelLoader.load(path: path)
         #expect(reloaded.model.opsets["com.microsoft"] == 1)
