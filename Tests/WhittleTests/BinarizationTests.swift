@@ -108,18 +108,8 @@ struct BinarizationTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/binarized.onnx"
         try ModelWriter.write(binarized, to: path)
-        let script = """
-        import sys, numpy as np, onnx, onnxruntime as ort
-        onnx.checker.check_model(sys.argv[1], full_check=True)
-        s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
-        x = np.load(sys.argv[2])
-        np.save(sys.argv[3], s.run(None, {s.get_inputs()[0].name: x})[0])
-        """
-        let name = analyzed.graph.inputs[0].name
-        try Data(try NPYFormatBridge.encode(try #require(refs[name]))).write(to: URL(fileURLWithPath: directory + "/x.npy"))
-        let run = try CommandLineTests.execute(python, ["-c", script, path, directory + "/x.npy", directory + "/y.npy"])
-        #expect(run.status == 0, "\(run.stderr)")
-        let expected = try NPYFormatBridge.decode(directory + "/y.npy")
+        let expected = try ONNXRuntimeCheck.firstOutput(python: python, model: path, input: try #require(refs[analyzed.graph.inputs[0].name]),
+                                                        directory: directory)
         let interpreted = try Interpreter(model: changed.model, inference: changed.inference).run(refs)[changed.graph.outputs[0].name]?.floats ?? []
         #expect(ChannelPruningTests.close(interpreted, expected), "\(model): ONNX Runtime and the interpreter differ")
     }

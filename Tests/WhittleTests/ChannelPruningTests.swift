@@ -129,20 +129,9 @@ struct ChannelPruningTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/pruned.onnx"
         try ModelWriter.write(pruned, to: path)
-        let script = """
-        import sys, numpy as np, onnx, onnxruntime as ort
-        onnx.checker.check_model(sys.argv[1], full_check=True)
-        s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
-        i = s.get_inputs()[0]
-        x = np.load(sys.argv[2])
-        np.save(sys.argv[3], s.run(None, {i.name: x})[0])
-        """
         let input = ModelVerifier.randomInputs(for: after.graph, seed: 5)
-        let name = after.graph.inputs[0].name
-        try Data(try NPYFormatBridge.encode(try #require(input[name]))).write(to: URL(fileURLWithPath: directory + "/x.npy"))
-        let run = try CommandLineTests.execute(python, ["-c", script, path, directory + "/x.npy", directory + "/y.npy"])
-        #expect(run.status == 0, "\(run.stderr)")
-        let expected = try NPYFormatBridge.decode(directory + "/y.npy")
+        let expected = try ONNXRuntimeCheck.firstOutput(python: python, model: path, input: try #require(input[after.graph.inputs[0].name]),
+                                                        directory: directory)
         let interpreted = try Interpreter(model: after.model, inference: after.inference).run(input)[after.graph.outputs[0].name]?.floats ?? []
         #expect(Self.close(interpreted, expected), "\(model): the interpreter and ONNX Runtime differ on the pruned model")
     }

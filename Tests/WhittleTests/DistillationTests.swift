@@ -43,16 +43,10 @@ struct DistillationTests {
         #expect(trained == compressed)
         // onnx.checker accepts the student and ONNX Runtime computes what the interpreter does.
         if let python = QuantizerTests.python {
-            let script = """
-            import sys, numpy as np, onnx, onnxruntime as ort
-            onnx.checker.check_model(sys.argv[1], full_check=True)
-            s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
-            np.save(sys.argv[3], s.run(None, {s.get_inputs()[0].name: np.load(sys.argv[2])})[0])
-            """
-            try Data(try NPYFormatBridge.encode(try #require(input[teacher.graph.inputs[0].name]))).write(to: URL(fileURLWithPath: out + "/x.npy"))
-            let run = try CommandLineTests.execute(python, ["-c", script, out + "/student.onnx", out + "/x.npy", out + "/y.npy"])
-            #expect(run.status == 0, "\(run.stderr)")
-            #expect(ChannelPruningTests.close(try NPYFormatBridge.decode(out + "/y.npy"), trained))
+            let ort = try ONNXRuntimeCheck.firstOutput(python: python, model: out + "/student.onnx",
+                                                       input: try #require(input[teacher.graph.inputs[0].name]), directory: out)
+            #expect(ChannelPruningTests.close(ort, trained))
+
         }
         // Teacher logits are the interpreter's; soft targets are their softmax at T = 4.
         let logits = try NPYFormatBridge.decode(out + "/teacher_logits.npy"), soft = try NPYFormatBridge.decode(out + "/soft_targets_T4.npy")
