@@ -3,6 +3,7 @@
 #   make test                  run all tests (unit, zoo, ONNX node-test conformance)
 #   make bench                 emitted C vs ONNX Runtime on the host (prints a table)
 #   make conformance-manifest  re-record Tests/Conformance/{expected_passes,excluded}.txt
+#   make install [PREFIX=/usr/local]  build in release mode and install bin/whittle (targets built in)
 SWIFT ?= swift
 EXAMPLE ?= Examples/models/kws_dscnn.onnx
 EXAMPLE_INPUT ?= Examples/kws_dscnn_input.npy
@@ -11,7 +12,9 @@ VENV := .venv
 NODE_TESTS := .build-conformance/node
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build example test bench conformance-data conformance-manifest clean
+PREFIX ?= /usr/local
+
+.PHONY: setup build example test bench conformance-data conformance-manifest install clean
 
 # System packages: protobuf-c and zlib with headers (found through pkg-config), the cross
 # compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
@@ -62,6 +65,13 @@ conformance-manifest: setup conformance-data
 	$(SWIFT) build --build-tests
 	-WHITTLE_CONFORMANCE_REPORT=.build-conformance/report $(SWIFT) test --skip-build --filter "ConformanceTests|CConformanceTests"
 	$(VENV)/bin/python Tests/Conformance/update_manifest.py .build-conformance/report
+
+# The binary carries the target descriptions and board support (Sources/WhittleKit/EmbeddedTargets.swift,
+# made by Targets/embed.py), so it works from any folder.
+install: setup
+	$(SWIFT) build -c release
+	install -d $(PREFIX)/bin
+	install -m 755 .build/release/whittle $(PREFIX)/bin/whittle
 
 clean:
 	rm -rf .build .build-conformance

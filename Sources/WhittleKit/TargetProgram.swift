@@ -4,14 +4,14 @@ import WhittleIR
 /// Builds a C program for a target (its compiler and flags, and for bare-metal targets the board
 /// support: startup code, semihosting, linker script) and runs it under the target's QEMU.
 public enum TargetProgram {
-    /// Compiler arguments that build `sources` into `program` for `target`.
-    public static func buildArguments(target: TargetDescription, catalog: TargetCatalog, sources: [String], program: String,
+    /// Compiler arguments that build `sources` into `program` for `target`; `root` holds `boards/`.
+    public static func buildArguments(target: TargetDescription, root: URL, sources: [String], program: String,
                                       extra: [String] = []) throws -> [String] {
         var arguments = target.cflags + ["-std=c99", "-Wall", "-Wextra"] + extra + ["-o", program] + sources
         if target.kind == "bare-metal" {
             guard let script = target.qemu?.linker_script else { throw WhittleError(.usage, "target \(target.name) has no linker_script") }
-            let board = catalog.directory.appendingPathComponent("boards/cortex-m").path
-            arguments += ["-DWHITTLE_SEMIHOSTING", "-I", board, "-L", board, "-T", catalog.directory.appendingPathComponent(script).path,
+            let board = root.appendingPathComponent("boards/cortex-m").path
+            arguments += ["-DWHITTLE_SEMIHOSTING", "-I", board, "-L", board, "-T", root.appendingPathComponent(script).path,
                           board + "/startup.c", board + "/semihost.c", "-ffunction-sections", "-fdata-sections", "-nostartfiles",
                           "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
         }
@@ -35,7 +35,8 @@ public enum TargetProgram {
     public static func buildAndRun(target: TargetDescription, catalog: TargetCatalog, sources: [String], extra: [String] = [],
                                    in directory: String) throws -> String {
         let program = directory + "/program.elf", console = directory + "/console.txt"
-        try ModelVerifier.run(target.compiler, buildArguments(target: target, catalog: catalog, sources: sources, program: program, extra: extra),
+        let root = try catalog.boardsRoot(in: directory)
+        try ModelVerifier.run(target.compiler, buildArguments(target: target, root: root, sources: sources, program: program, extra: extra),
                               in: directory, what: "building for \(target.name)")
         var command = try emulatorCommand(target: target, program: program, console: console)
         if target.kind != "bare-metal" { command.append(program) }

@@ -33,9 +33,10 @@ public enum TargetVerifier {
         let bare = target.kind == "bare-metal"
         try harness(graph: graph, inputs: inputs, bareMetal: bare).write(toFile: workDirectory + "/harness.c", atomically: true, encoding: .utf8)
 
-        let boards = catalog.directory.appendingPathComponent("boards").path
+        let root = try catalog.boardsRoot(in: workDirectory)
+        let boards = root.appendingPathComponent("boards").path
         let program = workDirectory + "/model.elf"
-        let arguments = try TargetProgram.buildArguments(target: target, catalog: catalog, sources: ["harness.c", "model.c", "model_weights.c"],
+        let arguments = try TargetProgram.buildArguments(target: target, root: root, sources: ["harness.c", "model.c", "model_weights.c"],
                                                          program: program)
         try ModelVerifier.run(target.compiler, arguments, in: workDirectory, what: "building for \(target.name)")
         let sizes = try sectionSizes(program, compiler: target.compiler, in: workDirectory)

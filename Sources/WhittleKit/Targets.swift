@@ -26,18 +26,29 @@ public struct TargetDescription: Codable, Sendable {
     public var qemu: Emulator?
 }
 
-/// The folder of target descriptions and the board support beside them.
+/// The target descriptions and the board support beside them: a Targets folder (given, from
+/// `$WHITTLE_TARGETS`, or the nearest one above the working directory or the executable), with the
+/// copy built into the binary behind it, so an installed or copied `whittle` knows every target.
 public struct TargetCatalog: Sendable {
-    public let directory: URL
+    /// The folder in use, if any; targets it lacks come from the built-in copy.
+    public let directory: URL?
 
-    /// Finds the Targets folder: `explicit`, then `$WHITTLE_TARGETS`, then the nearest `Targets/`
-    /// above the working directory or above the `whittle` executable.
+    /// The built-in targets alone.
+    public static func embeddedOnly() -> TargetCatalog { TargetCatalog(directory: nil) }
+
+    private init(directory: URL?) { self.directory = directory }
+
+    /// `explicit` (`--targets-dir`) adds a user's own targets to the built-in ones.
     public init(explicit: String? = nil) throws {
         let fm = FileManager.default
-        func valid(_ url: URL) -> Bool { fm.fileExists(atPath: url.appendingPathComponent("host.json").path) }
+        func valid(_ url: URL) -> Bool {
+            var isFolder: ObjCBool = false
+            return fm.fileExists(atPath: url.path, isDirectory: &isFolder) && isFolder.boolValue
+                && ((try? fm.contentsOfDirectory(atPath: url.path))?.contains { $0.hasSuffix(".json") } ?? false)
+        }
         if let explicit {
             let url = URL(fileURLWithPath: explicit)
-            guard valid(url) else { throw WhittleError(.usage, "\(explicit) is not a Targets folder (no host.json)") }
+            guard valid(url) else { throw WhittleError(.usage, "\(explicit) is not a folder of target descriptions (no .json file)") }
             directory = url
             return
         }
@@ -50,43 +61,74 @@ public struct TargetCatalog: Sendable {
         for start in starts {
             var url = start
             for _ in 0..<8 {
-                if valid(url.appendingPathComponent("Targets")) {
-                    directory = url.appendingPathComponent("Targets")
+                let candidate = url.appendingPathComponent("Targets")
+                if fm.fileExists(atPath: candidate.appendingPathComponent("host.json").path) {
+                    directory = candidate
                     return
                 }
                 url = url.deletingLastPathComponent()
             }
         }
-        throw WhittleError(.usage, "cannot find the Targets folder; pass --targets-dir or set WHITTLE_TARGETS")
+        directory = nil
     }
 
-    /// Every target, sorted by name.
+    /// The built-in descriptions by name.
+    static var builtIn: [String: String] {
+        Dictionary(uniqueKeysWithValues: EmbeddedTargets.files.filter { !$0.path.contains("/") && $0.path.hasSuffix(".json") }
+            .map { (String($0.path.dropLast(5)), $0.text) })
+    }
+
+    /// Every target (the folder's, then built-in ones it does not redefine), sorted by name.
     public func all() throws -> [TargetDescription] {
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }.sorted()
-        return try files.map { try load(URL(fileURLWithPath: directory.path).appendingPathComponent($0)) }
+        var names = Set(Self.builtIn.keys)
+        if let directory {
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where file.hasSuffix(".json") {
+                names.insert(String(file.dropLast(5)))
+            }
+        }
+        return try names.sorted().map(target)
     }
 
     public func target(_ name: String) throws -> TargetDescription {
-        let url = directory.appendingPathComponent("\(name).json")
-        guard FileManager.default.fileExists(atPath: url.path) else {
+        if let directory {
+            let url = directory.appendingPathComponent("\(name).json")
+            if FileManager.default.fileExists(atPath: url.path) {
+                guard let data = FileManager.default.contents(atPath: url.path) else { throw WhittleError(.io, "cannot read \(url.path)") }
+                return try decode(data, name: name, what: url.path)
+            }
+        }
+        guard let text = Self.builtIn[name] else {
             let names = (try? all().map(\.name)) ?? []
             throw WhittleError(.usage, "unknown target \"\(name)\" (targets: \(names.joined(separator: ", ")))")
         }
-        return try load(url)
+        return try decode(Data(text.utf8), name: name, what: "built-in target \(name)")
     }
 
-    private func load(_ url: URL) throws -> TargetDescription {
+    private func decode(_ data: Data, name: String, what: String) throws -> TargetDescription {
         do {
-            let target = try JSONDecoder().decode(TargetDescription.self, from: Data(contentsOf: url))
-            guard target.name == url.deletingPathExtension().lastPathComponent else {
-                throw WhittleError(.usage, "\(url.path): name \"\(target.name)\" differs from the file name")
-            }
+            let target = try JSONDecoder().decode(TargetDescription.self, from: data)
+            guard target.name == name else { throw WhittleError(.usage, "\(what): name \"\(target.name)\" differs from the file name") }
             return target
         } catch let error as WhittleError {
             throw error
         } catch {
-            throw WhittleError(.usage, "\(url.path): not a valid target description: \(error)")
+            throw WhittleError(.usage, "\(what): not a valid target description: \(error)")
         }
+    }
+
+    /// A folder holding `boards/` (startup code, semihosting, linker scripts, the QEMU plugin): the
+    /// catalog's own when it has one, else the built-in files written into `workDirectory/targets`.
+    public func boardsRoot(in workDirectory: String) throws -> URL {
+        if let directory, FileManager.default.fileExists(atPath: directory.appendingPathComponent("boards").path) { return directory }
+        let root = URL(fileURLWithPath: workDirectory).appendingPathComponent("targets")
+        for file in EmbeddedTargets.files where file.path.hasPrefix("boards/") {
+            let url = root.appendingPathComponent(file.path)
+            try ModelRunner.makeDirectory(url.deletingLastPathComponent().path)
+            guard FileManager.default.createFile(atPath: url.path, contents: Data((file.text + "\n").utf8)) else {
+                throw WhittleError(.io, "cannot write \(url.path)")
+            }
+        }
+        return root
     }
 }
 

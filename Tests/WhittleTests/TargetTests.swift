@@ -128,3 +128,56 @@ struct ExampleTests {
         #expect(output.contains("top class: 4"), "\(output.suffix(800))")
     }
 }
+
+/// The binary carries the targets: a copy of it compiles for a device from any folder.
+struct InstalledBinaryTests {
+    @Test func embeddedTargetsMatchTheFolder() throws {
+        let folder = TestPaths.root.appendingPathComponent("Targets")
+        let onDisk = try FileManager.default.subpathsOfDirectory(atPath: folder.path).filter { path in
+            var isFolder: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: folder.appendingPathComponent(path).path, isDirectory: &isFolder)
+            return !isFolder.boolValue && path != "README.md" && path != "embed.py"
+        }
+        let catalog = try TargetCatalog(explicit: folder.path)
+        let builtIn = TargetCatalog.embeddedOnly()
+        #expect(try catalog.all().map(\.name) == builtIn.all().map(\.name))
+        for name in try builtIn.all().map(\.name) {
+            let a = try catalog.target(name), b = try builtIn.target(name)
+            #expect(a.cflags == b.cflags && a.compiler == b.compiler && a.ram_bytes == b.ram_bytes, "\(name) changed: run python3 Targets/embed.py")
+        }
+        let directory = CBackendTests.workDirectory("embedded-targets")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = try TargetCatalog.embeddedOnly().boardsRoot(in: directory)
+        // Written out, the built-in board support is the folder's, file for file.
+        for path in onDisk where path.hasPrefix("boards/") {
+            let written = try String(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent("targets").appendingPathComponent(path),
+                                     encoding: .utf8)
+            let original = try String(contentsOf: folder.appendingPathComponent(path), encoding: .utf8)
+            #expect(written.trimmingCharacters(in: .newlines) == original.trimmingCharacters(in: .newlines),
+                    "\(path) changed: run python3 Targets/embed.py")
+        }
+    }
+
+    @Test func aCopiedBinaryCompilesForADeviceFromAnyFolder() throws {
+        guard let whittle = TestPaths.whittle else { Issue.record("the whittle executable is not built"); return }
+        let directory = CBackendTests.workDirectory("installed")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: whittle.path, toPath: directory + "/bin/whittle")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: directory + "/bin/whittle")
+        process.arguments = ["compile", TestPaths.model("kws_dscnn.onnx"), "--target", "cortex-m4f", "-o", "out"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var environment = ProcessInfo.processInfo.environment
+        environment["WHITTLE_TARGETS"] = nil
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(FileManager.default.fileExists(atPath: directory + "/out/kws_dscnn.mk"))
+    }
+}
