@@ -156,9 +156,7 @@ public enum DistillationExport {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let path = base.appendingPathComponent("distill.json").path
-        guard FileManager.default.createFile(atPath: path, contents: try encoder.encode(manifest) + Data("\n".utf8)) else {
-            throw WhittleError(.io, "cannot write \(path)")
-        }
+        try FileOutput.write(try encoder.encode(manifest) + Data("\n".utf8), to: path)
         return manifest
     }
 
@@ -188,7 +186,7 @@ public enum DistillationExport {
 
     static func write(_ values: [Float], shape: [Int], to path: String) throws {
         let bytes = try NPYFormat.encode(try Tensor(floats: values, shape: shape))
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw WhittleError(.io, "cannot write \(path)") }
+        try FileOutput.write(bytes, to: path)
     }
 
     /// Reads `distill.json` and its masks, for `compile --recipe`.

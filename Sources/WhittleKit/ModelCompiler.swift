@@ -41,9 +41,7 @@ public struct CompiledModel: Sendable {
                      ("\(name)_report.md", CompileReport(self).markdown()), ("\(name)_report.json", try CompileReport(self).json())]
         for (file, text) in files {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(file).path
-            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-                throw WhittleError(.io, "cannot write \(path)")
-            }
+            try FileOutput.write(Data(text.utf8), to: path)
         }
         return files.map { URL(fileURLWithPath: directory).appendingPathComponent($0.0).path }
     }

@@ -86,9 +86,7 @@ public enum ModelRunner {
     /// Writes `array` as `directory/file`.
     public static func write(_ array: NDArray, to directory: String, file: String) throws {
         let url = URL(fileURLWithPath: directory).appendingPathComponent(file)
-        guard FileManager.default.createFile(atPath: url.path, contents: Data(try NPYFormat.encode(array.tensor()))) else {
-            throw WhittleError(.io, "cannot write \(url.path)")
-        }
+        try FileOutput.write(try NPYFormat.encode(array.tensor()), to: url.path)
     }
 
     /// Creates `directory` (and parents) if needed.

@@ -124,9 +124,7 @@ public struct TargetCatalog: Sendable {
         for file in EmbeddedTargets.files where file.path.hasPrefix("boards/") {
             let url = root.appendingPathComponent(file.path)
             try ModelRunner.makeDirectory(url.deletingLastPathComponent().path)
-            guard FileManager.default.createFile(atPath: url.path, contents: Data((file.text + "\n").utf8)) else {
-                throw WhittleError(.io, "cannot write \(url.path)")
-            }
+            try FileOutput.write(Data((file.text + "\n").utf8), to: url.path)
         }
         return root
     }

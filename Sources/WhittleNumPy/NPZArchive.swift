@@ -73,7 +73,7 @@ public struct NPZArchive: Sendable {
     /// Decodes the array `name`.
     public func array(_ name: String) throws -> Tensor {
         guard let member = members[name] else {
-            throw WhittleError(.usage, "\(path) has no array \"\(name)\" (it has: \(names.joined(separator: ", ")))")
+            throw WhittleError(.usage, "\(path) has no array \"\(name)\" (" + (names.isEmpty ? "it has none" : "it has: \(names.joined(separator: ", "))") + ")")
         }
         func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
         let local = member.localHeader
@@ -156,8 +156,6 @@ public struct NPZArchive: Sendable {
         out += central
         out += le32(0x0605_4B50) + le16(0) + le16(0) + le16(arrays.count) + le16(arrays.count) + le32(central.count)
             + le32(centralOffset) + le16(0)
-        guard FileManager.default.createFile(atPath: path, contents: Data(out)) else {
-            throw WhittleError(.io, "cannot write \(path)")
-        }
+        try FileOutput.write(out, to: path)
     }
 }

@@ -38,9 +38,7 @@ public enum ONNXWriter {
     /// Writes the model to `path`.
     public static func write(_ model: Model, to path: String) throws {
         let bytes = try serialize(model)
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw WhittleError(.io, "cannot write \(path)")
-        }
+        try FileOutput.write(bytes, to: path)
     }
 
     static func graph(_ g: Graph, _ memory: Allocations) throws -> UnsafeMutablePointer<Onnx__GraphProto> {

@@ -76,9 +76,7 @@ struct Compile: ParsableCommand {
             var files = try compiled.write(to: output)
             for (file, text) in compiled.buildSnippets(target: target) {
                 let path = URL(fileURLWithPath: output).appendingPathComponent(file).path
-                guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-                    throw WhittleError(.io, "cannot write \(path)")
-                }
+                try FileOutput.write(Data(text.utf8), to: path)
                 files.append(path)
             }
             let plan = compiled.bundle.plan

@@ -17,8 +17,13 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("The C compiler.", valueName: "CC"))
     var cc = "cc"
 
-    @Option(help: "An element passes when |C - reference| <= tolerance * max(1, |reference|); integer outputs must be equal.")
+    // Unconditional parsing reads "-1" as this option's value, so the check below can say what is wrong with it.
+    @Option(parsing: .unconditional, help: "An element passes when |C - reference| <= tolerance * max(1, |reference|); integer outputs must be equal.")
     var tolerance = 1e-4
+
+    func validate() throws {
+        guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be a number of at least 0, not \(tolerance)") }
+    }
 
     @Flag(help: "Build without -fsanitize=address,undefined.")
     var noSanitize = false

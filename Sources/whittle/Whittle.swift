@@ -14,6 +14,39 @@ struct Whittle: ParsableCommand {
         version: "0.1.0",
         subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Prune.self, Binarize.self, DistillExport.self, Targets.self]
     )
+
+    /// One error style for every failure: `error: ...` on standard error and exit code 1, for
+    /// argument errors as for model errors; help and version still print as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            exit(withError: code)  // the message was printed where the failure happened
+        } catch {
+            guard exitCode(for: error) != .success else { exit(withError: error) }
+            let text = exitCode(for: error) == .validationFailure ? message(for: error) : describe(error)
+            FileHandle.standardError.write(Data("error: \(text.split(separator: "\n").joined(separator: " "))\n".utf8))
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data("(see 'whittle help' or 'whittle <command> --help')\n".utf8))
+            }
+            exit(withError: ExitCode(1))
+        }
+    }
+}
+
+/// A failure in words a user can act on: Foundation's file errors say which file and why, not
+/// their domain and code.
+func describe(_ error: Error) -> String {
+    if let error = error as? WhittleError { return error.description }
+    if let cocoa = error as? CocoaError {
+        let path = (cocoa.userInfo[NSFilePathErrorKey] as? String) ?? cocoa.filePath ?? "a file"
+        let posix = (cocoa.userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
+        let code = cocoa.code.rawValue
+        let verb = (256..<512).contains(code) ? "cannot read" : (512..<768).contains(code) ? "cannot write" : "cannot use"
+        return "\(verb) \(path)" + (posix.map { ": \($0)" } ?? "")
+    }
+    return String(describing: error)
 }
 
 /// Options shared by commands that read a model.
@@ -44,6 +77,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
         try body()
     } catch let error as WhittleError {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    } catch let code as ExitCode {
+        throw code
+    } catch {
+        FileHandle.standardError.write(Data("error: \(describe(error))\n".utf8))
         throw ExitCode(1)
     }
 }
@@ -104,9 +142,7 @@ func writeReport<T: Encodable>(_ value: T, to path: String?) throws {
     guard let path else { return }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    guard FileManager.default.createFile(atPath: path, contents: try encoder.encode(value) + Data("\n".utf8)) else {
-        throw WhittleError(.io, "cannot write \(path)")
-    }
+    try FileOutput.write(try encoder.encode(value) + Data("\n".utf8), to: path)
 }
 
 /// The samples a compressed model is compared with its original on (prune, binarize).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WhittleIR
+import WhittleNumPy
 import WhittleKit
 import WhittleONNX
 
@@ -186,5 +187,35 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Every failure of the command line looks the same: `error: ...` and exit code 1, with a reason
+/// a user can act on.
+struct ErrorStyleTests {
+    @Test func argumentAndFileErrorsShareOneStyle() throws {
+        let mlp = TestPaths.model("digits_mlp.onnx"), calib = TestPaths.model("digits_calib.npz")
+        let cases: [([String], String)] = [
+            (["compile", mlp, "--bogus"], "error: Unknown option '--bogus'"),
+            (["verify", mlp, "--tolerance", "-1"], "error: --tolerance must be a number of at least 0, not -1.0"),
+            (["quantize", mlp, "--calibration", calib, "-o", NSTemporaryDirectory()], "it is a folder; give a file name"),
+            (["quantize", mlp, "--calibration", calib, "-o", "/nonexistent-whittle/x.onnx"], "the folder /nonexistent-whittle does not exist"),
+        ]
+        for (arguments, message) in cases {
+            let result = try CommandLineTests.run(arguments)
+            #expect(result.status == 1 && result.stderr.hasPrefix("error: ") && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("NSCocoaErrorDomain") && !result.stderr.contains("Error:"), "\(result.stderr)")
+        }
+        let help = try CommandLineTests.run(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("SUBCOMMANDS"))
+    }
+
+    @Test func anEmptyArchiveSaysSo() throws {
+        let path = CBackendTests.workDirectory("empty.npz")
+        try FileManager.default.createDirectory(atPath: CBackendTests.workRoot, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try NPZArchive.write([], to: path)
+        let error = expectWhittleError { _ = try NPZArchive(path: path).array("x") }
+        #expect(error?.reason.hasSuffix("has no array \"x\" (it has none)") == true, "\(String(describing: error))")
     }
 }
