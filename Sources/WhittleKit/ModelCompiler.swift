@@ -56,7 +56,10 @@ public enum ModelCompiler {
         }
         do {
             var dumps: [(String, String)] = []
-            let (optimized, types) = try PassPipeline.standard.run(analyzed.model, disabled: options.disabledPasses) { pass, model, types in
+            // Constant nodes are data, not computation: they become weights whatever passes run, so
+            // `--disable-pass fold-constants` changes what is optimized, never what compiles.
+            let model = try ConstantNodes.asInitializers(analyzed.model)
+            let (optimized, types) = try PassPipeline.standard.run(model, disabled: options.disabledPasses) { pass, model, types in
                 if options.dumpAfter.contains(pass) { dumps.append((pass, IRPrinter.text(model.graph, types: types))) }
             }
             for pass in options.dumpAfter.sorted() where !PassPipeline.standard.passes.contains(where: { $0.name == pass }) {

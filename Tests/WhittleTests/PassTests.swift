@@ -68,3 +68,20 @@ struct PassTests {
         #expect(optimized.graph.initializers.count == 1)
     }
 }
+
+/// Every pass can be turned off without breaking compilation (the README's promise).
+struct DisabledPassTests {
+    @Test(arguments: PassPipeline.standard.passes.map(\.name))
+    func compilesWithThePassDisabled(pass: String) throws {
+        for path in [TestPaths.fixture("constants.onnx"), TestPaths.model("digits_cnn_int8_qdq.onnx"), TestPaths.model("digits_cnn.onnx")] {
+            let analyzed = try ModelLoader.load(path: path)
+            let directory = CBackendTests.workDirectory("disabled-\(pass)-\(URL(fileURLWithPath: path).lastPathComponent)")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var options = ModelVerifier.Options()
+            options.sanitize = false
+            options.compile = CompileOptions(disabledPasses: [pass])
+            let results = try ModelVerifier.verify(analyzed, inputs: nil, options: options, workDirectory: directory)
+            #expect(results.allSatisfy { $0.passed }, "\(pass) off, \(path): \(results.map { "\($0.name) \($0.maxAbsError)" })")
+        }
+    }
+}
