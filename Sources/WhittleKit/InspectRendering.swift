@@ -36,7 +36,8 @@ extension InspectReport {
             + "weights \(Self.bytesText(totals.weightBytes)), MACs \(Self.grouped(totals.macs)), "
             + "largest activation \(Self.bytesText(totals.largestActivationBytes))")
         if unsupported.isEmpty {
-            lines.append("all operators are supported")
+            lines.append(compilesToC ? "all operators are supported; compiles to C"
+                         : "all operators run in the interpreter; does not compile to C: \(compileProblem ?? "unknown reason")")
         } else {
             let ops = Set(unsupported.map(\.qualifiedOp)).sorted()
             lines.append("unsupported operators (\(unsupported.count) node(s), marked (!)): " + ops.joined(separator: ", "))

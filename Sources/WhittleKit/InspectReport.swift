@@ -64,6 +64,10 @@ public struct InspectReport: Codable, Sendable, Equatable {
     public var totals: Totals
     public var unsupported: [Unsupported]
     public var notes: [String]
+    /// Whether `whittle compile` turns the model into C (for the host), found by compiling it.
+    public var compilesToC: Bool = false
+    /// Why it does not, with the node, when it does not.
+    public var compileProblem: String?
 }
 
 extension InspectReport {
@@ -107,5 +111,23 @@ extension InspectReport {
             return Unsupported(index: $0.node.index, name: node.name, op: node.opType, domain: node.domain, reason: $0.reason)
         }
         notes = model.notes
+        // "Supported" means the interpreter runs it; whether the C back end does is answered by
+        // compiling (without writing weights), so the summary never promises what compile refuses.
+        if analyzed.inference.unsupported.isEmpty {
+            var options = CompileOptions()
+            options.withWeights = false
+            do {
+                _ = try ModelCompiler.compile(analyzed, options: options)
+                compilesToC = true
+            } catch let error as WhittleError {
+                var copy = error
+                copy.file = nil
+                compileProblem = copy.description
+            } catch {
+                compileProblem = String(describing: error)
+            }
+        } else {
+            compileProblem = "the interpreter does not support every operator"
+        }
     }
 }

@@ -15,6 +15,8 @@ public struct CompileOptions: Sendable {
     public var integerOnly = false
     /// When weights with zeros are stored sparse (`--sparse`).
     public var sparse = SparsePolicy.auto
+    /// Emit the weights file (off when only checking that the model compiles).
+    public var withWeights = true
 
     public init(name: String? = nil, disabledPasses: Set<String> = [], dumpAfter: Set<String> = [], integerOnly: Bool = false) {
         self.name = name
@@ -70,7 +72,7 @@ public enum ModelCompiler {
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
                                            source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
-                                           integerOnly: options.integerOnly, sparse: options.sparse)
+                                           integerOnly: options.integerOnly, sparse: options.sparse, withWeights: options.withWeights)
             return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
                                  compileSeconds: Date().timeIntervalSince(start))
         } catch let error as WhittleError {

@@ -247,3 +247,14 @@ struct ImportTests {
         }
     }
 }
+
+/// inspect's summary promises C only when compile delivers it.
+struct InspectSupportTests {
+    @Test func theSummarySaysWhetherTheModelCompilesToC() throws {
+        let good = InspectReport(try ModelLoader.load(path: TestPaths.model("kws_dscnn_int8_qdq.onnx")))
+        #expect(good.compilesToC && good.compileProblem == nil && good.text().contains("all operators are supported; compiles to C"))
+        let bad = InspectReport(try ModelLoader.load(path: TestPaths.fixture("q_matmulinteger.onnx")))
+        #expect(!bad.compilesToC && bad.unsupported.isEmpty)
+        #expect(bad.text().contains("does not compile to C: node 0 (MatMulInteger): the C back end has no kernel for MatMulInteger"), "\(bad.text())")
+    }
+}
