@@ -54,9 +54,15 @@ public enum ModelRunner {
         return result
     }
 
-    /// Checks an array against the graph input's declared type and shape.
+    /// Checks an array against the graph input's declared type and shape. Floating-point data of
+    /// another precision (NumPy's default float64, say) is converted to the input's type, as the
+    /// calibration and evaluation data of quantize and prune are; other types must match.
     static func checked(_ array: NDArray, for input: ValueInfo, source: String) throws -> NDArray {
         guard let type = input.type else { return array }
+        var array = array
+        if array.elementType != type.elementType, array.elementType.isFloatingPoint, type.elementType.isFloatingPoint {
+            array = NDArray(type.elementType, shape: array.shape, values: array.doubles)
+        }
         guard array.elementType == type.elementType else {
             throw WhittleError(.usage, "\(source): dtype \(array.elementType.name) does not match input \"\(input.name)\" of type \(type.elementType.name)")
         }
