@@ -18,7 +18,7 @@ public enum TargetVerifier {
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
                               inputs given: [String: NDArray]?, tolerance: Double, budgets: (ram: Int?, flash: Int?),
-                              workDirectory: String, compile: CompileOptions = .init()) throws -> Result {
+                              workDirectory: String, compile: CompileOptions = .init(), strict: Bool = false) throws -> Result {
         guard target.kind != "host", let emulator = target.qemu else {
             throw WhittleError(.usage, "target \(target.name) has no emulator; use whittle verify without --target for the host")
         }
@@ -55,7 +55,7 @@ public enum TargetVerifier {
         let counts = (try? String(contentsOfFile: workDirectory + "/counts.txt", encoding: .utf8)) ?? ""
         let values = try parseOutputs(output, graph: graph)
         guard values.count >= graph.outputs.count else { throw WhittleError(.io, "the device printed \(values.count) of \(graph.outputs.count) outputs") }
-        let comparisons = try ModelVerifier.comparisons(values, analyzed: analyzed, compiled: compiled, inputs: inputs, tolerance: tolerance)
+        let comparisons = try ModelVerifier.comparisons(values, analyzed: analyzed, compiled: compiled, inputs: inputs, tolerance: tolerance, strict: strict)
         let instructions = counts.split(separator: "\n").first { $0.hasPrefix("region:") }
             .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("last=") }.flatMap { Int($0.dropFirst(5)) } }
         return Result(comparisons: comparisons, text: sizes.0, data: sizes.1, bss: sizes.2, instructions: instructions)

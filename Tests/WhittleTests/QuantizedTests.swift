@@ -45,3 +45,29 @@ struct QuantizedTests {
         return scale
     }
 }
+
+/// verify's verdict on quantized models: the C against the compiled integer graph decides; its
+/// distance to the model as given is reported in steps, and decides only with --strict.
+struct QuantizedVerdictTests {
+    @Test func fidelityIsReportedAndDecidesOnlyWhenStrict() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("ic_resnet8_int8_qdq.onnx"))
+        for strict in [false, true] {
+            var options = ModelVerifier.Options()
+            options.sanitize = false
+            options.strict = strict
+            let directory = CBackendTests.workDirectory("verdict-\(strict)")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let results = try ModelVerifier.verify(analyzed, inputs: nil, options: options, workDirectory: directory)
+            #expect(results[0].decides && results[0].maxAbsError == 0)
+            #expect(results[1].decides == strict && results[1].detail?.contains("within one step, top-1 agrees on 1 of 1 rows") == true,
+                    "\(String(describing: results[1].detail))")
+        }
+        let cli = try CommandLineTests.run(["verify", TestPaths.model("ic_resnet8_int8_qdq.onnx"), "--no-sanitize"])
+        #expect(cli.status == 0 && cli.stdout.contains("(model as given)") && cli.stdout.contains("INFO"), "\(cli.stdout)")
+    }
+
+    @Test func stepsAreCountedAgainstTheReference() {
+        let text = ModelVerifier.stepsReport([0.0, 0.5, 1.0, 0.25, 0.0, 0.0], [0.0, 0.25, 0.0, 0.0, 0.5, 0.0], step: 0.25, rows: 3)
+        #expect(text == "max 4 steps off, 67 % of 6 within one step, top-1 agrees on 0 of 2 rows", "\(text)")
+    }
+}
