@@ -47,6 +47,9 @@ struct Verify: ParsableCommand {
             var analyzed = try options.load()
             if let recipe { analyzed = try Compile.applyRecipe(recipe, to: analyzed, recalibrate: nil) }
             let given = try inputs.map { try ModelRunner.inputs(fromArchive: $0, for: analyzed.graph) }
+            if given == nil && !analyzed.graph.inputs.isEmpty {
+                print("inputs: generated with seed 1 (floats uniform in [-1, 1), integers 0 to 9); --inputs FILE.npz gives your own")
+            }
             if targetOptions.target != "host" {
                 let catalog = try targetOptions.catalog()
                 let target = try catalog.target(targetOptions.target)
