@@ -43,6 +43,9 @@ public struct QuantizationReport: Codable, Sendable {
     public var floatWeightBytes: Int
     public var quantizedWeightBytes: Int
     public var leftInFloat: [String]
+    /// Multiply-accumulates per inference on integer kernels, and in all, as compiled.
+    public var integerMACs = 0
+    public var totalMACs = 0
 }
 
 /// Accumulates squared signal, squared error and the largest error of one tensor.
@@ -113,13 +116,27 @@ extension QuantizationReport {
             },
             floatWeightBytes: weightBytes(result.floatModel.graph), quantizedWeightBytes: weightBytes(deployed.graph),
             leftInFloat: result.leftInFloat)
+            .countingMACs(deployed, deployedTypes)
+    }
+
+    /// How much of the work the integer kernels do once compiled.
+    func countingMACs(_ deployed: Model, _ types: InferenceResult) -> QuantizationReport {
+        let integerOps: Set<String> = ["QLinearConv", "QGemm", "QLinearMatMul", "MatMulInteger", "ConvInteger"]
+        var copy = self
+        for (index, node) in deployed.graph.nodes.enumerated() where index < types.macs.count {
+            copy.totalMACs += types.macs[index]
+            if integerOps.contains(node.opType) { copy.integerMACs += types.macs[index] }
+        }
+        return copy
     }
 
     /// The report as aligned text.
     public var text: String {
         func db(_ e: Error) -> String { e.sqnrDecibels.map { String(format: "%.1f", $0) } ?? "exact" }
         var lines = ["evaluated on \(dataset) (\(samples) samples)",
-                     "weights: \(floatWeightBytes) B float -> \(quantizedWeightBytes) B quantized", ""]
+                     "weights: \(floatWeightBytes) B float -> \(quantizedWeightBytes) B quantized",
+                     String(format: "MACs on integer kernels: %d of %d (%.1f %%)", integerMACs, totalMACs,
+                            Double(integerMACs) / Double(max(totalMACs, 1)) * 100), ""]
         lines.append(contentsOf: Self.table(["output", "SQNR (dB)", "max abs error"],
                                             outputs.map { [$0.name, db($0.error), String(format: "%.6g", $0.error.maxAbsError)] }))
         if let accuracy {
@@ -136,6 +153,10 @@ extension QuantizationReport {
         if !leftInFloat.isEmpty {
             lines.append("")
             lines.append("left in float (no integer form): \(leftInFloat.joined(separator: ", "))")
+        }
+        if totalMACs > 0 && integerMACs * 2 < totalMACs {
+            lines.append("")
+            lines.append("warning: less than half of the multiply-accumulates run on integer kernels; the layers left in float are listed above")
         }
         return lines.joined(separator: "\n") + "\n"
     }

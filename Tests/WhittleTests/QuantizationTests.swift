@@ -222,3 +222,29 @@ struct QuantizerTests {
         #expect(ProgressBar(width: 10).line("evaluating", done: 5, total: 5) == "evaluating [##########] 5/5")
     }
 }
+
+/// The quantization report says how much of the work became integer, and warns when most did not.
+struct QuantizationCoverageTests {
+    @Test func workLeftInFloatIsCountedAndWarned() throws {
+        // A product of two activations has no constant weights to quantize: all its MACs stay float.
+        var graph = Graph(name: "coverage")
+        graph.inputs = [ValueInfo(name: "a", type: TensorType(.float, [1, 32])), ValueInfo(name: "b", type: TensorType(.float, [32, 32]))]
+        graph.initializers["w"] = try Tensor(floats: (0..<32 * 4).map { Float($0 % 7) - 3 }, shape: [32, 4])
+        graph.nodes = [Node(name: "mix", opType: "MatMul", inputs: ["a", "b"], outputs: ["h"]),
+                       Node(name: "head", opType: "MatMul", inputs: ["h", "w"], outputs: ["y"])]
+        graph.outputs = [ValueInfo(name: "y", type: nil)]
+        let model = Model(opsets: ["": 13], graph: graph)
+        try FileManager.default.createDirectory(atPath: CBackendTests.workRoot, withIntermediateDirectories: true)
+        let path = CBackendTests.workDirectory("coverage.npz")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try NPZArchive.write([("a", try Tensor(floats: (0..<8 * 32).map { Float($0 % 11) / 11 }, shape: [8, 1, 32])),
+                              ("b", try Tensor(floats: (0..<8 * 32 * 32).map { Float($0 % 13) / 13 - 0.5 }, shape: [8, 32, 32]))], to: path)
+        let analyzed = try ModelLoader.analyze(model, path: "coverage.onnx")
+        let (result, samples) = try ModelQuantizer.quantize(analyzed, calibration: path)
+        let report = try QuantizationReport.evaluate(result, samples: samples, labels: nil)
+        #expect(report.totalMACs == 32 * 32 + 32 * 4 && report.integerMACs == 32 * 4, "\(report.integerMACs) of \(report.totalMACs)")
+        #expect(report.text.contains("MACs on integer kernels: 128 of 1152 (11.1 %)"))
+        #expect(report.text.contains("left in float (no integer form): mix (MatMul)"))
+        #expect(report.text.contains("warning: less than half of the multiply-accumulates run on integer kernels"))
+    }
+}
