@@ -28,8 +28,11 @@ final class GraphDecoder {
 
     func decodeGraph(_ proto: Onnx__GraphProto, isMain: Bool) throws -> Graph {
         var graph = Graph(name: text(proto.name))
-        if proto.n_sparse_initializer > 0 {
-            throw WhittleError(.unsupported, "graph \"\(graph.name)\" has sparse initializers, which are not supported")
+        // Sparse initializers (as some pruning tools write them) become dense ones; the C back end
+        // chooses its own sparse form from the zeros.
+        for sparse in messages(proto.sparse_initializer, proto.n_sparse_initializer) {
+            let (name, tensor) = try tensors.decodeSparse(sparse)
+            graph.initializers[name] = tensor
         }
         for (index, t) in messages(proto.initializer, proto.n_initializer).enumerated() {
             let name = text(t.name)

@@ -258,3 +258,51 @@ struct InspectSupportTests {
         #expect(bad.text().contains("does not compile to C: node 0 (MatMulInteger): the C back end has no kernel for MatMulInteger"), "\(bad.text())")
     }
 }
+
+/// Sparse initializers, as pruning tools may write them, are read as dense tensors (after checks).
+struct SparseInitializerTests {
+    @Test func sparseInitializersAreReadAndRunAsInONNXRuntime() throws {
+        guard let python = QuantizerTests.python else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record(".venv is missing") }
+            return
+        }
+        let directory = CBackendTests.workDirectory("sparse-initializer")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // w: 8x16 with 10 nonzeros (linear indices); v: 2x3 with coordinates; bad: an index out of range; huge: 2^40 elements.
+        let script = """
+        import sys, numpy as np, onnx
+        from onnx import helper, TensorProto, numpy_helper
+        def model(sparse, path):
+            g = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)], "g",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], sparse_initializer=[sparse])
+            onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), path)
+        rng = np.random.default_rng(0)
+        idx = np.sort(rng.choice(128, 10, replace=False)).astype(np.int64)
+        vals = rng.uniform(-1, 1, 10).astype(np.float32)
+        sp = helper.make_sparse_tensor(numpy_helper.from_array(vals, "w"), numpy_helper.from_array(idx, "i"), [8, 16])
+        model(sp, sys.argv[1] + "/good.onnx")
+        dense = np.zeros(128, np.float32); dense[idx] = vals
+        np.save(sys.argv[1] + "/dense.npy", dense.reshape(8, 16))
+        bad = helper.make_sparse_tensor(numpy_helper.from_array(vals[:1], "w"), numpy_helper.from_array(np.array([500], np.int64), "i"), [8, 16])
+        model(bad, sys.argv[1] + "/bad.onnx")
+        huge = helper.make_sparse_tensor(numpy_helper.from_array(vals[:1], "w"), numpy_helper.from_array(np.array([0], np.int64), "i"), [1 << 20, 1 << 20])
+        model(huge, sys.argv[1] + "/huge.onnx")
+        """
+        let made = try CommandLineTests.execute(python, ["-c", script, directory])
+        #expect(made.status == 0, "\(made.stderr)")
+        let good = try ONNXReader.read(path: directory + "/good.onnx")
+        let dense = try NPYFormatBridge.decode(directory + "/dense.npy")
+        #expect(good.graph.initializers["w"]?.shape == [8, 16] && good.graph.initializers["w"]?.floats() == dense)
+        let input = ModelVerifier.randomInputs(for: good.graph, seed: 4)
+        let ours = try ModelRunner.run(try ModelLoader.analyze(good, path: directory + "/good.onnx"), inputs: input)["y"]?.floats ?? []
+        let ort = try ONNXRuntimeCheck.firstOutput(python: python, model: directory + "/good.onnx", input: try #require(input["x"]), directory: directory,
+                                                   checker: false)
+        #expect(ChannelPruningTests.close(ours, ort), "\(ours) vs \(ort)")
+        let bad = expectWhittleError { _ = try ONNXReader.read(path: directory + "/bad.onnx") }
+        #expect(bad?.reason.contains("sparse initializer \"w\": linear index 500 out of range for 128 elements") == true, "\(String(describing: bad))")
+        let huge = expectWhittleError { _ = try ONNXReader.read(path: directory + "/huge.onnx") }
+        #expect(huge?.reason.contains("would take 4398046511104 bytes") == true, "\(String(describing: huge))")
+    }
+}
