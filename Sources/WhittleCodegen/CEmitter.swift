@@ -105,7 +105,7 @@ public enum CEmitter {
                 layers[layers.count - 1].weightForm = emission.extras.weightForm
                 layers[layers.count - 1].weightBytes = emission.extras.weightBytes
                 let text = body.text
-                let used = identifiers(in: text)
+                let used = CSyntax.identifiers(in: text)
                 var parameters: [String] = [], arguments: [String] = []
                 // restrict tells the C compiler that inputs and outputs do not overlap (they never do,
                 // except for in-place element-wise nodes), which lets it vectorize.
@@ -162,7 +162,7 @@ public enum CEmitter {
             w.line("uint8_t *base = (uint8_t *)arena;")
             w.line("(void)base;")
             let body = run.text
-            let used = identifiers(in: body)
+            let used = CSyntax.identifiers(in: body)
             for parameter in inputParams + outputParams where !used.contains(parameter) { w.line("(void)\(parameter);") }
             w.lines(run.lines)
             w.line("return 0;")
@@ -183,23 +183,6 @@ public enum CEmitter {
         return CSourceBundle(name: prefix, header: header, source: c.text, weights: weights, plan: plan,
                              weightBytes: weightBytes, layers: layers)
     }
-
-    /// Every C identifier in `text`, found in one pass (a node with 100,000 inputs would make
-    /// a search per input quadratic).
-    static func identifiers(in text: String) -> Set<String> {
-        var result = Set<String>()
-        var current: [UInt8] = []
-        func flush() {
-            if !current.isEmpty, !(current[0] >= 48 && current[0] <= 57) { result.insert(String(decoding: current, as: UTF8.self)) }
-            current.removeAll(keepingCapacity: true)
-        }
-        for byte in text.utf8 {
-            if KernelLibrary.isIdentifier(byte) { current.append(byte) } else { flush() }
-        }
-        flush()
-        return result
-    }
-
 
     static func bytes(_ value: String, _ graph: Graph) -> Int {
         guard let t = graph.type(of: value), let s = t.shape, let w = t.elementType.byteWidth else { return 0 }

@@ -92,6 +92,22 @@ enum CSyntax {
         return String(format: "%a", value)
     }
 
+    /// Every C identifier in `text`, found in one pass (a node with 100,000 inputs would make a
+    /// search per input quadratic).
+    static func identifiers(in text: String) -> Set<String> {
+        var result = Set<String>()
+        var current: [UInt8] = []
+        func flush() {
+            if let first = current.first, !(first >= 48 && first <= 57) { result.insert(String(decoding: current, as: UTF8.self)) }
+            current.removeAll(keepingCapacity: true)
+        }
+        for c in text.utf8 {
+            if (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 { current.append(c) } else { flush() }
+        }
+        flush()
+        return result
+    }
+
     /// A C identifier from any text: letters, digits and `_` kept, others become `_`; never starts with a digit.
     static func identifier(_ text: String) -> String {
         var out = String(text.unicodeScalars.map { s -> Character in

@@ -38,27 +38,9 @@ public enum KernelLibrary {
         return lines.joined(separator: "\n")
     }
 
-    /// Library definitions named in `text` (identifiers starting with `whittle_`).
+    /// Library definitions named in `text`.
     static func references(in text: String) -> Set<Int> {
-        var found = Set<Int>()
-        let scalars = Array(text.utf8)
-        var i = 0
-        while i < scalars.count {
-            let c = scalars[i]
-            guard isIdentifier(c) else { i += 1; continue }
-            var j = i
-            while j < scalars.count, isIdentifier(scalars[j]) { j += 1 }
-            if scalars[i] == UInt8(ascii: "w"), j - i > 8,
-               let name = String(bytes: scalars[i..<j], encoding: .utf8), name.hasPrefix("whittle_"), let index = byName[name] {
-                found.insert(index)
-            }
-            i = j
-        }
-        return found
-    }
-
-    static func isIdentifier(_ c: UInt8) -> Bool {
-        (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95
+        Set(CSyntax.identifiers(in: text).compactMap { byName[$0] })
     }
 
     /// Splits a C file into definitions. The layout is the library's convention: a definition

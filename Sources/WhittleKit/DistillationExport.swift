@@ -2,6 +2,7 @@ import Foundation
 import WhittleInterpreter
 import WhittleIR
 import WhittleNumPy
+import WhittlePasses
 
 /// `distill.json`: what a training script needs to distill a compressed student from its teacher,
 /// and the compression `compile --recipe` re-applies to the retrained student.
@@ -164,22 +165,16 @@ public enum DistillationExport {
     /// binarized input (Where(x ≥ 0, s, −s), Sign or BipolarQuant) or with a word of them per channel.
     public static func binarizedLayers(_ model: Model) -> Set<String> {
         let graph = model.graph
+        var producers: [String: String] = [:]
+        for node in graph.nodes { for output in node.outputs where !output.isEmpty { producers[output] = node.opType } }
         var result = Set<String>()
         for node in graph.nodes where (node.opType == "Conv" || node.opType == "Gemm") && node.inputs.count > 1 {
             guard let w = graph.initializers[node.inputs[1]], w.elementType == .float, w.rank >= 2 else { continue }
-            // Behind a binarized input, or with at least a word of weights per channel (where the weights alone are binary).
-            let producer = graph.nodes.first(where: { $0.outputs.first == node.inputs[0] })
-            let binaryInput = producer.map { ["Where", "Sign", "BipolarQuant"].contains($0.opType) } ?? false
-            guard binaryInput || w.count / max(w.shape[node.opType == "Gemm" && node.attributes["transB"] != .int(1) ? 1 : 0], 1) >= 32 else { continue }
-            let values = w.floats()
             let axis = node.opType == "Gemm" && node.attributes["transB"] != .int(1) ? 1 : 0
-            let inner = w.shape[(axis + 1)...].reduce(1, *), channels = w.shape[axis]
-            var alpha = [Float?](repeating: nil, count: channels), uniform = true
-            for (i, v) in values.enumerated() {
-                let c = (i / inner) % channels
-                if let a = alpha[c] { if abs(v) != a { uniform = false; break } } else { alpha[c] = abs(v) }
-            }
-            if uniform { result.insert(node.name) }
+            // Behind a binarized input, or with at least a word of weights per channel (where the weights alone are binary).
+            let binaryInput = ["Where", "Sign", "BipolarQuant"].contains(producers[node.inputs[0]] ?? "")
+            guard binaryInput || w.count / max(w.shape[axis], 1) >= 32 else { continue }
+            if FuseBinary.binaryMagnitudes(w, channelAxis: axis) != nil { result.insert(node.name) }
         }
         return result
     }

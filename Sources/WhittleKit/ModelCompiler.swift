@@ -88,12 +88,8 @@ extension ModelCompiler {
         let limit = Int(Int32.max)
         func check(_ value: String, node: Int?) throws {
             guard let type = graph.type(of: value), let shape = type.shape else { return }
-            let count: Int
-            do {
-                count = try Shape.byteCount(shape, width: type.elementType.byteWidth ?? 1) / max(type.elementType.byteWidth ?? 1, 1)
-            } catch {
-                count = Int.max
-            }
+            // The bytes must fit too (a count that fits can still overflow once multiplied by the width).
+            let count = (try? Shape.byteCount(shape, width: type.elementType.byteWidth ?? 1)).map { _ in Shape.saturatingProduct(shape) } ?? Int.max
             guard count <= limit else {
                 let error = WhittleError(.unsupported, "value \"\(value)\" of shape \(Shape.describe(shape)) has more than 2,147,483,647 elements, "
                                          + "more than the emitted C can count (its loops use int)")

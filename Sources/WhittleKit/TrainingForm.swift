@@ -238,7 +238,11 @@ extension TrainingForm {
                 let d = graph.nodes[dq]
                 value = d.inputs[0]
                 zero = d.inputs.count > 2 && !d.inputs[2].isEmpty ? graph.initializers[d.inputs[2]]?.int64s() : [0]
-                if (graph.initializers[d.inputs[1]]?.count ?? 1) > 1, case .int(let a)? = d.attributes["axis"] { axis = a } else if (graph.initializers[d.inputs[1]]?.count ?? 1) > 1 { axis = 1 }
+                if (graph.initializers[d.inputs[1]]?.count ?? 1) > 1, let rank = graph.initializers[value]?.rank {
+                    // Per-axis parameters: the attribute (default 1), normalized.
+                    let a: Int = { if case .int(let v)? = d.attributes["axis"] { return v }; return 1 }()
+                    axis = a < 0 ? a + rank : a
+                }
             }
             guard let w = graph.initializers[value], w.shape == mask.shape else {
                 throw WhittleError(.usage, "layer \"\(entry.node)\": its weights do not match the recipe's mask \(Shape.describe(mask.shape))")

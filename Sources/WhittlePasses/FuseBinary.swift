@@ -25,12 +25,14 @@ public struct FuseBinary: GraphPass {
         var graph = model.graph
         var producers: [String: Node] = [:]
         for node in graph.nodes { for output in node.outputs where !output.isEmpty { producers[output] = node } }
+        // Names in use, built once; each fused layer adds its own.
+        var taken = Set(graph.nodes.flatMap(\.outputs)).union(graph.initializers.keys).union(graph.inputs.map(\.name))
         var packed: [Binarized: String] = [:], changed = false
         var index = 0
         while index < graph.nodes.count {
             let node = graph.nodes[index]
             guard let layer = try binaryLayer(node, graph: graph, producers: producers, types: types) else { index += 1; continue }
-            let prefix = unique("\(node.name)_binary", graph)
+            let prefix = unique("\(node.name)_binary", &taken)
             graph.initializers[prefix + "_weights"] = layer.weights
             graph.initializers[prefix + "_scale"] = try Tensor(floats: layer.scale, shape: [layer.scale.count])
             graph.initializers[prefix + "_bias"] = try Tensor(floats: layer.bias, shape: [layer.bias.count])
@@ -48,7 +50,7 @@ public struct FuseBinary: GraphPass {
             var pack = packed[key]
             var inserted = 0
             if pack == nil {
-                let name = unique("\(key.source)_bits", graph)
+                let name = unique("\(key.source)_bits", &taken)
                 graph.nodes.insert(Node(name: "\(node.name)_bitpack", opType: "BitPack", domain: WhittleBinaryOperators.domain,
                                         inputs: [key.source], outputs: [name], attributes: ["ternary": .int(key.ternary ? 1 : 0)]), at: index)
                 packed[key] = name
@@ -79,10 +81,11 @@ public struct FuseBinary: GraphPass {
         var attributes: [String: Attribute]
     }
 
-    func unique(_ base: String, _ graph: Graph) -> String {
+    /// A name not in `taken` (which then holds it), from `base`.
+    func unique(_ base: String, _ taken: inout Set<String>) -> String {
         var name = base, k = 1
-        let taken = Set(graph.nodes.flatMap(\.outputs)).union(graph.initializers.keys).union(graph.inputs.map(\.name))
         while taken.contains(name) { k += 1; name = "\(base)_\(k)" }
+        taken.insert(name)
         return name
     }
 
@@ -136,21 +139,40 @@ public struct FuseBinary: GraphPass {
               rowStride: Int? = nil) -> (Tensor, [Float])? {
         let words = WhittleBinaryOperators.words(channels)
         let rowStride = rowStride ?? channels * taps
-        var bits = [Int64](repeating: 0, count: rows * taps * words), alphas: [Float] = []
+        guard let alphas = Self.uniformMagnitudes(values, rows: rows, count: channels * taps,
+                                                  element: { r, k in r * rowStride + (k / taps) * channelStride + (k % taps) * tapStride })
+        else { return nil }
+        var bits = [Int64](repeating: 0, count: rows * taps * words)
         for r in 0..<rows {
-            let alpha = abs(values[r * rowStride])
-            guard alpha > 0, alpha.isFinite else { return nil }
             for t in 0..<taps {
-                for c in 0..<channels {
-                    let v = values[r * rowStride + c * channelStride + t * tapStride]
-                    guard abs(v) == alpha else { return nil }
-                    if v > 0 { bits[(r * taps + t) * words + c / 32] |= Int64(1) << Int64(c % 32) }
+                for c in 0..<channels where values[r * rowStride + c * channelStride + t * tapStride] > 0 {
+                    bits[(r * taps + t) * words + c / 32] |= Int64(1) << Int64(c % 32)
                 }
             }
-            alphas.append(alpha)
         }
         guard let tensor = try? Tensor(int64s: bits, shape: [rows, taps * words], as: .uint32) else { return nil }
         return (tensor, alphas)
+    }
+
+    /// α per row when every one of its `count` elements is ±α (α finite, nonzero); nil otherwise.
+    static func uniformMagnitudes(_ values: [Float], rows: Int, count: Int, element: (Int, Int) -> Int) -> [Float]? {
+        var alphas: [Float] = []
+        for r in 0..<rows {
+            let alpha = abs(values[element(r, 0)])
+            guard alpha > 0, alpha.isFinite, (0..<count).allSatisfy({ abs(values[element(r, $0)]) == alpha }) else { return nil }
+            alphas.append(alpha)
+        }
+        return alphas
+    }
+
+    /// α per output channel of a Conv or Gemm weight whose entries are ±α per channel (the channel
+    /// is `channelAxis`: 0, or 1 for an untransposed Gemm); nil otherwise.
+    public static func binaryMagnitudes(_ w: Tensor, channelAxis: Int) -> [Float]? {
+        guard w.rank >= 2, channelAxis < w.rank else { return nil }
+        let values = w.floats()
+        let inner = w.shape[(channelAxis + 1)...].reduce(1, *), channels = w.shape[channelAxis], outer = w.count / max(channels * inner, 1)
+        return uniformMagnitudes(values, rows: channels, count: outer * inner,
+                                 element: { r, k in ((k / inner) * channels + r) * inner + k % inner })
     }
 
     /// Recognizes a binarized value.

@@ -97,7 +97,7 @@ public enum MagnitudePruner {
             if let indices = prunedIndices[c.weight] {
                 graph.initializers[c.weight] = try zeroed(tensor, indices: indices, zero: c.zero, axis: c.axis)
             }
-            let after = try magnitude(Candidate(node: c.node, weight: c.weight, scale: c.scale, zero: c.zero, axis: c.axis), graph).filter { $0 == 0 }.count
+            let after = try magnitude(c, graph).filter { $0 == 0 }.count
             let target: Double? = kept(c) ? nil : override(c) ?? options.sparsity
             report.append(PrunedLayer(node: c.node.name, op: c.node.opType, weight: c.weight, elements: tensor.count,
                                       zerosBefore: before, zerosAfter: after, target: target))

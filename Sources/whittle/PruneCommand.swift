@@ -70,8 +70,9 @@ struct PruningArguments: ParsableArguments {
     }
 
     /// Prunes `analyzed` when asked.
-    func apply(_ analyzed: AnalyzedModel) throws -> Outcome? {
-        guard let options = try options() else { return nil }
+    /// `chosen` replaces the options with sparsities chosen per layer (by --target-accuracy/--target-size).
+    func apply(_ analyzed: AnalyzedModel, chosen: PruningOptions? = nil) throws -> Outcome? {
+        guard let options = try chosen ?? options() else { return nil }
         if structured == nil, criterion != nil { throw WhittleError(.usage, "--criterion is used with --structured channels") }
         if let structured, structured != "channels" { throw WhittleError(.usage, "--structured supports channels, not \"\(structured)\"") }
         do {
@@ -142,7 +143,7 @@ struct Prune: ParsableCommand {
             if analyze || goal != nil, let samples {
                 table = try PruningSensitivity.measure(analyzed, samples: samples, labels: labelValues, progress: ProgressBar.standardError())
             }
-            var arguments = pruning
+            var chosen: PruningOptions?
             if let goal, let table, let samples {
                 let keep = try pruning.keptLayers()
                 let choice = try PruningSearch.choose(analyzed, table: table, goal: goal, samples: samples, labels: labelValues, keep: keep,
@@ -152,10 +153,9 @@ struct Prune: ParsableCommand {
                 case .weightBytes: print("chosen for \(Int(choice.reached)) B of weights in C:")
                 }
                 print(choice.sparsity.keys.sorted().map { String(format: "  %@=%.2f", $0, choice.sparsity[$0] ?? 0) }.joined(separator: "\n"))
-                arguments.sparsity = 0
-                arguments.layers = choice.sparsity.keys.sorted().map { "\($0)=\(choice.sparsity[$0] ?? 0)" }
+                chosen = PruningOptions(sparsity: 0, layers: choice.sparsity, keep: keep)
             }
-            guard let outcome = try arguments.apply(analyzed) else { return }
+            guard let outcome = try pruning.apply(analyzed, chosen: chosen) else { return }
             do {
                 try ModelWriter.write(outcome.analyzed.model, to: output)
             } catch let error as WhittleError {

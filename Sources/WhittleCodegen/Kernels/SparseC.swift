@@ -58,7 +58,6 @@ enum SparseC {
 
     /// A sparse form of a layer, and what it costs against the dense one.
     struct Plan {
-        var rows: DeltaRows
         var denseBytes: Int
         var sparseBytes: Int
         /// Estimated work (multiply-adds plus per-entry overhead, in MAC units).
@@ -103,7 +102,7 @@ enum SparseC {
         let delta = DeltaRows(rows: rows, columns: columns, index: index, isZero: isZero)
         let total = rows * columns
         let zeros = total - delta.sources.lazy.filter { $0 != nil }.count
-        let plan = Plan(rows: delta, denseBytes: total * valueBytes, sparseBytes: delta.bytes(valueBytes: valueBytes),
+        let plan = Plan(denseBytes: total * valueBytes, sparseBytes: delta.bytes(valueBytes: valueBytes),
                         denseWork: denseWork, sparseWork: sparseWork(delta), zeros: zeros, total: total)
         let chosen = plan.pays(e.sparse)
         if zeros > 0 {
