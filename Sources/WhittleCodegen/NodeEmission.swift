@@ -16,6 +16,8 @@ struct NodeEmission {
     var sparse = SparsePolicy.auto
     /// Constant arrays the kernel adds to the weights file, and its note for the report.
     let extras = EmissionExtras()
+    /// The C name of the node's planned scratch memory (`void *`), when the plan gave it some.
+    var scratch: String?
     /// The prefix of symbols the kernel adds (unique per node).
     var symbolPrefix = "w"
 

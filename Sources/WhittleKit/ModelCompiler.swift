@@ -68,7 +68,8 @@ public enum ModelCompiler {
                 throw WhittleError(.usage, "--dump-ir-after names unknown pass \"\(pass)\"")
             }
             try checkSizes(types.graph)
-            let plan = try MemoryPlanner.plan(types.graph)
+            let scratch = try CEmitter.scratchRequests(model: optimized, types: types, integerOnly: options.integerOnly, sparse: options.sparse)
+            let plan = try MemoryPlanner.plan(types.graph, scratch: scratch)
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
                                            source: URL(fileURLWithPath: analyzed.path).lastPathComponent,

@@ -26,6 +26,9 @@ public struct MemoryPlan: Sendable {
 
     public var storage: [String: Storage]
     public var buffers: [Buffer]
+    /// The arena buffer (index into ``buffers``) that serves as a node's scratch memory, by node
+    /// index: live during that node only.
+    public var scratch: [Int: Int] = [:]
     /// Bytes of the arena (a multiple of the alignment).
     public var arenaBytes: Int
     /// The most bytes live at once over the schedule: no plan of these buffers can use less.
@@ -50,7 +53,8 @@ public enum MemoryPlanner {
         "Clip", "Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "PRelu", "BatchNormalization",
     ]
 
-    public static func plan(_ graph: Graph, alignment: Int = 16) throws -> MemoryPlan {
+    /// `scratch` gives the bytes of working memory a node's kernel needs while it runs (by node index).
+    public static func plan(_ graph: Graph, alignment: Int = 16, scratch: [Int: Int] = [:]) throws -> MemoryPlan {
         var storage: [String: MemoryPlan.Storage] = [:]
         for (i, input) in graph.inputs.enumerated() { storage[input.name] = .input(i) }
         for name in graph.initializers.keys { storage[name] = .weight(name) }
@@ -96,6 +100,12 @@ public enum MemoryPlanner {
         // A buffer lives until the last read of any value stored in it.
         for b in buffers.indices {
             buffers[b].lastStep = buffers[b].values.map { lastUse[$0] ?? buffers[b].firstStep }.max() ?? buffers[b].firstStep
+        }
+        // Scratch lives during its node only; it may overlap nothing the node reads or writes.
+        var scratchBuffers: [Int: Int] = [:]
+        for (step, bytes) in scratch.sorted(by: { $0.key < $1.key }) where bytes > 0 && step < graph.nodes.count {
+            scratchBuffers[step] = buffers.count
+            buffers.append(MemoryPlan.Buffer(offset: 0, bytes: bytes, firstStep: step, lastStep: step, values: []))
         }
         let aligned = { (n: Int) in (n + alignment - 1) / alignment * alignment }
         // Greedy placement in a few orders (largest first, earliest first, longest-lived first, largest
@@ -155,7 +165,7 @@ public enum MemoryPlanner {
             let live = buffers.filter { $0.firstStep <= step && step <= $0.lastStep }.map { aligned($0.bytes) }.reduce(0, +)
             lowerBound = max(lowerBound, live)
         }
-        return MemoryPlan(storage: storage, buffers: buffers, arenaBytes: arena, lowerBound: lowerBound, alignment: alignment)
+        return MemoryPlan(storage: storage, buffers: buffers, scratch: scratchBuffers, arenaBytes: arena, lowerBound: lowerBound, alignment: alignment)
     }
 
     static func overlaps(_ a: MemoryPlan.Buffer, _ b: MemoryPlan.Buffer) -> Bool {

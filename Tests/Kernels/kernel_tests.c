@@ -314,6 +314,190 @@ static void test_binary(int kernel, int stride, int pad, int ternary) {
     check(ok, "whittle_binary_weight_conv_f32 kernel", kernel * 100 + stride * 10 + pad);
 }
 
+/* ---- int8 convolution, fully connected and depthwise (conv_s8.c) -------------------------- */
+
+#define Q_MAX_X 4096
+#define Q_MAX_W 8192
+#define Q_MAX_Y 4096
+static int8_t q_x8[Q_MAX_X], q_w[Q_MAX_W], q_packed[Q_MAX_W + 64];
+static uint8_t q_xu[Q_MAX_X];
+static int32_t q_bias[64], q_inner[64];
+static float q_mult[64];
+static uint32_t q_mantissa[64];
+static int8_t q_exponent[64];
+static uint8_t q_y[Q_MAX_Y];
+static int16_t q_columns[2 * 1024];
+static int8_t q_padded[4096];
+
+/* The interpreter's requantization: rintf((float)sum * multiplier) + zero, saturated. */
+static int32_t q_requant(int32_t sum, float multiplier, int32_t zero, int32_t low, int32_t high) {
+    float q = rintf((float)sum * multiplier) + (float)zero;
+    if (q < (float)low) q = (float)low;
+    if (q > (float)high) q = (float)high;
+    return (int32_t)q;
+}
+
+/* Multipliers (float, and as mantissa and exponent) for m channels around 1 / scale_down. */
+static void q_multipliers(int m, float scale_down) {
+    for (int i = 0; i < m; ++i) {
+        uint32_t bits;
+        q_mult[i] = (0.5f + (float)(next() % 1000u) / 1000.0f) / scale_down;
+        memcpy(&bits, &q_mult[i], sizeof bits);
+        q_mantissa[i] = (bits & 0x7FFFFFu) | 0x800000u;
+        q_exponent[i] = (int8_t)((int)((bits >> 23) & 0xFFu) - 150);
+    }
+}
+
+/* The paired-row layout of whittle_kernels.h, from rows x k weights. */
+static void q_pack(const int8_t *w, int rows, int k, int k_padded) {
+    static const int order[4] = {0, 2, 1, 3};
+    int n = 0;
+    for (int first = 0; first < rows; first += 2) {
+        for (int base = 0; base < k_padded; base += 4) {
+            for (int r = first; r < rows && r < first + 2; ++r) {
+                for (int j = 0; j < 4; ++j) q_packed[n++] = (int8_t)(base + order[j] < k ? w[r * k + base + order[j]] : 0);
+            }
+        }
+    }
+}
+
+/* Whether |sum * multiplier| <= 2^21 for every reachable sum (the compiler's bound). */
+static int q_bounded(int m, int taps) {
+    for (int i = 0; i < m; ++i) {
+        double reach = fabs((double)q_bias[i]);
+        for (int k = 0; k < taps; ++k) reach += 383.0 * fabs((double)q_w[i * taps + k]);
+        if (reach * (double)q_mult[i] > (double)(1 << 21)) return 0;
+    }
+    return 1;
+}
+
+/* One convolution (group 1) against plain loops, int8 or uint8 in and out, float or integer
+ * requantization; scale_down small makes most outputs saturate (the unbounded path). */
+static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad,
+                         int x_unsigned, int y_unsigned, int integer, float scale_down) {
+    whittle_conv_geometry g;
+    whittle_requant rq;
+    const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
+    const int k = c * kh * kw, k_padded = (k + 3) / 4 * 4;
+    const int32_t x_zero = x_unsigned ? (int32_t)(next() % 256u) : (int32_t)(next() % 256u) - 128;
+    const int32_t low = y_unsigned ? 0 : -128, high = y_unsigned ? 255 : 127;
+    const int32_t y_zero = low + (int32_t)(next() % 256u);
+    long bad = 0;
+    g.channels = c; g.height = h; g.width = w; g.out_height = oh; g.out_width = ow;
+    g.kernel_h = kh; g.kernel_w = kw; g.stride_h = stride; g.stride_w = stride;
+    g.dilation_h = dilation; g.dilation_w = dilation; g.pad_top = pad; g.pad_left = pad;
+    for (int i = 0; i < c * h * w; ++i) {
+        q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
+        q_xu[i] = (uint8_t)(next() % 256u);
+    }
+    for (int i = 0; i < m * k; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < m; ++i) q_bias[i] = (int32_t)(next() % 20001u) - 10000;
+    q_multipliers(m, scale_down);
+    q_pack(q_w, m, k, k_padded);
+    rq.multiplier = integer ? 0 : q_mult;
+    rq.mantissa = q_mantissa;
+    rq.exponent = q_exponent;
+    rq.zero = y_zero; rq.low = low; rq.high = high;
+    rq.out_unsigned = y_unsigned;
+    rq.bounded = q_bounded(m, k);
+    whittle_conv_s8(&g, m, x_unsigned ? (const void *)q_xu : (const void *)q_x8, x_unsigned, x_zero, q_packed, q_bias, &rq,
+                    q_y, q_columns);
+    for (int o = 0; o < m; ++o) {
+        for (int y = 0; y < oh; ++y) {
+            for (int x = 0; x < ow; ++x) {
+                int32_t sum = q_bias[o], got;
+                for (int ci = 0; ci < c; ++ci) {
+                    for (int i = 0; i < kh; ++i) {
+                        for (int j = 0; j < kw; ++j) {
+                            const int ih = y * stride - pad + i * dilation, iw = x * stride - pad + j * dilation;
+                            if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                            sum += ((x_unsigned ? (int32_t)q_xu[(ci * h + ih) * w + iw] : (int32_t)q_x8[(ci * h + ih) * w + iw]) - x_zero)
+                                   * q_w[((o * c + ci) * kh + i) * kw + j];
+                        }
+                    }
+                }
+                got = y_unsigned ? (int32_t)q_y[(o * oh + y) * ow + x] : (int32_t)((int8_t *)q_y)[(o * oh + y) * ow + x];
+                if (got != q_requant(sum, q_mult[o], y_zero, low, high)) ++bad;
+            }
+        }
+    }
+    check(bad == 0, "whittle_conv_s8 outputs differ from plain loops:", bad);
+}
+
+static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, int integer) {
+    whittle_requant rq;
+    const int k_padded = (depth + 3) / 4 * 4;
+    const int32_t x_zero = (int32_t)(next() % 256u) - (x_unsigned ? 0 : 128), y_zero = (int32_t)(next() % 256u) - 128;
+    long bad = 0;
+    for (int i = 0; i < rows * depth; ++i) {
+        q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
+        q_xu[i] = (uint8_t)(next() % 256u);
+    }
+    for (int i = 0; i < n * depth; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < n; ++i) q_bias[i] = (int32_t)(next() % 2001u) - 1000;
+    q_multipliers(n, (float)depth * 40.0f);
+    q_pack(q_w, n, depth, k_padded);
+    rq.multiplier = integer ? 0 : q_mult;
+    rq.mantissa = q_mantissa;
+    rq.exponent = q_exponent;
+    rq.zero = y_zero; rq.low = -128; rq.high = 127;
+    rq.out_unsigned = 0;
+    rq.bounded = q_bounded(n, depth);
+    whittle_fully_connected_s8(rows, depth, n, x_unsigned ? (const void *)q_xu : (const void *)q_x8, x_unsigned, x_zero, q_packed, q_bias,
+                               &rq, q_y, q_columns);
+    for (int r = 0; r < rows; ++r) {
+        for (int j = 0; j < n; ++j) {
+            int32_t sum = q_bias[j];
+            for (int p = 0; p < depth; ++p) sum += ((x_unsigned ? (int32_t)q_xu[r * depth + p] : (int32_t)q_x8[r * depth + p]) - x_zero) * q_w[j * depth + p];
+            if ((int32_t)((int8_t *)q_y)[r * n + j] != q_requant(sum, q_mult[j], y_zero, -128, 127)) ++bad;
+        }
+    }
+    check(bad == 0, "whittle_fully_connected_s8 outputs differ from plain loops:", bad);
+}
+
+static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer) {
+    whittle_conv_geometry g;
+    whittle_requant rq;
+    const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
+    const int taps = kh * kw;
+    const int32_t x_zero = (int32_t)(next() % 256u) - 128, y_zero = (int32_t)(next() % 256u) - 128;
+    long bad = 0;
+    g.channels = c; g.height = h; g.width = w; g.out_height = oh; g.out_width = ow;
+    g.kernel_h = kh; g.kernel_w = kw; g.stride_h = stride; g.stride_w = stride;
+    g.dilation_h = dilation; g.dilation_w = dilation; g.pad_top = pad; g.pad_left = pad;
+    for (int i = 0; i < c * h * w; ++i) q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
+    for (int i = 0; i < c * taps; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < c; ++i) {
+        int32_t sum = 0;
+        for (int t = 0; t < taps; ++t) sum += q_w[i * taps + t];
+        q_bias[i] = (int32_t)(next() % 2001u) - 1000;
+        q_inner[i] = q_bias[i] - x_zero * sum;
+    }
+    q_multipliers(c, (float)taps * 60.0f);
+    rq.multiplier = integer ? 0 : q_mult;
+    rq.mantissa = q_mantissa;
+    rq.exponent = q_exponent;
+    rq.zero = y_zero; rq.low = -128; rq.high = 127;
+    rq.out_unsigned = 0;
+    rq.bounded = q_bounded(c, taps);
+    whittle_depthwise_s8(&g, q_x8, x_zero, q_w, q_inner, &rq, (int8_t *)q_y, q_padded);
+    for (int o = 0; o < c; ++o) {
+        for (int y = 0; y < oh; ++y) {
+            for (int x = 0; x < ow; ++x) {
+                int32_t sum = q_bias[o];
+                for (int i = 0; i < kh; ++i) {
+                    for (int j = 0; j < kw; ++j) {
+                        const int ih = y * stride - pad + i * dilation, iw = x * stride - pad + j * dilation;
+                        if (ih >= 0 && ih < h && iw >= 0 && iw < w) sum += (q_x8[(o * h + ih) * w + iw] - x_zero) * q_w[o * taps + i * kw + j];
+                    }
+                }
+                if ((int32_t)((int8_t *)q_y)[(o * oh + y) * ow + x] != q_requant(sum, q_mult[o], y_zero, -128, 127)) ++bad;
+            }
+        }
+    }
+    check(bad == 0, "whittle_depthwise_s8 outputs differ from plain loops:", bad);
+}
+
 int main(void) {
     test_requantize();
     test_gemv(4, 600, 10);  /* gaps over 255 columns: fillers */
@@ -327,6 +511,26 @@ int main(void) {
         test_conv(1, 8, 5, 1, 1, 2, percent);
         test_conv(2, 11, 3, 2, 2, 3, percent); /* padding wider than the kernel reach */
         test_conv(3, 6, 5, 1, 1, 0, percent);  /* 2x1 output */
+    }
+    for (int integer = 0; integer < 2; ++integer) {
+        /* channels, map, output channels, kernel, stride, dilation, padding, uint8 in/out */
+        test_conv_s8(3, 9, 7, 5, 3, 3, 1, 1, 1, 0, 0, integer, 2000.0f);   /* 27 taps: padded to 28 */
+        test_conv_s8(4, 6, 5, 8, 1, 1, 1, 1, 0, 1, 1, integer, 400.0f);    /* pointwise, 5-wide map */
+        test_conv_s8(7, 5, 5, 3, 1, 1, 2, 1, 0, 0, 1, integer, 400.0f);    /* strided pointwise, odd channels */
+        test_conv_s8(2, 11, 9, 4, 3, 3, 2, 2, 3, 1, 0, integer, 800.0f);   /* padding wider than the reach */
+        test_conv_s8(1, 12, 6, 6, 4, 2, 2, 1, 1, 0, 0, integer, 300.0f);   /* one channel, 4x2 window */
+        test_conv_s8(5, 1, 1, 9, 1, 1, 1, 1, 0, 0, 0, integer, 100.0f);    /* 1x1 map: one output pixel */
+        test_conv_s8(3, 7, 7, 4, 3, 3, 1, 1, 1, 0, 0, integer, 2.0f);      /* large multipliers: saturation */
+        test_fully_connected_s8(1, 37, 9, 0, integer);
+        test_fully_connected_s8(3, 64, 10, 1, integer);
+        test_fully_connected_s8(2, 5, 1, 0, integer);
+        /* channels, map, kernel, stride, dilation, padding */
+        test_depthwise_s8(5, 25, 5, 3, 3, 1, 1, 1, integer);
+        test_depthwise_s8(3, 8, 9, 3, 3, 2, 1, 1, integer);
+        test_depthwise_s8(2, 7, 6, 3, 3, 1, 1, 0, integer);
+        test_depthwise_s8(3, 9, 8, 5, 3, 1, 1, 2, integer);
+        test_depthwise_s8(2, 9, 9, 3, 3, 1, 2, 3, integer);
+        test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer);
     }
     for (int ternary = 0; ternary < 2; ++ternary) {
         test_binary(3, 1, 1, ternary);

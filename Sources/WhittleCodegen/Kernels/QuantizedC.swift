@@ -42,7 +42,7 @@ enum QuantizedC {
     static func requantize(_ target: String, index: String, zero: Int64, _ e: NodeEmission) -> [String] {
         guard e.integerOnly else { return store(target, "(float)acc * multiplier[\(index)]", zero: zero, e) }
         let (low, high) = e.elementType.integerRange
-        return ["int32_t q = whittle_requantize(acc, mantissa[\(index)], exponent[\(index)]) + \(zero);",
+        return ["int64_t q = (int64_t)whittle_requantize(acc, mantissa[\(index)], exponent[\(index)]) + \(zero);",
                 "if (q < \(Int64(low))) q = \(Int64(low));",
                 "if (q > \(Int64(high))) q = \(Int64(high));",
                 "\(target) = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;"]
@@ -61,6 +61,7 @@ enum QuantizedC {
     }
 
     static let qlinearConv: CKernel = { e, w in
+        if try Int8LibraryC.qlinearConv(e, &w) { return }
         let weights = try e.inputShape(3)
         // The geometry of X (input 0) and the kernel from W (input 3).
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights[2...]))
@@ -145,6 +146,7 @@ enum QuantizedC {
     }
 
     static let qgemm: CKernel = { e, w in
+        if try Int8LibraryC.qgemm(e, &w) { return }
         let a = try e.inputShape(0), y = try e.outputShape()
         let transA = try e.context.int("transA", default: 0) != 0, transB = try e.context.int("transB", default: 0) != 0
         let (m, n) = (y[0], y[1]), k = transA ? a[0] : a[1]

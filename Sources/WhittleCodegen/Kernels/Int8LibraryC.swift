@@ -1,0 +1,170 @@
+import WhittleIR
+import WhittleOps
+
+/// 8-bit QLinearConv and QGemm layers on the library kernels of `conv_s8.c`: im2col with a
+/// blocked matrix product (SMLAD on cores with the DSP extension) and a depthwise kernel. The
+/// emitter bakes what it knows at compile time: weights padded and reordered for the kernels,
+/// biases with the input zero point folded in where the arithmetic allows, requantization tables.
+/// Layers of other forms (weight zero points, uint8 depthwise, grouped convolutions other than
+/// depthwise) keep the generated loops of `QuantizedC`.
+enum Int8LibraryC {
+    /// How a layer runs on the library.
+    enum Form {
+        /// Convolution with one group, or a fully connected layer: rows of `padded` taps.
+        case matrix(padded: Int)
+        /// One filter per channel.
+        case depthwise
+    }
+
+    static var scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] {
+        ["QLinearConv": { e in try scratchBytes(convForm(e), e) }, "com.microsoft.QGemm": { e in try scratchBytes(gemmForm(e), e) }]
+    }
+
+    /// Two im2col columns of int16, or the padded plane of a depthwise layer.
+    static func scratchBytes(_ form: Form?, _ e: NodeEmission) throws -> Int {
+        switch form {
+        case .matrix(let padded)?: return 2 * padded * 2
+        case .depthwise?:
+            let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
+            return paddedPlane(g).h * paddedPlane(g).w
+        case nil: return 0
+        }
+    }
+
+    /// The rows and columns the windows of a depthwise layer reach, padding included.
+    static func paddedPlane(_ g: ConvolutionC.Geometry) -> (h: Int, w: Int) {
+        ((g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1)
+    }
+
+    static func padded(_ k: Int) -> Int { (k + 3) / 4 * 4 }
+
+    static let eightBit: Set<ElementType> = [.int8, .uint8]
+
+    /// Int8 weights (input `weights`) and int8 or uint8 data in and out.
+    static func isEightBit(_ e: NodeEmission, data: Int, weights: Int) throws -> Bool {
+        try e.inputType(weights).elementType == .int8 && eightBit.contains(e.inputType(data).elementType) && eightBit.contains(e.elementType)
+    }
+
+    /// Whether input `i` is uint8, as the kernels' `x_unsigned` argument.
+    static func unsignedFlag(_ e: NodeEmission, _ i: Int) throws -> Int { try e.inputType(i).elementType == .uint8 ? 1 : 0 }
+
+    /// The library form of a QLinearConv, or nil when the generated loops must do it.
+    static func convForm(_ e: NodeEmission) throws -> Form? {
+        guard try isEightBit(e, data: 0, weights: 3), let weights = e.constant(3), weights.shape.count >= 3,
+              !e.has(8) || e.constant(8) != nil else { return nil }
+        let wz = e.has(5) ? (e.constant(5)?.int64s() ?? [1]) : [0]
+        guard wz.allSatisfy({ $0 == 0 }) else { return nil }
+        let g = try ConvolutionC.Geometry(e, kernel: Array(weights.shape[2...]))
+        let group = try e.context.int("group", default: 1)
+        if group == 1 { return .matrix(padded: padded(g.c * g.kh * g.kw)) }
+        if group == g.c, g.m == g.c, try e.inputType(0).elementType == .int8, e.elementType == .int8 { return .depthwise }
+        return nil
+    }
+
+    /// The library form of a QGemm (quantized output, constant weights without zero points).
+    static func gemmForm(_ e: NodeEmission) throws -> Form? {
+        guard try isEightBit(e, data: 0, weights: 3), e.has(7), e.constant(3) != nil, !e.has(6) || e.constant(6) != nil,
+              try e.context.int("transA", default: 0) == 0 else { return nil }
+        let bz = e.has(5) ? (e.constant(5)?.int64s() ?? [1]) : [0]
+        guard bz.allSatisfy({ $0 == 0 }) else { return nil }
+        return .matrix(padded: padded(try e.inputShape(0)[1]))
+    }
+
+    /// The paired-row layout of `whittle_kernels.h`: rows of `k` taps padded to `padded` with
+    /// zeros, rows in pairs whose groups of four alternate, each group in the order 0, 2, 1, 3.
+    static func packedRows(_ rows: Int, _ k: Int, padded: Int, value: (Int, Int) -> Int64) -> [String] {
+        var out: [String] = []
+        out.reserveCapacity(rows * padded)
+        let order = [0, 2, 1, 3]
+        for first in stride(from: 0, to: rows, by: 2) {
+            for base in stride(from: 0, to: padded, by: 4) {
+                for r in first..<min(first + 2, rows) {
+                    for j in order {
+                        let column = base + j
+                        out.append(column < k ? String(value(r, column)) : "0")
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Whether |acc · multiplier| stays within 2^21 for every accumulator a layer can reach
+    /// (|x − x_zero| ≤ 255 for the matrix kernels, |x| ≤ 128 plus the folded zero point for the
+    /// depthwise one, both below 383 per tap): the requantization may then round before it saturates.
+    static func bounded(_ multipliers: [Float], bias: [Int64], weights: [Int64], taps: Int) -> Bool {
+        for (m, multiplier) in multipliers.enumerated() {
+            let slice = weights[(m * taps)..<min((m + 1) * taps, weights.count)]
+            let reach = Double(abs(bias[m])) + 383 * Double(slice.reduce(0) { $0 + abs($1) })
+            if reach * Double(multiplier) > Double(1 << 21) || reach >= Double(Int32.max) { return false }
+        }
+        return true
+    }
+
+    static func geometry(_ g: ConvolutionC.Geometry, channels: Int) -> String {
+        let fields = [channels, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl]
+        return "static const whittle_conv_geometry g = {\(fields.map(String.init).joined(separator: ", "))};"
+    }
+
+    /// The requantization tables and the `rq` descriptor of int8 outputs.
+    static func requantization(_ multipliers: [Float], zero: Int64, bounded: Bool, _ e: NodeEmission) -> [String] {
+        let tables = QuantizedC.multiplierTables(multipliers, e)
+        let pointers = e.integerOnly ? "0, mantissa, exponent" : "multiplier, 0, 0"
+        let (low, high) = e.elementType.integerRange
+        let unsigned = e.elementType == .uint8 ? 1 : 0
+        return tables + ["static const whittle_requant rq = {\(pointers), \(zero), \(Int64(low)), \(Int64(high)), \(unsigned), \(bounded ? 1 : 0)};"]
+    }
+
+    /// Emits the layer on the library when it has a library form; false otherwise.
+    static func qlinearConv(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool {
+        guard let form = try convForm(e), let weights = e.constant(3)?.int64s() else { return false }
+        let shape = try e.inputShape(3)
+        let g = try ConvolutionC.Geometry(e, kernel: Array(shape[2...]))
+        let (multipliers, _) = try QuantizedC.convParameters(e, channels: g.m)
+        let xz = QuantizedC.zero(e, 2), yz = QuantizedC.zero(e, 7)
+        let bias = e.has(8) ? (e.constant(8)?.int64s() ?? []) : [Int64](repeating: 0, count: g.m)
+        guard bias.count == g.m else { return false }
+        let taps = g.kh * g.kw
+        let inputPlane = g.c * g.h * g.w, outputPlane = g.m * g.oh * g.ow
+        switch form {
+        case .matrix(let padded):
+            guard let scratch = e.scratch else { return false }
+            let k = g.c * taps
+            let packed = e.weightArray("weights", type: "int8_t", values: packedRows(g.m, k, padded: padded) { weights[$0 * k + $1] },
+                                       bytes: g.m * padded)
+            let biasSymbol = e.weightArray("bias", type: "int32_t", values: bias.map(String.init), bytes: 4 * g.m)
+            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
+            w.line(geometry(g, channels: g.c))
+            w.line("/* im2col, two pixels at a time, and a blocked int8 matrix product (SMLAD with the DSP extension). */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
+        case .depthwise:
+            let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
+            guard let scratch = e.scratch else { return false }
+            let filters = e.weightArray("weights", type: "int8_t", values: weights.map(String.init), bytes: weights.count)
+            // The kernel pads each plane with x_zero, so every tap is inside: Σ(x − xz)·w = Σx·w − xz·Σw.
+            let inner = e.weightArray("inner_bias", type: "int32_t", values: (0..<g.m).map { String(bias[$0] - xz * sums[$0]) }, bytes: 4 * g.m)
+            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps), e))
+            w.line(geometry(g, channels: g.c))
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_depthwise_s8(&g, \(e.x(0)) + n * \(inputPlane), \(xz), \(filters), \(inner), &rq, \(e.y(0)) + n * \(outputPlane), (int8_t *)\(scratch));")
+        }
+        return true
+    }
+
+    /// Emits a QGemm on the library when it has a library form; false otherwise.
+    static func qgemm(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool {
+        guard case .matrix(let padded)? = try gemmForm(e), let scratch = e.scratch, let b = e.constant(3)?.int64s() else { return false }
+        let a = try e.inputShape(0), y = try e.outputShape()
+        let (count, n, k) = (y[0], y[1], a[1])
+        let transB = try e.context.int("transB", default: 0) != 0
+        let (multipliers, _, _) = try QuantizedC.gemmParameters(e, columns: n)
+        let bias = e.has(6) ? (e.constant(6)?.int64s() ?? []) : [Int64](repeating: 0, count: n)
+        guard bias.count == n, b.count == n * k else { return false }
+        let packed = e.weightArray("weights", type: "int8_t",
+                                   values: packedRows(n, k, padded: padded) { transB ? b[$0 * k + $1] : b[$1 * n + $0] }, bytes: n * padded)
+        let biasSymbol = e.weightArray("bias", type: "int32_t", values: bias.map(String.init), bytes: 4 * n)
+        let rows = (0..<n).flatMap { j in (0..<k).map { p in transB ? b[j * k + p] : b[p * n + j] } }
+        w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
+        w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
+        return true
+    }
+}
