@@ -54,7 +54,7 @@ typedef struct {
     const int8_t *exponent;
     int32_t zero, low, high;
     int out_unsigned;            /* the output is uint8 (else int8) */
-    int bounded;                 /* |acc * multiplier| <= 2^21 for every acc the layer can reach */
+    int bounded;                 /* float multipliers, and |acc * multiplier| <= 2^21 for every acc the layer can reach */
 } whittle_requant;
 
 /* requantize.c */
@@ -102,18 +102,18 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
  * SXTB16 unpacks a word into two pairs of halfwords. The pair of channel m starts at byte
  * m * k_padded. */
 
-/* The requantized value of acc for output channel m, in [rq->low, rq->high], with integers only. */
-WHITTLE_KERNEL int32_t whittle_requant_integer(const whittle_requant *rq, int m, int32_t acc);
+/* The requantized value of acc for output channel m, in [rq->low, rq->high]. */
+WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m, int32_t acc);
 
 /* One image of one group, x int8 or uint8 (x_unsigned), y as rq says: y[m][oh][ow] =
  * requant(bias[m] + sum of (x - x_zero) * w over the taps inside the map). `columns` is scratch of
- * 2 * k_padded int16. */
+ * 2 * k_padded int16, 8-byte aligned. */
 WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
                                     int32_t x_zero, const int8_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
                                     int16_t *columns);
 
 /* y[r][n] = requant(bias[n] + sum over k < depth of (x[r][k] - x_zero) * w[n][k]) for r < rows,
- * x and y as for whittle_conv_s8; `columns` is scratch of 2 * k_padded int16. */
+ * x and y as for whittle_conv_s8; `columns` is scratch of 2 * k_padded int16, 8-byte aligned. */
 WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_features, const void *x, int x_unsigned,
                                                int32_t x_zero, const int8_t *w, const int32_t *bias, const whittle_requant *rq,
                                                void *y, int16_t *columns);
@@ -121,8 +121,8 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
 /* Depthwise (one filter of kernel_h * kernel_w int8 taps per channel, in natural order), int8 in
  * and out: y[c][oh][ow] = requant(bias[c] + sum of (x - x_zero) * w[c] over the taps inside the
  * map), given inner_bias[c] = bias[c] - x_zero * (sum of w[c]). `padded` is scratch of padded_h *
- * padded_w bytes, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 (and
- * likewise padded_w). */
+ * padded_w bytes, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 and
+ * padded_w = (out_width - 1) * stride_w + (kernel_w - 1) * dilation_w + 2. */
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 
@@ -216,34 +216,47 @@ WHITTLE_KERNEL int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int ex
 #define WHITTLE_INLINE inline
 #endif
 
-/* The integer-only requantization of acc for output channel m (cores without an FPU). */
-WHITTLE_KERNEL int32_t whittle_requant_integer(const whittle_requant *rq, int m, int32_t acc) {
-    int64_t q = (int64_t)whittle_requantize(acc, rq->mantissa[m], rq->exponent[m]) + rq->zero;
-    if (q < rq->low) q = rq->low;
-    if (q > rq->high) q = rq->high;
-    return (int32_t)q;
-}
-
-/* rintf((float)acc * multiplier[m]) + zero, saturated to [low, high]: the interpreter's
- * requantization, bit for bit. Rounding half to even is done by adding and removing 1.5 * 2^23
- * (float32 addition rounds to nearest even and leaves no fraction bits), which needs |v| <= 2^22
- * and float32 evaluation (FLT_EVAL_METHOD 0, as on Arm and x86-64; elsewhere rintf does it).
- * When the compiler proved |acc * multiplier| small for every reachable acc (rq->bounded), the
- * value is rounded first and saturated as an integer; otherwise it is saturated in float first,
- * which gives the same result (rounding is monotonic and the bounds are integers). Generated
- * models turn off multiply-add contraction, so the product is rounded to float32 before the
- * addition as in the interpreter. Models for cores without an FPU define WHITTLE_INTEGER_REQUANT.
- * Inlined: it runs once per output, in the innermost loops of the kernels below. */
-static WHITTLE_INLINE int32_t whittle_requant_value(const whittle_requant *rq, int m, int32_t acc) {
+/* The requantized value of acc for output channel m, any multiplier: with float multipliers,
+ * rintf((float)acc * multiplier[m]) + zero saturated to [low, high], saturating first (the same
+ * result, as rounding is monotonic and the bounds are integers; it keeps the value small for the
+ * rounding below); with multiplier NULL, the same value with integers only (whittle_requantize,
+ * for cores without an FPU; models for them define WHITTLE_INTEGER_REQUANT). */
+WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m, int32_t acc) {
 #if !defined(WHITTLE_INTEGER_REQUANT)
     if (rq->multiplier) {
+        const float low = (float)(rq->low - rq->zero), high = (float)(rq->high - rq->zero);
+        float v = (float)acc * rq->multiplier[m];
+        if (v < low) v = low;
+        if (v > high) v = high;
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+        v = (v + 12582912.0f) - 12582912.0f;
+#else
+        v = rintf(v);
+#endif
+        return (int32_t)v + rq->zero;
+    }
+#endif
+    {
+        int64_t q = (int64_t)whittle_requantize(acc, rq->mantissa[m], rq->exponent[m]) + rq->zero;
+        if (q < rq->low) q = rq->low;
+        if (q > rq->high) q = rq->high;
+        return (int32_t)q;
+    }
+}
+
+/* rintf((float)acc * multiplier[m]) + zero, saturated to [low, high], for layers whose float
+ * multipliers keep |acc * multiplier| <= 2^21 for every acc they can reach (rq->bounded, proved by
+ * the compiler): round half to even by adding and removing 1.5 * 2^23 (float32 addition rounds to
+ * nearest even and leaves no fraction bits; this needs float32 evaluation, FLT_EVAL_METHOD 0 as
+ * on Arm and x86-64, elsewhere rintf does it), then saturate as an integer. Generated models turn
+ * off multiply-add contraction, so the product is rounded to float32 before the addition, as in
+ * the interpreter. Other layers take whittle_requant_general. Inlined: it runs once per output in
+ * the innermost loops of the kernels below. */
+static WHITTLE_INLINE int32_t whittle_requant_value(const whittle_requant *rq, int m, int32_t acc) {
+#if !defined(WHITTLE_INTEGER_REQUANT)
+    if (rq->bounded) {
         float v = (float)acc * rq->multiplier[m];
         int32_t q;
-        if (!rq->bounded) {
-            const float low = (float)(rq->low - rq->zero), high = (float)(rq->high - rq->zero);
-            if (v < low) v = low;
-            if (v > high) v = high;
-        }
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
         v = (v + 12582912.0f) - 12582912.0f;
 #else
@@ -253,7 +266,7 @@ static WHITTLE_INLINE int32_t whittle_requant_value(const whittle_requant *rq, i
         return q < rq->low ? rq->low : q > rq->high ? rq->high : q;
     }
 #endif
-    return whittle_requant_integer(rq, m, acc);
+    return whittle_requant_general(rq, m, acc);
 }
 
 /* Stores output i of an int8 or uint8 tensor (rq->out_unsigned). */
@@ -266,8 +279,53 @@ static WHITTLE_INLINE void whittle_store8(const whittle_requant *rq, void *y, in
 }
 
 /* Tap i of an int8 or uint8 map. */
-static int32_t whittle_tap8(const void *x, int x_unsigned, int i) {
+static WHITTLE_INLINE int32_t whittle_tap8(const void *x, int x_unsigned, int i) {
     return x_unsigned ? (int32_t)((const uint8_t *)x)[i] : (int32_t)((const int8_t *)x)[i];
+}
+
+/* The taps of the window at (ih0, iw0) into `column` as described for whittle_im2col8. Inlined
+ * with x_unsigned a constant, so that each type gets its own loops. Windows inside the map (most
+ * of them) copy without bounds checks. Tap k goes to column[k + (k & ~3)]: groups of four taps
+ * alternate with the other column's. */
+static WHITTLE_INLINE void whittle_window8(const whittle_conv_geometry *g, const void *x, const int x_unsigned, int32_t x_zero,
+                                           int ih0, int iw0, int16_t *column, int k_padded) {
+    const int plane = g->height * g->width;
+    int k = 0;
+    if (ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height && iw0 >= 0 && iw0 + (g->kernel_w - 1) * g->dilation_w < g->width) {
+        const int rows = g->channels * g->kernel_h;
+        if (g->kernel_w == 3 && g->dilation_w == 1) {
+            /* Three taps per window row, unrolled. */
+            for (int r = 0; r < rows; ++r, k += 3) {
+                const int c = r / g->kernel_h, kh = r % g->kernel_h;
+                const int row = c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
+                const int32_t t0 = whittle_tap8(x, x_unsigned, row), t1 = whittle_tap8(x, x_unsigned, row + 1);
+                const int32_t t2 = whittle_tap8(x, x_unsigned, row + 2);
+                column[k + (k & ~3)] = (int16_t)(t0 - x_zero);
+                column[k + 1 + ((k + 1) & ~3)] = (int16_t)(t1 - x_zero);
+                column[k + 2 + ((k + 2) & ~3)] = (int16_t)(t2 - x_zero);
+            }
+        } else {
+            for (int r = 0; r < rows; ++r) {
+                const int c = r / g->kernel_h, kh = r % g->kernel_h;
+                const int row = c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
+                for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
+                    column[k + (k & ~3)] = (int16_t)(whittle_tap8(x, x_unsigned, row + kw * g->dilation_w) - x_zero);
+                }
+            }
+        }
+    } else {
+        for (int c = 0; c < g->channels; ++c) {
+            for (int kh = 0; kh < g->kernel_h; ++kh) {
+                const int ih = ih0 + kh * g->dilation_h;
+                const int row = c * plane + ih * g->width, inside = ih >= 0 && ih < g->height;
+                for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
+                    const int iw = iw0 + kw * g->dilation_w;
+                    column[k + (k & ~3)] = (int16_t)(inside && iw >= 0 && iw < g->width ? whittle_tap8(x, x_unsigned, row + iw) - x_zero : 0);
+                }
+            }
+        }
+    }
+    for (; k < k_padded; ++k) column[k + (k & ~3)] = 0;
 }
 
 /* Column j (0 or 1) of the pair in `columns` gets the taps of output pixel p as x - x_zero in
@@ -280,10 +338,10 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
     const int ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
     const int plane = g->height * g->width;
     int16_t *column = columns + 4 * j;
-    int k = 0;
     if (g->kernel_h == 1 && g->kernel_w == 1 && ih0 >= 0 && ih0 < g->height && iw0 >= 0 && iw0 < g->width) {
         /* Pointwise: one tap per channel, a strided gather. */
         const int at = ih0 * g->width + iw0;
+        int k = 0;
         if (x_unsigned) {
             const uint8_t *in = (const uint8_t *)x + at;
             for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
@@ -293,7 +351,7 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
                 to[2] = (int16_t)(in[2 * plane] - x_zero);
                 to[3] = (int16_t)(in[3 * plane] - x_zero);
             }
-            for (; k < g->channels; ++k, in += plane) column[2 * (k & ~3) + (k & 3)] = (int16_t)(in[0] - x_zero);
+            for (; k < g->channels; ++k, in += plane) column[k + (k & ~3)] = (int16_t)(in[0] - x_zero);
         } else {
             const int8_t *in = (const int8_t *)x + at;
             for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
@@ -303,22 +361,14 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
                 to[2] = (int16_t)(in[2 * plane] - x_zero);
                 to[3] = (int16_t)(in[3 * plane] - x_zero);
             }
-            for (; k < g->channels; ++k, in += plane) column[2 * (k & ~3) + (k & 3)] = (int16_t)(in[0] - x_zero);
+            for (; k < g->channels; ++k, in += plane) column[k + (k & ~3)] = (int16_t)(in[0] - x_zero);
         }
+        for (; k < k_padded; ++k) column[k + (k & ~3)] = 0;
+    } else if (x_unsigned) {
+        whittle_window8(g, x, 1, x_zero, ih0, iw0, column, k_padded);
     } else {
-        for (int c = 0; c < g->channels; ++c) {
-            for (int kh = 0; kh < g->kernel_h; ++kh) {
-                const int ih = ih0 + kh * g->dilation_h;
-                const int row = c * plane + ih * g->width, inside = ih >= 0 && ih < g->height;
-                for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
-                    const int iw = iw0 + kw * g->dilation_w;
-                    column[2 * (k & ~3) + (k & 3)] =
-                        (int16_t)(inside && iw >= 0 && iw < g->width ? whittle_tap8(x, x_unsigned, row + iw) - x_zero : 0);
-                }
-            }
-        }
+        whittle_window8(g, x, 0, x_zero, ih0, iw0, column, k_padded);
     }
-    for (; k < k_padded; ++k) column[2 * (k & ~3) + (k & 3)] = 0;
 }
 
 /* y[m * y_stride + j] (int8 or uint8, as rq says) for output channels m < out_channels and the
@@ -332,14 +382,21 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
     /* A local copy: stores through y (a character type) could otherwise change *requant for all
      * the compiler knows, and every output would reload it. */
     const whittle_requant local = *requant, *rq = &local;
+#if defined(__GNUC__)
+    /* The columns are 8-byte aligned (arena scratch), so pairs of words load with LDRD. */
+    const int16_t *aligned = (const int16_t *)__builtin_assume_aligned(columns, 8);
+#else
+    const int16_t *aligned = columns;
+#endif
     int m = 0;
     for (; m + 2 <= out_channels; m += 2) {
         const int8_t *pw = w + m * k_padded;
-        const int16_t *pc = columns;
+        const int16_t *pc = aligned;
         int32_t a00 = bias[m], a01 = bias[m], a10 = bias[m + 1], a11 = bias[m + 1];
-        for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
 #if defined(WHITTLE_DSP)
-            /* memcpy loads a word from any address (the M4/M7/M33 load words unaligned). */
+        /* Eight taps per pass (when there are), then four. */
+        int i = k_padded;
+        for (; i >= 8; i -= 8, pw += 16, pc += 16) {
             int32_t wa, wb, x0l, x0h, x1l, x1h;
             memcpy(&wa, pw, 4);
             memcpy(&wb, pw + 4, 4);
@@ -350,22 +407,51 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
             {
                 const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
                 const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
-                a00 = __smlad(wa01, x0l, a00);
-                a00 = __smlad(wa23, x0h, a00);
-                a01 = __smlad(wa01, x1l, a01);
-                a01 = __smlad(wa23, x1h, a01);
-                a10 = __smlad(wb01, x0l, a10);
-                a10 = __smlad(wb23, x0h, a10);
-                a11 = __smlad(wb01, x1l, a11);
-                a11 = __smlad(wb23, x1h, a11);
+                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
+                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
+                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
+                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
             }
+            memcpy(&wa, pw + 8, 4);
+            memcpy(&wb, pw + 12, 4);
+            memcpy(&x0l, pc + 8, 4);
+            memcpy(&x0h, pc + 10, 4);
+            memcpy(&x1l, pc + 12, 4);
+            memcpy(&x1h, pc + 14, 4);
+            {
+                const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
+                const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
+                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
+                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
+                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
+                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
+            }
+        }
+        if (i > 0) {
+            int32_t wa, wb, x0l, x0h, x1l, x1h;
+            memcpy(&wa, pw, 4);
+            memcpy(&wb, pw + 4, 4);
+            memcpy(&x0l, pc, 4);
+            memcpy(&x0h, pc + 2, 4);
+            memcpy(&x1l, pc + 4, 4);
+            memcpy(&x1h, pc + 6, 4);
+            {
+                const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
+                const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
+                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
+                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
+                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
+                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
+            }
+        }
 #else
+        for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
             a00 += pw[0] * pc[0] + pw[2] * pc[1] + pw[1] * pc[2] + pw[3] * pc[3];
             a01 += pw[0] * pc[4] + pw[2] * pc[5] + pw[1] * pc[6] + pw[3] * pc[7];
             a10 += pw[4] * pc[0] + pw[6] * pc[1] + pw[5] * pc[2] + pw[7] * pc[3];
             a11 += pw[4] * pc[4] + pw[6] * pc[5] + pw[5] * pc[6] + pw[7] * pc[7];
-#endif
         }
+#endif
         whittle_store8(rq, y, m * y_stride, whittle_requant_value(rq, m, a00));
         whittle_store8(rq, y, (m + 1) * y_stride, whittle_requant_value(rq, m + 1, a10));
         if (count > 1) {
@@ -376,7 +462,7 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
     if (m < out_channels) {
         /* A last odd channel: its groups of four follow each other. */
         const int8_t *pw = w + m * k_padded;
-        const int16_t *pc = columns;
+        const int16_t *pc = aligned;
         int32_t a0 = bias[m], a1 = bias[m];
         for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) {
             a0 += pw[0] * pc[0] + pw[2] * pc[1] + pw[1] * pc[2] + pw[3] * pc[3];
@@ -428,84 +514,85 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
 
 /* Depthwise convolution of one int8 image (int8 output), one filter per channel (g->channels
  * channels): y[c][oh][ow] = requant(bias[c] + sum of (x - x_zero) * w[c] over the taps inside the
- * map). Each channel is first copied into `padded` (scratch of padded_h * padded_w bytes, the
- * rows and columns the windows reach, see whittle_kernels.h) with x_zero around it; then every
- * window lies inside and sum((x - x_zero) * w) = sum(x * w) + inner_bias[c], inner_bias[c] =
- * bias[c] - x_zero * sum(w[c]) fixed at compile time, exactly. 3x3 windows with stride 1 compute
- * two outputs at a time with SMLAD where the DSP extension is present. */
+ * map). Each channel is copied into `padded` (scratch, see whittle_kernels.h) inside a border of
+ * x_zero; then every window lies inside and sum((x - x_zero) * w) = sum(x * w) + inner_bias[c],
+ * inner_bias[c] = bias[c] - x_zero * sum(w[c]) fixed at compile time, exactly. 3x3 windows keep
+ * their weights in registers; with stride 1 and the DSP extension they compute two outputs at a
+ * time with SMLAD (a spare column lets the last pair read one byte past the windows). */
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *requant, int8_t *y, int8_t *padded) {
     const whittle_requant local = *requant, *rq = &local;
-    const int taps = g->kernel_h * g->kernel_w, plane = g->height * g->width;
+    const int taps = g->kernel_h * g->kernel_w, plane = g->height * g->width, outputs = g->out_height * g->out_width;
     const int ph = (g->out_height - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
-    const int pw = (g->out_width - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+    const int pw = (g->out_width - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 2;
+    /* The input rows and columns the windows reach (the rest of the map is never read). */
+    const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
+    const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
     const int three = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
+    /* The border holds x_zero for every channel: it is written once. */
+    memset(padded, (unsigned char)x_zero, (size_t)ph * (size_t)pw);
     for (int c = 0; c < g->channels; ++c) {
         const int8_t *in = x + c * plane, *wc = w + c * taps;
-        int8_t *out = y + c * g->out_height * g->out_width;
-        for (int r = 0; r < ph; ++r) {
-            const int ih = r - g->pad_top;
-            int8_t *to = padded + r * pw;
-            if (ih < 0 || ih >= g->height) {
-                memset(to, (unsigned char)x_zero, (size_t)pw);
-            } else {
-                /* Columns left of the map, the map's row (as far as the windows reach), the rest. */
-                const int left = g->pad_left < pw ? g->pad_left : pw;
-                const int inside = g->width < pw - left ? g->width : pw - left;
-                memset(to, (unsigned char)x_zero, (size_t)left);
-                memcpy(to + left, in + ih * g->width, (size_t)inside);
-                memset(to + left + inside, (unsigned char)x_zero, (size_t)(pw - left - inside));
-            }
-        }
-        for (int oh = 0; oh < g->out_height; ++oh) {
-            const int8_t *r0 = padded + oh * g->stride_h * pw;
-            int ow = 0;
-            if (three) {
-                const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
-                const int8_t *r1 = r0 + pw, *r2 = r1 + pw;
+        const int32_t bias = inner_bias[c];
+        int8_t *out = y + c * outputs;
+        for (int r = 0; r < rows; ++r) memcpy(padded + (r + g->pad_top) * pw + g->pad_left, in + r * g->width, (size_t)(columns > 0 ? columns : 0));
+        if (three) {
+            const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
 #if defined(WHITTLE_DSP)
-                if (g->stride_w == 1) {
-                    /* Outputs ow and ow + 1 read x[0..3] of each row: SXTB16 gives (x0, x2) and (x1, x3). */
-                    const int32_t k02[3] = {(int32_t)((uint32_t)(w0 & 0xFFFF) | ((uint32_t)w2 << 16)),
-                                            (int32_t)((uint32_t)(w3 & 0xFFFF) | ((uint32_t)w5 << 16)),
-                                            (int32_t)((uint32_t)(w6 & 0xFFFF) | ((uint32_t)w8 << 16))};
-                    const int32_t k1[3] = {w1, w4, w7};
-                    const int8_t *rows[3];
-                    rows[0] = r0;
-                    rows[1] = r1;
-                    rows[2] = r2;
-                    for (; ow + 2 <= g->out_width; ow += 2) {
-                        int32_t a0 = inner_bias[c], a1 = inner_bias[c];
-                        for (int k = 0; k < 3; ++k) {
-                            int32_t v;
-                            memcpy(&v, rows[k] + ow, 4);
-                            {
-                                const int32_t x02 = __sxtb16(v), x13 = __sxtb16((int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24)));
-                                a0 = __smlad(x02, k02[k], a0);
-                                a0 = __smlabb(x13, k1[k], a0);
-                                a1 = __smlad(x13, k02[k], a1);
-                                a1 = __smlatb(x02, k1[k], a1);
-                            }
+            if (g->stride_w == 1) {
+                /* Outputs ow and ow + 1 read x[0..3] of a row: SXTB16 gives (x0, x2) and (x1, x3);
+                 * (w0, w2) is one halfword pair, w1 is multiplied with x1 (output ow) and x2 (ow + 1). */
+                const int32_t k0 = (int32_t)((uint32_t)(w0 & 0xFFFF) | ((uint32_t)w2 << 16)), c0 = w1;
+                const int32_t k1 = (int32_t)((uint32_t)(w3 & 0xFFFF) | ((uint32_t)w5 << 16)), c1 = w4;
+                const int32_t k2 = (int32_t)((uint32_t)(w6 & 0xFFFF) | ((uint32_t)w8 << 16)), c2 = w7;
+                for (int oh = 0; oh < g->out_height; ++oh) {
+                    const int8_t *r0 = padded + oh * g->stride_h * pw;
+                    int8_t *o = out + oh * g->out_width;
+                    for (int ow = 0; ow < g->out_width; ow += 2) {
+                        int32_t a0 = bias, a1 = bias, v0, v1, v2;
+                        memcpy(&v0, r0 + ow, 4);
+                        memcpy(&v1, r0 + pw + ow, 4);
+                        memcpy(&v2, r0 + 2 * pw + ow, 4);
+                        {
+                            const int32_t x02 = __sxtb16(v0), x13 = __sxtb16((int32_t)(((uint32_t)v0 >> 8) | ((uint32_t)v0 << 24)));
+                            a0 = __smlabb(x13, c0, __smlad(x02, k0, a0));
+                            a1 = __smlatb(x02, c0, __smlad(x13, k0, a1));
                         }
-                        out[oh * g->out_width + ow] = (int8_t)whittle_requant_value(rq, c, a0);
-                        out[oh * g->out_width + ow + 1] = (int8_t)whittle_requant_value(rq, c, a1);
+                        {
+                            const int32_t x02 = __sxtb16(v1), x13 = __sxtb16((int32_t)(((uint32_t)v1 >> 8) | ((uint32_t)v1 << 24)));
+                            a0 = __smlabb(x13, c1, __smlad(x02, k1, a0));
+                            a1 = __smlatb(x02, c1, __smlad(x13, k1, a1));
+                        }
+                        {
+                            const int32_t x02 = __sxtb16(v2), x13 = __sxtb16((int32_t)(((uint32_t)v2 >> 8) | ((uint32_t)v2 << 24)));
+                            a0 = __smlabb(x13, c2, __smlad(x02, k2, a0));
+                            a1 = __smlatb(x02, c2, __smlad(x13, k2, a1));
+                        }
+                        o[ow] = (int8_t)whittle_requant_value(rq, c, a0);
+                        if (ow + 1 < g->out_width) o[ow + 1] = (int8_t)whittle_requant_value(rq, c, a1);
                     }
                 }
+                continue;
+            }
 #endif
-                for (; ow < g->out_width; ++ow) {
+            for (int oh = 0; oh < g->out_height; ++oh) {
+                const int8_t *r0 = padded + oh * g->stride_h * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+                for (int ow = 0; ow < g->out_width; ++ow) {
                     const int at = ow * g->stride_w;
-                    int32_t acc = inner_bias[c];
+                    int32_t acc = bias;
                     acc += r0[at] * w0 + r0[at + 1] * w1 + r0[at + 2] * w2;
                     acc += r1[at] * w3 + r1[at + 1] * w4 + r1[at + 2] * w5;
                     acc += r2[at] * w6 + r2[at + 1] * w7 + r2[at + 2] * w8;
                     out[oh * g->out_width + ow] = (int8_t)whittle_requant_value(rq, c, acc);
                 }
-            } else {
-                for (; ow < g->out_width; ++ow) {
-                    int32_t acc = inner_bias[c];
+            }
+        } else {
+            for (int oh = 0; oh < g->out_height; ++oh) {
+                for (int ow = 0; ow < g->out_width; ++ow) {
+                    const int8_t *r0 = padded + oh * g->stride_h * pw + ow * g->stride_w;
+                    int32_t acc = bias;
                     for (int kh = 0; kh < g->kernel_h; ++kh) {
-                        const int8_t *row = r0 + kh * g->dilation_h * pw + ow * g->stride_w;
-                        for (int kw = 0; kw < g->kernel_w; ++kw) acc += row[kw * g->dilation_w] * wc[kh * g->kernel_w + kw];
+                        for (int kw = 0; kw < g->kernel_w; ++kw) acc += r0[kh * g->dilation_h * pw + kw * g->dilation_w] * wc[kh * g->kernel_w + kw];
                     }
                     out[oh * g->out_width + ow] = (int8_t)whittle_requant_value(rq, c, acc);
                 }

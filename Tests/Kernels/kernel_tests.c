@@ -326,7 +326,9 @@ static float q_mult[64];
 static uint32_t q_mantissa[64];
 static int8_t q_exponent[64];
 static uint8_t q_y[Q_MAX_Y];
-static int16_t q_columns[2 * 1024];
+/* 8-byte aligned, as the kernels require of their scratch. */
+static union { int16_t values[2 * 1024]; double align; } q_scratch;
+#define q_columns (q_scratch.values)
 static int8_t q_padded[4096];
 
 /* The interpreter's requantization: rintf((float)sum * multiplier) + zero, saturated. */
@@ -399,7 +401,7 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
     rq.exponent = q_exponent;
     rq.zero = y_zero; rq.low = low; rq.high = high;
     rq.out_unsigned = y_unsigned;
-    rq.bounded = q_bounded(m, k);
+    rq.bounded = !integer && q_bounded(m, k);
     whittle_conv_s8(&g, m, x_unsigned ? (const void *)q_xu : (const void *)q_x8, x_unsigned, x_zero, q_packed, q_bias, &rq,
                     q_y, q_columns);
     for (int o = 0; o < m; ++o) {
@@ -442,7 +444,7 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
     rq.exponent = q_exponent;
     rq.zero = y_zero; rq.low = -128; rq.high = 127;
     rq.out_unsigned = 0;
-    rq.bounded = q_bounded(n, depth);
+    rq.bounded = !integer && q_bounded(n, depth);
     whittle_fully_connected_s8(rows, depth, n, x_unsigned ? (const void *)q_xu : (const void *)q_x8, x_unsigned, x_zero, q_packed, q_bias,
                                &rq, q_y, q_columns);
     for (int r = 0; r < rows; ++r) {
@@ -479,7 +481,7 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
     rq.exponent = q_exponent;
     rq.zero = y_zero; rq.low = -128; rq.high = 127;
     rq.out_unsigned = 0;
-    rq.bounded = q_bounded(c, taps);
+    rq.bounded = !integer && q_bounded(c, taps);
     whittle_depthwise_s8(&g, q_x8, x_zero, q_w, q_inner, &rq, (int8_t *)q_y, q_padded);
     for (int o = 0; o < c; ++o) {
         for (int y = 0; y < oh; ++y) {

@@ -48,7 +48,7 @@ typedef struct {
     const int8_t *exponent;
     int32_t zero, low, high;
     int out_unsigned;            /* the output is uint8 (else int8) */
-    int bounded;                 /* |acc * multiplier| <= 2^21 for every acc the layer can reach */
+    int bounded;                 /* float multipliers, and |acc * multiplier| <= 2^21 for every acc the layer can reach */
 } whittle_requant;
 
 /* requantize.c */
@@ -96,18 +96,18 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
  * SXTB16 unpacks a word into two pairs of halfwords. The pair of channel m starts at byte
  * m * k_padded. */
 
-/* The requantized value of acc for output channel m, in [rq->low, rq->high], with integers only. */
-WHITTLE_KERNEL int32_t whittle_requant_integer(const whittle_requant *rq, int m, int32_t acc);
+/* The requantized value of acc for output channel m, in [rq->low, rq->high]. */
+WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m, int32_t acc);
 
 /* One image of one group, x int8 or uint8 (x_unsigned), y as rq says: y[m][oh][ow] =
  * requant(bias[m] + sum of (x - x_zero) * w over the taps inside the map). `columns` is scratch of
- * 2 * k_padded int16. */
+ * 2 * k_padded int16, 8-byte aligned. */
 WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
                                     int32_t x_zero, const int8_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
                                     int16_t *columns);
 
 /* y[r][n] = requant(bias[n] + sum over k < depth of (x[r][k] - x_zero) * w[n][k]) for r < rows,
- * x and y as for whittle_conv_s8; `columns` is scratch of 2 * k_padded int16. */
+ * x and y as for whittle_conv_s8; `columns` is scratch of 2 * k_padded int16, 8-byte aligned. */
 WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_features, const void *x, int x_unsigned,
                                                int32_t x_zero, const int8_t *w, const int32_t *bias, const whittle_requant *rq,
                                                void *y, int16_t *columns);
@@ -115,8 +115,8 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
 /* Depthwise (one filter of kernel_h * kernel_w int8 taps per channel, in natural order), int8 in
  * and out: y[c][oh][ow] = requant(bias[c] + sum of (x - x_zero) * w[c] over the taps inside the
  * map), given inner_bias[c] = bias[c] - x_zero * (sum of w[c]). `padded` is scratch of padded_h *
- * padded_w bytes, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 (and
- * likewise padded_w). */
+ * padded_w bytes, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 and
+ * padded_w = (out_width - 1) * stride_w + (kernel_w - 1) * dilation_w + 2. */
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 

@@ -31,9 +31,10 @@ enum Int8LibraryC {
         }
     }
 
-    /// The rows and columns the windows of a depthwise layer reach, padding included.
+    /// The rows and columns the windows of a depthwise layer reach, padding included, and a spare
+    /// column for the last pair of outputs.
     static func paddedPlane(_ g: ConvolutionC.Geometry) -> (h: Int, w: Int) {
-        ((g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1)
+        ((g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 2)
     }
 
     static func padded(_ k: Int) -> Int { (k + 3) / 4 * 4 }
@@ -112,6 +113,8 @@ enum Int8LibraryC {
         let pointers = e.integerOnly ? "0, mantissa, exponent" : "multiplier, 0, 0"
         let (low, high) = e.elementType.integerRange
         let unsigned = e.elementType == .uint8 ? 1 : 0
+        // The fast rounding needs float multipliers.
+        let bounded = bounded && !e.integerOnly
         return tables + ["static const whittle_requant rq = {\(pointers), \(zero), \(Int64(low)), \(Int64(high)), \(unsigned), \(bounded ? 1 : 0)};"]
     }
 
