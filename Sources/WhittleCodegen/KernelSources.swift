@@ -162,11 +162,17 @@ static uint64_t whittle_round_shift(uint64_t n, int drop) {
     return n;
 }
 
-/* Significant bits of n. */
+/* Significant bits of n, by halving the range six times (Armv6-M has no count-leading-zeros
+ * instruction, and a bit-by-bit loop costs up to 64 passes per requantized output). */
 static int whittle_bit_length(uint64_t n) {
     int length = 0;
-    for (; n; n >>= 1) ++length;
-    return length;
+    if (n >> 32) { n >>= 32; length += 32; }
+    if (n >> 16) { n >>= 16; length += 16; }
+    if (n >> 8) { n >>= 8; length += 8; }
+    if (n >> 4) { n >>= 4; length += 4; }
+    if (n >> 2) { n >>= 2; length += 2; }
+    if (n >> 1) { n >>= 1; length += 1; }
+    return length + (int)n;
 }
 
 /* Float32 rounds twice: (float)acc keeps 24 significant bits of acc, and the product keeps 24

@@ -14,6 +14,10 @@ public enum TargetVerifier {
         public var bss: Int
         /// Guest instructions executed by one call of the run function (QEMU plugin count).
         public var instructions: Int?
+        /// Bytes of the model's own code (its functions and the library kernels it uses, without
+        /// the C library, start-up code and harness) and of its weights, from the symbol table.
+        public var modelCode = 0
+        public var modelWeights = 0
     }
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
@@ -58,7 +62,9 @@ public enum TargetVerifier {
         let comparisons = try ModelVerifier.comparisons(values, analyzed: analyzed, compiled: compiled, inputs: inputs, tolerance: tolerance, strict: strict)
         let instructions = counts.split(separator: "\n").first { $0.hasPrefix("region:") }
             .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("last=") }.flatMap { Int($0.dropFirst(5)) } }
-        return Result(comparisons: comparisons, text: sizes.0, data: sizes.1, bss: sizes.2, instructions: instructions)
+        let footprint = try modelFootprint(program, compiler: target.compiler, in: workDirectory)
+        return Result(comparisons: comparisons, text: sizes.0, data: sizes.1, bss: sizes.2, instructions: instructions,
+                      modelCode: footprint.code, modelWeights: footprint.weights)
     }
 
     /// A program with the inputs as constant bytes; it runs the model once between two marker
@@ -149,6 +155,25 @@ public enum TargetVerifier {
         let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).prefix(3).compactMap { Int($0) }
         guard fields.count == 3 else { return (0, 0, 0) }
         return (fields[0], fields[1], fields[2])
+    }
+
+    /// The model's code (functions `node_*`, `whittle_*`, `model_run*`) and weights (read-only
+    /// `model_*` arrays) in the program, summed from the symbol sizes `nm -S` lists.
+    static func modelFootprint(_ program: String, compiler: String, in directory: String) throws -> (code: Int, weights: Int) {
+        let nm = compiler.hasSuffix("gcc") ? String(compiler.dropLast(3)) + "nm" : "nm"
+        let table = try capture([nm, "-S", program], in: directory, what: "reading symbol sizes")
+        var code = 0, weights = 0
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 4, let size = Int(fields[1], radix: 16) else { continue }
+            let kind = fields[2].lowercased(), name = fields[3]
+            if kind == "t", name.hasPrefix("node_") || name.hasPrefix("whittle_") || name.hasPrefix("model_run") {
+                code += size
+            } else if kind == "r", name.hasPrefix("model_") {
+                weights += size
+            }
+        }
+        return (code, weights)
     }
 
     /// The address of a function in the program, as QEMU sees it (hex).

@@ -70,6 +70,7 @@ struct Verify: ParsableCommand {
                 }
                 failed = Self.report(result.comparisons) || failed
                 print("\(target.name): text \(result.text) B, data \(result.data) B, bss \(result.bss) B, "
+                    + "model code \(result.modelCode) B, weights \(result.modelWeights) B, "
                     + "instructions per inference \(result.instructions.map(String.init) ?? "?")")
                 return
             }

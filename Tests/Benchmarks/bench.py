@@ -139,7 +139,7 @@ def target_row(name, target, macs, model=None, extra=()):
 QUANTIZED = ["digits_cnn_int8_qdq", "kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"]
 WHITTLE_QUANTIZED = {"digits_cnn": "digits_calib.npz", "kws_dscnn": "kws_dscnn.refs.npz",
                      "ic_resnet8": "ic_resnet8.refs.npz", "vww_mobilenet_v1_025": "vww_mobilenet_v1_025.refs.npz"}
-INT8_TARGETS = ["cortex-m4f", "cortex-m7", "rp2040"]
+INT8_TARGETS = ["cortex-m4f", "cortex-m7", "rp2040", "rpi4"]
 
 
 def int8_tables(work, float_rows):
