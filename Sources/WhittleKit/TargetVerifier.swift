@@ -157,8 +157,8 @@ public enum TargetVerifier {
         return (fields[0], fields[1], fields[2])
     }
 
-    /// The model's code (functions `node_*`, `whittle_*`, `model_run*`) and weights (read-only
-    /// `model_*` arrays) in the program, summed from the symbol sizes `nm -S` lists.
+    /// The model's code (functions `node_*`, `whittle_*`, `model_run*`) and weights (the other
+    /// read-only `model_*` symbols) in the program, summed from the symbol sizes `nm -S` lists.
     static func modelFootprint(_ program: String, compiler: String, in directory: String) throws -> (code: Int, weights: Int) {
         let nm = compiler.hasSuffix("gcc") ? String(compiler.dropLast(3)) + "nm" : "nm"
         let table = try capture([nm, "-S", program], in: directory, what: "reading symbol sizes")
@@ -166,10 +166,11 @@ public enum TargetVerifier {
         for line in table.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count == 4, let size = Int(fields[1], radix: 16) else { continue }
+            // Bare-metal linker scripts put read-only data in .text, so names decide, not symbol types.
             let kind = fields[2].lowercased(), name = fields[3]
             if kind == "t", name.hasPrefix("node_") || name.hasPrefix("whittle_") || name.hasPrefix("model_run") {
                 code += size
-            } else if kind == "r", name.hasPrefix("model_") {
+            } else if kind == "t" || kind == "r", name.hasPrefix("model_") {
                 weights += size
             }
         }

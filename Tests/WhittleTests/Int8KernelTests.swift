@@ -87,6 +87,9 @@ struct Int8KernelTests {
                                                budgets: (nil, nil), workDirectory: directory + "/c")
         for c in result.comparisons where c.decides { #expect(c.passed && c.maxAbsError == 0, "\(target) \(c.name): \(c.maxAbsError)") }
         #expect(!result.comparisons.isEmpty && result.instructions != nil)
-        print("int8 edge model on \(target): text \(result.text) B, \(result.instructions.map(String.init) ?? "?") instructions")
+        // The symbol table splits the model's flash into code and weights (padded rows included).
+        #expect(result.modelCode > 0 && result.modelWeights >= 5 * 28 + 5 * 9 + 7 * 8 + 7 * 9 + 10 * 176)
+        print("int8 edge model on \(target): text \(result.text) B, code \(result.modelCode) B, weights \(result.modelWeights) B, "
+              + "\(result.instructions.map(String.init) ?? "?") instructions")
     }
 }
