@@ -113,6 +113,8 @@ public enum CEmitter {
                 if let b = scratchBuffer, used.contains("scratch") {
                     parameters.append("void *restrict scratch")
                     arguments.append("(void *)(base + \(plan.buffers[b].offset))")
+                    // The report lists the kernel's working memory with the layer's outputs.
+                    layers[layers.count - 1].outputs.append(("(scratch)", plan.buffers[b].bytes, "arena +\(plan.buffers[b].offset), during this layer"))
                 }
                 functions.lines(comment(node, index: index, graph: graph))
                 functions.block("static void \(function)(\(parameters.isEmpty ? "void" : parameters.joined(separator: ", ")))") { w in
@@ -204,7 +206,8 @@ public enum CEmitter {
     }
 
     /// Kernels that need working memory while they run, and how many bytes for a node.
-    static let scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] = Int8LibraryC.scratchNeeds
+    static let scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] =
+        Int8LibraryC.scratchNeeds.merging(FloatLibraryC.scratchNeeds) { first, _ in first }
 
     /// The scratch bytes each node's kernel asks for (by node index), to be planned in the arena
     /// (`MemoryPlanner.plan(_:scratch:)`) before `emit`.

@@ -126,6 +126,30 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 
+/* conv_f32.c (float; fused multiply-add where FP_FAST_FMAF, NEON on the Raspberry Pi)
+ *
+ * Weights of whittle_conv_f32 and whittle_fully_connected_f32 ("blocked"): output channels in
+ * blocks of four (the last block zero-padded); a block holds, for each tap in (c, kh, kw) order,
+ * its four channels' weights side by side, so block b starts at float 4 * b * taps. Biases hold
+ * one value per channel of the padded count. */
+
+/* One image of one group: y[m][oh][ow] = bias[m] + sum of x * w over the taps inside the map.
+ * `columns` is scratch of 2 * channels * kernel_h * kernel_w floats (unused by 1x1 layers with
+ * stride 1 and no padding). */
+WHITTLE_KERNEL void whittle_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
+                                     const float *bias, float *y, float *columns);
+
+/* y[r][n] = bias[n] + sum over k < depth of x[r][k] * w[n][k], for r < rows. */
+WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_features, const float *x, const float *w,
+                                                const float *bias, float *y);
+
+/* Depthwise (one filter of kernel_h * kernel_w taps per channel, natural order): y[c][oh][ow] =
+ * bias[c] + sum of x * w[c] over the taps inside the map. `padded` is scratch of padded_h *
+ * padded_w floats, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 (and
+ * likewise padded_w). */
+WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const float *x, const float *w, const float *bias,
+                                          float *y, float *padded);
+
 /* binary.c */
 
 /* Packs the signs of `channels` float planes of `pixels` values (NCHW, one image) into uint32
@@ -377,6 +401,29 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
     }
 }
 
+#if defined(WHITTLE_DSP)
+/* Four taps of a channel pair (one paired-row group: 8 bytes) times four taps of a column pair
+ * (8 halfwords): acc[0..3] += (m, j) for (m, j) = (0, 0), (0, 1), (1, 0), (1, 1). memcpy loads a
+ * word from any address (the M4/M7/M33 load words unaligned). */
+static WHITTLE_INLINE void whittle_mac4_s8(const int8_t *pw, const int16_t *pc, int32_t *acc) {
+    int32_t wa, wb, x0l, x0h, x1l, x1h;
+    memcpy(&wa, pw, 4);
+    memcpy(&wb, pw + 4, 4);
+    memcpy(&x0l, pc, 4);
+    memcpy(&x0h, pc + 2, 4);
+    memcpy(&x1l, pc + 4, 4);
+    memcpy(&x1h, pc + 6, 4);
+    {
+        const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
+        const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
+        acc[0] = __smlad(wa23, x0h, __smlad(wa01, x0l, acc[0]));
+        acc[1] = __smlad(wa23, x1h, __smlad(wa01, x1l, acc[1]));
+        acc[2] = __smlad(wb23, x0h, __smlad(wb01, x0l, acc[2]));
+        acc[3] = __smlad(wb23, x1h, __smlad(wb01, x1l, acc[3]));
+    }
+}
+#endif
+
 /* y[m * y_stride + j] (int8 or uint8, as rq says) for output channels m < out_channels and the
  * `count` (1 or 2) columns j of the interleaved pair `columns`. Weights are in the paired-row
  * layout of whittle_kernels.h: for each pair of channels, four taps of the first channel then
@@ -401,55 +448,21 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
         int32_t a00 = bias[m], a01 = bias[m], a10 = bias[m + 1], a11 = bias[m + 1];
 #if defined(WHITTLE_DSP)
         /* Eight taps per pass (when there are), then four. */
+        int32_t acc[4];
         int i = k_padded;
+        acc[0] = a00;
+        acc[1] = a01;
+        acc[2] = a10;
+        acc[3] = a11;
         for (; i >= 8; i -= 8, pw += 16, pc += 16) {
-            int32_t wa, wb, x0l, x0h, x1l, x1h;
-            memcpy(&wa, pw, 4);
-            memcpy(&wb, pw + 4, 4);
-            memcpy(&x0l, pc, 4);
-            memcpy(&x0h, pc + 2, 4);
-            memcpy(&x1l, pc + 4, 4);
-            memcpy(&x1h, pc + 6, 4);
-            {
-                const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
-                const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
-                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
-                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
-                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
-                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
-            }
-            memcpy(&wa, pw + 8, 4);
-            memcpy(&wb, pw + 12, 4);
-            memcpy(&x0l, pc + 8, 4);
-            memcpy(&x0h, pc + 10, 4);
-            memcpy(&x1l, pc + 12, 4);
-            memcpy(&x1h, pc + 14, 4);
-            {
-                const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
-                const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
-                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
-                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
-                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
-                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
-            }
+            whittle_mac4_s8(pw, pc, acc);
+            whittle_mac4_s8(pw + 8, pc + 8, acc);
         }
-        if (i > 0) {
-            int32_t wa, wb, x0l, x0h, x1l, x1h;
-            memcpy(&wa, pw, 4);
-            memcpy(&wb, pw + 4, 4);
-            memcpy(&x0l, pc, 4);
-            memcpy(&x0h, pc + 2, 4);
-            memcpy(&x1l, pc + 4, 4);
-            memcpy(&x1h, pc + 6, 4);
-            {
-                const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
-                const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
-                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
-                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
-                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
-                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
-            }
-        }
+        if (i > 0) whittle_mac4_s8(pw, pc, acc);
+        a00 = acc[0];
+        a01 = acc[1];
+        a10 = acc[2];
+        a11 = acc[3];
 #else
         for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
             a00 += pw[0] * pc[0] + pw[2] * pc[1] + pw[1] * pc[2] + pw[3] * pc[3];
@@ -601,6 +614,260 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                         for (int kw = 0; kw < g->kernel_w; ++kw) acc += r0[kh * g->dilation_h * pw + kw * g->dilation_w] * wc[kh * g->kernel_w + kw];
                     }
                     out[oh * g->out_width + ow] = (int8_t)whittle_requant_value(rq, c, acc);
+                }
+            }
+        }
+    }
+}
+"""#),
+        ("conv_f32.c", #"""
+/* conv_f32.c: float convolution, depthwise convolution and fully connected layers (see
+ * whittle_kernels.h).
+ *
+ * The products are register-blocked: four output channels by two pixels per pass, so that each
+ * weight and each input loaded serves several multiply-adds. Where the compiler says a fused
+ * multiply-add is as fast as a multiply (FP_FAST_FMAF: Cortex-M4F/M7/M33, the Pi cores) it is used
+ * explicitly, so the result does not depend on the C mode; elsewhere a * b + c rounds twice.
+ * Sums run in another order than the interpreter's, so results agree within rounding, not bit
+ * for bit. On the Raspberry Pi the four channels are one NEON vector.
+ */
+#include <math.h>
+#include <string.h>
+#include "whittle_kernels.h"
+
+#if defined(__ARM_NEON) && !defined(WHITTLE_PORTABLE)
+#include <arm_neon.h>
+#define WHITTLE_NEON_F32 1
+#endif
+#if defined(__GNUC__)
+#define WHITTLE_INLINE_F32 inline __attribute__((always_inline, unused))
+#else
+#define WHITTLE_INLINE_F32 inline
+#endif
+
+/* a * b + c, fused where the target has a fast fused multiply-add (every kernel here uses it, so
+ * the compiler's C mode and contraction settings do not change the results). */
+static WHITTLE_INLINE_F32 float whittle_fma_f32(float a, float b, float c) {
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
+    return fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+/* Four output channels (weights `w`: for each tap, the four channels' weights side by side) for
+ * `count` (1 or 2) pixels whose tap k is at x[k * step] and x[k * step + pair]: out[i * stride +
+ * j * out_pair] = bias[i] + sum over k, for the first `channels` (at most 4) of the four. */
+static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const float *x, int step, int pair, int count,
+                                                 const float *bias, float *out, int stride, int out_pair, int channels) {
+    float a[4], b[4];
+#if defined(WHITTLE_NEON_F32)
+    float32x4_t va = vld1q_f32(bias), vb = va;
+    if (count > 1) {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float32x4_t wv = vld1q_f32(w);
+#if defined(__aarch64__)
+            va = vfmaq_n_f32(va, wv, x[0]);
+            vb = vfmaq_n_f32(vb, wv, x[pair]);
+#elif defined(__ARM_FEATURE_FMA)
+            va = vfmaq_f32(va, wv, vdupq_n_f32(x[0]));
+            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[pair]));
+#else
+            va = vmlaq_n_f32(va, wv, x[0]);
+            vb = vmlaq_n_f32(vb, wv, x[pair]);
+#endif
+        }
+    } else {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+#if defined(__aarch64__)
+            va = vfmaq_n_f32(va, vld1q_f32(w), x[0]);
+#elif defined(__ARM_FEATURE_FMA)
+            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[0]));
+#else
+            va = vmlaq_n_f32(va, vld1q_f32(w), x[0]);
+#endif
+        }
+    }
+    vst1q_f32(a, va);
+    vst1q_f32(b, vb);
+#else
+    float a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+    float b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+    if (count > 1) {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float x0 = x[0], x1 = x[pair];
+            a0 = whittle_fma_f32(w[0], x0, a0);
+            a1 = whittle_fma_f32(w[1], x0, a1);
+            a2 = whittle_fma_f32(w[2], x0, a2);
+            a3 = whittle_fma_f32(w[3], x0, a3);
+            b0 = whittle_fma_f32(w[0], x1, b0);
+            b1 = whittle_fma_f32(w[1], x1, b1);
+            b2 = whittle_fma_f32(w[2], x1, b2);
+            b3 = whittle_fma_f32(w[3], x1, b3);
+        }
+    } else {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float x0 = x[0];
+            a0 = whittle_fma_f32(w[0], x0, a0);
+            a1 = whittle_fma_f32(w[1], x0, a1);
+            a2 = whittle_fma_f32(w[2], x0, a2);
+            a3 = whittle_fma_f32(w[3], x0, a3);
+        }
+    }
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
+    b[0] = b0; b[1] = b1; b[2] = b2; b[3] = b3;
+#endif
+    for (int i = 0; i < channels; ++i) {
+        out[i * stride] = a[i];
+        if (count > 1) out[i * stride + out_pair] = b[i];
+    }
+}
+
+/* The taps of output pixels p and p + 1 (count of them), interleaved: tap k of pixel j at
+ * columns[2 * k + j]; taps in the padding are 0. */
+static void whittle_im2col_f32(const whittle_conv_geometry *g, const float *x, int p, int count, float *columns) {
+    const int plane = g->height * g->width;
+    for (int j = 0; j < 2; ++j) {
+        const int q = p + (j < count ? j : 0);
+        const int oh = q / g->out_width, ow = q % g->out_width;
+        const int ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
+        float *column = columns + j;
+        int k = 0;
+        if (ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height && iw0 >= 0 &&
+            iw0 + (g->kernel_w - 1) * g->dilation_w < g->width) {
+            for (int c = 0; c < g->channels; ++c) {
+                for (int kh = 0; kh < g->kernel_h; ++kh) {
+                    const float *row = x + c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
+                    for (int kw = 0; kw < g->kernel_w; ++kw, ++k) column[2 * k] = row[kw * g->dilation_w];
+                }
+            }
+        } else {
+            for (int c = 0; c < g->channels; ++c) {
+                for (int kh = 0; kh < g->kernel_h; ++kh) {
+                    const int ih = ih0 + kh * g->dilation_h, inside = ih >= 0 && ih < g->height;
+                    const float *row = x + c * plane + ih * g->width;
+                    for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
+                        const int iw = iw0 + kw * g->dilation_w;
+                        column[2 * k] = inside && iw >= 0 && iw < g->width ? row[iw] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Convolution of one image (one group): y[m][oh][ow] = bias[m] + sum over the taps inside the map
+ * of x * w. Weights are in the blocked layout of whittle_kernels.h; bias has one value per
+ * channel of the padded count. Pointwise layers (1x1, stride 1, no padding) read the input in
+ * place; others copy two pixels' taps at a time into `columns` (scratch of 2 * taps floats). */
+WHITTLE_KERNEL void whittle_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
+                                     const float *bias, float *y, float *columns) {
+    const int taps = g->channels * g->kernel_h * g->kernel_w, pixels = g->out_height * g->out_width;
+    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+                          g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
+    for (int p = 0; p < pixels; p += 2) {
+        const int count = p + 1 < pixels ? 2 : 1;
+        const float *source = x + p;
+        int step = pixels;
+        if (!pointwise) {
+            whittle_im2col_f32(g, x, p, count, columns);
+            source = columns;
+            step = 2;
+        }
+        for (int m = 0; m < out_channels; m += 4) {
+            const int channels = out_channels - m < 4 ? out_channels - m : 4;
+            whittle_block_f32(taps, w + m * taps, source, step, 1, count, bias + m, y + m * pixels + p, pixels, 1, channels);
+        }
+    }
+}
+
+/* Fully connected: y[r][n] = bias[n] + sum over k of x[r][k] * w[n][k] for `rows` rows of `depth`
+ * inputs (weights in the blocked layout, bias padded like them). */
+WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_features, const float *x, const float *w,
+                                                const float *bias, float *y) {
+    for (int r = 0; r < rows; r += 2) {
+        const int count = r + 1 < rows ? 2 : 1;
+        for (int n = 0; n < out_features; n += 4) {
+            const int channels = out_features - n < 4 ? out_features - n : 4;
+            /* Two rows are the two "pixels": their inputs are depth apart, their outputs out_features apart. */
+            whittle_block_f32(depth, w + n * depth, x + r * depth, 1, depth, count, bias + n, y + r * out_features + n, 1,
+                              out_features, channels);
+        }
+    }
+}
+
+/* Depthwise convolution of one image, one filter of kernel_h * kernel_w taps per channel (natural
+ * order): y[c][oh][ow] = bias[c] + sum of x * w[c] over the taps inside the map. Each channel is
+ * copied into `padded` (scratch, see whittle_kernels.h) inside a border of zeros, written once;
+ * 3x3 windows with stride 1 compute two outputs per pass from four loads per row. */
+WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const float *x, const float *w, const float *bias,
+                                          float *y, float *padded) {
+    const int taps = g->kernel_h * g->kernel_w, plane = g->height * g->width, outputs = g->out_height * g->out_width;
+    const int ph = (g->out_height - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+    const int pw = (g->out_width - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+    const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
+    const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
+    const int three = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1;
+    for (int i = 0; i < ph * pw; ++i) padded[i] = 0.0f;
+    for (int c = 0; c < g->channels; ++c) {
+        const float *in = x + c * plane, *wc = w + c * taps;
+        float *out = y + c * outputs;
+        for (int r = 0; r < rows; ++r) {
+            float *to = padded + (r + g->pad_top) * pw + g->pad_left;
+            for (int q = 0; q < columns; ++q) to[q] = in[r * g->width + q];
+        }
+        if (three) {
+            const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
+            for (int oh = 0; oh < g->out_height; ++oh) {
+                const float *r0 = padded + oh * g->stride_h * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+                float *o = out + oh * g->out_width;
+                int ow = 0;
+                for (; ow + 2 <= g->out_width; ow += 2) {
+                    float a = bias[c], b = bias[c];
+                    a = whittle_fma_f32(w0, r0[ow], a);
+                    b = whittle_fma_f32(w0, r0[ow + 1], b);
+                    a = whittle_fma_f32(w1, r0[ow + 1], a);
+                    b = whittle_fma_f32(w1, r0[ow + 2], b);
+                    a = whittle_fma_f32(w2, r0[ow + 2], a);
+                    b = whittle_fma_f32(w2, r0[ow + 3], b);
+                    a = whittle_fma_f32(w3, r1[ow], a);
+                    b = whittle_fma_f32(w3, r1[ow + 1], b);
+                    a = whittle_fma_f32(w4, r1[ow + 1], a);
+                    b = whittle_fma_f32(w4, r1[ow + 2], b);
+                    a = whittle_fma_f32(w5, r1[ow + 2], a);
+                    b = whittle_fma_f32(w5, r1[ow + 3], b);
+                    a = whittle_fma_f32(w6, r2[ow], a);
+                    b = whittle_fma_f32(w6, r2[ow + 1], b);
+                    a = whittle_fma_f32(w7, r2[ow + 1], a);
+                    b = whittle_fma_f32(w7, r2[ow + 2], b);
+                    a = whittle_fma_f32(w8, r2[ow + 2], a);
+                    b = whittle_fma_f32(w8, r2[ow + 3], b);
+                    o[ow] = a;
+                    o[ow + 1] = b;
+                }
+                if (ow < g->out_width) {
+                    float a = bias[c];
+                    a = whittle_fma_f32(w0, r0[ow], a);
+                    a = whittle_fma_f32(w1, r0[ow + 1], a);
+                    a = whittle_fma_f32(w2, r0[ow + 2], a);
+                    a = whittle_fma_f32(w3, r1[ow], a);
+                    a = whittle_fma_f32(w4, r1[ow + 1], a);
+                    a = whittle_fma_f32(w5, r1[ow + 2], a);
+                    a = whittle_fma_f32(w6, r2[ow], a);
+                    a = whittle_fma_f32(w7, r2[ow + 1], a);
+                    a = whittle_fma_f32(w8, r2[ow + 2], a);
+                    o[ow] = a;
+                }
+            }
+        } else {
+            for (int oh = 0; oh < g->out_height; ++oh) {
+                for (int ow = 0; ow < g->out_width; ++ow) {
+                    const float *r0 = padded + oh * g->stride_h * pw + ow * g->stride_w;
+                    float a = bias[c];
+                    for (int kh = 0; kh < g->kernel_h; ++kh) {
+                        for (int kw = 0; kw < g->kernel_w; ++kw) a = whittle_fma_f32(wc[kh * g->kernel_w + kw], r0[kh * g->dilation_h * pw + kw * g->dilation_w], a);
+                    }
+                    out[oh * g->out_width + ow] = a;
                 }
             }
         }

@@ -373,6 +373,20 @@ static int q_bounded(int m, int taps) {
     return 1;
 }
 
+/* The requantization of m channels (float or integer multipliers) into int8 or uint8. */
+static whittle_requant q_requantization(int integer, int32_t zero, int out_unsigned, int m, int taps) {
+    whittle_requant rq;
+    rq.multiplier = integer ? 0 : q_mult;
+    rq.mantissa = q_mantissa;
+    rq.exponent = q_exponent;
+    rq.zero = zero;
+    rq.low = out_unsigned ? 0 : -128;
+    rq.high = out_unsigned ? 255 : 127;
+    rq.out_unsigned = out_unsigned;
+    rq.bounded = !integer && q_bounded(m, taps);
+    return rq;
+}
+
 /* One convolution (group 1) against plain loops, int8 or uint8 in and out, float or integer
  * requantization; scale_down small makes most outputs saturate (the unbounded path). */
 static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad,
@@ -396,12 +410,7 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
     for (int i = 0; i < m; ++i) q_bias[i] = (int32_t)(next() % 20001u) - 10000;
     q_multipliers(m, scale_down);
     q_pack(q_w, m, k, k_padded);
-    rq.multiplier = integer ? 0 : q_mult;
-    rq.mantissa = q_mantissa;
-    rq.exponent = q_exponent;
-    rq.zero = y_zero; rq.low = low; rq.high = high;
-    rq.out_unsigned = y_unsigned;
-    rq.bounded = !integer && q_bounded(m, k);
+    rq = q_requantization(integer, y_zero, y_unsigned, m, k);
     whittle_conv_s8(&g, m, x_unsigned ? (const void *)q_xu : (const void *)q_x8, x_unsigned, x_zero, q_packed, q_bias, &rq,
                     q_y, q_columns);
     for (int o = 0; o < m; ++o) {
@@ -439,12 +448,7 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
     for (int i = 0; i < n; ++i) q_bias[i] = (int32_t)(next() % 2001u) - 1000;
     q_multipliers(n, (float)depth * 40.0f);
     q_pack(q_w, n, depth, k_padded);
-    rq.multiplier = integer ? 0 : q_mult;
-    rq.mantissa = q_mantissa;
-    rq.exponent = q_exponent;
-    rq.zero = y_zero; rq.low = -128; rq.high = 127;
-    rq.out_unsigned = 0;
-    rq.bounded = !integer && q_bounded(n, depth);
+    rq = q_requantization(integer, y_zero, 0, n, depth);
     whittle_fully_connected_s8(rows, depth, n, x_unsigned ? (const void *)q_xu : (const void *)q_x8, x_unsigned, x_zero, q_packed, q_bias,
                                &rq, q_y, q_columns);
     for (int r = 0; r < rows; ++r) {
@@ -476,12 +480,7 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
         q_inner[i] = q_bias[i] - x_zero * sum;
     }
     q_multipliers(c, (float)taps * 60.0f);
-    rq.multiplier = integer ? 0 : q_mult;
-    rq.mantissa = q_mantissa;
-    rq.exponent = q_exponent;
-    rq.zero = y_zero; rq.low = -128; rq.high = 127;
-    rq.out_unsigned = 0;
-    rq.bounded = !integer && q_bounded(c, taps);
+    rq = q_requantization(integer, y_zero, 0, c, taps);
     whittle_depthwise_s8(&g, q_x8, x_zero, q_w, q_inner, &rq, (int8_t *)q_y, q_padded);
     for (int o = 0; o < c; ++o) {
         for (int y = 0; y < oh; ++y) {
@@ -498,6 +497,111 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
         }
     }
     check(bad == 0, "whittle_depthwise_s8 outputs differ from plain loops:", bad);
+}
+
+/* ---- float convolution, fully connected and depthwise (conv_f32.c) ------------------------ */
+
+static float f_x[4096], f_w[8192], f_blocked[8192 + 64], f_bias[68], f_y[4096], f_columns[2048], f_padded[4096];
+
+/* Whether got equals a sum whose exact value is near `sum` and whose terms' magnitudes add up to
+ * `magnitude` (float rounding in any order stays far below 1e-5 of it). */
+static int f_close(float got, double sum, double magnitude) { return fabs((double)got - sum) <= 1e-5 * (magnitude + 1.0); }
+
+/* Rows x taps weights in the blocked layout (four rows per block, tap by tap). */
+static void f_block(int rows, int taps) {
+    const int padded = (rows + 3) / 4 * 4;
+    for (int b = 0; b < padded; b += 4) {
+        for (int k = 0; k < taps; ++k) {
+            for (int r = b; r < b + 4; ++r) f_blocked[b * taps + k * 4 + (r - b)] = r < rows ? f_w[r * taps + k] : 0.0f;
+        }
+    }
+    for (int r = 0; r < padded; ++r) f_bias[r] = r < rows ? random_float() : 0.0f;
+}
+
+static void test_conv_f32(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad) {
+    whittle_conv_geometry g;
+    const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
+    const int taps = c * kh * kw;
+    long bad = 0;
+    g.channels = c; g.height = h; g.width = w; g.out_height = oh; g.out_width = ow;
+    g.kernel_h = kh; g.kernel_w = kw; g.stride_h = stride; g.stride_w = stride;
+    g.dilation_h = dilation; g.dilation_w = dilation; g.pad_top = pad; g.pad_left = pad;
+    for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
+    for (int i = 0; i < m * taps; ++i) f_w[i] = random_float();
+    f_block(m, taps);
+    whittle_conv_f32(&g, m, f_x, f_blocked, f_bias, f_y, f_columns);
+    for (int o = 0; o < m; ++o) {
+        for (int y = 0; y < oh; ++y) {
+            for (int x = 0; x < ow; ++x) {
+                double sum = (double)f_bias[o], magnitude = fabs((double)f_bias[o]);
+                for (int ci = 0; ci < c; ++ci) {
+                    for (int i = 0; i < kh; ++i) {
+                        for (int j = 0; j < kw; ++j) {
+                            const int ih = y * stride - pad + i * dilation, iw = x * stride - pad + j * dilation;
+                            if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                            const double term = (double)f_x[(ci * h + ih) * w + iw] * (double)f_w[((o * c + ci) * kh + i) * kw + j];
+                            sum += term;
+                            magnitude += fabs(term);
+                        }
+                    }
+                }
+                if (!f_close(f_y[(o * oh + y) * ow + x], sum, magnitude)) ++bad;
+            }
+        }
+    }
+    check(bad == 0, "whittle_conv_f32 outputs differ from plain loops:", bad);
+}
+
+static void test_fully_connected_f32(int rows, int depth, int n) {
+    long bad = 0;
+    for (int i = 0; i < rows * depth; ++i) f_x[i] = random_float();
+    for (int i = 0; i < n * depth; ++i) f_w[i] = random_float();
+    f_block(n, depth);
+    whittle_fully_connected_f32(rows, depth, n, f_x, f_blocked, f_bias, f_y);
+    for (int r = 0; r < rows; ++r) {
+        for (int j = 0; j < n; ++j) {
+            double sum = (double)f_bias[j], magnitude = fabs((double)f_bias[j]);
+            for (int p = 0; p < depth; ++p) {
+                const double term = (double)f_x[r * depth + p] * (double)f_w[j * depth + p];
+                sum += term;
+                magnitude += fabs(term);
+            }
+            if (!f_close(f_y[r * n + j], sum, magnitude)) ++bad;
+        }
+    }
+    check(bad == 0, "whittle_fully_connected_f32 outputs differ from plain loops:", bad);
+}
+
+static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad) {
+    whittle_conv_geometry g;
+    const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
+    const int taps = kh * kw;
+    long bad = 0;
+    g.channels = c; g.height = h; g.width = w; g.out_height = oh; g.out_width = ow;
+    g.kernel_h = kh; g.kernel_w = kw; g.stride_h = stride; g.stride_w = stride;
+    g.dilation_h = dilation; g.dilation_w = dilation; g.pad_top = pad; g.pad_left = pad;
+    for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
+    for (int i = 0; i < c * taps; ++i) f_w[i] = random_float();
+    for (int i = 0; i < c; ++i) f_bias[i] = random_float();
+    whittle_depthwise_f32(&g, f_x, f_w, f_bias, f_y, f_padded);
+    for (int o = 0; o < c; ++o) {
+        for (int y = 0; y < oh; ++y) {
+            for (int x = 0; x < ow; ++x) {
+                double sum = (double)f_bias[o], magnitude = fabs((double)f_bias[o]);
+                for (int i = 0; i < kh; ++i) {
+                    for (int j = 0; j < kw; ++j) {
+                        const int ih = y * stride - pad + i * dilation, iw = x * stride - pad + j * dilation;
+                        if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                        const double term = (double)f_x[(o * h + ih) * w + iw] * (double)f_w[o * taps + i * kw + j];
+                        sum += term;
+                        magnitude += fabs(term);
+                    }
+                }
+                if (!f_close(f_y[(o * oh + y) * ow + x], sum, magnitude)) ++bad;
+            }
+        }
+    }
+    check(bad == 0, "whittle_depthwise_f32 outputs differ from plain loops:", bad);
 }
 
 int main(void) {
@@ -534,6 +638,23 @@ int main(void) {
         test_depthwise_s8(2, 9, 9, 3, 3, 1, 2, 3, integer);
         test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer);
     }
+    /* channels, map, output channels, kernel, stride, dilation, padding */
+    test_conv_f32(3, 9, 7, 5, 3, 3, 1, 1, 1);   /* odd output channels: a padded block */
+    test_conv_f32(4, 6, 5, 8, 1, 1, 1, 1, 0);   /* pointwise, read in place, 5-wide map */
+    test_conv_f32(7, 5, 5, 3, 1, 1, 2, 1, 0);   /* strided 1x1: im2col */
+    test_conv_f32(2, 11, 9, 4, 3, 3, 2, 2, 3);  /* padding wider than the reach */
+    test_conv_f32(1, 12, 6, 6, 4, 2, 2, 1, 1);
+    test_conv_f32(5, 1, 1, 9, 1, 1, 1, 1, 0);   /* 1x1 map: one pixel */
+    test_conv_f32(3, 3, 3, 2, 3, 3, 1, 1, 1);   /* 9 pixels: a last single one */
+    test_fully_connected_f32(1, 37, 9);
+    test_fully_connected_f32(3, 64, 10);
+    test_fully_connected_f32(2, 5, 1);
+    test_depthwise_f32(5, 25, 5, 3, 3, 1, 1, 1);
+    test_depthwise_f32(3, 8, 9, 3, 3, 2, 1, 1);
+    test_depthwise_f32(2, 7, 6, 3, 3, 1, 1, 0);
+    test_depthwise_f32(3, 9, 8, 5, 3, 1, 1, 2);
+    test_depthwise_f32(2, 9, 9, 3, 3, 1, 2, 3);
+    test_depthwise_f32(4, 1, 1, 3, 3, 1, 1, 1);
     for (int ternary = 0; ternary < 2; ++ternary) {
         test_binary(3, 1, 1, ternary);
         test_binary(3, 2, 0, ternary);

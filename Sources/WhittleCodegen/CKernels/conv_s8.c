@@ -174,6 +174,29 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
     }
 }
 
+#if defined(WHITTLE_DSP)
+/* Four taps of a channel pair (one paired-row group: 8 bytes) times four taps of a column pair
+ * (8 halfwords): acc[0..3] += (m, j) for (m, j) = (0, 0), (0, 1), (1, 0), (1, 1). memcpy loads a
+ * word from any address (the M4/M7/M33 load words unaligned). */
+static WHITTLE_INLINE void whittle_mac4_s8(const int8_t *pw, const int16_t *pc, int32_t *acc) {
+    int32_t wa, wb, x0l, x0h, x1l, x1h;
+    memcpy(&wa, pw, 4);
+    memcpy(&wb, pw + 4, 4);
+    memcpy(&x0l, pc, 4);
+    memcpy(&x0h, pc + 2, 4);
+    memcpy(&x1l, pc + 4, 4);
+    memcpy(&x1h, pc + 6, 4);
+    {
+        const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
+        const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
+        acc[0] = __smlad(wa23, x0h, __smlad(wa01, x0l, acc[0]));
+        acc[1] = __smlad(wa23, x1h, __smlad(wa01, x1l, acc[1]));
+        acc[2] = __smlad(wb23, x0h, __smlad(wb01, x0l, acc[2]));
+        acc[3] = __smlad(wb23, x1h, __smlad(wb01, x1l, acc[3]));
+    }
+}
+#endif
+
 /* y[m * y_stride + j] (int8 or uint8, as rq says) for output channels m < out_channels and the
  * `count` (1 or 2) columns j of the interleaved pair `columns`. Weights are in the paired-row
  * layout of whittle_kernels.h: for each pair of channels, four taps of the first channel then
@@ -198,55 +221,21 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
         int32_t a00 = bias[m], a01 = bias[m], a10 = bias[m + 1], a11 = bias[m + 1];
 #if defined(WHITTLE_DSP)
         /* Eight taps per pass (when there are), then four. */
+        int32_t acc[4];
         int i = k_padded;
+        acc[0] = a00;
+        acc[1] = a01;
+        acc[2] = a10;
+        acc[3] = a11;
         for (; i >= 8; i -= 8, pw += 16, pc += 16) {
-            int32_t wa, wb, x0l, x0h, x1l, x1h;
-            memcpy(&wa, pw, 4);
-            memcpy(&wb, pw + 4, 4);
-            memcpy(&x0l, pc, 4);
-            memcpy(&x0h, pc + 2, 4);
-            memcpy(&x1l, pc + 4, 4);
-            memcpy(&x1h, pc + 6, 4);
-            {
-                const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
-                const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
-                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
-                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
-                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
-                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
-            }
-            memcpy(&wa, pw + 8, 4);
-            memcpy(&wb, pw + 12, 4);
-            memcpy(&x0l, pc + 8, 4);
-            memcpy(&x0h, pc + 10, 4);
-            memcpy(&x1l, pc + 12, 4);
-            memcpy(&x1h, pc + 14, 4);
-            {
-                const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
-                const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
-                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
-                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
-                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
-                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
-            }
+            whittle_mac4_s8(pw, pc, acc);
+            whittle_mac4_s8(pw + 8, pc + 8, acc);
         }
-        if (i > 0) {
-            int32_t wa, wb, x0l, x0h, x1l, x1h;
-            memcpy(&wa, pw, 4);
-            memcpy(&wb, pw + 4, 4);
-            memcpy(&x0l, pc, 4);
-            memcpy(&x0h, pc + 2, 4);
-            memcpy(&x1l, pc + 4, 4);
-            memcpy(&x1h, pc + 6, 4);
-            {
-                const int32_t wa01 = __sxtb16(wa), wa23 = __sxtb16((int32_t)(((uint32_t)wa >> 8) | ((uint32_t)wa << 24)));
-                const int32_t wb01 = __sxtb16(wb), wb23 = __sxtb16((int32_t)(((uint32_t)wb >> 8) | ((uint32_t)wb << 24)));
-                a00 = __smlad(wa23, x0h, __smlad(wa01, x0l, a00));
-                a01 = __smlad(wa23, x1h, __smlad(wa01, x1l, a01));
-                a10 = __smlad(wb23, x0h, __smlad(wb01, x0l, a10));
-                a11 = __smlad(wb23, x1h, __smlad(wb01, x1l, a11));
-            }
-        }
+        if (i > 0) whittle_mac4_s8(pw, pc, acc);
+        a00 = acc[0];
+        a01 = acc[1];
+        a10 = acc[2];
+        a11 = acc[3];
 #else
         for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
             a00 += pw[0] * pc[0] + pw[2] * pc[1] + pw[1] * pc[2] + pw[3] * pc[3];

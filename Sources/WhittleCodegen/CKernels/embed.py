@@ -6,7 +6,7 @@ import pathlib
 
 HERE = pathlib.Path(__file__).resolve().parent
 # The header first, then the sources in the order their definitions are copied into models.
-FILES = ["whittle_kernels.h", "requantize.c", "conv_s8.c", "sparse_gemv.c", "sparse_conv.c", "binary.c"]
+FILES = ["whittle_kernels.h", "requantize.c", "conv_s8.c", "conv_f32.c", "sparse_gemv.c", "sparse_conv.c", "binary.c"]
 
 
 def main() -> None:

@@ -120,6 +120,30 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 
+/* conv_f32.c (float; fused multiply-add where FP_FAST_FMAF, NEON on the Raspberry Pi)
+ *
+ * Weights of whittle_conv_f32 and whittle_fully_connected_f32 ("blocked"): output channels in
+ * blocks of four (the last block zero-padded); a block holds, for each tap in (c, kh, kw) order,
+ * its four channels' weights side by side, so block b starts at float 4 * b * taps. Biases hold
+ * one value per channel of the padded count. */
+
+/* One image of one group: y[m][oh][ow] = bias[m] + sum of x * w over the taps inside the map.
+ * `columns` is scratch of 2 * channels * kernel_h * kernel_w floats (unused by 1x1 layers with
+ * stride 1 and no padding). */
+WHITTLE_KERNEL void whittle_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
+                                     const float *bias, float *y, float *columns);
+
+/* y[r][n] = bias[n] + sum over k < depth of x[r][k] * w[n][k], for r < rows. */
+WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_features, const float *x, const float *w,
+                                                const float *bias, float *y);
+
+/* Depthwise (one filter of kernel_h * kernel_w taps per channel, natural order): y[c][oh][ow] =
+ * bias[c] + sum of x * w[c] over the taps inside the map. `padded` is scratch of padded_h *
+ * padded_w floats, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 (and
+ * likewise padded_w). */
+WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const float *x, const float *w, const float *bias,
+                                          float *y, float *padded);
+
 /* binary.c */
 
 /* Packs the signs of `channels` float planes of `pixels` values (NCHW, one image) into uint32

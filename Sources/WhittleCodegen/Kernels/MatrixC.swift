@@ -7,6 +7,7 @@ enum MatrixC {
 
     static let gemmKernel: CKernel = { e, w in
         guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer Gemm is not supported by the C back end") }
+        if try FloatLibraryC.gemm(e, &w) { return }
         let a = try e.inputShape(0), b = try e.inputShape(1), y = try e.outputShape()
         let transA = try e.context.int("transA", default: 0) != 0, transB = try e.context.int("transB", default: 0) != 0
         let (m, n) = (y[0], y[1]), k = transA ? a[0] : a[1]

@@ -12,31 +12,129 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-extern const float digits_mlp_w_net_0_bias[64];
-extern const float digits_mlp_w_net_0_weight_t[4096];
-extern const float digits_mlp_w_net_2_bias[32];
-extern const float digits_mlp_w_net_2_weight_t[2048];
-extern const float digits_mlp_w_net_4_bias[10];
-extern const float digits_mlp_w_net_4_weight_t[320];
+extern const float digits_mlp_node_000_net_net_0_Gemm_weights[4096];
+extern const float digits_mlp_node_000_net_net_0_Gemm_bias[64];
+extern const float digits_mlp_node_001_net_net_2_Gemm_weights[2048];
+extern const float digits_mlp_node_001_net_net_2_Gemm_bias[32];
+extern const float digits_mlp_node_002_net_net_4_Gemm_weights[384];
+extern const float digits_mlp_node_002_net_net_4_Gemm_bias[12];
+
+/* Kernels of Whittle's kernel library, copied here so that this file stands alone. */
+#define WHITTLE_KERNEL static
+
+#include <math.h>
+#include <string.h>
+#if defined(__ARM_NEON) && !defined(WHITTLE_PORTABLE)
+#include <arm_neon.h>
+#define WHITTLE_NEON_F32 1
+#endif
+#if defined(__GNUC__)
+#define WHITTLE_INLINE_F32 inline __attribute__((always_inline, unused))
+#else
+#define WHITTLE_INLINE_F32 inline
+#endif
+/* a * b + c, fused where the target has a fast fused multiply-add (every kernel here uses it, so
+ * the compiler's C mode and contraction settings do not change the results). */
+static WHITTLE_INLINE_F32 float whittle_fma_f32(float a, float b, float c) {
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
+    return fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+/* Four output channels (weights `w`: for each tap, the four channels' weights side by side) for
+ * `count` (1 or 2) pixels whose tap k is at x[k * step] and x[k * step + pair]: out[i * stride +
+ * j * out_pair] = bias[i] + sum over k, for the first `channels` (at most 4) of the four. */
+static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const float *x, int step, int pair, int count,
+                                                 const float *bias, float *out, int stride, int out_pair, int channels) {
+    float a[4], b[4];
+#if defined(WHITTLE_NEON_F32)
+    float32x4_t va = vld1q_f32(bias), vb = va;
+    if (count > 1) {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float32x4_t wv = vld1q_f32(w);
+#if defined(__aarch64__)
+            va = vfmaq_n_f32(va, wv, x[0]);
+            vb = vfmaq_n_f32(vb, wv, x[pair]);
+#elif defined(__ARM_FEATURE_FMA)
+            va = vfmaq_f32(va, wv, vdupq_n_f32(x[0]));
+            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[pair]));
+#else
+            va = vmlaq_n_f32(va, wv, x[0]);
+            vb = vmlaq_n_f32(vb, wv, x[pair]);
+#endif
+        }
+    } else {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+#if defined(__aarch64__)
+            va = vfmaq_n_f32(va, vld1q_f32(w), x[0]);
+#elif defined(__ARM_FEATURE_FMA)
+            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[0]));
+#else
+            va = vmlaq_n_f32(va, vld1q_f32(w), x[0]);
+#endif
+        }
+    }
+    vst1q_f32(a, va);
+    vst1q_f32(b, vb);
+#else
+    float a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+    float b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+    if (count > 1) {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float x0 = x[0], x1 = x[pair];
+            a0 = whittle_fma_f32(w[0], x0, a0);
+            a1 = whittle_fma_f32(w[1], x0, a1);
+            a2 = whittle_fma_f32(w[2], x0, a2);
+            a3 = whittle_fma_f32(w[3], x0, a3);
+            b0 = whittle_fma_f32(w[0], x1, b0);
+            b1 = whittle_fma_f32(w[1], x1, b1);
+            b2 = whittle_fma_f32(w[2], x1, b2);
+            b3 = whittle_fma_f32(w[3], x1, b3);
+        }
+    } else {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float x0 = x[0];
+            a0 = whittle_fma_f32(w[0], x0, a0);
+            a1 = whittle_fma_f32(w[1], x0, a1);
+            a2 = whittle_fma_f32(w[2], x0, a2);
+            a3 = whittle_fma_f32(w[3], x0, a3);
+        }
+    }
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
+    b[0] = b0; b[1] = b1; b[2] = b2; b[3] = b3;
+#endif
+    for (int i = 0; i < channels; ++i) {
+        out[i * stride] = a[i];
+        if (count > 1) out[i * stride + out_pair] = b[i];
+    }
+}
+
+/* Fully connected: y[r][n] = bias[n] + sum over k of x[r][k] * w[n][k] for `rows` rows of `depth`
+ * inputs (weights in the blocked layout, bias padded like them). */
+WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_features, const float *x, const float *w,
+                                                const float *bias, float *y) {
+    for (int r = 0; r < rows; r += 2) {
+        const int count = r + 1 < rows ? 2 : 1;
+        for (int n = 0; n < out_features; n += 4) {
+            const int channels = out_features - n < 4 ? out_features - n : 4;
+            /* Two rows are the two "pixels": their inputs are depth apart, their outputs out_features apart. */
+            whittle_block_f32(depth, w + n * depth, x + r * depth, 1, depth, count, bias + n, y + r * out_features + n, 1,
+                              out_features, channels);
+        }
+    }
+}
 
 /* Node 0: Gemm "/net/net.0/Gemm"
  *   in:  float32[1x64], float32[64x64], float32[64]
  *   out: float32[1x64]
  *   alpha=1.0 beta=1.0 transB=0 fused_activation="Relu"
  */
-static void node_000_net_net_0_Gemm(const float *restrict x0, const float *restrict x1, const float *restrict x2, float *restrict y0) {
-    for (int i = 0; i < 1; ++i) {
-        float *row = y0 + i * 64;
-        for (int j = 0; j < 64; ++j) row[j] = 0.0f;
-        for (int p = 0; p < 64; ++p) {
-            const float av = x0[i * 64 + p];
-            const float *brow = x1 + p * 64;
-            for (int j = 0; j < 64; ++j) row[j] += av * brow[j];
-        }
-        for (int j = 0; j < 64; ++j) row[j] += 1.0f * x2[i * 0 + j * 1];
-        for (int j = 0; j < 64; ++j) {
-            if (row[j] < 0.0f) row[j] = 0.0f;
-        }
+static void node_000_net_net_0_Gemm(const float *restrict x0, float *restrict y0) {
+    whittle_fully_connected_f32(1, 64, 64, x0, digits_mlp_node_000_net_net_0_Gemm_weights, digits_mlp_node_000_net_net_0_Gemm_bias, y0);
+    for (int i = 0; i < 64; ++i) {
+        if (y0[i] < 0.0f) y0[i] = 0.0f;
     }
 }
 
@@ -45,19 +143,10 @@ static void node_000_net_net_0_Gemm(const float *restrict x0, const float *restr
  *   out: float32[1x32]
  *   alpha=1.0 beta=1.0 transB=0 fused_activation="Relu"
  */
-static void node_001_net_net_2_Gemm(const float *restrict x0, const float *restrict x1, const float *restrict x2, float *restrict y0) {
-    for (int i = 0; i < 1; ++i) {
-        float *row = y0 + i * 32;
-        for (int j = 0; j < 32; ++j) row[j] = 0.0f;
-        for (int p = 0; p < 64; ++p) {
-            const float av = x0[i * 64 + p];
-            const float *brow = x1 + p * 32;
-            for (int j = 0; j < 32; ++j) row[j] += av * brow[j];
-        }
-        for (int j = 0; j < 32; ++j) row[j] += 1.0f * x2[i * 0 + j * 1];
-        for (int j = 0; j < 32; ++j) {
-            if (row[j] < 0.0f) row[j] = 0.0f;
-        }
+static void node_001_net_net_2_Gemm(const float *restrict x0, float *restrict y0) {
+    whittle_fully_connected_f32(1, 64, 32, x0, digits_mlp_node_001_net_net_2_Gemm_weights, digits_mlp_node_001_net_net_2_Gemm_bias, y0);
+    for (int i = 0; i < 32; ++i) {
+        if (y0[i] < 0.0f) y0[i] = 0.0f;
     }
 }
 
@@ -66,26 +155,17 @@ static void node_001_net_net_2_Gemm(const float *restrict x0, const float *restr
  *   out: float32[1x10]
  *   alpha=1.0 beta=1.0 transB=0
  */
-static void node_002_net_net_4_Gemm(const float *restrict x0, const float *restrict x1, const float *restrict x2, float *restrict y0) {
-    for (int i = 0; i < 1; ++i) {
-        float *row = y0 + i * 10;
-        for (int j = 0; j < 10; ++j) row[j] = 0.0f;
-        for (int p = 0; p < 32; ++p) {
-            const float av = x0[i * 32 + p];
-            const float *brow = x1 + p * 10;
-            for (int j = 0; j < 10; ++j) row[j] += av * brow[j];
-        }
-        for (int j = 0; j < 10; ++j) row[j] += 1.0f * x2[i * 0 + j * 1];
-    }
+static void node_002_net_net_4_Gemm(const float *restrict x0, float *restrict y0) {
+    whittle_fully_connected_f32(1, 32, 10, x0, digits_mlp_node_002_net_net_4_Gemm_weights, digits_mlp_node_002_net_net_4_Gemm_bias, y0);
 }
 
 /* Runs the model with the caller's arena of DIGITS_MLP_ARENA_BYTES bytes (16-byte aligned). */
 int digits_mlp_run_with_arena(void *arena, const float *input, float *logits) {
     uint8_t *base = (uint8_t *)arena;
     (void)base;
-    node_000_net_net_0_Gemm(input, digits_mlp_w_net_0_weight_t, digits_mlp_w_net_0_bias, (float *)(void *)(base + 0));
-    node_001_net_net_2_Gemm((float *)(void *)(base + 0), digits_mlp_w_net_2_weight_t, digits_mlp_w_net_2_bias, (float *)(void *)(base + 256));
-    node_002_net_net_4_Gemm((float *)(void *)(base + 256), digits_mlp_w_net_4_weight_t, digits_mlp_w_net_4_bias, logits);
+    node_000_net_net_0_Gemm(input, (float *)(void *)(base + 0));
+    node_001_net_net_2_Gemm((float *)(void *)(base + 0), (float *)(void *)(base + 256));
+    node_002_net_net_4_Gemm((float *)(void *)(base + 256), logits);
     return 0;
 }
 

@@ -14,10 +14,117 @@
 
 extern const float local_functions_w_b1[6];
 extern const float local_functions_w_b2[3];
-extern const float local_functions_w_b3[3];
 extern const float local_functions_w_w1[24];
 extern const float local_functions_w_w2[18];
-extern const float local_functions_w_w3[9];
+extern const float local_functions_node_004_layer3_Gemm_weights[12];
+extern const float local_functions_node_004_layer3_Gemm_bias[4];
+
+/* Kernels of Whittle's kernel library, copied here so that this file stands alone. */
+#define WHITTLE_KERNEL static
+
+#include <math.h>
+#include <string.h>
+#if defined(__ARM_NEON) && !defined(WHITTLE_PORTABLE)
+#include <arm_neon.h>
+#define WHITTLE_NEON_F32 1
+#endif
+#if defined(__GNUC__)
+#define WHITTLE_INLINE_F32 inline __attribute__((always_inline, unused))
+#else
+#define WHITTLE_INLINE_F32 inline
+#endif
+/* a * b + c, fused where the target has a fast fused multiply-add (every kernel here uses it, so
+ * the compiler's C mode and contraction settings do not change the results). */
+static WHITTLE_INLINE_F32 float whittle_fma_f32(float a, float b, float c) {
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
+    return fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+/* Four output channels (weights `w`: for each tap, the four channels' weights side by side) for
+ * `count` (1 or 2) pixels whose tap k is at x[k * step] and x[k * step + pair]: out[i * stride +
+ * j * out_pair] = bias[i] + sum over k, for the first `channels` (at most 4) of the four. */
+static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const float *x, int step, int pair, int count,
+                                                 const float *bias, float *out, int stride, int out_pair, int channels) {
+    float a[4], b[4];
+#if defined(WHITTLE_NEON_F32)
+    float32x4_t va = vld1q_f32(bias), vb = va;
+    if (count > 1) {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float32x4_t wv = vld1q_f32(w);
+#if defined(__aarch64__)
+            va = vfmaq_n_f32(va, wv, x[0]);
+            vb = vfmaq_n_f32(vb, wv, x[pair]);
+#elif defined(__ARM_FEATURE_FMA)
+            va = vfmaq_f32(va, wv, vdupq_n_f32(x[0]));
+            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[pair]));
+#else
+            va = vmlaq_n_f32(va, wv, x[0]);
+            vb = vmlaq_n_f32(vb, wv, x[pair]);
+#endif
+        }
+    } else {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+#if defined(__aarch64__)
+            va = vfmaq_n_f32(va, vld1q_f32(w), x[0]);
+#elif defined(__ARM_FEATURE_FMA)
+            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[0]));
+#else
+            va = vmlaq_n_f32(va, vld1q_f32(w), x[0]);
+#endif
+        }
+    }
+    vst1q_f32(a, va);
+    vst1q_f32(b, vb);
+#else
+    float a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+    float b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+    if (count > 1) {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float x0 = x[0], x1 = x[pair];
+            a0 = whittle_fma_f32(w[0], x0, a0);
+            a1 = whittle_fma_f32(w[1], x0, a1);
+            a2 = whittle_fma_f32(w[2], x0, a2);
+            a3 = whittle_fma_f32(w[3], x0, a3);
+            b0 = whittle_fma_f32(w[0], x1, b0);
+            b1 = whittle_fma_f32(w[1], x1, b1);
+            b2 = whittle_fma_f32(w[2], x1, b2);
+            b3 = whittle_fma_f32(w[3], x1, b3);
+        }
+    } else {
+        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+            const float x0 = x[0];
+            a0 = whittle_fma_f32(w[0], x0, a0);
+            a1 = whittle_fma_f32(w[1], x0, a1);
+            a2 = whittle_fma_f32(w[2], x0, a2);
+            a3 = whittle_fma_f32(w[3], x0, a3);
+        }
+    }
+    a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;
+    b[0] = b0; b[1] = b1; b[2] = b2; b[3] = b3;
+#endif
+    for (int i = 0; i < channels; ++i) {
+        out[i * stride] = a[i];
+        if (count > 1) out[i * stride + out_pair] = b[i];
+    }
+}
+
+/* Fully connected: y[r][n] = bias[n] + sum over k of x[r][k] * w[n][k] for `rows` rows of `depth`
+ * inputs (weights in the blocked layout, bias padded like them). */
+WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_features, const float *x, const float *w,
+                                                const float *bias, float *y) {
+    for (int r = 0; r < rows; r += 2) {
+        const int count = r + 1 < rows ? 2 : 1;
+        for (int n = 0; n < out_features; n += 4) {
+            const int channels = out_features - n < 4 ? out_features - n : 4;
+            /* Two rows are the two "pixels": their inputs are depth apart, their outputs out_features apart. */
+            whittle_block_f32(depth, w + n * depth, x + r * depth, 1, depth, count, bias + n, y + r * out_features + n, 1,
+                              out_features, channels);
+        }
+    }
+}
 
 /* Node 0: MatMul "layer1/MatMul"
  *   in:  float32[2x4], float32[4x6]
@@ -91,17 +198,8 @@ static void node_003_layer2_Add(const float *x0, const float *x1, float *y0) {
  *   in:  float32[2x3], float32[3x3], float32[3]
  *   out: float32[2x3]
  */
-static void node_004_layer3_Gemm(const float *restrict x0, const float *restrict x1, const float *restrict x2, float *restrict y0) {
-    for (int i = 0; i < 2; ++i) {
-        float *row = y0 + i * 3;
-        for (int j = 0; j < 3; ++j) row[j] = 0.0f;
-        for (int p = 0; p < 3; ++p) {
-            const float av = x0[i * 3 + p];
-            const float *brow = x1 + p * 3;
-            for (int j = 0; j < 3; ++j) row[j] += av * brow[j];
-        }
-        for (int j = 0; j < 3; ++j) row[j] += 1.0f * x2[i * 0 + j * 1];
-    }
+static void node_004_layer3_Gemm(const float *restrict x0, float *restrict y0) {
+    whittle_fully_connected_f32(2, 3, 3, x0, local_functions_node_004_layer3_Gemm_weights, local_functions_node_004_layer3_Gemm_bias, y0);
 }
 
 /* Runs the model with the caller's arena of LOCAL_FUNCTIONS_ARENA_BYTES bytes (16-byte aligned). */
@@ -112,7 +210,7 @@ int local_functions_run_with_arena(void *arena, const float *X, float *Y) {
     node_001_layer1_Add((float *)(void *)(base + 0), local_functions_w_b1, (float *)(void *)(base + 0));
     node_002_layer2_MatMul((float *)(void *)(base + 0), local_functions_w_w2, (float *)(void *)(base + 48));
     node_003_layer2_Add((float *)(void *)(base + 48), local_functions_w_b2, (float *)(void *)(base + 48));
-    node_004_layer3_Gemm((float *)(void *)(base + 48), local_functions_w_w3, local_functions_w_b3, Y);
+    node_004_layer3_Gemm((float *)(void *)(base + 48), Y);
     return 0;
 }
 

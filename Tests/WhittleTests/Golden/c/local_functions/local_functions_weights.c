@@ -12,11 +12,6 @@ const float local_functions_w_b2[3] = {
     0x1.c3ec4p-2f, -0x1.34bca8p+0f, 0x1.d01324p-1f,
 };
 
-/* "b3": float32[3] */
-const float local_functions_w_b3[3] = {
-    0x1.a087p-4f, -0x1.824196p+0f, -0x1.016c48p+1f,
-};
-
 /* "w1": float32[4x6] */
 const float local_functions_w_w1[24] = {
     0x1.caa9e2p+0f, -0x1.c9feeap-1f, -0x1.0b3978p+1f, 0x1.89e852p+0f, 0x1.72daaep-1f, -0x1.2ea7bcp-1f,
@@ -32,9 +27,12 @@ const float local_functions_w_w2[18] = {
     -0x1.6b0f6ep-3f, -0x1.b488a6p-1f, 0x1.3a2e9p-1f, -0x1.3b35f6p+0f, -0x1.67a20ep+0f, -0x1.03bfc4p+0f,
 };
 
-/* "w3": float32[3x3] */
-const float local_functions_w_w3[9] = {
-    0x1.fdaefep-1f, -0x1.508ef2p-1f, 0x1.16a9fp-1f, 0x1.f5a9d4p+0f, 0x1.e441cp-1f, -0x1.7559cap+0f,
-    0x1.a02afap+0f, -0x1.46ca0ep-1f, -0x1.308e82p+0f,
+const float local_functions_node_004_layer3_Gemm_weights[12] = {
+    0x1.fdaefep-1f, -0x1.508ef2p-1f, 0x1.16a9fp-1f, 0.0f, 0x1.f5a9d4p+0f, 0x1.e441cp-1f,
+    -0x1.7559cap+0f, 0.0f, 0x1.a02afap+0f, -0x1.46ca0ep-1f, -0x1.308e82p+0f, 0.0f,
+};
+
+const float local_functions_node_004_layer3_Gemm_bias[4] = {
+    0x1.a087p-4f, -0x1.824196p+0f, -0x1.016c48p+1f, 0.0f,
 };
 

@@ -1,0 +1,131 @@
+import WhittleIR
+import WhittleOps
+
+/// Float32 Conv and Gemm layers on the library kernels of `conv_f32.c`: register-blocked
+/// products (four channels by two pixels), im2col for windows larger than 1×1, a depthwise kernel.
+/// The emitter lays the weights out in blocks of four channels and applies a fused activation
+/// after the kernel. Layers of other forms (float64, grouped convolutions other than depthwise,
+/// weights computed at run time, Gemm with alpha or beta other than 1) keep the generated loops.
+enum FloatLibraryC {
+    enum Form {
+        /// Convolution with one group; `columns` floats of im2col scratch (0 for 1×1 layers).
+        case matrix(columns: Int)
+        /// One filter per channel over a zero-bordered plane of `padded` floats.
+        case depthwise(padded: Int)
+    }
+
+    static var scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] {
+        ["Conv": { e in
+            switch try convForm(e) {
+            case .matrix(let columns)?: return 4 * columns
+            case .depthwise(let padded)?: return 4 * padded
+            case nil: return 0
+            }
+        }]
+    }
+
+    static func convForm(_ e: NodeEmission) throws -> Form? {
+        guard e.elementType == .float, try e.inputType(0).elementType == .float, let weights = e.constant(1),
+              weights.shape.count >= 3, !e.has(2) || e.constant(2) != nil else { return nil }
+        let g = try ConvolutionC.Geometry(e, kernel: Array(weights.shape[2...]))
+        let group = try e.context.int("group", default: 1)
+        if group == 1 {
+            let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == g.h && g.ow == g.w
+            return .matrix(columns: pointwise ? 0 : 2 * g.c * g.kh * g.kw)
+        }
+        if group == g.c, g.m == g.c {
+            let plane = Int8LibraryC.paddedPlane(g)
+            return .depthwise(padded: plane.h * (plane.w - 1))
+        }
+        return nil
+    }
+
+    /// Weights in the blocked layout of `whittle_kernels.h`: blocks of four rows, tap by tap.
+    static func blocked(_ rows: Int, _ taps: Int, value: (Int, Int) -> Float) -> [String] {
+        var out: [String] = []
+        let padded = (rows + 3) / 4 * 4
+        out.reserveCapacity(padded * taps)
+        for block in stride(from: 0, to: padded, by: 4) {
+            for k in 0..<taps {
+                for r in block..<(block + 4) { out.append(r < rows ? CSyntax.hexFloat(value(r, k)) : "0.0f") }
+            }
+        }
+        return out
+    }
+
+    /// A bias of `count` values (zeros when absent), padded to a multiple of four.
+    static func bias(_ e: NodeEmission, _ index: Int, count: Int) -> [String]? {
+        let values: [Float]
+        if e.has(index) {
+            guard let floats = e.constant(index)?.floats() else { return nil }
+            if floats.count == count {
+                values = floats
+            } else if floats.count == 1 {
+                values = Array(repeating: floats[0], count: count)
+            } else {
+                return nil
+            }
+        } else {
+            values = Array(repeating: 0, count: count)
+        }
+        let padded = (count + 3) / 4 * 4
+        return values.map(CSyntax.hexFloat) + Array(repeating: "0.0f", count: padded - count)
+    }
+
+    /// The fused activation, applied to the `count` outputs the kernel wrote.
+    static func activation(_ e: NodeEmission, _ w: inout CWriter, count: Int) {
+        guard let activation = FusedActivation(e.node) else { return }
+        w.block("for (int i = 0; i < \(count); ++i)") { w in w.lines(ActivationC.store("\(e.y(0))[i]", "\(e.y(0))[i]", activation, e)) }
+    }
+
+    /// Emits a float Conv on the library when it has a library form; false otherwise.
+    static func conv(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool {
+        guard let form = try convForm(e), let weights = e.constant(1)?.floats() else { return false }
+        let shape = try e.inputShape(1)
+        let g = try ConvolutionC.Geometry(e, kernel: Array(shape[2...]))
+        guard let biasValues = bias(e, 2, count: g.m) else { return false }
+        let taps = g.kh * g.kw
+        let inputPlane = g.c * g.h * g.w, outputPlane = g.m * g.oh * g.ow
+        switch form {
+        case .matrix(let columns):
+            guard columns == 0 || e.scratch != nil else { return false }
+            let k = g.c * taps
+            let packed = e.weightArray("weights", type: "float", values: blocked(g.m, k) { weights[$0 * k + $1] }, bytes: 4 * ((g.m + 3) / 4 * 4) * k)
+            let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
+            w.line(Int8LibraryC.geometry(g, channels: g.c))
+            let scratch = columns == 0 ? "0" : "(float *)\(e.scratch ?? "0")"
+            w.line("/* Four output channels by two pixels per pass\(columns == 0 ? "" : ", im2col two pixels at a time"). */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_f32(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(packed), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), \(scratch));")
+        case .depthwise:
+            guard let scratch = e.scratch else { return false }
+            let filters = e.weightArray("weights", type: "float", values: weights.map(CSyntax.hexFloat), bytes: 4 * weights.count)
+            let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
+            w.line(Int8LibraryC.geometry(g, channels: g.c))
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_depthwise_f32(&g, \(e.x(0)) + n * \(inputPlane), \(filters), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
+        }
+        activation(e, &w, count: g.n * outputPlane)
+        return true
+    }
+
+    /// Emits a float Gemm (A not transposed, constant B, alpha 1, C absent or a constant row
+    /// added with beta 1) on the library; false otherwise.
+    static func gemm(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool {
+        guard e.elementType == .float, try e.context.int("transA", default: 0) == 0, try e.context.float("alpha", default: 1) == 1,
+              let b = e.constant(1)?.floats() else { return false }
+        let a = try e.inputShape(0), y = try e.outputShape()
+        let (rows, n, k) = (y[0], y[1], a[1])
+        let transB = try e.context.int("transB", default: 0) != 0
+        guard b.count == n * k else { return false }
+        if e.has(2) {
+            guard try e.context.float("beta", default: 1) == 1, let c = try? e.inputShape(2), c.reduce(1, *) == n || c.reduce(1, *) == 1,
+                  c.count < 2 || c[0] == 1 else { return false }
+        }
+        guard let biasValues = bias(e, 2, count: n) else { return false }
+        let packed = e.weightArray("weights", type: "float", values: blocked(n, k) { transB ? b[$0 * k + $1] : b[$1 * n + $0] },
+                                   bytes: 4 * ((n + 3) / 4 * 4) * k)
+        let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
+        w.line("whittle_fully_connected_f32(\(rows), \(k), \(n), \(e.x(0)), \(packed), \(biasSymbol), \(e.y(0)));")
+        activation(e, &w, count: rows * n)
+        return true
+    }
+}
