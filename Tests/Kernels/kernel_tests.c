@@ -5,10 +5,18 @@
  * prints one line per failure and a closing "kernels: N passed, M failed" line, and exits with
  * the number of failures. REQUANTIZE_CASES sets how many random requantizations are checked.
  */
+#if defined(__linux__) && !defined(WHITTLE_SEMIHOSTING)
+#define _DEFAULT_SOURCE 1
+#define WHITTLE_GUARD_PAGE 1
+#endif
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include "whittle_kernels.h"
+#if defined(WHITTLE_GUARD_PAGE)
+#include <sys/mman.h>
+#endif
 
 #ifdef WHITTLE_SEMIHOSTING
 #include "semihost.h"
@@ -314,6 +322,28 @@ static void test_binary(int kernel, int stride, int pad, int ternary) {
     check(ok, "whittle_binary_weight_conv_f32 kernel", kernel * 100 + stride * 10 + pad);
 }
 
+/* ---- inputs at the end of readable memory ---------------------------------------------------- */
+
+/* A copy of `bytes` of data that ends where an unreadable page begins (on Linux), so that a kernel
+ * reading past its input faults instead of reading neighbours; elsewhere the data itself. */
+static const void *at_guard(const void *data, size_t bytes) {
+#if defined(WHITTLE_GUARD_PAGE)
+    enum { span = 65536, page = 4096 };
+    static char *region;
+    if (!region) {
+        void *mapped = mmap(0, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mapped == MAP_FAILED || mprotect((char *)mapped + span, page, PROT_NONE) != 0) return data;
+        region = (char *)mapped;
+    }
+    if (bytes > span) return data;
+    memcpy(region + span - bytes, data, bytes);
+    return region + span - bytes;
+#else
+    (void)bytes;
+    return data;
+#endif
+}
+
 /* ---- int8 convolution, fully connected and depthwise (conv_s8.c) -------------------------- */
 
 #define Q_MAX_X 4096
@@ -411,8 +441,8 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
     q_multipliers(m, scale_down);
     q_pack(q_w, m, k, k_padded);
     rq = q_requantization(integer, y_zero, y_unsigned, m, k);
-    whittle_conv_s8(&g, m, x_unsigned ? (const void *)q_xu : (const void *)q_x8, x_unsigned, x_zero, q_packed, q_bias, &rq,
-                    q_y, q_columns);
+    whittle_conv_s8(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned, x_zero,
+                    q_packed, q_bias, &rq, q_y, q_columns);
     for (int o = 0; o < m; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -449,8 +479,8 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
     q_multipliers(n, (float)depth * 40.0f);
     q_pack(q_w, n, depth, k_padded);
     rq = q_requantization(integer, y_zero, 0, n, depth);
-    whittle_fully_connected_s8(rows, depth, n, x_unsigned ? (const void *)q_xu : (const void *)q_x8, x_unsigned, x_zero, q_packed, q_bias,
-                               &rq, q_y, q_columns);
+    whittle_fully_connected_s8(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
+                               x_unsigned, x_zero, q_packed, q_bias, &rq, q_y, q_columns);
     for (int r = 0; r < rows; ++r) {
         for (int j = 0; j < n; ++j) {
             int32_t sum = q_bias[j];
@@ -481,7 +511,7 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
     }
     q_multipliers(c, (float)taps * 60.0f);
     rq = q_requantization(integer, y_zero, 0, c, taps);
-    whittle_depthwise_s8(&g, q_x8, x_zero, q_w, q_inner, &rq, (int8_t *)q_y, q_padded);
+    whittle_depthwise_s8(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y, q_padded);
     for (int o = 0; o < c; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -529,7 +559,7 @@ static void test_conv_f32(int c, int h, int w, int m, int kh, int kw, int stride
     for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
     for (int i = 0; i < m * taps; ++i) f_w[i] = random_float();
     f_block(m, taps);
-    whittle_conv_f32(&g, m, f_x, f_blocked, f_bias, f_y, f_columns);
+    whittle_conv_f32(&g, m, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_blocked, f_bias, f_y, f_columns);
     for (int o = 0; o < m; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -557,7 +587,7 @@ static void test_fully_connected_f32(int rows, int depth, int n) {
     for (int i = 0; i < rows * depth; ++i) f_x[i] = random_float();
     for (int i = 0; i < n * depth; ++i) f_w[i] = random_float();
     f_block(n, depth);
-    whittle_fully_connected_f32(rows, depth, n, f_x, f_blocked, f_bias, f_y);
+    whittle_fully_connected_f32(rows, depth, n, (const float *)at_guard(f_x, sizeof(float) * (size_t)(rows * depth)), f_blocked, f_bias, f_y);
     for (int r = 0; r < rows; ++r) {
         for (int j = 0; j < n; ++j) {
             double sum = (double)f_bias[j], magnitude = fabs((double)f_bias[j]);
@@ -583,7 +613,7 @@ static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, 
     for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
     for (int i = 0; i < c * taps; ++i) f_w[i] = random_float();
     for (int i = 0; i < c; ++i) f_bias[i] = random_float();
-    whittle_depthwise_f32(&g, f_x, f_w, f_bias, f_y, f_padded);
+    whittle_depthwise_f32(&g, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_w, f_bias, f_y, f_padded);
     for (int o = 0; o < c; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -640,7 +670,9 @@ int main(void) {
     }
     /* channels, map, output channels, kernel, stride, dilation, padding */
     test_conv_f32(3, 9, 7, 5, 3, 3, 1, 1, 1);   /* odd output channels: a padded block */
-    test_conv_f32(4, 6, 5, 8, 1, 1, 1, 1, 0);   /* pointwise, read in place, 5-wide map */
+    test_conv_f32(4, 6, 5, 8, 1, 1, 1, 1, 0);   /* pointwise, 5-wide map */
+    test_conv_f32(8, 6, 6, 8, 1, 1, 1, 1, 0);   /* pointwise, input up to the guard page (GCC 12 once read past it) */
+    test_conv_f32(16, 4, 4, 4, 1, 1, 1, 1, 0);
     test_conv_f32(7, 5, 5, 3, 1, 1, 2, 1, 0);   /* strided 1x1: im2col */
     test_conv_f32(2, 11, 9, 4, 3, 3, 2, 2, 3);  /* padding wider than the reach */
     test_conv_f32(1, 12, 6, 6, 4, 2, 2, 1, 1);

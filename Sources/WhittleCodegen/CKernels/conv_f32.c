@@ -41,27 +41,27 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #if defined(WHITTLE_NEON_F32)
     float32x4_t va = vld1q_f32(bias), vb = va;
     if (count > 1) {
-        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+        for (int k = 0; k < taps; ++k, w += 4) {
             const float32x4_t wv = vld1q_f32(w);
 #if defined(__aarch64__)
-            va = vfmaq_n_f32(va, wv, x[0]);
-            vb = vfmaq_n_f32(vb, wv, x[pair]);
+            va = vfmaq_n_f32(va, wv, x[k * step]);
+            vb = vfmaq_n_f32(vb, wv, x[k * step + pair]);
 #elif defined(__ARM_FEATURE_FMA)
-            va = vfmaq_f32(va, wv, vdupq_n_f32(x[0]));
-            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[pair]));
+            va = vfmaq_f32(va, wv, vdupq_n_f32(x[k * step]));
+            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[k * step + pair]));
 #else
-            va = vmlaq_n_f32(va, wv, x[0]);
-            vb = vmlaq_n_f32(vb, wv, x[pair]);
+            va = vmlaq_n_f32(va, wv, x[k * step]);
+            vb = vmlaq_n_f32(vb, wv, x[k * step + pair]);
 #endif
         }
     } else {
-        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+        for (int k = 0; k < taps; ++k, w += 4) {
 #if defined(__aarch64__)
-            va = vfmaq_n_f32(va, vld1q_f32(w), x[0]);
+            va = vfmaq_n_f32(va, vld1q_f32(w), x[k * step]);
 #elif defined(__ARM_FEATURE_FMA)
-            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[0]));
+            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[k * step]));
 #else
-            va = vmlaq_n_f32(va, vld1q_f32(w), x[0]);
+            va = vmlaq_n_f32(va, vld1q_f32(w), x[k * step]);
 #endif
         }
     }
@@ -71,8 +71,8 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
     float a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
     float b0 = a0, b1 = a1, b2 = a2, b3 = a3;
     if (count > 1) {
-        for (int k = 0; k < taps; ++k, w += 4, x += step) {
-            const float x0 = x[0], x1 = x[pair];
+        for (int k = 0; k < taps; ++k, w += 4) {
+            const float x0 = x[k * step], x1 = x[k * step + pair];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
             a2 = whittle_fma_f32(w[2], x0, a2);
@@ -83,8 +83,8 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
             b3 = whittle_fma_f32(w[3], x1, b3);
         }
     } else {
-        for (int k = 0; k < taps; ++k, w += 4, x += step) {
-            const float x0 = x[0];
+        for (int k = 0; k < taps; ++k, w += 4) {
+            const float x0 = x[k * step];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
             a2 = whittle_fma_f32(w[2], x0, a2);
@@ -110,7 +110,11 @@ static void whittle_im2col_f32(const whittle_conv_geometry *g, const float *x, i
         const int ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
         float *column = columns + j;
         int k = 0;
-        if (ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height && iw0 >= 0 &&
+        if (g->kernel_h == 1 && g->kernel_w == 1 && ih0 >= 0 && ih0 < g->height && iw0 >= 0 && iw0 < g->width) {
+            /* Pointwise: one tap per channel, a strided gather. */
+            const float *in = x + ih0 * g->width + iw0;
+            for (int c = 0; c < g->channels; ++c) column[2 * c] = in[c * plane];
+        } else if (ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height && iw0 >= 0 &&
             iw0 + (g->kernel_w - 1) * g->dilation_w < g->width) {
             for (int c = 0; c < g->channels; ++c) {
                 for (int kh = 0; kh < g->kernel_h; ++kh) {
@@ -135,25 +139,18 @@ static void whittle_im2col_f32(const whittle_conv_geometry *g, const float *x, i
 
 /* Convolution of one image (one group): y[m][oh][ow] = bias[m] + sum over the taps inside the map
  * of x * w. Weights are in the blocked layout of whittle_kernels.h; bias has one value per
- * channel of the padded count. Pointwise layers (1x1, stride 1, no padding) read the input in
- * place; others copy two pixels' taps at a time into `columns` (scratch of 2 * taps floats). */
+ * channel of the padded count. Two pixels' taps at a time are copied into `columns` (scratch of
+ * 2 * taps floats), 1x1 layers too: reading a pointwise layer's input in place (two pixels side by
+ * side, channels a plane apart) is what GCC 12's vectorizer turns into loads past the input. */
 WHITTLE_KERNEL void whittle_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
                                      const float *bias, float *y, float *columns) {
     const int taps = g->channels * g->kernel_h * g->kernel_w, pixels = g->out_height * g->out_width;
-    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
-                          g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
     for (int p = 0; p < pixels; p += 2) {
         const int count = p + 1 < pixels ? 2 : 1;
-        const float *source = x + p;
-        int step = pixels;
-        if (!pointwise) {
-            whittle_im2col_f32(g, x, p, count, columns);
-            source = columns;
-            step = 2;
-        }
+        whittle_im2col_f32(g, x, p, count, columns);
         for (int m = 0; m < out_channels; m += 4) {
             const int channels = out_channels - m < 4 ? out_channels - m : 4;
-            whittle_block_f32(taps, w + m * taps, source, step, 1, count, bias + m, y + m * pixels + p, pixels, 1, channels);
+            whittle_block_f32(taps, w + m * taps, columns, 2, 1, count, bias + m, y + m * pixels + p, pixels, 1, channels);
         }
     }
 }

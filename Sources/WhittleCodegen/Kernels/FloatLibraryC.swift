@@ -8,7 +8,7 @@ import WhittleOps
 /// weights computed at run time, Gemm with alpha or beta other than 1) keep the generated loops.
 enum FloatLibraryC {
     enum Form {
-        /// Convolution with one group; `columns` floats of im2col scratch (0 for 1×1 layers).
+        /// Convolution with one group; `columns` floats of im2col scratch.
         case matrix(columns: Int)
         /// One filter per channel over a zero-bordered plane of `padded` floats.
         case depthwise(padded: Int)
@@ -29,10 +29,7 @@ enum FloatLibraryC {
               weights.shape.count >= 3, !e.has(2) || e.constant(2) != nil else { return nil }
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights.shape[2...]))
         let group = try e.context.int("group", default: 1)
-        if group == 1 {
-            let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.oh == g.h && g.ow == g.w
-            return .matrix(columns: pointwise ? 0 : 2 * g.c * g.kh * g.kw)
-        }
+        if group == 1 { return .matrix(columns: 2 * g.c * g.kh * g.kw) }
         if group == g.c, g.m == g.c {
             let plane = Int8LibraryC.paddedPlane(g)
             return .depthwise(padded: plane.h * (plane.w - 1))
@@ -88,14 +85,13 @@ enum FloatLibraryC {
         let inputPlane = g.c * g.h * g.w, outputPlane = g.m * g.oh * g.ow
         switch form {
         case .matrix(let columns):
-            guard columns == 0 || e.scratch != nil else { return false }
+            guard columns > 0, let scratch = e.scratch else { return false }
             let k = g.c * taps
             let packed = e.weightArray("weights", type: "float", values: blocked(g.m, k) { weights[$0 * k + $1] }, bytes: 4 * ((g.m + 3) / 4 * 4) * k)
             let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
             w.line(Int8LibraryC.geometry(g, channels: g.c))
-            let scratch = columns == 0 ? "0" : "(float *)\(e.scratch ?? "0")"
-            w.line("/* Four output channels by two pixels per pass\(columns == 0 ? "" : ", im2col two pixels at a time"). */")
-            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_f32(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(packed), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), \(scratch));")
+            w.line("/* im2col two pixels at a time, four output channels by two pixels per pass. */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_f32(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(packed), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
         case .depthwise:
             guard let scratch = e.scratch else { return false }
             let filters = e.weightArray("weights", type: "float", values: weights.map(CSyntax.hexFloat), bytes: 4 * weights.count)

@@ -52,27 +52,27 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #if defined(WHITTLE_NEON_F32)
     float32x4_t va = vld1q_f32(bias), vb = va;
     if (count > 1) {
-        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+        for (int k = 0; k < taps; ++k, w += 4) {
             const float32x4_t wv = vld1q_f32(w);
 #if defined(__aarch64__)
-            va = vfmaq_n_f32(va, wv, x[0]);
-            vb = vfmaq_n_f32(vb, wv, x[pair]);
+            va = vfmaq_n_f32(va, wv, x[k * step]);
+            vb = vfmaq_n_f32(vb, wv, x[k * step + pair]);
 #elif defined(__ARM_FEATURE_FMA)
-            va = vfmaq_f32(va, wv, vdupq_n_f32(x[0]));
-            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[pair]));
+            va = vfmaq_f32(va, wv, vdupq_n_f32(x[k * step]));
+            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[k * step + pair]));
 #else
-            va = vmlaq_n_f32(va, wv, x[0]);
-            vb = vmlaq_n_f32(vb, wv, x[pair]);
+            va = vmlaq_n_f32(va, wv, x[k * step]);
+            vb = vmlaq_n_f32(vb, wv, x[k * step + pair]);
 #endif
         }
     } else {
-        for (int k = 0; k < taps; ++k, w += 4, x += step) {
+        for (int k = 0; k < taps; ++k, w += 4) {
 #if defined(__aarch64__)
-            va = vfmaq_n_f32(va, vld1q_f32(w), x[0]);
+            va = vfmaq_n_f32(va, vld1q_f32(w), x[k * step]);
 #elif defined(__ARM_FEATURE_FMA)
-            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[0]));
+            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[k * step]));
 #else
-            va = vmlaq_n_f32(va, vld1q_f32(w), x[0]);
+            va = vmlaq_n_f32(va, vld1q_f32(w), x[k * step]);
 #endif
         }
     }
@@ -82,8 +82,8 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
     float a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
     float b0 = a0, b1 = a1, b2 = a2, b3 = a3;
     if (count > 1) {
-        for (int k = 0; k < taps; ++k, w += 4, x += step) {
-            const float x0 = x[0], x1 = x[pair];
+        for (int k = 0; k < taps; ++k, w += 4) {
+            const float x0 = x[k * step], x1 = x[k * step + pair];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
             a2 = whittle_fma_f32(w[2], x0, a2);
@@ -94,8 +94,8 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
             b3 = whittle_fma_f32(w[3], x1, b3);
         }
     } else {
-        for (int k = 0; k < taps; ++k, w += 4, x += step) {
-            const float x0 = x[0];
+        for (int k = 0; k < taps; ++k, w += 4) {
+            const float x0 = x[k * step];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
             a2 = whittle_fma_f32(w[2], x0, a2);
