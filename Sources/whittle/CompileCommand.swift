@@ -83,7 +83,12 @@ struct Compile: ParsableCommand {
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
             print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B")
             let sparse = compiled.bundle.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }
-            if !sparse.isEmpty { print("sparse weights in \(sparse.count) of \(compiled.bundle.layers.filter { $0.weightForm != nil }.count) layers with zeros (see the report)") }
+            let withZeros = compiled.bundle.layers.filter { $0.weightForm != nil }.count
+            if !sparse.isEmpty {
+                print("sparse weights in \(sparse.count) of \(withZeros) layers with zeros (see the report)")
+            } else if withZeros > 0 && passes.sparse != "off" {
+                print("weights with zeros kept dense in \(withZeros) layers: the dense kernels are estimated faster (see the report; --sparse always forces sparse)")
+            }
         }
     }
 

@@ -102,13 +102,20 @@ struct PruningTests {
     }
 
     /// Pruned at 80 %, every shared model (float and int8) compiles to sparse C that matches the
-    /// interpreter under sanitizers, with far fewer weight bytes.
+    /// interpreter under sanitizers, with far fewer weight bytes (int8 layers with `--sparse always`:
+    /// at 80 % `auto` keeps them on the faster dense SMLAD kernels).
     @Test(arguments: ["digits_mlp", "digits_cnn", "kws_dscnn", "ic_resnet8", "digits_cnn_int8_qdq", "kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"])
     func sparseCMatchesTheInterpreter(model: String) throws {
         let (analyzed, pruned, _) = try Self.prune(model, PruningOptions(sparsity: 0.8, keep: []))
         let prunedAnalyzed = try ModelLoader.analyze(pruned, path: analyzed.path)
         let dense = try ModelCompiler.compile(analyzed).bundle
-        let sparse = try ModelCompiler.compile(prunedAnalyzed).bundle
+        var options = CompileOptions()
+        if model.hasSuffix("int8_qdq") {
+            options.sparse = .always
+            let auto = try ModelCompiler.compile(prunedAnalyzed).bundle
+            #expect(auto.layers.allSatisfy { $0.weightForm?.hasPrefix("sparse") != true }, "\(model): the dense int8 kernels are faster at 80 %")
+        }
+        let sparse = try ModelCompiler.compile(prunedAnalyzed, options: options).bundle
         let sparseLayers = sparse.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }
         #expect(!sparseLayers.isEmpty)
         #expect(Double(sparse.weightBytes) < 0.6 * Double(dense.weightBytes), "\(model): \(dense.weightBytes) -> \(sparse.weightBytes) B")
@@ -153,8 +160,12 @@ struct PruningTests {
             let directory = CBackendTests.workDirectory("pruned-\(model)-\(target)-\(label)")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // At 80 % the int8 library kernels are faster than the sparse ones, so `auto` keeps them
+            // dense; `always` runs the sparse int8 kernels here.
+            var compile = CompileOptions()
+            if model.hasSuffix("int8_qdq") { compile.sparse = .always }
             let result = try TargetVerifier.verify(subject, target: catalog.target(target), catalog: catalog, inputs: refs, tolerance: 1e-4,
-                                                   budgets: (nil, nil), workDirectory: directory)
+                                                   budgets: (nil, nil), workDirectory: directory, compile: compile)
             for c in result.comparisons { #expect(c.passed, "\(model) \(label) on \(target): \(c.name) \(c.maxAbsError)") }
             rows.append("\(label): text \(result.text) B, \(result.instructions.map(String.init) ?? "?") instructions")
             firmware.append(result.text + result.data)
@@ -217,8 +228,13 @@ struct PruningTests {
         #expect(sensitivity.stdout.contains("SQNR at 50 %  SQNR at 70 %  SQNR at 80 %  SQNR at 90 %"))
         let at90 = rows.compactMap { row in row.components(separatedBy: "  ").filter { $0.hasSuffix(" dB") }.last.flatMap { Double($0.dropLast(3)) } }
         #expect(at90.count == 3 && at90[0] < at90[1] && at90[0] < at90[2], "\(rows)")
+        // At 80 % the int8 library kernels beat the sparse ones: `auto` keeps the weights dense and says so.
+        let dense = try CommandLineTests.run(["compile", TestPaths.model("kws_dscnn_int8_qdq.onnx"), "--sparsity", "0.8", "--keep", "none",
+                                              "-o", directory + "/c"])
+        #expect(dense.status == 0, "\(dense.stderr)")
+        #expect(dense.stdout.contains("weights with zeros kept dense in 10 layers"), "\(dense.stdout)")
         let compile = try CommandLineTests.run(["compile", TestPaths.model("kws_dscnn_int8_qdq.onnx"), "--sparsity", "0.8", "--keep", "none",
-                                                "-o", directory + "/c"])
+                                                "--sparse", "always", "-o", directory + "/c"])
         #expect(compile.status == 0, "\(compile.stderr)")
         #expect(compile.stdout.contains("pruned 17614 of 22016 prunable weights (80.0 %)"))
         #expect(compile.stdout.contains("sparse weights in 10 of 10 layers with zeros"))

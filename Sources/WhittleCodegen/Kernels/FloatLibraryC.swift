@@ -103,20 +103,26 @@ enum FloatLibraryC {
         return true
     }
 
-    /// Emits a float Gemm (A not transposed, constant B, alpha 1, C absent or a constant row
-    /// added with beta 1) on the library; false otherwise.
-    static func gemm(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool {
+    /// Whether a Gemm has the library's form: float, A not transposed, constant B, alpha 1, C
+    /// absent or one constant row added with beta 1.
+    static func gemmApplies(_ e: NodeEmission) throws -> Bool {
         guard e.elementType == .float, try e.context.int("transA", default: 0) == 0, try e.context.float("alpha", default: 1) == 1,
-              let b = e.constant(1)?.floats() else { return false }
+              let b = e.constant(1), b.elementType == .float else { return false }
+        let a = try e.inputShape(0), y = try e.outputShape()
+        guard a.count == 2, y.count == 2, b.count == y[1] * a[1] else { return false }
+        if e.has(2) {
+            guard try e.context.float("beta", default: 1) == 1, e.constant(2) != nil, let c = try? e.inputShape(2),
+                  c.reduce(1, *) == y[1] || c.reduce(1, *) == 1, c.count < 2 || c[0] == 1 else { return false }
+        }
+        return true
+    }
+
+    /// Emits a float Gemm on the library when it has the library's form; false otherwise.
+    static func gemm(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool {
+        guard try gemmApplies(e), let b = e.constant(1)?.floats(), let biasValues = bias(e, 2, count: try e.outputShape()[1]) else { return false }
         let a = try e.inputShape(0), y = try e.outputShape()
         let (rows, n, k) = (y[0], y[1], a[1])
         let transB = try e.context.int("transB", default: 0) != 0
-        guard b.count == n * k else { return false }
-        if e.has(2) {
-            guard try e.context.float("beta", default: 1) == 1, let c = try? e.inputShape(2), c.reduce(1, *) == n || c.reduce(1, *) == 1,
-                  c.count < 2 || c[0] == 1 else { return false }
-        }
-        guard let biasValues = bias(e, 2, count: n) else { return false }
         let packed = e.weightArray("weights", type: "float", values: blocked(n, k) { transB ? b[$0 * k + $1] : b[$1 * n + $0] },
                                    bytes: 4 * ((n + 3) / 4 * 4) * k)
         let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
