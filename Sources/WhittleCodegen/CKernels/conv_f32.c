@@ -100,26 +100,28 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
     }
 }
 
-/* The taps of output pixels p and p + 1 (count of them), interleaved: tap k of pixel j at
- * columns[2 * k + j]; taps in the padding are 0. */
+/* The taps of output pixels p .. p + count - 1 (count <= 4), interleaved: tap k of pixel j at
+ * columns[4 * k + j]; taps in the padding are 0, and so are the columns of missing pixels. */
 static void whittle_im2col_f32(const whittle_conv_geometry *g, const float *x, int p, int count, float *columns) {
-    const int plane = g->height * g->width;
-    for (int j = 0; j < 2; ++j) {
-        const int q = p + (j < count ? j : 0);
+    const int plane = g->height * g->width, taps = g->channels * g->kernel_h * g->kernel_w;
+    for (int j = 0; j < 4; ++j) {
+        const int q = p + j;
         const int oh = q / g->out_width, ow = q % g->out_width;
         const int ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
         float *column = columns + j;
         int k = 0;
-        if (g->kernel_h == 1 && g->kernel_w == 1 && ih0 >= 0 && ih0 < g->height && iw0 >= 0 && iw0 < g->width) {
+        if (j >= count) {
+            for (; k < taps; ++k) column[4 * k] = 0.0f;
+        } else if (g->kernel_h == 1 && g->kernel_w == 1 && ih0 >= 0 && ih0 < g->height && iw0 >= 0 && iw0 < g->width) {
             /* Pointwise: one tap per channel, a strided gather. */
             const float *in = x + ih0 * g->width + iw0;
-            for (int c = 0; c < g->channels; ++c) column[2 * c] = in[c * plane];
+            for (int c = 0; c < g->channels; ++c) column[4 * c] = in[c * plane];
         } else if (ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height && iw0 >= 0 &&
-            iw0 + (g->kernel_w - 1) * g->dilation_w < g->width) {
+                   iw0 + (g->kernel_w - 1) * g->dilation_w < g->width) {
             for (int c = 0; c < g->channels; ++c) {
                 for (int kh = 0; kh < g->kernel_h; ++kh) {
                     const float *row = x + c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
-                    for (int kw = 0; kw < g->kernel_w; ++kw, ++k) column[2 * k] = row[kw * g->dilation_w];
+                    for (int kw = 0; kw < g->kernel_w; ++kw, ++k) column[4 * k] = row[kw * g->dilation_w];
                 }
             }
         } else {
@@ -129,7 +131,7 @@ static void whittle_im2col_f32(const whittle_conv_geometry *g, const float *x, i
                     const float *row = x + c * plane + ih * g->width;
                     for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
                         const int iw = iw0 + kw * g->dilation_w;
-                        column[2 * k] = inside && iw >= 0 && iw < g->width ? row[iw] : 0.0f;
+                        column[4 * k] = inside && iw >= 0 && iw < g->width ? row[iw] : 0.0f;
                     }
                 }
             }
@@ -137,20 +139,88 @@ static void whittle_im2col_f32(const whittle_conv_geometry *g, const float *x, i
     }
 }
 
+/* Four output channels by four pixels: out[i * stride + j] = bias[i] + sum over k of w[4k + i] *
+ * columns[4k + j], for i < channels and j < count. Sixteen sums stay in registers (the FPU
+ * Cortex-M cores have 32 single-precision ones); every loaded weight serves four pixels and
+ * every loaded tap four channels. */
+static void whittle_tile_f32(int taps, const float *w, const float *columns, const float *bias, float *out, int stride,
+                             int channels, int count) {
+    float r[16];
+#if defined(WHITTLE_NEON_F32)
+    float32x4_t a0 = vld1q_f32(bias), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < taps; ++k) {
+        const float32x4_t wv = vld1q_f32(w + 4 * k), xv = vld1q_f32(columns + 4 * k);
+#if defined(__aarch64__)
+        a0 = vfmaq_laneq_f32(a0, wv, xv, 0);
+        a1 = vfmaq_laneq_f32(a1, wv, xv, 1);
+        a2 = vfmaq_laneq_f32(a2, wv, xv, 2);
+        a3 = vfmaq_laneq_f32(a3, wv, xv, 3);
+#elif defined(__ARM_FEATURE_FMA)
+        a0 = vfmaq_f32(a0, wv, vdupq_lane_f32(vget_low_f32(xv), 0));
+        a1 = vfmaq_f32(a1, wv, vdupq_lane_f32(vget_low_f32(xv), 1));
+        a2 = vfmaq_f32(a2, wv, vdupq_lane_f32(vget_high_f32(xv), 0));
+        a3 = vfmaq_f32(a3, wv, vdupq_lane_f32(vget_high_f32(xv), 1));
+#else
+        a0 = vmlaq_lane_f32(a0, wv, vget_low_f32(xv), 0);
+        a1 = vmlaq_lane_f32(a1, wv, vget_low_f32(xv), 1);
+        a2 = vmlaq_lane_f32(a2, wv, vget_high_f32(xv), 0);
+        a3 = vmlaq_lane_f32(a3, wv, vget_high_f32(xv), 1);
+#endif
+    }
+    /* r[4 * j + i]: pixel j, channel i. */
+    vst1q_f32(r, a0);
+    vst1q_f32(r + 4, a1);
+    vst1q_f32(r + 8, a2);
+    vst1q_f32(r + 12, a3);
+#else
+    float s00 = bias[0], s01 = bias[1], s02 = bias[2], s03 = bias[3];
+    float s10 = s00, s11 = s01, s12 = s02, s13 = s03, s20 = s00, s21 = s01, s22 = s02, s23 = s03;
+    float s30 = s00, s31 = s01, s32 = s02, s33 = s03;
+    for (int k = 0; k < taps; ++k) {
+        const float *wk = w + 4 * k, *xk = columns + 4 * k;
+        const float w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3];
+        const float x0 = xk[0], x1 = xk[1], x2 = xk[2], x3 = xk[3];
+        s00 = whittle_fma_f32(w0, x0, s00);
+        s01 = whittle_fma_f32(w1, x0, s01);
+        s02 = whittle_fma_f32(w2, x0, s02);
+        s03 = whittle_fma_f32(w3, x0, s03);
+        s10 = whittle_fma_f32(w0, x1, s10);
+        s11 = whittle_fma_f32(w1, x1, s11);
+        s12 = whittle_fma_f32(w2, x1, s12);
+        s13 = whittle_fma_f32(w3, x1, s13);
+        s20 = whittle_fma_f32(w0, x2, s20);
+        s21 = whittle_fma_f32(w1, x2, s21);
+        s22 = whittle_fma_f32(w2, x2, s22);
+        s23 = whittle_fma_f32(w3, x2, s23);
+        s30 = whittle_fma_f32(w0, x3, s30);
+        s31 = whittle_fma_f32(w1, x3, s31);
+        s32 = whittle_fma_f32(w2, x3, s32);
+        s33 = whittle_fma_f32(w3, x3, s33);
+    }
+    r[0] = s00; r[1] = s01; r[2] = s02; r[3] = s03;
+    r[4] = s10; r[5] = s11; r[6] = s12; r[7] = s13;
+    r[8] = s20; r[9] = s21; r[10] = s22; r[11] = s23;
+    r[12] = s30; r[13] = s31; r[14] = s32; r[15] = s33;
+#endif
+    for (int i = 0; i < channels; ++i) {
+        for (int j = 0; j < count; ++j) out[i * stride + j] = r[4 * j + i];
+    }
+}
+
 /* Convolution of one image (one group): y[m][oh][ow] = bias[m] + sum over the taps inside the map
  * of x * w. Weights are in the blocked layout of whittle_kernels.h; bias has one value per
- * channel of the padded count. Two pixels' taps at a time are copied into `columns` (scratch of
- * 2 * taps floats), 1x1 layers too: reading a pointwise layer's input in place (two pixels side by
- * side, channels a plane apart) is what GCC 12's vectorizer turns into loads past the input. */
+ * channel of the padded count. Four pixels' taps at a time are copied into `columns` (scratch of
+ * 4 * taps floats), 1x1 layers too: reading a pointwise layer's input in place (pixels side by
+ * side, channels a plane apart) is what GCC 12's vectorizer turned into loads past the input. */
 WHITTLE_KERNEL void whittle_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
                                      const float *bias, float *y, float *columns) {
     const int taps = g->channels * g->kernel_h * g->kernel_w, pixels = g->out_height * g->out_width;
-    for (int p = 0; p < pixels; p += 2) {
-        const int count = p + 1 < pixels ? 2 : 1;
+    for (int p = 0; p < pixels; p += 4) {
+        const int count = pixels - p < 4 ? pixels - p : 4;
         whittle_im2col_f32(g, x, p, count, columns);
         for (int m = 0; m < out_channels; m += 4) {
             const int channels = out_channels - m < 4 ? out_channels - m : 4;
-            whittle_block_f32(taps, w + m * taps, columns, 2, 1, count, bias + m, y + m * pixels + p, pixels, 1, channels);
+            whittle_tile_f32(taps, w + m * taps, columns, bias + m, y + m * pixels + p, pixels, channels, count);
         }
     }
 }

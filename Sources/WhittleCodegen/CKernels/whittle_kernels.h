@@ -128,7 +128,7 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
  * one value per channel of the padded count. */
 
 /* One image of one group: y[m][oh][ow] = bias[m] + sum of x * w over the taps inside the map.
- * `columns` is scratch of 2 * channels * kernel_h * kernel_w floats. */
+ * `columns` is scratch of 4 * channels * kernel_h * kernel_w floats. */
 WHITTLE_KERNEL void whittle_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
                                      const float *bias, float *y, float *columns);
 

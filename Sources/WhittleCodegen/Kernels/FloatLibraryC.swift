@@ -29,7 +29,7 @@ enum FloatLibraryC {
               weights.shape.count >= 3, !e.has(2) || e.constant(2) != nil else { return nil }
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights.shape[2...]))
         let group = try e.context.int("group", default: 1)
-        if group == 1 { return .matrix(columns: 2 * g.c * g.kh * g.kw) }
+        if group == 1 { return .matrix(columns: 4 * g.c * g.kh * g.kw) }
         if group == g.c, g.m == g.c {
             let plane = Int8LibraryC.paddedPlane(g)
             return .depthwise(padded: plane.h * (plane.w - 1))
@@ -90,7 +90,7 @@ enum FloatLibraryC {
             let packed = e.weightArray("weights", type: "float", values: blocked(g.m, k) { weights[$0 * k + $1] }, bytes: 4 * ((g.m + 3) / 4 * 4) * k)
             let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
             w.line(Int8LibraryC.geometry(g, channels: g.c))
-            w.line("/* im2col two pixels at a time, four output channels by two pixels per pass. */")
+            w.line("/* im2col four pixels at a time, four output channels by four pixels per pass. */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_f32(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(packed), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
         case .depthwise:
             guard let scratch = e.scratch else { return false }
