@@ -623,8 +623,9 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
 /* conv_f32.c: float convolution, depthwise convolution and fully connected layers (see
  * whittle_kernels.h).
  *
- * The products are register-blocked: four output channels by two pixels per pass, so that each
- * weight and each input loaded serves several multiply-adds. Where the compiler says a fused
+ * The products are register-blocked (four output channels by four pixels for convolutions, by two
+ * rows for fully connected layers), so that each weight and each input loaded serves several
+ * multiply-adds. Where the compiler says a fused
  * multiply-add is as fast as a multiply (FP_FAST_FMAF: Cortex-M4F/M7/M33, the Pi cores) it is used
  * explicitly, so the result does not depend on the C mode; elsewhere a * b + c rounds twice.
  * Sums run in another order than the interpreter's, so results agree within rounding, not bit

@@ -2,7 +2,8 @@ import WhittleIR
 import WhittleOps
 
 /// Float32 Conv and Gemm layers on the library kernels of `conv_f32.c`: register-blocked
-/// products (four channels by two pixels), im2col for windows larger than 1×1, a depthwise kernel.
+/// products (four channels by four pixels through im2col; two rows at a time for fully
+/// connected layers), a depthwise kernel.
 /// The emitter lays the weights out in blocks of four channels and applies a fused activation
 /// after the kernel. Layers of other forms (float64, grouped convolutions other than depthwise,
 /// weights computed at run time, Gemm with alpha or beta other than 1) keep the generated loops.

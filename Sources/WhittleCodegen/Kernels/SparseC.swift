@@ -88,7 +88,7 @@ enum SparseC {
     /// float convolutions break even near 70 % zeros, int8 ones near 90 %.
     static func denseShare(_ e: NodeEmission) throws -> Double {
         switch e.node.qualifiedOpType {
-        case "Conv": return try FloatLibraryC.convForm(e) != nil ? 0.4 : 1
+        case "Conv": return try FloatLibraryC.convForm(e) != nil ? 0.3 : 1
         case "Gemm": return try FloatLibraryC.gemmApplies(e) ? 0.5 : 1
         case "QLinearConv": return try Int8LibraryC.convForm(e) != nil ? 0.125 : 1
         case "com.microsoft.QGemm": return try Int8LibraryC.gemmForm(e) != nil ? 0.3 : 1
