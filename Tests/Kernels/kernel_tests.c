@@ -322,6 +322,22 @@ static void test_binary(int kernel, int stride, int pad, int ternary) {
     check(ok, "whittle_binary_weight_conv_f32 kernel", kernel * 100 + stride * 10 + pad);
 }
 
+/* The geometry of a convolution with the same stride, dilation and padding on both axes. */
+static whittle_conv_geometry square_geometry(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad) {
+    whittle_conv_geometry g;
+    g.channels = c;
+    g.height = h;
+    g.width = w;
+    g.out_height = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1;
+    g.out_width = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
+    g.kernel_h = kh;
+    g.kernel_w = kw;
+    g.stride_h = g.stride_w = stride;
+    g.dilation_h = g.dilation_w = dilation;
+    g.pad_top = g.pad_left = pad;
+    return g;
+}
+
 /* ---- inputs at the end of readable memory ---------------------------------------------------- */
 
 /* A copy of `bytes` of data that ends where an unreadable page begins (on Linux), so that a kernel
@@ -429,9 +445,7 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
     const int32_t low = y_unsigned ? 0 : -128, high = y_unsigned ? 255 : 127;
     const int32_t y_zero = low + (int32_t)(next() % 256u);
     long bad = 0;
-    g.channels = c; g.height = h; g.width = w; g.out_height = oh; g.out_width = ow;
-    g.kernel_h = kh; g.kernel_w = kw; g.stride_h = stride; g.stride_w = stride;
-    g.dilation_h = dilation; g.dilation_w = dilation; g.pad_top = pad; g.pad_left = pad;
+    g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
     for (int i = 0; i < c * h * w; ++i) {
         q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
         q_xu[i] = (uint8_t)(next() % 256u);
@@ -498,9 +512,7 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
     const int taps = kh * kw;
     const int32_t x_zero = (int32_t)(next() % 256u) - 128, y_zero = (int32_t)(next() % 256u) - 128;
     long bad = 0;
-    g.channels = c; g.height = h; g.width = w; g.out_height = oh; g.out_width = ow;
-    g.kernel_h = kh; g.kernel_w = kw; g.stride_h = stride; g.stride_w = stride;
-    g.dilation_h = dilation; g.dilation_w = dilation; g.pad_top = pad; g.pad_left = pad;
+    g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
     for (int i = 0; i < c * h * w; ++i) q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
     for (int i = 0; i < c * taps; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
     for (int i = 0; i < c; ++i) {
@@ -553,9 +565,7 @@ static void test_conv_f32(int c, int h, int w, int m, int kh, int kw, int stride
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
     const int taps = c * kh * kw;
     long bad = 0;
-    g.channels = c; g.height = h; g.width = w; g.out_height = oh; g.out_width = ow;
-    g.kernel_h = kh; g.kernel_w = kw; g.stride_h = stride; g.stride_w = stride;
-    g.dilation_h = dilation; g.dilation_w = dilation; g.pad_top = pad; g.pad_left = pad;
+    g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
     for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
     for (int i = 0; i < m * taps; ++i) f_w[i] = random_float();
     f_block(m, taps);
@@ -607,9 +617,7 @@ static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, 
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
     const int taps = kh * kw;
     long bad = 0;
-    g.channels = c; g.height = h; g.width = w; g.out_height = oh; g.out_width = ow;
-    g.kernel_h = kh; g.kernel_w = kw; g.stride_h = stride; g.stride_w = stride;
-    g.dilation_h = dilation; g.dilation_w = dilation; g.pad_top = pad; g.pad_left = pad;
+    g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
     for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
     for (int i = 0; i < c * taps; ++i) f_w[i] = random_float();
     for (int i = 0; i < c; ++i) f_bias[i] = random_float();
