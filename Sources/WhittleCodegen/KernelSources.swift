@@ -227,8 +227,10 @@ WHITTLE_KERNEL int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int ex
 /* conv_s8.c: int8 convolution and matrix products (see whittle_kernels.h).
  *
  * On cores with the Arm DSP extension (Cortex-M4/M7/M33, __ARM_FEATURE_DSP) the inner loops use
- * SMLAD, two 16-bit multiply-accumulates per instruction; elsewhere (or with WHITTLE_PORTABLE)
- * the portable loops compute the same integer sums, so both give identical outputs.
+ * SMLAD, two 16-bit multiply-accumulates per instruction; with NEON (the Raspberry Pi cores) the
+ * matrix product uses widening multiply-accumulates on vectors; elsewhere (or with
+ * WHITTLE_PORTABLE) the portable loops compute the same integer sums. Integer sums do not depend
+ * on their order, so every variant gives identical outputs.
  */
 #include <float.h>
 #include <math.h>
@@ -238,6 +240,9 @@ WHITTLE_KERNEL int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int ex
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__ARM_BIG_ENDIAN) && !defined(WHITTLE_PORTABLE)
 #include <arm_acle.h>
 #define WHITTLE_DSP 1
+#elif defined(__ARM_NEON) && !defined(__ARM_BIG_ENDIAN) && !defined(WHITTLE_PORTABLE)
+#include <arm_neon.h>
+#define WHITTLE_NEON_S8 1
 #endif
 #if defined(__GNUC__)
 #define WHITTLE_INLINE inline __attribute__((always_inline))
@@ -312,10 +317,34 @@ static WHITTLE_INLINE int32_t whittle_tap8(const void *x, int x_unsigned, int i)
     return x_unsigned ? (int32_t)((const uint8_t *)x)[i] : (int32_t)((const int8_t *)x)[i];
 }
 
+/* Where tap k of column 0 of a pair goes (column 1: four halfwords later). Groups of four taps of
+ * the two columns alternate; with NEON each group is stored in the order 0, 2, 1, 3, the order of
+ * the weights, so that the vectors multiply lane by lane (DSP and portable code read taps in
+ * order). */
+static WHITTLE_INLINE int whittle_slot(int k) {
+#if defined(WHITTLE_NEON_S8)
+    return 2 * (k & ~3) + ((k & 1) << 1 | (k & 2) >> 1);
+#else
+    return k + (k & ~3);
+#endif
+}
+
+/* Taps 4g .. 4g + 3 of a column, `to` being their group's first slot. */
+static WHITTLE_INLINE void whittle_put4(int16_t *to, int16_t t0, int16_t t1, int16_t t2, int16_t t3) {
+    to[0] = t0;
+#if defined(WHITTLE_NEON_S8)
+    to[1] = t2;
+    to[2] = t1;
+#else
+    to[1] = t1;
+    to[2] = t2;
+#endif
+    to[3] = t3;
+}
+
 /* The taps of the window at (ih0, iw0) into `column` as described for whittle_im2col8. Inlined
  * with x_unsigned a constant, so that each type gets its own loops. Windows inside the map (most
- * of them) copy without bounds checks. Tap k goes to column[k + (k & ~3)]: groups of four taps
- * alternate with the other column's. */
+ * of them) copy without bounds checks. Tap k goes to column[whittle_slot(k)]. */
 static WHITTLE_INLINE void whittle_window8(const whittle_conv_geometry *g, const void *x, const int x_unsigned, int32_t x_zero,
                                            int ih0, int iw0, int16_t *column, int k_padded) {
     const int plane = g->height * g->width;
@@ -329,16 +358,16 @@ static WHITTLE_INLINE void whittle_window8(const whittle_conv_geometry *g, const
                 const int row = c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
                 const int32_t t0 = whittle_tap8(x, x_unsigned, row), t1 = whittle_tap8(x, x_unsigned, row + 1);
                 const int32_t t2 = whittle_tap8(x, x_unsigned, row + 2);
-                column[k + (k & ~3)] = (int16_t)(t0 - x_zero);
-                column[k + 1 + ((k + 1) & ~3)] = (int16_t)(t1 - x_zero);
-                column[k + 2 + ((k + 2) & ~3)] = (int16_t)(t2 - x_zero);
+                column[whittle_slot(k)] = (int16_t)(t0 - x_zero);
+                column[whittle_slot(k + 1)] = (int16_t)(t1 - x_zero);
+                column[whittle_slot(k + 2)] = (int16_t)(t2 - x_zero);
             }
         } else {
             for (int r = 0; r < rows; ++r) {
                 const int c = r / g->kernel_h, kh = r % g->kernel_h;
                 const int row = c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
                 for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
-                    column[k + (k & ~3)] = (int16_t)(whittle_tap8(x, x_unsigned, row + kw * g->dilation_w) - x_zero);
+                    column[whittle_slot(k)] = (int16_t)(whittle_tap8(x, x_unsigned, row + kw * g->dilation_w) - x_zero);
                 }
             }
         }
@@ -349,12 +378,12 @@ static WHITTLE_INLINE void whittle_window8(const whittle_conv_geometry *g, const
                 const int row = c * plane + ih * g->width, inside = ih >= 0 && ih < g->height;
                 for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
                     const int iw = iw0 + kw * g->dilation_w;
-                    column[k + (k & ~3)] = (int16_t)(inside && iw >= 0 && iw < g->width ? whittle_tap8(x, x_unsigned, row + iw) - x_zero : 0);
+                    column[whittle_slot(k)] = (int16_t)(inside && iw >= 0 && iw < g->width ? whittle_tap8(x, x_unsigned, row + iw) - x_zero : 0);
                 }
             }
         }
     }
-    for (; k < k_padded; ++k) column[k + (k & ~3)] = 0;
+    for (; k < k_padded; ++k) column[whittle_slot(k)] = 0;
 }
 
 /* Column j (0 or 1) of the pair in `columns` gets the taps of output pixel p as x - x_zero in
@@ -374,25 +403,19 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
         if (x_unsigned) {
             const uint8_t *in = (const uint8_t *)x + at;
             for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
-                int16_t *to = column + 2 * k;
-                to[0] = (int16_t)(in[0] - x_zero);
-                to[1] = (int16_t)(in[plane] - x_zero);
-                to[2] = (int16_t)(in[2 * plane] - x_zero);
-                to[3] = (int16_t)(in[3 * plane] - x_zero);
+                whittle_put4(column + 2 * k, (int16_t)(in[0] - x_zero), (int16_t)(in[plane] - x_zero),
+                             (int16_t)(in[2 * plane] - x_zero), (int16_t)(in[3 * plane] - x_zero));
             }
-            for (; k < g->channels; ++k, in += plane) column[k + (k & ~3)] = (int16_t)(in[0] - x_zero);
+            for (; k < g->channels; ++k, in += plane) column[whittle_slot(k)] = (int16_t)(in[0] - x_zero);
         } else {
             const int8_t *in = (const int8_t *)x + at;
             for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
-                int16_t *to = column + 2 * k;
-                to[0] = (int16_t)(in[0] - x_zero);
-                to[1] = (int16_t)(in[plane] - x_zero);
-                to[2] = (int16_t)(in[2 * plane] - x_zero);
-                to[3] = (int16_t)(in[3 * plane] - x_zero);
+                whittle_put4(column + 2 * k, (int16_t)(in[0] - x_zero), (int16_t)(in[plane] - x_zero),
+                             (int16_t)(in[2 * plane] - x_zero), (int16_t)(in[3 * plane] - x_zero));
             }
-            for (; k < g->channels; ++k, in += plane) column[k + (k & ~3)] = (int16_t)(in[0] - x_zero);
+            for (; k < g->channels; ++k, in += plane) column[whittle_slot(k)] = (int16_t)(in[0] - x_zero);
         }
-        for (; k < k_padded; ++k) column[k + (k & ~3)] = 0;
+        for (; k < k_padded; ++k) column[whittle_slot(k)] = 0;
     } else if (x_unsigned) {
         whittle_window8(g, x, 1, x_zero, ih0, iw0, column, k_padded);
     } else {
@@ -462,6 +485,42 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
         a01 = acc[1];
         a10 = acc[2];
         a11 = acc[3];
+#elif defined(WHITTLE_NEON_S8)
+        /* Eight bytes of weights (four taps of each channel, in the order the columns share) are
+         * widened to int16 and multiplied lane by lane with the eight halfwords of the column
+         * pair, widening into int32 lanes; the lanes are added at the end. */
+        {
+            int32x4_t s00 = vdupq_n_s32(0), s01 = s00, s10 = s00, s11 = s00;
+            for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
+                const int16x8_t wv = vmovl_s8(vld1_s8(pw));
+                const int16x8_t xv = vld1q_s16(pc);
+#if defined(__aarch64__)
+                /* The columns with halves swapped: every product is a low or high (SMLAL2) half pair. */
+                const int16x8_t xs = vextq_s16(xv, xv, 4);
+                s00 = vmlal_s16(s00, vget_low_s16(wv), vget_low_s16(xv));
+                s01 = vmlal_s16(s01, vget_low_s16(wv), vget_low_s16(xs));
+                s10 = vmlal_high_s16(s10, wv, xs);
+                s11 = vmlal_high_s16(s11, wv, xv);
+#else
+                s00 = vmlal_s16(s00, vget_low_s16(wv), vget_low_s16(xv));
+                s01 = vmlal_s16(s01, vget_low_s16(wv), vget_high_s16(xv));
+                s10 = vmlal_s16(s10, vget_high_s16(wv), vget_low_s16(xv));
+                s11 = vmlal_s16(s11, vget_high_s16(wv), vget_high_s16(xv));
+#endif
+            }
+            {
+                /* Pairwise adds gather the four sums into the lanes of one vector. */
+                const int32x2_t h00 = vpadd_s32(vget_low_s32(s00), vget_high_s32(s00));
+                const int32x2_t h01 = vpadd_s32(vget_low_s32(s01), vget_high_s32(s01));
+                const int32x2_t h10 = vpadd_s32(vget_low_s32(s10), vget_high_s32(s10));
+                const int32x2_t h11 = vpadd_s32(vget_low_s32(s11), vget_high_s32(s11));
+                const int32x2_t first = vpadd_s32(h00, h01), second = vpadd_s32(h10, h11);
+                a00 += vget_lane_s32(first, 0);
+                a01 += vget_lane_s32(first, 1);
+                a10 += vget_lane_s32(second, 0);
+                a11 += vget_lane_s32(second, 1);
+            }
+        }
 #else
         for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
             a00 += pw[0] * pc[0] + pw[2] * pc[1] + pw[1] * pc[2] + pw[3] * pc[3];
@@ -483,8 +542,14 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
         const int16_t *pc = aligned;
         int32_t a0 = bias[m], a1 = bias[m];
         for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) {
+#if defined(WHITTLE_NEON_S8)
+            /* The columns share the weights' order (whittle_slot). */
+            a0 += pw[0] * pc[0] + pw[1] * pc[1] + pw[2] * pc[2] + pw[3] * pc[3];
+            a1 += pw[0] * pc[4] + pw[1] * pc[5] + pw[2] * pc[6] + pw[3] * pc[7];
+#else
             a0 += pw[0] * pc[0] + pw[2] * pc[1] + pw[1] * pc[2] + pw[3] * pc[3];
             a1 += pw[0] * pc[4] + pw[2] * pc[5] + pw[1] * pc[6] + pw[3] * pc[7];
+#endif
         }
         whittle_store8(rq, y, m * y_stride, whittle_requant_value(rq, m, a0));
         if (count > 1) whittle_store8(rq, y, m * y_stride + 1, whittle_requant_value(rq, m, a1));
@@ -506,7 +571,7 @@ WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_chan
         if (count > 1) {
             whittle_im2col8(g, x, x_unsigned, x_zero, p + 1, columns, 1, k_padded);
         } else {
-            for (int k = 0; k < k_padded; ++k) columns[2 * (k & ~3) + 4 + (k & 3)] = 0;
+            for (int k = 0; k < k_padded; ++k) columns[whittle_slot(k) + 4] = 0;
         }
         whittle_gemm_s8(out_channels, k_padded, w, columns, count, bias, rq,
                         rq->out_unsigned ? (void *)((uint8_t *)y + p) : (void *)((int8_t *)y + p), pixels);
@@ -522,8 +587,8 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
     const int k_padded = (depth + 3) / 4 * 4;
     for (int r = 0; r < rows; ++r) {
         for (int k = 0; k < k_padded; ++k) {
-            columns[2 * (k & ~3) + (k & 3)] = (int16_t)(k < depth ? whittle_tap8(x, x_unsigned, r * depth + k) - x_zero : 0);
-            columns[2 * (k & ~3) + 4 + (k & 3)] = 0;
+            columns[whittle_slot(k)] = (int16_t)(k < depth ? whittle_tap8(x, x_unsigned, r * depth + k) - x_zero : 0);
+            columns[whittle_slot(k) + 4] = 0;
         }
         whittle_gemm_s8(out_features, k_padded, w, columns, 1, bias, rq,
                         rq->out_unsigned ? (void *)((uint8_t *)y + r * out_features) : (void *)((int8_t *)y + r * out_features), 1);
