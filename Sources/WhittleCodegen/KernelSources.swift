@@ -323,7 +323,7 @@ static WHITTLE_INLINE int32_t whittle_tap8(const void *x, int x_unsigned, int i)
  * order). */
 static WHITTLE_INLINE int whittle_slot(int k) {
 #if defined(WHITTLE_NEON_S8)
-    return 2 * (k & ~3) + ((k & 1) << 1 | (k & 2) >> 1);
+    return k + (k & ~3) + (k & 1) - ((k & 2) >> 1);
 #else
     return k + (k & ~3);
 #endif
