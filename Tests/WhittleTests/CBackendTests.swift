@@ -100,7 +100,8 @@ struct CBackendTests {
     }
 }
 
-/// The emitted C for microcontrollers (arm-none-eabi-gcc) and golden snapshots of small models.
+/// The emitted C for the device compilers (arm-none-eabi-gcc, the Raspberry Pi cross compilers)
+/// under the strictest warnings, and golden snapshots of small models.
 struct CPortabilityTests {
     static var armCompiler: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/arm-none-eabi-gcc")
@@ -119,6 +120,13 @@ struct CPortabilityTests {
         for cpu in [["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"], ["-mcpu=cortex-m0plus"]] {
             try ModelVerifier.run("arm-none-eabi-gcc", ["-mthumb"] + cpu + ModelVerifier.strictFlags + ["-O2", "-c", "model.c", "model_weights.c"],
                                   in: directory, what: "arm-none-eabi-gcc \(cpu[0])")
+        }
+        // The Raspberry Pi compilers, whose builds take the NEON kernel variants.
+        for (compiler, flags) in [("aarch64-linux-gnu-gcc", ["-mcpu=cortex-a72"]),
+                                  ("arm-linux-gnueabihf-gcc", ["-mcpu=cortex-a53", "-mfpu=neon-fp-armv8", "-mfloat-abi=hard"])]
+        where FileManager.default.isExecutableFile(atPath: "/usr/bin/" + compiler) {
+            try ModelVerifier.run(compiler, flags + ModelVerifier.strictFlags + ["-O2", "-c", "model.c", "model_weights.c"],
+                                  in: directory, what: "\(compiler) \(flags[0])")
         }
     }
 
