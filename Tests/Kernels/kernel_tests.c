@@ -340,24 +340,34 @@ static whittle_conv_geometry square_geometry(int c, int h, int w, int kh, int kw
 
 /* ---- inputs at the end of readable memory ---------------------------------------------------- */
 
-/* A copy of `bytes` of data that ends where an unreadable page begins (on Linux), so that a kernel
- * reading past its input faults instead of reading neighbours; elsewhere the data itself. */
-static const void *at_guard(const void *data, size_t bytes) {
+/* A copy of `bytes` of data in region `slot` (0 or 1), ending where an unreadable page begins (on
+ * Linux), so that a kernel reading past its input or scratch faults instead of reading
+ * neighbours; elsewhere the data itself. The copy is writable. */
+static void *at_guard_in(int slot, void *data, size_t bytes) {
 #if defined(WHITTLE_GUARD_PAGE)
     enum { span = 65536, page = 4096 };
-    static char *region;
-    if (!region) {
+    static char *regions[2];
+    if (!regions[slot]) {
         void *mapped = mmap(0, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (mapped == MAP_FAILED || mprotect((char *)mapped + span, page, PROT_NONE) != 0) return data;
-        region = (char *)mapped;
+        regions[slot] = (char *)mapped;
     }
     if (bytes > span) return data;
-    memcpy(region + span - bytes, data, bytes);
-    return region + span - bytes;
+    memcpy(regions[slot] + span - bytes, data, bytes);
+    return regions[slot] + span - bytes;
 #else
+    (void)slot;
     (void)bytes;
     return data;
 #endif
+}
+
+/* An input copied against the guard page. */
+static const void *at_guard(const void *data, size_t bytes) {
+    static unsigned char copy[65536];
+    if (bytes > sizeof copy) return data;
+    memcpy(copy, data, bytes);
+    return at_guard_in(0, copy, bytes);
 }
 
 /* ---- int8 convolution, fully connected and depthwise (conv_s8.c) -------------------------- */
@@ -523,7 +533,10 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
     }
     q_multipliers(c, (float)taps * 60.0f);
     rq = q_requantization(integer, y_zero, 0, c, taps);
-    whittle_depthwise_s8(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y, q_padded);
+    /* The scratch too ends at a guard page: padded_h * padded_w + 16 bytes, as documented. */
+    const size_t scratch = (size_t)(((g.out_height - 1) * stride + (kh - 1) * dilation + 1) * ((g.out_width - 1) * stride + (kw - 1) * dilation + 2) + 16);
+    whittle_depthwise_s8(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y,
+                         (int8_t *)at_guard_in(1, q_padded, scratch));
     for (int o = 0; o < c; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {

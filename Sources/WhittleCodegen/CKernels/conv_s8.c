@@ -375,7 +375,8 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
  * x_zero; then every window lies inside and sum((x - x_zero) * w) = sum(x * w) + inner_bias[c],
  * inner_bias[c] = bias[c] - x_zero * sum(w[c]) fixed at compile time, exactly. 3x3 windows keep
  * their weights in registers; with stride 1 and the DSP extension they compute two outputs at a
- * time with SMLAD (a spare column lets the last pair read one byte past the windows). */
+ * time with SMLAD (a spare column lets the last pair read one byte past the windows), with NEON
+ * eight at a time. */
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *requant, int8_t *y, int8_t *padded) {
     const whittle_requant local = *requant, *rq = &local;
@@ -386,8 +387,8 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
     const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
     const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
     const int three = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
-    /* The border holds x_zero for every channel: it is written once. */
-    memset(padded, (unsigned char)x_zero, (size_t)ph * (size_t)pw);
+    /* The border holds x_zero for every channel: it is written once (with the 16 spare bytes). */
+    memset(padded, (unsigned char)x_zero, (size_t)ph * (size_t)pw + 16);
     for (int c = 0; c < g->channels; ++c) {
         const int8_t *in = x + c * plane, *wc = w + c * taps;
         const int32_t bias = inner_bias[c];
@@ -427,6 +428,48 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                         }
                         o[ow] = (int8_t)whittle_requant_value(rq, c, a0);
                         if (ow + 1 < g->out_width) o[ow + 1] = (int8_t)whittle_requant_value(rq, c, a1);
+                    }
+                }
+                continue;
+            }
+#elif defined(WHITTLE_NEON_S8)
+            if (g->stride_w == 1) {
+                /* Eight outputs of a row at a time: for each tap, eight inputs widened to int16 and
+                 * multiplied by the tap's weight into two int32 vectors (the spare bytes after the
+                 * plane cover the lanes past the row's end, whose sums are dropped). */
+                for (int oh = 0; oh < g->out_height; ++oh) {
+                    const int8_t *r0 = padded + oh * g->stride_h * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+                    int8_t *o = out + oh * g->out_width;
+                    for (int ow = 0; ow < g->out_width; ow += 8) {
+                        int32x4_t lo = vdupq_n_s32(bias), hi = lo;
+                        int32_t sums[8];
+                        const int n = g->out_width - ow < 8 ? g->out_width - ow : 8;
+                        const int16x8_t v0 = vmovl_s8(vld1_s8(r0 + ow)), v1 = vmovl_s8(vld1_s8(r0 + ow + 1));
+                        const int16x8_t v2 = vmovl_s8(vld1_s8(r0 + ow + 2)), v3 = vmovl_s8(vld1_s8(r1 + ow));
+                        const int16x8_t v4 = vmovl_s8(vld1_s8(r1 + ow + 1)), v5 = vmovl_s8(vld1_s8(r1 + ow + 2));
+                        const int16x8_t v6 = vmovl_s8(vld1_s8(r2 + ow)), v7 = vmovl_s8(vld1_s8(r2 + ow + 1));
+                        const int16x8_t v8 = vmovl_s8(vld1_s8(r2 + ow + 2));
+                        lo = vmlal_n_s16(lo, vget_low_s16(v0), (int16_t)w0);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v0), (int16_t)w0);
+                        lo = vmlal_n_s16(lo, vget_low_s16(v1), (int16_t)w1);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v1), (int16_t)w1);
+                        lo = vmlal_n_s16(lo, vget_low_s16(v2), (int16_t)w2);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v2), (int16_t)w2);
+                        lo = vmlal_n_s16(lo, vget_low_s16(v3), (int16_t)w3);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v3), (int16_t)w3);
+                        lo = vmlal_n_s16(lo, vget_low_s16(v4), (int16_t)w4);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v4), (int16_t)w4);
+                        lo = vmlal_n_s16(lo, vget_low_s16(v5), (int16_t)w5);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v5), (int16_t)w5);
+                        lo = vmlal_n_s16(lo, vget_low_s16(v6), (int16_t)w6);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v6), (int16_t)w6);
+                        lo = vmlal_n_s16(lo, vget_low_s16(v7), (int16_t)w7);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v7), (int16_t)w7);
+                        lo = vmlal_n_s16(lo, vget_low_s16(v8), (int16_t)w8);
+                        hi = vmlal_n_s16(hi, vget_high_s16(v8), (int16_t)w8);
+                        vst1q_s32(sums, lo);
+                        vst1q_s32(sums + 4, hi);
+                        for (int j = 0; j < n; ++j) o[ow + j] = (int8_t)whittle_requant_value(rq, c, sums[j]);
                     }
                 }
                 continue;

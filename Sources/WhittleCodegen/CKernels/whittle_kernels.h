@@ -115,7 +115,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
 /* Depthwise (one filter of kernel_h * kernel_w int8 taps per channel, in natural order), int8 in
  * and out: y[c][oh][ow] = requant(bias[c] + sum of (x - x_zero) * w[c] over the taps inside the
  * map), given inner_bias[c] = bias[c] - x_zero * (sum of w[c]). `padded` is scratch of padded_h *
- * padded_w bytes, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 and
+ * padded_w + 16 bytes, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 and
  * padded_w = (out_width - 1) * stride_w + (kernel_w - 1) * dilation_w + 2. */
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);

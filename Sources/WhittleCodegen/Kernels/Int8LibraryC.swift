@@ -26,7 +26,7 @@ enum Int8LibraryC {
         case .matrix(let padded)?: return 2 * padded * 2
         case .depthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
-            return paddedPlane(g).h * paddedPlane(g).w
+            return paddedPlane(g).h * paddedPlane(g).w + 16
         case nil: return 0
         }
     }
