@@ -351,7 +351,7 @@ void qemu_plugin_outs(const char *string);
   "compiler": "arm-linux-gnueabihf-gcc",
   "cflags": ["-mcpu=cortex-a53", "-mfpu=neon-fp-armv8", "-mfloat-abi=hard", "-O2", "-static"],
   "fpu": "double",
-  "features": ["neon"],
+  "features": ["dsp", "neon"],
   "flash_bytes": 1073741824,
   "ram_bytes": 134217728,
   "qemu": { "program": "qemu-arm" }
@@ -366,7 +366,7 @@ void qemu_plugin_outs(const char *string);
   "compiler": "arm-linux-gnueabihf-gcc",
   "cflags": ["-mcpu=cortex-a53", "-mfpu=neon-fp-armv8", "-mfloat-abi=hard", "-O2", "-static"],
   "fpu": "double",
-  "features": ["neon"],
+  "features": ["dsp", "neon"],
   "flash_bytes": 1073741824,
   "ram_bytes": 268435456,
   "qemu": { "program": "qemu-arm" }
@@ -396,7 +396,7 @@ void qemu_plugin_outs(const char *string);
   "compiler": "aarch64-linux-gnu-gcc",
   "cflags": ["-mcpu=cortex-a76", "-O2", "-static"],
   "fpu": "double",
-  "features": ["neon"],
+  "features": ["neon", "dotprod"],
   "flash_bytes": 1073741824,
   "ram_bytes": 1073741824,
   "qemu": { "program": "qemu-aarch64", "cpu": "cortex-a76" }

@@ -22,6 +22,23 @@ struct TargetTests {
         #expect(throws: WhittleError.self) { _ = try Self.catalog?.target("cortex-m99") }
     }
 
+    /// Each description's `features` agree with what its compiler and flags turn on: the kernels
+    /// choose their variants from those macros.
+    @Test func featuresMatchTheCompilersMacros() throws {
+        guard Self.emulatorsInstalled else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the cross compilers are not installed") }
+            return
+        }
+        let macros = ["dsp": "__ARM_FEATURE_DSP", "neon": "__ARM_NEON", "dotprod": "__ARM_FEATURE_DOTPROD"]
+        for t in try #require(Self.catalog).all() where t.kind != "host" {
+            let defined = try CommandLineTests.execute("/usr/bin/" + t.compiler, t.cflags + ["-dM", "-E", "-x", "c", "/dev/null"]).stdout
+            for (feature, macro) in macros {
+                #expect(t.features.contains(feature) == defined.contains("#define \(macro) "), "\(t.name): \(feature) vs \(macro)")
+            }
+            #expect((t.fpu != "none") == defined.contains("#define __FP_FAST_FMAF "), "\(t.name): fpu \(t.fpu)")
+        }
+    }
+
     @Test func overBudgetModelsFailWithTheReason() throws {
         let catalog = try #require(Self.catalog)
         let compiled = try ModelCompiler.compile(ModelLoader.load(path: TestPaths.model("kws_dscnn.onnx")))
