@@ -634,7 +634,11 @@ static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, 
     for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
     for (int i = 0; i < c * taps; ++i) f_w[i] = random_float();
     for (int i = 0; i < c; ++i) f_bias[i] = random_float();
-    whittle_depthwise_f32(&g, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_w, f_bias, f_y, f_padded);
+    /* The scratch too ends at a guard page: padded_h * padded_w floats, as documented. */
+    const size_t scratch = sizeof(float) * (size_t)(((g.out_height - 1) * stride + (kh - 1) * dilation + 1) *
+                                                    ((g.out_width - 1) * stride + (kw - 1) * dilation + 1));
+    whittle_depthwise_f32(&g, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_w, f_bias, f_y,
+                          (float *)at_guard_in(1, f_padded, scratch));
     for (int o = 0; o < c; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
