@@ -28,6 +28,8 @@ public struct CSourceBundle: Sendable {
         public var weightForm: String?
         /// Weight bytes dense and as stored, when they have zeros.
         public var weightBytes: (dense: Int, stored: Int)?
+        /// The kernel-library functions the layer calls directly (empty: generated loops only).
+        public var kernels: [String] = []
     }
 }
 
@@ -94,6 +96,7 @@ public enum CEmitter {
                 try kernel(emission, &body)
                 extraArrays += emission.extras.arrays
                 layers[layers.count - 1].weightForm = emission.extras.weightForm
+                layers[layers.count - 1].kernels = KernelLibrary.called(in: body.text)
                 layers[layers.count - 1].weightBytes = emission.extras.weightBytes
                 let text = body.text
                 let used = CSyntax.identifiers(in: text)

@@ -38,6 +38,11 @@ public enum KernelLibrary {
         return lines.joined(separator: "\n")
     }
 
+    /// The library kernels (`WHITTLE_KERNEL` functions, not helpers or types) that `text` calls, sorted.
+    public static func called(in text: String) -> [String] {
+        references(in: text).map { definitions[$0] }.filter { $0.text.contains("WHITTLE_KERNEL ") }.map(\.name).sorted()
+    }
+
     /// Library definitions named in `text`.
     static func references(in text: String) -> Set<Int> {
         Set(CSyntax.identifiers(in: text).compactMap { byName[$0] })

@@ -129,6 +129,8 @@ public struct CompileReport: Codable, Sendable {
         public var outputs: [Output]
         /// How the layer's weights are stored, when they have zeros: the form, and the cost model's numbers.
         public var weights: String?
+        /// The kernel-library functions the layer calls (empty when its loops are generated).
+        public var kernels: [String]
     }
     public struct Output: Codable, Sendable {
         public var value: String
@@ -151,7 +153,7 @@ public struct CompileReport: Codable, Sendable {
         weightBytes = b.weightBytes
         layers = b.layers.map { Layer(function: $0.function, op: $0.op, name: $0.name, macs: $0.macs,
                                       outputs: $0.outputs.map { Output(value: $0.value, bytes: $0.bytes, storage: $0.storage) },
-                                      weights: $0.weightForm) }
+                                      weights: $0.weightForm, kernels: $0.kernels) }
         macs = layers.map(\.macs).reduce(0, +)
     }
 
@@ -168,10 +170,11 @@ public struct CompileReport: Codable, Sendable {
                      "| arena lower bound (most bytes live at once) | \(arenaLowerBound) |",
                      "| weights (flash) | \(weightBytes) |", "",
                      "MACs per inference: \(macs)", "",
-                     "| function | op | MACs | output | bytes | storage |", "|---|---|---:|---|---:|---|"]
+                     "| function | op | MACs | kernel | output | bytes | storage |", "|---|---|---:|---|---|---:|---|"]
         for layer in layers {
             for (k, output) in layer.outputs.enumerated() {
-                let head = k == 0 ? "| `\(layer.function)` | \(layer.op) | \(layer.macs) |" : "| | | |"
+                let kernel = layer.kernels.isEmpty ? "generated" : layer.kernels.map { "`\($0)`" }.joined(separator: ", ")
+                let head = k == 0 ? "| `\(layer.function)` | \(layer.op) | \(layer.macs) | \(kernel) |" : "| | | | |"
                 lines.append("\(head) `\(output.value.replacingOccurrences(of: "|", with: "\\|"))` | \(output.bytes) | \(output.storage) |")
             }
         }

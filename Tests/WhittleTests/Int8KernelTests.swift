@@ -68,6 +68,11 @@ struct Int8KernelTests {
         #expect(compiled.bundle.source.components(separatedBy: "whittle_conv_s8(&g").count - 1 == 2)
         #expect(compiled.bundle.source.components(separatedBy: "whittle_depthwise_s8(&g").count - 1 == 2)
         #expect(compiled.bundle.source.contains("whittle_fully_connected_s8(1, 175, 10,"))
+        // The compile report names each layer's kernel.
+        let report = CompileReport(compiled)
+        #expect(report.layers.filter { $0.kernels == ["whittle_conv_s8"] }.count == 2)
+        #expect(report.layers.filter { $0.kernels == ["whittle_depthwise_s8"] }.count == 2)
+        #expect(report.markdown().contains("| `whittle_fully_connected_s8` |"))
         let comparisons = try ModelVerifier.verify(analyzed, inputs: inputs, options: .init(), workDirectory: directory + "/c")
         for c in comparisons where c.decides { #expect(c.passed && c.maxAbsError == 0, "\(c.name): \(c.maxAbsError)") }
     }
