@@ -33,11 +33,11 @@ static WHITTLE_INLINE_F32 float whittle_fma_f32(float a, float b, float c) {
 #endif
 }
 
-/* Four output channels (weights `w`: for each tap, the four channels' weights side by side) for
- * `count` (1 or 2) pixels whose tap k is at x[k * step] and x[k * step + pair]: out[i * stride +
- * j * out_pair] = bias[i] + sum over k, for the first `channels` (at most 4) of the four. */
-static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const float *x, int step, int pair, int count,
-                                                 const float *bias, float *out, int stride, int out_pair, int channels) {
+/* Four outputs of a fully connected layer (weights `w`: for each input, the four outputs' weights
+ * side by side) for `count` (1 or 2) rows whose inputs are x[k] and x[pair + k]: out[i + j *
+ * out_pair] = bias[i] + sum over k, for the first `channels` (at most 4) of the four. */
+static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const float *x, int pair, int count,
+                                                 const float *bias, float *out, int out_pair, int channels) {
     float a[4], b[4];
 #if defined(WHITTLE_NEON_F32)
     float32x4_t va = vld1q_f32(bias), vb = va;
@@ -45,24 +45,24 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
         for (int k = 0; k < taps; ++k, w += 4) {
             const float32x4_t wv = vld1q_f32(w);
 #if defined(__aarch64__)
-            va = vfmaq_n_f32(va, wv, x[k * step]);
-            vb = vfmaq_n_f32(vb, wv, x[k * step + pair]);
+            va = vfmaq_n_f32(va, wv, x[k]);
+            vb = vfmaq_n_f32(vb, wv, x[pair + k]);
 #elif defined(__ARM_FEATURE_FMA)
-            va = vfmaq_f32(va, wv, vdupq_n_f32(x[k * step]));
-            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[k * step + pair]));
+            va = vfmaq_f32(va, wv, vdupq_n_f32(x[k]));
+            vb = vfmaq_f32(vb, wv, vdupq_n_f32(x[pair + k]));
 #else
-            va = vmlaq_n_f32(va, wv, x[k * step]);
-            vb = vmlaq_n_f32(vb, wv, x[k * step + pair]);
+            va = vmlaq_n_f32(va, wv, x[k]);
+            vb = vmlaq_n_f32(vb, wv, x[pair + k]);
 #endif
         }
     } else {
         for (int k = 0; k < taps; ++k, w += 4) {
 #if defined(__aarch64__)
-            va = vfmaq_n_f32(va, vld1q_f32(w), x[k * step]);
+            va = vfmaq_n_f32(va, vld1q_f32(w), x[k]);
 #elif defined(__ARM_FEATURE_FMA)
-            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[k * step]));
+            va = vfmaq_f32(va, vld1q_f32(w), vdupq_n_f32(x[k]));
 #else
-            va = vmlaq_n_f32(va, vld1q_f32(w), x[k * step]);
+            va = vmlaq_n_f32(va, vld1q_f32(w), x[k]);
 #endif
         }
     }
@@ -73,7 +73,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
     float b0 = a0, b1 = a1, b2 = a2, b3 = a3;
     if (count > 1) {
         for (int k = 0; k < taps; ++k, w += 4) {
-            const float x0 = x[k * step], x1 = x[k * step + pair];
+            const float x0 = x[k], x1 = x[pair + k];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
             a2 = whittle_fma_f32(w[2], x0, a2);
@@ -85,7 +85,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
         }
     } else {
         for (int k = 0; k < taps; ++k, w += 4) {
-            const float x0 = x[k * step];
+            const float x0 = x[k];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
             a2 = whittle_fma_f32(w[2], x0, a2);
@@ -96,8 +96,8 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
     b[0] = b0; b[1] = b1; b[2] = b2; b[3] = b3;
 #endif
     for (int i = 0; i < channels; ++i) {
-        out[i * stride] = a[i];
-        if (count > 1) out[i * stride + out_pair] = b[i];
+        out[i] = a[i];
+        if (count > 1) out[i + out_pair] = b[i];
     }
 }
 
@@ -235,7 +235,7 @@ WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_fea
         for (int n = 0; n < out_features; n += 4) {
             const int channels = out_features - n < 4 ? out_features - n : 4;
             /* Two rows are the two "pixels": their inputs are depth apart, their outputs out_features apart. */
-            whittle_block_f32(depth, w + n * depth, x + r * depth, 1, depth, count, bias + n, y + r * out_features + n, 1,
+            whittle_block_f32(depth, w + n * depth, x + r * depth, depth, count, bias + n, y + r * out_features + n,
                               out_features, channels);
         }
     }
