@@ -81,7 +81,23 @@ enum CSyntax {
         }
     }
 
-    /// Exact hex float for weights (`0x1.8p+1f`).
+    /// The shortest decimal that reads back as the same float (`0.1f`, `1e-05f`): exact and compact.
+    static func shortFloat(_ value: Float) -> String {
+        if value.isNaN || value.isInfinite { return float(value) }
+        var text = value.description
+        if !text.contains(".") && !text.contains("e") { text += ".0" }
+        return text + "f"
+    }
+
+    /// The shortest decimal that reads back as the same double.
+    static func shortDouble(_ value: Double) -> String {
+        if value.isNaN || value.isInfinite { return double(value) }
+        var text = value.description
+        if !text.contains(".") && !text.contains("e") { text += ".0" }
+        return text
+    }
+
+    /// Exact hex float (`0x1.8p+1f`).
     static func hexFloat(_ value: Float) -> String {
         if value.isNaN || value.isInfinite { return float(value) }
         return String(format: "%a", Double(value)) + "f"

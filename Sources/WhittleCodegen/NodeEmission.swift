@@ -21,10 +21,17 @@ struct NodeEmission {
     /// The prefix of symbols the kernel adds (unique per node).
     var symbolPrefix = "w"
 
-    /// Adds a constant array to `NAME_weights.c` and returns its C symbol.
-    func weightArray(_ suffix: String, type: String, values: [String], bytes: Int) -> String {
+    /// Adds a float array to the weights and returns its C symbol.
+    func weightArray(_ suffix: String, floats: [Float]) -> String {
         let symbol = "\(symbolPrefix)_\(suffix)"
-        extras.arrays.append(.init(symbol: symbol, type: type, values: values, bytes: bytes))
+        extras.arrays.append(.init(symbol: symbol, type: .float, values: .floats(floats)))
+        return symbol
+    }
+
+    /// Adds an integer array of `type` to the weights and returns its C symbol.
+    func weightArray(_ suffix: String, _ type: ElementType, integers: [Int64]) -> String {
+        let symbol = "\(symbolPrefix)_\(suffix)"
+        extras.arrays.append(.init(symbol: symbol, type: type, values: .integers(integers)))
         return symbol
     }
 
@@ -78,9 +85,8 @@ struct NodeEmission {
 final class EmissionExtras: @unchecked Sendable {
     struct Array {
         var symbol: String
-        var type: String
-        var values: [String]
-        var bytes: Int
+        var type: ElementType
+        var values: WeightValues
     }
     var arrays: [Array] = []
     /// How the layer's weights are stored, and why (dense or sparse, with the cost model's numbers).

@@ -17,6 +17,8 @@ public struct CompileOptions: Sendable {
     public var sparse = SparsePolicy.auto
     /// Emit the weights file (off when only checking that the model compiles).
     public var withWeights = true
+    /// C initializers or a binary blob (`--weights`); `auto` chooses by size.
+    public var weightFormat = WeightFormat.auto
 
     public init(name: String? = nil, disabledPasses: Set<String> = [], dumpAfter: Set<String> = [], integerOnly: Bool = false) {
         self.name = name
@@ -35,15 +37,16 @@ public struct CompiledModel: Sendable {
     public var dumps: [(pass: String, text: String)]
     public var compileSeconds: Double
 
-    /// Writes NAME.h, NAME.c, NAME_weights.c, NAME_report.md and NAME_report.json into `directory`.
+    /// Writes NAME.h, NAME.c, the weights (NAME_weights.c, or NAME_weights.S and NAME_weights.bin),
+    /// NAME_report.md and NAME_report.json into `directory`.
     public func write(to directory: String) throws -> [String] {
         try ModelRunner.makeDirectory(directory)
         let name = bundle.name
-        let files = [("\(name).h", bundle.header), ("\(name).c", bundle.source), ("\(name)_weights.c", bundle.weights),
-                     ("\(name)_report.md", CompileReport(self).markdown()), ("\(name)_report.json", try CompileReport(self).json())]
-        for (file, text) in files {
+        let files = bundle.files + [("\(name)_report.md", Data(CompileReport(self).markdown().utf8)),
+                                    ("\(name)_report.json", Data(try CompileReport(self).json().utf8))]
+        for (file, data) in files {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(file).path
-            try FileOutput.write(Data(text.utf8), to: path)
+            try FileOutput.write(data, to: path)
         }
         return files.map { URL(fileURLWithPath: directory).appendingPathComponent($0.0).path }
     }
@@ -73,7 +76,8 @@ public enum ModelCompiler {
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
                                            source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
-                                           integerOnly: options.integerOnly, sparse: options.sparse, withWeights: options.withWeights)
+                                           integerOnly: options.integerOnly, sparse: options.sparse, withWeights: options.withWeights,
+                                           weightFormat: options.weightFormat)
             return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
                                  compileSeconds: Date().timeIntervalSince(start))
         } catch let error as WhittleError {

@@ -51,7 +51,8 @@ public enum ModelVerifier {
             try Data(value.tensor().bytes).write(to: directory.appendingPathComponent("input_\(i).bin"))
         }
         let executable = directory.appendingPathComponent("\(name)_test").path
-        var arguments = strictFlags + ["-O1", "-g", "-o", executable, "\(name)_harness.c", "\(name).c", "\(name)_weights.c", "-lm"]
+        var arguments = strictFlags + compiled.bundle.buildFlags(folder: ".") + ["-O1", "-g", "-o", executable, "\(name)_harness.c"]
+            + compiled.bundle.compiledSources + ["-lm"]
         if options.sanitize { arguments.insert(contentsOf: ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"], at: 0) }
         arguments += options.extraFlags
         try run(options.compiler, arguments, in: workDirectory, what: "building the C code")

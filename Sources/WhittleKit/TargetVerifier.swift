@@ -40,8 +40,8 @@ public enum TargetVerifier {
         let root = try catalog.boardsRoot(in: workDirectory)
         let boards = root.appendingPathComponent("boards").path
         let program = workDirectory + "/model.elf"
-        let arguments = try TargetProgram.buildArguments(target: target, root: root, sources: ["harness.c", "model.c", "model_weights.c"],
-                                                         program: program)
+        let arguments = try TargetProgram.buildArguments(target: target, root: root, sources: ["harness.c"] + compiled.bundle.compiledSources,
+                                                         program: program, extra: compiled.bundle.buildFlags(folder: "."))
         try ModelVerifier.run(target.compiler, arguments, in: workDirectory, what: "building for \(target.name)")
         let sizes = try sectionSizes(program, compiler: target.compiler, in: workDirectory)
 

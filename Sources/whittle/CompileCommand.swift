@@ -4,10 +4,11 @@ import WhittleIR
 import WhittleKit
 import WhittlePasses
 import WhittleBinarization
+import WhittleCodegen
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compile a model to standalone C99: NAME.h, NAME.c, NAME_weights.c and a memory/weights report."
+        abstract: "Compile a model to standalone C99: NAME.h, NAME.c, the weights (NAME_weights.c, or NAME_weights.S and .bin) and a memory/weights report."
     )
 
     @Argument(help: "The ONNX model file.")
@@ -63,9 +64,7 @@ struct Compile: ParsableCommand {
             } else if calibration.calibration != nil && !binarization.binarize {
                 throw WhittleError(.usage, "--calibration is only used with --quantize int8 or --binarize")
             }
-            var options = CompileOptions(name: name, disabledPasses: Set(passes.disabled), dumpAfter: Set(passes.dumpAfter),
-                                         integerOnly: target.fpu == "none")
-            options.sparse = try passes.sparsePolicy()
+            let options = try passes.compileOptions(name: name, integerOnly: target.fpu == "none")
             let compiled = try ModelCompiler.compile(analyzed, options: options)
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
             do {
@@ -82,6 +81,10 @@ struct Compile: ParsableCommand {
             let plan = compiled.bundle.plan
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
             print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B")
+            if compiled.bundle.weightFormat == .binary && options.weightFormat == .auto {
+                print("weights over \(WeightFormat.automaticLimit >> 20) MiB are written as \(compiled.bundle.name)_weights.bin, placed by "
+                    + "\(compiled.bundle.name)_weights.S (assemble with -Wa,-I\(output), as the .mk and .cmake snippets do; --weights c for C initializers)")
+            }
             let sparse = compiled.bundle.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }
             let withZeros = compiled.bundle.layers.filter { $0.weightForm != nil }.count
             if !sparse.isEmpty {

@@ -60,8 +60,7 @@ struct Verify: ParsableCommand {
                 defer { if workDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
                 let result: TargetVerifier.Result
                 do {
-                    var compile = CompileOptions(disabledPasses: Set(passes.disabled))
-                    compile.sparse = try passes.sparsePolicy()
+                    let compile = try passes.compileOptions()
                     result = try TargetVerifier.verify(analyzed, target: target, catalog: catalog, inputs: given, tolerance: tolerance,
                                                        budgets: (try targetOptions.ram(), try targetOptions.flash()), workDirectory: directory,
                                                        compile: compile, strict: strict)
@@ -78,8 +77,7 @@ struct Verify: ParsableCommand {
             settings.compiler = cc
             settings.tolerance = tolerance
             settings.sanitize = !noSanitize
-            settings.compile = CompileOptions(disabledPasses: Set(passes.disabled))
-            settings.compile.sparse = try passes.sparsePolicy()
+            settings.compile = try passes.compileOptions()
             settings.strict = strict
             let directory = workDir ?? FileManager.default.temporaryDirectory
                 .appendingPathComponent("whittle-verify-\(ProcessInfo.processInfo.processIdentifier)").path

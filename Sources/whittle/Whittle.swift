@@ -101,6 +101,26 @@ struct PassOptions: ParsableArguments {
                                valueName: "auto|off|always"))
     var sparse = "auto"
 
+    @Option(help: ArgumentHelp("Weights as C initializers, or as NAME_weights.bin placed by NAME_weights.S (.incbin, ELF toolchains); "
+                               + "auto: binary above 8 MiB.", valueName: "auto|c|binary"))
+    var weights = "auto"
+
+    /// The `--weights` format, validated.
+    func weightFormat() throws -> WeightFormat {
+        guard let format = WeightFormat(rawValue: weights) else {
+            throw WhittleError(.usage, "--weights must be auto, c or binary, not \"\(weights)\"")
+        }
+        return format
+    }
+
+    /// Compile options from the pass flags.
+    func compileOptions(name: String? = nil, integerOnly: Bool = false) throws -> CompileOptions {
+        var options = CompileOptions(name: name, disabledPasses: Set(disabled), dumpAfter: Set(dumpAfter), integerOnly: integerOnly)
+        options.sparse = try sparsePolicy()
+        options.weightFormat = try weightFormat()
+        return options
+    }
+
     /// The `--sparse` policy, validated.
     func sparsePolicy() throws -> SparsePolicy {
         guard let policy = SparsePolicy(rawValue: sparse) else {

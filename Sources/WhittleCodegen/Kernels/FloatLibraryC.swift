@@ -39,20 +39,20 @@ enum FloatLibraryC {
     }
 
     /// Weights in the blocked layout of `whittle_kernels.h`: blocks of four rows, tap by tap.
-    static func blocked(_ rows: Int, _ taps: Int, value: (Int, Int) -> Float) -> [String] {
-        var out: [String] = []
+    static func blocked(_ rows: Int, _ taps: Int, value: (Int, Int) -> Float) -> [Float] {
+        var out: [Float] = []
         let padded = (rows + 3) / 4 * 4
         out.reserveCapacity(padded * taps)
         for block in stride(from: 0, to: padded, by: 4) {
             for k in 0..<taps {
-                for r in block..<(block + 4) { out.append(r < rows ? CSyntax.hexFloat(value(r, k)) : "0.0f") }
+                for r in block..<(block + 4) { out.append(r < rows ? value(r, k) : 0) }
             }
         }
         return out
     }
 
     /// A bias of `count` values (zeros when absent), padded to a multiple of four.
-    static func bias(_ e: NodeEmission, _ index: Int, count: Int) -> [String]? {
+    static func bias(_ e: NodeEmission, _ index: Int, count: Int) -> [Float]? {
         let values: [Float]
         if e.has(index) {
             guard let floats = e.constant(index)?.floats() else { return nil }
@@ -67,7 +67,7 @@ enum FloatLibraryC {
             values = Array(repeating: 0, count: count)
         }
         let padded = (count + 3) / 4 * 4
-        return values.map(CSyntax.hexFloat) + Array(repeating: "0.0f", count: padded - count)
+        return values + Array(repeating: 0, count: padded - count)
     }
 
     /// The fused activation, applied to the `count` outputs the kernel wrote.
@@ -88,15 +88,15 @@ enum FloatLibraryC {
         case .matrix(let columns):
             guard columns > 0, let scratch = e.scratch else { return false }
             let k = g.c * taps
-            let packed = e.weightArray("weights", type: "float", values: blocked(g.m, k) { weights[$0 * k + $1] }, bytes: 4 * ((g.m + 3) / 4 * 4) * k)
-            let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
+            let packed = e.weightArray("weights", floats: blocked(g.m, k) { weights[$0 * k + $1] })
+            let biasSymbol = e.weightArray("bias", floats: biasValues)
             w.line(Int8LibraryC.geometry(g, channels: g.c))
             w.line("/* im2col four pixels at a time, four output channels by four pixels per pass. */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_f32(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(packed), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
         case .depthwise:
             guard let scratch = e.scratch else { return false }
-            let filters = e.weightArray("weights", type: "float", values: weights.map(CSyntax.hexFloat), bytes: 4 * weights.count)
-            let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
+            let filters = e.weightArray("weights", floats: weights)
+            let biasSymbol = e.weightArray("bias", floats: biasValues)
             w.line(Int8LibraryC.geometry(g, channels: g.c))
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_depthwise_f32(&g, \(e.x(0)) + n * \(inputPlane), \(filters), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
         }
@@ -124,9 +124,8 @@ enum FloatLibraryC {
         let a = try e.inputShape(0), y = try e.outputShape()
         let (rows, n, k) = (y[0], y[1], a[1])
         let transB = try e.context.int("transB", default: 0) != 0
-        let packed = e.weightArray("weights", type: "float", values: blocked(n, k) { transB ? b[$0 * k + $1] : b[$1 * n + $0] },
-                                   bytes: 4 * ((n + 3) / 4 * 4) * k)
-        let biasSymbol = e.weightArray("bias", type: "float", values: biasValues, bytes: 4 * biasValues.count)
+        let packed = e.weightArray("weights", floats: blocked(n, k) { transB ? b[$0 * k + $1] : b[$1 * n + $0] })
+        let biasSymbol = e.weightArray("bias", floats: biasValues)
         w.line("whittle_fully_connected_f32(\(rows), \(k), \(n), \(e.x(0)), \(packed), \(biasSymbol), \(e.y(0)));")
         activation(e, &w, count: rows * n)
         return true

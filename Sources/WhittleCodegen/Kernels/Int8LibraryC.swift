@@ -73,8 +73,8 @@ enum Int8LibraryC {
 
     /// The paired-row layout of `whittle_kernels.h`: rows of `k` taps padded to `padded` with
     /// zeros, rows in pairs whose groups of four alternate, each group in the order 0, 2, 1, 3.
-    static func packedRows(_ rows: Int, _ k: Int, padded: Int, value: (Int, Int) -> Int64) -> [String] {
-        var out: [String] = []
+    static func packedRows(_ rows: Int, _ k: Int, padded: Int, value: (Int, Int) -> Int64) -> [Int64] {
+        var out: [Int64] = []
         out.reserveCapacity(rows * padded)
         let order = [0, 2, 1, 3]
         for first in stride(from: 0, to: rows, by: 2) {
@@ -82,7 +82,7 @@ enum Int8LibraryC {
                 for r in first..<min(first + 2, rows) {
                     for j in order {
                         let column = base + j
-                        out.append(column < k ? String(value(r, column)) : "0")
+                        out.append(column < k ? value(r, column) : 0)
                     }
                 }
             }
@@ -133,9 +133,8 @@ enum Int8LibraryC {
         case .matrix(let padded):
             guard let scratch = e.scratch else { return false }
             let k = g.c * taps
-            let packed = e.weightArray("weights", type: "int8_t", values: packedRows(g.m, k, padded: padded) { weights[$0 * k + $1] },
-                                       bytes: g.m * padded)
-            let biasSymbol = e.weightArray("bias", type: "int32_t", values: bias.map(String.init), bytes: 4 * g.m)
+            let packed = e.weightArray("weights", .int8, integers: packedRows(g.m, k, padded: padded) { weights[$0 * k + $1] })
+            let biasSymbol = e.weightArray("bias", .int32, integers: bias)
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
             w.line(geometry(g, channels: g.c))
             w.line("/* im2col, two pixels at a time, and a blocked int8 matrix product (SMLAD with the DSP extension). */")
@@ -143,9 +142,9 @@ enum Int8LibraryC {
         case .depthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
             guard let scratch = e.scratch else { return false }
-            let filters = e.weightArray("weights", type: "int8_t", values: weights.map(String.init), bytes: weights.count)
+            let filters = e.weightArray("weights", .int8, integers: weights)
             // The kernel pads each plane with x_zero, so every tap is inside: Σ(x − xz)·w = Σx·w − xz·Σw.
-            let inner = e.weightArray("inner_bias", type: "int32_t", values: (0..<g.m).map { String(bias[$0] - xz * sums[$0]) }, bytes: 4 * g.m)
+            let inner = e.weightArray("inner_bias", .int32, integers: (0..<g.m).map { bias[$0] - Int64(xz) * sums[$0] })
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps), e))
             w.line(geometry(g, channels: g.c))
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_depthwise_s8(&g, \(e.x(0)) + n * \(inputPlane), \(xz), \(filters), \(inner), &rq, \(e.y(0)) + n * \(outputPlane), (int8_t *)\(scratch));")
@@ -162,9 +161,8 @@ enum Int8LibraryC {
         let (multipliers, _, _) = try QuantizedC.gemmParameters(e, columns: n)
         let bias = e.has(6) ? (e.constant(6)?.int64s() ?? []) : [Int64](repeating: 0, count: n)
         guard bias.count == n, b.count == n * k else { return false }
-        let packed = e.weightArray("weights", type: "int8_t",
-                                   values: packedRows(n, k, padded: padded) { transB ? b[$0 * k + $1] : b[$1 * n + $0] }, bytes: n * padded)
-        let biasSymbol = e.weightArray("bias", type: "int32_t", values: bias.map(String.init), bytes: 4 * n)
+        let packed = e.weightArray("weights", .int8, integers: packedRows(n, k, padded: padded) { transB ? b[$0 * k + $1] : b[$1 * n + $0] })
+        let biasSymbol = e.weightArray("bias", .int32, integers: bias)
         let rows = (0..<n).flatMap { j in (0..<k).map { p in transB ? b[j * k + p] : b[p * n + j] } }
         w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
         w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")

@@ -128,8 +128,8 @@ enum SparseC {
 
     /// The count and delta arrays in the weights file; returns their symbols.
     static func indexArrays(_ e: NodeEmission, _ rows: DeltaRows) -> (count: String, delta: String) {
-        (e.weightArray("count", type: "uint16_t", values: rows.counts.map(String.init), bytes: rows.counts.count * 2),
-         e.weightArray("delta", type: "uint8_t", values: rows.deltas.map(String.init), bytes: rows.entries))
+        (e.weightArray("count", .uint16, integers: rows.counts.map { Int64($0) }),
+         e.weightArray("delta", .uint8, integers: rows.deltas.map { Int64($0) }))
     }
 
     /// `static const whittle_conv_geometry g = {...};` for one group of the convolution.
@@ -160,8 +160,7 @@ enum SparseC {
                                     Double(g.n * d.entries) * Double(flat.oh) * (Double(flat.ow) + 2.5)
                                 }) else { return false }
         let (count, delta) = indexArrays(e, rows)
-        let value = e.weightArray("values", type: "float", values: rows.sources.map { $0.map { CSyntax.hexFloat(values[$0]) } ?? "0.0f" },
-                                  bytes: rows.entries * 4)
+        let value = e.weightArray("values", floats: rows.sources.map { $0.map { values[$0] } ?? 0 })
         let pixels = g.oh * g.ow
         let activation = FusedActivation(e.node)
         w.line(geometry(flat, channels: cg))
@@ -196,8 +195,7 @@ enum SparseC {
                                 denseWork: Double(m * n * k) * (try denseShare(e)),
                                 sparseWork: { d in Double(m) * (Double(d.entries) * 1.3 + Double(n) * 4) }) else { return false }
         let (count, delta) = indexArrays(e, rows)
-        let value = e.weightArray("values", type: "float", values: rows.sources.map { $0.map { CSyntax.hexFloat(values[$0]) } ?? "0.0f" },
-                                  bytes: rows.entries * 4)
+        let value = e.weightArray("values", floats: rows.sources.map { $0.map { values[$0] } ?? 0 })
         try w.block("for (int i = 0; i < \(m); ++i)") { w in
             w.line("float *row = \(e.y(0)) + i * \(n);")
             w.line("whittle_sparse_gemv_f32(\(n), \(count), \(delta), \(value), \(e.x(0)) + i * \(k), row);")
@@ -243,7 +241,7 @@ enum SparseC {
                                     Double(g.n * d.entries) * Double(flat.oh * stretches) * (Double(stretch) + 10)
                                 }) else { return false }
         let (count, delta) = indexArrays(e, rows)
-        let value = e.weightArray("values", type: "int8_t", values: rows.sources.map { $0.map { String(values[$0]) } ?? "0" }, bytes: rows.entries)
+        let value = e.weightArray("values", .int8, integers: rows.sources.map { $0.map { Int64(values[$0]) } ?? 0 })
         let xt = try e.cType(input: 0), yt = try e.cType(output: 0)
         w.lines(QuantizedC.multiplierTables(multipliers, e))
         w.line(geometry(flat, channels: cg))
@@ -284,7 +282,7 @@ enum SparseC {
                                 denseWork: Double(m * n * k) * (try denseShare(e)),
                                 sparseWork: { d in Double(m) * (Double(d.entries) * 1.3 + Double(n) * 4) }) else { return false }
         let (count, delta) = indexArrays(e, rows)
-        let value = e.weightArray("values", type: "int8_t", values: rows.sources.map { $0.map { String(values[$0]) } ?? "0" }, bytes: rows.entries)
+        let value = e.weightArray("values", .int8, integers: rows.sources.map { $0.map { Int64(values[$0]) } ?? 0 })
         w.lines(QuantizedC.gemmTables(multipliers, quantized: quantized, e))
         w.block("for (int i = 0; i < \(m); ++i)") { w in
             w.line("int32_t sums[\(n)];")
