@@ -18,9 +18,14 @@ PREFIX ?= /usr/local
 
 # System packages: protobuf-c and zlib with headers (found through pkg-config), the cross
 # compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
-PACKAGES := libprotobuf-c-dev zlib1g-dev pkg-config cmake gcc-arm-none-eabi libnewlib-arm-none-eabi \
+# The tests also build the CMake snippet and render the HTML report in a headless browser.
+PACKAGES := libprotobuf-c-dev zlib1g-dev pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi \
 	qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-TOOLS := cmake arm-none-eabi-gcc qemu-system-arm qemu-aarch64 qemu-arm aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc
+TOOLS := arm-none-eabi-gcc qemu-system-arm qemu-aarch64 qemu-arm aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+PACKAGES += cmake chromium
+TOOLS += cmake chromium
+endif
 
 setup:
 	@missing=0; pkg-config --exists libprotobuf-c zlib 2>/dev/null || missing=1; \

@@ -16,7 +16,8 @@ public enum WeightFormat: String, Sendable, CaseIterable {
     /// the bytes they describe and compile slowly (a 45 MB model gives a 190 MB source).
     public static let automaticLimit = 8 << 20
 
-    func resolved(weightBytes: Int) -> WeightFormat {
+    /// The form `compile` writes for this many bytes of weights.
+    public func resolved(weightBytes: Int) -> WeightFormat {
         self == .auto ? (weightBytes > Self.automaticLimit ? .binary : .c) : self
     }
 }

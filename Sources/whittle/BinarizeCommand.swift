@@ -73,6 +73,8 @@ struct Binarize: ParsableCommand {
                                                           labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")
             try writeReport(summary, to: comparison.report)
+            try HTMLReporting.writeIfAsked(comparison.reportHTML, title: "\(URL(fileURLWithPath: output).lastPathComponent): binarized",
+                                           model: binarized.model, source: output) { $0.addBinarization(summary) }
         }
     }
 }

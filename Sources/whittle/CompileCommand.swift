@@ -42,6 +42,9 @@ struct Compile: ParsableCommand {
     @Option(help: ArgumentHelp("With --recipe: quantize the retrained float student afresh on these samples.", valueName: "DATA.npz"))
     var recalibrate: String?
 
+    @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write an HTML report (memory against the budget, arena, layers).", valueName: "FILE.html"))
+    var reportHTML: String?
+
     func run() throws {
         if passes.listIfAsked() { return }
         try reportingErrors {
@@ -77,6 +80,12 @@ struct Compile: ParsableCommand {
                 let path = URL(fileURLWithPath: output).appendingPathComponent(file).path
                 try FileOutput.write(Data(text.utf8), to: path)
                 files.append(path)
+            }
+            if let reportHTML {
+                var report = HTMLReport(title: "\(URL(fileURLWithPath: model).lastPathComponent) on \(target.name)")
+                report.addCompiled(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash(),
+                                   weightFormat: compiled.bundle.weightFormat)
+                try HTMLReporting.write(report, to: reportHTML)
             }
             let plan = compiled.bundle.plan
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")

@@ -171,6 +171,8 @@ struct Prune: ParsableCommand {
                 print(table.text, terminator: "")
             }
             try writeReport(summary, to: comparison.report)
+            try HTMLReporting.writeIfAsked(comparison.reportHTML, title: "\(URL(fileURLWithPath: output).lastPathComponent): pruned",
+                                           model: outcome.analyzed.model, source: output) { $0.addPruning(summary) }
         }
     }
 }

@@ -56,6 +56,9 @@ struct Quantize: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the report as JSON.", valueName: "FILE.json"))
     var report: String?
 
+    @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write an HTML report (per-layer error, arena, layers).", valueName: "FILE.html"))
+    var reportHTML: String?
+
     func run() throws {
         try reportingErrors {
             let analyzed = try model.load()
@@ -81,6 +84,8 @@ struct Quantize: ParsableCommand {
             let summary = try QuantizationReport.evaluate(result, samples: evaluation, labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")
             try writeReport(summary, to: report)
+            try HTMLReporting.writeIfAsked(reportHTML, title: "\(URL(fileURLWithPath: output).lastPathComponent): quantized",
+                                           model: result.model, source: output) { $0.addQuantization(summary) }
         }
     }
 }

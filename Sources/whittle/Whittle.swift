@@ -12,7 +12,7 @@ struct Whittle: ParsableCommand {
         commandName: "whittle",
         abstract: "Compile ONNX models into small standalone C for microcontrollers and Raspberry Pi.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Prune.self, Binarize.self, DistillExport.self, Targets.self]
+        subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Prune.self, Binarize.self, DistillExport.self, Report.self, Targets.self]
     )
 
     /// One error style for every failure: `error: ...` on standard error and exit code 1, for
@@ -178,6 +178,9 @@ struct ComparisonData: ParsableArguments {
 
     @Option(help: ArgumentHelp("Also write the report as JSON.", valueName: "FILE.json"))
     var report: String?
+
+    @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write an HTML report (charts, arena, layers).", valueName: "FILE.html"))
+    var reportHTML: String?
 
     /// The samples and labels, checked before any work (errors name the model).
     func load(for analyzed: AnalyzedModel) throws -> (SampleSet?, [Int]?) {

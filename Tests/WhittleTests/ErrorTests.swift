@@ -98,6 +98,13 @@ struct CommandLineTests {
         return try execute(executable.path, arguments)
     }
 
+    /// Runs a program that waits for SIGCHLD (CMake, Chromium): the test process blocks it in the
+    /// threads that start programs, so a small Python launcher clears the signal mask first.
+    static func executeWithSignals(_ program: String, _ arguments: [String]) throws -> Run {
+        try execute("/usr/bin/python3", ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, set()); os.execv(sys.argv[1], sys.argv[1:])",
+                                         program] + arguments)
+    }
+
     /// Runs any program; its standard error is collected through a file so neither pipe can fill up.
     static func execute(_ program: String, _ arguments: [String]) throws -> Run {
         let process = Process()
