@@ -36,6 +36,8 @@ public struct CSourceBundle: Sendable {
         public var weightBytes: (dense: Int, stored: Int)?
         /// The kernel-library functions the layer calls directly (empty: generated loops only).
         public var kernels: [String] = []
+        /// A view of its input (Reshape and the like in place): no code.
+        public var isView = false
     }
 
     /// The generated source files with their contents: header, code and weights.
@@ -109,6 +111,7 @@ public enum CEmitter {
             layers.append(.init(function: function, op: node.opType, name: node.name, macs: index < types.macs.count ? types.macs[index] : 0,
                                 outputs: outputs.map { (_, v) in (v, bytes(v, graph), describe(plan.storage[v], plan)) }))
             if node.attributes[WhittleAttribute.alias] == .int(1) {
+                layers[layers.count - 1].isView = true
                 run.line("/* \(node.opType) \"\(safe(node.name))\": a view of its input, no code */")
                 continue
             }

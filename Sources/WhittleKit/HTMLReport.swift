@@ -100,7 +100,7 @@ public struct HTMLReport: Sendable {
         body += errorBars(report.layers.map { ($0.node.isEmpty ? $0.value : $0.node, $0.op, $0.error) }, caption: "Per layer (each quantized tensor against the float model)")
         body += errorBars(report.outputs.map { ($0.name, "output", $0.error) }, caption: "Outputs")
         if !report.leftInFloat.isEmpty {
-            body += "<p class=\"warn\">Left in float: \(HTMLText.escape(report.leftInFloat.joined(separator: ", ")))</p>"
+            body += "<p class=\"warn\">Left in float:</p><ul>" + report.leftInFloat.map { "<li>\(HTMLText.escape($0))</li>" }.joined() + "</ul>"
         }
         add("Quantization error", id: "quantization", body)
     }

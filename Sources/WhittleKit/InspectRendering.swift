@@ -22,13 +22,14 @@ extension InspectReport {
             for v in values { lines.append("\(label)  \(v.name): \(Self.typeText(v))") }
         }
         lines.append("")
-        var rows: [[String]] = [["#", "name", "op", "output", "params", "MACs", "act bytes"]]
+        var rows: [[String]] = [["#", "name", "op", "output", "params", "MACs", "act bytes", "C (\(target))"]]
         for node in nodes {
             let op = (node.domain.isEmpty || node.domain == "ai.onnx" ? node.op : "\(node.domain).\(node.op)")
                 + (node.supported ? "" : " (!)")
             let outputs = node.outputs.map(Self.typeText).joined(separator: ", ")
             rows.append([String(node.index), node.name.isEmpty ? "-" : node.name, op, outputs,
-                         Self.grouped(node.parameters), Self.grouped(node.macs), Self.grouped(node.activationBytes)])
+                         Self.grouped(node.parameters), Self.grouped(node.macs), Self.grouped(node.activationBytes),
+                         node.kernel ?? (node.compiles ? "yes" : "no kernel")])
         }
         lines.append(contentsOf: Self.table(rows, rightAligned: [0, 4, 5, 6]))
         lines.append("")
@@ -36,7 +37,7 @@ extension InspectReport {
             + "weights \(Self.bytesText(totals.weightBytes)), MACs \(Self.grouped(totals.macs)), "
             + "largest activation \(Self.bytesText(totals.largestActivationBytes))")
         if unsupported.isEmpty {
-            lines.append(compilesToC ? "all operators are supported; compiles to C"
+            lines.append(compilesToC ? "all operators are supported; compiles to C for \(target)"
                          : "all operators run in the interpreter; does not compile to C: \(compileProblem ?? "unknown reason")")
         } else {
             let ops = Set(unsupported.map(\.qualifiedOp)).sorted()

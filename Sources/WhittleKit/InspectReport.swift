@@ -1,5 +1,6 @@
 import WhittleIR
 import WhittleOps
+import WhittleCodegen
 
 /// What `whittle inspect` reports about a model. Its JSON form is a stable,
 /// documented interface (see README, "inspect --json").
@@ -28,7 +29,13 @@ public struct InspectReport: Codable, Sendable, Equatable {
         public var macs: Int
         /// Bytes of this node's outputs.
         public var activationBytes: Int
+        /// Whether the reference interpreter runs this node.
         public var supported: Bool
+        /// Whether the C back end handles this node (a kernel of its own, or fused into another layer's).
+        public var compiles: Bool = false
+        /// How the compiled C computes it: a kernel-library function (with the variant the target's
+        /// instructions select), "generated loops", "fused" into a neighbour, or "folded" at compile time.
+        public var kernel: String?
     }
 
     public struct Totals: Codable, Sendable, Equatable {
@@ -64,15 +71,17 @@ public struct InspectReport: Codable, Sendable, Equatable {
     public var totals: Totals
     public var unsupported: [Unsupported]
     public var notes: [String]
-    /// Whether `whittle compile` turns the model into C (for the host), found by compiling it.
+    /// Whether `whittle compile` turns the model into C (for `target`), found by compiling it.
     public var compilesToC: Bool = false
+    /// The target the C support and kernels are given for.
+    public var target: String = "host"
     /// Why it does not, with the node, when it does not.
     public var compileProblem: String?
 }
 
 extension InspectReport {
-    /// Builds the report of an analyzed model.
-    public init(_ analyzed: AnalyzedModel) {
+    /// Builds the report of an analyzed model; C support and kernels are those of `target` (default: the host).
+    public init(_ analyzed: AnalyzedModel, target: TargetDescription? = nil) {
         let model = analyzed.model
         let graph = analyzed.graph
         func value(_ name: String) -> Value {
@@ -113,12 +122,19 @@ extension InspectReport {
         notes = model.notes
         // "Supported" means the interpreter runs it; whether the C back end does is answered by
         // compiling (without writing weights), so the summary never promises what compile refuses.
+        self.target = target?.name ?? "host"
+        let cKernels = Set(CEmitter.supportedOperators)
+        for i in nodes.indices {
+            let node = graph.nodes[i]
+            nodes[i].compiles = nodes[i].supported && cKernels.contains(node.qualifiedOpType)
+        }
         if analyzed.inference.unsupported.isEmpty {
-            var options = CompileOptions()
+            var options = CompileOptions(integerOnly: target?.fpu == "none")
             options.withWeights = false
             do {
-                _ = try ModelCompiler.compile(analyzed, options: options)
+                let compiled = try ModelCompiler.compile(analyzed, options: options)
                 compilesToC = true
+                describeKernels(compiled, graph: graph, target: target)
             } catch let error as WhittleError {
                 var copy = error
                 copy.file = nil
@@ -129,5 +145,35 @@ extension InspectReport {
         } else {
             compileProblem = "the interpreter does not support every operator"
         }
+    }
+
+
+    /// Each node's kernel in the compiled model: layers keep the ONNX name of the node they compute;
+    /// a node without a layer was fused into a neighbour or computed at compile time.
+    mutating func describeKernels(_ compiled: CompiledModel, graph: Graph, target: TargetDescription?) {
+        var byName: [String: CSourceBundle.Layer] = [:]
+        for layer in compiled.bundle.layers where !layer.name.isEmpty { byName[layer.name] = byName[layer.name] ?? layer }
+        let constants = Set(compiled.types.graph.initializers.keys)
+        let variant = Self.variant(target)
+        for i in nodes.indices {
+            nodes[i].compiles = true
+            let node = graph.nodes[i]
+            if let layer = byName[node.name], !node.name.isEmpty {
+                nodes[i].kernel = layer.isView ? "view (no code)"
+                    : layer.kernels.isEmpty ? "generated loops" : layer.kernels.joined(separator: ", ") + " (\(variant))"
+            } else if node.outputs.allSatisfy({ $0.isEmpty || constants.contains($0) }) {
+                nodes[i].kernel = "folded"
+            } else {
+                nodes[i].kernel = "fused"
+            }
+        }
+    }
+
+    /// Which variant of the library kernels the target's compiler flags select.
+    static func variant(_ target: TargetDescription?) -> String {
+        guard let target, target.kind != "host" else { return "portable C" }
+        if target.features.contains("neon") { return "NEON" }
+        if target.features.contains("dsp") { return "Arm DSP" }
+        return "portable C"
     }
 }

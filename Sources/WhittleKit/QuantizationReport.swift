@@ -152,7 +152,8 @@ extension QuantizationReport {
         }))
         if !leftInFloat.isEmpty {
             lines.append("")
-            lines.append("left in float (no integer form): \(leftInFloat.joined(separator: ", "))")
+            lines.append("left in float:")
+            lines.append(contentsOf: leftInFloat.map { "  " + $0 })
         }
         if totalMACs > 0 && integerMACs * 2 < totalMACs {
             lines.append("")

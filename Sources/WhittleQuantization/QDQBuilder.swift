@@ -64,30 +64,42 @@ struct QDQBuilder {
     // MARK: Deciding
 
     /// Whether a compute node can be quantized: constant weights of the supported layouts, float activations.
-    func quantizable(_ node: Node) -> Bool {
-        guard Node.isDefaultDomain(node.domain), Self.computeOps.contains(node.opType), node.outputs.count == 1,
-              isFloat(node.outputs[0]) else { return false }
+    func quantizable(_ node: Node) -> Bool { refusal(node) == nil }
+
+    /// Why `node` stays in float, or nil when it has an integer form.
+    func refusal(_ node: Node) -> String? {
+        guard Node.isDefaultDomain(node.domain), Self.computeOps.contains(node.opType) else {
+            return "no integer kernel for \(node.opType)"
+        }
+        guard node.outputs.count == 1, isFloat(node.outputs[0]) else { return "its output is not float" }
         let activationInputs = node.inputs.prefix(node.opType == "Add" ? 2 : 1)
-        guard activationInputs.allSatisfy({ !$0.isEmpty && isFloat($0) && !isConstant($0) }) else { return false }
+        guard activationInputs.allSatisfy({ !$0.isEmpty && isFloat($0) && !isConstant($0) }) else {
+            return node.opType == "Add" ? "adds a constant (an integer Add takes two activations)" : "its input is not a float activation"
+        }
         switch node.opType {
         case "Conv":
-            guard let w = graph.initializers[node.inputs[1]], w.elementType == .float, w.rank >= 3 else { return false }
-            return node.inputs.count < 3 || node.inputs[2].isEmpty || graph.initializers[node.inputs[2]]?.count == w.shape[0]
+            guard let w = graph.initializers[node.inputs[1]], w.elementType == .float, w.rank >= 3 else { return "its weights are not a float constant" }
+            guard node.inputs.count < 3 || node.inputs[2].isEmpty || graph.initializers[node.inputs[2]]?.count == w.shape[0] else {
+                return "its bias is not a constant per output channel"
+            }
+            return nil
         case "Gemm":
-            guard let b = graph.initializers[node.inputs[1]], b.elementType == .float, b.rank == 2,
-                  int(node, "transA") == 0, float(node, "alpha") == 1 else { return false }
+            guard let b = graph.initializers[node.inputs[1]], b.elementType == .float, b.rank == 2 else { return "its weights are not a float constant matrix" }
+            guard int(node, "transA") == 0, float(node, "alpha") == 1 else { return "transA or alpha is set" }
             let n = int(node, "transB") != 0 ? b.shape[0] : b.shape[1]
             if node.inputs.count > 2 && !node.inputs[2].isEmpty {
                 guard float(node, "beta") == 1, let c = graph.initializers[node.inputs[2]], c.elementType == .float,
-                      c.count == n, c.rank == 1 || (c.rank == 2 && c.shape[0] == 1) else { return false }
+                      c.count == n, c.rank == 1 || (c.rank == 2 && c.shape[0] == 1) else { return "its C input is not one constant bias row" }
             }
-            return true
+            return nil
         case "MatMul":
-            guard let b = graph.initializers[node.inputs[1]], b.elementType == .float, b.rank == 2,
-                  types.graph.type(of: node.inputs[0])?.shape?.count == 2 else { return false }
-            return true
+            guard let b = graph.initializers[node.inputs[1]], b.elementType == .float, b.rank == 2 else {
+                return "its second input is not a constant matrix (a product of two activations)"
+            }
+            guard types.graph.type(of: node.inputs[0])?.shape?.count == 2 else { return "its input's shape is not static" }
+            return nil
         default:
-            return true
+            return nil
         }
     }
 
@@ -175,7 +187,7 @@ struct QDQBuilder {
         if kind == .float {
             // Readers of quantized values read the dequantized tensor (a folded ReLU lives only there).
             if node.inputs.contains(where: { parameters[$0] != nil }) || Self.computeOps.contains(node.opType) {
-                leftInFloat.append("\(node.name.isEmpty ? "(unnamed)" : node.name) (\(node.opType))")
+                leftInFloat.append("\(node.name.isEmpty ? "(unnamed)" : node.name) (\(node.opType)): \(refusal(original) ?? "no calibrated range")")
             }
             node.inputs = node.inputs.map { dequantized[$0] ?? $0 }
             nodes.append(node)

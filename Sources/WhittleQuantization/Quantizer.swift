@@ -12,14 +12,15 @@ public struct QuantizationResult: Sendable {
     public var floatModel: Model
     /// Every activation stored as integers, in graph order.
     public var values: [QuantizedValue]
-    /// Nodes that read quantized values but stay in float (no integer form).
+    /// Nodes that read quantized values or compute in float, as "name (op): why".
     public var leftInFloat: [String]
 }
 
 /// Static post-training quantization: calibration with the reference interpreter, then the QDQ rewrite.
 public enum Quantizer {
     /// The clean-up run before calibration; every pass keeps the model standard ONNX.
-    public static let preparation = PassPipeline(passes: [FoldConstants(), RemoveIdentities(), FoldBatchNormalization(), RemoveDeadNodes()])
+    public static let preparation = PassPipeline(passes: [FoldConstants(), RemoveIdentities(), FoldBatchNormalization(), MatMulAsMatrix(),
+                                                              RemoveDeadNodes()])
 
     /// Quantizes `model`. `sample(i)` gives the inputs of calibration sample `i` of `samples`;
     /// `progress(phase, done, total)` is called after each sample.

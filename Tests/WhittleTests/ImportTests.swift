@@ -256,6 +256,29 @@ struct InspectSupportTests {
         let bad = InspectReport(try ModelLoader.load(path: TestPaths.fixture("q_matmulinteger.onnx")))
         #expect(!bad.compilesToC && bad.unsupported.isEmpty)
         #expect(bad.text().contains("does not compile to C: node 0 (MatMulInteger): the C back end has no kernel for MatMulInteger"), "\(bad.text())")
+        // Per node: the interpreter runs it, the C back end does not.
+        #expect(bad.nodes[0].supported && !bad.nodes[0].compiles && bad.nodes[0].kernel == nil)
+        #expect(bad.text().contains("no kernel"))
+    }
+
+    /// Per node, for a target: the library kernel and the variant its instructions select, or how else the C handles it.
+    @Test func eachNodeSaysHowTheTargetsCComputesIt() throws {
+        let catalog = try TargetCatalog(explicit: TestPaths.root.appendingPathComponent("Targets").path)
+        let analyzed = try ModelLoader.load(path: TestPaths.model("kws_dscnn_int8_qdq.onnx"))
+        func kernel(_ report: InspectReport, _ name: String) -> String? { report.nodes.first { $0.name == name }?.kernel }
+        let m4 = InspectReport(analyzed, target: try catalog.target("cortex-m4f"))
+        #expect(m4.target == "cortex-m4f" && m4.nodes.allSatisfy(\.compiles))
+        #expect(kernel(m4, "/net/net.0/net.0.1/Conv") == "whittle_conv_s8 (Arm DSP)")
+        #expect(kernel(m4, "/net/net.2/net.2.0/Conv") == "whittle_depthwise_s8 (Arm DSP)")
+        #expect(kernel(m4, "/net/net.13/Gemm") == "whittle_fully_connected_s8 (Arm DSP)")
+        #expect(kernel(m4, "/net/net.12/Flatten") == "view (no code)")
+        #expect(kernel(m4, "/net/net.14/Softmax") == "generated loops")
+        #expect(kernel(m4, "/net/net.0/net.0.3/Relu_output_0_QuantizeLinear") == "fused")
+        #expect(m4.text().contains("compiles to C for cortex-m4f"))
+        #expect(kernel(InspectReport(analyzed, target: try catalog.target("rpi4")), "/net/net.0/net.0.1/Conv") == "whittle_conv_s8 (NEON)")
+        #expect(kernel(InspectReport(analyzed, target: try catalog.target("cortex-m0plus")), "/net/net.0/net.0.1/Conv") == "whittle_conv_s8 (portable C)")
+        let json = try CommandLineTests.run(["inspect", "--json", "--target", "rpi4", TestPaths.model("kws_dscnn_int8_qdq.onnx")])
+        #expect(json.status == 0 && json.stdout.contains("\"kernel\" : \"whittle_conv_s8 (NEON)\"") && json.stdout.contains("\"compiles\" : true"))
     }
 }
 

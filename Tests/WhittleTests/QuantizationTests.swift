@@ -244,7 +244,46 @@ struct QuantizationCoverageTests {
         let report = try QuantizationReport.evaluate(result, samples: samples, labels: nil)
         #expect(report.totalMACs == 32 * 32 + 32 * 4 && report.integerMACs == 32 * 4, "\(report.integerMACs) of \(report.totalMACs)")
         #expect(report.text.contains("MACs on integer kernels: 128 of 1152 (11.1 %)"))
-        #expect(report.text.contains("left in float (no integer form): mix (MatMul)"))
+        #expect(report.text.contains("left in float:\n  mix (MatMul): its second input is not a constant matrix (a product of two activations)"))
         #expect(report.text.contains("warning: less than half of the multiply-accumulates run on integer kernels"))
+    }
+
+    /// A transformer's projections (MatMul of [batch, tokens, features] by a constant matrix) become
+    /// integer matrix products; what stays float says why.
+    @Test func transformerProjectionsAreQuantized() throws {
+        let (tokens, d, hidden) = (8, 16, 32)
+        var graph = Graph(name: "block")
+        graph.inputs = [ValueInfo(name: "x", type: TensorType(.float, [1, tokens, d]))]
+        func values(_ count: Int, _ seed: Int) -> [Float] { (0..<count).map { Float(($0 * 37 + seed * 11) % 29) / 29 - 0.5 } }
+        graph.initializers = ["gamma": try Tensor(floats: values(d, 1).map { $0 + 1 }, shape: [d]), "beta": try Tensor(floats: values(d, 2), shape: [d]),
+                              "w1": try Tensor(floats: values(d * hidden, 3), shape: [d, hidden]), "b1": try Tensor(floats: values(hidden, 4), shape: [hidden]),
+                              "w2": try Tensor(floats: values(hidden * d, 5), shape: [hidden, d])]
+        graph.nodes = [Node(name: "norm", opType: "LayerNormalization", inputs: ["x", "gamma", "beta"], outputs: ["h"]),
+                       Node(name: "up", opType: "MatMul", inputs: ["h", "w1"], outputs: ["u"]),
+                       Node(name: "up_bias", opType: "Add", inputs: ["u", "b1"], outputs: ["ub"]),
+                       Node(name: "act", opType: "Relu", inputs: ["ub"], outputs: ["r"]),
+                       Node(name: "down", opType: "MatMul", inputs: ["r", "w2"], outputs: ["m"]),
+                       Node(name: "residual", opType: "Add", inputs: ["m", "x"], outputs: ["y"])]
+        graph.outputs = [ValueInfo(name: "y", type: nil)]
+        let model = Model(opsets: ["": 17], graph: graph)
+        try FileManager.default.createDirectory(atPath: CBackendTests.workRoot, withIntermediateDirectories: true)
+        let path = CBackendTests.workDirectory("block.npz")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try NPZArchive.write([("x", try Tensor(floats: (0..<16 * tokens * d).map { sin(Float($0) * 0.37) }, shape: [16, 1, tokens, d]))], to: path)
+        let analyzed = try ModelLoader.analyze(model, path: "block.onnx")
+        let (result, samples) = try ModelQuantizer.quantize(analyzed, calibration: path)
+        let report = try QuantizationReport.evaluate(result, samples: samples, labels: nil)
+        #expect(report.integerMACs == report.totalMACs && report.totalMACs == 2 * tokens * d * hidden, "\(report.integerMACs) of \(report.totalMACs)")
+        #expect(report.quantizedWeightBytes < report.floatWeightBytes)
+        #expect(!report.text.contains("warning:"))
+        #expect(report.leftInFloat.contains("up_bias (Add): adds a constant (an integer Add takes two activations)"), "\(report.leftInFloat)")
+        #expect(report.leftInFloat.contains { $0.hasPrefix("norm (LayerNormalization): no integer kernel") } || !report.leftInFloat.contains { $0.hasPrefix("norm") })
+        for output in report.outputs { #expect((output.error.sqnrDecibels ?? 99) > 25, "\(output.name): \(output.error)") }
+        // The compiled model runs both products on the integer matrix kernel and matches its graph exactly.
+        let quantized = try ModelLoader.analyze(result.model, path: "block_int8.onnx")
+        let compiled = try ModelCompiler.compile(quantized)
+        #expect(compiled.bundle.layers.filter { $0.kernels.contains("whittle_fully_connected_s8") }.count == 2)
+        let checks = try ModelVerifier.verify(quantized, inputs: nil, options: .init(), workDirectory: CBackendTests.workDirectory("block-verify"))
+        for c in checks where c.decides { #expect(c.passed, "\(c.name): \(c.maxAbsError)") }
     }
 }
