@@ -80,7 +80,8 @@ public enum CEmitter {
     /// `integerOnly` makes the integer kernels requantize without floating point (for cores without an FPU).
     public static func emit(model: Model, types: InferenceResult, plan: MemoryPlan, name: String, source: String,
                             integerOnly: Bool = false, sparse: SparsePolicy = .auto, withWeights: Bool = true,
-                            weightFormat: WeightFormat = .c) throws -> CSourceBundle {
+                            weightFormat: WeightFormat = .c,
+                            progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> CSourceBundle {
         let graph = types.graph
         let prefix = CSyntax.identifier(name)
         var names = NameTable(reserved: ["arena", "base", prefix + "_run", prefix + "_run_with_arena"])
@@ -105,6 +106,7 @@ public enum CEmitter {
         var functions = CWriter(), run = CWriter(), layers: [CSourceBundle.Layer] = []
         var usedWeights = Set<String>(), extraArrays: [EmissionExtras.Array] = []
         for (index, node) in graph.nodes.enumerated() {
+            progress("emitting C", index + 1, graph.nodes.count)
             let context = graph.context(ofNode: index)
             let function = names.unique(String(format: "node_%03d_", index) + CSyntax.identifier(node.name.isEmpty ? node.opType : node.name))
             let outputs = node.outputs.enumerated().filter { !$0.element.isEmpty }

@@ -54,7 +54,9 @@ public struct CompiledModel: Sendable {
 
 /// `whittle compile`: optimize, plan memory, emit C.
 public enum ModelCompiler {
-    public static func compile(_ analyzed: AnalyzedModel, options: CompileOptions = .init()) throws -> CompiledModel {
+    /// `progress(phase, done, total)` follows the passes and the layers as they are emitted (big models take a while).
+    public static func compile(_ analyzed: AnalyzedModel, options: CompileOptions = .init(),
+                               progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> CompiledModel {
         let start = Date()
         if let first = analyzed.inference.unsupported.first {
             throw WhittleError(.unsupported, "cannot compile: \(first.reason)", file: analyzed.path, node: first.node)
@@ -64,8 +66,12 @@ public enum ModelCompiler {
             // Constant nodes are data, not computation: they become weights whatever passes run, so
             // `--disable-pass fold-constants` changes what is optimized, never what compiles.
             let model = try ConstantNodes.asInitializers(analyzed.model)
+            let passCount = PassPipeline.standard.passes.filter { !options.disabledPasses.contains($0.name) }.count
+            var passesRun = 0
             let (optimized, types) = try PassPipeline.standard.run(model, disabled: options.disabledPasses) { pass, model, types in
                 if options.dumpAfter.contains(pass) { dumps.append((pass, IRPrinter.text(model.graph, types: types))) }
+                passesRun += 1
+                progress("optimizing", passesRun, passCount)
             }
             for pass in options.dumpAfter.sorted() where !PassPipeline.standard.passes.contains(where: { $0.name == pass }) {
                 throw WhittleError(.usage, "--dump-ir-after names unknown pass \"\(pass)\"")
@@ -77,7 +83,7 @@ public enum ModelCompiler {
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
                                            source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
                                            integerOnly: options.integerOnly, sparse: options.sparse, withWeights: options.withWeights,
-                                           weightFormat: options.weightFormat)
+                                           weightFormat: options.weightFormat, progress: progress)
             return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
                                  compileSeconds: Date().timeIntervalSince(start))
         } catch let error as WhittleError {

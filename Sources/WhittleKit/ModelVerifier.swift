@@ -38,9 +38,10 @@ public enum ModelVerifier {
     public static let strictFlags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wstrict-prototypes",
                                      "-Wdouble-promotion"]
 
+    /// `progress` follows the compilation (see ``ModelCompiler/compile(_:options:progress:)``), then building and running.
     public static func verify(_ analyzed: AnalyzedModel, inputs given: [String: NDArray]?, options: Options,
-                              workDirectory: String) throws -> [Comparison] {
-        let compiled = try ModelCompiler.compile(analyzed, options: options.compile)
+                              workDirectory: String, progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> [Comparison] {
+        let compiled = try ModelCompiler.compile(analyzed, options: options.compile, progress: progress)
         _ = try compiled.write(to: workDirectory)
         let inputs = given ?? randomInputs(for: analyzed.graph, seed: options.seed)
         let name = compiled.bundle.name
@@ -55,8 +56,11 @@ public enum ModelVerifier {
             + compiled.bundle.compiledSources + ["-lm"]
         if options.sanitize { arguments.insert(contentsOf: ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"], at: 0) }
         arguments += options.extraFlags
+        progress("building and running", 0, 2)
         try run(options.compiler, arguments, in: workDirectory, what: "building the C code")
+        progress("building and running", 1, 2)
         try run(executable, [], in: workDirectory, what: "running the compiled model")
+        progress("building and running", 2, 2)
         let bytes = try analyzed.graph.outputs.indices.map { j in
             [UInt8](try Data(contentsOf: directory.appendingPathComponent("output_\(j).bin")))
         }

@@ -22,14 +22,15 @@ public enum TargetVerifier {
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
                               inputs given: [String: NDArray]?, tolerance: Double, budgets: (ram: Int?, flash: Int?),
-                              workDirectory: String, compile: CompileOptions = .init(), strict: Bool = false) throws -> Result {
+                              workDirectory: String, compile: CompileOptions = .init(), strict: Bool = false,
+                              progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
         guard target.kind != "host", let emulator = target.qemu else {
             throw WhittleError(.usage, "target \(target.name) has no emulator; use whittle verify without --target for the host")
         }
         var options = compile
         options.name = "model"
         options.integerOnly = target.fpu == "none"
-        let compiled = try ModelCompiler.compile(analyzed, options: options)
+        let compiled = try ModelCompiler.compile(analyzed, options: options, progress: progress)
         try TargetBudget.check(compiled, target: target, ram: budgets.ram, flash: budgets.flash)
         _ = try compiled.write(to: workDirectory)
         let inputs = given ?? ModelVerifier.randomInputs(for: analyzed.graph, seed: 1)
@@ -42,7 +43,9 @@ public enum TargetVerifier {
         let program = workDirectory + "/model.elf"
         let arguments = try TargetProgram.buildArguments(target: target, root: root, sources: ["harness.c"] + compiled.bundle.compiledSources,
                                                          program: program, extra: compiled.bundle.buildFlags(folder: "."))
+        progress("building and running", 0, 2)
         try ModelVerifier.run(target.compiler, arguments, in: workDirectory, what: "building for \(target.name)")
+        progress("building and running", 1, 2)
         let sizes = try sectionSizes(program, compiler: target.compiler, in: workDirectory)
 
         // The instruction counter is built from source the first time.
@@ -55,6 +58,7 @@ public enum TargetVerifier {
         qemu += ["-plugin", "\(plugin),start=\(begin),end=\(end)", "-d", "plugin", "-D", "\(workDirectory)/counts.txt"]
         if !bare { qemu.append(program) }
         let console = try capture(qemu, in: workDirectory, what: "running under \(emulator.program)")
+        progress("building and running", 2, 2)
         let output = bare ? ((try? String(contentsOfFile: workDirectory + "/console.txt", encoding: .utf8)) ?? "") : console
         let counts = (try? String(contentsOfFile: workDirectory + "/counts.txt", encoding: .utf8)) ?? ""
         let values = try parseOutputs(output, graph: graph)

@@ -8,7 +8,9 @@ import WhittleCodegen
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compile a model to standalone C99: NAME.h, NAME.c, the weights (NAME_weights.c, or NAME_weights.S and .bin) and a memory/weights report."
+        abstract: "Compile a model to standalone C99: NAME.h, NAME.c, the weights (NAME_weights.c, or NAME_weights.S and .bin) and a memory/weights report.",
+        // The model and -o are required; they are optional to the parser only so that --list-passes works alone.
+        usage: "whittle compile <model> --output <OUTDIR> [<options>]\nwhittle compile --list-passes"
     )
 
     @Argument(help: "The ONNX model file.")
@@ -68,7 +70,7 @@ struct Compile: ParsableCommand {
                 throw WhittleError(.usage, "--calibration is only used with --quantize int8 or --binarize")
             }
             let options = try passes.compileOptions(name: name, integerOnly: target.fpu == "none")
-            let compiled = try ModelCompiler.compile(analyzed, options: options)
+            let compiled = try ModelCompiler.compile(analyzed, options: options, progress: ProgressBar.standardError())
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
             do {
                 try TargetBudget.check(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash())

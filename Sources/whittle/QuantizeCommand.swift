@@ -33,6 +33,8 @@ struct CalibrationOptions: ParsableArguments {
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Quantize a float model to int8 (static, calibrated) and write it as an ONNX QDQ model.",
+        // --calibration is optional to the parser only because compile shares it (with --quantize int8).
+        usage: "whittle quantize <model> --calibration <DATA.npz> --output <OUT.onnx> [<options>]",
         discussion: """
         Weights become int8, symmetric per output channel; activations int8 (or uint8) per tensor with \
         calibrated ranges; biases int32. The report compares the quantized model, run as Whittle compiles it \

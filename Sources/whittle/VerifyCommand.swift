@@ -63,7 +63,7 @@ struct Verify: ParsableCommand {
                     let compile = try passes.compileOptions()
                     result = try TargetVerifier.verify(analyzed, target: target, catalog: catalog, inputs: given, tolerance: tolerance,
                                                        budgets: (try targetOptions.ram(), try targetOptions.flash()), workDirectory: directory,
-                                                       compile: compile, strict: strict)
+                                                       compile: compile, strict: strict, progress: ProgressBar.standardError())
                 } catch let error as WhittleError {
                     throw error.inFile(options.model)
                 }
@@ -82,7 +82,8 @@ struct Verify: ParsableCommand {
             let directory = workDir ?? FileManager.default.temporaryDirectory
                 .appendingPathComponent("whittle-verify-\(ProcessInfo.processInfo.processIdentifier)").path
             defer { if workDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
-            let results = try ModelVerifier.verify(analyzed, inputs: given, options: settings, workDirectory: directory)
+            let results = try ModelVerifier.verify(analyzed, inputs: given, options: settings, workDirectory: directory,
+                                                   progress: ProgressBar.standardError())
             failed = Self.report(results) || failed
         }
         if failed { throw ExitCode(1) }

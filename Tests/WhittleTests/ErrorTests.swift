@@ -215,6 +215,15 @@ struct ErrorStyleTests {
         }
         let help = try CommandLineTests.run(["--help"])
         #expect(help.status == 0 && help.stdout.contains("SUBCOMMANDS"))
+        // Required arguments show as required in every command's usage line.
+        let usages = [("compile", "USAGE: whittle compile <model> --output <OUTDIR>"), ("quantize", "--calibration <DATA.npz> --output <OUT.onnx>"),
+                      ("run", "<model>"), ("verify", "<model>"), ("prune", "<model> --output <OUT.onnx>"), ("report", "<model> --output <report.html>"),
+                      ("binarize", "<model>"), ("inspect", "<model>"), ("distill-export", "<model> --data <TRANSFER.npz> --output <DIR>")]
+        for (command, usage) in usages {
+            let text = try CommandLineTests.run([command, "--help"]).stdout
+            let line = text.split(separator: "\n").first { $0.hasPrefix("USAGE:") } ?? ""
+            #expect(line.contains(usage) && !line.contains("[<model>]"), "\(command): \(line)")
+        }
     }
 
     @Test func anEmptyArchiveSaysSo() throws {

@@ -142,4 +142,19 @@ struct WeightFormatTests {
         let run = try CommandLineTests.execute(directory + "/build/app", [TestPaths.root.appendingPathComponent("Examples/kws_dscnn_input.npy").path])
         #expect(run.status == 0 && run.stdout.contains("top class: 4"), "\(run.stdout) \(run.stderr)")
     }
+
+    /// Long compiles and verifications say how far they are (the CLI draws this on a terminal).
+    @Test func compileAndVerifyReportProgress() throws {
+        final class Log: @unchecked Sendable { var phases: [(String, Int, Int)] = [] }
+        let log = Log()
+        let analyzed = try ModelLoader.load(path: TestPaths.model("digits_cnn.onnx"))
+        _ = try ModelVerifier.verify(analyzed, inputs: nil, options: .init(), workDirectory: CBackendTests.workDirectory("progress")) {
+            log.phases.append(($0, $1, $2))
+        }
+        let names = log.phases.map(\.0)
+        #expect(names.first == "optimizing" && names.contains("emitting C") && names.last == "building and running")
+        #expect(log.phases.last.map { $0.1 == $0.2 } == true)
+        let emitted = log.phases.filter { $0.0 == "emitting C" }
+        #expect(emitted.map(\.1) == Array(1...emitted.count) && emitted.allSatisfy { $0.2 == emitted.count })
+    }
 }
