@@ -49,7 +49,13 @@ struct QDQBuilder {
         self.types = types
         taken = Set(graph.initializers.keys).union(graph.inputs.map(\.name))
         for node in graph.nodes { taken.formUnion(node.outputs); taken.insert(node.name) }
+        for (index, node) in types.graph.nodes.enumerated() where index < types.macs.count && types.macs[index] > 0 {
+            if let first = node.outputs.first { macsByOutput[first] = types.macs[index] }
+        }
     }
+
+    /// Multiply-accumulates of each node of the prepared model, by its first output.
+    var macsByOutput: [String: Int] = [:]
 
     mutating func name(_ base: String) -> String {
         var candidate = base, k = 1
@@ -186,7 +192,9 @@ struct QDQBuilder {
         let kind = treatment(node, original: original)
         if kind == .float {
             // Readers of quantized values read the dequantized tensor (a folded ReLU lives only there).
-            if node.inputs.contains(where: { parameters[$0] != nil }) || Self.computeOps.contains(node.opType) {
+            // Listed: readers of integer values, and every layer that does multiply-accumulates in float.
+            let macs = original.outputs.first.flatMap { macsByOutput[$0] } ?? 0
+            if node.inputs.contains(where: { parameters[$0] != nil }) || Self.computeOps.contains(node.opType) || macs > 0 {
                 leftInFloat.append("\(node.name.isEmpty ? "(unnamed)" : node.name) (\(node.opType)): \(refusal(original) ?? "no calibrated range")")
             }
             node.inputs = node.inputs.map { dequantized[$0] ?? $0 }

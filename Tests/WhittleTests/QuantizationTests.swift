@@ -286,4 +286,29 @@ struct QuantizationCoverageTests {
         let checks = try ModelVerifier.verify(quantized, inputs: nil, options: .init(), workDirectory: CBackendTests.workDirectory("block-verify"))
         for c in checks where c.decides { #expect(c.passed, "\(c.name): \(c.maxAbsError)") }
     }
+
+    /// A recurrent layer has no integer kernel: it stays float and the report says so, with its MACs counted as float.
+    @Test func recurrentLayersLeftInFloatAreListed() throws {
+        let (steps, features, hidden) = (4, 8, 6)
+        func values(_ count: Int, _ seed: Int) -> [Float] { (0..<count).map { Float(($0 * 31 + seed * 7) % 23) / 46 - 0.25 } }
+        var graph = Graph(name: "recurrent")
+        graph.inputs = [ValueInfo(name: "x", type: TensorType(.float, [steps, 1, features]))]
+        graph.initializers = ["W": try Tensor(floats: values(4 * hidden * features, 1), shape: [1, 4 * hidden, features]),
+                              "R": try Tensor(floats: values(4 * hidden * hidden, 2), shape: [1, 4 * hidden, hidden]),
+                              "fc": try Tensor(floats: values(hidden * 3, 3), shape: [hidden, 3]), "shape": try Tensor(int64s: [1, Int64(hidden)], shape: [2])]
+        graph.nodes = [Node(name: "lstm", opType: "LSTM", inputs: ["x", "W", "R"], outputs: ["", "h"], attributes: ["hidden_size": .int(hidden)]),
+                       Node(name: "flat", opType: "Reshape", inputs: ["h", "shape"], outputs: ["hf"]),
+                       Node(name: "head", opType: "MatMul", inputs: ["hf", "fc"], outputs: ["y"])]
+        graph.outputs = [ValueInfo(name: "y", type: nil)]
+        try FileManager.default.createDirectory(atPath: CBackendTests.workRoot, withIntermediateDirectories: true)
+        let path = CBackendTests.workDirectory("recurrent.npz")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try NPZArchive.write([("x", try Tensor(floats: (0..<8 * steps * features).map { cos(Float($0) * 0.21) }, shape: [8, steps, 1, features]))], to: path)
+        let analyzed = try ModelLoader.analyze(Model(opsets: ["": 14], graph: graph), path: "recurrent.onnx")
+        let (result, samples) = try ModelQuantizer.quantize(analyzed, calibration: path)
+        let report = try QuantizationReport.evaluate(result, samples: samples, labels: nil)
+        #expect(report.leftInFloat.contains("lstm (LSTM): no integer kernel for LSTM"), "\(report.leftInFloat)")
+        #expect(report.integerMACs == hidden * 3 && report.totalMACs > 10 * report.integerMACs, "\(report.integerMACs) of \(report.totalMACs)")
+        #expect(report.text.contains("warning: less than half"))
+    }
 }
