@@ -83,6 +83,22 @@ public struct FuseQuantized: GraphPass {
         return created
     }
 
+    /// The integer kernels add the bias to the accumulator as it is: that is the model's arithmetic
+    /// only when the bias is dequantized with scale x_scale · w_scale (per channel, as quantizers compute
+    /// it in float32) and zero point 0. Any other bias stays in the float path, exactly as written.
+    func biasFitsAccumulator(_ b: Dequantized, x: Dequantized, w: Dequantized, _ graph: Graph) -> Bool {
+        guard let bs = graph.initializers[b.scale]?.floats(), let xs = graph.initializers[x.scale]?.floats(), xs.count == 1,
+              let ws = graph.initializers[w.scale]?.floats(), !bs.isEmpty, !ws.isEmpty else { return false }
+        if let zero = b.zeroPoint, graph.initializers[zero]?.int64s()?.allSatisfy({ $0 == 0 }) != true { return false }
+        let channels = max(bs.count, ws.count)
+        guard bs.count == 1 || bs.count == channels, ws.count == 1 || ws.count == channels else { return false }
+        for c in 0..<channels {
+            let expected = xs[0] * ws[ws.count == 1 ? 0 : c], actual = bs[bs.count == 1 ? 0 : c]
+            guard abs(actual - expected) <= 1e-6 * abs(expected) else { return false }
+        }
+        return true
+    }
+
     func sameQuantization(_ d: Dequantized, _ q: Node, _ graph: Graph) -> Bool {
         guard let ds = graph.initializers[d.scale], let qs = graph.initializers[q.inputs[1]], ds.count == 1,
               ds.floats() == qs.floats() else { return false }
@@ -103,7 +119,8 @@ public struct FuseQuantized: GraphPass {
                   let xType = graph.type(of: x.integer)?.elementType, let wType = graph.type(of: w.integer)?.elementType else { return nil }
             var bias = ""
             if node.inputs.count > 2 && !node.inputs[2].isEmpty {
-                guard let b = dequantized(node.inputs[2], graph), graph.initializers[b.integer]?.elementType == .int32 else { return nil }
+                guard let b = dequantized(node.inputs[2], graph), graph.initializers[b.integer]?.elementType == .int32,
+                      biasFitsAccumulator(b, x: x, w: w, graph) else { return nil }
                 bias = b.integer
             }
             if node.opType == "Gemm" {

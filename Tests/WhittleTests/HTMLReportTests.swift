@@ -13,9 +13,9 @@ struct HTMLReportTests {
             return nil
         }
         let screenshot = directory + "/\(name).png"
-        // The profile lives in the test's folder, so nothing is left in the home directory.
-        let run = try CommandLineTests.executeWithSignals("/usr/bin/timeout", [
-            "120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(directory)/profile-\(name)",
+        // The profile and crash database live in the test's folder (HOME too), so nothing is left behind.
+        let run = try CommandLineTests.executeWithSignals("/usr/bin/env", [
+            "HOME=\(directory)", "/usr/bin/timeout", "120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(directory)/profile-\(name)",
             "--enable-logging=stderr", "--v=0", "--hide-scrollbars", "--window-size=1200,1600", "--screenshot=\(screenshot)",
             URL(fileURLWithPath: page).absoluteString,
         ])

@@ -152,24 +152,30 @@ enum NormalizationC {
         let epsilon = e.literal(Double(try e.context.float("epsilon", default: 1e-5)))
         let scaleShape = try e.inputShape(1), scaleFull = scaleShape.reduce(1, *) == size
         let biasFull = e.has(2) ? (try e.inputShape(2)).reduce(1, *) == size : true
+        // Nothing to normalize (and no first value to shift by) in an empty tensor.
+        guard size > 0, groups > 0 else { return }
         w.block("for (int g = 0; g < \(groups); ++g)") { w in
             w.line("const \(t) *in = \(e.x(0)) + g * \(size);")
             w.line("\(t) *out = \(e.y(0)) + g * \(size);")
             w.lines(statistics(t, size: size, epsilon: epsilon, e))
             let s = scaleFull ? "\(e.x(1))[i]" : "\(e.x(1))[0]"
             let b = e.has(2) ? (biasFull ? " + \(e.x(2))[i]" : " + \(e.x(2))[0]") : ""
-            w.line("for (int i = 0; i < \(size); ++i) out[i] = (in[i] - mean) * inv * \(s)\(b);")
-            if extra.contains(1) { w.line("\(e.y(1))[g] = mean;") }
+            w.line("for (int i = 0; i < \(size); ++i) out[i] = (in[i] - shift - mean) * inv * \(s)\(b);")
+            if extra.contains(1) { w.line("\(e.y(1))[g] = shift + mean;") }
             if extra.contains(2) { w.line("\(e.y(2))[g] = inv;") }
         }
     }
 
-    /// `mean` and `inv` = 1/sqrt(variance + epsilon) of the `size` values at `in`, in the interpreter's order.
+    /// `mean` (of the values less `shift`, the first one) and `inv` = 1/sqrt(variance + epsilon) of the
+    /// `size` values at `in`. Shifting keeps float sums accurate when the values are nearly equal: the
+    /// variance is then tiny, epsilon-sized, and the division by it amplifies any rounding of the mean
+    /// (the interpreter computes these statistics in double).
     static func statistics(_ t: String, size: Int, epsilon: String, _ e: NodeEmission) -> [String] {
-        ["\(t) mean = \(e.literal(0)), var = \(e.literal(0));",
-         "for (int i = 0; i < \(size); ++i) mean += in[i];",
+        ["const \(t) shift = in[0];",
+         "\(t) mean = \(e.literal(0)), var = \(e.literal(0));",
+         "for (int i = 0; i < \(size); ++i) mean += in[i] - shift;",
          "mean /= \(e.literal(Double(size)));",
-         "for (int i = 0; i < \(size); ++i) var += (in[i] - mean) * (in[i] - mean);",
+         "for (int i = 0; i < \(size); ++i) var += (in[i] - shift - mean) * (in[i] - shift - mean);",
          "var /= \(e.literal(Double(size)));",
          "const \(t) inv = \(e.literal(1)) / \(e.math("sqrt"))(var + \(epsilon));"]
     }
@@ -180,12 +186,13 @@ enum NormalizationC {
         let t = try e.cType(output: 0)
         let channels = x[1], size = x[2...].reduce(1, *)
         let epsilon = e.literal(Double(try e.context.float("epsilon", default: 1e-5)))
+        guard size > 0, x[0] * channels > 0 else { return }
         w.block("for (int plane = 0; plane < \(x[0] * channels); ++plane)") { w in
             w.line("const \(t) *in = \(e.x(0)) + plane * \(size);")
             w.line("\(t) *out = \(e.y(0)) + plane * \(size);")
             w.line("const int c = plane % \(channels);")
             w.lines(statistics(t, size: size, epsilon: epsilon, e))
-            w.line("for (int i = 0; i < \(size); ++i) out[i] = (in[i] - mean) * inv * \(e.x(1))[c] + \(e.x(2))[c];")
+            w.line("for (int i = 0; i < \(size); ++i) out[i] = (in[i] - shift - mean) * inv * \(e.x(1))[c] + \(e.x(2))[c];")
         }
     }
 }
