@@ -2,6 +2,7 @@
 #   make example               inspect the bundled example model and run it with the reference interpreter
 #   make test                  run all tests (unit, zoo, ONNX node-test conformance)
 #   make bench                 emitted C vs ONNX Runtime on the host (prints a table)
+#   make fuzz-models [N=1000] [SEED=0]  differential testing on generated models (interpreter, ONNX Runtime, C)
 #   make conformance-manifest  re-record Tests/Conformance/{expected_passes,excluded}.txt
 #   make install [PREFIX=/usr/local]  build in release mode and install bin/whittle (targets built in)
 SWIFT ?= swift
@@ -14,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /usr/local
 
-.PHONY: setup build example test bench conformance-data conformance-manifest install clean
+.PHONY: setup build example test bench conformance-data conformance-manifest install clean fuzz-models
 
 # System packages: protobuf-c and zlib with headers (found through pkg-config), the cross
 # compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
@@ -57,9 +58,21 @@ $(NODE_TESTS)/VERSION: $(VENV)/bin/python Tests/Conformance/generate_node_tests.
 
 conformance-data: $(NODE_TESTS)/VERSION
 
+# After the unit tests: the kept differential cases, then 200 generated models (a fixed seed, so
+# a run is repeatable; make fuzz-models explores further).
 test: setup conformance-data
 	$(SWIFT) build --build-tests
 	WHITTLE_REQUIRE_CONFORMANCE=1 WHITTLE_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
+	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --replay Tests/Differential/cases
+	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --count 200 --seed 0 --qemu-every 20
+
+# Differential testing on N generated models from SEED; failing models, shrunk, go to .build/fuzz-models.
+N ?= 1000
+SEED ?= 0
+fuzz-models: setup $(VENV)/bin/python
+	$(SWIFT) build
+	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --count $(N) --seed $(SEED) \
+		--qemu-every 50 --keep .build/fuzz-models
 
 bench: setup $(VENV)/bin/python
 	$(VENV)/bin/pip install -q -r Tests/Benchmarks/requirements.txt

@@ -7,7 +7,7 @@ the interpreter; `whittle verify` (the emitted C, built with gcc and sanitizers,
 against the interpreter) must pass. A failing model is shrunk to the shortest prefix of its nodes
 that still fails and kept, with its inputs, in the folder given by --keep.
 
-    python fuzz_models.py --whittle .build/debug/whittle --count 200 --seed 0 [--keep DIR]
+    python fuzz_models.py --whittle .build/debug/whittle --count 200 --seed 0 [--keep DIR] [--qemu-every 20]
     python fuzz_models.py --whittle .build/debug/whittle --replay Tests/Differential/cases
 """
 import argparse
@@ -62,8 +62,9 @@ def compare(expected, actual, quantum):
     return None
 
 
-def check(whittle, model, inputs, folder):
-    """None when the model passes; otherwise what failed."""
+def check(whittle, model, inputs, folder, compiler="gcc", target=None):
+    """None when the model passes; otherwise what failed. `compiler` builds the host check (with
+    sanitizers); `target`, when given, also runs the C on that device under QEMU."""
     path = os.path.join(folder, "model.onnx")
     onnx.save(model, path)
     data = os.path.join(folder, "inputs.npz")
@@ -90,10 +91,12 @@ def check(whittle, model, inputs, folder):
             except Exception:
                 pass
             return f"interpreter against ONNX Runtime, output {name}: {problem}"
-    verify = subprocess.run([whittle, "verify", path, "--inputs", data, "--cc", "gcc"], capture_output=True, text=True, timeout=300)
-    if verify.returncode != 0:
-        lines = [line for line in (verify.stdout + verify.stderr).splitlines() if "FAIL" in line or "error" in line]
-        return "whittle verify: " + " / ".join(lines[:3] or [verify.stdout[-300:]])
+    runs = [["--cc", compiler]] + ([["--target", target]] if target else [])
+    for extra in runs:
+        verify = subprocess.run([whittle, "verify", path, "--inputs", data] + extra, capture_output=True, text=True, timeout=600)
+        if verify.returncode != 0:
+            lines = [line for line in (verify.stdout + verify.stderr).splitlines() if "FAIL" in line or "error" in line]
+            return f"whittle verify {' '.join(extra)}: " + " / ".join(lines[:3] or [verify.stdout[-300:]])
     return None
 
 
@@ -134,6 +137,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", help="folder for minimized failing models")
     parser.add_argument("--replay", help="folder of kept cases (NAME.onnx with NAME.npz) that must pass")
+    parser.add_argument("--qemu-every", type=int, default=0, help="also verify every K-th model on --target under QEMU")
+    parser.add_argument("--target", default="cortex-m4f")
     args = parser.parse_args()
     failures, generator_errors = [], []
     folder = tempfile.mkdtemp(prefix="whittle-fuzz-models-")
@@ -156,7 +161,10 @@ def main():
                 except Exception as error:
                     generator_errors.append((seed, str(error).splitlines()[0]))
                     continue
-                problem = check(args.whittle, model, inputs, folder)
+                # gcc and clang take turns building the sanitized host program.
+                compiler = "gcc" if seed % 2 == 0 else "clang"
+                target = args.target if args.qemu_every and seed % args.qemu_every == 0 else None
+                problem = check(args.whittle, model, inputs, folder, compiler, target)
                 if problem and problem.startswith("generator:"):
                     generator_errors.append((seed, problem))
                 elif problem:
@@ -165,8 +173,9 @@ def main():
                     if args.keep:
                         keep(small, inputs, small_problem or problem, args.keep, f"seed_{seed}")
             tested = args.count - len(generator_errors)
+            on_device = f", every {args.qemu_every}th also on {args.target} under QEMU" if args.qemu_every else ""
             print(f"{tested} generated models (seeds {args.seed}..{args.seed + args.count - 1}): {tested - len(failures)} pass "
-                  f"(interpreter = ONNX Runtime, C = interpreter under ASan/UBSan)")
+                  f"(interpreter = ONNX Runtime, C built by gcc and clang with ASan/UBSan = interpreter{on_device})")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for seed, problem in generator_errors:

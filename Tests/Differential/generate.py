@@ -289,25 +289,48 @@ def movement(b):
     return None
 
 
+def quantize(b, x, unsigned):
+    """QuantizeLinear then DequantizeLinear of `x` with a random per-tensor scale: (int tensor, dq tensor, scale)."""
+    scale = float(b.rng.uniform(0.01, 0.05))
+    zero = np.array(b.rng.integers(100, 156) if unsigned else b.rng.integers(-20, 20), np.uint8 if unsigned else np.int8)
+    s, z = b.const(np.array(scale, np.float32)), b.const(zero)
+    q = b.node("QuantizeLinear", [x, s, z])
+    return q, b.node("DequantizeLinear", [q, s, z]), scale
+
+
 def qdq(b):
-    """An int8 island: QuantizeLinear, then a quantized Conv or Gemm with per-channel int8 weights, as QDQ."""
+    """An integer island as QDQ: a quantized Conv or Gemm (per-channel int8 weights, an int32 bias in
+    accumulator units, or now and then in other units), a quantized Add of two activations, or a
+    quantized average pool; int8 or uint8 activations."""
     t = b.pick(rank=4) if b.rng.random() < 0.6 else b.pick(rank=2)
     if t is None:
         return None
     x, shape = t
-    scale = b.const(np.array(b.rng.uniform(0.01, 0.05), np.float32))
-    zero = b.const(np.array(b.rng.integers(-20, 20), np.int8))
-    q = b.node("QuantizeLinear", [x, scale, zero])
-    dq = b.node("DequantizeLinear", [q, scale, zero])
-    if len(shape) == 4:
+    unsigned = b.rng.random() < 0.3
+    _, dq, sx = quantize(b, x, unsigned)
+    kind = b.choice(["matrix", "matrix", "matrix", "add", "pool"])
+    if kind == "add":
+        partners = [p for p in b.pool if p[1] == shape and p[0] != x]
+        if not partners:
+            return None
+        _, dq2, _ = quantize(b, partners[b.rng.integers(len(partners))][0], unsigned)
+        y, out = b.node("Add", [dq, dq2]), shape
+    elif kind == "pool" and len(shape) == 4:
+        if b.rng.random() < 0.5:
+            y, out = b.node("GlobalAveragePool", [dq]), (shape[0], shape[1], 1, 1)
+        else:
+            k = int(min(2, shape[2], shape[3]))
+            y = b.node("AveragePool", [dq], {"kernel_shape": [k, k], "strides": [k, k]})
+            out = (shape[0], shape[1], shape[2] // k, shape[3] // k)
+    elif len(shape) == 4:
         n, c, h, w = shape
         k = int(b.choice([1, 3])) if min(h, w) >= 3 else 1
         m = int(b.choice([4, 8]))
         wq = b.rng.integers(-127, 128, size=(m, c, k, k)).astype(np.int8)
         ws = (b.rng.uniform(0.002, 0.02, size=m)).astype(np.float32)
         wdq = b.node("DequantizeLinear", [b.const(wq), b.const(ws), b.const(np.zeros(m, np.int8))], {"axis": 0})
-        bias = b.node("DequantizeLinear", [b.const(b.rng.integers(-500, 500, size=m).astype(np.int32)),
-                                           b.const(np.float32(b.rng.uniform(0.01, 0.05) * 0.01) * np.ones(m, np.float32)),
+        bias_scale = (np.float32(sx) * ws).astype(np.float32) if b.rng.random() < 0.8 else ws * np.float32(b.rng.uniform(0.5, 2))
+        bias = b.node("DequantizeLinear", [b.const(b.rng.integers(-500, 500, size=m).astype(np.int32)), b.const(bias_scale.astype(np.float32)),
                                            b.const(np.zeros(m, np.int32))], {"axis": 0})
         y = b.node("Conv", [dq, wdq, bias], {"kernel_shape": [k, k], "pads": [k // 2] * 4})
         out = (n, m, h, w)
@@ -315,18 +338,22 @@ def qdq(b):
         rows, k = shape
         n = int(b.choice([4, 10]))
         wq = b.rng.integers(-127, 128, size=(k, n)).astype(np.int8)
-        wdq = b.node("DequantizeLinear", [b.const(wq), b.const(np.float32(b.rng.uniform(0.002, 0.02))), b.const(np.int8(0))])
-        y = b.node("MatMul", [dq, wdq])
+        ws = np.float32(b.rng.uniform(0.002, 0.02))
+        wdq = b.node("DequantizeLinear", [b.const(wq), b.const(np.array(ws, np.float32)), b.const(np.array(0, np.int8))])
+        if b.rng.random() < 0.5:
+            y = b.node("MatMul", [dq, wdq])
+        else:
+            bias = b.node("DequantizeLinear", [b.const(b.rng.integers(-500, 500, size=n).astype(np.int32)),
+                                               b.const(np.array(np.float32(sx) * ws, np.float32)), b.const(np.array(0, np.int32))])
+            y = b.node("Gemm", [dq, wdq, bias])
         out = (rows, n)
-    if b.rng.random() < 0.5:
+    if kind == "matrix" and b.rng.random() < 0.5:
         y = b.node("Relu", [y])
-    oscale = b.const(np.array(b.rng.uniform(0.02, 0.1), np.float32))
-    ozero = b.const(np.array(b.rng.integers(-20, 20), np.int8))
-    yq = b.node("QuantizeLinear", [y, oscale, ozero])
-    return b.add(b.node("DequantizeLinear", [yq, oscale, ozero]), out)
+    _, result, _ = quantize(b, y, unsigned)
+    return b.add(result, out)
 
 
-GENERATORS = [(unary, 4), (binary, 4), (conv, 3), (pool, 2), (matmul, 2), (normalization, 2), (reduction, 1), (movement, 3), (qdq, 1)]
+GENERATORS = [(unary, 4), (binary, 4), (conv, 3), (pool, 2), (matmul, 2), (normalization, 2), (reduction, 1), (movement, 3), (qdq, 2)]
 
 
 def model(seed):
