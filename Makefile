@@ -2,6 +2,7 @@
 #   make example               inspect the bundled example model and run it with the reference interpreter
 #   make test                  run all tests (unit, zoo, ONNX node-test conformance)
 #   make bench                 emitted C vs ONNX Runtime on the host (prints a table)
+#   make fuzz [FUZZ_TIME=60|FUZZ_RUNS=N]  libFuzzer with ASan on the ONNX loader, .npy/.npz and target readers
 #   make fuzz-models [N=1000] [SEED=0]  differential testing on generated models (interpreter, ONNX Runtime, C)
 #   make conformance-manifest  re-record Tests/Conformance/{expected_passes,excluded}.txt
 #   make install [PREFIX=/usr/local]  build in release mode and install bin/whittle (targets built in)
@@ -15,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /usr/local
 
-.PHONY: setup build example test bench conformance-data conformance-manifest install clean fuzz-models
+.PHONY: setup build example test bench conformance-data conformance-manifest install clean fuzz-models fuzz
 
 # System packages: protobuf-c and zlib with headers (found through pkg-config), the cross
 # compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
@@ -59,12 +60,26 @@ $(NODE_TESTS)/VERSION: $(VENV)/bin/python Tests/Conformance/generate_node_tests.
 conformance-data: $(NODE_TESTS)/VERSION
 
 # After the unit tests: the kept differential cases, then 200 generated models (a fixed seed, so
-# a run is repeatable; make fuzz-models explores further).
+# a run is repeatable; make fuzz-models explores further), then a short libFuzzer smoke per target.
 test: setup conformance-data
 	$(SWIFT) build --build-tests
 	WHITTLE_REQUIRE_CONFORMANCE=1 WHITTLE_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --replay Tests/Differential/cases
 	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --count 200 --seed 0 --qemu-every 20
+	$(MAKE) --no-print-directory fuzz FUZZ_TIME=10
+
+# libFuzzer on the fuzz targets (Sources/whittle-fuzz): an address-sanitized, coverage-instrumented
+# build in .build-fuzz, then FUZZ_TIME seconds per target (or FUZZ_RUNS inputs) by Tests/Fuzz/fuzz.sh.
+FUZZ_TIME ?= 60
+FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_TIME))
+fuzz: setup
+	@mkdir -p .build-fuzz
+	@$(SWIFT) build --build-path .build-fuzz --product whittle-fuzz -Xswiftc -sanitize=address \
+		-Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp -Xswiftc -DWHITTLE_LIBFUZZER \
+		-Xcc -fsanitize=address,fuzzer-no-link -Xlinker -lstdc++ \
+		-Xlinker $$(ls $$(dirname $$(readlink -f $$(command -v $(SWIFT))))/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-$$(uname -m).a | head -1) \
+		> .build-fuzz/build.log 2>&1 || (tail -30 .build-fuzz/build.log; exit 1)
+	Tests/Fuzz/fuzz.sh $(FUZZ_LIMIT)
 
 # Differential testing on N generated models from SEED; failing models, shrunk, go to .build/fuzz-models.
 N ?= 1000
@@ -92,4 +107,4 @@ install: setup
 	install -m 755 .build/release/whittle $(PREFIX)/bin/whittle
 
 clean:
-	rm -rf .build .build-conformance
+	rm -rf .build .build-conformance .build-fuzz

@@ -57,6 +57,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The fuzz targets (ONNX loader and shape inference, .npy/.npz, target descriptions): a
+        // libFuzzer driver when built by `make fuzz`, a replay of given inputs otherwise.
+        .executableTarget(name: "whittle-fuzz", dependencies: ["WhittleKit", "WhittleIR", "WhittleONNX", "WhittleNumPy", "WhittleInterpreter"]),
         .testTarget(
             name: "WhittleTests",
             dependencies: ["WhittleKit", "WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning", "WhittleBinarization"],

@@ -105,15 +105,7 @@ public struct TargetCatalog: Sendable {
     }
 
     private func decode(_ data: Data, name: String, what: String) throws -> TargetDescription {
-        do {
-            let target = try JSONDecoder().decode(TargetDescription.self, from: data)
-            guard target.name == name else { throw WhittleError(.usage, "\(what): name \"\(target.name)\" differs from the file name") }
-            return target
-        } catch let error as WhittleError {
-            throw error
-        } catch {
-            throw WhittleError(.usage, "\(what): not a valid target description: \(error)")
-        }
+        try TargetDescription.parse(data, name: name, what: what)
     }
 
     /// A folder holding `boards/` (startup code, semihosting, linker scripts, the QEMU plugin): the
@@ -127,6 +119,21 @@ public struct TargetCatalog: Sendable {
             try FileOutput.write(Data((file.text + "\n").utf8), to: url.path)
         }
         return root
+    }
+}
+
+extension TargetDescription {
+    /// A description from JSON (`what` names it in errors); `name`, when given, must be its name.
+    public static func parse(_ data: Data, name: String?, what: String) throws -> TargetDescription {
+        do {
+            let target = try JSONDecoder().decode(TargetDescription.self, from: data)
+            if let name, target.name != name { throw WhittleError(.usage, "\(what): name \"\(target.name)\" differs from the file name") }
+            return target
+        } catch let error as WhittleError {
+            throw error
+        } catch {
+            throw WhittleError(.usage, "\(what): not a valid target description: \(error)")
+        }
     }
 }
 
