@@ -10,5 +10,6 @@ enum KernelSources {
         ("sparse_gemv.c", sparse_gemv_c),
         ("sparse_conv.c", sparse_conv_c),
         ("binary.c", binary_c),
+        ("recurrent.c", recurrent_c),
     ]
 }

@@ -659,8 +659,133 @@ static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, 
     check(bad == 0, "whittle_depthwise_f32 outputs differ from plain loops:", bad);
 }
 
+/* Recurrent layers against a direct transcription of ONNX's equations (double precision, layout 0
+ * indexing, default activations): LSTM with peepholes, clip, sequence lengths and both directions;
+ * GRU with and without linear_before_reset; initial states; layout 1 by transposing the data. */
+#define RNN_T 5
+#define RNN_N 2
+#define RNN_I 3
+#define RNN_H 4
+static float rx[RNN_T * RNN_N * RNN_I], rx1[RNN_T * RNN_N * RNN_I], rw[2 * 4 * RNN_H * RNN_I], rr[2 * 4 * RNN_H * RNN_H];
+static float rb[2 * 8 * RNN_H], rp[2 * 3 * RNN_H], rh0[2 * RNN_N * RNN_H], rc0[2 * RNN_N * RNN_H];
+static float ry[RNN_T * 2 * RNN_N * RNN_H], ryh[2 * RNN_N * RNN_H], ryc[2 * RNN_N * RNN_H], rscratch[11 * RNN_H];
+static double want_y[RNN_T * 2 * RNN_N * RNN_H], want_h[2 * RNN_N * RNN_H], want_c[2 * RNN_N * RNN_H];
+
+static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
+static double clip_to(double c, double v) { return c > 0 && v > c ? c : (c > 0 && v < -c ? -c : v); }
+
+static void reference_rnn(int lstm, int directions, int linear, double clip, const int32_t *lengths) {
+    int G = lstm ? 4 : 3, d, n, s, j, k;
+    memset(want_y, 0, sizeof want_y);
+    for (d = 0; d < directions; ++d) {
+        for (n = 0; n < RNN_N; ++n) {
+            double h[RNN_H], c[RNN_H], nh[RNN_H], nc[RNN_H], gate[4][RNN_H], rgate[4][RNN_H];
+            int length = lengths ? lengths[n] : RNN_T;
+            for (j = 0; j < RNN_H; ++j) { h[j] = (double)rh0[(d * RNN_N + n) * RNN_H + j]; c[j] = (double)rc0[(d * RNN_N + n) * RNN_H + j]; }
+            for (s = 0; s < length; ++s) {
+                int t = d == 1 ? length - 1 - s : s, q;
+                for (q = 0; q < G; ++q) {
+                    for (j = 0; j < RNN_H; ++j) {
+                        int wrow = d * G * RNN_H + q * RNN_H + j;
+                        double a = (double)rb[d * 2 * G * RNN_H + q * RNN_H + j], b = (double)rb[d * 2 * G * RNN_H + G * RNN_H + q * RNN_H + j];
+                        for (k = 0; k < RNN_I; ++k) a += (double)rw[wrow * RNN_I + k] * (double)rx[(t * RNN_N + n) * RNN_I + k];
+                        for (k = 0; k < RNN_H; ++k) b += (double)rr[wrow * RNN_H + k] * h[k];
+                        gate[q][j] = a;
+                        rgate[q][j] = b;
+                    }
+                }
+                for (j = 0; j < RNN_H; ++j) {
+                    if (lstm) {
+                        const float *pp = rp + d * 3 * RNN_H;
+                        double i = sigmoid(clip_to(clip, gate[0][j] + rgate[0][j] + (double)pp[j] * c[j]));
+                        double f = sigmoid(clip_to(clip, gate[2][j] + rgate[2][j] + (double)pp[2 * RNN_H + j] * c[j]));
+                        double g = tanh(clip_to(clip, gate[3][j] + rgate[3][j]));
+                        double o;
+                        nc[j] = f * c[j] + i * g;
+                        o = sigmoid(clip_to(clip, gate[1][j] + rgate[1][j] + (double)pp[RNN_H + j] * nc[j]));
+                        nh[j] = o * tanh(nc[j]);
+                    } else {
+                        double z = sigmoid(clip_to(clip, gate[0][j] + rgate[0][j])), cand;
+                        if (linear) {
+                            double r = sigmoid(clip_to(clip, gate[1][j] + rgate[1][j]));
+                            cand = tanh(clip_to(clip, gate[2][j] + r * rgate[2][j]));
+                        } else {
+                            int wrow = d * G * RNN_H + 2 * RNN_H + j;
+                            double a = (double)rb[d * 2 * G * RNN_H + G * RNN_H + 2 * RNN_H + j];
+                            for (k = 0; k < RNN_H; ++k) a += (double)rr[wrow * RNN_H + k] * sigmoid(clip_to(clip, gate[1][k] + rgate[1][k])) * h[k];
+                            cand = tanh(clip_to(clip, gate[2][j] + a));
+                        }
+                        nh[j] = (1 - z) * cand + z * h[j];
+                        nc[j] = c[j];
+                    }
+                }
+                for (j = 0; j < RNN_H; ++j) { h[j] = nh[j]; c[j] = nc[j]; want_y[((t * directions + d) * RNN_N + n) * RNN_H + j] = h[j]; }
+            }
+            for (j = 0; j < RNN_H; ++j) { want_h[(d * RNN_N + n) * RNN_H + j] = h[j]; want_c[(d * RNN_N + n) * RNN_H + j] = c[j]; }
+        }
+    }
+}
+
+static void test_recurrent(int lstm, int directions, int linear, float clip, int with_lengths, int layout) {
+    static const int32_t lengths[RNN_N] = {RNN_T, 3};
+    whittle_rnn g;
+    int i, t, n, d, j, bad = 0;
+    for (i = 0; i < (int)(sizeof rx / sizeof *rx); ++i) rx[i] = 2 * random_float();
+    for (i = 0; i < (int)(sizeof rw / sizeof *rw); ++i) rw[i] = random_float();
+    for (i = 0; i < (int)(sizeof rr / sizeof *rr); ++i) rr[i] = random_float();
+    for (i = 0; i < (int)(sizeof rb / sizeof *rb); ++i) rb[i] = 0.5f * random_float();
+    for (i = 0; i < (int)(sizeof rp / sizeof *rp); ++i) rp[i] = lstm ? 0.5f * random_float() : 0.0f;
+    for (i = 0; i < (int)(sizeof rh0 / sizeof *rh0); ++i) { rh0[i] = random_float(); rc0[i] = lstm ? random_float() : 0.0f; }
+    reference_rnn(lstm, directions, linear, (double)clip, with_lengths ? lengths : NULL);
+    memset(&g, 0, sizeof g);
+    g.steps = RNN_T; g.batch = RNN_N; g.input = RNN_I; g.hidden = RNN_H; g.directions = directions; g.layout = layout;
+    g.gates = lstm ? 4 : 3; g.linear_before_reset = linear; g.clip = clip;
+    for (i = 0; i < 6; ++i) g.activation[i] = (unsigned char)(lstm ? (i % 3 == 0 ? 0 : 1) : (i % 2 == 0 ? 0 : 1));
+    /* Layout 1 reads X as [batch][steps][input]: give it the same data transposed. */
+    for (t = 0; t < RNN_T; ++t)
+        for (n = 0; n < RNN_N; ++n)
+            for (i = 0; i < RNN_I; ++i) rx1[(n * RNN_T + t) * RNN_I + i] = rx[(t * RNN_N + n) * RNN_I + i];
+    if (layout == 1) {
+        /* The initial states too: [batch][directions][hidden]. */
+        static float h1[2 * RNN_N * RNN_H], c1[2 * RNN_N * RNN_H];
+        for (d = 0; d < directions; ++d)
+            for (n = 0; n < RNN_N; ++n)
+                for (j = 0; j < RNN_H; ++j) {
+                    h1[(n * directions + d) * RNN_H + j] = rh0[(d * RNN_N + n) * RNN_H + j];
+                    c1[(n * directions + d) * RNN_H + j] = rc0[(d * RNN_N + n) * RNN_H + j];
+                }
+        whittle_recurrent_f32(&g, rx1, rw, rr, rb, with_lengths ? lengths : NULL, h1, lstm ? c1 : NULL, lstm ? rp : NULL, ry, ryh,
+                              lstm ? ryc : NULL, rscratch);
+    } else {
+        whittle_recurrent_f32(&g, rx, rw, rr, rb, with_lengths ? lengths : NULL, rh0, lstm ? rc0 : NULL, lstm ? rp : NULL, ry, ryh,
+                              lstm ? ryc : NULL, rscratch);
+    }
+    for (t = 0; t < RNN_T; ++t)
+        for (d = 0; d < directions; ++d)
+            for (n = 0; n < RNN_N; ++n)
+                for (j = 0; j < RNN_H; ++j) {
+                    int at = layout == 0 ? ((t * directions + d) * RNN_N + n) * RNN_H + j : ((n * RNN_T + t) * directions + d) * RNN_H + j;
+                    if (fabs((double)ry[at] - want_y[((t * directions + d) * RNN_N + n) * RNN_H + j]) > 2e-5) ++bad;
+                }
+    for (d = 0; d < directions; ++d)
+        for (n = 0; n < RNN_N; ++n)
+            for (j = 0; j < RNN_H; ++j) {
+                int at = layout == 0 ? (d * RNN_N + n) * RNN_H + j : (n * directions + d) * RNN_H + j;
+                if (fabs((double)ryh[at] - want_h[(d * RNN_N + n) * RNN_H + j]) > 2e-5) ++bad;
+                if (lstm && fabs((double)ryc[at] - want_c[(d * RNN_N + n) * RNN_H + j]) > 2e-5) ++bad;
+            }
+    check(bad == 0, lstm ? "whittle_recurrent_f32 (LSTM) values off:" : "whittle_recurrent_f32 (GRU) values off:", bad);
+}
+
 int main(void) {
     test_requantize();
+    /* lstm, directions, linear_before_reset, clip, sequence lengths, layout */
+    test_recurrent(1, 1, 0, 0.0f, 0, 0);
+    test_recurrent(1, 2, 0, 0.8f, 1, 0);
+    test_recurrent(1, 2, 0, 0.0f, 1, 1);
+    test_recurrent(0, 1, 0, 0.0f, 0, 0);
+    test_recurrent(0, 2, 1, 0.0f, 1, 0);
+    test_recurrent(0, 2, 0, 0.5f, 1, 1);
     test_gemv(4, 600, 10);  /* gaps over 255 columns: fillers */
     test_gemv(3, 37, 50);
     test_gemv(4, 256, 100); /* dense rows */

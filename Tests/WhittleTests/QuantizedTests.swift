@@ -71,3 +71,29 @@ struct QuantizedVerdictTests {
         #expect(text == "max 4 steps off, 67 % of 6 within one step, top-1 agrees on 0 of 2 rows", "\(text)")
     }
 }
+
+/// A deep int8 model as users bring it: ONNX Runtime's static quantizer on a MobileNetV2 (52
+/// convolutions). verify passes it: the C equals the compiled integer graph, and the distance to
+/// the model as given is reported in steps.
+struct DeepQuantizedModelTests {
+    @Test func ortQuantizedMobileNetV2Verifies() throws {
+        guard let python = QuantizerTests.python else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the test venv with onnxruntime is missing") }
+            return
+        }
+        let directory = CBackendTests.workDirectory("ort-mobilenet-v2")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let model = directory + "/mobilenet_v2_int8.onnx"
+        let made = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_mobilenet_v2.py").path, model])
+        #expect(made.status == 0, "\(made.stderr.suffix(600))")
+        let analyzed = try ModelLoader.load(path: model)
+        #expect(analyzed.graph.nodes.filter { $0.opType == "Conv" }.count == 52)
+        let verify = try CommandLineTests.run(["verify", model])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.contains("logits: max abs error 0, max ULP 0  PASS"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("logits (model as given)") && verify.stdout.contains("steps off") && verify.stdout.contains("INFO"))
+        // Every convolution runs on the integer kernels.
+        let compiled = try ModelCompiler.compile(analyzed)
+        #expect(compiled.bundle.layers.filter { $0.op == "QLinearConv" }.count == 52)
+    }
+}

@@ -164,4 +164,32 @@ WHITTLE_KERNEL void whittle_binary_conv(const whittle_conv_geometry *g, int tern
 WHITTLE_KERNEL void whittle_binary_weight_conv_f32(const whittle_conv_geometry *g, int out_channels, const float *x, const uint32_t *w,
                                                    const float *scale, const float *bias, float *y);
 
+/* recurrent.c */
+
+/* An LSTM or GRU layer as ONNX defines it. Gates, weights and biases in ONNX's order (LSTM
+ * i, o, f, c; GRU z, r, h); per direction the functions f, g (and h for LSTM) with their alpha
+ * and beta, numbered 0 Sigmoid, 1 Tanh, 2 Relu, 3 Affine, 4 LeakyRelu, 5 ThresholdedRelu,
+ * 6 ScaledTanh, 7 HardSigmoid, 8 Elu, 9 Softsign, 10 Softplus. */
+typedef struct {
+    int steps, batch, input, hidden;
+    int directions;              /* 1, or 2 for bidirectional */
+    int reverse;                 /* one direction, run from the last step to the first */
+    int layout;                  /* 0: X [steps][batch][input], Y [steps][directions][batch][hidden];
+                                    1: X [batch][steps][input], Y [batch][steps][directions][hidden] */
+    int gates;                   /* 4: LSTM, 3: GRU */
+    int linear_before_reset;     /* GRU: apply the reset gate after the recurrent product */
+    int input_forget;            /* LSTM: couple the gates, f = 1 - i */
+    float clip;                  /* clip every gate's input to [-clip, clip]; 0: no clipping */
+    unsigned char activation[6];
+    float alpha[6], beta[6];
+} whittle_rnn;
+
+/* One layer over the whole sequence. b (2 * gates * hidden per direction: W then R biases),
+ * lengths (per batch entry; steps past a length give zeros in Y), h0, c0 and the LSTM peepholes
+ * p (i, o, f per direction) may be NULL, as may any of the outputs y, yh (last hidden state) and
+ * yc (last cell state). `scratch` holds (3 + 2 * gates) * hidden floats. */
+WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, const float *w, const float *r, const float *b,
+                                          const int32_t *lengths, const float *h0, const float *c0, const float *p,
+                                          float *y, float *yh, float *yc, float *scratch);
+
 #endif
