@@ -661,7 +661,7 @@ static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, 
 
 /* Recurrent layers against a direct transcription of ONNX's equations (double precision, layout 0
  * indexing, default activations): LSTM with peepholes, clip, sequence lengths and both directions;
- * GRU with and without linear_before_reset; initial states; layout 1 by transposing the data. */
+ * GRU with and without linear_before_reset; RNN; initial states; layout 1 by transposing the data. */
 #define RNN_T 5
 #define RNN_N 2
 #define RNN_I 3
@@ -674,8 +674,8 @@ static double want_y[RNN_T * 2 * RNN_N * RNN_H], want_h[2 * RNN_N * RNN_H], want
 static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 static double clip_to(double c, double v) { return c > 0 && v > c ? c : (c > 0 && v < -c ? -c : v); }
 
-static void reference_rnn(int lstm, int directions, int linear, double clip, const int32_t *lengths) {
-    int G = lstm ? 4 : 3, d, n, s, j, k;
+static void reference_rnn(int gates, int directions, int linear, double clip, const int32_t *lengths) {
+    int G = gates, lstm = gates == 4, d, n, s, j, k;
     memset(want_y, 0, sizeof want_y);
     for (d = 0; d < directions; ++d) {
         for (n = 0; n < RNN_N; ++n) {
@@ -695,7 +695,10 @@ static void reference_rnn(int lstm, int directions, int linear, double clip, con
                     }
                 }
                 for (j = 0; j < RNN_H; ++j) {
-                    if (lstm) {
+                    if (G == 1) {
+                        nh[j] = tanh(clip_to(clip, gate[0][j] + rgate[0][j]));
+                        nc[j] = c[j];
+                    } else if (lstm) {
                         const float *pp = rp + d * 3 * RNN_H;
                         double i = sigmoid(clip_to(clip, gate[0][j] + rgate[0][j] + (double)pp[j] * c[j]));
                         double f = sigmoid(clip_to(clip, gate[2][j] + rgate[2][j] + (double)pp[2 * RNN_H + j] * c[j]));
@@ -726,7 +729,8 @@ static void reference_rnn(int lstm, int directions, int linear, double clip, con
     }
 }
 
-static void test_recurrent(int lstm, int directions, int linear, float clip, int with_lengths, int layout) {
+static void test_recurrent(int gates, int directions, int linear, float clip, int with_lengths, int layout) {
+    const int lstm = gates == 4;
     static const int32_t lengths[RNN_N] = {RNN_T, 3};
     whittle_rnn g;
     int i, t, n, d, j, bad = 0;
@@ -736,11 +740,12 @@ static void test_recurrent(int lstm, int directions, int linear, float clip, int
     for (i = 0; i < (int)(sizeof rb / sizeof *rb); ++i) rb[i] = 0.5f * random_float();
     for (i = 0; i < (int)(sizeof rp / sizeof *rp); ++i) rp[i] = lstm ? 0.5f * random_float() : 0.0f;
     for (i = 0; i < (int)(sizeof rh0 / sizeof *rh0); ++i) { rh0[i] = random_float(); rc0[i] = lstm ? random_float() : 0.0f; }
-    reference_rnn(lstm, directions, linear, (double)clip, with_lengths ? lengths : NULL);
+    reference_rnn(gates, directions, linear, (double)clip, with_lengths ? lengths : NULL);
     memset(&g, 0, sizeof g);
     g.steps = RNN_T; g.batch = RNN_N; g.input = RNN_I; g.hidden = RNN_H; g.directions = directions; g.layout = layout;
-    g.gates = lstm ? 4 : 3; g.linear_before_reset = linear; g.clip = clip;
-    for (i = 0; i < 6; ++i) g.activation[i] = (unsigned char)(lstm ? (i % 3 == 0 ? 0 : 1) : (i % 2 == 0 ? 0 : 1));
+    g.gates = gates; g.linear_before_reset = linear; g.clip = clip;
+    /* ONNX's defaults: Sigmoid, Tanh(, Tanh) per direction; Tanh for RNN. */
+    for (i = 0; i < 6; ++i) g.activation[i] = (unsigned char)(gates == 1 ? 1 : lstm ? (i % 3 == 0 ? 0 : 1) : (i % 2 == 0 ? 0 : 1));
     /* Layout 1 reads X as [batch][steps][input]: give it the same data transposed. */
     for (t = 0; t < RNN_T; ++t)
         for (n = 0; n < RNN_N; ++n)
@@ -774,18 +779,21 @@ static void test_recurrent(int lstm, int directions, int linear, float clip, int
                 if (fabs((double)ryh[at] - want_h[(d * RNN_N + n) * RNN_H + j]) > 2e-5) ++bad;
                 if (lstm && fabs((double)ryc[at] - want_c[(d * RNN_N + n) * RNN_H + j]) > 2e-5) ++bad;
             }
-    check(bad == 0, lstm ? "whittle_recurrent_f32 (LSTM) values off:" : "whittle_recurrent_f32 (GRU) values off:", bad);
+    check(bad == 0, lstm ? "whittle_recurrent_f32 (LSTM) values off:" : gates == 1 ? "whittle_recurrent_f32 (RNN) values off:"
+                                                                        : "whittle_recurrent_f32 (GRU) values off:", bad);
 }
 
 int main(void) {
     test_requantize();
-    /* lstm, directions, linear_before_reset, clip, sequence lengths, layout */
+    /* gates (4 LSTM, 3 GRU, 1 RNN), directions, linear_before_reset, clip, sequence lengths, layout */
+    test_recurrent(4, 1, 0, 0.0f, 0, 0);
+    test_recurrent(4, 2, 0, 0.8f, 1, 0);
+    test_recurrent(4, 2, 0, 0.0f, 1, 1);
+    test_recurrent(3, 1, 0, 0.0f, 0, 0);
+    test_recurrent(3, 2, 1, 0.0f, 1, 0);
+    test_recurrent(3, 2, 0, 0.5f, 1, 1);
     test_recurrent(1, 1, 0, 0.0f, 0, 0);
-    test_recurrent(1, 2, 0, 0.8f, 1, 0);
-    test_recurrent(1, 2, 0, 0.0f, 1, 1);
-    test_recurrent(0, 1, 0, 0.0f, 0, 0);
-    test_recurrent(0, 2, 1, 0.0f, 1, 0);
-    test_recurrent(0, 2, 0, 0.5f, 1, 1);
+    test_recurrent(1, 2, 0, 0.6f, 1, 1);
     test_gemv(4, 600, 10);  /* gaps over 255 columns: fillers */
     test_gemv(3, 37, 50);
     test_gemv(4, 256, 100); /* dense rows */

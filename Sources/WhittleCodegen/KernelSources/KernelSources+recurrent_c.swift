@@ -3,7 +3,7 @@
 extension KernelSources {
     /// `CKernels/recurrent.c`.
     static let recurrent_c = #"""
-/* recurrent.c: LSTM and GRU layers (float), following the equations of the ONNX specification. */
+/* recurrent.c: RNN, LSTM and GRU layers (float), following the equations of the ONNX specification. */
 #include <math.h>
 #include <stddef.h>
 #include "whittle_kernels.h"
@@ -38,7 +38,7 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
                                           const int32_t *lengths, const float *h0, const float *c0, const float *p,
                                           float *y, float *yh, float *yc, float *scratch) {
     const int hidden = g->hidden, gates = g->gates, inputs = g->input, batch = g->batch, steps = g->steps;
-    const int directions = g->directions, lstm = gates == 4, per = lstm ? 3 : 2, rows = gates * hidden;
+    const int directions = g->directions, lstm = gates == 4, rnn = gates == 1, per = lstm ? 3 : (rnn ? 1 : 2), rows = gates * hidden;
     float *state = scratch, *cell = state + hidden, *wx = cell + hidden, *rh = wx + rows, *tmp = rh + rows;
     int d, n, s, i, j, k;
     if (y) {
@@ -46,7 +46,7 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
     }
     for (d = 0; d < directions; ++d) {
         const int reverse = g->reverse || d == 1;
-        const int fa = d * per, ga = fa + 1, ha = lstm ? fa + 2 : fa + 1;
+        const int fa = d * per, ga = rnn ? fa : fa + 1, ha = lstm ? fa + 2 : ga;
         const float *wd = w + d * rows * inputs, *rd = r + d * rows * hidden;
         const float *bd = b ? b + d * 2 * rows : NULL, *pd = p ? p + d * 3 * hidden : NULL;
         for (n = 0; n < batch; ++n) {
@@ -71,7 +71,11 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
                     wx[i] = a;
                     rh[i] = c;
                 }
-                if (lstm) {
+                if (rnn) {
+                    for (j = 0; j < hidden; ++j) {
+                        state[j] = whittle_rnn_activation(g->activation[fa], g->alpha[fa], g->beta[fa], whittle_rnn_clip(g->clip, wx[j] + rh[j]));
+                    }
+                } else if (lstm) {
                     /* Every product of the old state is done, so the states update in place. */
                     for (j = 0; j < hidden; ++j) {
                         const float gi = whittle_rnn_activation(g->activation[fa], g->alpha[fa], g->beta[fa],

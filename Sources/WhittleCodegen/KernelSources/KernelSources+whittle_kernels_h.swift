@@ -171,8 +171,8 @@ WHITTLE_KERNEL void whittle_binary_weight_conv_f32(const whittle_conv_geometry *
 
 /* recurrent.c */
 
-/* An LSTM or GRU layer as ONNX defines it. Gates, weights and biases in ONNX's order (LSTM
- * i, o, f, c; GRU z, r, h); per direction the functions f, g (and h for LSTM) with their alpha
+/* An RNN, LSTM or GRU layer as ONNX defines it. Gates, weights and biases in ONNX's order (LSTM
+ * i, o, f, c; GRU z, r, h); per direction the functions f (RNN), f, g (GRU) or f, g, h (LSTM) with their alpha
  * and beta, numbered 0 Sigmoid, 1 Tanh, 2 Relu, 3 Affine, 4 LeakyRelu, 5 ThresholdedRelu,
  * 6 ScaledTanh, 7 HardSigmoid, 8 Elu, 9 Softsign, 10 Softplus. */
 typedef struct {
@@ -181,7 +181,7 @@ typedef struct {
     int reverse;                 /* one direction, run from the last step to the first */
     int layout;                  /* 0: X [steps][batch][input], Y [steps][directions][batch][hidden];
                                     1: X [batch][steps][input], Y [batch][steps][directions][hidden] */
-    int gates;                   /* 4: LSTM, 3: GRU */
+    int gates;                   /* 4: LSTM, 3: GRU, 1: RNN */
     int linear_before_reset;     /* GRU: apply the reset gate after the recurrent product */
     int input_forget;            /* LSTM: couple the gates, f = 1 - i */
     float clip;                  /* clip every gate's input to [-clip, clip]; 0: no clipping */

@@ -1,14 +1,16 @@
 import WhittleIR
 import WhittleOps
 
-/// LSTM and GRU on the library kernel `whittle_recurrent_f32` (CKernels/recurrent.c): the emitter
+/// RNN, LSTM and GRU on the library kernel `whittle_recurrent_f32` (CKernels/recurrent.c): the emitter
 /// bakes the layer's sizes and attributes into a `whittle_rnn` and passes the optional inputs and
 /// outputs, or NULL.
 enum RecurrentC {
-    static var kernels: [String: CKernel] { ["LSTM": { try emit($0, &$1, lstm: true) }, "GRU": { try emit($0, &$1, lstm: false) }] }
+    static var kernels: [String: CKernel] {
+        ["RNN": { try emit($0, &$1, gates: 1) }, "LSTM": { try emit($0, &$1, gates: 4) }, "GRU": { try emit($0, &$1, gates: 3) }]
+    }
 
     static var scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] {
-        ["LSTM": { try scratch($0, gates: 4) }, "GRU": { try scratch($0, gates: 3) }]
+        ["RNN": { try scratch($0, gates: 1) }, "LSTM": { try scratch($0, gates: 4) }, "GRU": { try scratch($0, gates: 3) }]
     }
 
     /// The kernel's working memory: states, gate sums and one more row (see whittle_kernels.h).
@@ -38,21 +40,22 @@ enum RecurrentC {
         }
     }
 
-    static func emit(_ e: NodeEmission, _ w: inout CWriter, lstm: Bool) throws {
+    static func emit(_ e: NodeEmission, _ w: inout CWriter, gates: Int) throws {
+        let lstm = gates == 4, rnn = gates == 1
         guard e.elementType == .float, try e.inputType(0).elementType == .float else {
-            throw WhittleError(.unsupported, "the C back end computes \(lstm ? "LSTM" : "GRU") in float32 only")
+            throw WhittleError(.unsupported, "the C back end computes \(e.node.opType) in float32 only")
         }
         let x = try e.inputShape(0)
         guard x.count == 3 else { throw WhittleError(.shapeMismatch, "input X must have rank 3") }
         let layout = try e.context.int("layout", default: 0)
         let direction = try e.context.string("direction", default: "forward")
         let directions = direction == "bidirectional" ? 2 : 1
-        let hidden = try hidden(e), gates = lstm ? 4 : 3, per = lstm ? 3 : 2
+        let hidden = try hidden(e), per = lstm ? 3 : (rnn ? 1 : 2)
         let (steps, batch, inputs) = layout == 0 ? (x[0], x[1], x[2]) : (x[1], x[0], x[2])
         let names = try e.context.node.attributes["activations"].map { attribute -> [String] in
             guard case .strings(let s) = attribute else { throw WhittleError(.invalidAttribute, "activations must be STRINGS") }
             return s
-        } ?? Array(repeating: lstm ? ["Sigmoid", "Tanh", "Tanh"] : ["Sigmoid", "Tanh"], count: directions).flatMap { $0 }
+        } ?? Array(repeating: lstm ? ["Sigmoid", "Tanh", "Tanh"] : (rnn ? ["Tanh"] : ["Sigmoid", "Tanh"]), count: directions).flatMap { $0 }
         guard names.count == per * directions else {
             throw WhittleError(.invalidAttribute, "activations lists \(names.count) functions; \(per * directions) expected")
         }

@@ -1,9 +1,11 @@
 import Foundation
 import WhittleIR
 
-/// Reference kernels of LSTM and GRU, following the equations of the ONNX specification.
+/// Reference kernels of RNN, LSTM and GRU, following the equations of the ONNX specification.
 extension RecurrentOperators {
-    static var kernels: [String: Kernel] { ["LSTM": { try run($0, lstm: true) }, "GRU": { try run($0, lstm: false) }] }
+    static var kernels: [String: Kernel] {
+        ["RNN": { try run($0, gates: 1) }, "LSTM": { try run($0, gates: 4) }, "GRU": { try run($0, gates: 3) }]
+    }
 
     /// An activation function by its ONNX name, with its alpha/beta.
     static func activation(_ name: String, alpha: Double?, beta: Double?) throws -> (Double) -> Double {
@@ -23,8 +25,8 @@ extension RecurrentOperators {
         }
     }
 
-    static func run(_ ctx: EvaluationContext, lstm: Bool) throws -> [NDArray] {
-        let gates = lstm ? 4 : 3
+    static func run(_ ctx: EvaluationContext, gates: Int) throws -> [NDArray] {
+        let lstm = gates == 4, rnn = gates == 1
         let x = try ctx.input(0), w = try ctx.input(1).doubles, r = try ctx.input(2).doubles
         let layout = try ctx.node.int("layout", default: 0)
         let direction = try ctx.node.string("direction", default: "forward")
@@ -37,9 +39,9 @@ extension RecurrentOperators {
         let names = try ctx.node.node.attributes["activations"].map { attribute -> [String] in
             guard case .strings(let s) = attribute else { throw WhittleError(.invalidAttribute, "activations must be STRINGS") }
             return s
-        } ?? Array(repeating: lstm ? ["Sigmoid", "Tanh", "Tanh"] : ["Sigmoid", "Tanh"], count: directions).flatMap { $0 }
+        } ?? Array(repeating: lstm ? ["Sigmoid", "Tanh", "Tanh"] : (rnn ? ["Tanh"] : ["Sigmoid", "Tanh"]), count: directions).flatMap { $0 }
         let alphas = try ctx.node.floats("activation_alpha") ?? [], betas = try ctx.node.floats("activation_beta") ?? []
-        let perDirection = lstm ? 3 : 2
+        let perDirection = lstm ? 3 : (rnn ? 1 : 2)
         guard names.count == perDirection * directions else {
             throw WhittleError(.invalidAttribute, "activations lists \(names.count) functions; \(perDirection * directions) expected")
         }
@@ -54,7 +56,7 @@ extension RecurrentOperators {
             functions.append(try activation(name, alpha: alpha, beta: beta))
         }
         let b = ctx.optionalInput(3)?.doubles
-        let lengths = ctx.optionalInput(4)?.ints.map { Int($0) } ?? Array(repeating: steps, count: batch)
+        let lengths = ctx.optionalInput(4)?.ints.map { Int(clamping: $0) } ?? Array(repeating: steps, count: batch)
         let h0 = ctx.optionalInput(5)?.doubles, c0 = lstm ? ctx.optionalInput(6)?.doubles : nil
         let peephole = lstm ? ctx.optionalInput(7)?.doubles : nil
         let xv = x.doubles
@@ -66,13 +68,13 @@ extension RecurrentOperators {
         var yh = [Double](repeating: 0, count: directions * batch * hidden), yc = yh
         for d in 0..<directions {
             let reverse = direction == "reverse" || d == 1
-            let f = functions[d * perDirection], g = functions[d * perDirection + 1]
+            let f = functions[d * perDirection], g = functions[d * perDirection + (rnn ? 0 : 1)]
             let h = lstm ? functions[d * perDirection + 2] : g
             let wBase = d * gates * hidden * inputSize, rBase = d * gates * hidden * hidden, bBase = d * 2 * gates * hidden
             for n in 0..<batch {
                 var state = (0..<hidden).map { h0?[(d * batch + n) * hidden + $0] ?? 0 }
                 var cell = (0..<hidden).map { c0?[(d * batch + n) * hidden + $0] ?? 0 }
-                let length = Swift.min(lengths[n], steps)
+                let length = Swift.max(0, Swift.min(lengths[n], steps))
                 for s in 0..<length {
                     let t = reverse ? length - 1 - s : s
                     // Gate pre-activations: W x + Wb, and R h + Rb kept apart for GRU's reset handling.
@@ -86,7 +88,9 @@ extension RecurrentOperators {
                         rh[j] = c
                     }
                     func clipped(_ v: Double) -> Double { clip.map { Swift.min(Swift.max(v, -$0), $0) } ?? v }
-                    if lstm {
+                    if rnn {
+                        state = (0..<hidden).map { f(clipped(wx[$0] + rh[$0])) }
+                    } else if lstm {
                         // Gate order i, o, f, c.
                         var newState = state, newCell = cell
                         for j in 0..<hidden {
