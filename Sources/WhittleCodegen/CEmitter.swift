@@ -117,6 +117,11 @@ public enum CEmitter {
                 run.line("/* \(node.opType) \"\(safe(node.name))\": a view of its input, no code */")
                 continue
             }
+            // Outputs without elements: nothing to compute (and kernels index their inputs' first elements).
+            if !outputs.isEmpty && outputs.allSatisfy({ (_, v) in graph.type(of: v)?.shape?.contains(0) == true }) {
+                run.line("/* \(node.opType) \"\(safe(node.name))\": empty output, no code */")
+                continue
+            }
             try WhittleError.attaching(context) {
                 guard let kernel = kernels[node.qualifiedOpType] else {
                     throw WhittleError(.unsupported, "the C back end has no kernel for \(node.qualifiedOpType)")

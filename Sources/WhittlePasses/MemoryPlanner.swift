@@ -107,7 +107,9 @@ public enum MemoryPlanner {
             scratchBuffers[step] = buffers.count
             buffers.append(MemoryPlan.Buffer(offset: 0, bytes: bytes, firstStep: step, lastStep: step, values: []))
         }
-        let aligned = { (n: Int) in (n + alignment - 1) / alignment * alignment }
+        // An empty tensor still takes one aligned slot: two live tensors never share an address, so the
+        // C never passes one pointer as two restrict-qualified arguments.
+        let aligned = { (n: Int) in (Swift.max(n, 1) + alignment - 1) / alignment * alignment }
         // Greedy placement in a few orders (largest first, earliest first, longest-lived first, largest
         // size × lifetime first); the smallest arena wins. Ties break on the buffer number, so the result is stable.
         let length = { (b: Int) in buffers[b].lastStep - buffers[b].firstStep + 1 }

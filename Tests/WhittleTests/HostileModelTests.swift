@@ -221,3 +221,37 @@ struct EdgeSemanticsTests {
         #expect(empty?.reason.contains("over an empty map") == true, "\(String(describing: empty))")
     }
 }
+
+/// Empty tensors (a dimension of 0) compile to valid C: layers with empty outputs emit no code,
+/// empty buffers never share an address (restrict), reductions over nothing give their identity.
+struct EmptyTensorTests {
+    @Test(arguments: ["gcc", "clang"])
+    func emptyTensorsCompileAndMatchTheInterpreter(compiler: String) throws {
+        let model = HostileModelTests.model([
+            Node(name: "fc", opType: "Gemm", inputs: ["x", "w", "b"], outputs: ["g"]),
+            Node(name: "act", opType: "Relu", inputs: ["g"], outputs: ["r"]),
+            Node(name: "soft", opType: "Softmax", inputs: ["r"], outputs: ["s"], attributes: ["axis": .int(-1)]),
+            Node(name: "flip", opType: "Transpose", inputs: ["s"], outputs: ["t"], attributes: ["perm": .ints([1, 0])]),
+            Node(name: "mean", opType: "ReduceMean", inputs: ["t"], outputs: ["m"], attributes: ["axes": .ints([1]), "keepdims": .int(1)]),
+            Node(name: "peak", opType: "ReduceMax", inputs: ["t"], outputs: ["p"], attributes: ["axes": .ints([1]), "keepdims": .int(0)]),
+            Node(name: "pad", opType: "Pad", inputs: ["t", "pads"], outputs: ["padded"]),
+        ], inputs: [ValueInfo(name: "x", type: TensorType(.float, [0, 4]))], outputs: ["m", "p", "padded"],
+           initializers: ["w": try Tensor(floats: Array(repeating: 0.5, count: 12), shape: [4, 3]),
+                          "b": try Tensor(floats: [1, 2, 3], shape: [3]), "pads": try Tensor(int64s: [0, 1, 0, 1], shape: [4])])
+        let analyzed = try ModelLoader.analyze(model, path: "empty.onnx")
+        var options = ModelVerifier.Options()
+        options.compiler = compiler
+        let results = try ModelVerifier.verify(analyzed, inputs: nil, options: options, workDirectory: CBackendTests.workDirectory("empty-\(compiler)"))
+        for c in results { #expect(c.passed, "\(c.name): max abs error \(c.maxAbsError)") }
+        let compiled = try ModelCompiler.compile(analyzed)
+        #expect(compiled.bundle.source.contains("empty output, no code"))
+    }
+
+    @Test func edgePaddingOfAnEmptyAxisIsRefused() throws {
+        let model = HostileModelTests.model([Node(name: "pad", opType: "Pad", inputs: ["x", "pads"], outputs: ["y"], attributes: ["mode": .string("edge")])],
+                                            inputs: [ValueInfo(name: "x", type: TensorType(.float, [0, 4]))], outputs: ["y"],
+                                            initializers: ["pads": try Tensor(int64s: [1, 0, 1, 0], shape: [4])])
+        let error = expectWhittleError { _ = try ShapeInference.run(model) }
+        #expect(error?.reason.contains("mode edge cannot pad axis 0, which is empty") == true, "\(String(describing: error))")
+    }
+}

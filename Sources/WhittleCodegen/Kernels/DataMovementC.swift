@@ -171,7 +171,8 @@ enum DataMovementC {
                 case "reflect":
                     let period = max(2 * (n - 1), 1)
                     lines.append("{ int c = \(coordinate) % \(period); if (c < 0) c += \(period); if (c >= \(n)) c = \(period) - c; src += c * \(inStrides[d]); }")
-                default: lines.append("{ int c = \(coordinate); if (c < 0 || c >= \(n)) inside = 0; else src += c * \(inStrides[d]); }")
+                // An empty input axis: every output position is padding.
+                default: lines.append(n == 0 ? "inside = 0;" : "{ int c = \(coordinate); if (c < 0 || c >= \(n)) inside = 0; else src += c * \(inStrides[d]); }")
                 }
             }
             let fill = runtimeValue ? "\(e.x(2))[0]" : "(\(t))\(e.literal(value))"
@@ -203,8 +204,9 @@ enum DataMovementC {
             let keptShape = kept.map { x[$0] }, reducedShape = reduced.map { x[$0] }
             let count = reducedShape.reduce(1, *)
             let (initial, step, finish): (String, String, String) = switch name {
-            case "ReduceMax": (integer ? CSyntax.constant(lowest, e.elementType) : "-INFINITY", "if (v > acc) acc = v;", "acc")
-            case "ReduceMin": (integer ? CSyntax.constant(highest, e.elementType) : "INFINITY", "if (v < acc) acc = v;", "acc")
+            // A NaN among the values makes the result NaN, as in ONNX's reference and ONNX Runtime.
+            case "ReduceMax": (integer ? CSyntax.constant(lowest, e.elementType) : "-INFINITY", integer ? "if (v > acc) acc = v;" : "if (v > acc || v != v) acc = v;", "acc")
+            case "ReduceMin": (integer ? CSyntax.constant(highest, e.elementType) : "INFINITY", integer ? "if (v < acc) acc = v;" : "if (v < acc || v != v) acc = v;", "acc")
             case "ReduceProd": (e.literal(1), "acc *= v;", "acc")
             case "ReduceL2": (e.literal(0), "acc += v * v;", "\(e.math("sqrt"))(acc)")
             case "ReduceSumSquare": (e.literal(0), "acc += v * v;", "acc")
@@ -216,6 +218,8 @@ enum DataMovementC {
             w.loopNest(keptShape, [StridedOperand(name: "x", strides: kept.map { strides[$0] })]) { outer in
                 var inner = CWriter()
                 inner.line("\(t) acc = \(initial);")
+                // Reducing nothing: the result is the initial value's (NaN for a mean).
+                if count == 0 { inner.line("(void)acc;") }
                 inner.loopNest(reducedShape, [StridedOperand(name: "x", strides: reduced.map { strides[$0] })], prefix: "r") { r in
                     ["const \(t) v = \(e.x(0))[\(outer[0]) + \(r[0])];", step]
                 }

@@ -341,6 +341,10 @@ enum ShapeManipulationOperators {
         for (i, axis) in axes.enumerated() {
             out[axis] += pads[i] + pads[i + axes.count]
             guard out[axis] >= 0 else { throw WhittleError(.shapeMismatch, "pads \(pads) remove more than axis \(axis) has") }
+            // Reflect, edge and wrap copy values of the axis: an empty axis has none to copy.
+            if mode != "constant" && x[axis] == 0 && out[axis] > 0 {
+                throw WhittleError(.shapeMismatch, "mode \(mode) cannot pad axis \(axis), which is empty")
+            }
         }
         return [TensorType(try ctx.type(0).elementType, out)]
     })
