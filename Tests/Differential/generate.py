@@ -59,7 +59,8 @@ class Builder:
 
 
 UNARY = ["Relu", "Sigmoid", "Tanh", "Abs", "Neg", "LeakyRelu", "Elu", "HardSigmoid", "HardSwish", "Softplus", "Softsign",
-         "Erf", "Sin", "Cos", "Selu", "Gelu", "Clip", "Exp", "Sqrt", "Log", "Reciprocal"]
+         "Erf", "Sin", "Cos", "Selu", "Gelu", "Clip", "Exp", "Sqrt", "Log", "Reciprocal", "Mish", "Celu", "ThresholdedRelu",
+         "Shrink", "Atan", "Asinh", "Sinh", "Cosh", "Asin", "Acos"]
 
 
 def unary(b):
@@ -76,8 +77,17 @@ def unary(b):
         low = float(b.rng.uniform(-1.5, 0))
         y = b.node("Clip", [x, b.const(np.array(low, np.float32)), b.const(np.array(low + b.rng.uniform(0.5, 3), np.float32))])
         return b.add(y, shape, bounded=True)
-    if op == "Exp" and x not in b.bounded:
+    if op in ("Exp", "Sinh", "Cosh") and x not in b.bounded:
         x = b.node("Tanh", [x])
+    if op in ("Asin", "Acos"):
+        # Inside [-1, 1], away from the ends where the derivative blows up.
+        x = b.node("Mul", [b.node("Tanh", [x]), b.const(np.array(0.9, np.float32))])
+    if op == "Celu":
+        attrs = {"alpha": float(b.rng.uniform(0.5, 2))}
+    elif op == "ThresholdedRelu":
+        attrs = {"alpha": float(b.rng.uniform(0, 1))}
+    elif op == "Shrink":
+        attrs = {"lambd": float(b.rng.uniform(0.1, 1)), "bias": float(b.rng.uniform(0, 0.5))}
     if op in ("Sqrt",) and x not in b.nonnegative:
         x = b.node("Abs", [x])
     if op in ("Log", "Reciprocal"):

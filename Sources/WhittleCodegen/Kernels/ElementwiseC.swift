@@ -46,6 +46,33 @@ enum ElementwiseC {
         "Softsign": { v, e in "\(v) / (\(e.literal(1)) + \(e.math("fabs"))(\(v)))" },
         // Written to stay finite for large |v|: v + log1p(exp(-v)) for positive v.
         "Softplus": { v, e in "(\(v) > \(e.literal(0)) ? \(v) + \(e.math("log1p"))(\(e.math("exp"))(-\(v))) : \(e.math("log1p"))(\(e.math("exp"))(\(v))))" },
+        "Tan": { v, e in "\(e.math("tan"))(\(v))" },
+        "Asin": { v, e in "\(e.math("asin"))(\(v))" },
+        "Acos": { v, e in "\(e.math("acos"))(\(v))" },
+        "Atan": { v, e in "\(e.math("atan"))(\(v))" },
+        "Sinh": { v, e in "\(e.math("sinh"))(\(v))" },
+        "Cosh": { v, e in "\(e.math("cosh"))(\(v))" },
+        "Asinh": { v, e in "\(e.math("asinh"))(\(v))" },
+        "Acosh": { v, e in "\(e.math("acosh"))(\(v))" },
+        "Atanh": { v, e in "\(e.math("atanh"))(\(v))" },
+        // x·tanh(softplus(x)), with the softplus written to stay finite for large |x|.
+        "Mish": { v, e in
+            "\(v) * \(e.math("tanh"))(\(v) > \(e.literal(0)) ? \(v) + \(e.math("log1p"))(\(e.math("exp"))(-\(v))) : \(e.math("log1p"))(\(e.math("exp"))(\(v))))"
+        },
+        "Celu": { v, e in
+            let a = e.literal(Double(try e.context.float("alpha", default: 1)))
+            return "(\(v) > \(e.literal(0)) ? \(v) : \(a) * (\(e.math("exp"))(\(v) / \(a)) - \(e.literal(1))))"
+        },
+        "ThresholdedRelu": { v, e in
+            "(\(v) > \(e.literal(Double(try e.context.float("alpha", default: 1)))) ? \(v) : \(e.literal(0)))"
+        },
+        "Shrink": { v, e in
+            let bias = e.literal(Double(try e.context.float("bias", default: 0))), lambd = Double(try e.context.float("lambd", default: 0.5))
+            return "(\(v) < \(e.literal(-lambd)) ? \(v) + \(bias) : (\(v) > \(e.literal(lambd)) ? \(v) - \(bias) : \(e.literal(0))))"
+        },
+        "Swish": { v, e in
+            "\(v) / (\(e.literal(1)) + \(e.math("exp"))(-\(e.literal(Double(try e.context.float("alpha", default: 1)))) * \(v)))"
+        },
         "LeakyRelu": { v, e in
             let a = e.literal(Double(try e.context.float("alpha", default: 0.01)))
             return "(\(v) < \(e.literal(0)) ? \(a) * \(v) : \(v))"

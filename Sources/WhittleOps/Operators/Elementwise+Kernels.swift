@@ -101,6 +101,26 @@ extension ElementwiseOperators {
         "Cos": { _ in { Foundation.cos($0) } },
         "Softsign": { _ in { $0 / (1 + Swift.abs($0)) } },
         "Softplus": { _ in { Foundation.log(1 + Foundation.exp($0)) } },
+        "Tan": { _ in { Foundation.tan($0) } },
+        "Asin": { _ in { Foundation.asin($0) } },
+        "Acos": { _ in { Foundation.acos($0) } },
+        "Atan": { _ in { Foundation.atan($0) } },
+        "Sinh": { _ in { Foundation.sinh($0) } },
+        "Cosh": { _ in { Foundation.cosh($0) } },
+        "Asinh": { _ in { Foundation.asinh($0) } },
+        "Acosh": { _ in { Foundation.acosh($0) } },
+        "Atanh": { _ in { Foundation.atanh($0) } },
+        "Mish": { _ in { $0 * Foundation.tanh(Foundation.log(1 + Foundation.exp($0))) } },
+        "Celu": { n in
+            let a = Double(try n.float("alpha", default: 1))
+            return { Swift.max(0, $0) + Swift.min(0, a * (Foundation.exp($0 / a) - 1)) }
+        },
+        "ThresholdedRelu": { n in let a = Double(try n.float("alpha", default: 1)); return { $0 > a ? $0 : 0 } },
+        "Shrink": { n in
+            let bias = Double(try n.float("bias", default: 0)), lambd = Double(try n.float("lambd", default: 0.5))
+            return { $0 < -lambd ? $0 + bias : ($0 > lambd ? $0 - bias : 0) }
+        },
+        "Swish": { n in let a = Double(try n.float("alpha", default: 1)); return { $0 / (1 + Foundation.exp(-a * $0)) } },
         "LeakyRelu": { n in let a = Double(try n.float("alpha", default: 0.01)); return { $0 < 0 ? a * $0 : $0 } },
         "Elu": { n in let a = Double(try n.float("alpha", default: 1)); return { $0 < 0 ? a * (Foundation.exp($0) - 1) : $0 } },
         "Selu": { n in

@@ -14,7 +14,9 @@ enum ElementwiseOperators {
     static let unary: [OperatorDefinition] = {
         typealias Spec = (name: String, double: (@Sendable (Double) -> Double)?, int: (@Sendable (Int64) -> Int64)?)
         let plain = ["Relu", "Sigmoid", "Tanh", "Exp", "Log", "Erf", "LeakyRelu", "HardSigmoid", "HardSwish", "Gelu",
-                     "Reciprocal", "Sign", "Sin", "Cos", "Elu", "Selu", "Softplus", "Softsign", "Not"]
+                     "Reciprocal", "Sign", "Sin", "Cos", "Elu", "Selu", "Softplus", "Softsign", "Not",
+                     "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Mish", "Celu", "ThresholdedRelu",
+                     "Shrink", "Swish"]
         var math: [Spec] = plain.map { (name: $0, double: nil, int: nil) }
         // These also fold, because exporters use them in shape arithmetic.
         math.append((name: "Identity", double: { $0 }, int: { $0 }))
