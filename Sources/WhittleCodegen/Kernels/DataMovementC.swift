@@ -23,7 +23,8 @@ enum DataMovementC {
             "Gather": gatherKernel, "Expand": expandKernel, "Tile": tileKernel, "Pad": padKernel,
             "ArgMax": argKernel(max: true), "ArgMin": argKernel(max: false),
         ]
-        for name in ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare"] {
+        for name in ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+                     "ReduceLogSum", "ReduceLogSumExp"] {
             table[name] = reduceKernel(name)
         }
         return table
@@ -186,7 +187,7 @@ enum DataMovementC {
         { e, w in
             let x = try e.inputShape(0)
             let integer = !e.elementType.isFloatingPoint
-            guard !integer || name == "ReduceMax" || name == "ReduceMin" else {
+            guard !integer || ["ReduceMax", "ReduceMin", "ReduceL1"].contains(name) else {
                 throw WhittleError(.unsupported, "integer \(name) is not supported by the C back end")
             }
             let t = try e.cType(output: 0)
@@ -205,11 +206,15 @@ enum DataMovementC {
             let count = reducedShape.reduce(1, *)
             let (initial, step, finish): (String, String, String) = switch name {
             // A NaN among the values makes the result NaN, as in ONNX's reference and ONNX Runtime.
-            case "ReduceMax": (integer ? CSyntax.constant(lowest, e.elementType) : "-INFINITY", integer ? "if (v > acc) acc = v;" : "if (v > acc || v != v) acc = v;", "acc")
-            case "ReduceMin": (integer ? CSyntax.constant(highest, e.elementType) : "INFINITY", integer ? "if (v < acc) acc = v;" : "if (v < acc || v != v) acc = v;", "acc")
+            case "ReduceMax": (integer ? CSyntax.constant(lowest, e.elementType) : "(\(t))-INFINITY", integer ? "if (v > acc) acc = v;" : "if (v > acc || v != v) acc = v;", "acc")
+            case "ReduceMin": (integer ? CSyntax.constant(highest, e.elementType) : "(\(t))INFINITY", integer ? "if (v < acc) acc = v;" : "if (v < acc || v != v) acc = v;", "acc")
             case "ReduceProd": (e.literal(1), "acc *= v;", "acc")
             case "ReduceL2": (e.literal(0), "acc += v * v;", "\(e.math("sqrt"))(acc)")
             case "ReduceSumSquare": (e.literal(0), "acc += v * v;", "acc")
+            case "ReduceL1": (e.literal(0), integer ? "acc += v < 0 ? -v : v;" : "acc += \(e.math("fabs"))(v);", "acc")
+            case "ReduceLogSum": (e.literal(0), "acc += v;", "\(e.math("log"))(acc)")
+            // Summed after the maximum m (a first pass) is subtracted, so that large values do not overflow.
+            case "ReduceLogSumExp": (e.literal(0), "acc += \(e.math("exp"))(v - m);", "(m == (\(t))-INFINITY ? m : m + \(e.math("log"))(acc))")
             case "ReduceMean": (e.literal(0), "acc += v;", count == 0 ? "NAN" : "acc / \(e.literal(Double(count)))")
             default: (e.literal(0), "acc += v;", "acc")
             }
@@ -217,6 +222,12 @@ enum DataMovementC {
             w.line("(void)out;")
             w.loopNest(keptShape, [StridedOperand(name: "x", strides: kept.map { strides[$0] })]) { outer in
                 var inner = CWriter()
+                if name == "ReduceLogSumExp" {
+                    inner.line("\(t) m = (\(t))-INFINITY;")
+                    inner.loopNest(reducedShape, [StridedOperand(name: "x", strides: reduced.map { strides[$0] })], prefix: "r") { r in
+                        ["const \(t) v = \(e.x(0))[\(outer[0]) + \(r[0])];", "if (v > m || v != v) m = v;"]
+                    }
+                }
                 inner.line("\(t) acc = \(initial);")
                 // Reducing nothing: the result is the initial value's (NaN for a mean).
                 if count == 0 { inner.line("(void)acc;") }

@@ -72,7 +72,8 @@ extension QuantizationOperators {
         let xv = x.ints
         let out = xv.indices.map { i -> Float in
             let k = index(i)
-            return Float(xv[i] - zeros[zeros.count == 1 ? 0 : k]) * scales[k]
+            // In Double: exact for every integer type the operator takes, and no overflow on any a file declares.
+            return Float(Double(xv[i]) - Double(zeros[zeros.count == 1 ? 0 : k])) * scales[k]
         }
         return [NDArray(ctx.outputType(), shape: x.shape, floats: out)]
     }

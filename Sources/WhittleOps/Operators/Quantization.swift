@@ -36,6 +36,15 @@ enum QuantizationOperators {
         try ctx.expectInputs(2, 3)
         let x = try ctx.shape(0)
         try checkQuantParameters(ctx, x: x)
+        // The integer types the operator takes; the kernels rely on them (no int64 arithmetic can overflow).
+        let xType = try ctx.type(0).elementType
+        guard [.int8, .uint8, .int16, .uint16, .int32].contains(xType) else {
+            throw WhittleError(.shapeMismatch, "DequantizeLinear takes int8, uint8, int16, uint16 or int32 values, not \(xType.name)")
+        }
+        if ctx.has(2), try ctx.type(2).elementType != xType {
+            throw WhittleError(.shapeMismatch, "x_zero_point is \(try ctx.type(2).elementType.name) but x is \(xType.name)")
+        }
+        guard try ctx.type(1).elementType.isFloatingPoint else { throw WhittleError(.shapeMismatch, "x_scale must be a floating-point tensor") }
         // The output takes the scale's type (float32 before opset 19 allowed others).
         return [TensorType(try ctx.type(1).elementType, x)]
     })

@@ -13,6 +13,14 @@ extension ReductionOperators {
             "ReduceProd": { $0.reduce(1, *) },
             "ReduceL2": { $0.reduce(0) { $0 + $1 * $1 }.squareRoot() },
             "ReduceSumSquare": { $0.reduce(0) { $0 + $1 * $1 } },
+            "ReduceL1": { $0.reduce(0) { $0 + Swift.abs($1) } },
+            "ReduceLogSum": { Foundation.log($0.reduce(0, +)) },
+            // Shifted by the maximum so that large values do not overflow; nothing (or only -inf) gives -inf.
+            "ReduceLogSumExp": { values in
+                let m = values.max() ?? -.infinity
+                guard m > -.infinity else { return values.contains { $0.isNaN } ? .nan : -.infinity }
+                return m + Foundation.log(values.reduce(0) { $0 + Foundation.exp($1 - m) })
+            },
         ]
         for (name, reducer) in reducers {
             table[name] = { ctx in

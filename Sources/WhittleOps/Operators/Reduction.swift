@@ -3,7 +3,8 @@ import WhittleIR
 /// Reductions (ReduceMean, ReduceSum, ...) and ArgMax/ArgMin.
 enum ReductionOperators {
     static var all: [OperatorDefinition] {
-        ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare"].map(reduce)
+        ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
+         "ReduceLogSumExp"].map(reduce)
             + [argReduce("ArgMax"), argReduce("ArgMin")]
     }
 
