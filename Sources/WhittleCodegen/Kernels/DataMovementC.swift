@@ -20,7 +20,7 @@ enum DataMovementC {
                 }
             },
             "Transpose": transposeKernel, "Concat": concatKernel, "Split": splitKernel, "Slice": sliceKernel,
-            "Gather": gatherKernel, "Expand": expandKernel, "Tile": tileKernel, "Pad": padKernel,
+            "Gather": gatherKernel, "GatherElements": gatherElementsKernel, "Expand": expandKernel, "Tile": tileKernel, "Pad": padKernel,
             "ArgMax": argKernel(max: true), "ArgMin": argKernel(max: false),
         ]
         for name in ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
@@ -89,6 +89,28 @@ enum DataMovementC {
     }
 
     /// Gather: constant indices become a table; run-time ones are checked and wrapped.
+    /// Each output element reads data at its own coordinates, with its index along the axis.
+    static let gatherElementsKernel: CKernel = { e, w in
+        let data = try e.inputShape(0), indices = try e.inputShape(1)
+        let axis = try Shape.normalizeAxis(e.context.int("axis", default: 0), rank: data.count)
+        let size = data[axis], count = indices.reduce(1, *)
+        let dataStrides = Shape.strides(data), indexStrides = Shape.strides(indices)
+        if let constant = e.constant(1)?.int64s() {
+            for v in constant where v < -Int64(size) || v >= Int64(size) {
+                throw WhittleError(.shapeMismatch, "index \(v) is out of range for axis \(axis) of size \(size)")
+            }
+        }
+        // Out-of-range run-time indices are clamped: a model cannot make the code read outside the tensor.
+        let source = data.indices.map { d in
+            d == axis ? "j * \(dataStrides[d])" : "(f / \(indexStrides[d]) % \(indices[d])) * \(dataStrides[d])"
+        }.joined(separator: " + ")
+        w.block("for (int f = 0; f < \(count); ++f)") { w in
+            w.line("const long long v = (long long)\(e.x(1))[f];")
+            w.line("const int j = v < 0 ? (v + \(size) < 0 ? 0 : (int)(v + \(size))) : (v >= \(size) ? \(size - 1) : (int)v);")
+            w.line("\(e.y(0))[f] = \(e.x(0))[\(source)];")
+        }
+    }
+
     static let gatherKernel: CKernel = { e, w in
         let data = try e.inputShape(0), indices = try e.inputShape(1)
         _ = try e.cType(output: 0)

@@ -51,6 +51,23 @@ extension ShapeManipulationOperators {
                 }
                 return [data.gathered(flat, shape: try ctx.outputShape())]
             },
+            "GatherElements": { ctx in
+                let data = try ctx.input(0), indexArray = try ctx.input(1), indices = indexArray.ints
+                let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: 0), rank: data.rank)
+                let dataStrides = Shape.strides(data.shape), indexStrides = Shape.strides(indexArray.shape)
+                let size = data.shape[axis]
+                let flat = try indices.indices.map { f -> Int in
+                    let raw = indices[f]
+                    let j = raw < 0 ? Int(raw) + size : Int(raw)
+                    guard j >= 0, j < size else {
+                        throw WhittleError(.shapeMismatch, "index \(raw) is out of range for axis \(axis) of size \(size)")
+                    }
+                    return data.shape.indices.reduce(0) { sum, d in
+                        sum + (d == axis ? j : (f / indexStrides[d]) % indexArray.shape[d]) * dataStrides[d]
+                    }
+                }
+                return [data.gathered(flat, shape: indexArray.shape)]
+            },
             "Expand": { ctx in
                 let x = try ctx.input(0)
                 let shape = try ctx.outputShape()

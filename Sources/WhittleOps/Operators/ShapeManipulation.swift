@@ -4,7 +4,7 @@ import WhittleIR
 /// Unsqueeze, Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Dropout.
 enum ShapeManipulationOperators {
     static var all: [OperatorDefinition] {
-        [reshape, flatten, squeeze, unsqueeze, transpose, concat, split, slice, gather, expand, tile, pad, dropout]
+        [reshape, flatten, squeeze, unsqueeze, transpose, concat, split, slice, gather, gatherElements, expand, tile, pad, dropout]
     }
 
     static let reshape = OperatorDefinition("Reshape", infer: { ctx in
@@ -289,6 +289,22 @@ enum ShapeManipulationOperators {
         let axis = try Shape.normalizeAxis(ctx.int("axis", default: 0), rank: data.count)
         return [TensorType(try ctx.type(0).elementType, Array(data[..<axis]) + indices + Array(data[(axis + 1)...]))]
     }
+
+    /// GatherElements: the output has the indices' shape; along `axis` each element comes from the
+    /// position its index names, elsewhere from its own coordinates (which must lie in data).
+    static let gatherElements = OperatorDefinition("GatherElements", infer: { ctx in
+        try ctx.expectInputs(2, 2)
+        let data = try ctx.shape(0), indices = try ctx.shape(1)
+        let indexType = try ctx.type(1).elementType
+        guard indexType == .int32 || indexType == .int64 else {
+            throw WhittleError(.shapeMismatch, "indices must be int32 or int64, found \(indexType.name)")
+        }
+        let axis = try Shape.normalizeAxis(ctx.int("axis", default: 0), rank: data.count)
+        guard indices.count == data.count, indices.indices.allSatisfy({ $0 == axis || indices[$0] <= data[$0] }) else {
+            throw WhittleError(.shapeMismatch, "indices \(Shape.describe(indices)) do not fit data \(Shape.describe(data)) outside axis \(axis)")
+        }
+        return [TensorType(try ctx.type(0).elementType, indices)]
+    })
 
     static let expand = OperatorDefinition("Expand", infer: { ctx in
         [TensorType(try ctx.type(0).elementType, try expandTarget(ctx))]
