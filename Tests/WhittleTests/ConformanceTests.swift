@@ -71,7 +71,7 @@ struct ConformanceTests {
     static let parameterPositions: [String: Set<Int>] = [
         "Reshape": [1], "Squeeze": [1], "Unsqueeze": [1], "ReduceSum": [1], "ReduceMean": [1], "ReduceMax": [1],
         "ReduceMin": [1], "ReduceProd": [1], "ReduceL1": [1], "ReduceL2": [1], "ReduceSumSquare": [1], "ReduceLogSum": [1],
-        "ReduceLogSumExp": [1], "Slice": [1, 2, 3, 4],
+        "ReduceLogSumExp": [1], "Trilu": [1], "Slice": [1, 2, 3, 4],
         "Split": [1], "Pad": [1, 3], "Resize": [1, 2, 3], "Upsample": [1], "Expand": [1], "Tile": [1],
         "ConstantOfShape": [0], "Range": [0, 1, 2],
     ]

@@ -20,7 +20,7 @@ enum DataMovementC {
                 }
             },
             "Transpose": transposeKernel, "Concat": concatKernel, "Split": splitKernel, "Slice": sliceKernel,
-            "Gather": gatherKernel, "GatherElements": gatherElementsKernel, "Expand": expandKernel, "Tile": tileKernel, "Pad": padKernel,
+            "Gather": gatherKernel, "GatherElements": gatherElementsKernel, "Trilu": triluKernel, "Expand": expandKernel, "Tile": tileKernel, "Pad": padKernel,
             "ArgMax": argKernel(max: true), "ArgMin": argKernel(max: false),
         ]
         for name in ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
@@ -89,6 +89,27 @@ enum DataMovementC {
     }
 
     /// Gather: constant indices become a table; run-time ones are checked and wrapped.
+    /// Trilu with k known at compile time: each element kept or zeroed by its row and column.
+    static let triluKernel: CKernel = { e, w in
+        let x = try e.inputShape(0)
+        var k: Int64 = 0
+        if e.has(1) {
+            guard let value = e.constant(1)?.int64s()?.first else {
+                throw WhittleError(.unsupported, "k of Trilu must be a constant for the C back end")
+            }
+            k = value
+        }
+        let upper = try e.context.int("upper", default: 1) != 0
+        let (rows, columns) = (x[x.count - 2], x[x.count - 1]), count = x.reduce(1, *)
+        // |k| beyond the matrix keeps everything or nothing; clamped so the C constant stays small.
+        let bound = Int64(rows + columns)
+        let kk = Swift.max(-bound, Swift.min(bound, k))
+        w.block("for (int f = 0; f < \(count); ++f)") { w in
+            w.line("const int d = f % \(columns) - f / \(columns) % \(rows);")
+            w.line("\(e.y(0))[f] = d \(upper ? ">=" : "<=") \(kk) ? \(e.x(0))[f] : 0;")
+        }
+    }
+
     /// Each output element reads data at its own coordinates, with its index along the axis.
     static let gatherElementsKernel: CKernel = { e, w in
         let data = try e.inputShape(0), indices = try e.inputShape(1)

@@ -51,6 +51,23 @@ extension ShapeManipulationOperators {
                 }
                 return [data.gathered(flat, shape: try ctx.outputShape())]
             },
+            "Trilu": { ctx in
+                let x = try ctx.input(0)
+                let k = ctx.optionalInput(1)?.ints.first ?? 0
+                let upper = try ctx.node.int("upper", default: 1) != 0
+                let (rows, columns) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
+                // Kept where j - i >= k (upper) or j - i <= k (lower); k beyond the matrix is clamped by the comparison.
+                func kept(_ f: Int) -> Bool {
+                    let j = Int64(f % columns), i = Int64((f / Swift.max(columns, 1)) % Swift.max(rows, 1))
+                    return upper ? j - i >= k : j - i <= k
+                }
+                if case .int = x.storage {
+                    let v = x.ints
+                    return [NDArray(x.elementType, shape: x.shape, ints: v.indices.map { kept($0) ? v[$0] : 0 })]
+                }
+                let v = x.doubles
+                return [NDArray(x.elementType, shape: x.shape, values: v.indices.map { kept($0) ? v[$0] : 0 })]
+            },
             "GatherElements": { ctx in
                 let data = try ctx.input(0), indexArray = try ctx.input(1), indices = indexArray.ints
                 let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: 0), rank: data.rank)

@@ -4,7 +4,7 @@ import WhittleIR
 /// Unsqueeze, Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Dropout.
 enum ShapeManipulationOperators {
     static var all: [OperatorDefinition] {
-        [reshape, flatten, squeeze, unsqueeze, transpose, concat, split, slice, gather, gatherElements, expand, tile, pad, dropout]
+        [reshape, flatten, squeeze, unsqueeze, transpose, concat, split, slice, gather, gatherElements, expand, tile, pad, dropout, trilu]
     }
 
     static let reshape = OperatorDefinition("Reshape", infer: { ctx in
@@ -304,6 +304,18 @@ enum ShapeManipulationOperators {
             throw WhittleError(.shapeMismatch, "indices \(Shape.describe(indices)) do not fit data \(Shape.describe(data)) outside axis \(axis)")
         }
         return [TensorType(try ctx.type(0).elementType, indices)]
+    })
+
+    /// Trilu keeps the upper (or lower) triangle of the last two dimensions, from diagonal k.
+    static let trilu = OperatorDefinition("Trilu", infer: { ctx in
+        try ctx.expectInputs(1, 2)
+        let x = try ctx.type(0)
+        guard let shape = x.shape, shape.count >= 2 else { throw WhittleError(.shapeMismatch, "Trilu needs an input of rank 2 or more") }
+        if ctx.has(1) {
+            let k = try ctx.shape(1)
+            guard k.isEmpty || k == [1] else { throw WhittleError(.shapeMismatch, "k must be a scalar, found \(Shape.describe(k))") }
+        }
+        return [x]
     })
 
     static let expand = OperatorDefinition("Expand", infer: { ctx in
