@@ -2,8 +2,10 @@
 
 For each seed, `generate.model(seed)` builds a random valid ONNX model and its inputs. ONNX Runtime
 (graph optimizations off: the model as written) gives the reference; `whittle run` (the reference
-interpreter) must match it, or where they differ, ONNX's own reference implementation must side with
-the interpreter; `whittle verify` (the emitted C, built with gcc and sanitizers,
+interpreter) must match it, or where they differ, ONNX's own reference implementation (in float32,
+or in float64: the exact value) must side with the interpreter; where ONNX Runtime and the float32
+reference disagree with each other too, the computation is ill-conditioned and gets no verdict.
+`whittle verify` (the emitted C, built with gcc and sanitizers,
 against the interpreter) must pass. A failing model is shrunk to the shortest prefix of its nodes
 that still fails and kept, with its inputs, in the folder given by --keep.
 
@@ -36,6 +38,22 @@ def reference(model, inputs):
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, inputs)))
+
+
+def in_double(model, inputs):
+    """The model's outputs computed by onnx.reference in float64 (float32 constants, inputs and outputs
+    widened): the exact value, up to float64 rounding, that float32 implementations approximate."""
+    wide = onnx.ModelProto()
+    wide.CopyFrom(model)
+    for tensor in wide.graph.initializer:
+        array = onnx.numpy_helper.to_array(tensor)
+        if array.dtype == np.float32:
+            tensor.CopyFrom(onnx.numpy_helper.from_array(array.astype(np.float64), tensor.name))
+    for value in list(wide.graph.input) + list(wide.graph.output):
+        if value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT:
+            value.type.tensor_type.elem_type = onnx.TensorProto.DOUBLE
+    feed = {k: v.astype(np.float64) if v.dtype == np.float32 else v for k, v in inputs.items()}
+    return dict(zip([o.name for o in wide.graph.output], ReferenceEvaluator(wide).run(None, feed)))
 
 
 def step(model, output):
@@ -85,9 +103,19 @@ def check(whittle, model, inputs, folder, compiler="gcc", target=None):
             # A second, independent oracle settles it: when ONNX's own reference implementation agrees
             # with the interpreter, ONNX Runtime is the imprecise one (e.g. InstanceNormalization of one value).
             try:
-                second = dict(zip([o.name for o in model.graph.output], ReferenceEvaluator(model).run(None, inputs)))[name]
-                if compare(np.asarray(second, dtype=actual.dtype), actual, step(model, name)) is None:
+                second = np.asarray(dict(zip([o.name for o in model.graph.output], ReferenceEvaluator(model).run(None, inputs)))[name],
+                                    dtype=actual.dtype)
+                if compare(second, actual, step(model, name)) is None:
                     continue
+                # Then the exact value (float64) decides, when the interpreter is within tolerance of it.
+                exact = np.asarray(in_double(model, inputs)[name], dtype=np.float64)
+                if compare(exact, actual.astype(np.float64), step(model, name)) is None:
+                    continue
+                # When the two independent oracles do not agree with each other either, the value is not
+                # determined to this tolerance (an ill-conditioned computation, e.g. normalizing nearly
+                # equal values): no verdict.
+                if compare(value, second, step(model, name)) is not None:
+                    return f"ill-conditioned: output {name}: ONNX Runtime and onnx.reference differ too ({problem})"
             except Exception:
                 pass
             return f"interpreter against ONNX Runtime, output {name}: {problem}"
@@ -140,7 +168,7 @@ def main():
     parser.add_argument("--qemu-every", type=int, default=0, help="also verify every K-th model on --target under QEMU")
     parser.add_argument("--target", default="cortex-m4f")
     args = parser.parse_args()
-    failures, generator_errors = [], []
+    failures, generator_errors, undecided = [], [], []
     folder = tempfile.mkdtemp(prefix="whittle-fuzz-models-")
     try:
         if args.replay:
@@ -167,17 +195,21 @@ def main():
                 problem = check(args.whittle, model, inputs, folder, compiler, target)
                 if problem and problem.startswith("generator:"):
                     generator_errors.append((seed, problem))
+                elif problem and problem.startswith("ill-conditioned:"):
+                    undecided.append((seed, problem))
                 elif problem:
                     small, small_problem = minimize(args.whittle, model, inputs, folder)
                     failures.append((f"seed {seed} ({len(small.graph.node)} of {len(model.graph.node)} nodes)", small_problem or problem))
                     if args.keep:
                         keep(small, inputs, small_problem or problem, args.keep, f"seed_{seed}")
-            tested = args.count - len(generator_errors)
+            tested = args.count - len(generator_errors) - len(undecided)
             on_device = f", every {args.qemu_every}th also on {args.target} under QEMU" if args.qemu_every else ""
             print(f"{tested} generated models (seeds {args.seed}..{args.seed + args.count - 1}): {tested - len(failures)} pass "
                   f"(interpreter = ONNX Runtime, C built by gcc and clang with ASan/UBSan = interpreter{on_device})")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    for seed, problem in undecided:
+        print(f"no verdict, seed {seed}: {problem}")
     for seed, problem in generator_errors:
         print(f"generator error, seed {seed}: {problem}")
     for name, problem in failures:
