@@ -30,6 +30,7 @@ enum ElementwiseC {
         "Identity": { v, _ in v },
         "Sign": { v, e in "(\(v) > \(e.literal(0)) ? \(e.literal(1)) : (\(v) < \(e.literal(0)) ? \(e.literal(-1)) : \(e.literal(0))))" },
         "Not": { v, _ in "(uint8_t)!\(v)" },
+        "BitwiseNot": { v, e in "(\(try e.cType(output: 0)))~\(v)" },
         "Sigmoid": { v, e in "\(e.literal(1)) / (\(e.literal(1)) + \(e.math("exp"))(-\(v)))" },
         "Tanh": { v, e in "\(e.math("tanh"))(\(v))" },
         "Sqrt": { v, e in "\(e.math("sqrt"))(\(v))" },
@@ -105,7 +106,7 @@ enum ElementwiseC {
     static func unaryKernel(_ expression: @escaping Unary) -> CKernel {
         { e, w in
             let shape = try e.outputShape()
-            let floating: Set<String> = ["Relu", "Neg", "Abs", "Identity", "Sign", "Not"]
+            let floating: Set<String> = ["Relu", "Neg", "Abs", "Identity", "Sign", "Not", "BitwiseNot"]
             if !e.elementType.isFloatingPoint && !floating.contains(e.node.opType) {
                 throw WhittleError(.unsupported, "\(e.node.opType) on \(e.elementType.name) is not supported by the C back end")
             }
@@ -138,6 +139,9 @@ enum ElementwiseC {
             return "\(r) + ((\(r) != 0 && ((\(r) < 0) != (\(b) < 0))) ? \(b) : 0)"
         },
         "And": { a, b, _ in "(uint8_t)(\(a) && \(b))" },
+        "BitwiseAnd": { a, b, e in "(\(try e.cType(output: 0)))(\(a) & \(b))" },
+        "BitwiseOr": { a, b, e in "(\(try e.cType(output: 0)))(\(a) | \(b))" },
+        "BitwiseXor": { a, b, e in "(\(try e.cType(output: 0)))(\(a) ^ \(b))" },
         "Or": { a, b, _ in "(uint8_t)(\(a) || \(b))" },
         "Xor": { a, b, _ in "(uint8_t)(!\(a) != !\(b))" },
     ]

@@ -24,6 +24,8 @@ extension ElementwiseOperators {
             [try ctx.input(0).mapped(float: { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }, double: { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) },
                                      int: { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) })]
         }
+        // Integers only (shape inference checks); the result wraps to the type.
+        table["BitwiseNot"] = { ctx in [try ctx.input(0).mapped(float: { $0 }, double: { $0 }, int: { ~$0 })] }
         table["Not"] = { ctx in [try ctx.input(0).mapped(float: { $0 == 0 ? 1 : 0 }, double: { $0 == 0 ? 1 : 0 }, int: { $0 == 0 ? 1 : 0 })] }
         for (name, f) in binaryFunctions { table[name] = binaryKernel(f) }
         for (name, (compare, compareInts)) in comparisonFunctions {
@@ -149,6 +151,10 @@ extension ElementwiseOperators {
                                 int: @Sendable (Int64, Int64) throws -> Int64)
 
     static let binaryFunctions: [String: BinaryFunction] = [
+        // Integer types only (shape inference checks).
+        "BitwiseAnd": ({ _, _ in .nan }, { _, _ in .nan }, { $0 & $1 }),
+        "BitwiseOr": ({ _, _ in .nan }, { _, _ in .nan }, { $0 | $1 }),
+        "BitwiseXor": ({ _, _ in .nan }, { _, _ in .nan }, { $0 ^ $1 }),
         "Add": ({ $0 + $1 }, { $0 + $1 }, { $0 &+ $1 }),
         "Sub": ({ $0 - $1 }, { $0 - $1 }, { $0 &- $1 }),
         "Mul": ({ $0 * $1 }, { $0 * $1 }, { $0 &* $1 }),

@@ -16,7 +16,7 @@ enum ElementwiseOperators {
         let plain = ["Relu", "Sigmoid", "Tanh", "Exp", "Log", "Erf", "LeakyRelu", "HardSigmoid", "HardSwish", "Gelu",
                      "Reciprocal", "Sign", "Sin", "Cos", "Elu", "Selu", "Softplus", "Softsign", "Not",
                      "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Mish", "Celu", "ThresholdedRelu",
-                     "Shrink", "Swish"]
+                     "Shrink", "Swish", "BitwiseNot"]
         var math: [Spec] = plain.map { (name: $0, double: nil, int: nil) }
         // These also fold, because exporters use them in shape arithmetic.
         math.append((name: "Identity", double: { $0 }, int: { $0 }))
@@ -42,6 +42,9 @@ enum ElementwiseOperators {
                 if name == "Not" && x.elementType != .bool {
                     throw WhittleError(.shapeMismatch, "Not takes bool, found \(x.elementType.name)")
                 }
+                if name == "BitwiseNot" && (x.elementType.isFloatingPoint || x.elementType == .bool) {
+                    throw WhittleError(.shapeMismatch, "BitwiseNot takes integer tensors, not \(x.elementType.name)")
+                }
                 return [x]
             }, fold: fold)
         }
@@ -66,6 +69,10 @@ enum ElementwiseOperators {
             ("And", { ($0 != 0 && $1 != 0) ? 1 : 0 }, { ($0 != 0 && $1 != 0) ? 1 : 0 }),
             ("Or", { ($0 != 0 || $1 != 0) ? 1 : 0 }, { ($0 != 0 || $1 != 0) ? 1 : 0 }),
             ("Xor", { ($0 != 0) != ($1 != 0) ? 1 : 0 }, { ($0 != 0) != ($1 != 0) ? 1 : 0 }),
+            // Integer types only (checked below): the float forms are never used.
+            ("BitwiseAnd", { $0 & $1 }, { _, _ in .nan }),
+            ("BitwiseOr", { $0 | $1 }, { _, _ in .nan }),
+            ("BitwiseXor", { $0 ^ $1 }, { _, _ in .nan }),
         ]
         return ops.map { name, int, double in
             OperatorDefinition(name, infer: { ctx in
@@ -74,6 +81,9 @@ enum ElementwiseOperators {
                 // Pow's exponent may have another numeric type than its base.
                 if name != "Pow" && a.elementType != b.elementType {
                     throw WhittleError(.shapeMismatch, "input types differ: \(a.elementType.name) and \(b.elementType.name)")
+                }
+                if name.hasPrefix("Bitwise") && (a.elementType.isFloatingPoint || a.elementType == .bool) {
+                    throw WhittleError(.shapeMismatch, "\(name) takes integer tensors, not \(a.elementType.name)")
                 }
                 return [TensorType(a.elementType, try broadcastShape(ctx.shape(0), ctx.shape(1)))]
             }, fold: { ctx in
