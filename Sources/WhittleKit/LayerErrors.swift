@@ -10,7 +10,7 @@ public enum LayerErrors {
     /// and the largest difference in quantization steps.
     public static func quantized(_ analyzed: AnalyzedModel, compiled: CompiledModel,
                                  samples: SampleSet) throws -> [(name: String, op: String, error: QuantizationReport.Error)] {
-        var watched: [String: (node: String, zero: Int64)] = [:], order: [String] = [], producer: [String: String] = [:]
+        var watched: [String: (source: String, zero: Int64)] = [:], order: [String] = [], producer: [String: String] = [:]
         for node in analyzed.graph.nodes { for output in node.outputs { producer[output] = node.opType } }
         for node in analyzed.graph.nodes where node.opType == "QuantizeLinear" && node.outputs.count == 1 {
             let zero = node.inputs.count > 2 && !node.inputs[2].isEmpty ? analyzed.graph.initializers[node.inputs[2]]?.int64s() : [0]
@@ -38,7 +38,7 @@ public enum LayerErrors {
         }
         // Layers the compiled graph computes without materializing the tensor have nothing to compare.
         return order.compactMap { name in
-            errors[name].map { (watched[name]?.node ?? name, producer[watched[name]?.node ?? ""] ?? "input", $0.result) }
+            errors[name].map { (watched[name]?.source ?? name, producer[watched[name]?.source ?? ""] ?? "input", $0.result) }
         }
     }
 }

@@ -40,9 +40,8 @@ enum SVGCharts {
             return svg + "</svg>"
         }
         let share = Double(used) / Double(budget)
-        let filled = min(share, 1) * Double(width)
         svg += "<rect class=\"track\" x=\"120\" y=\"6\" width=\"\(width - 120)\" height=\"16\"/>"
-        svg += "<rect class=\"\(share > 1 ? "over" : "bar")\" x=\"120\" y=\"6\" width=\(quote(format(filled * Double(width - 120) / Double(width)))) height=\"16\">"
+        svg += "<rect class=\"\(share > 1 ? "over" : "bar")\" x=\"120\" y=\"6\" width=\(quote(format(min(share, 1) * Double(width - 120)))) height=\"16\">"
         svg += "<title>\(InspectReport.grouped(used)) of \(InspectReport.grouped(budget)) B</title></rect>"
         svg += "<text x=\"\(width + 8)\" y=\"19\">\(InspectReport.grouped(used)) of \(InspectReport.grouped(budget)) B (\(String(format: "%.1f", share * 100)) %)</text>"
         return svg + "</svg>"

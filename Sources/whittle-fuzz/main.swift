@@ -9,7 +9,7 @@ import Foundation
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2, let selected = FuzzTargets.all[arguments[1]] else {
-    FileHandle.standardError.write(Data("usage: whittle-fuzz \(FuzzTargets.all.keys.sorted().joined(separator: "|")) [FILES or libFuzzer arguments...]\n".utf8))
+    FileHandle.standardError.write(Data("error: usage: whittle-fuzz \(FuzzTargets.all.keys.sorted().joined(separator: "|")) [FILES or libFuzzer arguments...]\n".utf8))
     exit(2)
 }
 
@@ -35,7 +35,7 @@ var files: [String] = []
 for path in arguments.dropFirst(2) {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        FileHandle.standardError.write(Data("whittle-fuzz: no such file \(path)\n".utf8))
+        FileHandle.standardError.write(Data("error: \(path): no such file or folder\n".utf8))
         exit(2)
     }
     if isDirectory.boolValue {
