@@ -11,6 +11,15 @@ public struct AnalyzedModel: Sendable {
 
     /// The main graph with inferred value types.
     public var graph: Graph { inference.graph }
+
+    /// Whether analysis stopped at an operator Whittle has, used with a value only known at run time
+    /// (a Reshape shape or Expand size computed from an input): the model runs once the inputs are bound.
+    public var needsInputValues: Bool {
+        inference.unsupported.contains { item in
+            item.node.index < graph.nodes.count
+                && Registry.definition(domain: graph.nodes[item.node.index].domain, name: item.node.opType) != nil
+        }
+    }
 }
 
 /// Entry points for programs that embed Whittle.
@@ -20,8 +29,10 @@ public enum ModelLoader {
     /// Errors carry the file and, where it applies, the node.
     /// `constantInputs` turns graph inputs into constants known at compile time (shape-like parameters,
     /// as a deployed model has them); their values must have the declared type.
+    /// With `specializing` (the most bytes one value may take), every value computable from the constants
+    /// is computed during analysis, so shapes that depend on the bound inputs' data come out static.
     public static func load(path: String, inputShapes: [String: [Int]] = [:],
-                            constantInputs: [String: Tensor] = [:]) throws -> AnalyzedModel {
+                            constantInputs: [String: Tensor] = [:], specializing: Int? = nil) throws -> AnalyzedModel {
         var model = try ONNXReader.read(path: path, options: ONNXImportOptions(inputShapes: inputShapes))
         for (name, value) in constantInputs.sorted(by: { $0.key < $1.key }) {
             guard let index = model.graph.inputs.firstIndex(where: { $0.name == name }) else {
@@ -30,17 +41,21 @@ public enum ModelLoader {
             if let type = model.graph.inputs[index].type, type.elementType != value.elementType {
                 throw WhittleError(.usage, "constant for input \"\(name)\" is \(value.elementType.name), not \(type.elementType.name)").inFile(path)
             }
+            if let shape = model.graph.inputs[index].type?.shape, shape != value.shape {
+                throw WhittleError(.usage, "constant for input \"\(name)\" has shape \(Shape.describe(value.shape)), "
+                                   + "not \(Shape.describe(shape))").inFile(path)
+            }
             model.graph.inputs.remove(at: index)
             model.graph.initializers[name] = value
         }
-        return try analyze(model, path: path)
+        return try analyze(model, path: path, specializing: specializing)
     }
 
     /// Verifies an already-read model and infers its shapes; `path` is used in errors and reports.
-    public static func analyze(_ model: Model, path: String) throws -> AnalyzedModel {
+    public static func analyze(_ model: Model, path: String, specializing: Int? = nil) throws -> AnalyzedModel {
         do {
             try Verifier.verify(model.graph)
-            let inference = try ShapeInference.run(model)
+            let inference = try ShapeInference.run(model, specializing: specializing)
             return AnalyzedModel(path: path, model: model, inference: inference)
         } catch let error as WhittleError {
             throw error.inFile(path)

@@ -105,15 +105,41 @@ public enum ModelRunner {
     }
 
     /// Runs `analyzed` on `inputs`; with `traceDirectory`, writes every computed value there as `.npy`.
+    /// A model whose shapes depend on its inputs' values (`needsInputValues`) is analyzed again with
+    /// every input bound (read again from `analyzed.path`, with the same `inputShapes`), and runs on those values.
     public static func run(_ analyzed: AnalyzedModel, inputs: [String: NDArray], traceDirectory: String? = nil,
-                           maxTensorBytes: Int = 1 << 32) throws -> [String: NDArray] {
+                           maxTensorBytes: Int = 1 << 32, inputShapes: [String: [Int]] = [:]) throws -> [String: NDArray] {
+        var analyzed = analyzed, inputs = inputs
+        let specialized = analyzed.needsInputValues
+        if specialized {
+            var bound: [String: Tensor] = [:]
+            for input in analyzed.graph.inputs {
+                guard let value = inputs[input.name] else {
+                    throw WhittleError(.usage, "no value given for input \"\(input.name)\"")
+                }
+                bound[input.name] = try value.tensor()
+            }
+            analyzed = try ModelLoader.load(path: analyzed.path, inputShapes: inputShapes, constantInputs: bound,
+                                            specializing: maxTensorBytes)
+            inputs = [:]
+        }
         var interpreter = try Interpreter(model: analyzed.model, inference: analyzed.inference)
         interpreter.maxTensorBytes = maxTensorBytes
         guard let traceDirectory else { return try interpreter.run(inputs) }
         try makeDirectory(traceDirectory)
         var taken = Set<String>()
-        return try interpreter.run(inputs) { name, value in
+        let results = try interpreter.run(inputs) { name, value in
             try write(value, to: traceDirectory, file: fileName(for: name, taken: &taken))
         }
+        // A specialized model's values were computed during analysis, not by the run: write those, in node order.
+        if specialized {
+            for node in analyzed.graph.nodes {
+                for name in node.outputs where !name.isEmpty {
+                    guard let value = analyzed.inference.constants[name] else { continue }
+                    try write(NDArray(value), to: traceDirectory, file: fileName(for: name, taken: &taken))
+                }
+            }
+        }
+        return results
     }
 }

@@ -31,6 +31,14 @@ public enum ShapeInference {
     static let foldLimit = 1 << 16
 
     public static func run(_ model: Model) throws -> InferenceResult {
+        try run(model, specializing: nil)
+    }
+
+    /// Infers shapes and, with `specializing`, also computes every value whose inputs are known with the
+    /// nodes' reference kernels: when all graph inputs are bound to constants, shapes that depend on the
+    /// data (an Expand to a shape computed from a mask, a Reshape to a size read from a tensor) come out
+    /// static. `specializing` is the most bytes one computed value may take.
+    public static func run(_ model: Model, specializing maxTensorBytes: Int?) throws -> InferenceResult {
         var graph = model.graph
         var values: [String: Tensor] = graph.initializers
         var macs: [Int] = []
@@ -81,9 +89,18 @@ public enum ShapeInference {
             macs.append(definition.macs.map { $0(ctx, outputs) } ?? 0)
             if macs[macs.count - 1] < 0 { macs[macs.count - 1] = 0 }
             let small = inputValues.allSatisfy { ($0?.count ?? 0) <= foldLimit }
-            if let fold = definition.fold, small,
-               let folded = try WhittleError.attaching(context, { try fold(ctx) }) {
-                for (name, tensor) in zip(node.outputs, folded) where !name.isEmpty {
+            var computed: [Tensor]?
+            if let fold = definition.fold, small || maxTensorBytes != nil {
+                computed = try WhittleError.attaching(context, { try fold(ctx) })
+            }
+            if computed == nil, let maxTensorBytes, let kernel = definition.evaluate,
+               zip(node.inputs, inputValues).allSatisfy({ $0.0.isEmpty || $0.1 != nil }) {
+                computed = try WhittleError.attaching(context) {
+                    try evaluate(node, kernel: kernel, context: ctx, outputs: outputs, maxTensorBytes: maxTensorBytes)
+                }
+            }
+            if let computed {
+                for (name, tensor) in zip(node.outputs, computed) where !name.isEmpty {
                     values[name] = tensor
                     constants[name] = tensor
                 }
@@ -91,6 +108,33 @@ public enum ShapeInference {
         }
         try checkOutputs(&graph)
         return InferenceResult(graph: graph, macs: macs, constants: constants, unsupported: unsupported)
+    }
+
+    /// Runs one node's reference kernel on constant inputs (specialization).
+    private static func evaluate(_ node: Node, kernel: Kernel, context: InferenceContext, outputs: [TensorType],
+                                 maxTensorBytes: Int) throws -> [Tensor] {
+        for type in outputs {
+            guard let shape = type.shape else { continue }
+            let bytes = (try? Shape.byteCount(shape, width: type.elementType.byteWidth ?? 8)) ?? Int.max
+            guard bytes <= maxTensorBytes else {
+                throw WhittleError(.unsupported, "a value of shape \(Shape.describe(shape)) would take more than the "
+                                   + "\(maxTensorBytes) bytes allowed for one tensor (--max-tensor-bytes)")
+            }
+        }
+        let inputs = context.inputValues.map { $0.map(NDArray.init) }
+        var results = try kernel(EvaluationContext(node: context, inputs: inputs, outputTypes: outputs))
+        if let activation = FusedActivation(node), let first = results.first {
+            results[0] = first.mapped(float: activation.apply, double: { Double(activation.apply(Float($0))) }, int: { $0 })
+        }
+        guard results.count >= node.outputs.count else {
+            throw WhittleError(.invalidGraph, "the kernel produced \(results.count) outputs, \(node.outputs.count) expected")
+        }
+        for (k, name) in node.outputs.enumerated() where !name.isEmpty {
+            guard k < outputs.count, let expected = outputs[k].shape, results[k].shape == expected else {
+                throw WhittleError(.shapeMismatch, "the kernel produced a different shape than inferred for \"\(name)\"")
+            }
+        }
+        return try results.map { try $0.tensor() }
     }
 
     /// Declared output shapes must agree with inferred ones; the graph outputs take the inferred types.

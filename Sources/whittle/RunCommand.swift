@@ -48,7 +48,8 @@ struct Run: ParsableCommand {
             let limit = try TargetBudget.parse(maxTensorBytes)
             let outputs: [String: NDArray]
             do {
-                outputs = try ModelRunner.run(analyzed, inputs: values, traceDirectory: trace, maxTensorBytes: limit)
+                outputs = try ModelRunner.run(analyzed, inputs: values, traceDirectory: trace, maxTensorBytes: limit,
+                                              inputShapes: ModelOptions.pinned(options.inputShapes))
             } catch let error as WhittleError {
                 throw error.inFile(analyzed.path)
             }

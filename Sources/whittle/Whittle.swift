@@ -61,13 +61,18 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> AnalyzedModel { try Self.load(model, inputShapes) }
 
     static func load(_ model: String, _ inputShapes: [String]) throws -> AnalyzedModel {
+        try ModelLoader.load(path: model, inputShapes: pinned(inputShapes))
+    }
+
+    /// The `--input-shape` arguments by input name.
+    static func pinned(_ inputShapes: [String]) throws -> [String: [Int]] {
         var pinned: [String: [Int]] = [:]
         for text in inputShapes {
             let (name, dims) = try ModelLoader.parseInputShape(text)
             guard pinned[name] == nil else { throw WhittleError(.usage, "--input-shape gives \"\(name)\" twice") }
             pinned[name] = dims
         }
-        return try ModelLoader.load(path: model, inputShapes: pinned)
+        return pinned
     }
 }
 

@@ -6,7 +6,9 @@ pinned onnx package (Tests/requirements.txt) and are written the way
 `python -m onnx.backend.test.cmd_tools generate-data` writes model cases.
 Inputs or outputs that are not plain tensors (sequences, maps, optionals) are
 not written; such a case gets a file `non_tensor` instead, and the Swift
-conformance test counts it as not runnable.
+conformance test counts it as not runnable. The inputs of the first data set
+are also written as `inputs.npz` (arrays named like the graph inputs), the
+way a user gives them to `whittle run --inputs`, where NumPy has their type.
 
     python3 Tests/Conformance/generate_node_tests.py OUTPUT_DIR
 """
@@ -14,6 +16,7 @@ import os
 import shutil
 import sys
 
+import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 from onnx.backend.test.case import node as node_cases
@@ -26,6 +29,17 @@ def write_value(path, value, value_info):
     with open(path, "wb") as f:
         f.write(proto.SerializeToString())
     return True
+
+
+def write_npz(path, inputs, value_infos):
+    arrays = {}
+    for value, info in zip(inputs, value_infos):
+        array = numpy_helper.to_array(value) if isinstance(value, TensorProto) else np.asarray(value)
+        # Types NumPy itself lacks (float8, int4, bfloat16 from ml_dtypes) have no .npy form.
+        if array.dtype.kind not in "biufc":
+            return
+        arrays[info.name] = array
+    np.savez(path, **arrays)
 
 
 def main(output):
@@ -48,6 +62,8 @@ def main(output):
                 tensors_only &= write_value(os.path.join(data, "output_%d.pb" % j), value, case.model.graph.output[j])
         if not tensors_only:
             open(os.path.join(directory, "non_tensor"), "w").close()
+        elif case.data_sets:
+            write_npz(os.path.join(directory, "inputs.npz"), case.data_sets[0][0], case.model.graph.input)
         count += 1
     with open(os.path.join(output, "VERSION"), "w") as f:
         f.write("onnx %s, %d node cases\n" % (onnx.__version__, count))

@@ -38,24 +38,25 @@ struct ConformanceTests {
         }
     }
 
-    /// Runs one case; returns nil when it passes, else the reason.
+    /// Runs one case the way `whittle run --inputs inputs.npz` runs a model: every graph input is given
+    /// at run time (from the case's `inputs.npz`, or its `.pb` files where NumPy lacks the type), and a
+    /// model whose shapes depend on input values is specialized on them. Returns nil when it passes, else the reason.
     static func run(_ name: String) -> String? {
         let folder = directory + "/" + name
         if FileManager.default.fileExists(atPath: folder + "/non_tensor") { return "non-tensor inputs or outputs" }
         do {
-            // Inputs that set shapes (Reshape's shape, Pad's pads, ...) are known when a model is compiled for a
-            // device, so the harness gives them as constants; the others are fed at run time.
-            let raw = try ONNXReader.read(path: folder + "/model.onnx")
-            var constants: [String: Tensor] = [:], runtime: [String: NDArray] = [:]
-            let parameters = staticParameters(raw.graph)
-            for (i, input) in raw.graph.inputs.enumerated() {
-                let value = try ONNXReader.readTensor(path: folder + "/test_data_set_0/input_\(i).pb")
-                if parameters.contains(input.name) { constants[input.name] = value } else { runtime[input.name] = NDArray(value) }
+            let analyzed = try ModelLoader.load(path: folder + "/model.onnx")
+            let inputs: [String: NDArray]
+            if FileManager.default.fileExists(atPath: folder + "/inputs.npz") {
+                inputs = try ModelRunner.inputs(fromArchive: folder + "/inputs.npz", for: analyzed.graph)
+            } else {
+                var read: [String: NDArray] = [:]
+                for (i, input) in analyzed.graph.inputs.enumerated() {
+                    read[input.name] = NDArray(try ONNXReader.readTensor(path: folder + "/test_data_set_0/input_\(i).pb"))
+                }
+                inputs = read
             }
-            let analyzed = try ModelLoader.load(path: folder + "/model.onnx", constantInputs: constants)
-            let interpreter = try Interpreter(model: analyzed.model, inference: analyzed.inference)
-            let feed = runtime
-            let results = try interpreter.run(feed)
+            let results = try ModelRunner.run(analyzed, inputs: inputs)
             for (j, output) in analyzed.graph.outputs.enumerated() {
                 let expected = NDArray(try ONNXReader.readTensor(path: folder + "/test_data_set_0/output_\(j).pb"))
                 guard let got = results[output.name] else { return "output \(j) missing" }

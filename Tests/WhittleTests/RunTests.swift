@@ -3,6 +3,7 @@ import Testing
 import WhittleIR
 import WhittleKit
 import WhittleNumPy
+import WhittleONNX
 
 /// `whittle run` and its NumPy input/output handling.
 struct RunTests {
@@ -130,5 +131,33 @@ struct RunTests {
         let neither = try CommandLineTests.run(["run", Self.mlp, "-o", "/tmp"])
         #expect(neither.status != 0)
         #expect(neither.stderr.contains("give either --inputs FILE.npz or one --input NAME=FILE.npy per input"))
+    }
+
+    /// A model whose Expand size is computed from an input's data: `whittle run` binds the inputs it is
+    /// given, specializes the model on them and runs it; the trace has the values computed on the way.
+    @Test func inputsThatSetShapesAreBoundAtRunTime() throws {
+        let directory = Self.temporaryDirectory("bind")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var graph = Graph(name: "expand_by_input", inputs: [ValueInfo(name: "x", type: TensorType(.float, [2, 1])),
+                                                             ValueInfo(name: "n", type: TensorType(.int64, [2]))])
+        graph.initializers["one"] = try Tensor(int64s: [0, 1], shape: [2])
+        graph.nodes = [Node(name: "size", opType: "Add", inputs: ["n", "one"], outputs: ["size"]),
+                       Node(name: "grow", opType: "Expand", inputs: ["x", "size"], outputs: ["y"])]
+        graph.outputs = [ValueInfo(name: "y", type: nil)]
+        let path = directory + "/expand.onnx", inputs = directory + "/inputs.npz"
+        try ONNXWriter.write(Model(opsets: ["": 13], graph: graph), to: path)
+        try NPZArchive.write([("x", try Tensor(floats: [1, 2], shape: [2, 1])), ("n", try Tensor(int64s: [2, 2], shape: [2]))], to: inputs)
+        #expect(try ModelLoader.load(path: path).needsInputValues)
+        let result = try CommandLineTests.run(["run", path, "--inputs", inputs, "-o", directory + "/out", "--trace", directory + "/trace"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let y = try NPYFormat.decode([UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/out/y.npy"))), what: "y")
+        #expect(y.shape == [2, 3])
+        #expect(y.floats() == [1, 1, 1, 2, 2, 2])
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: directory + "/trace")) == ["size.npy", "y.npy"])
+        // Without values the compiler names what it cannot know.
+        let compile = try CommandLineTests.run(["compile", path, "-o", directory + "/c"])
+        #expect(compile.status != 0)
+        #expect(compile.stderr.contains("Expand"))
     }
 }
