@@ -68,7 +68,8 @@ public enum CEmitter {
     // Sparse kernels come first: they wrap the dense kernels of the same operators.
     static let kernels: [String: CKernel] = [SparseC.kernels, ElementwiseC.kernels, ConvolutionC.kernels, MatrixC.kernels, NormalizationC.kernels,
                                              DataMovementC.kernels, QuantizationC.kernels, ResizeC.kernels,
-                                             ConvTransposeC.kernels, QuantizedC.kernels, BinaryC.kernels, RecurrentC.kernels]
+                                             ConvTransposeC.kernels, QuantizedC.kernels, BinaryC.kernels, RecurrentC.kernels,
+                                             SelectionC.kernels, ScatterC.kernels]
         .reduce(into: [:]) { $0.merge($1) { first, _ in first } }
 
     /// The C type that stores `type` in emitted code (bool is `uint8_t`); nil when the back end does not emit it.

@@ -6,11 +6,13 @@ public enum Registry {
         let all = ElementwiseOperators.all + ConvolutionOperators.all + MatrixOperators.all
             + ShapeManipulationOperators.all + GeneratorOperators.all + NormalizationOperators.all
             + ReductionOperators.all + RecurrentOperators.all + QuantizationOperators.all + MicrosoftQuantizedOperators.all
-            + WhittleQuantizedOperators.all + WhittleBinaryOperators.all
+            + WhittleQuantizedOperators.all + WhittleBinaryOperators.all + SelectionOperators.all + ScatterOperators.all
+            + LossOperators.all + BitsAndClassesOperators.all
         let kernels = [ElementwiseOperators.kernels, ConvolutionOperators.kernels, MatrixOperators.kernels,
                        ShapeManipulationOperators.kernels, GeneratorOperators.kernels, NormalizationOperators.kernels,
                        ReductionOperators.kernels, RecurrentOperators.kernels, QuantizationOperators.kernels,
-                       MicrosoftQuantizedOperators.kernels, WhittleQuantizedOperators.kernels, WhittleBinaryOperators.kernels]
+                       MicrosoftQuantizedOperators.kernels, WhittleQuantizedOperators.kernels, WhittleBinaryOperators.kernels,
+                       SelectionOperators.kernels, ScatterOperators.kernels, LossOperators.kernels, BitsAndClassesOperators.kernels]
             .reduce(into: [String: Kernel]()) { $0.merge($1) { first, _ in first } }
         var table: [String: OperatorDefinition] = [:]
         for var definition in all {

@@ -93,10 +93,16 @@ public enum ShapeInference {
             if let fold = definition.fold, small || maxTensorBytes != nil {
                 computed = try WhittleError.attaching(context, { try fold(ctx) })
             }
-            if computed == nil, let maxTensorBytes, let kernel = definition.evaluate,
+            // Without a fold of its own, a node on known values is run with its reference kernel: always when
+            // specializing, else when it is small integer arithmetic (shape computations written with Where,
+            // Equal, Mod, ... as function bodies do). Float and 8-bit values stay, as weights and QDQ pairs must.
+            let shapeArithmetic = small && outputs.allSatisfy { type in
+                [.int64, .int32, .bool].contains(type.elementType) && (type.shape.map { $0.reduce(1, *) <= foldLimit } ?? false)
+            }
+            if computed == nil, maxTensorBytes != nil || shapeArithmetic, let kernel = definition.evaluate,
                zip(node.inputs, inputValues).allSatisfy({ $0.0.isEmpty || $0.1 != nil }) {
                 computed = try WhittleError.attaching(context) {
-                    try evaluate(node, kernel: kernel, context: ctx, outputs: outputs, maxTensorBytes: maxTensorBytes)
+                    try evaluate(node, kernel: kernel, context: ctx, outputs: outputs, maxTensorBytes: maxTensorBytes ?? Int.max)
                 }
             }
             if let computed {

@@ -74,7 +74,7 @@ struct ConformanceTests {
         "ReduceMin": [1], "ReduceProd": [1], "ReduceL1": [1], "ReduceL2": [1], "ReduceSumSquare": [1], "ReduceLogSum": [1],
         "ReduceLogSumExp": [1], "Trilu": [1], "Slice": [1, 2, 3, 4],
         "Split": [1], "Pad": [1, 3], "Resize": [1, 2, 3], "Upsample": [1], "Expand": [1], "Tile": [1],
-        "ConstantOfShape": [0], "Range": [0, 1, 2],
+        "ConstantOfShape": [0], "Range": [0, 1, 2], "CumSum": [1], "CumProd": [1], "TopK": [1], "OneHot": [1],
     ]
 
     /// Graph inputs whose values flow into a compile-time parameter position of some node

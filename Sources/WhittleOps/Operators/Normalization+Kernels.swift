@@ -5,7 +5,44 @@ import WhittleIR
 extension NormalizationOperators {
     static var kernels: [String: Kernel] {
         ["BatchNormalization": batchNormalizationKernel, "LayerNormalization": layerNormalizationKernel,
-         "InstanceNormalization": instanceNormalizationKernel]
+         "InstanceNormalization": instanceNormalizationKernel, "RMSNormalization": rmsNormalizationKernel,
+         "LpNormalization": lpNormalizationKernel]
+    }
+
+    static let rmsNormalizationKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: -1), rank: x.rank)
+        let epsilon = Double(try ctx.node.float("epsilon", default: 1e-5))
+        let normalized = Array(x.shape[axis...])
+        let size = normalized.reduce(1, *), groups = x.count / Swift.max(size, 1)
+        let scale = try ctx.input(1), si = Indexing.broadcast(from: scale.shape, to: normalized), sv = scale.doubles
+        let v = x.doubles
+        var out = [Double](repeating: 0, count: v.count)
+        for g in 0..<groups where size > 0 {
+            let squares = v[(g * size)..<((g + 1) * size)].reduce(0) { $0 + $1 * $1 }
+            let inv = 1 / (squares / Double(size) + epsilon).squareRoot()
+            for k in 0..<size { out[g * size + k] = v[g * size + k] * inv * sv[si[k]] }
+        }
+        return [NDArray(x.elementType, shape: x.shape, values: out)]
+    }
+
+    static let lpNormalizationKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: -1), rank: x.rank)
+        let p = try ctx.node.int("p", default: 2)
+        let (outer, size, inner) = Indexing.split(x.shape, at: axis)
+        let v = x.doubles
+        var out = [Double](repeating: 0, count: v.count)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let at = { (k: Int) in o * size * inner + k * inner + i }
+                let norm = p == 1 ? (0..<size).reduce(0.0) { $0 + abs(v[at($1)]) }
+                                  : (0..<size).reduce(0.0) { $0 + v[at($1)] * v[at($1)] }.squareRoot()
+                // A zero vector stays zero (the reference divides by a norm clamped away from 0).
+                for k in 0..<size { out[at(k)] = norm == 0 ? 0 : v[at(k)] / norm }
+            }
+        }
+        return [NDArray(x.elementType, shape: x.shape, values: out)]
     }
 
     /// Inference BatchNormalization: running mean and variance, never batch statistics.

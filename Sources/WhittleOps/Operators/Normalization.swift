@@ -1,8 +1,32 @@
 import WhittleIR
 
-/// BatchNormalization (inference form), LayerNormalization, InstanceNormalization.
+/// BatchNormalization (inference form), LayerNormalization, InstanceNormalization, RMSNormalization, LpNormalization.
 enum NormalizationOperators {
-    static var all: [OperatorDefinition] { [batchNormalization, layerNormalization, instanceNormalization] }
+    static var all: [OperatorDefinition] { [batchNormalization, layerNormalization, instanceNormalization, rmsNormalization, lpNormalization] }
+
+    /// Y = X / sqrt(mean(X²) + epsilon) * scale, over the axes from `axis` on.
+    static let rmsNormalization = OperatorDefinition("RMSNormalization", infer: { ctx in
+        try ctx.expectInputs(2, 2)
+        let x = try ctx.type(0), xs = try ctx.shape(0)
+        guard x.elementType.isFloatingPoint else { throw WhittleError(.shapeMismatch, "RMSNormalization takes floating-point tensors") }
+        let axis = try Shape.normalizeAxis(ctx.int("axis", default: -1), rank: xs.count)
+        let normalized = Array(xs[axis...]), s = try ctx.shape(1)
+        guard Shape.broadcast(s, normalized) == normalized else {
+            throw WhittleError(.shapeMismatch, "scale \(Shape.describe(s)) does not broadcast to \(Shape.describe(normalized))")
+        }
+        return [x]
+    })
+
+    /// X divided by its L1 or L2 norm along the axis.
+    static let lpNormalization = OperatorDefinition("LpNormalization", infer: { ctx in
+        try ctx.expectInputs(1, 1)
+        let x = try ctx.type(0), xs = try ctx.shape(0)
+        guard x.elementType.isFloatingPoint else { throw WhittleError(.shapeMismatch, "LpNormalization takes floating-point tensors") }
+        _ = try Shape.normalizeAxis(ctx.int("axis", default: -1), rank: xs.count)
+        let p = try ctx.int("p", default: 2)
+        guard p == 1 || p == 2 else { throw WhittleError(.invalidAttribute, "p must be 1 or 2, found \(p)") }
+        return [x]
+    })
 
     static let batchNormalization = OperatorDefinition("BatchNormalization", infer: { ctx in
         try ctx.expectInputs(5, 5)

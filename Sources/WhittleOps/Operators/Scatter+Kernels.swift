@@ -1,0 +1,127 @@
+import WhittleIR
+
+/// Reference kernels of GatherND, ScatterND, ScatterElements, DepthToSpace and SpaceToDepth.
+extension ScatterOperators {
+    static var kernels: [String: Kernel] {
+        ["GatherND": gatherNDKernel, "ScatterND": scatterNDKernel, "ScatterElements": scatterElementsKernel,
+         "DepthToSpace": rearrangementKernel, "SpaceToDepth": rearrangementKernel]
+    }
+
+    /// An index along an axis of `size`: negative ones count from the end; others out of range are errors.
+    static func resolve(_ index: Int64, size: Int, what: String) throws -> Int {
+        let resolved = index < 0 ? index + Int64(size) : index
+        guard resolved >= 0, resolved < Int64(size) else {
+            throw WhittleError(.shapeMismatch, "\(what) index \(index) is out of range for an axis of size \(size)")
+        }
+        return Int(resolved)
+    }
+
+    static let gatherNDKernel: Kernel = { ctx in
+        let data = try ctx.input(0), indices = try ctx.input(1)
+        let b = try ctx.node.int("batch_dims", default: 0)
+        let shape = try ctx.outputShape(0)
+        let m = indices.shape[indices.rank - 1]
+        let dataStrides = Shape.strides(data.shape)
+        let batches = indices.shape[..<b].reduce(1, *), tuplesPerBatch = indices.shape[b..<(indices.rank - 1)].reduce(1, *)
+        let slice = data.shape[(b + m)...].reduce(1, *), batchStride = data.shape[b...].reduce(1, *)
+        let idx = indices.ints
+        var flat: [Int] = []
+        flat.reserveCapacity(shape.reduce(1, *))
+        for batch in 0..<batches {
+            for t in 0..<tuplesPerBatch {
+                var offset = batch * batchStride
+                for k in 0..<m {
+                    let i = try resolve(idx[(batch * tuplesPerBatch + t) * m + k], size: data.shape[b + k], what: "GatherND")
+                    offset += i * dataStrides[b + k]
+                }
+                flat.append(contentsOf: offset..<(offset + slice))
+            }
+        }
+        return [data.gathered(flat, shape: shape)]
+    }
+
+    static let scatterNDKernel: Kernel = { ctx in
+        let data = try ctx.input(0), indices = try ctx.input(1), updates = try ctx.input(2)
+        let m = indices.shape[indices.rank - 1]
+        let dataStrides = Shape.strides(data.shape)
+        let slice = data.shape[m...].reduce(1, *), tuples = indices.count / Swift.max(m, 1)
+        let idx = indices.ints
+        var pairs: [(Int, Int)] = []
+        for t in 0..<tuples {
+            var offset = 0
+            for k in 0..<m { offset += try resolve(idx[t * m + k], size: data.shape[k], what: "ScatterND") * dataStrides[k] }
+            for j in 0..<slice { pairs.append((offset + j, t * slice + j)) }
+        }
+        return [try scattered(data, updates, pairs: pairs, reduction: ctx.node.string("reduction", default: "none"))]
+    }
+
+    static let scatterElementsKernel: Kernel = { ctx in
+        let data = try ctx.input(0), indices = try ctx.input(1), updates = try ctx.input(2)
+        let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: 0), rank: data.rank)
+        let dataStrides = Shape.strides(data.shape), indexStrides = Shape.strides(indices.shape)
+        let idx = indices.ints
+        var pairs: [(Int, Int)] = []
+        for f in 0..<indices.count {
+            var offset = 0
+            for d in 0..<data.rank {
+                let coordinate = f / indexStrides[d] % indices.shape[d]
+                offset += (d == axis ? try resolve(idx[f], size: data.shape[axis], what: "ScatterElements") : coordinate) * dataStrides[d]
+            }
+            pairs.append((offset, f))
+        }
+        return [try scattered(data, updates, pairs: pairs, reduction: ctx.node.string("reduction", default: "none"))]
+    }
+
+    /// `data` with `updates[source]` written to (or combined into) `data[target]` for each pair, in order.
+    static func scattered(_ data: NDArray, _ updates: NDArray, pairs: [(Int, Int)], reduction: String) throws -> NDArray {
+        func apply<T>(_ values: [T], _ new: [T], _ combine: (T, T) -> T) -> [T] {
+            var out = values
+            for (target, source) in pairs { out[target] = reduction == "none" ? new[source] : combine(out[target], new[source]) }
+            return out
+        }
+        switch (data.storage, updates.storage) {
+        case (.float(let v), .float(let u)):
+            let out = apply(v, u) { a, b in
+                switch reduction {
+                case "add": a + b
+                case "mul": a * b
+                case "max": Swift.max(a, b)
+                default: Swift.min(a, b)
+                }
+            }
+            return NDArray(data.elementType, shape: data.shape, floats: out)
+        case (.double(let v), .double(let u)):
+            let out = apply(v, u) { a, b in
+                switch reduction {
+                case "add": a + b
+                case "mul": a * b
+                case "max": Swift.max(a, b)
+                default: Swift.min(a, b)
+                }
+            }
+            return NDArray(shape: data.shape, doubles: out)
+        case (.int(let v), .int(let u)):
+            let out = apply(v, u) { a, b in
+                switch reduction {
+                case "add": a &+ b
+                case "mul": a &* b
+                case "max": Swift.max(a, b)
+                default: Swift.min(a, b)
+                }
+            }
+            return NDArray(data.elementType, shape: data.shape, ints: out)
+        default:
+            throw WhittleError(.shapeMismatch, "updates and data types differ")
+        }
+    }
+
+    static let rearrangementKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let b = try blocksize(ctx.node)
+        let (view, strides) = Indexing.blockRearrangement(ctx.node.node.opType, input: x.shape, blocksize: b,
+                                                          mode: try ctx.node.string("mode", default: "DCR"))
+        let viewStrides = Shape.strides(view)
+        let flat = (0..<view.reduce(1, *)).map { f in view.indices.reduce(0) { $0 + f / viewStrides[$1] % view[$1] * strides[$1] } }
+        return [x.gathered(flat, shape: try ctx.outputShape(0))]
+    }
+}
