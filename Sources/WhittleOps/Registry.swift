@@ -7,12 +7,13 @@ public enum Registry {
             + ShapeManipulationOperators.all + GeneratorOperators.all + NormalizationOperators.all
             + ReductionOperators.all + RecurrentOperators.all + QuantizationOperators.all + MicrosoftQuantizedOperators.all
             + WhittleQuantizedOperators.all + WhittleBinaryOperators.all + SelectionOperators.all + ScatterOperators.all
-            + LossOperators.all + BitsAndClassesOperators.all
+            + LossOperators.all + BitsAndClassesOperators.all + AttentionOperators.all
         let kernels = [ElementwiseOperators.kernels, ConvolutionOperators.kernels, MatrixOperators.kernels,
                        ShapeManipulationOperators.kernels, GeneratorOperators.kernels, NormalizationOperators.kernels,
                        ReductionOperators.kernels, RecurrentOperators.kernels, QuantizationOperators.kernels,
                        MicrosoftQuantizedOperators.kernels, WhittleQuantizedOperators.kernels, WhittleBinaryOperators.kernels,
-                       SelectionOperators.kernels, ScatterOperators.kernels, LossOperators.kernels, BitsAndClassesOperators.kernels]
+                       SelectionOperators.kernels, ScatterOperators.kernels, LossOperators.kernels, BitsAndClassesOperators.kernels,
+                       AttentionOperators.kernels]
             .reduce(into: [String: Kernel]()) { $0.merge($1) { first, _ in first } }
         var table: [String: OperatorDefinition] = [:]
         for var definition in all {
