@@ -34,7 +34,8 @@ enum CSyntax {
         case .int8: "int8_t"
         case .uint8, .bool: "uint8_t"
         case .int16: "int16_t"
-        case .uint16: "uint16_t"
+        // 16-bit floats are stored as their bit patterns; kernels compute on them in float.
+        case .uint16, .float16, .bfloat16: "uint16_t"
         case .int32: "int32_t"
         case .uint32: "uint32_t"
         case .int64: "int64_t"

@@ -86,7 +86,7 @@ public enum KernelLibrary {
                 inComment = !line.contains("*/")
                 continue
             }
-            if line.hasPrefix("typedef struct") || (!line.hasPrefix(" ") && !line.hasPrefix("#") && line.contains("(")) {
+            if line.hasPrefix("typedef struct") || line.hasPrefix("typedef union") || (!line.hasPrefix(" ") && !line.hasPrefix("#") && line.contains("(")) {
                 if line.hasSuffix("{") { body = [line] } else if line.hasSuffix(";") { comment = [] } else { head = [line] }
             } else if !line.isEmpty && !line.hasPrefix(" ") {
                 comment = [] // a preprocessor line ends the comment's claim (the file's own comment)

@@ -11,5 +11,6 @@ enum KernelSources {
         ("sparse_conv.c", sparse_conv_c),
         ("binary.c", binary_c),
         ("recurrent.c", recurrent_c),
+        ("half.c", half_c),
     ]
 }

@@ -61,6 +61,9 @@ struct WeightEntry {
         switch tensor.elementType {
         case .float: return tensor.floats().map(CSyntax.shortFloat)
         case .double: return tensor.doubles().map(CSyntax.shortDouble)
+        case .float16, .bfloat16:
+            let bytes = tensor.bytes
+            return stride(from: 0, to: bytes.count - 1, by: 2).map { String(UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) + "u" }
         default: return (tensor.int64s() ?? []).map { CSyntax.integer($0, type) }
         }
     }

@@ -68,13 +68,18 @@ public enum ModelCompiler {
             let model = try ConstantNodes.asInitializers(analyzed.model)
             let passCount = PassPipeline.standard.passes.filter { !options.disabledPasses.contains($0.name) }.count
             var passesRun = 0
-            let (optimized, types) = try PassPipeline.standard.run(model, disabled: options.disabledPasses) { pass, model, types in
+            var (optimized, types) = try PassPipeline.standard.run(model, disabled: options.disabledPasses) { pass, model, types in
                 if options.dumpAfter.contains(pass) { dumps.append((pass, IRPrinter.text(model.graph, types: types))) }
                 passesRun += 1
                 progress("optimizing", passesRun, passCount)
             }
             for pass in options.dumpAfter.sorted() where !PassPipeline.standard.passes.contains(where: { $0.name == pass }) {
                 throw WhittleError(.usage, "--dump-ir-after names unknown pass \"\(pass)\"")
+            }
+            // Not a pass one can disable: without it 16-bit float models do not compile.
+            if try HalfPrecisionLowering.lower(&optimized, types: types) {
+                try Verifier.verify(optimized.graph)
+                types = try ShapeInference.run(optimized)
             }
             try checkSizes(types.graph)
             let scratch = try CEmitter.scratchRequests(model: optimized, types: types, integerOnly: options.integerOnly, sparse: options.sparse)

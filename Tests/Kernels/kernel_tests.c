@@ -783,8 +783,66 @@ static void test_recurrent(int gates, int directions, int linear, float clip, in
                                                                         : "whittle_recurrent_f32 (GRU) values off:", bad);
 }
 
+/* ---- float16 and bfloat16 conversions, against double-precision arithmetic -------------- */
+
+/* The nearest value of `unit` steps (ties to even by rint in the default rounding mode). */
+static uint16_t reference_narrow(float x, int mantissa_bits, int bias, int min_exponent) {
+    const uint16_t sign = signbit(x) ? (uint16_t)(1u << (mantissa_bits + (mantissa_bits == 10 ? 5 : 8))) : 0u;
+    const double a = fabs((double)x);
+    const int exponent_bits = mantissa_bits == 10 ? 5 : 8;
+    const unsigned infinity = ((1u << exponent_bits) - 1u) << mantissa_bits;
+    int e;
+    double r;
+    unsigned bits;
+    if (x != x) return 0xFFFFu;
+    if (a == 0.0) return sign;
+    if (isinf(x)) return (uint16_t)(sign | infinity);
+    frexp(a, &e);
+    if (e - 1 >= min_exponent) {
+        r = rint(ldexp(a, mantissa_bits - (e - 1)));
+        bits = ((unsigned)(e - 1 + bias) << mantissa_bits) + (unsigned)r - (1u << mantissa_bits);
+    } else {
+        bits = (unsigned)rint(ldexp(a, mantissa_bits - min_exponent));
+    }
+    return (uint16_t)(sign | (bits >= infinity ? infinity : bits));
+}
+
+static int same_half(uint16_t got, uint16_t expected, unsigned infinity_bits) {
+    const unsigned mask = 0x7FFFu;
+    if (expected == 0xFFFFu) return (got & mask) > infinity_bits; /* NaN: any NaN */
+    return got == expected;
+}
+
+static void test_half(void) {
+    for (unsigned h = 0; h < 65536u; ++h) {
+        const unsigned exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
+        const float f = whittle_f16_to_f32((uint16_t)h);
+        double expected;
+        if (exponent == 0x1Fu) {
+            check(mantissa ? f != f : (isinf(f) && (signbit(f) != 0) == ((h & 0x8000u) != 0)), "f16 special", (long)h);
+            continue;
+        }
+        expected = exponent ? ldexp(1024.0 + mantissa, (int)exponent - 25) : ldexp((double)mantissa, -24);
+        if (h & 0x8000u) expected = -expected;
+        check((double)f == expected && (signbit(f) != 0) == ((h & 0x8000u) != 0), "f16 to f32", (long)h);
+        check(whittle_f32_to_f16(f) == h, "f16 round trip", (long)h);
+        check(whittle_f32_to_bf16(whittle_bf16_to_f32((uint16_t)h)) == h || (h & 0x7F80u) == 0x7F80u, "bf16 round trip", (long)h);
+    }
+    for (long i = 0; i < 300000; ++i) {
+        /* Random bit patterns, and values near the half range's edges and ties. */
+        uint32_t bits = next();
+        float x;
+        if (i % 3 == 1) bits = (bits & 0x80000000u) | (0x33000000u + (bits & 0x0FFFFFFFu) % 0x14800000u);
+        if (i % 3 == 2) bits = (bits & 0x80001000u) | (0x38000000u + (bits & 0x0FFFE000u) % 0x0F800000u);
+        memcpy(&x, &bits, sizeof x);
+        check(same_half(whittle_f32_to_f16(x), reference_narrow(x, 10, 15, -14), 0x7C00u), "f32 to f16", (long)bits);
+        check(same_half(whittle_f32_to_bf16(x), reference_narrow(x, 7, 127, -126), 0x7F80u), "f32 to bf16", (long)bits);
+    }
+}
+
 int main(void) {
     test_requantize();
+    test_half();
     /* gates (4 LSTM, 3 GRU, 1 RNN), directions, linear_before_reset, clip, sequence lengths, layout */
     test_recurrent(4, 1, 0, 0.0f, 0, 0);
     test_recurrent(4, 2, 0, 0.8f, 1, 0);

@@ -192,4 +192,18 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
                                           const int32_t *lengths, const float *h0, const float *c0, const float *p,
                                           float *y, float *yh, float *yc, float *scratch);
 
+/* float16 and bfloat16 tensors are stored as their bit patterns (uint16_t) and computed in float.
+ * Widening is exact; narrowing rounds to nearest, ties to even, as ONNX's Cast does: values beyond
+ * the largest finite one become infinities and NaN stays NaN. */
+/* A float's bits, read and written through a union as C99 defines it (no library call needed). */
+typedef union {
+    float f;
+    uint32_t u;
+} whittle_float_bits;
+
+WHITTLE_KERNEL float whittle_f16_to_f32(uint16_t bits);
+WHITTLE_KERNEL uint16_t whittle_f32_to_f16(float value);
+WHITTLE_KERNEL float whittle_bf16_to_f32(uint16_t bits);
+WHITTLE_KERNEL uint16_t whittle_f32_to_bf16(float value);
+
 #endif

@@ -246,23 +246,33 @@ enum ElementwiseC {
         }
     }
 
+    /// Conversions between any two supported types. float16 and bfloat16 (stored as bits) are widened
+    /// to float first and narrowed from float last, with the library's round-to-nearest-even.
     static let castKernel: CKernel = { e, w in
         let shape = try e.outputShape()
-        let to = e.elementType, from = try e.inputType(0).elementType
+        let to = e.elementType, source = try e.inputType(0).elementType
         let target = try e.cType(output: 0)
         _ = try e.cType(input: 0)
+        let widen = [ElementType.float16: "whittle_f16_to_f32", .bfloat16: "whittle_bf16_to_f32"][source]
+        let narrow = [ElementType.float16: "whittle_f32_to_f16", .bfloat16: "whittle_f32_to_bf16"][to]
+        let from = widen == nil ? source : .float
         w.loopNest(shape, [StridedOperand(name: "y", strides: Shape.strides(shape))]) { idx in
-            let v = "\(e.x(0))[\(idx[0])]"
-            if to == .bool { return ["\(e.y(0))[\(idx[0])] = (uint8_t)(\(v) != 0);"] }
+            let v = widen.map { "\($0)(\(e.x(0))[\(idx[0])])" } ?? "\(e.x(0))[\(idx[0])]"
+            let out = "\(e.y(0))[\(idx[0])]"
+            if let narrow {
+                if source == to { return ["\(out) = \(e.x(0))[\(idx[0])];"] }
+                return ["\(out) = \(narrow)((float)\(v));"]
+            }
+            if to == .bool { return ["\(out) = (uint8_t)(\(v) != 0);"] }
             if from.isFloatingPoint && !to.isFloatingPoint {
                 // A float out of int64's range (or NaN) has no defined C conversion: saturate to int64 first,
                 // then narrow, as the reference interpreter does.
                 let f = from == .float ? "float" : "double"
                 return ["\(f) v = \(v);",
                         "int64_t i = v != v ? 0 : v <= (\(f))-9.2233720368547758e18 ? INT64_MIN : v >= (\(f))9.2233720368547758e18 ? INT64_MAX : (int64_t)v;",
-                        "\(e.y(0))[\(idx[0])] = (\(target))i;"]
+                        "\(out) = (\(target))i;"]
             }
-            return ["\(e.y(0))[\(idx[0])] = (\(target))\(v);"]
+            return ["\(out) = (\(target))\(v);"]
         }
     }
 }
