@@ -59,7 +59,13 @@ public enum ModelCompiler {
                                progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> CompiledModel {
         let start = Date()
         if let first = analyzed.inference.unsupported.first {
-            throw WhittleError(.unsupported, "cannot compile: \(first.reason)", file: analyzed.path, node: first.node)
+            // A value the C would need at compile time that comes from graph inputs: say which to bind.
+            let feeding = analyzed.needsInputValues && first.node.index < analyzed.graph.nodes.count
+                ? InputBinding.inputs(feeding: first.node.index, in: analyzed.graph) : []
+            let hint = feeding.isEmpty ? "" : "; it depends on the graph input" + (feeding.count > 1 ? "s " : " ")
+                + feeding.map { "\"\($0)\"" }.joined(separator: ", ") + ": freeze " + (feeding.count > 1 ? "them" : "it")
+                + " with " + feeding.map { "--bind \($0)=..." }.joined(separator: " ")
+            throw WhittleError(.unsupported, "cannot compile: \(first.reason)\(hint)", file: analyzed.path, node: first.node)
         }
         do {
             var dumps: [(String, String)] = []

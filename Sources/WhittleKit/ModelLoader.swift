@@ -33,8 +33,15 @@ public enum ModelLoader {
     /// is computed during analysis, so shapes that depend on the bound inputs' data come out static.
     public static func load(path: String, inputShapes: [String: [Int]] = [:],
                             constantInputs: [String: Tensor] = [:], specializing: Int? = nil) throws -> AnalyzedModel {
-        var model = try ONNXReader.read(path: path, options: ONNXImportOptions(inputShapes: inputShapes))
-        for (name, value) in constantInputs.sorted(by: { $0.key < $1.key }) {
+        let model = try ONNXReader.read(path: path, options: ONNXImportOptions(inputShapes: inputShapes))
+        return try analyze(bind(constantInputs, in: model, path: path), path: path, specializing: specializing)
+    }
+
+    /// `model` with the graph inputs named in `constants` turned into initializers; values must have
+    /// the inputs' declared types and shapes.
+    public static func bind(_ constants: [String: Tensor], in model: Model, path: String) throws -> Model {
+        var model = model
+        for (name, value) in constants.sorted(by: { $0.key < $1.key }) {
             guard let index = model.graph.inputs.firstIndex(where: { $0.name == name }) else {
                 throw WhittleError(.usage, "\"\(name)\" is not a graph input").inFile(path)
             }
@@ -48,7 +55,7 @@ public enum ModelLoader {
             model.graph.inputs.remove(at: index)
             model.graph.initializers[name] = value
         }
-        return try analyze(model, path: path, specializing: specializing)
+        return model
     }
 
     /// Verifies an already-read model and infers its shapes; `path` is used in errors and reports.

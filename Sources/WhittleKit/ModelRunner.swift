@@ -106,9 +106,9 @@ public enum ModelRunner {
 
     /// Runs `analyzed` on `inputs`; with `traceDirectory`, writes every computed value there as `.npy`.
     /// A model whose shapes depend on its inputs' values (`needsInputValues`) is analyzed again with
-    /// every input bound (read again from `analyzed.path`, with the same `inputShapes`), and runs on those values.
+    /// every input bound, and runs on those values.
     public static func run(_ analyzed: AnalyzedModel, inputs: [String: NDArray], traceDirectory: String? = nil,
-                           maxTensorBytes: Int = 1 << 32, inputShapes: [String: [Int]] = [:]) throws -> [String: NDArray] {
+                           maxTensorBytes: Int = 1 << 32) throws -> [String: NDArray] {
         var analyzed = analyzed, inputs = inputs
         let specialized = analyzed.needsInputValues
         if specialized {
@@ -119,8 +119,8 @@ public enum ModelRunner {
                 }
                 bound[input.name] = try value.tensor()
             }
-            analyzed = try ModelLoader.load(path: analyzed.path, inputShapes: inputShapes, constantInputs: bound,
-                                            specializing: maxTensorBytes)
+            analyzed = try ModelLoader.analyze(ModelLoader.bind(bound, in: analyzed.model, path: analyzed.path), path: analyzed.path,
+                                               specializing: maxTensorBytes)
             inputs = [:]
         }
         var interpreter = try Interpreter(model: analyzed.model, inference: analyzed.inference)

@@ -19,6 +19,10 @@ struct Compile: ParsableCommand {
     @Option(name: .customLong("input-shape"), help: ArgumentHelp("Static shape for a graph input.", valueName: "NAME=D0,D1,..."))
     var inputShapes: [String] = []
 
+    @Option(name: .customLong("bind"), help: ArgumentHelp("Freeze a graph input into a constant (a shape, axes, pads ...).",
+                                                         valueName: "NAME=V0,V1,...|NAME=FILE.npy"))
+    var bindings: [String] = []
+
     @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the generated files.", valueName: "OUTDIR"))
     var output: String?
 
@@ -52,7 +56,7 @@ struct Compile: ParsableCommand {
         try reportingErrors {
             guard let model, let output else { throw WhittleError(.usage, "compile needs MODEL.onnx and -o OUTDIR") }
             let target = try targetOptions.resolve()
-            var analyzed = try ModelOptions.load(model, inputShapes)
+            var analyzed = try ModelOptions.load(model, inputShapes, bindings: bindings)
             if let recipe {
                 analyzed = try Self.applyRecipe(recipe, to: analyzed, recalibrate: recalibrate)
             } else if recalibrate != nil {

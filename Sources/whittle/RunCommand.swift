@@ -48,8 +48,7 @@ struct Run: ParsableCommand {
             let limit = try TargetBudget.parse(maxTensorBytes)
             let outputs: [String: NDArray]
             do {
-                outputs = try ModelRunner.run(analyzed, inputs: values, traceDirectory: trace, maxTensorBytes: limit,
-                                              inputShapes: ModelOptions.pinned(options.inputShapes))
+                outputs = try ModelRunner.run(analyzed, inputs: values, traceDirectory: trace, maxTensorBytes: limit)
             } catch let error as WhittleError {
                 throw error.inFile(analyzed.path)
             }

@@ -58,10 +58,22 @@ struct ModelOptions: ParsableArguments {
             help: ArgumentHelp("Static shape for a graph input, replacing symbolic dimensions.", valueName: "NAME=D0,D1,..."))
     var inputShapes: [String] = []
 
-    func load() throws -> AnalyzedModel { try Self.load(model, inputShapes) }
+    @Option(name: .customLong("bind"), help: ArgumentHelp("Freeze a graph input into a constant (a shape, axes, pads ...).",
+                                                         valueName: "NAME=V0,V1,...|NAME=FILE.npy"))
+    var bindings: [String] = []
 
-    static func load(_ model: String, _ inputShapes: [String]) throws -> AnalyzedModel {
-        try ModelLoader.load(path: model, inputShapes: pinned(inputShapes))
+    func load() throws -> AnalyzedModel { try Self.load(model, inputShapes, bindings: bindings) }
+
+    static func load(_ model: String, _ inputShapes: [String], bindings: [String] = []) throws -> AnalyzedModel {
+        let analyzed = try ModelLoader.load(path: model, inputShapes: pinned(inputShapes))
+        guard !bindings.isEmpty else { return analyzed }
+        let constants: [String: Tensor]
+        do {
+            constants = try InputBinding.constants(bindings, for: analyzed.graph)
+        } catch let error as WhittleError {
+            throw error.inFile(model)
+        }
+        return try ModelLoader.load(path: model, inputShapes: pinned(inputShapes), constantInputs: constants)
     }
 
     /// The `--input-shape` arguments by input name.

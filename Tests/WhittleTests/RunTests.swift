@@ -155,9 +155,19 @@ struct RunTests {
         #expect(y.shape == [2, 3])
         #expect(y.floats() == [1, 1, 1, 2, 2, 2])
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: directory + "/trace")) == ["size.npy", "y.npy"])
-        // Without values the compiler names what it cannot know.
+        // Without values the compiler names what it cannot know, and the input to bind.
         let compile = try CommandLineTests.run(["compile", path, "-o", directory + "/c"])
         #expect(compile.status != 0)
-        #expect(compile.stderr.contains("Expand"))
+        #expect(compile.stderr.contains("Expand") && compile.stderr.contains("--bind n="), "\(compile.stderr)")
+        // Bound, it compiles, and the C matches the interpreter.
+        let bound = try CommandLineTests.run(["compile", path, "--bind", "n=2,2", "-o", directory + "/c"])
+        #expect(bound.status == 0, "\(bound.stderr)")
+        #expect(try String(contentsOfFile: directory + "/c/expand.h", encoding: .utf8).contains("const float *x, float *y"))
+        let verify = try CommandLineTests.run(["verify", path, "--bind", "n=2,2", "--inputs", inputs])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let wrong = try CommandLineTests.run(["compile", path, "--bind", "n=2,2,2", "-o", directory + "/c"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("does not match input \"n\""), "\(wrong.stderr)")
+        let float = try CommandLineTests.run(["compile", path, "--bind", "n=2.5,2", "-o", directory + "/c"])
+        #expect(float.status != 0 && float.stderr.contains("must be integers"), "\(float.stderr)")
     }
 }
