@@ -139,6 +139,13 @@ extension InspectReport {
                 var copy = error
                 copy.file = nil
                 compileProblem = copy.description
+                // The node compile stopped at has an operator the C back end knows but not in this form
+                // (a 3-D pool, say): it does not compile.
+                if let failed = error.node,
+                   let i = graph.nodes.indices.first(where: { (!failed.name.isEmpty && graph.nodes[$0].name == failed.name)
+                       || (failed.name.isEmpty && $0 == failed.index && graph.nodes[$0].qualifiedOpType == failed.opType) }) {
+                    nodes[i].compiles = false
+                }
             } catch {
                 compileProblem = String(describing: error)
             }

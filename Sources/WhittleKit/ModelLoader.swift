@@ -16,8 +16,9 @@ public struct AnalyzedModel: Sendable {
     /// (a Reshape shape or Expand size computed from an input): the model runs once the inputs are bound.
     public var needsInputValues: Bool {
         inference.unsupported.contains { item in
-            item.node.index < graph.nodes.count
-                && Registry.definition(domain: graph.nodes[item.node.index].domain, name: item.node.opType) != nil
+            guard item.node.index < graph.nodes.count else { return false }
+            let node = graph.nodes[item.node.index]
+            return Registry.definition(domain: node.domain, name: node.opType) != nil || ControlFlowExpansion.isControlFlow(node)
         }
     }
 }
@@ -62,7 +63,11 @@ public enum ModelLoader {
     public static func analyze(_ model: Model, path: String, specializing: Int? = nil) throws -> AnalyzedModel {
         do {
             try Verifier.verify(model.graph)
-            let inference = try ShapeInference.run(model, specializing: specializing)
+            let (model, reasons) = try ControlFlowExpansion.expand(model, specializing: specializing)
+            var inference = try ShapeInference.run(model, specializing: specializing)
+            for i in inference.unsupported.indices {
+                if let reason = reasons[inference.unsupported[i].node.index] { inference.unsupported[i].reason = reason }
+            }
             return AnalyzedModel(path: path, model: model, inference: inference)
         } catch let error as WhittleError {
             throw error.inFile(path)
