@@ -2,8 +2,28 @@ import WhittleIR
 
 /// BitShift on integers, and IsInf/IsNaN, which classify floating-point values.
 enum BitsAndClassesOperators {
-    static var all: [OperatorDefinition] { [bitShift, classify("IsInf"), classify("IsNaN")] }
-    static var kernels: [String: Kernel] { ["BitShift": bitShiftKernel, "IsInf": classifyKernel, "IsNaN": classifyKernel] }
+    static var all: [OperatorDefinition] { [bitShift, classify("IsInf"), classify("IsNaN"), bitCast] }
+    static var kernels: [String: Kernel] {
+        ["BitShift": bitShiftKernel, "IsInf": classifyKernel, "IsNaN": classifyKernel, "BitCast": bitCastKernel]
+    }
+
+    /// The same bits read as another type of the same width.
+    static let bitCast = OperatorDefinition("BitCast", infer: { ctx in
+        try ctx.expectInputs(1, 1)
+        let x = try ctx.type(0)
+        guard let to = try ctx.elementType("to"), to.isSupported, to != .string else {
+            throw WhittleError(.invalidAttribute, "BitCast needs a supported type in to")
+        }
+        guard to.byteWidth == x.elementType.byteWidth else {
+            throw WhittleError(.shapeMismatch, "BitCast from \(x.elementType.name) to \(to.name): the widths differ")
+        }
+        return [TensorType(to, try ctx.shape(0))]
+    })
+
+    static let bitCastKernel: Kernel = { ctx in
+        let x = try ctx.input(0).tensor()
+        return [NDArray(try Tensor(elementType: ctx.outputType(0), shape: x.shape, bytes: x.bytes))]
+    }
 
     static let bitShift = OperatorDefinition("BitShift", infer: { ctx in
         try ctx.expectInputs(2, 2)

@@ -6,7 +6,54 @@ extension NormalizationOperators {
     static var kernels: [String: Kernel] {
         ["BatchNormalization": batchNormalizationKernel, "LayerNormalization": layerNormalizationKernel,
          "InstanceNormalization": instanceNormalizationKernel, "RMSNormalization": rmsNormalizationKernel,
-         "LpNormalization": lpNormalizationKernel]
+         "LpNormalization": lpNormalizationKernel, "GroupNormalization": groupNormalizationKernel, "LRN": lrnKernel]
+    }
+
+    static let groupNormalizationKernel: Kernel = { ctx in
+        let x = try ctx.input(0), v = x.doubles
+        let scale = try ctx.input(1).doubles, bias = try ctx.input(2).doubles
+        let groups = try ctx.node.int("num_groups") ?? 1
+        let epsilon = Double(try ctx.node.float("epsilon", default: 1e-5))
+        let channels = x.shape[1], spatial = x.shape[2...].reduce(1, *), perGroup = channels / groups
+        let size = perGroup * spatial
+        var out = [Double](repeating: 0, count: v.count)
+        for g in 0..<(x.shape[0] * groups) where size > 0 {
+            let slice = v[(g * size)..<((g + 1) * size)]
+            let mean = slice.reduce(0, +) / Double(size)
+            let variance = slice.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(size)
+            let inv = 1 / (variance + epsilon).squareRoot()
+            for k in 0..<size {
+                let c = (g % groups) * perGroup + k / spatial
+                let p = scale.count == channels ? c : g % groups
+                out[g * size + k] = (v[g * size + k] - mean) * inv * scale[p] + bias[p]
+            }
+        }
+        return [NDArray(x.elementType, shape: x.shape, values: out)]
+    }
+
+    /// y = x / (bias + alpha / size · Σ x²)^beta over the channels c − ⌊(size−1)/2⌋ ... c + ⌈(size−1)/2⌉.
+    static let lrnKernel: Kernel = { ctx in
+        let x = try ctx.input(0), v = x.doubles
+        let size = try ctx.node.int("size") ?? 1
+        let alpha = Double(try ctx.node.float("alpha", default: 1e-4)), beta = Double(try ctx.node.float("beta", default: 0.75))
+        let bias = Double(try ctx.node.float("bias", default: 1))
+        let channels = x.shape[1], spatial = x.shape[2...].reduce(1, *)
+        let below = (size - 1) / 2, above = size - 1 - below
+        var out = [Double](repeating: 0, count: v.count)
+        for n in 0..<x.shape[0] {
+            for c in 0..<channels {
+                for p in 0..<spatial {
+                    var sum = 0.0
+                    for k in Swift.max(0, c - below)...Swift.min(channels - 1, c + above) {
+                        let value = v[(n * channels + k) * spatial + p]
+                        sum += value * value
+                    }
+                    let at = (n * channels + c) * spatial + p
+                    out[at] = v[at] / Foundation.pow(bias + alpha / Double(size) * sum, beta)
+                }
+            }
+        }
+        return [NDArray(x.elementType, shape: x.shape, values: out)]
     }
 
     static let rmsNormalizationKernel: Kernel = { ctx in

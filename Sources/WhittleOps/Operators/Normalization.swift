@@ -2,7 +2,33 @@ import WhittleIR
 
 /// BatchNormalization (inference form), LayerNormalization, InstanceNormalization, RMSNormalization, LpNormalization.
 enum NormalizationOperators {
-    static var all: [OperatorDefinition] { [batchNormalization, layerNormalization, instanceNormalization, rmsNormalization, lpNormalization] }
+    static var all: [OperatorDefinition] {
+        [batchNormalization, layerNormalization, instanceNormalization, rmsNormalization, lpNormalization, groupNormalization, lrn]
+    }
+
+    /// Statistics over groups of channels; scale and bias per channel (opset 21) or per group (opset 18).
+    static let groupNormalization = OperatorDefinition("GroupNormalization", infer: { ctx in
+        try ctx.expectInputs(3, 3)
+        let x = try ctx.type(0), xs = try ctx.shape(0)
+        guard x.elementType.isFloatingPoint, xs.count >= 2 else { throw WhittleError(.shapeMismatch, "GroupNormalization takes a floating-point N×C×... tensor") }
+        guard let groups = try ctx.int("num_groups"), groups > 0, xs[1] % groups == 0 else {
+            throw WhittleError(.invalidAttribute, "num_groups must divide the \(xs[1]) channels")
+        }
+        let per = ctx.opset >= 21 ? xs[1] : groups
+        guard try ctx.shape(1) == [per], try ctx.shape(2) == [per] else {
+            throw WhittleError(.shapeMismatch, "scale and bias must have \(per) values")
+        }
+        return [x]
+    })
+
+    /// Local response normalization across channels.
+    static let lrn = OperatorDefinition("LRN", infer: { ctx in
+        try ctx.expectInputs(1, 1)
+        let x = try ctx.type(0), xs = try ctx.shape(0)
+        guard x.elementType.isFloatingPoint, xs.count >= 2 else { throw WhittleError(.shapeMismatch, "LRN takes a floating-point N×C×... tensor") }
+        guard let size = try ctx.int("size"), size > 0 else { throw WhittleError(.invalidAttribute, "LRN needs a positive size") }
+        return [x]
+    })
 
     /// Y = X / sqrt(mean(X²) + epsilon) * scale, over the axes from `axis` on.
     static let rmsNormalization = OperatorDefinition("RMSNormalization", infer: { ctx in

@@ -4,7 +4,68 @@ import WhittleIR
 extension ScatterOperators {
     static var kernels: [String: Kernel] {
         ["GatherND": gatherNDKernel, "ScatterND": scatterNDKernel, "ScatterElements": scatterElementsKernel,
-         "DepthToSpace": rearrangementKernel, "SpaceToDepth": rearrangementKernel]
+         "Scatter": scatterElementsKernel, "DepthToSpace": rearrangementKernel, "SpaceToDepth": rearrangementKernel,
+         "ReverseSequence": reverseSequenceKernel, "Compress": compressKernel, "CenterCropPad": centerCropPadKernel]
+    }
+
+    static let reverseSequenceKernel: Kernel = { ctx in
+        let x = try ctx.input(0), lengths = try ctx.input(1).ints
+        let batchAxis = try ctx.node.int("batch_axis", default: 1), timeAxis = try ctx.node.int("time_axis", default: 0)
+        let strides = Shape.strides(x.shape), steps = x.shape[timeAxis]
+        let flat = (0..<x.count).map { f -> Int in
+            let b = f / strides[batchAxis] % x.shape[batchAxis], t = f / strides[timeAxis] % steps
+            // The first `length` steps of each row are reversed; a length beyond the axis counts as the whole axis.
+            let length = Int(Swift.max(0, Swift.min(Int64(steps), lengths[b])))
+            return t < length ? f + (length - 1 - 2 * t) * strides[timeAxis] : f
+        }
+        return [x.gathered(flat, shape: x.shape)]
+    }
+
+    static let compressKernel: Kernel = { ctx in
+        let x = try ctx.input(0), condition = try ctx.input(1).ints
+        let shape = try ctx.outputShape(0)
+        guard let axisValue = try ctx.node.int("axis") else {
+            return [x.gathered(condition.prefix(x.count).indices.filter { condition[$0] != 0 }, shape: shape)]
+        }
+        let axis = try Shape.normalizeAxis(axisValue, rank: x.rank)
+        let (outer, size, inner) = Indexing.split(x.shape, at: axis)
+        let kept = (0..<Swift.min(size, condition.count)).filter { condition[$0] != 0 }
+        var flat: [Int] = []
+        for o in 0..<outer { for k in kept { for i in 0..<inner { flat.append((o * size + k) * inner + i) } } }
+        return [x.gathered(flat, shape: shape)]
+    }
+
+    /// The output element at each position: from the input (crop offsets) or a zero (padding).
+    static let centerCropPadKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let shape = try ctx.outputShape(0)
+        let offsets = zip(x.shape, shape).map { input, output in (input - output) / 2 }
+        let inStrides = Shape.strides(x.shape), outStrides = Shape.strides(shape)
+        let zero = NDArray(x.elementType, shape: [1], values: [0])
+        var flat: [Int] = [], fromZero = [Bool]()
+        for f in 0..<shape.reduce(1, *) {
+            var source = 0, inside = true
+            for d in shape.indices {
+                let c = f / outStrides[d] % shape[d] + offsets[d]
+                if c < 0 || c >= x.shape[d] { inside = false; break }
+                source += c * inStrides[d]
+            }
+            flat.append(inside ? source : 0)
+            fromZero.append(!inside)
+        }
+        // Zeros come from a one-element array appended after the input's elements.
+        let joined = Self.appending(x, zero)
+        return [joined.gathered(zip(flat, fromZero).map { $1 ? x.count : $0 }, shape: shape)]
+    }
+
+    /// `a`'s elements followed by `b`'s, flat (same element type).
+    static func appending(_ a: NDArray, _ b: NDArray) -> NDArray {
+        switch (a.storage, b.storage) {
+        case (.float(let u), .float(let v)): NDArray(a.elementType, shape: [u.count + v.count], floats: u + v)
+        case (.double(let u), .double(let v)): NDArray(shape: [u.count + v.count], doubles: u + v)
+        case (.int(let u), .int(let v)): NDArray(a.elementType, shape: [u.count + v.count], ints: u + v)
+        default: a
+        }
     }
 
     /// An index along an axis of `size`: negative ones count from the end; others out of range are errors.

@@ -1,9 +1,58 @@
 import WhittleIR
 
-/// Operators that read or write at computed positions: GatherND, ScatterND, ScatterElements,
-/// and the block rearrangements DepthToSpace and SpaceToDepth.
+/// Operators that read or write at computed positions: GatherND, ScatterND, ScatterElements (and its
+/// old name Scatter), the block rearrangements DepthToSpace and SpaceToDepth, ReverseSequence,
+/// Compress and CenterCropPad.
 enum ScatterOperators {
-    static var all: [OperatorDefinition] { [gatherND, scatterND, scatterElements, depthToSpace, spaceToDepth] }
+    static var all: [OperatorDefinition] {
+        [gatherND, scatterND, scatterElements, OperatorDefinition("Scatter", infer: scatterElements.infer), depthToSpace, spaceToDepth,
+         reverseSequence, compress, centerCropPad]
+    }
+
+    static let reverseSequence = OperatorDefinition("ReverseSequence", infer: { ctx in
+        try ctx.expectInputs(2, 2)
+        let x = try ctx.shape(0)
+        let batch = try ctx.int("batch_axis", default: 1), time = try ctx.int("time_axis", default: 0)
+        guard x.count >= 2, [batch, time].allSatisfy({ (0...1).contains($0) }), batch != time else {
+            throw WhittleError(.invalidAttribute, "batch_axis and time_axis must be 0 and 1 in some order, of a tensor of rank 2 or more")
+        }
+        guard try ctx.shape(1) == [x[batch]], try ctx.type(1).elementType == .int64 else {
+            throw WhittleError(.shapeMismatch, "sequence_lens must be int64 with one length per batch row (\(x[batch]))")
+        }
+        return [try ctx.type(0)]
+    })
+
+    /// The elements (or slices along `axis`) where the condition is true; the condition must be known.
+    static let compress = OperatorDefinition("Compress", infer: { ctx in
+        try ctx.expectInputs(2, 2)
+        let x = try ctx.shape(0)
+        guard let condition = ctx.value(1)?.int64s() else {
+            throw WhittleError(.unsupported, "condition (input 1) must be a constant or computable from static shapes")
+        }
+        var shape: [Int]
+        if let axis = try ctx.int("axis") {
+            let a = try Shape.normalizeAxis(axis, rank: x.count)
+            shape = x
+            shape[a] = condition.prefix(x[a]).filter { $0 != 0 }.count
+        } else {
+            shape = [condition.prefix(x.reduce(1, *)).filter { $0 != 0 }.count]
+        }
+        return [TensorType(try ctx.type(0).elementType, shape)]
+    })
+
+    /// Each listed axis cropped or zero-padded to its new size, centred (the odd element at the end).
+    static let centerCropPad = OperatorDefinition("CenterCropPad", infer: { ctx in
+        try ctx.expectInputs(2, 2)
+        let x = try ctx.shape(0)
+        let sizes = try ctx.constantInts(1, what: "shape")
+        let axes = try (ctx.ints("axes") ?? Array(0..<x.count)).map { try Shape.normalizeAxis($0, rank: x.count) }
+        guard sizes.count == axes.count, sizes.allSatisfy({ $0 >= 0 }) else {
+            throw WhittleError(.shapeMismatch, "shape has \(sizes.count) sizes for \(axes.count) axes")
+        }
+        var shape = x
+        for (axis, size) in zip(axes, sizes) { shape[axis] = size }
+        return [TensorType(try ctx.type(0).elementType, shape)]
+    })
 
     static let gatherND = OperatorDefinition("GatherND", infer: { ctx in
         try ctx.expectInputs(2, 2)
