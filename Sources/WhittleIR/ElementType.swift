@@ -23,7 +23,7 @@ public enum ElementType: Int32, Sendable, Hashable, CaseIterable, Codable {
     /// Bytes one element takes in Whittle's dense little-endian storage; nil for types it does not store.
     public var byteWidth: Int? {
         switch self {
-        case .bool, .int8, .uint8: 1
+        case .bool, .int8, .uint8, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0: 1
         case .int16, .uint16, .float16, .bfloat16: 2
         case .float, .int32, .uint32: 4
         case .double, .int64, .uint64: 8
@@ -31,19 +31,49 @@ public enum ElementType: Int32, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
+    /// Bits one element takes: 4 for int4, uint4 and float4e2m1 (two to a byte, as ONNX packs them),
+    /// 2 for int2 and uint2 (four to a byte); nil for types Whittle does not store.
+    public var bitWidth: Int? {
+        switch self {
+        case .int4, .uint4, .float4e2m1: 4
+        case .int2, .uint2: 2
+        default: byteWidth.map { $0 * 8 }
+        }
+    }
+
+    /// Whether elements are packed several to a byte (low bits first).
+    public var isPacked: Bool { (bitWidth ?? 8) < 8 }
+
     /// Whether Whittle can hold tensors of this type (decode initializers, infer shapes).
-    public var isSupported: Bool { byteWidth != nil }
+    public var isSupported: Bool { bitWidth != nil }
+
+    /// The 8- and 4-bit floating-point types (see ``MiniFloat``).
+    public var isMiniFloat: Bool {
+        switch self {
+        case .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0, .float4e2m1: true
+        default: false
+        }
+    }
+
+    /// Bytes `count` elements take in storage (packed types round up to whole bytes).
+    public func storageBytes(count: Int) throws -> Int {
+        guard let bits = bitWidth else { throw WhittleError(.unsupported, "element type \(name) is not supported") }
+        if bits >= 8 { return try Shape.checked(count, times: bits / 8, what: "tensor bytes") }
+        let total = try Shape.checked(count, times: bits, plus: 7, what: "tensor bits")
+        return total / 8
+    }
 
     public var isFloatingPoint: Bool {
         switch self {
-        case .float, .double, .float16, .bfloat16: true
+        case .float, .double, .float16, .bfloat16, .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0,
+             .float4e2m1: true
         default: false
         }
     }
 
     public var isInteger: Bool {
         switch self {
-        case .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64: true
+        case .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64, .int4, .uint4, .int2, .uint2: true
         default: false
         }
     }
@@ -58,6 +88,10 @@ public enum ElementType: Int32, Sendable, Hashable, CaseIterable, Codable {
         case .uint16: (0, 65535)
         case .int32: (-2_147_483_648, 2_147_483_647)
         case .uint32: (0, 4_294_967_295)
+        case .int4: (-8, 7)
+        case .uint4: (0, 15)
+        case .int2: (-2, 1)
+        case .uint2: (0, 3)
         case .uint64: (0, 1.8446744073709552e19)
         default: (-9.223372036854775808e18, 9.223372036854775807e18)
         }

@@ -25,6 +25,9 @@ public struct NDArray: Sendable, Equatable {
         case .float16:
             self.init(type, shape, .float(floats.map { HalfFloat.float(fromBits: HalfFloat.bits(fromFloat: $0)) }))
         case .bfloat16: self.init(type, shape, .float(floats.map(NDArray.roundToBFloat16)))
+        case _ where type.isMiniFloat:
+            // Rounded to the type as a plain conversion does (no saturation: Cast and QuantizeLinear clamp first).
+            self.init(type, shape, .float(floats.map { MiniFloat.decode(MiniFloat.encode($0, type), type) }))
         case .double: self.init(type, shape, .double(floats.map(Double.init)))
         case .float: self.init(type, shape, .float(floats))
         default: self.init(type, shape, .int(floats.map { NDArray.integer(from: Double($0), as: type) }))
@@ -38,7 +41,7 @@ public struct NDArray: Sendable, Equatable {
     /// An integer or bool array; values are wrapped to `type`'s range. Floating-point types convert.
     public init(_ type: ElementType, shape: [Int], ints: [Int64]) {
         switch type {
-        case .float, .float16, .bfloat16: self.init(type, shape: shape, floats: ints.map(Float.init))
+        case _ where type.isFloatingPoint && type != .double: self.init(type, shape: shape, floats: ints.map(Float.init))
         case .double: self.init(shape: shape, doubles: ints.map(Double.init))
         default: self.init(type, shape, .int(ints.map { NDArray.wrap($0, to: type) }))
         }
@@ -48,7 +51,7 @@ public struct NDArray: Sendable, Equatable {
     public init(_ type: ElementType, shape: [Int], values: [Double]) {
         switch type {
         case .double: self.init(shape: shape, doubles: values)
-        case .float, .float16, .bfloat16: self.init(type, shape: shape, floats: values.map { Float($0) })
+        case _ where type.isFloatingPoint: self.init(type, shape: shape, floats: values.map { Float($0) })
         default: self.init(type, shape, .int(values.map { NDArray.integer(from: $0, as: type) }))
         }
     }
@@ -105,6 +108,10 @@ public struct NDArray: Sendable, Equatable {
         case .uint16: Int64(UInt16(truncatingIfNeeded: value))
         case .int32: Int64(Int32(truncatingIfNeeded: value))
         case .uint32: Int64(UInt32(truncatingIfNeeded: value))
+        case .int4: ((value & 0xF) ^ 0x8) - 0x8
+        case .uint4: value & 0xF
+        case .int2: ((value & 0x3) ^ 0x2) - 0x2
+        case .uint2: value & 0x3
         default: value
         }
     }
@@ -132,7 +139,8 @@ extension NDArray {
     /// The IR tensor's values as an array.
     public init(_ tensor: Tensor) {
         switch tensor.elementType {
-        case .float, .float16, .bfloat16: self.init(tensor.elementType, shape: tensor.shape, floats: tensor.floats())
+        case _ where tensor.elementType.isFloatingPoint && tensor.elementType != .double:
+            self.init(tensor.elementType, shape: tensor.shape, floats: tensor.floats())
         case .double: self.init(shape: tensor.shape, doubles: tensor.doubles())
         default: self.init(tensor.elementType, shape: tensor.shape, ints: tensor.int64s() ?? [])
         }
@@ -141,7 +149,7 @@ extension NDArray {
     /// The array as an IR tensor (little-endian bytes of its element type).
     public func tensor() throws -> Tensor {
         switch elementType {
-        case .float, .double, .float16, .bfloat16: try Tensor(doubles: doubles, shape: shape, as: elementType)
+        case _ where elementType.isFloatingPoint: try Tensor(doubles: doubles, shape: shape, as: elementType)
         default: try Tensor(int64s: ints, shape: shape, as: elementType)
         }
     }

@@ -10,10 +10,10 @@ public struct Tensor: Sendable, Hashable {
 
     /// Wraps `bytes`; throws when the type is not stored by Whittle or the byte count does not match the shape.
     public init(elementType: ElementType, shape: [Int], bytes: [UInt8]) throws {
-        guard let width = elementType.byteWidth else {
+        guard elementType.isSupported else {
             throw WhittleError(.unsupported, "element type \(elementType.name) is not supported")
         }
-        let expected = try Shape.byteCount(shape, width: width)
+        let expected = try elementType.storageBytes(count: Shape.elementCount(shape))
         guard bytes.count == expected else {
             throw WhittleError(.malformedModel,
                 "tensor of type \(elementType.name) and shape \(Shape.describe(shape)) needs \(expected) bytes, found \(bytes.count)")
@@ -38,6 +38,10 @@ extension Tensor {
     /// An integer tensor of `type` (any integer type or bool) holding `values`, truncated to the type's width.
     public init(int64s values: [Int64], shape: [Int], as type: ElementType = .int64) throws {
         guard type.isInteger || type == .bool, let width = type.byteWidth else {
+            if type.isPacked && type.isInteger {
+                try self.init(elementType: type, shape: shape, bytes: Self.pack(values.map { UInt8(truncatingIfNeeded: $0) }, bits: type.bitWidth ?? 8))
+                return
+            }
             throw WhittleError(.unsupported, "cannot build a \(type.name) tensor from integers")
         }
         var bytes = [UInt8]()
@@ -61,9 +65,11 @@ extension Tensor {
             case .double: append(value.bitPattern)
             case .float16: append(HalfFloat.bits(fromFloat: Float(value)))
             case .bfloat16: append(UInt16(truncatingIfNeeded: Float(value).bitPattern >> 16))
+            case _ where type.isMiniFloat: bytes.append(MiniFloat.encode(Float(value), type, saturate: true))
             default: throw WhittleError(.unsupported, "cannot build a \(type.name) tensor from floating-point values")
             }
         }
+        if type.isPacked { bytes = Self.pack(bytes, bits: type.bitWidth ?? 8) }
         try self.init(elementType: type, shape: shape, bytes: bytes)
     }
 
@@ -76,6 +82,21 @@ extension Tensor {
 // MARK: - Reading tensors as Swift values
 
 extension Tensor {
+    /// Codes of `bits` bits each (the low bits of each byte of `codes`), packed low bits first.
+    static func pack(_ codes: [UInt8], bits: Int) -> [UInt8] {
+        guard bits < 8 else { return codes }
+        let perByte = 8 / bits, mask = UInt8((1 << bits) - 1)
+        var out = [UInt8](repeating: 0, count: (codes.count + perByte - 1) / perByte)
+        for (i, code) in codes.enumerated() { out[i / perByte] |= (code & mask) << UInt8((i % perByte) * bits) }
+        return out
+    }
+
+    /// The code of element `index` of a packed type.
+    private func code(at index: Int, bits: Int) -> UInt8 {
+        let perByte = 8 / bits
+        return (bytes[index / perByte] >> UInt8((index % perByte) * bits)) & UInt8((1 << bits) - 1)
+    }
+
     private func word(at index: Int, width: Int) -> UInt64 {
         var bits: UInt64 = 0
         let base = index * width
@@ -85,6 +106,11 @@ extension Tensor {
 
     /// Element `index` as Int64 (integer and bool types); nil for other types.
     public func int64(at index: Int) -> Int64? {
+        if elementType.isPacked, elementType.isInteger, let bits = elementType.bitWidth {
+            let c = Int64(code(at: index, bits: bits))
+            let signed = elementType == .int4 || elementType == .int2
+            return signed && c >= Int64(1 << (bits - 1)) ? c - Int64(1 << bits) : c
+        }
         guard let width = elementType.byteWidth else { return nil }
         let bits = word(at: index, width: width)
         switch elementType {
@@ -106,6 +132,8 @@ extension Tensor {
         case .double: return Double(bitPattern: word(at: index, width: 8))
         case .float16: return Double(HalfFloat.float(fromBits: UInt16(word(at: index, width: 2))))
         case .bfloat16: return Double(Float(bitPattern: UInt32(word(at: index, width: 2)) << 16))
+        case .float4e2m1: return Double(MiniFloat.decode(code(at: index, bits: 4), elementType))
+        case _ where elementType.isMiniFloat: return Double(MiniFloat.decode(bytes[index], elementType))
         default: return Double(int64(at: index) ?? 0)
         }
     }

@@ -28,7 +28,7 @@ struct TensorDecoder {
         guard let type = ElementType(onnx: proto.data_type) else {
             throw WhittleError(.malformedModel, "unknown element type number \(proto.data_type)")
         }
-        guard type.isSupported, let width = type.byteWidth else {
+        guard type.isSupported else {
             throw WhittleError(.unsupported, "element type \(type.name) is not supported (supported: "
                 + ElementType.allCases.filter(\.isSupported).map(\.name).joined(separator: ", ") + ")")
         }
@@ -40,8 +40,8 @@ struct TensorDecoder {
             guard dim >= 0 else { throw WhittleError(.malformedModel, "negative dimension \(dim)") }
             shape.append(Int(dim))
         }
-        let expectedBytes = try Shape.byteCount(shape, width: width)
-        let count = expectedBytes / max(width, 1)
+        let count = try Shape.elementCount(shape)
+        let expectedBytes = try type.storageBytes(count: count)
 
         if proto.has_data_location != 0, proto.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL {
             let entries = messages(proto.external_data, proto.n_external_data).map { (text($0.key), text($0.value)) }
@@ -101,6 +101,18 @@ struct TensorDecoder {
                 return try Tensor(elementType: type, shape: shape, bytes: raw)
             }
             return try Tensor(int64s: values.map(Int64.init), shape: shape, as: type)
+        case _ where type.isPacked:
+            // Packed types travel as their bytes, one byte to each int32_data value.
+            let values = scalars(proto.int32_data, proto.n_int32_data)
+            guard values.count == (try type.storageBytes(count: count)) else {
+                throw WhittleError(.malformedModel, "int32_data has \(values.count) values but shape \(Shape.describe(shape)) of \(type.name) packs into \(try type.storageBytes(count: count)) bytes")
+            }
+            return try Tensor(elementType: type, shape: shape, bytes: values.map { UInt8(truncatingIfNeeded: $0) })
+        case _ where type.isMiniFloat:
+            // float8 codes, one to each int32_data value.
+            let values = scalars(proto.int32_data, proto.n_int32_data)
+            try check(values.count, "int32_data")
+            return try Tensor(elementType: type, shape: shape, bytes: values.map { UInt8(truncatingIfNeeded: $0) })
         default:
             throw WhittleError(.unsupported, "element type \(type.name) is not supported")
         }

@@ -36,7 +36,7 @@ def write_npz(path, inputs, value_infos):
     for value, info in zip(inputs, value_infos):
         array = numpy_helper.to_array(value) if isinstance(value, TensorProto) else np.asarray(value)
         # Types NumPy itself lacks (float8, int4, bfloat16 from ml_dtypes) have no .npy form.
-        if array.dtype.kind not in "biufc":
+        if array.dtype.kind not in "biufc" or array.dtype.type.__module__ != "numpy":
             return
         arrays[info.name] = array
     np.savez(path, **arrays)

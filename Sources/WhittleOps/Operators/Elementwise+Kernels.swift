@@ -82,8 +82,8 @@ extension ElementwiseOperators {
         }
         table["Softmax"] = softmaxKernel(log: false)
         table["LogSoftmax"] = softmaxKernel(log: true)
-        table["Cast"] = { ctx in [try ctx.input(0).converted(to: ctx.outputType())] }
-        table["CastLike"] = { ctx in [try ctx.input(0).converted(to: ctx.outputType())] }
+        table["Cast"] = { ctx in [try cast(ctx.input(0), ctx)] }
+        table["CastLike"] = { ctx in [try cast(ctx.input(0), ctx)] }
         return table
     }
 
@@ -149,6 +149,17 @@ extension ElementwiseOperators {
 
     typealias BinaryFunction = (float: @Sendable (Float, Float) -> Float, double: @Sendable (Double, Double) -> Double,
                                 int: @Sendable (Int64, Int64) throws -> Int64)
+
+    /// Cast and CastLike. To the 8- and 4-bit float types: `saturate` (default 1) clamps values beyond
+    /// the type to its largest (float4 always does); float8e8m0 rounds by `round_mode` (default up).
+    static func cast(_ x: NDArray, _ ctx: EvaluationContext) throws -> NDArray {
+        let type = ctx.outputType()
+        guard type.isMiniFloat, type != x.elementType else { return x.converted(to: type) }
+        let saturate = try ctx.node.int("saturate", default: 1) != 0 || type == .float4e2m1
+        let mode = try ctx.node.string("round_mode", default: "up")
+        let values = x.floats.map { MiniFloat.decode(MiniFloat.encode($0, type, saturate: saturate, roundMode: mode), type) }
+        return NDArray(type, shape: x.shape, floats: values)
+    }
 
     static let binaryFunctions: [String: BinaryFunction] = [
         // Integer types only (shape inference checks).

@@ -213,7 +213,9 @@ enum ElementwiseOperators {
         }
         return [TensorType(to, try ctx.shape(0))]
     }, fold: { ctx in
-        guard let x = ctx.value(0), let to = try ctx.elementType("to"), to.isSupported else { return nil }
+        // The 8- and 4-bit types round and saturate by attributes: their kernel computes them.
+        guard let x = ctx.value(0), let to = try ctx.elementType("to"), to.isSupported, !to.isMiniFloat, !to.isPacked,
+              !x.elementType.isMiniFloat, !x.elementType.isPacked else { return nil }
         if let ints = x.int64s() { return try ConstantFolding.make(to, shape: x.shape, ints: ints).map { [$0] } }
         return try ConstantFolding.make(to, shape: x.shape, doubles: x.doubles()).map { [$0] }
     })

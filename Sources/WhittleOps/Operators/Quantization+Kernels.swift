@@ -46,8 +46,20 @@ extension QuantizationOperators {
         let x = try ctx.input(0), scale = try ctx.input(1)
         let zero = ctx.optionalInput(2)
         let type = ctx.outputType()
-        guard type.isInteger else { throw WhittleError(.unsupported, "QuantizeLinear to \(type.name) is not supported") }
+        guard type.isInteger || type.isMiniFloat else { throw WhittleError(.unsupported, "QuantizeLinear to \(type.name) is not supported") }
         let index = try parameterIndex(ctx, shape: x.shape, scaleShape: scale.shape)
+        if type.isMiniFloat {
+            // To a float type: x / scale + zero point, rounded to the type (saturating unless saturate = 0).
+            let scales = try ctx.parameters(1, what: "y_scale", count: scale.count), zeros = zero?.floats ?? [0]
+            let saturate = try ctx.node.int("saturate", default: 1) != 0 || type == .float4e2m1
+            let xv = x.floats
+            let out = xv.indices.map { i -> Float in
+                let k = index(i)
+                let v = xv[i] / scales[k] + zeros[zeros.count == 1 ? 0 : k]
+                return MiniFloat.decode(MiniFloat.encode(v, type, saturate: saturate), type)
+            }
+            return [NDArray(type, shape: x.shape, floats: out)]
+        }
         let scales = try ctx.parameters(1, what: "y_scale", count: scale.count), zeros = zero?.ints ?? [0]
         guard zeros.count == 1 || zeros.count == scales.count else {
             throw WhittleError(.shapeMismatch, "y_zero_point has \(zeros.count) values; 1 or \(scales.count) expected")
@@ -68,6 +80,14 @@ extension QuantizationOperators {
         let scales = try ctx.parameters(1, what: "x_scale", count: scale.count), zeros = ctx.optionalInput(2)?.ints ?? [0]
         guard zeros.count == 1 || zeros.count == scales.count else {
             throw WhittleError(.shapeMismatch, "x_zero_point has \(zeros.count) values; 1 or \(scales.count) expected")
+        }
+        if x.elementType.isMiniFloat {
+            let xv = x.floats, floatZeros = ctx.optionalInput(2)?.floats ?? [0]
+            let out = xv.indices.map { i -> Float in
+                let k = index(i)
+                return (xv[i] - floatZeros[floatZeros.count == 1 ? 0 : k]) * scales[k]
+            }
+            return [NDArray(ctx.outputType(), shape: x.shape, floats: out)]
         }
         let xv = x.ints
         let out = xv.indices.map { i -> Float in

@@ -8,6 +8,8 @@ enum QuantizationOperators {
     static func checkQuantParameters(_ ctx: InferenceContext, x: [Int]) throws {
         let scale = try ctx.shape(1)
         let zeroPoint = ctx.has(2) ? try ctx.shape(2) : scale
+        // One scale and one zero point, whatever their ranks ([] or [1]), are per tensor.
+        if scale.reduce(1, *) == 1 && zeroPoint.reduce(1, *) == 1 && scale.count <= 1 && zeroPoint.count <= 1 { return }
         if scale.count > 1 || zeroPoint != scale {
             // Blocked quantization (opset 21) uses same-rank scales; the zero point must still match the scale.
             if !(scale.count == x.count && zeroPoint == scale) {
@@ -38,8 +40,8 @@ enum QuantizationOperators {
         try checkQuantParameters(ctx, x: x)
         // The integer types the operator takes; the kernels rely on them (no int64 arithmetic can overflow).
         let xType = try ctx.type(0).elementType
-        guard [.int8, .uint8, .int16, .uint16, .int32].contains(xType) else {
-            throw WhittleError(.shapeMismatch, "DequantizeLinear takes int8, uint8, int16, uint16 or int32 values, not \(xType.name)")
+        guard [.int8, .uint8, .int16, .uint16, .int32, .int4, .uint4, .int2, .uint2].contains(xType) || xType.isMiniFloat else {
+            throw WhittleError(.shapeMismatch, "DequantizeLinear takes 2- to 32-bit integers or 8- and 4-bit floats, not \(xType.name)")
         }
         if ctx.has(2), try ctx.type(2).elementType != xType {
             throw WhittleError(.shapeMismatch, "x_zero_point is \(try ctx.type(2).elementType.name) but x is \(xType.name)")
