@@ -15,6 +15,10 @@ extension CEmitter {
                 let shape = type?.shape ?? []
                 h.line("/* \(kind.lowercased()) \(i) \"\(safe(value.name))\": \(type?.elementType.name ?? "?") [\(shape.map(String.init).joined(separator: ", "))] */")
                 h.line("#define \(upper)_\(kind)_\(i)_SIZE \(shape.reduce(1, *))")
+                if let type, type.elementType.isPacked {
+                    // Elements are packed \(8 / (type.elementType.bitWidth ?? 8)) to a byte: the array holds this many bytes.
+                    h.line("#define \(upper)_\(kind)_\(i)_BYTES \(type.storageBytes ?? 0)")
+                }
                 h.line("#define \(upper)_\(kind)_\(i)_RANK \(shape.count)")
                 h.line("#define \(upper)_\(kind)_\(i)_SHAPE {\(shape.isEmpty ? "1" : shape.map(String.init).joined(separator: ", "))}")
             }
@@ -38,8 +42,11 @@ extension CEmitter {
         var entries: [WeightEntry] = []
         for name in used.sorted() {
             guard let tensor = graph.initializers[name] else { continue }
-            entries.append(WeightEntry(symbol: symbols[name] ?? name, note: "\"\(safe(name))\": \(tensor.type)", type: tensor.elementType,
-                                       count: max(tensor.count, 1), tensor: tensor))
+            // 8- and 4-bit types are written as their stored bytes (codes, packed where ONNX packs them).
+            let raw = tensor.elementType.isPacked || tensor.elementType.isMiniFloat
+            entries.append(WeightEntry(symbol: symbols[name] ?? name, note: "\"\(safe(name))\": \(tensor.type)",
+                                       type: raw ? .uint8 : tensor.elementType, count: max(raw ? tensor.bytes.count : tensor.count, 1),
+                                       tensor: raw ? try Tensor(elementType: .uint8, shape: [tensor.bytes.count], bytes: tensor.bytes) : tensor))
         }
         for array in extra {
             // Re-laid or sparse weights: see whittle_kernels.h for each layout.

@@ -273,8 +273,7 @@ public enum CEmitter {
     }
 
     static func bytes(_ value: String, _ graph: Graph) -> Int {
-        guard let t = graph.type(of: value), let s = t.shape, let w = t.elementType.byteWidth else { return 0 }
-        return s.reduce(1, *) * w
+        graph.type(of: value)?.storageBytes ?? 0
     }
 
     static func describe(_ storage: MemoryPlan.Storage?, _ plan: MemoryPlan) -> String {

@@ -36,6 +36,8 @@ enum CSyntax {
         case .int16: "int16_t"
         // 16-bit floats are stored as their bit patterns; kernels compute on them in float.
         case .uint16, .float16, .bfloat16: "uint16_t"
+        // 8- and 4-bit floats as their codes; 4- and 2-bit types packed into bytes as ONNX stores them.
+        case .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0, .float4e2m1, .int4, .uint4, .int2, .uint2: "uint8_t"
         case .int32: "int32_t"
         case .uint32: "uint32_t"
         case .int64: "int64_t"

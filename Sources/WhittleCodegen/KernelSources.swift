@@ -12,5 +12,6 @@ enum KernelSources {
         ("binary.c", binary_c),
         ("recurrent.c", recurrent_c),
         ("half.c", half_c),
+        ("minifloat.c", minifloat_c),
     ]
 }

@@ -92,7 +92,7 @@ public enum MiniFloat {
             if saturate || f.nan == nil || magnitude < middle || (magnitude == middle && top % 2 == 0) {
                 code = top
             } else if f.infinities {
-                return sign | UInt8(top + (1 << f.mantissaBits))
+                return sign | UInt8(top + 1)
             } else {
                 return f.unsignedZero ? f.nan! : (f.nan! | sign)
             }

@@ -6,6 +6,12 @@ public struct TensorType: Sendable, Hashable, CustomStringConvertible {
     public var elementType: ElementType
     public var shape: [Int]?
 
+    /// Bytes a value of this type takes when its shape is known (packed types round up to bytes).
+    public var storageBytes: Int? {
+        guard let shape, let count = try? Shape.elementCount(shape) else { return nil }
+        return try? elementType.storageBytes(count: count)
+    }
+
     public init(_ elementType: ElementType, _ shape: [Int]?) {
         self.elementType = elementType
         self.shape = shape

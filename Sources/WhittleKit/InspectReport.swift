@@ -89,8 +89,7 @@ extension InspectReport {
             return Value(name: name, dtype: type?.elementType.name, shape: type?.shape)
         }
         func bytes(_ name: String) -> Int {
-            guard let type = graph.type(of: name), let shape = type.shape, let width = type.elementType.byteWidth else { return 0 }
-            return (try? Shape.byteCount(shape, width: width)) ?? 0
+            graph.type(of: name)?.storageBytes ?? 0
         }
         let unsupportedIndices = Set(analyzed.inference.unsupported.map(\.node.index))
         var largest = 0

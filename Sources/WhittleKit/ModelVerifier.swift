@@ -227,14 +227,16 @@ public enum ModelVerifier {
         var declarations: [String] = [], calls: [String] = [], loads: [String] = [], saves: [String] = []
         for (i, input) in graph.inputs.enumerated() {
             guard let type = graph.type(of: input.name), let c = CEmitter.cType(type.elementType) else { continue }
-            declarations.append("static \(c) in\(i)[\(upper)_INPUT_\(i)_SIZE > 0 ? \(upper)_INPUT_\(i)_SIZE : 1];")
-            loads.append("    if (load(\"input_\(i).bin\", in\(i), sizeof(\(c)) * \(upper)_INPUT_\(i)_SIZE)) { fputs(\"cannot read input_\(i).bin\\n\", stderr); return 2; }")
+            let count = type.elementType.isPacked ? "\(upper)_INPUT_\(i)_BYTES" : "\(upper)_INPUT_\(i)_SIZE"
+            declarations.append("static \(c) in\(i)[\(count) > 0 ? \(count) : 1];")
+            loads.append("    if (load(\"input_\(i).bin\", in\(i), sizeof(\(c)) * \(count))) { fputs(\"cannot read input_\(i).bin\\n\", stderr); return 2; }")
             calls.append("in\(i)")
         }
         for (j, output) in graph.outputs.enumerated() {
             guard let type = graph.type(of: output.name), let c = CEmitter.cType(type.elementType) else { continue }
-            declarations.append("static \(c) out\(j)[\(upper)_OUTPUT_\(j)_SIZE > 0 ? \(upper)_OUTPUT_\(j)_SIZE : 1];")
-            saves.append("    if (save(\"output_\(j).bin\", out\(j), sizeof(\(c)) * \(upper)_OUTPUT_\(j)_SIZE)) return 3;")
+            let count = type.elementType.isPacked ? "\(upper)_OUTPUT_\(j)_BYTES" : "\(upper)_OUTPUT_\(j)_SIZE"
+            declarations.append("static \(c) out\(j)[\(count) > 0 ? \(count) : 1];")
+            saves.append("    if (save(\"output_\(j).bin\", out\(j), sizeof(\(c)) * \(count))) return 3;")
             calls.append("out\(j)")
         }
         lines += declarations + ["", "int main(void) {"] + loads

@@ -96,7 +96,8 @@ public enum TargetVerifier {
             guard let type = graph.type(of: output.name), let c = CEmitter.cType(type.elementType) else {
                 throw WhittleError(.unsupported, "output type not supported")
             }
-            lines.append("static \(c) output\(j)[MODEL_OUTPUT_\(j)_SIZE > 0 ? MODEL_OUTPUT_\(j)_SIZE : 1];")
+            let count = type.elementType.isPacked ? "MODEL_OUTPUT_\(j)_BYTES" : "MODEL_OUTPUT_\(j)_SIZE"
+            lines.append("static \(c) output\(j)[\(count) > 0 ? \(count) : 1];")
             arguments.append("output\(j)")
         }
         lines += ["", "/* The instruction counter measures between the entries of these two functions. */",
@@ -123,8 +124,9 @@ public enum TargetVerifier {
                   "    if (model_run(\(arguments.joined(separator: ", "))) != 0) return 1;",
                   "    whittle_bench_end();"]
         for (j, output) in graph.outputs.enumerated() {
-            let width = graph.type(of: output.name)?.elementType.byteWidth ?? 4
-            lines.append("    dump(\(j), output\(j), (unsigned long)MODEL_OUTPUT_\(j)_SIZE * \(width)u);")
+            let type = graph.type(of: output.name)?.elementType
+            let count = type?.isPacked == true ? "MODEL_OUTPUT_\(j)_BYTES" : "MODEL_OUTPUT_\(j)_SIZE"
+            lines.append("    dump(\(j), output\(j), (unsigned long)\(count) * \(type?.byteWidth ?? 1)u);")
         }
         lines += ["    return 0;", "}"]
         return lines.joined(separator: "\n") + "\n"

@@ -1,11 +1,13 @@
 import WhittleIR
 import WhittleOps
 
-/// float16 and bfloat16 in C: tensors keep their 16-bit storage (graph inputs and outputs, weights,
-/// operators that only move data), and every other operator computes in float between a Cast of its
-/// 16-bit inputs and a Cast back of its 16-bit outputs. The interpreter computes such operators the
-/// same way (in float, rounding the results to the type), so the lowered graph gives the same values.
-/// Constant 16-bit inputs are widened at compile time.
+/// The narrow types in C: float16, bfloat16, the 8- and 4-bit floats and the 4- and 2-bit integers keep
+/// their storage (graph inputs and outputs, weights, and operators that only move bytes: not packed
+/// types), Cast converts them directly and QuantizeLinear/DequantizeLinear read and write them; every
+/// other operator computes in float (int8/uint8 for the small integers) between a Cast of its narrow
+/// inputs and a Cast back of its narrow outputs. The interpreter computes such operators the same way
+/// (in float, rounding the results to the type without saturating), so the lowered graph gives the
+/// same values. Constant narrow inputs are widened at compile time.
 public enum HalfPrecisionLowering {
     /// Operators whose C only copies elements, whatever their type.
     static let storageOperators: Set<String> = [
@@ -14,7 +16,27 @@ public enum HalfPrecisionLowering {
         "Constant",
     ]
 
-    static func isHalf(_ type: ElementType?) -> Bool { type == .float16 || type == .bfloat16 }
+    /// The type an operator computes a narrow type in; nil for the other types.
+    static func wide(_ type: ElementType?) -> ElementType? {
+        guard let type else { return nil }
+        switch type {
+        case .float16, .bfloat16: return .float
+        case .int4, .int2: return .int8
+        case .uint4, .uint2: return .uint8
+        default: return type.isMiniFloat ? .float : nil
+        }
+    }
+
+    /// Whether `node` computes on its value of `type` in a wider type.
+    static func widens(_ node: Node, _ type: ElementType?) -> Bool {
+        guard let type, wide(type) != nil else { return false }
+        switch node.opType {
+        case "Cast", "CastLike": return false
+        case "QuantizeLinear", "DequantizeLinear": return type == .float16 || type == .bfloat16
+        case _ where storageOperators.contains(node.opType): return type.isPacked
+        default: return true
+        }
+    }
 
     /// Rewrites `model` (whose types are `types`); returns whether it changed anything.
     public static func lower(_ model: inout Model, types: InferenceResult) throws -> Bool {
@@ -36,14 +58,14 @@ public enum HalfPrecisionLowering {
         for node in graph.nodes {
             let inputTypes = node.inputs.map { $0.isEmpty ? nil : graph.type(of: $0)?.elementType }
             let outputTypes = node.outputs.map { $0.isEmpty ? nil : graph.type(of: $0)?.elementType }
-            guard Node.isDefaultDomain(node.domain), !storageOperators.contains(node.opType),
-                  (inputTypes + outputTypes).contains(where: isHalf) else {
+            guard Node.isDefaultDomain(node.domain), (inputTypes + outputTypes).contains(where: { widens(node, $0) }) else {
                 nodes.append(node)
                 continue
             }
             changed = true
             var lowered = node, after: [Node] = []
-            for (i, name) in node.inputs.enumerated() where isHalf(inputTypes[i]) {
+            for (i, name) in node.inputs.enumerated() where widens(node, inputTypes[i]) {
+                guard let target = wide(inputTypes[i]) else { continue }
                 if let existing = widened[name] {
                     lowered.inputs[i] = existing
                     continue
@@ -51,19 +73,20 @@ public enum HalfPrecisionLowering {
                 let wide = fresh(name)
                 widened[name] = wide
                 if let constant = graph.initializers[name] {
-                    model.graph.initializers[wide] = try Tensor(floats: NDArray(constant).floats, shape: constant.shape)
+                    model.graph.initializers[wide] = try NDArray(constant).converted(to: target).tensor()
                 } else {
                     nodes.append(Node(name: wide + "_cast", opType: "Cast", inputs: [name], outputs: [wide],
-                                      attributes: ["to": .int(Int(ElementType.float.rawValue))]))
+                                      attributes: ["to": .int(Int(target.rawValue))]))
                 }
                 lowered.inputs[i] = wide
             }
-            for (k, name) in node.outputs.enumerated() where isHalf(outputTypes[k]) {
+            for (k, name) in node.outputs.enumerated() where widens(node, outputTypes[k]) {
                 guard let type = outputTypes[k] else { continue }
                 let wide = fresh(name)
                 lowered.outputs[k] = wide
+                // Rounded back without saturating, as the interpreter rounds an operator's result.
                 after.append(Node(name: name + "_cast", opType: "Cast", inputs: [wide], outputs: [name],
-                                  attributes: ["to": .int(Int(type.rawValue))]))
+                                  attributes: ["to": .int(Int(type.rawValue)), "saturate": .int(0)]))
             }
             nodes.append(lowered)
             nodes += after

@@ -66,8 +66,7 @@ public enum MemoryPlanner {
             for input in node.inputs + Verifier.subgraphFreeNames(node) where !input.isEmpty { lastUse[input] = step }
         }
         func bytes(_ value: String) -> Int {
-            guard let type = graph.type(of: value), let shape = type.shape, let width = type.elementType.byteWidth else { return 0 }
-            return shape.reduce(1, *) * width
+            graph.type(of: value)?.storageBytes ?? 0
         }
         var buffers: [MemoryPlan.Buffer] = []
         // The last step that reads any value of each buffer, kept as values join it (a chain of

@@ -840,9 +840,52 @@ static void test_half(void) {
     }
 }
 
+/* ---- 8- and 4-bit floats: every code round-trips; encoding picks the nearest code --------- */
+
+static void test_minifloat(void) {
+    for (int f = 0; f < 5; ++f) {
+        const int codes = f == 4 ? 16 : 256;
+        float largest = 0.0f;
+        for (int c = 0; c < codes; ++c) {
+            const float v = whittle_minifloat_to_f32((uint8_t)c, f);
+            if (v != v) {
+                const float again = whittle_minifloat_to_f32(whittle_f32_to_minifloat(v, f, 0, 0), f);
+                check(again != again || f == 4, "minifloat NaN", (long)(f * 1000 + c));
+                continue;
+            }
+            if (v > largest && !isinf(v)) largest = v;
+            /* FNUZ formats have no negative zero: 0x80 is their NaN, handled above. */
+            check(whittle_f32_to_minifloat(v, f, 0, 0) == c, "minifloat round trip", (long)(f * 1000 + c));
+        }
+        for (long i = 0; i < 20000; ++i) {
+            const float x = (float)((int32_t)(next() >> 1) - (1 << 30)) / (float)(1 << 30) * largest * 1.2f;
+            const uint8_t code = whittle_f32_to_minifloat(x, f, 1, 0);
+            const float got = whittle_minifloat_to_f32(code, f);
+            const float target = x > largest ? largest : (x < -largest ? -largest : x);
+            /* No representable value is nearer: check against every code. */
+            int nearest = 1;
+            for (int c = 0; c < codes; ++c) {
+                const float other = whittle_minifloat_to_f32((uint8_t)c, f);
+                if (other == other && fabsf(other - target) < fabsf(got - target)) nearest = 0;
+            }
+            check(nearest, "minifloat nearest", (long)(f * 1000000 + i));
+        }
+    }
+    /* E8M0 rounds the exponent up by default: 0.124 -> 0.125, 1.1 -> 2; 0 is the smallest power, 2^-127. */
+    check(whittle_minifloat_to_f32(whittle_f32_to_minifloat(0.124f, 5, 1, 0), 5) == 0.125f, "e8m0 up", 0);
+    check(whittle_minifloat_to_f32(whittle_f32_to_minifloat(1.1f, 5, 1, 0), 5) == 2.0f, "e8m0 up", 1);
+    check(whittle_minifloat_to_f32(whittle_f32_to_minifloat(1.1f, 5, 1, 1), 5) == 1.0f, "e8m0 down", 2);
+    check(whittle_f32_to_minifloat(0.0f, 5, 1, 0) == 0, "e8m0 zero", 3);
+    /* Beyond the range without saturation: E4M3FN gives NaN, E5M2 infinity. */
+    check(whittle_minifloat_to_f32(whittle_f32_to_minifloat(1e6f, 0, 0, 0), 0) != whittle_minifloat_to_f32(whittle_f32_to_minifloat(1e6f, 0, 0, 0), 0), "e4m3fn overflow", 4);
+    check(isinf(whittle_minifloat_to_f32(whittle_f32_to_minifloat(1e6f, 2, 0, 0), 2)), "e5m2 overflow", 5);
+    check(whittle_minifloat_to_f32(whittle_f32_to_minifloat(1e6f, 0, 1, 0), 0) == 448.0f, "e4m3fn saturates", 6);
+}
+
 int main(void) {
     test_requantize();
     test_half();
+    test_minifloat();
     /* gates (4 LSTM, 3 GRU, 1 RNN), directions, linear_before_reset, clip, sequence lengths, layout */
     test_recurrent(4, 1, 0, 0.0f, 0, 0);
     test_recurrent(4, 2, 0, 0.8f, 1, 0);

@@ -98,7 +98,7 @@ struct CConformanceTests {
         }
         let outputs = analyzed.graph.outputs.map { output -> (ElementType, Int) in
             let type = analyzed.graph.type(of: output.name)
-            return (type?.elementType ?? .float, (type?.shape ?? []).reduce(1, *) * (type?.elementType.byteWidth ?? 1))
+            return (type?.elementType ?? .float, type?.storageBytes ?? 0)
         }
         guard (runtime.map(\.1.bytes.count) + outputs.map(\.1)).allSatisfy({ $0 <= 1 << 22 }), runtime.count + outputs.count <= 16 else {
             throw WhittleError(.unsupported, "case too large for the conformance harness")

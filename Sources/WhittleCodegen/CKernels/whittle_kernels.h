@@ -206,4 +206,11 @@ WHITTLE_KERNEL uint16_t whittle_f32_to_f16(float value);
 WHITTLE_KERNEL float whittle_bf16_to_f32(uint16_t bits);
 WHITTLE_KERNEL uint16_t whittle_f32_to_bf16(float value);
 
+/* The 8- and 4-bit floats, stored as their codes (uint8_t; E2M1 two to a byte, low nibble first).
+ * Formats: 0 E4M3FN, 1 E4M3FNUZ, 2 E5M2, 3 E5M2FNUZ, 4 E2M1, 5 E8M0. Decoding is exact; encoding
+ * rounds to nearest, ties to even (E8M0: round_mode 0 up, 1 down, 2 nearest) and, beyond the largest
+ * value, saturates or gives infinity (E5M2) or NaN, as ONNX's Cast does. */
+WHITTLE_KERNEL float whittle_minifloat_to_f32(uint8_t code, int format);
+WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int format, int saturate, int round_mode);
+
 #endif

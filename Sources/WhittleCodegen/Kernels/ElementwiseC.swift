@@ -249,6 +249,7 @@ enum ElementwiseC {
     /// Conversions between any two supported types. float16 and bfloat16 (stored as bits) are widened
     /// to float first and narrowed from float last, with the library's round-to-nearest-even.
     static let castKernel: CKernel = { e, w in
+        if try NarrowC.isNarrow(e.elementType) || NarrowC.isNarrow(e.inputType(0).elementType) { return try NarrowC.castKernel(e, &w) }
         let shape = try e.outputShape()
         let to = e.elementType, source = try e.inputType(0).elementType
         let target = try e.cType(output: 0)

@@ -34,6 +34,7 @@ enum QuantizationC {
     static let quantizeKernel: CKernel = { e, w in
         let x = try e.inputShape(0)
         let type = e.elementType
+        if NarrowC.isNarrow(type) { return try narrowQuantize(e, &w) }
         guard type.isInteger, try e.inputType(0).elementType == .float else {
             throw WhittleError(.unsupported, "QuantizeLinear from \(try e.inputType(0).elementType.name) to \(type.name) is not supported by the C back end")
         }
@@ -53,6 +54,7 @@ enum QuantizationC {
 
     static let dequantizeKernel: CKernel = { e, w in
         let x = try e.inputShape(0)
+        if try NarrowC.isNarrow(e.inputType(0).elementType) { return try narrowDequantize(e, &w) }
         guard e.elementType == .float, try e.inputType(0).elementType.isInteger else {
             throw WhittleError(.unsupported, "DequantizeLinear to \(e.elementType.name) is not supported by the C back end")
         }
@@ -61,6 +63,44 @@ enum QuantizationC {
         try loops(e, shape: x, perAxis: perAxis, { w, k in
             let zero = e.has(2) ? " - (int32_t)\(e.x(2))[\(zeroIndex ? k : "0")]" : ""
             w.line("\(e.y(0))[i] = (float)((int32_t)\(e.x(0))[i]\(zero)) * \(e.x(1))[\(k)];")
+        }, &w)
+    }
+
+    /// QuantizeLinear to 4- or 2-bit integers (rounded, saturated to the type, packed) or to the
+    /// 8- and 4-bit floats (x / scale + zero point, encoded with the node's saturation).
+    static func narrowQuantize(_ e: NodeEmission, _ w: inout CWriter) throws {
+        let x = try e.inputShape(0), type = e.elementType
+        guard try e.inputType(0).elementType == .float else {
+            throw WhittleError(.unsupported, "QuantizeLinear from \(try e.inputType(0).elementType.name) is not supported by the C back end")
+        }
+        let perAxis = (try e.inputShape(1)).reduce(1, *) > 1
+        let zeroIndex = try zeroPointIndexed(e)
+        try NarrowC.clear(e, &w)
+        let (low, high) = type.integerRange
+        let zeroType = e.has(2) ? try e.inputType(2).elementType : type
+        let encoded = try NarrowC.encode("q", type, e)
+        try loops(e, shape: x, perAxis: perAxis, { w, k in
+            let zero = e.has(2) ? "(float)\(NarrowC.read(e.x(2), zeroIndex ? k : "0", zeroType))" : "0.0f"
+            if type.isMiniFloat {
+                w.line("const float q = \(e.x(0))[i] / \(e.x(1))[\(k)] + \(zero);")
+                w.line(NarrowC.write(e.y(0), "i", type, encoded))
+            } else {
+                w.line("float q = rintf(\(e.x(0))[i] / \(e.x(1))[\(k)]) + \(zero);")
+                w.line("q = q < \(CSyntax.float(Float(low))) ? \(CSyntax.float(Float(low))) : (q > \(CSyntax.float(Float(high))) ? \(CSyntax.float(Float(high))) : q);")
+                w.line(NarrowC.write(e.y(0), "i", type, "(int)q"))
+            }
+        }, &w)
+    }
+
+    /// DequantizeLinear from the narrow types: (x - zero point) * scale.
+    static func narrowDequantize(_ e: NodeEmission, _ w: inout CWriter) throws {
+        let x = try e.inputShape(0), type = try e.inputType(0).elementType
+        guard e.elementType == .float else { throw WhittleError(.unsupported, "DequantizeLinear to \(e.elementType.name) is not supported by the C back end") }
+        let perAxis = (try e.inputShape(1)).reduce(1, *) > 1
+        let zeroIndex = try zeroPointIndexed(e)
+        try loops(e, shape: x, perAxis: perAxis, { w, k in
+            let zero = e.has(2) ? " - (float)\(NarrowC.read(e.x(2), zeroIndex ? k : "0", type))" : ""
+            w.line("\(e.y(0))[i] = ((float)\(NarrowC.read(e.x(0), "i", type))\(zero)) * \(e.x(1))[\(k)];")
         }, &w)
     }
 }
