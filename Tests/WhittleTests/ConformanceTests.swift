@@ -76,7 +76,7 @@ struct ConformanceTests {
         "Split": [1], "Pad": [1, 3], "Resize": [1, 2, 3], "Upsample": [1], "Expand": [1], "Tile": [1],
         "ConstantOfShape": [0], "Range": [0, 1, 2], "CumSum": [1], "CumProd": [1], "TopK": [1], "OneHot": [1],
         "If": [0], "Loop": [0, 1], "Compress": [1], "CenterCropPad": [1], "HannWindow": [0], "HammingWindow": [0],
-        "BlackmanWindow": [0], "MelWeightMatrix": [0, 1, 2, 3, 4],
+        "BlackmanWindow": [0], "MelWeightMatrix": [0, 1, 2, 3, 4], "MaxUnpool": [2],
     ]
 
     /// Graph inputs whose values flow into a compile-time parameter position of some node

@@ -45,7 +45,15 @@ struct ImportTests {
         #expect(tensor.floats().first == 0.125)
     }
 
-    @Test(arguments: [("type_string.onnx", "string"), ("type_complex64.onnx", "complex64"), ("type_float8.onnx", "float8e4m3fn")])
+    /// float8 codes travel one to each int32_data value: 56 and 64 are 1.0 and 2.0 in E4M3FN.
+    @Test func float8InitializersDecode() throws {
+        let graph = try ONNXReader.read(path: TestPaths.fixture("type_float8.onnx")).graph
+        let tensor = try #require(graph.initializers["f8"])
+        #expect(tensor.elementType == .float8e4m3fn && tensor.bytes == [56, 64])
+        #expect(tensor.floats() == [1, 2])
+    }
+
+    @Test(arguments: [("type_string.onnx", "string"), ("type_complex64.onnx", "complex64")])
     func unsupportedElementTypesAreNamed(file: String, type: String) {
         let error = expectWhittleError { _ = try ONNXReader.read(path: TestPaths.fixture(file)) }
         #expect(error?.kind == .unsupported)

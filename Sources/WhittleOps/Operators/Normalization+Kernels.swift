@@ -6,7 +6,29 @@ extension NormalizationOperators {
     static var kernels: [String: Kernel] {
         ["BatchNormalization": batchNormalizationKernel, "LayerNormalization": layerNormalizationKernel,
          "InstanceNormalization": instanceNormalizationKernel, "RMSNormalization": rmsNormalizationKernel,
-         "LpNormalization": lpNormalizationKernel, "GroupNormalization": groupNormalizationKernel, "LRN": lrnKernel]
+         "LpNormalization": lpNormalizationKernel, "GroupNormalization": groupNormalizationKernel, "LRN": lrnKernel,
+         "MeanVarianceNormalization": mvnKernel]
+    }
+
+    static let mvnKernel: Kernel = { ctx in
+        let x = try ctx.input(0), v = x.doubles
+        let axes = Set(try (ctx.node.ints("axes") ?? [0, 2, 3]).map { try Shape.normalizeAxis($0, rank: x.rank) })
+        let strides = Shape.strides(x.shape)
+        // Group the elements by their coordinates on the axes that are kept.
+        var groups: [Int: [Int]] = [:]
+        for f in 0..<x.count {
+            var key = 0
+            for d in 0..<x.rank where !axes.contains(d) { key = key * x.shape[d] + f / strides[d] % x.shape[d] }
+            groups[key, default: []].append(f)
+        }
+        var out = [Double](repeating: 0, count: v.count)
+        for members in groups.values {
+            let mean = members.reduce(0.0) { $0 + v[$1] } / Double(members.count)
+            let meanOfSquares = members.reduce(0.0) { $0 + v[$1] * v[$1] } / Double(members.count)
+            let deviation = Swift.max(0, meanOfSquares - mean * mean).squareRoot()
+            for f in members { out[f] = (v[f] - mean) / (deviation + 1e-9) }
+        }
+        return [NDArray(x.elementType, shape: x.shape, values: out)]
     }
 
     static let groupNormalizationKernel: Kernel = { ctx in

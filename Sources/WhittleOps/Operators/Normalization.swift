@@ -3,8 +3,18 @@ import WhittleIR
 /// BatchNormalization (inference form), LayerNormalization, InstanceNormalization, RMSNormalization, LpNormalization.
 enum NormalizationOperators {
     static var all: [OperatorDefinition] {
-        [batchNormalization, layerNormalization, instanceNormalization, rmsNormalization, lpNormalization, groupNormalization, lrn]
+        [batchNormalization, layerNormalization, instanceNormalization, rmsNormalization, lpNormalization, groupNormalization, lrn,
+         meanVarianceNormalization]
     }
+
+    /// (X − mean) / (standard deviation + 1e-9) over `axes` (default 0, 2, 3), as ONNX's function defines it.
+    static let meanVarianceNormalization = OperatorDefinition("MeanVarianceNormalization", infer: { ctx in
+        try ctx.expectInputs(1, 1)
+        let x = try ctx.type(0), xs = try ctx.shape(0)
+        guard x.elementType.isFloatingPoint else { throw WhittleError(.shapeMismatch, "MeanVarianceNormalization takes floating-point tensors") }
+        for axis in try ctx.ints("axes") ?? [0, 2, 3] { _ = try Shape.normalizeAxis(axis, rank: xs.count) }
+        return [x]
+    })
 
     /// Statistics over groups of channels; scale and bias per channel (opset 21) or per group (opset 18).
     static let groupNormalization = OperatorDefinition("GroupNormalization", infer: { ctx in

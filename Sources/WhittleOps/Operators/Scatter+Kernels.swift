@@ -5,7 +5,29 @@ extension ScatterOperators {
     static var kernels: [String: Kernel] {
         ["GatherND": gatherNDKernel, "ScatterND": scatterNDKernel, "ScatterElements": scatterElementsKernel,
          "Scatter": scatterElementsKernel, "DepthToSpace": rearrangementKernel, "SpaceToDepth": rearrangementKernel,
-         "ReverseSequence": reverseSequenceKernel, "Compress": compressKernel, "CenterCropPad": centerCropPadKernel]
+         "ReverseSequence": reverseSequenceKernel, "Compress": compressKernel, "CenterCropPad": centerCropPadKernel, "MaxUnpool": maxUnpoolKernel]
+    }
+
+    static let maxUnpoolKernel: Kernel = { ctx in
+        let x = try ctx.input(0), indices = try ctx.input(1).ints
+        let shape = try ctx.outputShape(0)
+        // Indices address the unpooled shape; an output_shape larger than that keeps it in its corner.
+        let unpooled = try unpooledShape(ctx.node, x.shape)
+        let from = Shape.strides(unpooled), to = Shape.strides(shape)
+        let count = unpooled.reduce(1, *)
+        var pick = [Int](repeating: x.count, count: shape.reduce(1, *))
+        for (k, index) in indices.enumerated() {
+            guard index >= 0, index < Int64(count) else { throw WhittleError(.shapeMismatch, "index \(index) is outside the unpooled \(Shape.describe(unpooled))") }
+            var target = 0, inside = true
+            for d in unpooled.indices {
+                let c = Int(index) / from[d] % unpooled[d]
+                if c >= shape[d] { inside = false; break }
+                target += c * to[d]
+            }
+            if inside { pick[target] = k }
+        }
+        let zero = NDArray(x.elementType, shape: [1], values: [0])
+        return [Self.appending(x, zero).gathered(pick, shape: shape)]
     }
 
     static let reverseSequenceKernel: Kernel = { ctx in

@@ -6,7 +6,33 @@ import WhittleIR
 enum ScatterOperators {
     static var all: [OperatorDefinition] {
         [gatherND, scatterND, scatterElements, OperatorDefinition("Scatter", infer: scatterElements.infer), depthToSpace, spaceToDepth,
-         reverseSequence, compress, centerCropPad]
+         reverseSequence, compress, centerCropPad, maxUnpool]
+    }
+
+    /// MaxUnpool: each input value written where its index says, in an otherwise zero tensor.
+    static let maxUnpool = OperatorDefinition("MaxUnpool", infer: { ctx in
+        try ctx.expectInputs(2, 3)
+        let x = try ctx.shape(0)
+        guard try ctx.shape(1) == x, try ctx.type(1).elementType == .int64 else {
+            throw WhittleError(.shapeMismatch, "I must be int64 of X's shape \(Shape.describe(x))")
+        }
+        if ctx.has(2) {
+            let shape = try ctx.constantInts(2, what: "output_shape")
+            guard shape.count == x.count, shape.allSatisfy({ $0 >= 0 }) else { throw WhittleError(.shapeMismatch, "output_shape must have rank \(x.count)") }
+            return [TensorType(try ctx.type(0).elementType, shape)]
+        }
+        return [TensorType(try ctx.type(0).elementType, try unpooledShape(ctx, x))]
+    })
+
+    /// (in − 1) · stride − pads + kernel along each spatial axis.
+    static func unpooledShape(_ ctx: InferenceContext, _ x: [Int]) throws -> [Int] {
+        guard let kernel = try ctx.ints("kernel_shape"), kernel.count == x.count - 2 else {
+            throw WhittleError(.invalidAttribute, "kernel_shape must give \(x.count - 2) sizes")
+        }
+        let strides = try ctx.ints("strides") ?? Array(repeating: 1, count: kernel.count)
+        let pads = try ctx.ints("pads") ?? Array(repeating: 0, count: 2 * kernel.count)
+        guard strides.count == kernel.count, pads.count == 2 * kernel.count else { throw WhittleError(.invalidAttribute, "strides or pads do not fit kernel_shape") }
+        return [x[0], x[1]] + kernel.indices.map { (x[$0 + 2] - 1) * strides[$0] - pads[$0] - pads[$0 + kernel.count] + kernel[$0] }
     }
 
     static let reverseSequence = OperatorDefinition("ReverseSequence", infer: { ctx in
