@@ -16,7 +16,7 @@ public enum Registry {
                        MicrosoftQuantizedOperators.kernels, WhittleQuantizedOperators.kernels, WhittleBinaryOperators.kernels,
                        SelectionOperators.kernels, ScatterOperators.kernels, LossOperators.kernels, BitsAndClassesOperators.kernels,
                        AttentionOperators.kernels, TransformerOperators.kernels, LinearAlgebraOperators.kernels,
-                       GridSampleOperators.kernels]
+                       GridSampleOperators.kernels, SignalOperators.kernels]
             .reduce(into: [String: Kernel]()) { $0.merge($1) { first, _ in first } }
         var table: [String: OperatorDefinition] = [:]
         for var definition in all {

@@ -10,7 +10,95 @@ enum SignalOperators {
          window("BlackmanWindow") { n, count in
              0.42 - 0.5 * Foundation.cos(2 * Double.pi * n / count) + 0.08 * Foundation.cos(4 * Double.pi * n / count)
          },
-         melWeightMatrix]
+         melWeightMatrix, dft]
+    }
+
+    static var kernels: [String: Kernel] { ["DFT": dftKernel] }
+
+    /// The DFT's axis, length and directions; the signal's last axis holds 1 (real) or 2 (complex) values.
+    struct DFTPlan {
+        var axis: Int, length: Int, inverse: Bool, onesided: Bool
+        var outputShape: [Int]
+
+        init(_ ctx: InferenceContext) throws {
+            let x = try ctx.shape(0)
+            guard x.count >= 2, x.last == 1 || x.last == 2, try ctx.type(0).elementType.isFloatingPoint else {
+                throw WhittleError(.shapeMismatch, "DFT takes a floating-point signal whose last axis is 1 (real) or 2 (complex), found \(Shape.describe(x))")
+            }
+            var axisValue = try ctx.int("axis", default: 1)
+            if ctx.opset >= 20 {
+                axisValue = ctx.has(2) ? try ctx.constantInts(2, what: "axis").first ?? -2 : -2
+            }
+            axis = ((axisValue % x.count) + x.count) % x.count
+            guard axis < x.count - 1 else { throw WhittleError(.invalidAttribute, "the DFT axis cannot be the last (real/imaginary) axis") }
+            inverse = try ctx.int("inverse", default: 0) != 0
+            onesided = try ctx.int("onesided", default: 0) != 0
+            if ctx.has(1) {
+                let values = try ctx.constantInts(1, what: "dft_length")
+                guard values.count == 1, values[0] > 0 else { throw WhittleError(.shapeMismatch, "dft_length must be one positive value") }
+                length = values[0]
+            } else {
+                length = inverse && onesided ? 2 * (x[axis] - 1) : x[axis]
+            }
+            guard length > 0, length <= 1 << 20 else { throw WhittleError(.shapeMismatch, "the DFT length \(length) is out of range") }
+            outputShape = x
+            outputShape[axis] = !inverse && onesided ? length / 2 + 1 : length
+            outputShape[x.count - 1] = inverse && onesided ? 1 : 2
+        }
+    }
+
+    static let dft = OperatorDefinition("DFT", infer: { ctx in
+        try ctx.expectInputs(1, 3)
+        return [TensorType(try ctx.type(0).elementType, try DFTPlan(ctx).outputShape)]
+    })
+
+    /// Direct transforms in double precision, as NumPy's fft, ifft and irfft define them (truncated or
+    /// zero-padded to the length; the inverse divides by it).
+    static let dftKernel: Kernel = { ctx in
+        let plan = try DFTPlan(ctx.node)
+        let x = try ctx.input(0), v = x.doubles
+        let parts = x.shape[x.rank - 1], size = x.shape[plan.axis]
+        let outer = x.shape[..<plan.axis].reduce(1, *), inner = x.shape[(plan.axis + 1)..<(x.rank - 1)].reduce(1, *)
+        let outParts = plan.outputShape[x.rank - 1], outSize = plan.outputShape[plan.axis], n = plan.length
+        var out = [Double](repeating: 0, count: plan.outputShape.reduce(1, *))
+        for o in 0..<outer {
+            for i in 0..<inner {
+                // The signal along the axis, as complex values (zero beyond its length).
+                func value(_ k: Int) -> (Double, Double) {
+                    guard k < size else { return (0, 0) }
+                    let at = ((o * size + k) * inner + i) * parts
+                    return (v[at], parts == 2 ? v[at + 1] : 0)
+                }
+                for f in 0..<outSize {
+                    var re = 0.0, im = 0.0
+                    if plan.inverse && plan.onesided {
+                        // irfft: the spectrum's first n/2 + 1 values, extended by Hermitian symmetry.
+                        for k in 0..<n {
+                            let mirrored = k <= n / 2 ? k : n - k
+                            var (a, b) = value(mirrored)
+                            if k > n / 2 { b = -b }
+                            if k == 0 || (n % 2 == 0 && k == n / 2) { b = 0 }
+                            let angle = 2 * Double.pi * Double(k * f % n) / Double(n)
+                            re += a * Foundation.cos(angle) - b * Foundation.sin(angle)
+                        }
+                        re /= Double(n)
+                    } else {
+                        let sign = plan.inverse ? 1.0 : -1.0
+                        for k in 0..<Swift.min(n, size) {
+                            let (a, b) = value(k)
+                            let angle = sign * 2 * Double.pi * Double(k * f % n) / Double(n)
+                            re += a * Foundation.cos(angle) - b * Foundation.sin(angle)
+                            im += a * Foundation.sin(angle) + b * Foundation.cos(angle)
+                        }
+                        if plan.inverse { re /= Double(n); im /= Double(n) }
+                    }
+                    let at = ((o * outSize + f) * inner + i) * outParts
+                    out[at] = re
+                    if outParts == 2 { out[at + 1] = im }
+                }
+            }
+        }
+        return [NDArray(x.elementType, shape: plan.outputShape, values: out)]
     }
 
     static func outputType(_ ctx: InferenceContext) throws -> ElementType {
