@@ -5,7 +5,33 @@ import WhittleOps
 /// is denormalized and padded, then the taps of every axis (1 nearest, 2 linear, 4 cubic) are
 /// combined, in double precision as in the interpreter.
 enum GridSampleC {
-    static var kernels: [String: CKernel] { ["GridSample": kernel] }
+    static var kernels: [String: CKernel] { ["GridSample": kernel, "AffineGrid": affineGridKernel] }
+
+    /// AffineGrid: each output point is theta times its homogeneous normalized coordinates (x, y[, z], 1).
+    static let affineGridKernel: CKernel = { e, w in
+        guard e.elementType == .float || e.elementType == .double else {
+            throw WhittleError(.unsupported, "AffineGrid on \(e.elementType.name) is not supported by the C back end")
+        }
+        let shape = try e.outputShape(0), t = try e.cType(output: 0)
+        let spatial = shape.count - 2, dims = Array(shape[1...spatial]), strides = Shape.strides(dims), points = dims.reduce(1, *)
+        let align = try e.context.int("align_corners", default: 0) != 0
+        guard shape.reduce(1, *) > 0 else { return }
+        w.block("for (int n = 0; n < \(shape[0]); ++n) for (int p = 0; p < \(points); ++p)") { w in
+            w.line("double h[\(spatial + 1)];")
+            for k in 0..<spatial {
+                let d = spatial - 1 - k, size = dims[d]
+                let index = "(p / \(strides[d]) % \(size))"
+                let value = align ? (size > 1 ? "-1.0 + 2.0 * \(index) / \(size - 1).0" : "-1.0") : "-1.0 + (2.0 * \(index) + 1.0) / \(size).0"
+                w.line("h[\(k)] = \(value);")
+            }
+            w.line("h[\(spatial)] = 1.0;")
+            w.block("for (int r = 0; r < \(spatial); ++r)") { w in
+                w.line("double sum = 0.0;")
+                w.line("for (int j = 0; j <= \(spatial); ++j) sum += (double)\(e.x(0))[(n * \(spatial) + r) * \(spatial + 1) + j] * h[j];")
+                w.line("\(e.y(0))[(n * \(points) + p) * \(spatial) + r] = (\(t))sum;")
+            }
+        }
+    }
 
     static let kernel: CKernel = { e, w in
         guard e.elementType == .float || e.elementType == .double else {

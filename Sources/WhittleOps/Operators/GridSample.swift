@@ -2,10 +2,50 @@ import Foundation
 import WhittleIR
 
 /// GridSample (opsets 16 and 20): samples the input at the grid's normalized coordinates, nearest,
-/// (bi)linear or (bi)cubic, with zeros, border or reflection padding, in any number of spatial axes.
+/// (bi)linear or (bi)cubic, with zeros, border or reflection padding, in any number of spatial axes;
+/// and AffineGrid, which makes such grids from affine matrices.
 enum GridSampleOperators {
-    static var all: [OperatorDefinition] { [gridSample] }
-    static var kernels: [String: Kernel] { ["GridSample": kernel] }
+    static var all: [OperatorDefinition] { [gridSample, affineGrid] }
+    static var kernels: [String: Kernel] { ["GridSample": kernel, "AffineGrid": affineGridKernel] }
+
+    /// theta [N, 2, 3] (or [N, 3, 4]) and size [N, C, H, W] (or [N, C, D, H, W]): grid [N, H, W, 2] (or [N, D, H, W, 3]).
+    static let affineGrid = OperatorDefinition("AffineGrid", infer: { ctx in
+        try ctx.expectInputs(2, 2)
+        let theta = try ctx.shape(0), size = try ctx.constantInts(1, what: "size")
+        let spatial = size.count - 2
+        guard spatial == 2 || spatial == 3, theta == [size[0], spatial, spatial + 1], size.allSatisfy({ $0 >= 0 }),
+              try ctx.type(0).elementType.isFloatingPoint else {
+            throw WhittleError(.shapeMismatch, "theta \(Shape.describe(theta)) and size \(size) do not fit (2-D or 3-D)")
+        }
+        return [TensorType(try ctx.type(0).elementType, [size[0]] + Array(size[2...]) + [spatial])]
+    })
+
+    static let affineGridKernel: Kernel = { ctx in
+        let theta = try ctx.input(0), t = theta.doubles
+        let shape = try ctx.outputShape(0)
+        let spatial = shape.count - 2, dims = Array(shape[1...spatial])
+        let align = try ctx.node.int("align_corners", default: 0) != 0
+        let points = dims.reduce(1, *), strides = Shape.strides(dims)
+        func normalized(_ i: Int, _ size: Int) -> Double {
+            align ? (size > 1 ? -1 + 2 * Double(i) / Double(size - 1) : -1) : -1 + (2 * Double(i) + 1) / Double(size)
+        }
+        var out = [Double](repeating: 0, count: shape.reduce(1, *))
+        for n in 0..<shape[0] {
+            for p in 0..<points {
+                // Homogeneous coordinates, fastest axis first: (x, y[, z], 1).
+                let coordinates = (0..<spatial).map { k -> Double in
+                    let d = spatial - 1 - k
+                    return normalized(p / strides[d] % dims[d], dims[d])
+                } + [1]
+                for r in 0..<spatial {
+                    var sum = 0.0
+                    for j in 0...spatial { sum += t[(n * spatial + r) * (spatial + 1) + j] * coordinates[j] }
+                    out[(n * points + p) * spatial + r] = sum
+                }
+            }
+        }
+        return [NDArray(theta.elementType, shape: shape, values: out)]
+    }
 
     static let gridSample = OperatorDefinition("GridSample", infer: { ctx in
         try ctx.expectInputs(2, 2)

@@ -5,7 +5,63 @@ extension ScatterOperators {
     static var kernels: [String: Kernel] {
         ["GatherND": gatherNDKernel, "ScatterND": scatterNDKernel, "ScatterElements": scatterElementsKernel,
          "Scatter": scatterElementsKernel, "DepthToSpace": rearrangementKernel, "SpaceToDepth": rearrangementKernel,
-         "ReverseSequence": reverseSequenceKernel, "Compress": compressKernel, "CenterCropPad": centerCropPadKernel, "MaxUnpool": maxUnpoolKernel]
+         "ReverseSequence": reverseSequenceKernel, "Compress": compressKernel, "CenterCropPad": centerCropPadKernel, "MaxUnpool": maxUnpoolKernel,
+         "TensorScatter": tensorScatterKernel, "Col2Im": col2ImKernel]
+    }
+
+    static let tensorScatterKernel: Kernel = { ctx in
+        let cache = try ctx.input(0), update = try ctx.input(1)
+        let axis = try Shape.normalizeAxis(ctx.node.int("axis", default: -2), rank: cache.rank)
+        let circular = try ctx.node.string("mode", default: "linear") == "circular"
+        let writes = ctx.optionalInput(2)?.ints ?? Array(repeating: 0, count: cache.shape[0])
+        let (outer, size, inner) = Indexing.split(cache.shape, at: axis), steps = update.shape[axis]
+        let batchStride = cache.shape[..<axis].dropFirst().reduce(1, *)
+        var pick = Array(0..<cache.count)
+        for o in 0..<outer {
+            let batch = axis == 0 ? 0 : o / Swift.max(batchStride, 1)
+            for s in 0..<steps {
+                var target = Int(writes[Swift.min(batch, writes.count - 1)]) + s
+                if circular { target = ((target % size) + size) % size }
+                guard target >= 0, target < size else { throw WhittleError(.shapeMismatch, "write position \(target) is outside the cache's \(size)") }
+                for i in 0..<inner { pick[(o * size + target) * inner + i] = cache.count + (o * steps + s) * inner + i }
+            }
+        }
+        return [Self.appending(cache, update).gathered(pick, shape: cache.shape)]
+    }
+
+    static let col2ImKernel: Kernel = { ctx in
+        let x = try ctx.input(0), v = x.doubles
+        let image = try ctx.input(1).ints.map { Int($0) }, block = try ctx.input(2).ints.map { Int($0) }
+        let rank = image.count
+        let dilations = try ctx.node.ints("dilations") ?? Array(repeating: 1, count: rank)
+        let strides = try ctx.node.ints("strides") ?? Array(repeating: 1, count: rank)
+        let pads = try ctx.node.ints("pads") ?? Array(repeating: 0, count: 2 * rank)
+        let blocks = (0..<rank).map { (d: Int) -> Int in
+            let span: Int = dilations[d] * (block[d] - 1) + 1
+            let padded: Int = image[d] + pads[d] + pads[d + rank]
+            return (padded - span) / strides[d] + 1
+        }
+        let blockSize = block.reduce(1, *), channels = x.shape[1] / blockSize, positions = blocks.reduce(1, *)
+        guard positions == x.shape[2] else { throw WhittleError(.shapeMismatch, "the input has \(x.shape[2]) blocks; the image and blocks give \(positions)") }
+        let blockStrides = Shape.strides(block), positionStrides = Shape.strides(blocks), imageStrides = Shape.strides(image)
+        let plane = image.reduce(1, *)
+        var out = [Double](repeating: 0, count: x.shape[0] * channels * plane)
+        for n in 0..<x.shape[0] {
+            for c in 0..<channels {
+                for k in 0..<blockSize {
+                    for l in 0..<positions {
+                        var at = 0, inside = true
+                        for d in 0..<rank {
+                            let coordinate = l / positionStrides[d] % blocks[d] * strides[d] - pads[d] + k / blockStrides[d] % block[d] * dilations[d]
+                            if coordinate < 0 || coordinate >= image[d] { inside = false; break }
+                            at += coordinate * imageStrides[d]
+                        }
+                        if inside { out[(n * channels + c) * plane + at] += v[((n * x.shape[1]) + c * blockSize + k) * positions + l] }
+                    }
+                }
+            }
+        }
+        return [NDArray(x.elementType, shape: try ctx.outputShape(0), values: out)]
     }
 
     static let maxUnpoolKernel: Kernel = { ctx in

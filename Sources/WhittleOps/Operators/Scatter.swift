@@ -6,8 +6,34 @@ import WhittleIR
 enum ScatterOperators {
     static var all: [OperatorDefinition] {
         [gatherND, scatterND, scatterElements, OperatorDefinition("Scatter", infer: scatterElements.infer), depthToSpace, spaceToDepth,
-         reverseSequence, compress, centerCropPad, maxUnpool]
+         reverseSequence, compress, centerCropPad, maxUnpool, tensorScatter, col2Im]
     }
+
+    /// TensorScatter: a key/value cache with `update`'s rows written along `axis` from each batch row's
+    /// write index (wrapping around in circular mode).
+    static let tensorScatter = OperatorDefinition("TensorScatter", infer: { ctx in
+        try ctx.expectInputs(2, 3)
+        let cache = try ctx.shape(0), update = try ctx.shape(1)
+        let axis = try Shape.normalizeAxis(ctx.int("axis", default: -2), rank: cache.count)
+        guard update.count == cache.count, cache.indices.allSatisfy({ $0 == axis ? update[$0] <= cache[$0] : update[$0] == cache[$0] }) else {
+            throw WhittleError(.shapeMismatch, "update \(Shape.describe(update)) does not fit the cache \(Shape.describe(cache)) along axis \(axis)")
+        }
+        guard ["linear", "circular"].contains(try ctx.string("mode", default: "linear")) else {
+            throw WhittleError(.invalidAttribute, "mode must be linear or circular")
+        }
+        return [try ctx.type(0)]
+    })
+
+    /// Col2Im: sums columns of sliding blocks back into an image (the inverse layout of im2col).
+    static let col2Im = OperatorDefinition("Col2Im", infer: { ctx in
+        try ctx.expectInputs(3, 3)
+        let x = try ctx.shape(0), image = try ctx.constantInts(1, what: "image_shape"), block = try ctx.constantInts(2, what: "block_shape")
+        let blockSize = block.reduce(1, *)
+        guard x.count == 3, image.count == block.count, blockSize > 0, x[1] % blockSize == 0 else {
+            throw WhittleError(.shapeMismatch, "input \(Shape.describe(x)) does not fit blocks \(block) of image \(image)")
+        }
+        return [TensorType(try ctx.type(0).elementType, [x[0], x[1] / blockSize] + image)]
+    })
 
     /// MaxUnpool: each input value written where its index says, in an otherwise zero tensor.
     static let maxUnpool = OperatorDefinition("MaxUnpool", infer: { ctx in
