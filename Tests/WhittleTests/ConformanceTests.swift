@@ -78,6 +78,7 @@ struct ConformanceTests {
         "If": [0], "Loop": [0, 1], "Compress": [1], "CenterCropPad": [1], "HannWindow": [0], "HammingWindow": [0],
         "BlackmanWindow": [0], "MelWeightMatrix": [0, 1, 2, 3, 4], "MaxUnpool": [2],
         "DFT": [1, 2], "NonMaxSuppression": [0, 1, 2, 3, 4], "AffineGrid": [1], "Col2Im": [1, 2],
+        "STFT": [1, 3],
     ]
 
     /// Graph inputs whose values flow into a compile-time parameter position of some node

@@ -7,7 +7,35 @@ enum TransformerC {
     static var kernels: [String: CKernel] {
         ["RotaryEmbedding": rotaryKernel, "SwiGLU": swiGLUKernel, "GroupNormalization": groupNormalizationKernel, "LRN": lrnKernel,
          "ReverseSequence": reverseSequenceKernel, "Compress": gatherTableKernel, "CenterCropPad": gatherTableKernel,
-         "BitCast": bitCastKernel, "Scatter": ScatterC.scatterElementsKernel]
+         "BitCast": bitCastKernel, "Scatter": ScatterC.scatterElementsKernel, "CausalConvWithState": causalConvKernel]
+    }
+
+    /// Each output is the bias plus the k taps over the state followed by the input, then SiLU if asked;
+    /// the last k − 1 of those positions become the present state.
+    static let causalConvKernel: CKernel = { e, w in
+        try requireFloat(e)
+        let x = try e.inputShape(0), t = try e.cType(output: 0)
+        let (batch, channels, length) = (x[0], x[1], x[2]), k = try e.inputShape(1)[2]
+        let silu = try e.context.string("activation", default: "none") != "none"
+        guard batch * channels > 0 else { return }
+        let state = e.has(3) ? "\(e.x(3))[(b * \(channels) + c) * \(k - 1) + p]" : e.literal(0)
+        func padded(_ p: String) -> String {
+            k > 1 ? "(\(p) < \(k - 1) ? \(state.replacingOccurrences(of: "+ p]", with: "+ (\(p))]")) : \(e.x(0))[(b * \(channels) + c) * \(length) + (\(p)) - \(k - 1)])"
+                : "\(e.x(0))[(b * \(channels) + c) * \(length) + (\(p))]"
+        }
+        w.block("for (int b = 0; b < \(batch); ++b) for (int c = 0; c < \(channels); ++c)") { w in
+            if length > 0 {
+                w.block("for (int t = 0; t < \(length); ++t)") { w in
+                    w.line("\(t) sum = \(e.has(2) ? "\(e.x(2))[c]" : e.literal(0));")
+                    w.line("for (int j = 0; j < \(k); ++j) sum += \(e.x(1))[c * \(k) + j] * \(padded("t + j"));")
+                    if silu { w.line("sum = sum / (\(e.literal(1)) + \(e.math("exp"))(-sum));") }
+                    w.line("\(e.y(0))[(b * \(channels) + c) * \(length) + t] = sum;")
+                }
+            }
+            if e.node.outputs.count > 1, !e.node.outputs[1].isEmpty, k > 1 {
+                w.line("for (int q = 0; q < \(k - 1); ++q) \(e.y(1))[(b * \(channels) + c) * \(k - 1) + q] = \(padded("\(length) + q"));")
+            }
+        }
     }
 
     static func requireFloat(_ e: NodeEmission) throws {

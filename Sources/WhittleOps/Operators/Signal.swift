@@ -10,10 +10,67 @@ enum SignalOperators {
          window("BlackmanWindow") { n, count in
              0.42 - 0.5 * Foundation.cos(2 * Double.pi * n / count) + 0.08 * Foundation.cos(4 * Double.pi * n / count)
          },
-         melWeightMatrix, dft]
+         melWeightMatrix, dft, stft]
     }
 
-    static var kernels: [String: Kernel] { ["DFT": dftKernel] }
+    static var kernels: [String: Kernel] { ["DFT": dftKernel, "STFT": stftKernel] }
+
+    /// STFT: signal [batch, length, 1 or 2], frames of frame_length every frame_step samples, each
+    /// weighted by the window and transformed: [batch, frames, bins, 2] (bins halved + 1 when onesided).
+    struct STFTPlan {
+        var step: Int, length: Int, frames: Int, bins: Int
+
+        init(_ ctx: InferenceContext) throws {
+            let x = try ctx.shape(0)
+            guard x.count == 3, x[2] == 1 || x[2] == 2, try ctx.type(0).elementType.isFloatingPoint else {
+                throw WhittleError(.shapeMismatch, "STFT takes a floating-point signal [batch, length, 1 or 2], found \(Shape.describe(x))")
+            }
+            let steps = try ctx.constantInts(1, what: "frame_step")
+            guard steps.count == 1, steps[0] > 0 else { throw WhittleError(.shapeMismatch, "frame_step must be one positive value") }
+            step = steps[0]
+            if ctx.has(3) {
+                length = try ctx.constantInts(3, what: "frame_length").first ?? 0
+            } else if ctx.has(2) {
+                length = try ctx.shape(2).first ?? 0
+            } else {
+                length = x[1]
+            }
+            guard length > 0, length <= x[1] else { throw WhittleError(.shapeMismatch, "frame_length \(length) must be between 1 and the signal's \(x[1])") }
+            if ctx.has(2), try ctx.shape(2) != [length] { throw WhittleError(.shapeMismatch, "window must have frame_length (\(length)) values") }
+            frames = 1 + (x[1] - length) / step
+            bins = try ctx.int("onesided", default: 1) != 0 ? length / 2 + 1 : length
+        }
+    }
+
+    static let stft = OperatorDefinition("STFT", infer: { ctx in
+        try ctx.expectInputs(2, 4)
+        let plan = try STFTPlan(ctx)
+        return [TensorType(try ctx.type(0).elementType, [try ctx.shape(0)[0], plan.frames, plan.bins, 2])]
+    })
+
+    static let stftKernel: Kernel = { ctx in
+        let plan = try STFTPlan(ctx.node)
+        let x = try ctx.input(0), v = x.doubles, window = ctx.optionalInput(2)?.doubles
+        let (batch, length, parts) = (x.shape[0], x.shape[1], x.shape[2])
+        var out = [Double](repeating: 0, count: batch * plan.frames * plan.bins * 2)
+        for b in 0..<batch {
+            for f in 0..<plan.frames {
+                for bin in 0..<plan.bins {
+                    var re = 0.0, im = 0.0
+                    for k in 0..<plan.length {
+                        let at = (b * length + f * plan.step + k) * parts, w = window?[k] ?? 1
+                        let (a, c) = (v[at] * w, parts == 2 ? v[at + 1] * w : 0)
+                        let angle = -2 * Double.pi * Double(k * bin % plan.length) / Double(plan.length)
+                        re += a * Foundation.cos(angle) - c * Foundation.sin(angle)
+                        im += a * Foundation.sin(angle) + c * Foundation.cos(angle)
+                    }
+                    out[((b * plan.frames + f) * plan.bins + bin) * 2] = re
+                    out[((b * plan.frames + f) * plan.bins + bin) * 2 + 1] = im
+                }
+            }
+        }
+        return [NDArray(x.elementType, shape: [batch, plan.frames, plan.bins, 2], values: out)]
+    }
 
     /// The DFT's axis, length and directions; the signal's last axis holds 1 (real) or 2 (complex) values.
     struct DFTPlan {

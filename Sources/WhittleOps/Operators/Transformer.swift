@@ -1,10 +1,59 @@
 import Foundation
 import WhittleIR
 
-/// Transformer building blocks: RotaryEmbedding (rotary position embedding) and SwiGLU.
+/// Transformer and state-space building blocks: RotaryEmbedding (rotary position embedding), SwiGLU
+/// and CausalConvWithState (a depthwise causal 1-D convolution carrying its last inputs as state).
 public enum TransformerOperators {
-    static var all: [OperatorDefinition] { [rotaryEmbedding, swiGLU] }
-    static var kernels: [String: Kernel] { ["RotaryEmbedding": rotaryKernel, "SwiGLU": swiGLUKernel] }
+    static var all: [OperatorDefinition] { [rotaryEmbedding, swiGLU, causalConv] }
+    static var kernels: [String: Kernel] { ["RotaryEmbedding": rotaryKernel, "SwiGLU": swiGLUKernel, "CausalConvWithState": causalConvKernel] }
+
+    /// input [B, C, L], weight [C, 1, k], bias [C], past_state [B, C, k − 1]: output [B, C, L] and present_state.
+    static let causalConv = OperatorDefinition("CausalConvWithState", infer: { ctx in
+        try ctx.expectInputs(2, 4)
+        let x = try ctx.type(0), xs = try ctx.shape(0), w = try ctx.shape(1)
+        guard x.elementType.isFloatingPoint, xs.count == 3, w.count == 3, w[0] == xs[1], w[1] == 1, w[2] >= 1 else {
+            throw WhittleError(.shapeMismatch, "input \(Shape.describe(xs)) and weight \(Shape.describe(w)) must be [B, C, L] and [C, 1, k]")
+        }
+        if ctx.has(2), try ctx.shape(2) != [xs[1]] { throw WhittleError(.shapeMismatch, "bias must have \(xs[1]) values") }
+        let state = [xs[0], xs[1], w[2] - 1]
+        if ctx.has(3), try ctx.shape(3) != state { throw WhittleError(.shapeMismatch, "past_state must be \(Shape.describe(state))") }
+        guard ["none", "silu", "swish"].contains(try ctx.string("activation", default: "none")) else {
+            throw WhittleError(.invalidAttribute, "activation must be none, silu or swish")
+        }
+        return [x, TensorType(x.elementType, state)].prefix(Swift.max(1, ctx.node.outputs.count)).map { $0 }
+    })
+
+    static let causalConvKernel: Kernel = { ctx in
+        let x = try ctx.input(0), v = x.doubles, w = try ctx.input(1).doubles
+        let bias = ctx.optionalInput(2)?.doubles, past = ctx.optionalInput(3)?.doubles
+        let (batch, channels, length) = (x.shape[0], x.shape[1], x.shape[2]), k = w.count / Swift.max(channels, 1)
+        let silu = try ctx.node.string("activation", default: "none") != "none"
+        // The input after the state: position p < k − 1 is the state's, the others the input's.
+        func padded(_ b: Int, _ c: Int, _ p: Int) -> Double {
+            p < k - 1 ? (past?[(b * channels + c) * (k - 1) + p] ?? 0) : v[(b * channels + c) * length + p - (k - 1)]
+        }
+        // The convolution is rounded to the input type before the activation, as the reference does.
+        var conv = [Double](repeating: 0, count: v.count)
+        for b in 0..<batch {
+            for c in 0..<channels {
+                for t in 0..<length {
+                    var sum = bias?[c] ?? 0
+                    for j in 0..<k { sum += w[c * k + j] * padded(b, c, t + j) }
+                    conv[(b * channels + c) * length + t] = sum
+                }
+            }
+        }
+        conv = NDArray(x.elementType, shape: x.shape, values: conv).doubles
+        let out = silu ? conv.map { $0 / (1 + Foundation.exp(-$0)) } : conv
+        var state = [Double](repeating: 0, count: batch * channels * (k - 1))
+        for b in 0..<batch {
+            for c in 0..<channels {
+                for p in 0..<(k - 1) { state[(b * channels + c) * (k - 1) + p] = padded(b, c, length + p) }
+            }
+        }
+        return [NDArray(x.elementType, shape: x.shape, values: out),
+                NDArray(x.elementType, shape: [batch, channels, k - 1], values: state)].prefix(Swift.max(1, ctx.node.node.outputs.count)).map { $0 }
+    }
 
     /// The sizes of a RotaryEmbedding node: input [batch, heads, sequence, head] (or [batch, sequence,
     /// heads × head] with num_heads), the rotated prefix of each head and how the caches are indexed.
