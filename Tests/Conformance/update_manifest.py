@@ -31,6 +31,8 @@ def reason(name, message):
         return OUT_OF_SCOPE + "sequence, map and optional values"
     if re.search(r"of domain ai\.onnx\.ml", message):
         return OUT_OF_SCOPE + "ai.onnx.ml domain"
+    if re.search(r"of domain ai\.onnx\.preview ", message):
+        return OUT_OF_SCOPE + "ai.onnx.preview domain (operators under preview, not default-domain ones)"
     if "attention" in name and re.search(r"bf16|fp16|float16", name) and "expected" in message:
         return ("16-bit rounding: the reference rounds each step of Attention in the 16-bit type; Whittle computes "
                 "in float and rounds once (one unit in the last place)")
