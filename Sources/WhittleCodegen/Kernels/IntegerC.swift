@@ -19,37 +19,14 @@ enum IntegerC {
             throw WhittleError(.unsupported, "ConvInteger on \(try e.inputType(input).elementType.name) is not supported by the C back end")
         }
         let group = try e.context.int("group", default: 1)
-        let cg = g.c / group, mg = g.m / group
         let wZeroCount = e.has(3) ? try e.inputShape(3).reduce(1, *) : 0
         let xZero = e.has(2) ? "(int32_t)\(e.x(2))[0]" : "0"
         let wZero = wZeroCount == 0 ? "0" : wZeroCount == 1 ? "(int32_t)\(e.x(3))[0]" : "(int32_t)\(e.x(3))[m]"
-        let (khLo, khHi) = ConvolutionC.range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
-        let (kwLo, kwHi) = ConvolutionC.range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
         let xType = try e.cType(input: 0), wType = try e.cType(input: 1)
         guard g.n * g.m * g.oh * g.ow > 0 else { return }
-        w.block("for (int n = 0; n < \(g.n); ++n)") { w in
-            w.block("for (int m = 0; m < \(g.m); ++m)") { w in
-                w.line("const int32_t xz = \(xZero), wz = \(wZero);")
-                w.line("const \(wType) *wm = \(e.x(1)) + m * \(cg * g.kh * g.kw);")
-                w.line("const \(xType) *in = \(e.x(0)) + (n * \(g.c) + (m / \(mg)) * \(cg)) * \(g.h * g.w);")
-                w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
-                    w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
-                    w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
-                    w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
-                        w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
-                        w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
-                        w.line("int32_t acc = 0;")
-                        w.block("for (int c = 0; c < \(cg); ++c)") { w in
-                            w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
-                                w.line("const int row = (c * \(g.h) + ih0 + kh * \(g.dh)) * \(g.w) + iw0;")
-                                w.line("for (int kw = kw_lo; kw < kw_hi; ++kw) acc += ((int32_t)in[row + kw * \(g.dw)] - xz) * ((int32_t)wm[(c * \(g.kh) + kh) * \(g.kw) + kw] - wz);")
-                            }
-                        }
-                        w.line("\(e.y(0))[((n * \(g.m) + m) * \(g.oh) + oh) * \(g.ow) + ow] = acc;")
-                    }
-                }
-            }
-        }
+        QuantizedC.integerConvolution(e, &w, g: g, group: group, weights: 1, xType: xType, wType: wType, xZero: xZero,
+                                      wZeroTerm: wZero == "0" ? "" : " - \(wZero)", initial: "0",
+                                      finish: ["\(e.y(0))[((n * \(g.m) + m) * \(g.oh) + oh) * \(g.ow) + ow] = acc;"])
     }
 
     /// Batched integer MatMul with NumPy broadcasting. A's zero point is one value or one per row,

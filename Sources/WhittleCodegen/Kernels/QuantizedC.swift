@@ -60,13 +60,46 @@ enum QuantizedC {
         "static const float \(name)[\(max(values.count, 1))] = {\(values.map(CSyntax.hexFloat).joined(separator: ", "))};"
     }
 
+    /// The direct integer convolution QLinearConv and ConvInteger share: for each output (n, m, oh, ow), an
+    /// int32 sum from `initial` of (x − x_zero) · (w − w_zero) over the window's valid taps, then `finish`
+    /// stores `acc`. Padded taps are skipped: they hold x's zero point and add nothing.
+    static func integerConvolution(_ e: NodeEmission, _ w: inout CWriter, g: ConvolutionC.Geometry, group: Int, weights: Int,
+                                   xType: String, wType: String, xZero: String, wZeroTerm: String, initial: String, finish: [String]) {
+        let cg = g.c / group, mg = g.m / group
+        let (khLo, khHi) = ConvolutionC.range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
+        let (kwLo, kwHi) = ConvolutionC.range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
+        w.block("for (int n = 0; n < \(g.n); ++n)") { w in
+            w.block("for (int m = 0; m < \(g.m); ++m)") { w in
+                w.line("const \(wType) *wm = \(e.x(weights)) + m * \(cg * g.kh * g.kw);")
+                w.line("const \(xType) *in = \(e.x(0)) + (n * \(g.c) + (m / \(mg)) * \(cg)) * \(g.h * g.w);")
+                w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
+                    w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
+                    w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
+                    w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
+                        w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
+                        w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
+                        w.line("int32_t acc = \(initial);")
+                        w.block("for (int c = 0; c < \(cg); ++c)") { w in
+                            w.line("const \(xType) *ic = in + c * \(g.h * g.w);")
+                            w.line("const \(wType) *wc = wm + c * \(g.kh * g.kw);")
+                            w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
+                                w.line("const \(xType) *row = ic + (ih0 + kh * \(g.dh)) * \(g.w) + iw0;")
+                                w.line("for (int kw = kw_lo; kw < kw_hi; ++kw) acc += ((int32_t)row[kw * \(g.dw)] - \(xZero)) * ((int32_t)wc[kh * \(g.kw) + kw]\(wZeroTerm));")
+                            }
+                        }
+                        w.block("") { w in w.lines(finish) }
+                    }
+                }
+            }
+        }
+    }
+
     static let qlinearConv: CKernel = { e, w in
         if try Int8LibraryC.qlinearConv(e, &w) { return }
         let weights = try e.inputShape(3)
         // The geometry of X (input 0) and the kernel from W (input 3).
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights[2...]))
         let group = try e.context.int("group", default: 1)
-        let cg = g.c / group, mg = g.m / group
         let (multipliers, wz) = try convParameters(e, channels: g.m)
         let xz = zero(e, 2), yz = zero(e, 7)
         w.lines(multiplierTables(multipliers, e))
@@ -80,34 +113,9 @@ enum QuantizedC {
             pointwise(e, &w, g: g, weights: weights, xz: xz, yz: yz, xt: xt, wt: wt)
             return
         }
-        let (khLo, khHi) = ConvolutionC.range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
-        let (kwLo, kwHi) = ConvolutionC.range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
-        w.block("for (int n = 0; n < \(g.n); ++n)") { w in
-            w.block("for (int m = 0; m < \(g.m); ++m)") { w in
-                w.line("const \(wt) *wm = \(e.x(3)) + m * \(cg * g.kh * g.kw);")
-                w.line("const \(xt) *in = \(e.x(0)) + (n * \(g.c) + (m / \(mg)) * \(cg)) * \(g.h * g.w);")
-                w.block("for (int oh = 0; oh < \(g.oh); ++oh)") { w in
-                    w.line("const int ih0 = oh * \(g.sh) - \(g.pt);")
-                    w.line("const int kh_lo = \(khLo), kh_hi = \(khHi);")
-                    w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
-                        w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
-                        w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
-                        w.line("int32_t acc = \(e.has(8) ? "\(e.x(8))[m]" : "0");")
-                        w.block("for (int c = 0; c < \(cg); ++c)") { w in
-                            w.line("const \(xt) *ic = in + c * \(g.h * g.w);")
-                            w.line("const \(wt) *wc = wm + c * \(g.kh * g.kw);")
-                            w.block("for (int kh = kh_lo; kh < kh_hi; ++kh)") { w in
-                                w.line("const \(xt) *row = ic + (ih0 + kh * \(g.dh)) * \(g.w) + iw0;")
-                                w.line("for (int kw = kw_lo; kw < kw_hi; ++kw) acc += ((int32_t)row[kw * \(g.dw)] - \(xz)) * ((int32_t)wc[kh * \(g.kw) + kw]\(wzTerm));")
-                            }
-                        }
-                        w.block("") { w in
-                            w.lines(requantize("\(e.y(0))[(n * \(g.m) + m) * \(g.oh * g.ow) + oh * \(g.ow) + ow]", index: "m", zero: yz, e))
-                        }
-                    }
-                }
-            }
-        }
+        integerConvolution(e, &w, g: g, group: group, weights: 3, xType: xt, wType: wt, xZero: String(xz), wZeroTerm: wzTerm,
+                           initial: e.has(8) ? "\(e.x(8))[m]" : "0",
+                           finish: requantize("\(e.y(0))[(n * \(g.m) + m) * \(g.oh * g.ow) + oh * \(g.ow) + ow]", index: "m", zero: yz, e))
     }
 
     /// QLinearConv's per-channel multipliers, bit for bit the interpreter's ((x_scale · w_scale[m]) /
