@@ -38,25 +38,17 @@ enum IntegerC {
             for input in [aIn, bIn] where ![.int8, .uint8].contains(try e.inputType(input).elementType) {
                 throw WhittleError(.unsupported, "\(e.node.opType) on \(try e.inputType(input).elementType.name) is not supported by the C back end")
             }
-            let a2 = a.count == 1 ? [1] + a : a, b2 = b.count == 1 ? b + [1] : b
-            let m = a2[a2.count - 2], k = a2[a2.count - 1], n = b2[b2.count - 1]
-            let aBatch = Array(a2.dropLast(2)), bBatch = Array(b2.dropLast(2))
-            let batch = Shape.broadcast(aBatch, bBatch) ?? []
-            let ia = Indexing.broadcast(from: aBatch, to: batch), ib = Indexing.broadcast(from: bBatch, to: batch)
-            let count = ia.count
-            guard count * m * n > 0 else { return }
             let aZeroCount = e.has(aZero) ? try e.inputShape(aZero).reduce(1, *) : 0
             let bZeroCount = e.has(bZero) ? try e.inputShape(bZero).reduce(1, *) : 0
+            let n = (b.count == 1 ? b + [1] : b).last ?? 1
             if quantized {
                 let bScaleCount = try e.inputShape(4).reduce(1, *)
                 guard bScaleCount == 1 || bScaleCount == n else {
                     throw WhittleError(.shapeMismatch, "b_scale has \(bScaleCount) values; 1 or \(n) expected")
                 }
             }
-            if count > 1 {
-                w.line("static const int a_batch[\(count)] = {\(ia.map { String($0 * m * k) }.joined(separator: ", "))};")
-                w.line("static const int b_batch[\(count)] = {\(ib.map { String($0 * k * n) }.joined(separator: ", "))};")
-            }
+            guard try e.outputShape().reduce(1, *) > 0 else { return }
+            let (m, k, _, count) = MatrixC.batchedProduct(a, b, &w)
             let aType = try e.cType(input: aIn), bType = try e.cType(input: bIn)
             let t = try e.cType(output: 0)
             try w.block("for (int t = 0; t < \(count); ++t)") { w in

@@ -46,22 +46,27 @@ enum MatrixC {
         }
     }
 
-    /// Batched MatMul with NumPy broadcasting; batch offsets are constants.
-    static let matMulKernel: CKernel = { e, w in
-        guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer MatMul is not supported by the C back end") }
-        let a = try e.inputShape(0), b = try e.inputShape(1)
+    /// The sizes of a batched product of A and B with NumPy broadcasting (a 1-D A is a row, a 1-D B a
+    /// column), and `a_batch`/`b_batch` tables of each batch's element offsets when there is more than one.
+    static func batchedProduct(_ a: [Int], _ b: [Int], _ w: inout CWriter) -> (m: Int, k: Int, n: Int, count: Int) {
         let a2 = a.count == 1 ? [1] + a : a, b2 = b.count == 1 ? b + [1] : b
         let m = a2[a2.count - 2], k = a2[a2.count - 1], n = b2[b2.count - 1]
         let aBatch = Array(a2.dropLast(2)), bBatch = Array(b2.dropLast(2))
         let batch = Shape.broadcast(aBatch, bBatch) ?? []
         let ia = Indexing.broadcast(from: aBatch, to: batch), ib = Indexing.broadcast(from: bBatch, to: batch)
+        if ia.count > 1 {
+            w.line("static const int a_batch[\(ia.count)] = {\(ia.map { String($0 * m * k) }.joined(separator: ", "))};")
+            w.line("static const int b_batch[\(ib.count)] = {\(ib.map { String($0 * k * n) }.joined(separator: ", "))};")
+        }
+        return (m, k, n, ia.count)
+    }
+
+    /// Batched MatMul with NumPy broadcasting; batch offsets are constants.
+    static let matMulKernel: CKernel = { e, w in
+        guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer MatMul is not supported by the C back end") }
+        let (m, k, n, count) = batchedProduct(try e.inputShape(0), try e.inputShape(1), &w)
         let t = try e.cType(output: 0)
         let activation = FusedActivation(e.node)
-        let count = ia.count
-        if count > 1 {
-            w.line("static const int a_batch[\(count)] = {\(ia.map { String($0 * m * k) }.joined(separator: ", "))};")
-            w.line("static const int b_batch[\(count)] = {\(ib.map { String($0 * k * n) }.joined(separator: ", "))};")
-        }
         w.block("for (int t = 0; t < \(count); ++t)") { w in
             w.line("const \(t) *ab = \(e.x(0)) + \(count > 1 ? "a_batch[t]" : "0");")
             w.line("const \(t) *bb = \(e.x(1)) + \(count > 1 ? "b_batch[t]" : "0");")
