@@ -9,14 +9,16 @@ public enum Registry {
             + WhittleQuantizedOperators.all + WhittleBinaryOperators.all + SelectionOperators.all + ScatterOperators.all
             + LossOperators.all + BitsAndClassesOperators.all + AttentionOperators.all
             + TransformerOperators.all + SignalOperators.all + LinearAlgebraOperators.all + DataDependentOperators.all
-            + GridSampleOperators.all + LinearAttentionOperators.all
+            + GridSampleOperators.all + LinearAttentionOperators.all + RoiAlignOperators.all + DeformConvOperators.all
+            + TfIdfVectorizerOperators.all
         let kernels = [ElementwiseOperators.kernels, ConvolutionOperators.kernels, MatrixOperators.kernels,
                        ShapeManipulationOperators.kernels, GeneratorOperators.kernels, NormalizationOperators.kernels,
                        ReductionOperators.kernels, RecurrentOperators.kernels, QuantizationOperators.kernels,
                        MicrosoftQuantizedOperators.kernels, WhittleQuantizedOperators.kernels, WhittleBinaryOperators.kernels,
                        SelectionOperators.kernels, ScatterOperators.kernels, LossOperators.kernels, BitsAndClassesOperators.kernels,
                        AttentionOperators.kernels, TransformerOperators.kernels, LinearAlgebraOperators.kernels,
-                       GridSampleOperators.kernels, SignalOperators.kernels, LinearAttentionOperators.kernels]
+                       GridSampleOperators.kernels, SignalOperators.kernels, LinearAttentionOperators.kernels,
+                       RoiAlignOperators.kernels, DeformConvOperators.kernels, TfIdfVectorizerOperators.kernels]
             .reduce(into: [String: Kernel]()) { $0.merge($1) { first, _ in first } }
         var table: [String: OperatorDefinition] = [:]
         for var definition in all {

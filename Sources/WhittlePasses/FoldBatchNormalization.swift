@@ -19,7 +19,7 @@ public struct FoldBatchNormalization: GraphPass {
         var removed = Set<Int>()
         for (position, bn) in graph.nodes.enumerated() {
             if bn.opType == "BatchNormalization", Node.isDefaultDomain(bn.domain), bn.outputs.filter({ !$0.isEmpty }).count == 1,
-               let producer = index.producer[bn.inputs[0]],
+               !NormalizationOperators.isTrainingMode(bn), let producer = index.producer[bn.inputs[0]],
                (try? foldedInto(&graph, bn: bn, types: types, index: index, outputs: outputs)) == true {
                 removed.insert(position)
                 // The producer now makes the BatchNormalization's output (a second one may fold too).

@@ -94,7 +94,8 @@ enum NormalizationC {
     }
 
     static let batchNormalizationKernel: CKernel = { e, w in
-        guard e.elementType.isFloatingPoint, e.node.outputs.filter({ !$0.isEmpty }).count == 1 else {
+        guard e.elementType.isFloatingPoint, e.node.outputs.filter({ !$0.isEmpty }).count == 1,
+              !NormalizationOperators.isTrainingMode(e.node) else {
             throw WhittleError(.unsupported, "BatchNormalization in training form is not supported by the C back end")
         }
         let x = try e.inputShape(0)

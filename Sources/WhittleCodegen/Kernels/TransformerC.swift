@@ -52,7 +52,7 @@ enum TransformerC {
         guard count > 0 else { return }
         // Elements past the rotated part of each head are copied.
         w.line("memmove(\(e.y(0)), \(e.x(0)), \(count * (e.elementType.byteWidth ?? 4)));")
-        let positions = try e.constant(3).flatMap { $0.int64s() } ?? nil
+        let positions = e.constant(3).flatMap { $0.int64s() }
         let cacheRows = (try e.inputShape(1)).dropLast().reduce(1, *)
         if let positions, let bad = positions.first(where: { $0 < 0 || $0 >= Int64(cacheRows) }) {
             throw WhittleError(.shapeMismatch, "position \(bad) is outside the caches' \(cacheRows) positions")

@@ -40,21 +40,17 @@ enum AttentionOperators {
         let attributes = ctx.node
         // The scale's square root multiplies both Q and K, rounded to Q's type (as ONNX's function body does).
         let headScale = Double(try attributes.float("scale") ?? Float(1 / Double(g.headSize).squareRoot()))
-        let root = Double(Float(headScale.squareRoot()))
+        let root = SixteenBitSteps.rounding(type)(headScale.squareRoot())
         let causal = try attributes.int("is_causal", default: 0) != 0
         let softcap = Double(try attributes.float("softcap", default: 0))
         let mode = try attributes.int("qk_matmul_output_mode", default: 0)
         let left = try attributes.int("left_window_size", default: -1), right = try attributes.int("right_window_size", default: -1)
         let total = g.totalLength
         // 16-bit inputs: products, logits and probabilities are rounded to the type at each step, as the
-        // reference computes in the input type.
-        let round: (Double) -> Double
-        switch type {
-        case .float16: round = { Double(HalfFloat.float(fromBits: HalfFloat.bits(fromFloat: Float($0)))) }
-        case .bfloat16: round = { Double(NDArray.roundToBFloat16(Float($0))) }
-        case .double: round = { $0 }
-        default: round = { Double(Float($0)) }
-        }
+        // reference computes in the input type (softmax too, unless softmax_precision asks for more).
+        let round = SixteenBitSteps.rounding(type)
+        let precision = try attributes.elementType("softmax_precision")
+        let stepSoftmax = SixteenBitSteps.isSixteenBit(type) && (precision == nil || precision == type)
 
         // present_key / present_value: the cache followed by this step's keys and values, 4-D.
         var presentKey = [Double](repeating: 0, count: g.batch * g.kvHeads * total * g.headSize)
@@ -127,9 +123,14 @@ enum AttentionOperators {
                     let masked = biases.allSatisfy { $0 == -.infinity } && total > 0
                     let top = logits.max() ?? 0
                     let shift = top == -.infinity ? 0 : top
-                    var weights = logits.map { Foundation.exp($0 - shift) }
-                    let sum = weights.reduce(0, +)
-                    weights = weights.map { masked ? 0 : $0 / (sum == 0 ? 1 : sum) }
+                    var weights: [Double]
+                    if stepSoftmax {
+                        weights = SixteenBitSteps.softmax(logits, type).map { masked ? 0 : $0 }
+                    } else {
+                        weights = logits.map { Foundation.exp($0 - shift) }
+                        let sum = weights.reduce(0, +)
+                        weights = weights.map { masked ? 0 : $0 / (sum == 0 ? 1 : sum) }
+                    }
                     if mode == 3 {
                         for j in 0..<total { qk[((b * g.qHeads + h) * g.qLength + i) * total + j] = weights[j] }
                     }

@@ -298,6 +298,11 @@ extension ElementwiseOperators {
             for o in 0..<outer {
                 for i in 0..<inner {
                     let base = o * size * inner + i
+                    if !log && SixteenBitSteps.isSixteenBit(x.elementType) {
+                        let row = SixteenBitSteps.softmax((0..<size).map { v[base + $0 * inner] }, x.elementType)
+                        for k in 0..<size { out[base + k * inner] = row[k] }
+                        continue
+                    }
                     var m = -Double.infinity
                     for k in 0..<size { m = Swift.max(m, v[base + k * inner]) }
                     var sum = 0.0

@@ -37,9 +37,8 @@ extension GeneratorOperators {
         let cubicA = Double(try ctx.node.float("cubic_coeff_a", default: -0.75))
         let excludeOutside = try ctx.node.int("exclude_outside", default: 0) != 0
         let extrapolation = Double(try ctx.node.float("extrapolation_value", default: 0))
-        if try ctx.node.int("antialias", default: 0) != 0 {
-            throw WhittleError(.unsupported, "Resize with antialias is not supported")
-        }
+        // Antialias widens the linear and cubic filters by 1 / scale when downsampling (opset 18).
+        let antialias = try !legacy && ctx.node.opset >= 18 && ctx.node.int("antialias", default: 0) != 0 && mode != "nearest"
         // Scales per axis: given (for the axes listed in `axes`), or derived from the output size.
         var scales = zip(outShape, x.shape).map { Double($0) / Double(Swift.max($1, 1)) }
         let axes = try (ctx.node.ints("axes") ?? Array(0..<x.rank)).map { try Shape.normalizeAxis($0, rank: x.rank) }
@@ -81,8 +80,14 @@ extension GeneratorOperators {
                     if xi < 0 || xi > Double(inSize - 1) { axisTaps.append([(-1, 1)]); continue }
                 default: xi = (xo + 0.5) / scale - 0.5
                 }
-                axisTaps.append(try tapsFor(xi, size: inSize, mode: mode, nearestMode: nearestMode, cubicA: cubicA,
-                                            excludeOutside: excludeOutside, identity: inSize == outSize && scale == 1 ? o : nil))
+                let identity = inSize == outSize && scale == 1 ? o : nil
+                if antialias && identity == nil {
+                    axisTaps.append(antialiasTaps(xi, size: inSize, scale: scale, cubic: mode == "cubic", cubicA: cubicA,
+                                                  excludeOutside: excludeOutside))
+                } else {
+                    axisTaps.append(try tapsFor(xi, size: inSize, mode: mode, nearestMode: nearestMode, cubicA: cubicA,
+                                                excludeOutside: excludeOutside, identity: identity))
+                }
             }
             taps.append(axisTaps)
         }
@@ -144,5 +149,29 @@ extension GeneratorOperators {
         default:
             throw WhittleError(.invalidAttribute, "mode \"\(mode)\" is not nearest, linear or cubic")
         }
+    }
+
+    /// The taps of the antialiased linear or cubic filter at input coordinate `xi`: the filter is stretched by
+    /// 1 / scale when downsampling, so it spans 2 / scale (linear) or 4 / scale (cubic) input elements; the
+    /// weights are normalized to sum to one and indices past the edges repeat the edge element.
+    static func antialiasTaps(_ xi: Double, size: Int, scale: Double, cubic: Bool, cubicA a: Double,
+                              excludeOutside: Bool) -> Taps {
+        let s = Swift.min(scale, 1)
+        // An integer coordinate counts as the right end of the cell to its left (ratio 1), as the specification does.
+        var base = xi.rounded(.down), ratio = xi - base
+        if ratio == 0 { base -= 1; ratio = 1 }
+        let start = Int(((cubic ? -2 : -1) / s).rounded(.down)) + 1, count = 2 - 2 * start
+        func filter(_ t: Double) -> Double {
+            let x = Swift.abs(t)
+            if !cubic { return Swift.min(Swift.max(1 - x, 0), 1) }
+            if x <= 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+            if x < 2 { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a }
+            return 0
+        }
+        var taps: Taps = (0..<count).map { k in (Int(base) + start + k, filter((Double(start + k) - ratio) * s)) }
+        if excludeOutside { taps = taps.map { ($0.index, $0.index < 0 || $0.index >= size ? 0 : $0.weight) } }
+        let total = taps.reduce(0) { $0 + $1.weight }
+        if total != 0 { taps = taps.map { ($0.index, $0.weight / total) } }
+        return taps.map { (Swift.min(Swift.max($0.index, 0), size - 1), $0.weight) }
     }
 }

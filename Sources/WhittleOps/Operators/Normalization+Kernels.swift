@@ -114,9 +114,11 @@ extension NormalizationOperators {
         return [NDArray(x.elementType, shape: x.shape, values: out)]
     }
 
-    /// Inference BatchNormalization: running mean and variance, never batch statistics.
+    /// BatchNormalization: with the running mean and variance, or in training mode with the batch's
+    /// mean and (population) variance, then also giving the updated running statistics.
     static let batchNormalizationKernel: Kernel = { ctx in
         let x = try ctx.input(0)
+        if isTrainingMode(ctx.node.node) { return try trainingBatchNormalization(ctx, x) }
         let scale = try ctx.input(1).floats, bias = try ctx.input(2).floats
         let mean = try ctx.input(3).floats, variance = try ctx.input(4).floats
         let epsilon = try ctx.node.float("epsilon", default: 1e-5)
@@ -131,6 +133,36 @@ extension NormalizationOperators {
         // Optional outputs of training mode carry the running statistics through unchanged.
         if ctx.node.node.outputs.count > 1 { results.append(try ctx.input(3)) }
         if ctx.node.node.outputs.count > 2 { results.append(try ctx.input(4)) }
+        return results
+    }
+
+    static func trainingBatchNormalization(_ ctx: EvaluationContext, _ x: NDArray) throws -> [NDArray] {
+        let scale = try ctx.input(1).doubles, bias = try ctx.input(2).doubles
+        let running = (try ctx.input(3).doubles, try ctx.input(4).doubles)
+        let epsilon = Double(try ctx.node.float("epsilon", default: 1e-5))
+        let momentum = Double(try ctx.node.float("momentum", default: 0.9))
+        let channels = x.shape[1], spatial = x.shape[2...].reduce(1, *), batch = x.shape[0]
+        let v = x.doubles, n = Double(Swift.max(batch * spatial, 1))
+        var mean = [Double](repeating: 0, count: channels), variance = mean
+        for i in v.indices { mean[(i / spatial) % channels] += v[i] }
+        mean = mean.map { $0 / n }
+        for i in v.indices {
+            let d = v[i] - mean[(i / spatial) % channels]
+            variance[(i / spatial) % channels] += d * d
+        }
+        variance = variance.map { $0 / n }
+        let out = v.indices.map { i -> Double in
+            let c = (i / spatial) % channels
+            return scale[c] * (v[i] - mean[c]) / (variance[c] + epsilon).squareRoot() + bias[c]
+        }
+        let statistics = try ctx.input(3).elementType
+        var results = [NDArray(x.elementType, shape: x.shape, values: out)]
+        if ctx.node.node.outputs.count > 1 {
+            results.append(NDArray(statistics, shape: [channels], values: (0..<channels).map { running.0[$0] * momentum + mean[$0] * (1 - momentum) }))
+        }
+        if ctx.node.node.outputs.count > 2 {
+            results.append(NDArray(statistics, shape: [channels], values: (0..<channels).map { running.1[$0] * momentum + variance[$0] * (1 - momentum) }))
+        }
         return results
     }
 

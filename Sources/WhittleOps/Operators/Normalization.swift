@@ -1,7 +1,7 @@
 import WhittleIR
 
 /// BatchNormalization (inference form), LayerNormalization, InstanceNormalization, RMSNormalization, LpNormalization.
-enum NormalizationOperators {
+public enum NormalizationOperators {
     static var all: [OperatorDefinition] {
         [batchNormalization, layerNormalization, instanceNormalization, rmsNormalization, lpNormalization, groupNormalization, lrn,
          meanVarianceNormalization]
@@ -63,6 +63,12 @@ enum NormalizationOperators {
         guard p == 1 || p == 2 else { throw WhittleError(.invalidAttribute, "p must be 1 or 2, found \(p)") }
         return [x]
     })
+
+    /// Whether a BatchNormalization normalizes with the batch's own statistics (opset 14's training_mode).
+    public static func isTrainingMode(_ node: Node) -> Bool {
+        if case .int(let mode) = node.attributes["training_mode"] { return mode != 0 }
+        return false
+    }
 
     static let batchNormalization = OperatorDefinition("BatchNormalization", infer: { ctx in
         try ctx.expectInputs(5, 5)
