@@ -18,4 +18,12 @@ public enum OperatorHelpers {
         try GeneratorOperators.tapsFor(xi, size: size, mode: mode, nearestMode: nearestMode, cubicA: cubicA,
                                        excludeOutside: excludeOutside, identity: nil)
     }
+
+    /// The taps of every output coordinate of a Resize/Upsample node along each axis (index -1 where
+    /// tf_crop_and_resize extrapolates), computed as the interpreter computes them; `values(i)` gives the
+    /// values of input i (scales, roi) when known.
+    public static func resizeTables(_ ctx: InferenceContext, input: [Int], output: [Int],
+                                    values: (Int) -> [Double]?) throws -> [[[(index: Int, weight: Double)]]] {
+        try GeneratorOperators.resizeTaps(ctx, input: input, output: output, values: values)
+    }
 }

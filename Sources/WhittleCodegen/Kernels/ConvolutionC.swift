@@ -1,7 +1,7 @@
 import WhittleIR
 import WhittleOps
 
-/// C for Conv, the pools and the global pools (1-D and 2-D, NCHW).
+/// C for Conv, the pools and the global pools (1-D and 2-D, NCHW; more axes in `ConvolutionNDC`).
 enum ConvolutionC {
     static var kernels: [String: CKernel] {
         ["Conv": convKernel, "MaxPool": poolKernel(max: true), "AveragePool": poolKernel(max: false), "LpPool": lpPoolKernel,
@@ -44,6 +44,7 @@ enum ConvolutionC {
     }
 
     static let convKernel: CKernel = { e, w in
+        if try e.inputShape(0).count > 4 { return try ConvolutionNDC.conv(e, &w) }
         if try FloatLibraryC.conv(e, &w) { return }
         let weights = try e.inputShape(1)
         let g = try Geometry(e, kernel: Array(weights[2...]))
@@ -153,6 +154,7 @@ enum ConvolutionC {
             if e.node.outputs.count > 1 && !e.node.outputs[1].isEmpty {
                 throw WhittleError(.unsupported, "MaxPool's Indices output is not supported by the C back end")
             }
+            if try e.inputShape(0).count > 4 { return try ConvolutionNDC.pool(e, &w, kind: e.node.opType) }
             guard e.elementType.isFloatingPoint || max else { throw WhittleError(.unsupported, "integer AveragePool is not supported by the C back end") }
             let g = try Geometry(e, kernel: kernel)
             let t = try e.cType(output: 0)
@@ -186,6 +188,7 @@ enum ConvolutionC {
         guard let kernel = try e.context.ints("kernel_shape"), e.elementType.isFloatingPoint else {
             throw WhittleError(.unsupported, "LpPool needs kernel_shape and a float input")
         }
+        if try e.inputShape(0).count > 4 { return try ConvolutionNDC.pool(e, &w, kind: "LpPool") }
         let g = try Geometry(e, kernel: kernel)
         let t = try e.cType(output: 0)
         let p = e.literal(Double(try e.context.int("p", default: 2)))
@@ -218,15 +221,15 @@ enum ConvolutionC {
     }
 }
 
-/// C for ConvTranspose (1-D and 2-D): every input pixel is scattered through the kernel,
+/// C for ConvTranspose (1-D and 2-D here, more axes in `ConvolutionNDC`): every input pixel is scattered through the kernel,
 /// in the interpreter's order.
 enum ConvTransposeC {
     static var kernels: [String: CKernel] { ["ConvTranspose": kernel] }
 
     static let kernel: CKernel = { e, w in
         let x = try e.inputShape(0), weights = try e.inputShape(1), y = try e.outputShape()
-        guard e.elementType.isFloatingPoint, x.count == 3 || x.count == 4 else {
-            throw WhittleError(.unsupported, "the C back end supports 1-D and 2-D float ConvTranspose only")
+        guard e.elementType.isFloatingPoint, x.count >= 3 else {
+            throw WhittleError(.unsupported, "the C back end supports float ConvTranspose only")
         }
         let t = try e.cType(output: 0)
         let spatial = x.count - 2
@@ -248,6 +251,7 @@ enum ConvTransposeC {
             begin = Array(repeating: 0, count: spatial)
         }
         pads = begin
+        if spatial > 2 { return try ConvolutionNDC.convTranspose(e, &w, begin: begin) }
         let group = try e.context.int("group", default: 1)
         let (h, wd) = spatial == 2 ? (inSizes[0], inSizes[1]) : (1, inSizes[0])
         let (oh, ow) = spatial == 2 ? (outSizes[0], outSizes[1]) : (1, outSizes[0])

@@ -27,7 +27,7 @@ enum FloatLibraryC {
 
     static func convForm(_ e: NodeEmission) throws -> Form? {
         guard e.elementType == .float, try e.inputType(0).elementType == .float, let weights = e.constant(1),
-              weights.shape.count >= 3, !e.has(2) || e.constant(2) != nil else { return nil }
+              (3...4).contains(weights.shape.count), !e.has(2) || e.constant(2) != nil else { return nil }
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights.shape[2...]))
         let group = try e.context.int("group", default: 1)
         if group == 1 { return .matrix(columns: 4 * g.c * g.kh * g.kw) }

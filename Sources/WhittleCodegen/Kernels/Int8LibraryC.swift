@@ -51,7 +51,7 @@ enum Int8LibraryC {
 
     /// The library form of a QLinearConv, or nil when the generated loops must do it.
     static func convForm(_ e: NodeEmission) throws -> Form? {
-        guard try isEightBit(e, data: 0, weights: 3), let weights = e.constant(3), weights.shape.count >= 3,
+        guard try isEightBit(e, data: 0, weights: 3), let weights = e.constant(3), (3...4).contains(weights.shape.count),
               !e.has(8) || e.constant(8) != nil else { return nil }
         let wz = e.has(5) ? (e.constant(5)?.int64s() ?? [1]) : [0]
         guard wz.allSatisfy({ $0 == 0 }) else { return nil }

@@ -142,6 +142,7 @@ enum SparseC {
     static let floatConv: SparseKernel = { e, w in
         guard e.elementType == .float, let weights = e.constant(1), weights.elementType == .float else { return false }
         let shape = try e.inputShape(1)
+        guard shape.count <= 4 else { return false }
         let g = try ConvolutionC.Geometry(e, kernel: Array(shape[2...]))
         let group = try e.context.int("group", default: 1)
         let cg = g.c / group, mg = g.m / group, taps = cg * g.kh * g.kw
@@ -223,6 +224,7 @@ enum SparseC {
 
     static let integerConv: SparseKernel = { e, w in
         let shape = try e.inputShape(3)
+        guard shape.count <= 4 else { return false }
         let g = try ConvolutionC.Geometry(e, kernel: Array(shape[2...]))
         let group = try e.context.int("group", default: 1)
         let cg = g.c / group, mg = g.m / group, taps = cg * g.kh * g.kw

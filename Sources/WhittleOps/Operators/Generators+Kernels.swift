@@ -29,68 +29,8 @@ extension GeneratorOperators {
     static let resizeKernel: Kernel = { ctx in
         let x = try ctx.input(0)
         let outShape = try ctx.outputShape()
-        let legacy = ctx.node.node.opType == "Upsample" || ctx.node.opset < 11
-        let mode = try ctx.node.string("mode", default: "nearest")
-        // Opset 10 Resize and Upsample map x_out to x_out / scale and take the floor for nearest.
-        let transform = legacy ? "asymmetric" : try ctx.node.string("coordinate_transformation_mode", default: "half_pixel")
-        let nearestMode = legacy ? "floor" : try ctx.node.string("nearest_mode", default: "round_prefer_floor")
-        let cubicA = Double(try ctx.node.float("cubic_coeff_a", default: -0.75))
-        let excludeOutside = try ctx.node.int("exclude_outside", default: 0) != 0
         let extrapolation = Double(try ctx.node.float("extrapolation_value", default: 0))
-        // Antialias widens the linear and cubic filters by 1 / scale when downsampling (opset 18).
-        let antialias = try !legacy && ctx.node.opset >= 18 && ctx.node.int("antialias", default: 0) != 0 && mode != "nearest"
-        // Scales per axis: given (for the axes listed in `axes`), or derived from the output size.
-        var scales = zip(outShape, x.shape).map { Double($0) / Double(Swift.max($1, 1)) }
-        let axes = try (ctx.node.ints("axes") ?? Array(0..<x.rank)).map { try Shape.normalizeAxis($0, rank: x.rank) }
-        let scaleInput = ctx.node.node.opType == "Upsample" ? (ctx.node.opset < 9 ? nil : 1) : (legacy ? 1 : 2)
-        if let scaleInput, let given = ctx.optionalInput(scaleInput), given.count == axes.count {
-            for (i, axis) in axes.enumerated() { scales[axis] = given.doubles[i] }
-        } else if ctx.node.node.opType == "Upsample", let given = try ctx.node.floats("scales") {
-            scales = given.map(Double.init)
-        }
-        // The region of interest, as [starts..., ends...] over all axes.
-        var roi = (0..<x.rank).map { _ in 0.0 } + (0..<x.rank).map { _ in 1.0 }
-        if !legacy, let given = ctx.optionalInput(1)?.doubles, given.count == 2 * axes.count {
-            for (i, axis) in axes.enumerated() {
-                roi[axis] = given[i]
-                roi[axis + x.rank] = given[i + axes.count]
-            }
-        }
-        var taps: [[Taps]] = []
-        for d in 0..<x.rank {
-            let inSize = x.shape[d], outSize = outShape[d], scale = scales[d]
-            var axisTaps: [Taps] = []
-            for o in 0..<outSize {
-                let xo = Double(o)
-                var xi: Double
-                switch transform {
-                case "asymmetric": xi = xo / scale
-                // The resized length is input length * scale (not rounded), as the specification computes it.
-                case "align_corners": xi = outSize == 1 ? 0 : xo * Double(inSize - 1) / (Double(inSize) * scale - 1)
-                case "pytorch_half_pixel": xi = outSize > 1 ? (xo + 0.5) / scale - 0.5 : 0
-                case "tf_half_pixel_for_nearest": xi = (xo + 0.5) / scale
-                case "half_pixel_symmetric":
-                    let adjustment = Double(outSize) / (scale * Double(inSize))
-                    let offset = Double(inSize) / 2 * (1 - adjustment)
-                    xi = offset + (xo + 0.5) / scale - 0.5
-                case "tf_crop_and_resize":
-                    let start = roi[d], end = roi[d + x.rank]
-                    xi = outSize > 1 ? start * Double(inSize - 1) + xo * (end - start) * Double(inSize - 1) / Double(outSize - 1)
-                        : 0.5 * (start + end) * Double(inSize - 1)
-                    if xi < 0 || xi > Double(inSize - 1) { axisTaps.append([(-1, 1)]); continue }
-                default: xi = (xo + 0.5) / scale - 0.5
-                }
-                let identity = inSize == outSize && scale == 1 ? o : nil
-                if antialias && identity == nil {
-                    axisTaps.append(antialiasTaps(xi, size: inSize, scale: scale, cubic: mode == "cubic", cubicA: cubicA,
-                                                  excludeOutside: excludeOutside))
-                } else {
-                    axisTaps.append(try tapsFor(xi, size: inSize, mode: mode, nearestMode: nearestMode, cubicA: cubicA,
-                                                excludeOutside: excludeOutside, identity: identity))
-                }
-            }
-            taps.append(axisTaps)
-        }
+        let taps = try resizeTaps(ctx.node, input: x.shape, output: outShape, values: { ctx.optionalInput($0)?.doubles })
         let v = x.doubles
         let inStrides = Shape.strides(x.shape), outStrides = Shape.strides(outShape)
         var out = [Double](repeating: 0, count: outShape.reduce(1, *))
@@ -110,6 +50,76 @@ extension GeneratorOperators {
             out[f] = terms.reduce(0) { $0 + ($1.0 < 0 ? extrapolation * $1.1 : v[$1.0] * $1.1) }
         }
         return [NDArray(x.elementType, shape: outShape, values: out)]
+    }
+
+    /// The taps of every output coordinate of a Resize/Upsample along each axis (input index and weight;
+    /// index -1 where tf_crop_and_resize extrapolates), from the node's attributes and the values of its
+    /// scales and roi inputs (`values(i)`, nil when absent or unknown). The C back end bakes the same tables.
+    static func resizeTaps(_ ctx: InferenceContext, input: [Int], output outShape: [Int],
+                                  values: (Int) -> [Double]?) throws -> [[Taps]] {
+        let rank = input.count
+        let legacy = ctx.node.opType == "Upsample" || ctx.opset < 11
+        let mode = try ctx.string("mode", default: "nearest")
+        // Opset 10 Resize and Upsample map x_out to x_out / scale and take the floor for nearest.
+        let transform = legacy ? "asymmetric" : try ctx.string("coordinate_transformation_mode", default: "half_pixel")
+        let nearestMode = legacy ? "floor" : try ctx.string("nearest_mode", default: "round_prefer_floor")
+        let cubicA = Double(try ctx.float("cubic_coeff_a", default: -0.75))
+        let excludeOutside = try ctx.int("exclude_outside", default: 0) != 0
+        // Antialias widens the linear and cubic filters by 1 / scale when downsampling (opset 18).
+        let antialias = try !legacy && ctx.opset >= 18 && ctx.int("antialias", default: 0) != 0 && mode != "nearest"
+        // Scales per axis: given (for the axes listed in `axes`), or derived from the output size.
+        var scales = zip(outShape, input).map { Double($0) / Double(Swift.max($1, 1)) }
+        let axes = try (ctx.ints("axes") ?? Array(0..<rank)).map { try Shape.normalizeAxis($0, rank: rank) }
+        let scaleInput = ctx.node.opType == "Upsample" ? (ctx.opset < 9 ? nil : 1) : (legacy ? 1 : 2)
+        if let scaleInput, let given = values(scaleInput), given.count == axes.count {
+            for (i, axis) in axes.enumerated() { scales[axis] = given[i] }
+        } else if ctx.node.opType == "Upsample", let given = try ctx.floats("scales") {
+            scales = given.map(Double.init)
+        }
+        // The region of interest, as [starts..., ends...] over all axes.
+        var roi = (0..<rank).map { _ in 0.0 } + (0..<rank).map { _ in 1.0 }
+        if !legacy, let given = values(1), given.count == 2 * axes.count {
+            for (i, axis) in axes.enumerated() {
+                roi[axis] = given[i]
+                roi[axis + rank] = given[i + axes.count]
+            }
+        }
+        var taps: [[Taps]] = []
+        for d in 0..<rank {
+            let inSize = input[d], outSize = outShape[d], scale = scales[d]
+            var axisTaps: [Taps] = []
+            for o in 0..<outSize {
+                let xo = Double(o)
+                var xi: Double
+                switch transform {
+                case "asymmetric": xi = xo / scale
+                // The resized length is input length * scale (not rounded), as the specification computes it.
+                case "align_corners": xi = outSize == 1 ? 0 : xo * Double(inSize - 1) / (Double(inSize) * scale - 1)
+                case "pytorch_half_pixel": xi = outSize > 1 ? (xo + 0.5) / scale - 0.5 : 0
+                case "tf_half_pixel_for_nearest": xi = (xo + 0.5) / scale
+                case "half_pixel_symmetric":
+                    let adjustment = Double(outSize) / (scale * Double(inSize))
+                    let offset = Double(inSize) / 2 * (1 - adjustment)
+                    xi = offset + (xo + 0.5) / scale - 0.5
+                case "tf_crop_and_resize":
+                    let start = roi[d], end = roi[d + rank]
+                    xi = outSize > 1 ? start * Double(inSize - 1) + xo * (end - start) * Double(inSize - 1) / Double(outSize - 1)
+                        : 0.5 * (start + end) * Double(inSize - 1)
+                    if xi < 0 || xi > Double(inSize - 1) { axisTaps.append([(-1, 1)]); continue }
+                default: xi = (xo + 0.5) / scale - 0.5
+                }
+                let identity = inSize == outSize && scale == 1 ? o : nil
+                if antialias && identity == nil {
+                    axisTaps.append(antialiasTaps(xi, size: inSize, scale: scale, cubic: mode == "cubic", cubicA: cubicA,
+                                                  excludeOutside: excludeOutside))
+                } else {
+                    axisTaps.append(try tapsFor(xi, size: inSize, mode: mode, nearestMode: nearestMode, cubicA: cubicA,
+                                                excludeOutside: excludeOutside, identity: identity))
+                }
+            }
+            taps.append(axisTaps)
+        }
+        return taps
     }
 
     static func tapsFor(_ xi: Double, size: Int, mode: String, nearestMode: String, cubicA: Double,
