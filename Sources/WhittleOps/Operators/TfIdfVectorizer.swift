@@ -3,22 +3,25 @@ import WhittleIR
 
 /// TfIdfVectorizer (opset 9) on integer tokens: counts the pool's n-grams (with skips) in each row and
 /// weighs the counts as term frequency, inverse document frequency or both.
-enum TfIdfVectorizerOperators {
+public enum TfIdfVectorizerOperators {
     static var all: [OperatorDefinition] { [tfIdfVectorizer] }
     static var kernels: [String: Kernel] { ["TfIdfVectorizer": kernel] }
 
     /// The n-gram pool of one node, checked.
-    struct Pool {
+    public struct Pool {
         /// Each n-gram of the pool (in the counted length range) and its output column.
         var columns: [[Int64]: Int] = [:]
+        /// The same n-grams in pool order (a repeated n-gram counts in its last column).
+        public var grams: [(gram: [Int64], column: Int)] = []
         /// Every prefix of a counted n-gram, which is how far a match may be extended.
         var prefixes: Set<[Int64]> = []
-        var outputSize = 0
-        var minimum = 1, maximum = 1, skips = 0
-        var mode = "TF"
-        var weights: [Float]?
+        public var outputSize = 0
+        public var minimum = 1, maximum = 1, skips = 0
+        /// TF, IDF or TFIDF.
+        public var mode = "TF"
+        public var weights: [Float]?
 
-        init(_ ctx: InferenceContext) throws {
+        public init(_ ctx: InferenceContext) throws {
             if ctx.node.attributes["pool_strings"] != nil {
                 throw WhittleError(.unsupported, "TfIdfVectorizer over strings (pool_strings) is out of scope: Whittle has no string tensors")
             }
@@ -47,18 +50,19 @@ enum TfIdfVectorizerOperators {
                 guard start >= 0, start <= end, end <= pool.count else {
                     throw WhittleError(.invalidAttribute, "ngram_counts \(counts) do not split the pool of \(pool.count)")
                 }
-                let grams = (end - start) / length
-                guard id + grams <= indexes.count else {
+                let number = (end - start) / length
+                guard id + number <= indexes.count else {
                     throw WhittleError(.invalidAttribute, "the pool holds more n-grams than ngram_indexes (\(indexes.count)) names")
                 }
                 if length >= minimum && length <= maximum {
-                    for g in 0..<grams {
+                    for g in 0..<number {
                         let gram = pool[(start + g * length)..<(start + (g + 1) * length)].map(Int64.init)
                         columns[gram] = indexes[id + g]
+                        grams.append((gram, indexes[id + g]))
                         for k in 1...length { prefixes.insert(Array(gram[0..<k])) }
                     }
                 }
-                id += grams
+                id += number
             }
         }
     }
