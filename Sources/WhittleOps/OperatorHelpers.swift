@@ -26,4 +26,9 @@ public enum OperatorHelpers {
                                     values: (Int) -> [Double]?) throws -> [[[(index: Int, weight: Double)]]] {
         try GeneratorOperators.resizeTaps(ctx, input: input, output: output, values: values)
     }
+
+    /// The shape MaxUnpool's indices address: the input un-pooled by kernel_shape, strides and pads.
+    public static func unpooledShape(_ ctx: InferenceContext, input: [Int]) throws -> [Int] {
+        try ScatterOperators.unpooledShape(ctx, input)
+    }
 }
