@@ -31,4 +31,16 @@ public enum OperatorHelpers {
     public static func unpooledShape(_ ctx: InferenceContext, input: [Int]) throws -> [Int] {
         try ScatterOperators.unpooledShape(ctx, input)
     }
+
+    /// A DFT node's axis, transform length, directions and output shape, as the interpreter plans them.
+    public static func dftPlan(_ ctx: InferenceContext) throws -> (axis: Int, length: Int, inverse: Bool, onesided: Bool, output: [Int]) {
+        let plan = try SignalOperators.DFTPlan(ctx)
+        return (plan.axis, plan.length, plan.inverse, plan.onesided, plan.outputShape)
+    }
+
+    /// An STFT node's frame step, frame length, frame count and frequency bins, as the interpreter plans them.
+    public static func stftPlan(_ ctx: InferenceContext) throws -> (step: Int, length: Int, frames: Int, bins: Int) {
+        let plan = try SignalOperators.STFTPlan(ctx)
+        return (plan.step, plan.length, plan.frames, plan.bins)
+    }
 }

@@ -151,10 +151,10 @@ enum ConvolutionC {
             guard let kernel = try e.context.ints("kernel_shape") else {
                 throw WhittleError(.invalidAttribute, "kernel_shape is required")
             }
-            if e.node.outputs.count > 1 && !e.node.outputs[1].isEmpty {
-                throw WhittleError(.unsupported, "MaxPool's Indices output is not supported by the C back end")
+            // More than two spatial axes, or MaxPool's Indices output: the N-D kernel.
+            if try e.inputShape(0).count > 4 || (e.node.outputs.count > 1 && !e.node.outputs[1].isEmpty) {
+                return try ConvolutionNDC.pool(e, &w, kind: e.node.opType)
             }
-            if try e.inputShape(0).count > 4 { return try ConvolutionNDC.pool(e, &w, kind: e.node.opType) }
             guard e.elementType.isFloatingPoint || max else { throw WhittleError(.unsupported, "integer AveragePool is not supported by the C back end") }
             let g = try Geometry(e, kernel: kernel)
             let t = try e.cType(output: 0)

@@ -116,20 +116,31 @@ enum ConvolutionNDC {
         let lowest = e.elementType.isFloatingPoint ? "-INFINITY" : CSyntax.constant(e.elementType.integerRange.0, e.elementType)
         let includePad = try e.context.int("count_include_pad", default: 0) != 0
         let p = e.literal(Double(try e.context.int("p", default: 2)))
+        // MaxPool's Indices: the flat index of each window's first maximum, row-major or (storage_order 1)
+        // with the first spatial axis fastest.
+        let indices = kind == "MaxPool" && e.node.outputs.count > 1 && !e.node.outputs[1].isEmpty
+        let columnMajor = try e.context.int("storage_order", default: 0) == 1
+        let columnStrides = g.input.indices.map { g.input[..<$0].reduce(1, *) }
+        let columnIndex = g.input.indices.map { "(i\($0) + k\($0) * \(g.dilations[$0])) * \(columnStrides[$0])" }.joined(separator: " + ")
         w.block("for (int plane = 0; plane < \(x[0] * x[1]); ++plane)") { w in
             w.line("const \(t) *in = \(e.x(0)) + plane * \(inPlane);")
             w.line("\(t) *out = \(e.y(0)) + plane * \(outPlane);")
             g.outputLoops(&w) { w, out in
                 w.line("\(t) acc = \(kind == "MaxPool" ? lowest : e.literal(0));")
+                if indices { w.line("int best = -1;") }
                 g.tapLoops(&w) { w, input, _ in
                     switch kind {
+                    case "MaxPool" where indices:
+                        w.line("if (best < 0 || in[\(input)] > acc) { acc = in[\(input)]; best = \(columnMajor ? columnIndex : input); }")
                     case "MaxPool": w.line("if (in[\(input)] > acc) acc = in[\(input)];")
                     case "LpPool": w.line("acc += \(e.math("pow"))(\(e.math("fabs"))(in[\(input)]), \(p));")
                     default: w.line("acc += in[\(input)];")
                     }
                 }
                 switch kind {
-                case "MaxPool": w.line("out[\(out)] = acc;")
+                case "MaxPool":
+                    w.line("out[\(out)] = acc;")
+                    if indices { w.line("\(e.y(1))[plane * \(outPlane) + \(out)] = (int64_t)plane * \(inPlane) + best;") }
                 case "LpPool": w.line("out[\(out)] = \(e.math("pow"))(acc, \(e.literal(1)) / \(p));")
                 default:
                     w.line("const int count = \(g.count(includePad: includePad));")

@@ -94,9 +94,10 @@ enum NormalizationC {
     }
 
     static let batchNormalizationKernel: CKernel = { e, w in
-        guard e.elementType.isFloatingPoint, e.node.outputs.filter({ !$0.isEmpty }).count == 1,
-              !NormalizationOperators.isTrainingMode(e.node) else {
-            throw WhittleError(.unsupported, "BatchNormalization in training form is not supported by the C back end")
+        guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer BatchNormalization is not supported by the C back end") }
+        if NormalizationOperators.isTrainingMode(e.node) { return try trainingBatchNormalization(e, &w) }
+        guard e.node.outputs.filter({ !$0.isEmpty }).count == 1 else {
+            throw WhittleError(.unsupported, "BatchNormalization's running statistics are outputs only in training mode")
         }
         let x = try e.inputShape(0)
         let t = try e.cType(output: 0)
@@ -108,6 +109,38 @@ enum NormalizationC {
                 w.line("const \(t) mean = \(e.x(3))[c], shift = \(e.x(2))[c];")
                 w.line("const int base = (n * \(channels) + c) * \(spatial);")
                 w.line("for (int i = 0; i < \(spatial); ++i) \(e.y(0))[base + i] = (\(e.x(0))[base + i] - mean) * s + shift;")
+            }
+        }
+    }
+
+    /// Training mode: each channel is normalized with the batch's mean and population variance (in double,
+    /// as the interpreter computes them); the running statistics move toward them by 1 - momentum.
+    static func trainingBatchNormalization(_ e: NodeEmission, _ w: inout CWriter) throws {
+        let x = try e.inputShape(0), t = try e.cType(output: 0)
+        let epsilon = CSyntax.constant(Double(try e.context.float("epsilon", default: 1e-5)), .double)
+        let momentum = CSyntax.constant(Double(try e.context.float("momentum", default: 0.9)), .double)
+        let channels = x[1], spatial = x[2...].reduce(1, *), count = max(x[0] * spatial, 1)
+        let outputs = e.node.outputs.count
+        let statistics = try (1...2).map { outputs > $0 && !e.node.outputs[$0].isEmpty ? try e.cType(output: $0) : nil }
+        w.block("for (int c = 0; c < \(channels); ++c)") { w in
+            w.line("double mean = 0.0, variance = 0.0;")
+            w.line("for (int n = 0; n < \(x[0]); ++n) for (int i = 0; i < \(spatial); ++i) mean += (double)\(e.x(0))[(n * \(channels) + c) * \(spatial) + i];")
+            w.line("mean /= \(count).0;")
+            w.block("for (int n = 0; n < \(x[0]); ++n) for (int i = 0; i < \(spatial); ++i)") { w in
+                w.line("const double d = (double)\(e.x(0))[(n * \(channels) + c) * \(spatial) + i] - mean;")
+                w.line("variance += d * d;")
+            }
+            w.line("variance /= \(count).0;")
+            w.line("const double root = sqrt(variance + \(epsilon));")
+            w.block("for (int n = 0; n < \(x[0]); ++n) for (int i = 0; i < \(spatial); ++i)") { w in
+                w.line("const int at = (n * \(channels) + c) * \(spatial) + i;")
+                w.line("\(e.y(0))[at] = (\(t))((double)\(e.x(1))[c] * ((double)\(e.x(0))[at] - mean) / root + (double)\(e.x(2))[c]);")
+            }
+            if let type = statistics[0] {
+                w.line("\(e.y(1))[c] = (\(type))((double)\(e.x(3))[c] * \(momentum) + mean * (1.0 - \(momentum)));")
+            }
+            if let type = statistics[1] {
+                w.line("\(e.y(2))[c] = (\(type))((double)\(e.x(4))[c] * \(momentum) + variance * (1.0 - \(momentum)));")
             }
         }
     }

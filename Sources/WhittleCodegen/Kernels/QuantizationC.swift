@@ -11,16 +11,20 @@ enum QuantizationC {
             w.block("for (int i = 0; i < \(shape.reduce(1, *)); ++i)") { body(&$0, "0") }
             return
         }
-        if try e.context.int("block_size", default: 0) != 0 {
-            throw WhittleError(.unsupported, "blocked quantization is not supported by the C back end")
-        }
         let axis = try Shape.normalizeAxis(e.context.int("axis", default: 1), rank: shape.count)
         let (outer, size, inner) = Indexing.split(shape, at: axis)
+        // Blocked (opset 21): the parameters have the input's shape with `axis` divided into blocks.
+        let block = try e.context.int("block_size", default: 0)
+        if block > 0, try e.inputShape(1) != shape.enumerated().map({ $0.offset == axis ? ($0.element + block - 1) / block : $0.element }) {
+            throw WhittleError(.shapeMismatch, "blocked scale \(Shape.describe(try e.inputShape(1))) does not fit the input with block_size \(block)")
+        }
+        let index = block > 0 ? "(o * \((size + block - 1) / block) + k / \(block)) * \(inner) + j" : "k"
         w.block("for (int o = 0; o < \(outer); ++o)") { w in
             w.block("for (int k = 0; k < \(size); ++k)") { w in
                 w.block("for (int j = 0; j < \(inner); ++j)") { w in
                     w.line("const int i = (o * \(size) + k) * \(inner) + j;")
-                    body(&w, "k")
+                    if block > 0 { w.line("const int p = \(index);") }
+                    body(&w, block > 0 ? "p" : "k")
                 }
             }
         }

@@ -1,10 +1,11 @@
 import WhittleIR
 import WhittleOps
 
-/// C for the operators that put values back where a window or block took them from (MaxUnpool, Col2Im)
+/// C for the operators that put values back where a window or block took them from (MaxUnpool, Col2Im,
+/// TensorScatter's cache writes)
 /// and for MeanVarianceNormalization; positions are computed at compile time where shapes fix them.
 enum ReassemblyC {
-    static var kernels: [String: CKernel] { ["MaxUnpool": maxUnpool, "Col2Im": col2Im, "MeanVarianceNormalization": meanVariance] }
+    static var kernels: [String: CKernel] { ["MaxUnpool": maxUnpool, "Col2Im": col2Im, "MeanVarianceNormalization": meanVariance, "TensorScatter": tensorScatter] }
 
     /// The C expression of the row-major index over `keep` axes of element `f` of `shape`.
     static func key(_ f: String, shape: [Int], keep: [Int]) -> String {
@@ -109,5 +110,32 @@ enum ReassemblyC {
             w.line("spread[g] = sqrt(variance > 0.0 ? variance : 0.0) + 1e-9;")
         }
         w.line("for (int f = 0; f < \(count); ++f) \(e.y(0))[f] = (\(t))(((double)\(e.x(0))[f] - mean[\(index)]) / spread[\(index)]);")
+    }
+
+    /// TensorScatter: the cache, with each batch's update written from its write position along `axis`
+    /// (wrapped in circular mode). A position outside the cache is skipped (the interpreter refuses it).
+    static let tensorScatter: CKernel = { e, w in
+        let cache = try e.inputShape(0), update = try e.inputShape(1)
+        let axis = try Shape.normalizeAxis(e.context.int("axis", default: -2), rank: cache.count)
+        let circular = try e.context.string("mode", default: "linear") == "circular"
+        let (outer, size, inner) = Indexing.split(cache, at: axis), steps = update[axis]
+        let batchStride = max(cache[..<axis].dropFirst().reduce(1, *), 1), count = cache.reduce(1, *)
+        w.line("for (int i = 0; i < \(count); ++i) \(e.y(0))[i] = \(e.x(0))[i];")
+        guard count > 0, steps > 0 else { return }
+        let batches = e.has(2) ? try e.inputShape(2).reduce(1, *) : 0
+        w.block("for (int o = 0; o < \(outer); ++o)") { w in
+            if e.has(2) {
+                w.line("const int batch = \(axis == 0 ? "0" : "o / \(batchStride)");")
+                w.line("const int64_t start = \(e.x(2))[batch < \(batches) ? batch : \(batches - 1)];")
+            } else {
+                w.line("const int64_t start = 0;")
+            }
+            w.block("for (int s = 0; s < \(steps); ++s)") { w in
+                w.line("int64_t target = start + s;")
+                if circular { w.line("target = ((target % \(size)) + \(size)) % \(size);") }
+                w.line("if (target < 0 || target >= \(size)) continue;")
+                w.line("for (int i = 0; i < \(inner); ++i) \(e.y(0))[(o * \(size) + target) * \(inner) + i] = \(e.x(1))[(o * \(steps) + s) * \(inner) + i];")
+            }
+        }
     }
 }
