@@ -71,7 +71,8 @@ public enum CEmitter {
                                              ConvTransposeC.kernels, QuantizedC.kernels, BinaryC.kernels, RecurrentC.kernels,
                                              SelectionC.kernels, ScatterC.kernels, IntegerC.kernels,
                                              AttentionC.kernels, TransformerC.kernels, LinearAlgebraC.kernels, GridSampleC.kernels,
-                                             SamplingC.kernels, TfIdfVectorizerC.kernels, ReassemblyC.kernels, SignalC.kernels]
+                                             SamplingC.kernels, TfIdfVectorizerC.kernels, ReassemblyC.kernels, SignalC.kernels,
+                                             LinearAttentionC.kernels]
         .reduce(into: [:]) { $0.merge($1) { first, _ in first } }
 
     /// The C type that stores `type` in emitted code (bool is `uint8_t`); nil when the back end does not emit it.
@@ -257,7 +258,8 @@ public enum CEmitter {
     /// Kernels that need working memory while they run, and how many bytes for a node.
     static let scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] =
         Int8LibraryC.scratchNeeds.merging(FloatLibraryC.scratchNeeds) { first, _ in first }.merging(RecurrentC.scratchNeeds) { first, _ in first }
-            .merging(AttentionC.scratchNeeds) { first, _ in first }.merging(LinearAlgebraC.scratchNeeds) { first, _ in first }
+            .merging(AttentionC.scratchNeeds) { first, _ in first }
+            .merging(LinearAttentionC.scratchNeeds) { first, _ in first }.merging(LinearAlgebraC.scratchNeeds) { first, _ in first }
 
     /// The scratch bytes each node's kernel asks for (by node index), to be planned in the arena
     /// (`MemoryPlanner.plan(_:scratch:)`) before `emit`.

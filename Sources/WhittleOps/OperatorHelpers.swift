@@ -43,4 +43,11 @@ public enum OperatorHelpers {
         let plan = try SignalOperators.STFTPlan(ctx)
         return (plan.step, plan.length, plan.frames, plan.bins)
     }
+
+    /// A LinearAttention node's sizes and update rule, as the interpreter plans them.
+    public static func linearAttentionPlan(_ ctx: InferenceContext) throws
+        -> (batch: Int, steps: Int, qHeads: Int, kvHeads: Int, dk: Int, dv: Int, gated: Bool, delta: Bool) {
+        let p = try LinearAttentionOperators.Plan(ctx)
+        return (p.batch, p.steps, p.qHeads, p.kvHeads, p.dk, p.dv, p.gated, p.delta)
+    }
 }
