@@ -38,6 +38,9 @@ public enum HalfPrecisionLowering {
         }
     }
 
+    /// The attribute naming the 16-bit type a lowered Softmax or Attention rounds its steps to.
+    public static let stepTypeAttribute = "whittle_step_type"
+
     /// Rewrites `model` (whose types are `types`); returns whether it changed anything.
     public static func lower(_ model: inout Model, types: InferenceResult) throws -> Bool {
         let graph = types.graph
@@ -64,6 +67,11 @@ public enum HalfPrecisionLowering {
             }
             changed = true
             var lowered = node, after: [Node] = []
+            // Softmax and Attention round each step in their 16-bit type (as the interpreter does); the C
+            // kernels read that type from this attribute once the node computes in float.
+            if ["Softmax", "Attention"].contains(node.opType), let first = inputTypes.first ?? nil, first == .float16 || first == .bfloat16 {
+                lowered.attributes[stepTypeAttribute] = .int(Int(first.rawValue))
+            }
             for (i, name) in node.inputs.enumerated() where widens(node, inputTypes[i]) {
                 guard let target = wide(inputTypes[i]) else { continue }
                 if let existing = widened[name] {

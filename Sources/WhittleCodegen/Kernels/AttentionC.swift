@@ -1,5 +1,6 @@
 import WhittleIR
 import WhittleOps
+import WhittlePasses
 
 /// C for Attention: one query row at a time, its logits in planned scratch memory (one row of the
 /// total key length), in the interpreter's order of operations.
@@ -23,7 +24,9 @@ enum AttentionC {
         let t = try e.cType(output: 0), total = g.totalLength
         guard let scratch = e.scratch else { throw WhittleError(.invalidGraph, "Attention has no planned scratch memory") }
         let headScale = Double(try e.context.float("scale") ?? Float(1 / Double(g.headSize).squareRoot()))
-        let root = e.literal(Double(Float(headScale.squareRoot())))
+        // A lowered 16-bit Attention rounds each step to its type (StepRoundingC); float rounds once per step.
+        let step = StepRoundingC.stepType(e), r = step.map(StepRoundingC.round)
+        let root = step == nil ? e.literal(Double(Float(headScale.squareRoot()))) : "root"
         let causal = try e.context.int("is_causal", default: 0) != 0
         let softcap = Double(try e.context.float("softcap", default: 0))
         let mode = try e.context.int("qk_matmul_output_mode", default: 0)
@@ -54,6 +57,7 @@ enum AttentionC {
 
         let inf = e.elementType == .float ? "HUGE_VALF" : "HUGE_VAL"
         w.line("\(t) *logit = (\(t) *)\(scratch);")
+        if let r { w.line("const double root = \(r(CSyntax.constant(headScale.squareRoot(), .double)));") }
         w.block("for (int b = 0; b < \(g.batch); ++b)") { w in
             // The number of valid keys before this query block (causal and window frontiers).
             if causal || left >= 0 || right >= 0 {
@@ -65,11 +69,18 @@ enum AttentionC {
                     w.line("\(t) top = -\(inf);")
                     w.line("int open = 0;")
                     w.block("for (int j = 0; j < \(total); ++j)") { w in
-                        w.line("\(t) dot = \(e.literal(0));")
                         let q = "\(e.x(0))[\(index(g.threeD, heads: g.qHeads, length: g.qLength, size: g.headSize, "i", "d"))]"
-                        w.line("for (int d = 0; d < \(g.headSize); ++d) dot += (\(q) * \(root)) * (\(key(1, 1, size: g.headSize, "j", "d")) * \(root));")
-                        if softcap > 0 {
-                            w.line("dot = \(e.math("tanh"))(dot / \(e.literal(softcap))) * \(e.literal(softcap));")
+                        if let r {
+                            w.line("double dot = 0.0;")
+                            w.line("for (int d = 0; d < \(g.headSize); ++d) dot += (double)\(r("(double)\(q) * root")) * (double)\(r("(double)\(key(1, 1, size: g.headSize, "j", "d")) * root"));")
+                            w.line("dot = \(r("dot"));")
+                            if softcap > 0 { w.line("dot = \(r("tanh(dot / \(CSyntax.constant(softcap, .double))) * \(CSyntax.constant(softcap, .double))"));") }
+                        } else {
+                            w.line("\(t) dot = \(e.literal(0));")
+                            w.line("for (int d = 0; d < \(g.headSize); ++d) dot += (\(q) * \(root)) * (\(key(1, 1, size: g.headSize, "j", "d")) * \(root));")
+                            if softcap > 0 {
+                                w.line("dot = \(e.math("tanh"))(dot / \(e.literal(softcap))) * \(e.literal(softcap));")
+                            }
                         }
                         w.line("\(t) bias_j = \(e.literal(0));")
                         if e.has(3) { w.lines(maskLines(e, g)) }
@@ -77,26 +88,33 @@ enum AttentionC {
                         if left >= 0 { w.line("if (i + offset - j > \(left)) bias_j += -\(inf);") }
                         if right >= 0 { w.line("if (j - i - offset > \(right)) bias_j += -\(inf);") }
                         if e.has(6) { w.line("if (j >= \(e.x(6))[b]) bias_j += -\(inf);") }
-                        w.line("logit[j] = dot + bias_j;")
+                        w.line(r.map { "logit[j] = \($0("dot + (double)bias_j"));" } ?? "logit[j] = dot + bias_j;")
                         w.line("if (bias_j != -\(inf)) open = 1;")
                         w.line("if (logit[j] > top) top = logit[j];")
                         if outputs[3] && mode != 3 {
-                            w.line("\(e.y(3))[((b * \(g.qHeads) + h_) * \(g.qLength) + i) * \(total) + j] = \(mode == 2 ? "logit[j]" : "dot");")
+                            w.line("\(e.y(3))[((b * \(g.qHeads) + h_) * \(g.qLength) + i) * \(total) + j] = \(mode == 2 ? "logit[j]" : step == nil ? "dot" : "(\(t))dot");")
                         }
                     }
                     // Softmax; a row whose bias is -inf everywhere attends to nothing and gives zeros.
-                    w.line("if (top == -\(inf)) top = \(e.literal(0));")
-                    w.line("\(t) sum = \(e.literal(0));")
-                    w.line("for (int j = 0; j < \(total); ++j) { logit[j] = \(e.math("exp"))(logit[j] - top); sum += logit[j]; }")
-                    w.line("if (sum == \(e.literal(0))) sum = \(e.literal(1));")
-                    w.line("for (int j = 0; j < \(total); ++j) logit[j] = open ? logit[j] / sum : \(e.literal(0));")
+                    if let step {
+                        w.block("") { w in
+                            StepRoundingC.softmax(step, row: { "logit[\($0)]" }, out: { "logit[\($0)]" }, count: String(total), masked: "!open", &w)
+                        }
+                    } else {
+                        w.line("if (top == -\(inf)) top = \(e.literal(0));")
+                        w.line("\(t) sum = \(e.literal(0));")
+                        w.line("for (int j = 0; j < \(total); ++j) { logit[j] = \(e.math("exp"))(logit[j] - top); sum += logit[j]; }")
+                        w.line("if (sum == \(e.literal(0))) sum = \(e.literal(1));")
+                        w.line("for (int j = 0; j < \(total); ++j) logit[j] = open ? logit[j] / sum : \(e.literal(0));")
+                    }
                     if outputs[3] && mode == 3 {
                         w.line("for (int j = 0; j < \(total); ++j) \(e.y(3))[((b * \(g.qHeads) + h_) * \(g.qLength) + i) * \(total) + j] = logit[j];")
                     }
                     w.block("for (int d = 0; d < \(g.valueSize); ++d)") { w in
-                        w.line("\(t) acc = \(e.literal(0));")
-                        w.line("for (int j = 0; j < \(total); ++j) acc += logit[j] * \(key(2, 2, size: g.valueSize, "j", "d"));")
-                        w.line("\(e.y(0))[\(index(g.threeD, heads: g.qHeads, length: g.qLength, size: g.valueSize, "i", "d"))] = acc;")
+                        let accumulator = step == nil ? t : "double", cast = step == nil ? "" : "(double)"
+                        w.line("\(accumulator) acc = \(step == nil ? e.literal(0) : "0.0");")
+                        w.line("for (int j = 0; j < \(total); ++j) acc += \(cast)logit[j] * \(cast)\(key(2, 2, size: g.valueSize, "j", "d"));")
+                        w.line("\(e.y(0))[\(index(g.threeD, heads: g.qHeads, length: g.qLength, size: g.valueSize, "i", "d"))] = \(step == nil ? "" : "(\(t))")acc;")
                     }
                 }
             }

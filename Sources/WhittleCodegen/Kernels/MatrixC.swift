@@ -148,6 +148,7 @@ enum NormalizationC {
     static func softmaxKernel(log: Bool) -> CKernel {
         { e, w in
             guard e.elementType.isFloatingPoint else { throw WhittleError(.unsupported, "integer Softmax is not supported") }
+            if !log, let step = StepRoundingC.stepType(e) { return try StepRoundingC.softmaxKernel(e, step, &w) }
             let x = try e.inputShape(0)
             let t = try e.cType(output: 0)
             let axis = try Shape.normalizeAxis(e.context.int("axis", default: e.context.opset < 13 ? 1 : -1), rank: max(x.count, 1))
