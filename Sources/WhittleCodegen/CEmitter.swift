@@ -116,6 +116,13 @@ public enum CEmitter {
             let outputs = node.outputs.enumerated().filter { !$0.element.isEmpty }
             layers.append(.init(function: function, op: node.opType, name: node.name, macs: index < types.macs.count ? types.macs[index] : 0,
                                 outputs: outputs.map { (_, v) in (v, bytes(v, graph), describe(plan.storage[v], plan)) }))
+            if LoopRegion.isBegin(node) || LoopRegion.isEnd(node) {
+                try WhittleError.attaching(context) {
+                    try LoopRegionC.emit(node, index: index, graph: graph, plan: plan, pointer: pointer, into: &run)
+                }
+                for input in node.inputs { if case .weight(let w)? = plan.storage[input] { usedWeights.insert(w) } }
+                continue
+            }
             if node.attributes[WhittleAttribute.alias] == .int(1) {
                 layers[layers.count - 1].isView = true
                 run.line("/* \(node.opType) \"\(safe(node.name))\": a view of its input, no code */")
@@ -259,7 +266,7 @@ public enum CEmitter {
     static let scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] =
         Int8LibraryC.scratchNeeds.merging(FloatLibraryC.scratchNeeds) { first, _ in first }.merging(RecurrentC.scratchNeeds) { first, _ in first }
             .merging(AttentionC.scratchNeeds) { first, _ in first }
-            .merging(LinearAttentionC.scratchNeeds) { first, _ in first }.merging(LinearAlgebraC.scratchNeeds) { first, _ in first }
+            .merging(LinearAttentionC.scratchNeeds) { first, _ in first }.merging(LoopRegionC.scratchNeeds) { first, _ in first }.merging(LinearAlgebraC.scratchNeeds) { first, _ in first }
 
     /// The scratch bytes each node's kernel asks for (by node index), to be planned in the arena
     /// (`MemoryPlanner.plan(_:scratch:)`) before `emit`.

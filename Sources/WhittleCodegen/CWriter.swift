@@ -21,6 +21,17 @@ struct CWriter {
         line("}")
     }
 
+    /// `header {` with what follows indented, until `close()`.
+    mutating func open(_ header: String) {
+        line(header + " {")
+        depth += 1
+    }
+
+    mutating func close() {
+        depth -= 1
+        line("}")
+    }
+
     var text: String { lines.joined(separator: "\n") + "\n" }
 }
 

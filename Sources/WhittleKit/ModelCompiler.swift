@@ -19,6 +19,8 @@ public struct CompileOptions: Sendable {
     public var withWeights = true
     /// C initializers or a binary blob (`--weights`); `auto` chooses by size.
     public var weightFormat = WeightFormat.auto
+    /// Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.
+    public var unrollLoops = false
 
     public init(name: String? = nil, disabledPasses: Set<String> = [], dumpAfter: Set<String> = [], integerOnly: Bool = false) {
         self.name = name
@@ -67,11 +69,32 @@ public enum ModelCompiler {
                 + " with " + feeding.map { "--bind \($0)=..." }.joined(separator: " ")
             throw WhittleError(.unsupported, "cannot compile: \(first.reason)\(hint)", file: analyzed.path, node: first.node)
         }
+        // Loop and Scan stay loops in C where their body keeps its shapes from one iteration to the next
+        // (else, or with --unroll-loops, they are compiled unrolled, as the interpreter runs them).
+        if !options.unrollLoops, let rolled = rolledForm(analyzed) {
+            if let compiled = try? compile(rolled, analyzed: analyzed, options: options, start: start, progress: progress) {
+                return compiled
+            }
+        }
+        return try compile(analyzed.model, analyzed: analyzed, options: options, start: start, progress: progress)
+    }
+
+    /// The model with its loops kept as loop regions, when it has any and every one of them could be kept.
+    static func rolledForm(_ analyzed: AnalyzedModel) -> Model? {
+        guard let original = analyzed.unexpanded,
+              let (rolled, reasons) = try? ControlFlowExpansion.expand(original, rolling: true), reasons.isEmpty,
+              rolled.graph.nodes.contains(where: LoopRegion.isBegin),
+              let inference = try? ShapeInference.run(rolled), inference.unsupported.isEmpty else { return nil }
+        return rolled
+    }
+
+    static func compile(_ given: Model, analyzed: AnalyzedModel, options: CompileOptions, start: Date,
+                        progress: (String, Int, Int) -> Void) throws -> CompiledModel {
         do {
             var dumps: [(String, String)] = []
             // Constant nodes are data, not computation: they become weights whatever passes run, so
             // `--disable-pass fold-constants` changes what is optimized, never what compiles.
-            let model = try ConstantNodes.asInitializers(analyzed.model)
+            let model = try ConstantNodes.asInitializers(given)
             let passCount = PassPipeline.standard.passes.filter { !options.disabledPasses.contains($0.name) }.count
             var passesRun = 0
             var (optimized, types) = try PassPipeline.standard.run(model, disabled: options.disabledPasses) { pass, model, types in

@@ -8,6 +8,9 @@ public struct AnalyzedModel: Sendable {
     public let path: String
     public let model: Model
     public let inference: InferenceResult
+    /// The model before its control flow was expanded (nil when it had none to expand): the C back end
+    /// keeps Loop and Scan as loops (`ControlFlowExpansion.expand(_:rolling:)`) where it can.
+    public var unexpanded: Model?
 
     /// The main graph with inferred value types.
     public var graph: Graph { inference.graph }
@@ -63,12 +66,14 @@ public enum ModelLoader {
     public static func analyze(_ model: Model, path: String, specializing: Int? = nil) throws -> AnalyzedModel {
         do {
             try Verifier.verify(model.graph)
+            let original = model
             let (model, reasons) = try ControlFlowExpansion.expand(model, specializing: specializing)
             var inference = try ShapeInference.run(model, specializing: specializing)
             for i in inference.unsupported.indices {
                 if let reason = reasons[inference.unsupported[i].node.index] { inference.unsupported[i].reason = reason }
             }
-            return AnalyzedModel(path: path, model: model, inference: inference)
+            let expanded = original.graph.nodes.contains(where: ControlFlowExpansion.isControlFlow)
+            return AnalyzedModel(path: path, model: model, inference: inference, unexpanded: expanded ? original : nil)
         } catch let error as WhittleError {
             throw error.inFile(path)
         }

@@ -22,10 +22,14 @@ public enum ControlFlowExpansion {
     /// `model` with every control-flow node whose course is known expanded; the others stay, and
     /// `reasons` says for each (by node index) why it was not expanded. `specializing` is passed to
     /// shape inference between rounds.
-    public static func expand(_ model: Model, specializing: Int? = nil) throws -> (model: Model, reasons: [Int: String]) {
+    ///
+    /// With `rolling`, a Loop or Scan whose trip count is known becomes a loop region (`LoopRegion`: one
+    /// copy of its body between LoopBegin and LoopEnd) instead of being unrolled: the C back end makes
+    /// it a C loop. Scan-8's batched form is still unrolled.
+    public static func expand(_ model: Model, specializing: Int? = nil, rolling: Bool = false) throws -> (model: Model, reasons: [Int: String]) {
         var model = model
         guard model.graph.nodes.contains(where: isControlFlow) else { return (model, [:]) }
-        var added = 0
+        var added = 0, regions = 0
         var names = Names(model.graph)
         while true {
             let types = try ShapeInference.run(model, specializing: specializing)
@@ -33,7 +37,8 @@ public enum ControlFlowExpansion {
             for (index, node) in model.graph.nodes.enumerated() where isControlFlow(node) {
                 let context = model.graph.context(ofNode: index)
                 var expansion = Expansion(types: types, initializers: model.graph.initializers, opset: model.opset(for: ""),
-                                          prefix: node.name.isEmpty ? "\(node.opType.lowercased())\(index)" : node.name)
+                                          prefix: node.name.isEmpty ? "\(node.opType.lowercased())\(index)" : node.name,
+                                          region: rolling ? regions : nil)
                 let done: Bool
                 do {
                     done = try WhittleError.attaching(context) { try expansion.expand(node, names: &names) }
@@ -49,6 +54,10 @@ public enum ControlFlowExpansion {
                 added += expansion.nodes.count
                 guard added <= maximumAddedNodes else {
                     throw WhittleError(.unsupported, "expanding control flow would add more than \(maximumAddedNodes) nodes").inNode(context)
+                }
+                if expansion.nodes.contains(where: LoopRegion.isBegin) {
+                    regions += 1
+                    if model.opsets[LoopRegion.domain] == nil { model.opsets[LoopRegion.domain] = 1 }
                 }
                 model.graph.nodes.replaceSubrange(index...index, with: expansion.nodes)
                 model.graph.initializers.merge(expansion.newInitializers) { first, _ in first }
@@ -94,6 +103,8 @@ public enum ControlFlowExpansion {
         let initializers: [String: Tensor]
         let opset: Int
         let prefix: String
+        /// The region number to give a rolled loop; nil to unroll.
+        let region: Int?
         var nodes: [Node] = []
         var newInitializers: [String: Tensor] = [:]
         /// What the expansion did, for the model's notes (inspect shows them).
@@ -189,6 +200,17 @@ public enum ControlFlowExpansion {
             constant(try Tensor(int64s: [Int64(i)], shape: []), "step\(i)", names: &names)
         }
 
+        /// The attributes of a region's LoopBegin or LoopEnd (directions all forward unless set after).
+        func regionAttributes(_ region: Int, trips: Int, carried: Int, prefix: String, axes: [Int]) -> [String: Attribute] {
+            ["region": .int(region), "trip_count": .int(trips), "carried": .int(carried),
+             "\(prefix)_axes": .ints(axes), "\(prefix)_directions": .ints(Array(repeating: 0, count: axes.count))]
+        }
+
+        /// `outputs` extended with empty names (outputs the model leaves out) to `count`.
+        func padded(_ outputs: [String], _ count: Int) -> [String] {
+            Array(outputs.prefix(count)) + Array(repeating: "", count: Swift.max(0, count - outputs.count))
+        }
+
         /// The node's outputs as copies of `values`.
         mutating func bind(_ outputs: [String], to values: [String]) {
             for (output, value) in zip(outputs, values) where !output.isEmpty { add("Identity", [value], [output]) }
@@ -265,9 +287,25 @@ public enum ControlFlowExpansion {
             guard count <= maximumAddedNodes else {
                 throw WhittleError(.unsupported, "a Loop of \(count) iterations is too long to unroll")
             }
+            let yes = constant(try Tensor(int64s: [1], shape: [], as: .bool), "true", names: &names)
+            if let region {
+                // The iteration number is only given a buffer when the body reads it.
+                let counter = body.inputs[0].name
+                let reads = body.nodes.contains { $0.inputs.contains(counter) || Verifier.subgraphFreeNames($0).contains(counter) }
+                    || body.outputs.contains { $0.name == counter }
+                let iteration = reads ? names.fresh("\(prefix)/iteration") : ""
+                let states = carried.map { names.fresh("\(prefix)/\($0)_carried") }
+                add(LoopRegion.begin, carried, [iteration] + states, regionAttributes(region, trips: count, carried: carried.count, prefix: "scan_input", axes: []))
+                nodes[nodes.count - 1].domain = LoopRegion.domain
+                let outputs = try inline(body, arguments: [iteration, yes] + states, iteration: "body/", names: &names)
+                add(LoopRegion.end, Array(outputs.dropFirst()) + states, padded(node.outputs, carried.count + scanCount),
+                    regionAttributes(region, trips: count, carried: carried.count, prefix: "scan_output", axes: Array(repeating: 0, count: scanCount)))
+                nodes[nodes.count - 1].domain = LoopRegion.domain
+                note = "a loop of \(count) iteration\(count == 1 ? "" : "s")"
+                return true
+            }
             var state = carried
             var scans = Array(repeating: [String](), count: scanCount)
-            let yes = constant(try Tensor(int64s: [1], shape: [], as: .bool), "true", names: &names)
             for i in 0..<count {
                 let iteration = constant(try Tensor(int64s: [Int64(i)], shape: []), "iteration\(i)", names: &names)
                 let outputs = try inline(body, arguments: [iteration, yes] + state, iteration: "\(i)/", names: &names)
@@ -325,6 +363,21 @@ public enum ControlFlowExpansion {
             }
             guard length * batches * Swift.max(body.nodes.count, 1) <= maximumAddedNodes else {
                 throw WhittleError(.unsupported, "a Scan of \(length) steps is too long to unroll")
+            }
+            if let region, !batched {
+                let states = inputs.prefix(stateCount).map { names.fresh("\(prefix)/\($0)_carried") }
+                let slices = inputs.dropFirst(stateCount).map { names.fresh("\(prefix)/\($0)_slice") }
+                var begin = regionAttributes(region, trips: length, carried: stateCount, prefix: "scan_input", axes: inputAxes)
+                begin["scan_input_directions"] = .ints(inputDirections)
+                add(LoopRegion.begin, inputs, [""] + states + slices, begin)
+                nodes[nodes.count - 1].domain = LoopRegion.domain
+                let outputs = try inline(body, arguments: states + slices, iteration: "body/", names: &names)
+                var end = regionAttributes(region, trips: length, carried: stateCount, prefix: "scan_output", axes: outputAxes)
+                end["scan_output_directions"] = .ints(outputDirections)
+                add(LoopRegion.end, outputs + states, padded(node.outputs, stateCount + outputCount), end)
+                nodes[nodes.count - 1].domain = LoopRegion.domain
+                note = "a loop of \(length) step\(length == 1 ? "" : "s")"
+                return true
             }
             note = "unrolled, \(length) step\(length == 1 ? "" : "s")\(batched ? " for each of \(batches) batch rows" : "")"
             var finalStates = Array(repeating: [String](), count: stateCount)

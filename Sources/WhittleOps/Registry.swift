@@ -10,7 +10,7 @@ public enum Registry {
             + LossOperators.all + BitsAndClassesOperators.all + AttentionOperators.all
             + TransformerOperators.all + SignalOperators.all + LinearAlgebraOperators.all + DataDependentOperators.all
             + GridSampleOperators.all + LinearAttentionOperators.all + RoiAlignOperators.all + DeformConvOperators.all
-            + TfIdfVectorizerOperators.all
+            + TfIdfVectorizerOperators.all + LoopRegion.all
         let kernels = [ElementwiseOperators.kernels, ConvolutionOperators.kernels, MatrixOperators.kernels,
                        ShapeManipulationOperators.kernels, GeneratorOperators.kernels, NormalizationOperators.kernels,
                        ReductionOperators.kernels, RecurrentOperators.kernels, QuantizationOperators.kernels,

@@ -65,6 +65,26 @@ public enum MemoryPlanner {
         for (step, node) in graph.nodes.enumerated() {
             for input in node.inputs + Verifier.subgraphFreeNames(node) where !input.isEmpty { lastUse[input] = step }
         }
+        // Loop regions run their nodes again and again: what a region reads from before it, and what its
+        // LoopBegin gives, must outlive its LoopEnd; its stacked scan outputs are written from the start.
+        let regions = try LoopRegion.regions(graph)
+        var producer: [String: Int] = [:]
+        for (step, node) in graph.nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = step } }
+        var bornEarly: [Int: [String]] = [:]
+        for (begin, end) in regions {
+            // LoopBegin itself reads its scan sequences at every iteration.
+            for step in begin...end {
+                for input in graph.nodes[step].inputs + Verifier.subgraphFreeNames(graph.nodes[step]) where !input.isEmpty {
+                    if (producer[input] ?? -1) < begin { lastUse[input] = max(lastUse[input] ?? end, end) }
+                }
+            }
+            for output in graph.nodes[begin].outputs where !output.isEmpty { lastUse[output] = max(lastUse[output] ?? end, end) }
+            let carried = try LoopRegion.Attributes(graph.nodes[end]).carried
+            for output in graph.nodes[end].outputs.dropFirst(carried) where !output.isEmpty {
+                bornEarly[begin, default: []].append(output)
+                lastUse[output] = max(lastUse[output] ?? end, end)
+            }
+        }
         func bytes(_ value: String) -> Int {
             graph.type(of: value)?.storageBytes ?? 0
         }
@@ -76,7 +96,13 @@ public enum MemoryPlanner {
             buffers[b].values.append(value)
             latest[b] = max(latest[b], lastUse[value] ?? -1)
         }
+        func allocate(_ output: String, at step: Int) {
+            storage[output] = .arena(buffer: buffers.count)
+            buffers.append(MemoryPlan.Buffer(offset: 0, bytes: bytes(output), firstStep: step, lastStep: step, values: [output]))
+            latest.append(lastUse[output] ?? -1)
+        }
         for (step, node) in graph.nodes.enumerated() {
+            for output in bornEarly[step] ?? [] where storage[output] == nil { allocate(output, at: step) }
             for (k, output) in node.outputs.enumerated() where !output.isEmpty && storage[output] == nil {
                 let input = node.inputs.first ?? ""
                 if k == 0, node.attributes[WhittleAttribute.alias] == .int(1), let shared = storage[input] {
@@ -91,9 +117,7 @@ public enum MemoryPlanner {
                     join(b, output)
                     continue
                 }
-                storage[output] = .arena(buffer: buffers.count)
-                buffers.append(MemoryPlan.Buffer(offset: 0, bytes: bytes(output), firstStep: step, lastStep: step, values: [output]))
-                latest.append(lastUse[output] ?? -1)
+                allocate(output, at: step)
             }
         }
         // A buffer lives until the last read of any value stored in it.

@@ -118,6 +118,9 @@ struct PassOptions: ParsableArguments {
                                valueName: "auto|off|always"))
     var sparse = "auto"
 
+    @Flag(help: "Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.")
+    var unrollLoops = false
+
     @Option(help: ArgumentHelp("Weights as C initializers, or as NAME_weights.bin placed by NAME_weights.S (.incbin, ELF toolchains); "
                                + "auto: binary above 8 MiB.", valueName: "auto|c|binary"))
     var weights = "auto"
@@ -135,6 +138,7 @@ struct PassOptions: ParsableArguments {
         var options = CompileOptions(name: name, disabledPasses: Set(disabled), dumpAfter: Set(dumpAfter), integerOnly: integerOnly)
         options.sparse = try sparsePolicy()
         options.weightFormat = try weightFormat()
+        options.unrollLoops = unrollLoops
         return options
     }
 

@@ -4,6 +4,11 @@
                                        stacked as a scan output) -> If (a residual flag, as exporters
                                        write a Python `if` on a constant) -> y [1, 8], steps [4, 1, 8]
     refine_loop.refs.npz               in_0 [5, 1, 8] and ONNX Runtime's out_0, out_1
+    Examples/models/nested_scan.onnx   x [6, 4] -> Loop (3 iterations; its body reads the iteration number
+                                       and runs an inner Loop of 2 iterations) -> Scan (backward over the
+                                       rows of a [4, 6] sequence, two carried values swapped each step,
+                                       scan output along axis 1) -> a [4], b [4], rows [4, 6]
+    nested_scan.refs.npz               in_0 [5, 6, 4] and ONNX Runtime's out_0 .. out_2
 
 usage: make_models.py OUTDIR
 """
@@ -53,17 +58,83 @@ def model():
     return result
 
 
-def main(folder):
-    path = os.path.join(folder, "refine_loop.onnx")
-    onnx.save(model(), path)
+def nested_scan():
+    rng = np.random.default_rng(13)
+    w = numpy_helper.from_array((rng.standard_normal((4, 4)) * 0.5).astype(np.float32), "W")
+    inner_body = helper.make_graph(
+        [helper.make_node("MatMul", ["g_in", "W"], ["gw"]),
+         helper.make_node("Tanh", ["gw"], ["g_out"]),
+         helper.make_node("Identity", ["c_in"], ["c_out"])],
+        "inner",
+        [helper.make_tensor_value_info("j", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("g_in", TensorProto.FLOAT, [6, 4])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("g_out", TensorProto.FLOAT, [6, 4])])
+    outer_body = helper.make_graph(
+        [helper.make_node("Loop", ["two", "", "h_in"], ["g"], body=inner_body, name="inner"),
+         helper.make_node("Cast", ["i"], ["i_float"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["i_float", "tenth"], ["shift"]),
+         helper.make_node("Add", ["g", "shift"], ["h_out"]),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        "outer",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h_in", TensorProto.FLOAT, [6, 4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h_out", TensorProto.FLOAT, [6, 4])])
+    scan_body = helper.make_graph(
+        [helper.make_node("Add", ["a_in", "row"], ["a_next"]),
+         helper.make_node("Mul", ["b_in", "half"], ["b_half"]),
+         helper.make_node("Sub", ["a_next", "b_half"], ["out_row"]),
+         # The carried values trade places every step.
+         helper.make_node("Identity", ["b_in"], ["a_out"]),
+         helper.make_node("Identity", ["a_next"], ["b_out"])],
+        "scan",
+        [helper.make_tensor_value_info("a_in", TensorProto.FLOAT, [4]),
+         helper.make_tensor_value_info("b_in", TensorProto.FLOAT, [4]),
+         helper.make_tensor_value_info("row", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("a_out", TensorProto.FLOAT, [4]),
+         helper.make_tensor_value_info("b_out", TensorProto.FLOAT, [4]),
+         helper.make_tensor_value_info("out_row", TensorProto.FLOAT, [4])])
+    nodes = [
+        helper.make_node("Loop", ["three", "", "x"], ["h"], body=outer_body, name="outer"),
+        helper.make_node("Transpose", ["h"], ["sequence"], perm=[1, 0]),
+        helper.make_node("Scan", ["zeros", "ones", "sequence"], ["a", "b", "rows"], body=scan_body, num_scan_inputs=1,
+                         scan_input_axes=[1], scan_input_directions=[1], scan_output_axes=[1], name="sweep"),
+    ]
+    initializers = [w, numpy_helper.from_array(np.array(3, np.int64), "three"),
+                    numpy_helper.from_array(np.array(2, np.int64), "two"),
+                    numpy_helper.from_array(np.array(0.1, np.float32), "tenth"),
+                    numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+                    numpy_helper.from_array(np.zeros(4, np.float32), "zeros"),
+                    numpy_helper.from_array(np.ones(4, np.float32), "ones")]
+    graph = helper.make_graph(nodes, "nested_scan", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [6, 4])],
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [4]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [4]),
+                               helper.make_tensor_value_info("rows", TensorProto.FLOAT, [4, 6])], initializers)
+    result = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+    result.ir_version = 8
+    onnx.checker.check_model(result, full_check=True)
+    return result
+
+
+def write(folder, name, proto, shape, seed):
+    path = os.path.join(folder, name + ".onnx")
+    onnx.save(proto, path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    inputs = np.random.default_rng(11).uniform(-1, 1, (5, 1, 8)).astype(np.float32)
+    inputs = np.random.default_rng(seed).uniform(-1, 1, (5,) + shape).astype(np.float32)
     results = [session.run(None, {"x": x}) for x in inputs]
-    np.savez(os.path.join(folder, "refine_loop.refs.npz"), in_0=inputs,
-             out_0=np.stack([r[0] for r in results]), out_1=np.stack([r[1] for r in results]))
+    outputs = {f"out_{j}": np.stack([r[j] for r in results]) for j in range(len(results[0]))}
+    np.savez(os.path.join(folder, name + ".refs.npz"), in_0=inputs, **outputs)
     print("wrote", path)
+
+
+def main(folder):
+    write(folder, "refine_loop", model(), (1, 8), 11)
+    write(folder, "nested_scan", nested_scan(), (6, 4), 17)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ struct ConformanceTests {
         "BlackmanWindow": [0], "MelWeightMatrix": [0, 1, 2, 3, 4], "MaxUnpool": [2],
         "DFT": [1, 2], "NonMaxSuppression": [0, 1, 2, 3, 4], "AffineGrid": [1], "Col2Im": [1, 2],
         "STFT": [1, 3],
+        // Quantization parameters are baked into the integer kernels' multipliers, as model weights are.
+        "QLinearConv": [1, 2, 4, 5, 6, 7],
     ]
 
     /// Graph inputs whose values flow into a compile-time parameter position of some node
