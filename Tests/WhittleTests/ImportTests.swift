@@ -261,17 +261,17 @@ struct InspectSupportTests {
     @Test func theSummarySaysWhetherTheModelCompilesToC() throws {
         let good = InspectReport(try ModelLoader.load(path: TestPaths.model("kws_dscnn_int8_qdq.onnx")))
         #expect(good.compilesToC && good.compileProblem == nil && good.text().contains("all operators are supported; compiles to C"))
-        // A 3-D MaxPool: the interpreter runs it, the C back end has 1-D and 2-D pooling only.
-        let directory = CBackendTests.workDirectory("inspect-pool3d")
+        // A Resize on doubles: the interpreter runs it, the C back end resizes float tensors only.
+        let directory = CBackendTests.workDirectory("inspect-resize-double")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pool = HostileModelTests.model([Node(name: "", opType: "MaxPool", inputs: ["x"], outputs: ["y"],
-                                                 attributes: ["kernel_shape": .ints([2, 2, 2])])],
-                                           inputs: [ValueInfo(name: "x", type: TensorType(.float, [1, 1, 4, 4, 4]))], outputs: ["y"])
-        try ONNXWriter.write(pool, to: directory + "/pool3d.onnx")
-        let bad = InspectReport(try ModelLoader.load(path: directory + "/pool3d.onnx"))
+        let resize = HostileModelTests.model([Node(name: "", opType: "Resize", inputs: ["x", "", "scales"], outputs: ["y"])],
+                                             inputs: [ValueInfo(name: "x", type: TensorType(.double, [1, 1, 2, 2]))], outputs: ["y"],
+                                             initializers: ["scales": try Tensor(floats: [1, 1, 2, 2], shape: [4])])
+        try ONNXWriter.write(resize, to: directory + "/resize.onnx")
+        let bad = InspectReport(try ModelLoader.load(path: directory + "/resize.onnx"))
         #expect(!bad.compilesToC && bad.unsupported.isEmpty)
-        #expect(bad.text().contains("does not compile to C: node 0 (MaxPool): the C back end supports 1-D and 2-D MaxPool only"), "\(bad.text())")
+        #expect(bad.text().contains("does not compile to C: node 0 (Resize): Resize on float64 is not supported by the C back end"), "\(bad.text())")
         // Per node: the interpreter runs it, the C back end does not.
         #expect(bad.nodes[0].supported && !bad.nodes[0].compiles && bad.nodes[0].kernel == nil)
         #expect(bad.text().contains("no kernel"))

@@ -30,7 +30,7 @@ enum StepRoundingC {
         w.block("for (int j = 0; j < \(count); ++j)") { w in
             w.line("const float v = \(r("exp((double)\(r("(double)\(row("j")) - peak")))"));")
             w.line("\(out("j")) = v;")
-            w.line(type == .bfloat16 ? "total = \(r("total + (double)v"));" : "total += v;")
+            w.line(type == .bfloat16 ? "total = (double)\(r("total + (double)v"));" : "total += v;")
         }
         w.line("double denominator = \(type == .bfloat16 ? "total" : "(double)\(r("total"))");")
         w.line("if (denominator == 0.0) denominator = 1.0;")
