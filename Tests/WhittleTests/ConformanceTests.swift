@@ -81,6 +81,8 @@ struct ConformanceTests {
         "STFT": [1, 3],
         // Quantization parameters are baked into the integer kernels' multipliers, as model weights are.
         "QLinearConv": [1, 2, 4, 5, 6, 7],
+        // Dropout's ratio and training flag decide whether it is the identity.
+        "Dropout": [1, 2],
     ]
 
     /// Graph inputs whose values flow into a compile-time parameter position of some node

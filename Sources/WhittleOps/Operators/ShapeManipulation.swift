@@ -379,6 +379,21 @@ enum ShapeManipulationOperators {
 
     static let dropout = OperatorDefinition("Dropout", infer: { ctx in
         let x = try ctx.type(0)
+        // Training mode (opset 12's input 2) zeroes a random share of the elements: only the identity
+        // (inference, or a ratio of 0) can be computed, and the C needs to know which it is.
+        if ctx.has(2) {
+            guard let mode = ctx.value(2)?.int64s(), mode.count == 1 else {
+                throw WhittleError(.unsupported, "training_mode (input 2) must be a constant")
+            }
+            if mode[0] != 0 {
+                let ratio = ctx.has(1) ? ctx.value(1)?.doubles() : [0.5]
+                guard let ratio, ratio.count == 1 else { throw WhittleError(.unsupported, "ratio (input 1) must be a constant in training mode") }
+                if ratio[0] != 0 {
+                    throw WhittleError(.unsupported, "Dropout in training mode with ratio \(ratio[0]) draws a random mask, "
+                                       + "and random generators are out of scope")
+                }
+            }
+        }
         return ctx.node.outputs.count > 1 ? [x, TensorType(.bool, x.shape)] : [x]
     }, fold: { ctx in ctx.value(0).map { [$0] } })
 }
