@@ -15,7 +15,7 @@ enum TfIdfVectorizerC {
         guard !pool.grams.isEmpty, length > 0 else { return }
         var starts: [Int] = [], flat: [Int64] = []
         for (gram, _) in pool.grams { starts.append(flat.count); flat += gram }
-        let grams = pool.grams.count
+        let grams = pool.grams.count, reach = max(1, min(pool.maximum, pool.longest))
         w.line("static const int64_t pool[\(flat.count)] = {\(flat.map { CSyntax.integer($0, .int64) }.joined(separator: ", "))};")
         w.line("static const int first[\(grams)] = {\(starts.map(String.init).joined(separator: ", "))};")
         w.line("static const int size[\(grams)] = {\(pool.grams.map { String($0.gram.count) }.joined(separator: ", "))};")
@@ -28,8 +28,8 @@ enum TfIdfVectorizerC {
             w.block("for (int distance = 1; distance <= \(pool.skips + 1); ++distance)") { w in
                 w.block("for (int start = 0; start < \(length); ++start)") { w in
                     w.line("if (start + distance * (shortest - 1) >= \(length)) break;")
-                    w.line("int64_t gram[\(pool.maximum)];")
-                    w.block("for (int n = 0, at = start; n < \(pool.maximum) && at < \(length); at += distance)") { w in
+                    w.line("int64_t gram[\(reach)];")
+                    w.block("for (int n = 0, at = start; n < \(reach) && at < \(length); at += distance)") { w in
                         w.line("gram[n++] = (int64_t)items[at];")
                         w.line("int prefix = 0, hit = -1;")
                         w.block("for (int g = 0; g < \(grams); ++g)") { w in

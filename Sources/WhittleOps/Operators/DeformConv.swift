@@ -17,9 +17,10 @@ enum DeformConvOperators {
         init(_ ctx: InferenceContext) throws {
             let x = try ctx.shape(0), w = try ctx.shape(1), offset = try ctx.shape(2)
             let spatial = x.count - 2
-            guard spatial >= 1, w.count == x.count, offset.count == x.count, offset[0] == x[0] else {
+            // Each tap reads 2^spatial corners: more than 8 axes is refused rather than run for ages.
+            guard spatial >= 1, spatial <= 8, w.count == x.count, offset.count == x.count, offset[0] == x[0] else {
                 throw WhittleError(.shapeMismatch, "X \(Shape.describe(x)), W \(Shape.describe(w)) and offset \(Shape.describe(offset)) "
-                                   + "must share the rank (N × C × spatial) and offset the batch")
+                                   + "must share the rank (N × C × 1 to 8 spatial axes) and offset the batch")
             }
             let kernel = try ctx.ints("kernel_shape") ?? Array(w[2...])
             window = try ConvolutionOperators.Window(ctx, kernel: kernel, spatial: spatial, allowCeil: false)

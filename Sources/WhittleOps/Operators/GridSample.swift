@@ -53,6 +53,8 @@ enum GridSampleOperators {
         guard x.elementType.isFloatingPoint, xs.count >= 3, grid.count == xs.count, grid[0] == xs[0], grid.last == xs.count - 2 else {
             throw WhittleError(.shapeMismatch, "X \(Shape.describe(xs)) and grid \(Shape.describe(grid)) do not fit (grid: N × spatial × \(xs.count - 2))")
         }
+        // Each point reads up to 4^spatial taps: more than 8 spatial axes is refused rather than run for ages.
+        guard xs.count - 2 <= 8 else { throw WhittleError(.unsupported, "GridSample over \(xs.count - 2) spatial axes (at most 8)") }
         let mode = try ctx.string("mode", default: ctx.opset < 20 ? "bilinear" : "linear")
         guard ["nearest", "linear", "bilinear", "cubic", "bicubic"].contains(mode) else {
             throw WhittleError(.invalidAttribute, "mode must be nearest, linear or cubic, found \(mode)")

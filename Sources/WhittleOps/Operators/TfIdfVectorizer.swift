@@ -16,6 +16,8 @@ public enum TfIdfVectorizerOperators {
         /// Every prefix of a counted n-gram, which is how far a match may be extended.
         var prefixes: Set<[Int64]> = []
         public var outputSize = 0
+        /// The longest counted n-gram: no match extends further, whatever max_gram_length says.
+        public var longest = 0
         public var minimum = 1, maximum = 1, skips = 0
         /// TF, IDF or TFIDF.
         public var mode = "TF"
@@ -59,6 +61,7 @@ public enum TfIdfVectorizerOperators {
                         let gram = pool[(start + g * length)..<(start + (g + 1) * length)].map(Int64.init)
                         columns[gram] = indexes[id + g]
                         grams.append((gram, indexes[id + g]))
+                        longest = Swift.max(longest, length)
                         for k in 1...length { prefixes.insert(Array(gram[0..<k])) }
                     }
                 }
