@@ -18,11 +18,16 @@ public enum TargetVerifier {
         /// the C library, start-up code and harness) and of its weights, from the symbol table.
         public var modelCode = 0
         public var modelWeights = 0
+        /// With `profile`: the instructions each function of the program executed (the model's layer
+        /// functions and library kernels, and the harness around them), most first.
+        public var profile: [(function: String, instructions: Int)] = []
+        /// The compiled layers (function names and MACs), to read the profile against.
+        public var layers: [CSourceBundle.Layer] = []
     }
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
                               inputs given: [String: NDArray]?, tolerance: Double, budgets: (ram: Int?, flash: Int?),
-                              workDirectory: String, compile: CompileOptions = .init(), strict: Bool = false,
+                              workDirectory: String, compile: CompileOptions = .init(), strict: Bool = false, profile: Bool = false,
                               progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
         guard target.kind != "host", let emulator = target.qemu else {
             throw WhittleError(.usage, "target \(target.name) has no emulator; use whittle verify without --target for the host")
@@ -55,7 +60,7 @@ public enum TargetVerifier {
         let begin = try symbol("whittle_bench_begin", in: program, compiler: target.compiler, directory: workDirectory)
         let end = try symbol("whittle_bench_end", in: program, compiler: target.compiler, directory: workDirectory)
         var qemu = try TargetProgram.emulatorCommand(target: target, program: program, console: workDirectory + "/console.txt")
-        qemu += ["-plugin", "\(plugin),start=\(begin),end=\(end)", "-d", "plugin", "-D", "\(workDirectory)/counts.txt"]
+        qemu += ["-plugin", "\(plugin),start=\(begin),end=\(end)\(profile ? ",profile=1" : "")", "-d", "plugin", "-D", "\(workDirectory)/counts.txt"]
         if !bare { qemu.append(program) }
         let console = try capture(qemu, in: workDirectory, what: "running under \(emulator.program)")
         progress("building and running", 2, 2)
@@ -67,8 +72,13 @@ public enum TargetVerifier {
         let instructions = counts.split(separator: "\n").first { $0.hasPrefix("region:") }
             .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("last=") }.flatMap { Int($0.dropFirst(5)) } }
         let footprint = try modelFootprint(program, compiler: target.compiler, in: workDirectory)
-        return Result(comparisons: comparisons, text: sizes.0, data: sizes.1, bss: sizes.2, instructions: instructions,
-                      modelCode: footprint.code, modelWeights: footprint.weights)
+        var result = Result(comparisons: comparisons, text: sizes.0, data: sizes.1, bss: sizes.2, instructions: instructions,
+                            modelCode: footprint.code, modelWeights: footprint.weights)
+        if profile {
+            result.profile = try functionProfile(counts, program: program, compiler: target.compiler, directory: workDirectory)
+            result.layers = compiled.bundle.layers
+        }
+        return result
     }
 
     /// A program with the inputs as constant bytes; it runs the model once between two marker
@@ -184,6 +194,34 @@ public enum TargetVerifier {
     }
 
     /// The address of a function in the program, as QEMU sees it (hex).
+    /// Instructions per function from the plugin's per-address counts ("pc: ADDR COUNT"): each address
+    /// goes to the nearest function symbol at or below it.
+    static func functionProfile(_ counts: String, program: String, compiler: String, directory: String) throws -> [(function: String, instructions: Int)] {
+        let nm = compiler.hasSuffix("gcc") ? String(compiler.dropLast(3)) + "nm" : "nm"
+        let table = try capture([nm, "-n", "--defined-only", program], in: directory, what: "reading symbols")
+        var functions: [(address: UInt64, name: String)] = []
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, "tTwW".contains(fields[1]), let address = UInt64(fields[0], radix: 16) else { continue }
+            // Thumb function symbols have bit 0 set.
+            functions.append((address & ~1, String(fields[2])))
+        }
+        functions.sort { $0.address < $1.address }
+        var totals: [String: Int] = [:]
+        for line in counts.split(separator: "\n") where line.hasPrefix("pc: ") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let pc = UInt64(fields[1].dropFirst(2), radix: 16), let count = Int(fields[2]) else { continue }
+            // The last function starting at or before pc (binary search).
+            var low = 0, high = functions.count
+            while low < high {
+                let middle = (low + high) / 2
+                if functions[middle].address <= pc { low = middle + 1 } else { high = middle }
+            }
+            totals[low > 0 ? functions[low - 1].name : "(unknown)", default: 0] += count
+        }
+        return totals.map { ($0.key, $0.value) }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+    }
+
     static func symbol(_ name: String, in program: String, compiler: String, directory: String) throws -> String {
         let nm = compiler.hasSuffix("gcc") ? String(compiler.dropLast(3)) + "nm" : "nm"
         let table = try capture([nm, program], in: directory, what: "reading symbols")

@@ -38,6 +38,9 @@ struct Verify: ParsableCommand {
     @Flag(help: "Hold quantized outputs to one quantization step of the model as given (otherwise reported only).")
     var strict = false
 
+    @Flag(help: "With --target: also print the instructions each layer and kernel function executed, with instructions per MAC.")
+    var profile = false
+
     @Option(help: ArgumentHelp("Verify a retrained student with the compression recorded by whittle distill-export.", valueName: "DIR/distill.json"))
     var recipe: String?
 
@@ -63,7 +66,8 @@ struct Verify: ParsableCommand {
                     let compile = try passes.compileOptions()
                     result = try TargetVerifier.verify(analyzed, target: target, catalog: catalog, inputs: given, tolerance: tolerance,
                                                        budgets: (try targetOptions.ram(), try targetOptions.flash()), workDirectory: directory,
-                                                       compile: compile, strict: strict, progress: ProgressBar.standardError())
+                                                       compile: compile, strict: strict, profile: profile,
+                                                       progress: ProgressBar.standardError())
                 } catch let error as WhittleError {
                     throw error.inFile(options.model)
                 }
@@ -71,6 +75,7 @@ struct Verify: ParsableCommand {
                 print("\(target.name): text \(result.text) B, data \(result.data) B, bss \(result.bss) B, "
                     + "model code \(result.modelCode) B, weights \(result.modelWeights) B, "
                     + "instructions per inference \(result.instructions.map(String.init) ?? "?")")
+                if profile { Self.printProfile(result) }
                 return
             }
             var settings = ModelVerifier.Options()
@@ -87,6 +92,22 @@ struct Verify: ParsableCommand {
             failed = Self.report(results) || failed
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// The per-function instruction counts of a profiled run, with each layer's MACs.
+    static func printProfile(_ result: TargetVerifier.Result) {
+        let macs = Dictionary(result.layers.map { ($0.function, ($0.op, $0.macs)) }) { first, _ in first }
+        let total = result.profile.reduce(0) { $0 + $1.instructions }
+        func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
+        print("\n" + pad("function", 52) + pad("op", 18) + "instructions   share   insn/MAC")
+        for (function, count) in result.profile where count * 1000 >= total {
+            let (op, mac) = macs[function] ?? ("", 0)
+            let perMAC = mac > 0 ? String(format: "%.2f", Double(count) / Double(mac)) : ""
+            print(pad(function, 52) + pad(op, 18) + String(format: "%12d  %5.1f %%  %9@", count, 100 * Double(count) / Double(max(total, 1)),
+                                                           perMAC as NSString))
+        }
+        print("(whole run, harness included; functions under 0.1 % left out; library kernels are counted apart from the layers that call them,"
+              + " and layer functions the compiler inlined count in the function they were inlined into)")
     }
 
     /// Prints one line per comparison; returns whether a deciding one failed. A quantized output's
