@@ -23,7 +23,15 @@ public struct TargetDescription: Codable, Sendable {
     public var features: [String]
     public var flash_bytes: Int
     public var ram_bytes: Int
+    /// RAM kept for the stack (and the rest of the program) when the arena budget is the part's RAM;
+    /// absent: 1 KiB on bare-metal parts, none where an operating system runs the program.
+    public var stack_bytes: Int?
     public var qemu: Emulator?
+
+    /// The RAM the arena may take by default: the part's RAM less what the stack keeps.
+    public var arenaBudget: Int {
+        max(0, ram_bytes - (stack_bytes ?? (kind == "bare-metal" ? 1024 : 0)))
+    }
 }
 
 /// The target descriptions and the board support beside them: a Targets folder (given, from
@@ -141,13 +149,15 @@ extension TargetDescription {
 public enum TargetBudget {
     /// Throws a message that says by how much the model is over, and which layers are largest.
     public static func check(_ compiled: CompiledModel, target: TargetDescription, ram: Int?, flash: Int?) throws {
-        let ramBudget = ram ?? target.ram_bytes, flashBudget = flash ?? target.flash_bytes
+        let ramBudget = ram ?? target.arenaBudget, flashBudget = flash ?? target.flash_bytes
+        let kept = target.ram_bytes - target.arenaBudget
+        let why = ram == nil && kept > 0 ? " (\(grouped(target.ram_bytes)) B of RAM less \(grouped(kept)) B kept for the stack)" : ""
         let arena = compiled.bundle.plan.arenaBytes, weights = compiled.bundle.weightBytes
         var problems: [String] = []
         if ramBudget > 0 && arena > ramBudget {
             let largest = compiled.bundle.layers.flatMap { layer in layer.outputs.map { (layer.name.isEmpty ? layer.function : layer.name, $0.bytes) } }
                 .sorted { $0.1 > $1.1 }.prefix(3).map { "\($0.0) \(grouped($0.1)) B" }
-            problems.append("the arena needs \(grouped(arena)) B of RAM but the budget is \(grouped(ramBudget)) B "
+            problems.append("the arena needs \(grouped(arena)) B of RAM but the budget is \(grouped(ramBudget)) B\(why) "
                 + "(over by \(grouped(arena - ramBudget)) B; largest activations: \(largest.joined(separator: ", ")))")
         }
         if flashBudget > 0 && weights > flashBudget {

@@ -77,6 +77,48 @@ static WHITTLE_INLINE int32_t whittle_requant_value(const whittle_requant *rq, i
     return whittle_requant_general(rq, m, acc);
 }
 
+/* One output channel's requantization with its constants in locals: `fast` when the layer's float
+ * multipliers are bounded (the inlined case above), else the general form is called. */
+typedef struct {
+    float multiplier;
+    int32_t zero, low, high;
+    int fast;
+} whittle_channel_requant;
+
+static WHITTLE_INLINE whittle_channel_requant whittle_channel(const whittle_requant *rq, int m) {
+    whittle_channel_requant q;
+    q.fast = 0;
+    q.multiplier = 0.0f;
+#if !defined(WHITTLE_INTEGER_REQUANT)
+    if (rq->bounded) {
+        q.fast = 1;
+        q.multiplier = rq->multiplier[m];
+    }
+#endif
+    q.zero = rq->zero;
+    q.low = rq->low;
+    q.high = rq->high;
+    return q;
+}
+
+/* The requantized value of acc (as above) for the channel whose constants q holds. */
+static WHITTLE_INLINE int32_t whittle_channel_value(const whittle_channel_requant *q, const whittle_requant *rq, int m, int32_t acc) {
+#if !defined(WHITTLE_INTEGER_REQUANT)
+    if (q->fast) {
+        float v = (float)acc * q->multiplier;
+        int32_t r;
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+        v = (v + 12582912.0f) - 12582912.0f;
+#else
+        v = rintf(v);
+#endif
+        r = (int32_t)v + q->zero;
+        return r < q->low ? q->low : r > q->high ? q->high : r;
+    }
+#endif
+    return whittle_requant_general(rq, m, acc);
+}
+
 /* Stores output i of an int8 or uint8 tensor (rq->out_unsigned). */
 static WHITTLE_INLINE void whittle_store8(const whittle_requant *rq, void *y, int i, int32_t v) {
     if (rq->out_unsigned) {
@@ -392,6 +434,7 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
     for (int c = 0; c < g->channels; ++c) {
         const int8_t *in = x + c * plane, *wc = w + c * taps;
         const int32_t bias = inner_bias[c];
+        const whittle_channel_requant q = whittle_channel(rq, c);
         int8_t *out = y + c * outputs;
         for (int r = 0; r < rows; ++r) memcpy(padded + (r + g->pad_top) * pw + g->pad_left, in + r * g->width, (size_t)(columns > 0 ? columns : 0));
         if (three) {
@@ -399,18 +442,21 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
 #if defined(WHITTLE_DSP)
             if (g->stride_w == 1) {
                 /* Outputs ow and ow + 1 read x[0..3] of a row: SXTB16 gives (x0, x2) and (x1, x3);
-                 * (w0, w2) is one halfword pair, w1 is multiplied with x1 (output ow) and x2 (ow + 1). */
+                 * (w0, w2) is one halfword pair, w1 is multiplied with x1 (output ow) and x2 (ow + 1).
+                 * The channel's requantization constants are read once, outside the loops. */
                 const int32_t k0 = (int32_t)((uint32_t)(w0 & 0xFFFF) | ((uint32_t)w2 << 16)), c0 = w1;
                 const int32_t k1 = (int32_t)((uint32_t)(w3 & 0xFFFF) | ((uint32_t)w5 << 16)), c1 = w4;
                 const int32_t k2 = (int32_t)((uint32_t)(w6 & 0xFFFF) | ((uint32_t)w8 << 16)), c2 = w7;
+                const int width = g->out_width, step = g->stride_h * pw;
                 for (int oh = 0; oh < g->out_height; ++oh) {
-                    const int8_t *r0 = padded + oh * g->stride_h * pw;
-                    int8_t *o = out + oh * g->out_width;
-                    for (int ow = 0; ow < g->out_width; ow += 2) {
+                    const int8_t *r0 = padded + oh * step, *r1 = r0 + pw, *r2 = r1 + pw;
+                    int8_t *o = out + oh * width;
+                    int ow = 0;
+                    for (; ow + 1 < width; ow += 2) {
                         int32_t a0 = bias, a1 = bias, v0, v1, v2;
                         memcpy(&v0, r0 + ow, 4);
-                        memcpy(&v1, r0 + pw + ow, 4);
-                        memcpy(&v2, r0 + 2 * pw + ow, 4);
+                        memcpy(&v1, r1 + ow, 4);
+                        memcpy(&v2, r2 + ow, 4);
                         {
                             const int32_t x02 = __sxtb16(v0), x13 = __sxtb16((int32_t)(((uint32_t)v0 >> 8) | ((uint32_t)v0 << 24)));
                             a0 = __smlabb(x13, c0, __smlad(x02, k0, a0));
@@ -426,8 +472,16 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                             a0 = __smlabb(x13, c2, __smlad(x02, k2, a0));
                             a1 = __smlatb(x02, c2, __smlad(x13, k2, a1));
                         }
-                        o[ow] = (int8_t)whittle_requant_value(rq, c, a0);
-                        if (ow + 1 < g->out_width) o[ow + 1] = (int8_t)whittle_requant_value(rq, c, a1);
+                        o[ow] = (int8_t)whittle_channel_value(&q, rq, c, a0);
+                        o[ow + 1] = (int8_t)whittle_channel_value(&q, rq, c, a1);
+                    }
+                    if (ow < width) {
+                        /* An odd width: the last output alone. */
+                        int32_t acc = bias;
+                        acc += r0[ow] * w0 + r0[ow + 1] * w1 + r0[ow + 2] * w2;
+                        acc += r1[ow] * w3 + r1[ow + 1] * w4 + r1[ow + 2] * w5;
+                        acc += r2[ow] * w6 + r2[ow + 1] * w7 + r2[ow + 2] * w8;
+                        o[ow] = (int8_t)whittle_channel_value(&q, rq, c, acc);
                     }
                 }
                 continue;
@@ -469,7 +523,7 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                         hi = vmlal_n_s16(hi, vget_high_s16(v8), (int16_t)w8);
                         vst1q_s32(sums, lo);
                         vst1q_s32(sums + 4, hi);
-                        for (int j = 0; j < n; ++j) o[ow + j] = (int8_t)whittle_requant_value(rq, c, sums[j]);
+                        for (int j = 0; j < n; ++j) o[ow + j] = (int8_t)whittle_channel_value(&q, rq, c, sums[j]);
                     }
                 }
                 continue;
@@ -483,7 +537,7 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                     acc += r0[at] * w0 + r0[at + 1] * w1 + r0[at + 2] * w2;
                     acc += r1[at] * w3 + r1[at + 1] * w4 + r1[at + 2] * w5;
                     acc += r2[at] * w6 + r2[at + 1] * w7 + r2[at + 2] * w8;
-                    out[oh * g->out_width + ow] = (int8_t)whittle_requant_value(rq, c, acc);
+                    out[oh * g->out_width + ow] = (int8_t)whittle_channel_value(&q, rq, c, acc);
                 }
             }
         } else {
@@ -494,7 +548,7 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                     for (int kh = 0; kh < g->kernel_h; ++kh) {
                         for (int kw = 0; kw < g->kernel_w; ++kw) acc += r0[kh * g->dilation_h * pw + kw * g->dilation_w] * wc[kh * g->kernel_w + kw];
                     }
-                    out[oh * g->out_width + ow] = (int8_t)whittle_requant_value(rq, c, acc);
+                    out[oh * g->out_width + ow] = (int8_t)whittle_channel_value(&q, rq, c, acc);
                 }
             }
         }
