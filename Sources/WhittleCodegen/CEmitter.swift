@@ -81,9 +81,10 @@ public enum CEmitter {
     /// Operators the C back end can emit.
     public static var supportedOperators: [String] { kernels.keys.sorted() }
 
-    /// `integerOnly` makes the integer kernels requantize without floating point (for cores without an FPU).
+    /// `integerOnly` makes the integer kernels requantize without floating point (for cores without an FPU);
+    /// `wideWeights` stores the int8 matrix kernels' weights as int16 (cores with the DSP extension).
     public static func emit(model: Model, types: InferenceResult, plan: MemoryPlan, name: String, source: String,
-                            integerOnly: Bool = false, sparse: SparsePolicy = .auto, withWeights: Bool = true,
+                            integerOnly: Bool = false, wideWeights: Bool = false, sparse: SparsePolicy = .auto, withWeights: Bool = true,
                             weightFormat: WeightFormat = .c,
                             progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> CSourceBundle {
         let graph = types.graph
@@ -139,6 +140,7 @@ public enum CEmitter {
                 }
                 let inPlace = outputs.contains { (_, v) in node.inputs.contains { plan.storage[$0] == plan.storage[v] && plan.offset(of: v) != nil } }
                 var emission = try self.emission(index, model: model, types: types, inPlace: inPlace, integerOnly: integerOnly, sparse: sparse)
+                emission.wideWeights = wideWeights
                 emission.symbolPrefix = prefix + "_" + function
                 let scratchBuffer = plan.scratch[index]
                 if scratchBuffer != nil { emission.scratch = "scratch" }

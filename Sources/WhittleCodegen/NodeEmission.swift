@@ -12,6 +12,9 @@ struct NodeEmission {
     let inPlace: Bool
     /// Requantize with integer arithmetic only (cores without an FPU).
     var integerOnly = false
+    /// Store the int8 matrix kernels' weights as int16 (cores with the DSP extension: SMLAD takes
+    /// them without unpacking, at twice the flash).
+    var wideWeights = false
     /// When weights with zeros get a sparse form (`--sparse`).
     var sparse = SparsePolicy.auto
     /// Constant arrays the kernel adds to the weights file, and its note for the report.

@@ -128,7 +128,8 @@ extension InspectReport {
             nodes[i].compiles = nodes[i].supported && cKernels.contains(node.qualifiedOpType)
         }
         if analyzed.inference.unsupported.isEmpty {
-            var options = CompileOptions(integerOnly: target?.fpu == "none")
+            var options = CompileOptions()
+            if let target { options.adopt(target) }
             options.withWeights = false
             do {
                 let compiled = try ModelCompiler.compile(analyzed, options: options)

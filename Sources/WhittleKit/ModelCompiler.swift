@@ -19,6 +19,11 @@ public struct CompileOptions: Sendable {
     public var withWeights = true
     /// C initializers or a binary blob (`--weights`); `auto` chooses by size.
     public var weightFormat = WeightFormat.auto
+    /// Store the int8 convolution and matrix weights as int16 for the SMLAD kernels (set for targets with
+    /// the DSP extension: faster, at twice those weights' flash).
+    public var wideWeights = false
+    /// Keep those weights int8 whatever the target (`--int8-weights`: half the flash, slower).
+    public var int8Weights = false
     /// Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.
     public var unrollLoops = false
 
@@ -116,7 +121,8 @@ public enum ModelCompiler {
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
                                            source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
-                                           integerOnly: options.integerOnly, sparse: options.sparse, withWeights: options.withWeights,
+                                           integerOnly: options.integerOnly, wideWeights: options.wideWeights,
+                                           sparse: options.sparse, withWeights: options.withWeights,
                                            weightFormat: options.weightFormat, progress: progress)
             return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
                                  compileSeconds: Date().timeIntervalSince(start))
@@ -229,5 +235,14 @@ public struct CompileReport: Codable, Sendable {
             for layer in sparse { lines.append("| `\(layer.function)` | \(layer.op) | \(layer.weights ?? "") |") }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension CompileOptions {
+    /// The kernel choices a target's description implies: integer-only requantization without an FPU,
+    /// int16 weights for the SMLAD kernels with the DSP extension (unless `int8Weights`).
+    public mutating func adopt(_ target: TargetDescription) {
+        integerOnly = target.fpu == "none"
+        wideWeights = target.features.contains("dsp") && !int8Weights
     }
 }

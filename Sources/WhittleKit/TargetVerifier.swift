@@ -34,7 +34,7 @@ public enum TargetVerifier {
         }
         var options = compile
         options.name = "model"
-        options.integerOnly = target.fpu == "none"
+        options.adopt(target)
         let compiled = try ModelCompiler.compile(analyzed, options: options, progress: progress)
         try TargetBudget.check(compiled, target: target, ram: budgets.ram, flash: budgets.flash)
         _ = try compiled.write(to: workDirectory)

@@ -73,7 +73,8 @@ struct Compile: ParsableCommand {
             } else if calibration.calibration != nil && !binarization.binarize {
                 throw WhittleError(.usage, "--calibration is only used with --quantize int8 or --binarize")
             }
-            let options = try passes.compileOptions(name: name, integerOnly: target.fpu == "none")
+            var options = try passes.compileOptions(name: name)
+            options.adopt(target)
             let compiled = try ModelCompiler.compile(analyzed, options: options, progress: ProgressBar.standardError())
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
             do {

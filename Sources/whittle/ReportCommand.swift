@@ -57,7 +57,8 @@ enum HTMLReporting {
     @discardableResult
     static func addCompiled(_ analyzed: AnalyzedModel, to report: inout HTMLReport, passes: PassOptions? = nil, target: TargetDescription? = nil,
                             ram: Int? = nil, flash: Int? = nil) throws -> CompiledModel {
-        var options = try passes?.compileOptions(integerOnly: target?.fpu == "none") ?? CompileOptions(integerOnly: target?.fpu == "none")
+        var options = try passes?.compileOptions() ?? CompileOptions()
+        if let target { options.adopt(target) }
         options.withWeights = false
         let compiled = try ModelCompiler.compile(analyzed, options: options)
         report.addCompiled(compiled, target: target, ram: ram, flash: flash, weightFormat: options.weightFormat)

@@ -121,6 +121,9 @@ struct PassOptions: ParsableArguments {
     @Flag(help: "Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.")
     var unrollLoops = false
 
+    @Flag(help: "Keep int8 convolution and matrix weights as int8 on targets with the DSP extension (half their flash; slower).")
+    var int8Weights = false
+
     @Option(help: ArgumentHelp("Weights as C initializers, or as NAME_weights.bin placed by NAME_weights.S (.incbin, ELF toolchains); "
                                + "auto: binary above 8 MiB.", valueName: "auto|c|binary"))
     var weights = "auto"
@@ -139,6 +142,7 @@ struct PassOptions: ParsableArguments {
         options.sparse = try sparsePolicy()
         options.weightFormat = try weightFormat()
         options.unrollLoops = unrollLoops
+        options.int8Weights = int8Weights
         return options
     }
 

@@ -419,6 +419,19 @@ static void q_pack(const int8_t *w, int rows, int k, int k_padded) {
     }
 }
 
+/* The wide layout (int16, each four in tap order) from rows x k weights. */
+static int16_t q_packed16[Q_MAX_W + 64];
+static void q_pack16(const int8_t *w, int rows, int k, int k_padded) {
+    int n = 0;
+    for (int first = 0; first < rows; first += 2) {
+        for (int base = 0; base < k_padded; base += 4) {
+            for (int r = first; r < rows && r < first + 2; ++r) {
+                for (int j = 0; j < 4; ++j) q_packed16[n++] = (int16_t)(base + j < k ? w[r * k + base + j] : 0);
+            }
+        }
+    }
+}
+
 /* Whether |sum * multiplier| <= 2^21 for every reachable sum (the compiler's bound). */
 static int q_bounded(int m, int taps) {
     for (int i = 0; i < m; ++i) {
@@ -446,7 +459,7 @@ static whittle_requant q_requantization(int integer, int32_t zero, int out_unsig
 /* One convolution (group 1) against plain loops, int8 or uint8 in and out, float or integer
  * requantization; scale_down small makes most outputs saturate (the unbounded path). */
 static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad,
-                         int x_unsigned, int y_unsigned, int integer, float scale_down) {
+                         int x_unsigned, int y_unsigned, int integer, float scale_down, int wide) {
     whittle_conv_geometry g;
     whittle_requant rq;
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
@@ -464,9 +477,10 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
     for (int i = 0; i < m; ++i) q_bias[i] = (int32_t)(next() % 20001u) - 10000;
     q_multipliers(m, scale_down);
     q_pack(q_w, m, k, k_padded);
+    q_pack16(q_w, m, k, k_padded);
     rq = q_requantization(integer, y_zero, y_unsigned, m, k);
     whittle_conv_s8(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned, x_zero,
-                    q_packed, q_bias, &rq, q_y, q_columns);
+                    wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
     for (int o = 0; o < m; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -486,10 +500,10 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
             }
         }
     }
-    check(bad == 0, "whittle_conv_s8 outputs differ from plain loops:", bad);
+    check(bad == 0, wide ? "whittle_conv_s8 (wide weights) outputs differ from plain loops:" : "whittle_conv_s8 outputs differ from plain loops:", bad);
 }
 
-static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, int integer) {
+static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, int integer, int wide) {
     whittle_requant rq;
     const int k_padded = (depth + 3) / 4 * 4;
     const int32_t x_zero = (int32_t)(next() % 256u) - (x_unsigned ? 0 : 128), y_zero = (int32_t)(next() % 256u) - 128;
@@ -502,9 +516,10 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
     for (int i = 0; i < n; ++i) q_bias[i] = (int32_t)(next() % 2001u) - 1000;
     q_multipliers(n, (float)depth * 40.0f);
     q_pack(q_w, n, depth, k_padded);
+    q_pack16(q_w, n, depth, k_padded);
     rq = q_requantization(integer, y_zero, 0, n, depth);
     whittle_fully_connected_s8(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
-                               x_unsigned, x_zero, q_packed, q_bias, &rq, q_y, q_columns);
+                               x_unsigned, x_zero, wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
     for (int r = 0; r < rows; ++r) {
         for (int j = 0; j < n; ++j) {
             int32_t sum = q_bias[j];
@@ -908,17 +923,20 @@ int main(void) {
         test_conv(3, 6, 5, 1, 1, 0, percent);  /* 2x1 output */
     }
     for (int integer = 0; integer < 2; ++integer) {
-        /* channels, map, output channels, kernel, stride, dilation, padding, uint8 in/out */
-        test_conv_s8(3, 9, 7, 5, 3, 3, 1, 1, 1, 0, 0, integer, 2000.0f);   /* 27 taps: padded to 28 */
-        test_conv_s8(4, 6, 5, 8, 1, 1, 1, 1, 0, 1, 1, integer, 400.0f);    /* pointwise, 5-wide map */
-        test_conv_s8(7, 5, 5, 3, 1, 1, 2, 1, 0, 0, 1, integer, 400.0f);    /* strided pointwise, odd channels */
-        test_conv_s8(2, 11, 9, 4, 3, 3, 2, 2, 3, 1, 0, integer, 800.0f);   /* padding wider than the reach */
-        test_conv_s8(1, 12, 6, 6, 4, 2, 2, 1, 1, 0, 0, integer, 300.0f);   /* one channel, 4x2 window */
-        test_conv_s8(5, 1, 1, 9, 1, 1, 1, 1, 0, 0, 0, integer, 100.0f);    /* 1x1 map: one output pixel */
-        test_conv_s8(3, 7, 7, 4, 3, 3, 1, 1, 1, 0, 0, integer, 2.0f);      /* large multipliers: saturation */
-        test_fully_connected_s8(1, 37, 9, 0, integer);
-        test_fully_connected_s8(3, 64, 10, 1, integer);
-        test_fully_connected_s8(2, 5, 1, 0, integer);
+        for (int wide = 0; wide < 2; ++wide) {
+            /* channels, map, output channels, kernel, stride, dilation, padding, uint8 in/out; int8 or int16 weights */
+            test_conv_s8(3, 9, 7, 5, 3, 3, 1, 1, 1, 0, 0, integer, 2000.0f, wide);   /* 27 taps: padded to 28 */
+            test_conv_s8(4, 6, 5, 8, 1, 1, 1, 1, 0, 1, 1, integer, 400.0f, wide);    /* pointwise, 5-wide map */
+            test_conv_s8(7, 5, 5, 3, 1, 1, 2, 1, 0, 0, 1, integer, 400.0f, wide);    /* strided pointwise, odd channels */
+            test_conv_s8(2, 11, 9, 4, 3, 3, 2, 2, 3, 1, 0, integer, 800.0f, wide);   /* padding wider than the reach */
+            test_conv_s8(1, 12, 6, 6, 4, 2, 2, 1, 1, 0, 0, integer, 300.0f, wide);   /* one channel, 4x2 window */
+            test_conv_s8(5, 1, 1, 9, 1, 1, 1, 1, 0, 0, 0, integer, 100.0f, wide);    /* 1x1 map: one output pixel */
+            test_conv_s8(3, 7, 7, 4, 3, 3, 1, 1, 1, 0, 0, integer, 2.0f, wide);      /* large multipliers: saturation */
+            test_conv_s8(16, 5, 5, 7, 1, 1, 1, 1, 0, 0, 0, integer, 400.0f, wide);   /* 16 taps: two passes of eight */
+            test_fully_connected_s8(1, 37, 9, 0, integer, wide);
+            test_fully_connected_s8(3, 64, 10, 1, integer, wide);
+            test_fully_connected_s8(2, 5, 1, 0, integer, wide);
+        }
         /* channels, map, kernel, stride, dilation, padding */
         test_depthwise_s8(5, 25, 5, 3, 3, 1, 1, 1, integer);
         test_depthwise_s8(3, 8, 9, 3, 3, 2, 1, 1, integer);

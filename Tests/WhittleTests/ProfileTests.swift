@@ -16,7 +16,9 @@ struct ProfileTests {
         let counts = Dictionary(result.profile.map { ($0.function, $0.instructions) }) { a, _ in a }
         let inference = try #require(result.instructions)
         // The matrix product and the depthwise kernel run inside the inference; the whole run counts more.
-        #expect((counts["whittle_gemm_s8"] ?? 0) > inference / 4, "\(result.profile.prefix(8))")
+        // (Compilers may suffix specialized copies: whittle_gemm_s8.constprop.0.)
+        let gemm = counts.filter { $0.key.hasPrefix("whittle_gemm_s8") }.values.reduce(0, +)
+        #expect(gemm > inference / 4, "\(result.profile.prefix(8))")
         #expect(counts.keys.contains { $0.hasPrefix("whittle_depthwise_s8") })
         #expect(result.profile.reduce(0) { $0 + $1.instructions } >= inference)
         #expect(result.profile.map(\.instructions) == result.profile.map(\.instructions).sorted(by: >))

@@ -94,22 +94,24 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
  * pairs (m, m + 1) whose groups of four alternate, four taps of m then four of m + 1 (a last odd
  * channel alone), and each four is stored in the order 0, 2, 1, 3, the order in which the DSP's
  * SXTB16 unpacks a word into two pairs of halfwords. The pair of channel m starts at byte
- * m * k_padded. */
+ * m * k_padded. With `wide` set the weights are int16 in the same pairs and groups but each four
+ * in the order 0, 1, 2, 3 (halfword pairs SMLAD takes as they are: twice the bytes, no unpacking);
+ * the pair of channel m starts at halfword m * k_padded. */
 
 /* The requantized value of acc for output channel m, in [rq->low, rq->high]. */
 WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m, int32_t acc);
 
 /* One image of one group, x int8 or uint8 (x_unsigned), y as rq says: y[m][oh][ow] =
- * requant(bias[m] + sum of (x - x_zero) * w over the taps inside the map). `columns` is scratch of
- * 2 * k_padded int16, 8-byte aligned. */
+ * requant(bias[m] + sum of (x - x_zero) * w over the taps inside the map), w int8 or (wide) int16 in
+ * the layout above. `columns` is scratch of 2 * k_padded int16, 8-byte aligned. */
 WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                    int32_t x_zero, const int8_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
+                                    int32_t x_zero, const void *w, int wide, const int32_t *bias, const whittle_requant *rq, void *y,
                                     int16_t *columns);
 
 /* y[r][n] = requant(bias[n] + sum over k < depth of (x[r][k] - x_zero) * w[n][k]) for r < rows,
  * x and y as for whittle_conv_s8; `columns` is scratch of 2 * k_padded int16, 8-byte aligned. */
 WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_features, const void *x, int x_unsigned,
-                                               int32_t x_zero, const int8_t *w, const int32_t *bias, const whittle_requant *rq,
+                                               int32_t x_zero, const void *w, int wide, const int32_t *bias, const whittle_requant *rq,
                                                void *y, int16_t *columns);
 
 /* Depthwise (one filter of kernel_h * kernel_w int8 taps per channel, in natural order), int8 in

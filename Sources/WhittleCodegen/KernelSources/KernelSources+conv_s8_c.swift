@@ -267,14 +267,58 @@ static WHITTLE_INLINE void whittle_mac4_s8(const int8_t *pw, const int16_t *pc, 
 }
 #endif
 
+#if defined(WHITTLE_DSP)
+/* whittle_mac4_s8 for weights already widened to int16 (the wide layout): four taps of each channel
+ * of the pair are two halfword pairs each, loaded as they are, with no sign extension. */
+static WHITTLE_INLINE void whittle_mac4_s16(const int16_t *pw, const int16_t *pc, int32_t *acc) {
+    int32_t wa01, wa23, wb01, wb23, x0l, x0h, x1l, x1h;
+    memcpy(&wa01, pw, 4);
+    memcpy(&wa23, pw + 2, 4);
+    memcpy(&wb01, pw + 4, 4);
+    memcpy(&wb23, pw + 6, 4);
+    memcpy(&x0l, pc, 4);
+    memcpy(&x0h, pc + 2, 4);
+    memcpy(&x1l, pc + 4, 4);
+    memcpy(&x1h, pc + 6, 4);
+    acc[0] = __smlad(wa23, x0h, __smlad(wa01, x0l, acc[0]));
+    acc[1] = __smlad(wa23, x1h, __smlad(wa01, x1l, acc[1]));
+    acc[2] = __smlad(wb23, x0h, __smlad(wb01, x0l, acc[2]));
+    acc[3] = __smlad(wb23, x1h, __smlad(wb01, x1l, acc[3]));
+}
+#endif
+
+/* The wide layout's products for one channel pair (a00 .. a11 as in whittle_gemm_s8): weights int16,
+ * for each group of four taps the first channel's four then the second's, in tap order; the
+ * columns' order comes from whittle_slot. */
+static void whittle_pair_s16(int k_padded, const int16_t *pw, const int16_t *pc, int32_t *acc) {
+#if defined(WHITTLE_DSP)
+    int i = k_padded;
+    for (; i >= 8; i -= 8, pw += 16, pc += 16) {
+        whittle_mac4_s16(pw, pc, acc);
+        whittle_mac4_s16(pw + 8, pc + 8, acc);
+    }
+    if (i > 0) whittle_mac4_s16(pw, pc, acc);
+#else
+    const int s0 = whittle_slot(0), s1 = whittle_slot(1), s2 = whittle_slot(2), s3 = whittle_slot(3);
+    for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
+        acc[0] += pw[0] * pc[s0] + pw[1] * pc[s1] + pw[2] * pc[s2] + pw[3] * pc[s3];
+        acc[1] += pw[0] * pc[4 + s0] + pw[1] * pc[4 + s1] + pw[2] * pc[4 + s2] + pw[3] * pc[4 + s3];
+        acc[2] += pw[4] * pc[s0] + pw[5] * pc[s1] + pw[6] * pc[s2] + pw[7] * pc[s3];
+        acc[3] += pw[4] * pc[4 + s0] + pw[5] * pc[4 + s1] + pw[6] * pc[4 + s2] + pw[7] * pc[4 + s3];
+    }
+#endif
+}
+
 /* y[m * y_stride + j] (int8 or uint8, as rq says) for output channels m < out_channels and the
  * `count` (1 or 2) columns j of the interleaved pair `columns`. Weights are in the paired-row
  * layout of whittle_kernels.h: for each pair of channels, four taps of the first channel then
  * four of the second, each four in the order 0, 2, 1, 3, so that one SXTB16 yields taps 0 and 1
  * and one SXTB16 of the word rotated by 8 yields taps 2 and 3. Two channels by two columns per
  * pass: every weight word and column word loaded serves two multiply-accumulates. */
-static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, const int16_t *columns, int count,
+static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights, int wide, const int16_t *columns, int count,
                             const int32_t *bias, const whittle_requant *requant, void *y, int y_stride) {
+    const int8_t *w = (const int8_t *)weights;
+    const int16_t *w16 = (const int16_t *)weights;
     /* A local copy: stores through y (a character type) could otherwise change *requant for all
      * the compiler knows, and every output would reload it. */
     const whittle_requant local = *requant, *rq = &local;
@@ -289,6 +333,18 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
         const int8_t *pw = w + m * k_padded;
         const int16_t *pc = aligned;
         int32_t a00 = bias[m], a01 = bias[m], a10 = bias[m + 1], a11 = bias[m + 1];
+        if (wide) {
+            int32_t acc[4];
+            acc[0] = a00;
+            acc[1] = a01;
+            acc[2] = a10;
+            acc[3] = a11;
+            whittle_pair_s16(k_padded, w16 + m * k_padded, pc, acc);
+            a00 = acc[0];
+            a01 = acc[1];
+            a10 = acc[2];
+            a11 = acc[3];
+        } else {
 #if defined(WHITTLE_DSP)
         /* Eight taps per pass (when there are), then four. */
         int32_t acc[4];
@@ -350,11 +406,19 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
             a11 += pw[4] * pc[4] + pw[6] * pc[5] + pw[5] * pc[6] + pw[7] * pc[7];
         }
 #endif
-        whittle_store8(rq, y, m * y_stride, whittle_requant_value(rq, m, a00));
-        whittle_store8(rq, y, (m + 1) * y_stride, whittle_requant_value(rq, m + 1, a10));
-        if (count > 1) {
-            whittle_store8(rq, y, m * y_stride + 1, whittle_requant_value(rq, m, a01));
-            whittle_store8(rq, y, (m + 1) * y_stride + 1, whittle_requant_value(rq, m + 1, a11));
+        }
+        {
+            /* Each channel's multiplier is read once, and every value is computed before the stores
+             * (which, through a character type, could otherwise change what the compiler must reload). */
+            const whittle_channel_requant q0 = whittle_channel(rq, m), q1 = whittle_channel(rq, m + 1);
+            const int32_t v00 = whittle_channel_value(&q0, rq, m, a00), v10 = whittle_channel_value(&q1, rq, m + 1, a10);
+            if (count > 1) {
+                const int32_t v01 = whittle_channel_value(&q0, rq, m, a01), v11 = whittle_channel_value(&q1, rq, m + 1, a11);
+                whittle_store8(rq, y, m * y_stride + 1, v01);
+                whittle_store8(rq, y, (m + 1) * y_stride + 1, v11);
+            }
+            whittle_store8(rq, y, m * y_stride, v00);
+            whittle_store8(rq, y, (m + 1) * y_stride, v10);
         }
     }
     if (m < out_channels) {
@@ -362,7 +426,15 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
         const int8_t *pw = w + m * k_padded;
         const int16_t *pc = aligned;
         int32_t a0 = bias[m], a1 = bias[m];
-        for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) {
+        if (wide) {
+            /* The wide layout's last channel: its taps in order. */
+            const int16_t *pv = w16 + m * k_padded;
+            const int s0 = whittle_slot(0), s1 = whittle_slot(1), s2 = whittle_slot(2), s3 = whittle_slot(3);
+            for (int i = k_padded / 4; i > 0; --i, pv += 4, pc += 8) {
+                a0 += pv[0] * pc[s0] + pv[1] * pc[s1] + pv[2] * pc[s2] + pv[3] * pc[s3];
+                a1 += pv[0] * pc[4 + s0] + pv[1] * pc[4 + s1] + pv[2] * pc[4 + s2] + pv[3] * pc[4 + s3];
+            }
+        } else for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) {
 #if defined(WHITTLE_NEON_S8)
             /* The columns share the weights' order (whittle_slot). */
             a0 += pw[0] * pc[0] + pw[1] * pc[1] + pw[2] * pc[2] + pw[3] * pc[3];
@@ -382,7 +454,7 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const int8_t *w, con
  * (scratch of 2 * k_padded int16, k_padded = channels * kernel_h * kernel_w rounded up to a
  * multiple of 4) and multiplied with every output channel's weights. */
 WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                    int32_t x_zero, const int8_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
+                                    int32_t x_zero, const void *w, int wide, const int32_t *bias, const whittle_requant *rq, void *y,
                                     int16_t *columns) {
     const int k_padded = (g->channels * g->kernel_h * g->kernel_w + 3) / 4 * 4;
     const int pixels = g->out_height * g->out_width;
@@ -394,7 +466,7 @@ WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_chan
         } else {
             for (int k = 0; k < k_padded; ++k) columns[whittle_slot(k) + 4] = 0;
         }
-        whittle_gemm_s8(out_channels, k_padded, w, columns, count, bias, rq,
+        whittle_gemm_s8(out_channels, k_padded, w, wide, columns, count, bias, rq,
                         rq->out_unsigned ? (void *)((uint8_t *)y + p) : (void *)((int8_t *)y + p), pixels);
     }
 }
@@ -403,7 +475,7 @@ WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_chan
  * x_zero) * w[n][k]) for `rows` rows of `depth` inputs (weights in the paired-row layout,
  * k_padded = depth rounded up to a multiple of 4); `columns` is scratch of 2 * k_padded int16. */
 WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_features, const void *x, int x_unsigned,
-                                               int32_t x_zero, const int8_t *w, const int32_t *bias, const whittle_requant *rq,
+                                               int32_t x_zero, const void *w, int wide, const int32_t *bias, const whittle_requant *rq,
                                                void *y, int16_t *columns) {
     const int k_padded = (depth + 3) / 4 * 4;
     for (int r = 0; r < rows; ++r) {
@@ -411,7 +483,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
             columns[whittle_slot(k)] = (int16_t)(k < depth ? whittle_tap8(x, x_unsigned, r * depth + k) - x_zero : 0);
             columns[whittle_slot(k) + 4] = 0;
         }
-        whittle_gemm_s8(out_features, k_padded, w, columns, 1, bias, rq,
+        whittle_gemm_s8(out_features, k_padded, w, wide, columns, 1, bias, rq,
                         rq->out_unsigned ? (void *)((uint8_t *)y + r * out_features) : (void *)((int8_t *)y + r * out_features), 1);
     }
 }

@@ -73,10 +73,11 @@ enum Int8LibraryC {
 
     /// The paired-row layout of `whittle_kernels.h`: rows of `k` taps padded to `padded` with
     /// zeros, rows in pairs whose groups of four alternate, each group in the order 0, 2, 1, 3.
-    static func packedRows(_ rows: Int, _ k: Int, padded: Int, value: (Int, Int) -> Int64) -> [Int64] {
+    /// With `wide` (int16 weights), each four stays in tap order.
+    static func packedRows(_ rows: Int, _ k: Int, padded: Int, wide: Bool = false, value: (Int, Int) -> Int64) -> [Int64] {
         var out: [Int64] = []
         out.reserveCapacity(rows * padded)
-        let order = [0, 2, 1, 3]
+        let order = wide ? [0, 1, 2, 3] : [0, 2, 1, 3]
         for first in stride(from: 0, to: rows, by: 2) {
             for base in stride(from: 0, to: padded, by: 4) {
                 for r in first..<min(first + 2, rows) {
@@ -133,12 +134,13 @@ enum Int8LibraryC {
         case .matrix(let padded):
             guard let scratch = e.scratch else { return false }
             let k = g.c * taps
-            let packed = e.weightArray("weights", .int8, integers: packedRows(g.m, k, padded: padded) { weights[$0 * k + $1] })
+            let packed = e.weightArray("weights", e.wideWeights ? .int16 : .int8,
+                                       integers: packedRows(g.m, k, padded: padded, wide: e.wideWeights) { weights[$0 * k + $1] })
             let biasSymbol = e.weightArray("bias", .int32, integers: bias)
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
             w.line(geometry(g, channels: g.c))
-            w.line("/* im2col, two pixels at a time, and a blocked int8 matrix product (SMLAD with the DSP extension). */")
-            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
+            w.line("/* im2col, two pixels at a time, and a blocked matrix product (SMLAD with the DSP extension)\(e.wideWeights ? " on weights stored as int16" : ""). */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(e.wideWeights ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
         case .depthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
             guard let scratch = e.scratch else { return false }
@@ -161,11 +163,12 @@ enum Int8LibraryC {
         let (multipliers, _, _) = try QuantizedC.gemmParameters(e, columns: n)
         let bias = e.has(6) ? (e.constant(6)?.int64s() ?? []) : [Int64](repeating: 0, count: n)
         guard bias.count == n, b.count == n * k else { return false }
-        let packed = e.weightArray("weights", .int8, integers: packedRows(n, k, padded: padded) { transB ? b[$0 * k + $1] : b[$1 * n + $0] })
+        let packed = e.weightArray("weights", e.wideWeights ? .int16 : .int8,
+                                   integers: packedRows(n, k, padded: padded, wide: e.wideWeights) { transB ? b[$0 * k + $1] : b[$1 * n + $0] })
         let biasSymbol = e.weightArray("bias", .int32, integers: bias)
         let rows = (0..<n).flatMap { j in (0..<k).map { p in transB ? b[j * k + p] : b[p * n + j] } }
         w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
-        w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
+        w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(e.wideWeights ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
         return true
     }
 }
