@@ -483,6 +483,23 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
     }
 }
 
+#if defined(WHITTLE_DSP)
+/* One row of a 3x3 window pair: x02 and x13 are the row's bytes 0, 2 and 1, 3 (SXTB16 of the word
+ * and of it rotated by 8); k holds (w0, w2) of the row, c its w1. Outputs ow (a0) and ow + 1 (a1). */
+static WHITTLE_INLINE void whittle_dw_row(int32_t x02, int32_t x13, int32_t k, int32_t c, int32_t *a0, int32_t *a1) {
+    *a0 = __smlabb(x13, c, __smlad(x02, k, *a0));
+    *a1 = __smlatb(x02, c, __smlad(x13, k, *a1));
+}
+
+/* A row's four bytes from `at` as (x0, x2) and (x1, x3). */
+static WHITTLE_INLINE void whittle_dw_unpack(const int8_t *at, int32_t *x02, int32_t *x13) {
+    int32_t v;
+    memcpy(&v, at, 4);
+    *x02 = __sxtb16(v);
+    *x13 = __sxtb16((int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24)));
+}
+#endif
+
 /* Depthwise convolution of one int8 image (int8 output), one filter per channel (g->channels
  * channels): y[c][oh][ow] = requant(bias[c] + sum of (x - x_zero) * w[c] over the taps inside the
  * map). Each channel is copied into `padded` (scratch, see whittle_kernels.h) inside a border of
@@ -520,7 +537,46 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                 const int32_t k1 = (int32_t)((uint32_t)(w3 & 0xFFFF) | ((uint32_t)w5 << 16)), c1 = w4;
                 const int32_t k2 = (int32_t)((uint32_t)(w6 & 0xFFFF) | ((uint32_t)w8 << 16)), c2 = w7;
                 const int width = g->out_width, step = g->stride_h * pw;
-                for (int oh = 0; oh < g->out_height; ++oh) {
+                int first = 0;
+                if (g->stride_h == 1) {
+                    /* Two output rows at a time share their middle input rows: four rows unpacked for
+                     * four outputs. */
+                    for (; first + 1 < g->out_height; first += 2) {
+                        const int8_t *r0 = padded + first * pw, *r1 = r0 + pw, *r2 = r1 + pw, *r3 = r2 + pw;
+                        int8_t *o = out + first * width, *p = o + width;
+                        int ow = 0;
+                        for (; ow + 1 < width; ow += 2) {
+                            int32_t a0 = bias, a1 = bias, b0 = bias, b1 = bias, x02, x13;
+                            whittle_dw_unpack(r0 + ow, &x02, &x13);
+                            whittle_dw_row(x02, x13, k0, c0, &a0, &a1);
+                            whittle_dw_unpack(r1 + ow, &x02, &x13);
+                            whittle_dw_row(x02, x13, k1, c1, &a0, &a1);
+                            whittle_dw_row(x02, x13, k0, c0, &b0, &b1);
+                            whittle_dw_unpack(r2 + ow, &x02, &x13);
+                            whittle_dw_row(x02, x13, k2, c2, &a0, &a1);
+                            whittle_dw_row(x02, x13, k1, c1, &b0, &b1);
+                            whittle_dw_unpack(r3 + ow, &x02, &x13);
+                            whittle_dw_row(x02, x13, k2, c2, &b0, &b1);
+                            o[ow] = (int8_t)whittle_channel_value(&q, rq, c, a0);
+                            o[ow + 1] = (int8_t)whittle_channel_value(&q, rq, c, a1);
+                            p[ow] = (int8_t)whittle_channel_value(&q, rq, c, b0);
+                            p[ow + 1] = (int8_t)whittle_channel_value(&q, rq, c, b1);
+                        }
+                        if (ow < width) {
+                            /* An odd width: the last output of each row alone. */
+                            int32_t a = bias, b = bias;
+                            a += r0[ow] * w0 + r0[ow + 1] * w1 + r0[ow + 2] * w2;
+                            a += r1[ow] * w3 + r1[ow + 1] * w4 + r1[ow + 2] * w5;
+                            a += r2[ow] * w6 + r2[ow + 1] * w7 + r2[ow + 2] * w8;
+                            b += r1[ow] * w0 + r1[ow + 1] * w1 + r1[ow + 2] * w2;
+                            b += r2[ow] * w3 + r2[ow + 1] * w4 + r2[ow + 2] * w5;
+                            b += r3[ow] * w6 + r3[ow + 1] * w7 + r3[ow + 2] * w8;
+                            o[ow] = (int8_t)whittle_channel_value(&q, rq, c, a);
+                            p[ow] = (int8_t)whittle_channel_value(&q, rq, c, b);
+                        }
+                    }
+                }
+                for (int oh = first; oh < g->out_height; ++oh) {
                     const int8_t *r0 = padded + oh * step, *r1 = r0 + pw, *r2 = r1 + pw;
                     int8_t *o = out + oh * width;
                     int ow = 0;
