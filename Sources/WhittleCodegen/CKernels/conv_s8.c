@@ -52,6 +52,23 @@ WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m,
     }
 }
 
+#include <float.h>
+#include <math.h>
+/* rintf(v) for |v| <= 2^22 (a value already saturated to an 8- or 16-bit range): adding and removing
+ * 1.5 * 2^23 rounds half to even and leaves no fraction bits where float arithmetic is float32
+ * (FLT_EVAL_METHOD 0, as on Arm and x86-64), without a call to rintf (a library function on cores
+ * without VRINT); where the FPU has a round-to-integral instruction, or elsewhere, rintf does it. */
+WHITTLE_KERNEL float whittle_round_small(float v) {
+#if defined(__ARM_FEATURE_DIRECTED_ROUNDING)
+    /* The FPU rounds to integral in one instruction (Armv8, FPv5). */
+    return rintf(v);
+#elif defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    return (v + 12582912.0f) - 12582912.0f;
+#else
+    return rintf(v);
+#endif
+}
+
 /* rintf((float)acc * multiplier[m]) + zero, saturated to [low, high], for layers whose float
  * multipliers keep |acc * multiplier| <= 2^21 for every acc they can reach (rq->bounded, proved by
  * the compiler): round half to even by adding and removing 1.5 * 2^23 (float32 addition rounds to
@@ -166,24 +183,28 @@ static WHITTLE_INLINE void whittle_window8(const whittle_conv_geometry *g, const
     const int plane = g->height * g->width;
     int k = 0;
     if (ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height && iw0 >= 0 && iw0 + (g->kernel_w - 1) * g->dilation_w < g->width) {
-        const int rows = g->channels * g->kernel_h;
+        /* Window rows channel by channel, the row's first tap moving by whole rows (no division). */
+        const int down = g->dilation_h * g->width;
+        int first = ih0 * g->width + iw0;
         if (g->kernel_w == 3 && g->dilation_w == 1) {
             /* Three taps per window row, unrolled. */
-            for (int r = 0; r < rows; ++r, k += 3) {
-                const int c = r / g->kernel_h, kh = r % g->kernel_h;
-                const int row = c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
-                const int32_t t0 = whittle_tap8(x, x_unsigned, row), t1 = whittle_tap8(x, x_unsigned, row + 1);
-                const int32_t t2 = whittle_tap8(x, x_unsigned, row + 2);
-                column[whittle_slot(k)] = (int16_t)(t0 - x_zero);
-                column[whittle_slot(k + 1)] = (int16_t)(t1 - x_zero);
-                column[whittle_slot(k + 2)] = (int16_t)(t2 - x_zero);
+            for (int c = 0; c < g->channels; ++c, first += plane) {
+                int row = first;
+                for (int kh = 0; kh < g->kernel_h; ++kh, row += down, k += 3) {
+                    const int32_t t0 = whittle_tap8(x, x_unsigned, row), t1 = whittle_tap8(x, x_unsigned, row + 1);
+                    const int32_t t2 = whittle_tap8(x, x_unsigned, row + 2);
+                    column[whittle_slot(k)] = (int16_t)(t0 - x_zero);
+                    column[whittle_slot(k + 1)] = (int16_t)(t1 - x_zero);
+                    column[whittle_slot(k + 2)] = (int16_t)(t2 - x_zero);
+                }
             }
         } else {
-            for (int r = 0; r < rows; ++r) {
-                const int c = r / g->kernel_h, kh = r % g->kernel_h;
-                const int row = c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
-                for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
-                    column[whittle_slot(k)] = (int16_t)(whittle_tap8(x, x_unsigned, row + kw * g->dilation_w) - x_zero);
+            for (int c = 0; c < g->channels; ++c, first += plane) {
+                int row = first;
+                for (int kh = 0; kh < g->kernel_h; ++kh, row += down) {
+                    for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
+                        column[whittle_slot(k)] = (int16_t)(whittle_tap8(x, x_unsigned, row + kw * g->dilation_w) - x_zero);
+                    }
                 }
             }
         }

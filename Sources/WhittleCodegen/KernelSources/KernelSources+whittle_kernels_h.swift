@@ -103,6 +103,9 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
  * in the order 0, 1, 2, 3 (halfword pairs SMLAD takes as they are: twice the bytes, no unpacking);
  * the pair of channel m starts at halfword m * k_padded. */
 
+/* rintf(v) for |v| <= 2^22, without calling rintf where float arithmetic is float32. */
+WHITTLE_KERNEL float whittle_round_small(float v);
+
 /* The requantized value of acc for output channel m, in [rq->low, rq->high]. */
 WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m, int32_t acc);
 

@@ -48,6 +48,16 @@ enum QuantizationC {
         let zeroIndex = try zeroPointIndexed(e)
         try loops(e, shape: x, perAxis: perAxis, { w, k in
             let zero = e.has(2) ? "(float)\(e.x(2))[\(zeroIndex ? k : "0")]" : "0.0f"
+            if high - low <= 65535 {
+                // Saturated first to [low − zero, high − zero] (the same result: rounding is monotonic),
+                // then rounded half to even without a call to rintf.
+                w.line("const float z = \(zero);")
+                w.line("float q = \(e.x(0))[i] / \(e.x(1))[\(k)];")
+                w.line("if (q < \(CSyntax.float(Float(low))) - z) q = \(CSyntax.float(Float(low))) - z;")
+                w.line("if (q > \(CSyntax.float(Float(high))) - z) q = \(CSyntax.float(Float(high))) - z;")
+                w.line("\(e.y(0))[i] = (\(t))(whittle_round_small(q) + z);")
+                return
+            }
             // rintf rounds half to even in the default rounding mode.
             w.line("float q = rintf(\(e.x(0))[i] / \(e.x(1))[\(k)]) + \(zero);")
             w.line("if (q < \(CSyntax.float(Float(low)))) q = \(CSyntax.float(Float(low)));")

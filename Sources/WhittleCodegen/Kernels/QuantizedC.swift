@@ -22,13 +22,23 @@ enum QuantizedC {
         e.has(index) ? (e.constant(index)?.int64s()?.first ?? 0) : 0
     }
 
-    /// Saturating store of `rintf(value) + zero` into an integer of the output type.
+    /// Saturating store of `rintf(value) + zero` into an integer of the output type. For 8- and 16-bit
+    /// types the value is saturated first (to [low − zero, high − zero], integers: the same result, as
+    /// rounding is monotonic) and rounded by `whittle_round_small`, which needs no call to `rintf`.
     static func store(_ target: String, _ value: String, zero: Int64, _ e: NodeEmission) -> [String] {
         let (low, high) = e.elementType.integerRange
+        let type = CSyntax.type(e.elementType) ?? "int8_t"
+        if high - low <= 65535 {
+            let (below, above) = (CSyntax.float(Float(low - Double(zero))), CSyntax.float(Float(high - Double(zero))))
+            return ["float q = \(value);",
+                    "if (q < \(below)) q = \(below);",
+                    "if (q > \(above)) q = \(above);",
+                    "\(target) = (\(type))(whittle_round_small(q) + \(CSyntax.float(Float(zero))));"]
+        }
         return ["float q = rintf(\(value)) + \(CSyntax.float(Float(zero)));",
                 "if (q < \(CSyntax.float(Float(low)))) q = \(CSyntax.float(Float(low)));",
                 "if (q > \(CSyntax.float(Float(high)))) q = \(CSyntax.float(Float(high)));",
-                "\(target) = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;"]
+                "\(target) = (\(type))q;"]
     }
 
     /// The integer form of a float32 multiplier M = mantissa · 2^exponent (24-bit mantissa), exact.
