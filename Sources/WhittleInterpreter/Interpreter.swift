@@ -145,6 +145,8 @@ public struct Interpreter: Sendable {
 struct LoopFrame {
     let begin: Int, end: Int
     let attributes: LoopRegion.Attributes
+    /// LoopEnd's: the scan outputs' axes and directions.
+    let endAttributes: LoopRegion.Attributes
     let beginNode: Node
     var step = 0
     var state: [NDArray]
@@ -162,7 +164,7 @@ struct LoopFrame {
         }
         state = Array(inputs.prefix(attributes.carried))
         sequences = Array(inputs.dropFirst(attributes.carried))
-        let endAttributes = try LoopRegion.Attributes(graph.nodes[end])
+        endAttributes = try LoopRegion.Attributes(graph.nodes[end])
         scans = Array(repeating: [], count: endAttributes.axes.count)
     }
 
@@ -205,7 +207,7 @@ struct LoopFrame {
     /// gives LoopEnd's outputs.
     mutating func finish(_ inputs: [NDArray?], node: Node, into values: inout [String: NDArray],
                          trace: ((String, NDArray) throws -> Void)?) throws -> Bool {
-        let carried = attributes.carried, end = try LoopRegion.Attributes(node)
+        let carried = attributes.carried, end = endAttributes
         func input(_ i: Int) throws -> NDArray {
             guard i < inputs.count, let value = inputs[i] else { throw WhittleError(.invalidGraph, "LoopEnd input \(i) is not computed") }
             return value

@@ -12,13 +12,6 @@ public enum OperatorHelpers {
         try ShapeManipulationOperators.axes(ctx, inputFrom: opset)
     }
 
-    /// Per-axis taps (input index and weight) of a Resize/Upsample output coordinate, as the interpreter uses them.
-    public static func resizeTaps(_ xi: Double, size: Int, mode: String, nearestMode: String, cubicA: Double,
-                                  excludeOutside: Bool) throws -> [(index: Int, weight: Double)] {
-        try GeneratorOperators.tapsFor(xi, size: size, mode: mode, nearestMode: nearestMode, cubicA: cubicA,
-                                       excludeOutside: excludeOutside, identity: nil)
-    }
-
     /// The taps of every output coordinate of a Resize/Upsample node along each axis (index -1 where
     /// tf_crop_and_resize extrapolates), computed as the interpreter computes them; `values(i)` gives the
     /// values of input i (scales, roi) when known.

@@ -69,7 +69,9 @@ public enum MemoryPlanner {
         // LoopBegin gives, must outlive its LoopEnd; its stacked scan outputs are written from the start.
         let regions = try LoopRegion.regions(graph)
         var producer: [String: Int] = [:]
-        for (step, node) in graph.nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = step } }
+        if !regions.isEmpty {
+            for (step, node) in graph.nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = step } }
+        }
         var bornEarly: [Int: [String]] = [:]
         for (begin, end) in regions {
             // LoopBegin itself reads its scan sequences at every iteration.

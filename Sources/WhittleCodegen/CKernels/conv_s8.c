@@ -69,33 +69,10 @@ WHITTLE_KERNEL float whittle_round_small(float v) {
 #endif
 }
 
-/* rintf((float)acc * multiplier[m]) + zero, saturated to [low, high], for layers whose float
- * multipliers keep |acc * multiplier| <= 2^21 for every acc they can reach (rq->bounded, proved by
- * the compiler): round half to even by adding and removing 1.5 * 2^23 (float32 addition rounds to
- * nearest even and leaves no fraction bits; this needs float32 evaluation, FLT_EVAL_METHOD 0 as
- * on Arm and x86-64, elsewhere rintf does it), then saturate as an integer. Generated models turn
- * off multiply-add contraction, so the product is rounded to float32 before the addition, as in
- * the interpreter. Other layers take whittle_requant_general. Inlined: it runs once per output in
- * the innermost loops of the kernels below. */
-static WHITTLE_INLINE int32_t whittle_requant_value(const whittle_requant *rq, int m, int32_t acc) {
-#if !defined(WHITTLE_INTEGER_REQUANT)
-    if (rq->bounded) {
-        float v = (float)acc * rq->multiplier[m];
-        int32_t q;
-#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-        v = (v + 12582912.0f) - 12582912.0f;
-#else
-        v = rintf(v);
-#endif
-        q = (int32_t)v + rq->zero;
-        return q < rq->low ? rq->low : q > rq->high ? rq->high : q;
-    }
-#endif
-    return whittle_requant_general(rq, m, acc);
-}
-
-/* One output channel's requantization with its constants in locals: `fast` when the layer's float
- * multipliers are bounded (the inlined case above), else the general form is called. */
+/* One output channel's requantization with its constants in locals (read once per channel, as
+ * stores through a character type would otherwise make the compiler reload them): `fast` when the
+ * layer's float multipliers keep |acc * multiplier| <= 2^21 for every acc they can reach
+ * (rq->bounded, proved by the compiler), else whittle_requant_general is called. */
 typedef struct {
     float multiplier;
     int32_t zero, low, high;
@@ -118,7 +95,12 @@ static WHITTLE_INLINE whittle_channel_requant whittle_channel(const whittle_requ
     return q;
 }
 
-/* The requantized value of acc (as above) for the channel whose constants q holds. */
+/* rintf((float)acc * multiplier) + zero, saturated to [low, high], for the channel whose constants q
+ * holds. The fast case rounds half to even by adding and removing 1.5 * 2^23 (float32 addition
+ * rounds to nearest even and leaves no fraction bits; this needs float32 evaluation,
+ * FLT_EVAL_METHOD 0 as on Arm and x86-64, elsewhere rintf does it), then saturates as an integer.
+ * Generated models turn off multiply-add contraction, so the product is rounded to float32 before
+ * the addition, as in the interpreter. Inlined: it runs once per output in the innermost loops. */
 static WHITTLE_INLINE int32_t whittle_channel_value(const whittle_channel_requant *q, const whittle_requant *rq, int m, int32_t acc) {
 #if !defined(WHITTLE_INTEGER_REQUANT)
     if (q->fast) {
@@ -460,8 +442,9 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
             a1 += pw[0] * pc[4] + pw[2] * pc[5] + pw[1] * pc[6] + pw[3] * pc[7];
 #endif
         }
-        whittle_store8(rq, y, m * y_stride, whittle_requant_value(rq, m, a0));
-        if (count > 1) whittle_store8(rq, y, m * y_stride + 1, whittle_requant_value(rq, m, a1));
+        const whittle_channel_requant q = whittle_channel(rq, m);
+        whittle_store8(rq, y, m * y_stride, whittle_channel_value(&q, rq, m, a0));
+        if (count > 1) whittle_store8(rq, y, m * y_stride + 1, whittle_channel_value(&q, rq, m, a1));
     }
 }
 
