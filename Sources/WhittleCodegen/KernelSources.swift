@@ -6,6 +6,7 @@ enum KernelSources {
         ("whittle_kernels.h", whittle_kernels_h),
         ("requantize.c", requantize_c),
         ("conv_s8.c", conv_s8_c),
+        ("conv_s8_tiles.c", conv_s8_tiles_c),
         ("conv_f32.c", conv_f32_c),
         ("sparse_gemv.c", sparse_gemv_c),
         ("sparse_conv.c", sparse_conv_c),

@@ -432,6 +432,22 @@ static void q_pack16(const int8_t *w, int rows, int k, int k_padded) {
     }
 }
 
+/* The tiled layout (int16, channels in blocks of eight, tap by tap) from rows x k weights, and the
+ * bias folded with the input zero point into q_inner. */
+static void q_pack_tiles(const int8_t *w, int rows, int k, int32_t x_zero) {
+    int n = 0;
+    for (int first = 0; first < rows; first += 8) {
+        for (int t = 0; t < k; ++t) {
+            for (int r = first; r < first + 8; ++r) q_packed16[n++] = (int16_t)(r < rows ? w[r * k + t] : 0);
+        }
+    }
+    for (int r = 0; r < rows; ++r) {
+        int32_t sum = 0;
+        for (int t = 0; t < k; ++t) sum += w[r * k + t];
+        q_inner[r] = q_bias[r] - x_zero * sum;
+    }
+}
+
 /* Whether |sum * multiplier| <= 2^21 for every reachable sum (the compiler's bound). */
 static int q_bounded(int m, int taps) {
     for (int i = 0; i < m; ++i) {
@@ -459,7 +475,9 @@ static whittle_requant q_requantization(int integer, int32_t zero, int out_unsig
 /* One convolution (group 1) against plain loops, int8 or uint8 in and out, float or integer
  * requantization; scale_down small makes most outputs saturate (the unbounded path). */
 static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad,
-                         int x_unsigned, int y_unsigned, int integer, float scale_down, int wide) {
+                         int x_unsigned, int y_unsigned, int integer, float scale_down, int layout) {
+    /* layout: 0 paired rows (int8), 1 wide (int16 pairs), 2 tiles (whittle_conv_s8_tiles) */
+    const int wide = layout == 1;
     whittle_conv_geometry g;
     whittle_requant rq;
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
@@ -479,8 +497,14 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
     q_pack(q_w, m, k, k_padded);
     q_pack16(q_w, m, k, k_padded);
     rq = q_requantization(integer, y_zero, y_unsigned, m, k);
-    whittle_conv_s8(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned, x_zero,
-                    wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
+    if (layout == 2) {
+        q_pack_tiles(q_w, m, k, x_zero);
+        whittle_conv_s8_tiles(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned,
+                              x_zero, q_packed16, q_inner, &rq, q_y, (uint8_t *)at_guard_in(1, q_columns, (size_t)(8 * k)));
+    } else {
+        whittle_conv_s8(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned, x_zero,
+                        wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
+    }
     for (int o = 0; o < m; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -500,10 +524,12 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
             }
         }
     }
-    check(bad == 0, wide ? "whittle_conv_s8 (wide weights) outputs differ from plain loops:" : "whittle_conv_s8 outputs differ from plain loops:", bad);
+    check(bad == 0, layout == 2 ? "whittle_conv_s8_tiles outputs differ from plain loops:"
+                    : wide ? "whittle_conv_s8 (wide weights) outputs differ from plain loops:" : "whittle_conv_s8 outputs differ from plain loops:", bad);
 }
 
-static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, int integer, int wide) {
+static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, int integer, int layout) {
+    const int wide = layout == 1;
     whittle_requant rq;
     const int k_padded = (depth + 3) / 4 * 4;
     const int32_t x_zero = (int32_t)(next() % 256u) - (x_unsigned ? 0 : 128), y_zero = (int32_t)(next() % 256u) - 128;
@@ -518,8 +544,14 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
     q_pack(q_w, n, depth, k_padded);
     q_pack16(q_w, n, depth, k_padded);
     rq = q_requantization(integer, y_zero, 0, n, depth);
-    whittle_fully_connected_s8(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
-                               x_unsigned, x_zero, wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
+    if (layout == 2) {
+        q_pack_tiles(q_w, n, depth, x_zero);
+        whittle_fully_connected_s8_tiles(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
+                                         x_unsigned, q_packed16, q_inner, &rq, q_y);
+    } else {
+        whittle_fully_connected_s8(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
+                                   x_unsigned, x_zero, wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
+    }
     for (int r = 0; r < rows; ++r) {
         for (int j = 0; j < n; ++j) {
             int32_t sum = q_bias[j];
@@ -527,10 +559,11 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
             if ((int32_t)((int8_t *)q_y)[r * n + j] != q_requant(sum, q_mult[j], y_zero, -128, 127)) ++bad;
         }
     }
-    check(bad == 0, "whittle_fully_connected_s8 outputs differ from plain loops:", bad);
+    check(bad == 0, layout == 2 ? "whittle_fully_connected_s8_tiles outputs differ from plain loops:"
+                    : "whittle_fully_connected_s8 outputs differ from plain loops:", bad);
 }
 
-static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer) {
+static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer, int flat) {
     whittle_conv_geometry g;
     whittle_requant rq;
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
@@ -550,8 +583,14 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
     rq = q_requantization(integer, y_zero, 0, c, taps);
     /* The scratch too ends at a guard page: padded_h * padded_w + 16 bytes, as documented. */
     const size_t scratch = (size_t)(((g.out_height - 1) * stride + (kh - 1) * dilation + 1) * ((g.out_width - 1) * stride + (kw - 1) * dilation + 2) + 16);
-    whittle_depthwise_s8(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y,
-                         (int8_t *)at_guard_in(1, q_padded, scratch));
+    if (flat) {
+        /* whittle_depthwise3x3_s8_flat: (height + 2) * width + 24 bytes of scratch. */
+        whittle_depthwise3x3_s8_flat(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y,
+                                     (int8_t *)at_guard_in(1, q_padded, (size_t)((h + 2) * w + 24)));
+    } else {
+        whittle_depthwise_s8(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y,
+                             (int8_t *)at_guard_in(1, q_padded, scratch));
+    }
     for (int o = 0; o < c; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -566,7 +605,7 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
             }
         }
     }
-    check(bad == 0, "whittle_depthwise_s8 outputs differ from plain loops:", bad);
+    check(bad == 0, flat ? "whittle_depthwise3x3_s8_flat outputs differ from plain loops:" : "whittle_depthwise_s8 outputs differ from plain loops:", bad);
 }
 
 /* ---- float convolution, fully connected and depthwise (conv_f32.c) ------------------------ */
@@ -923,27 +962,38 @@ int main(void) {
         test_conv(3, 6, 5, 1, 1, 0, percent);  /* 2x1 output */
     }
     for (int integer = 0; integer < 2; ++integer) {
-        for (int wide = 0; wide < 2; ++wide) {
-            /* channels, map, output channels, kernel, stride, dilation, padding, uint8 in/out; int8 or int16 weights */
-            test_conv_s8(3, 9, 7, 5, 3, 3, 1, 1, 1, 0, 0, integer, 2000.0f, wide);   /* 27 taps: padded to 28 */
-            test_conv_s8(4, 6, 5, 8, 1, 1, 1, 1, 0, 1, 1, integer, 400.0f, wide);    /* pointwise, 5-wide map */
-            test_conv_s8(7, 5, 5, 3, 1, 1, 2, 1, 0, 0, 1, integer, 400.0f, wide);    /* strided pointwise, odd channels */
-            test_conv_s8(2, 11, 9, 4, 3, 3, 2, 2, 3, 1, 0, integer, 800.0f, wide);   /* padding wider than the reach */
-            test_conv_s8(1, 12, 6, 6, 4, 2, 2, 1, 1, 0, 0, integer, 300.0f, wide);   /* one channel, 4x2 window */
-            test_conv_s8(5, 1, 1, 9, 1, 1, 1, 1, 0, 0, 0, integer, 100.0f, wide);    /* 1x1 map: one output pixel */
-            test_conv_s8(3, 7, 7, 4, 3, 3, 1, 1, 1, 0, 0, integer, 2.0f, wide);      /* large multipliers: saturation */
-            test_conv_s8(16, 5, 5, 7, 1, 1, 1, 1, 0, 0, 0, integer, 400.0f, wide);   /* 16 taps: two passes of eight */
-            test_fully_connected_s8(1, 37, 9, 0, integer, wide);
-            test_fully_connected_s8(3, 64, 10, 1, integer, wide);
-            test_fully_connected_s8(2, 5, 1, 0, integer, wide);
+        for (int layout = 0; layout < 3; ++layout) {
+            /* channels, map, output channels, kernel, stride, dilation, padding, uint8 in/out; paired int8, wide or tiled weights */
+            test_conv_s8(3, 9, 7, 5, 3, 3, 1, 1, 1, 0, 0, integer, 2000.0f, layout);   /* 27 taps: padded to 28 */
+            test_conv_s8(4, 6, 5, 8, 1, 1, 1, 1, 0, 1, 1, integer, 400.0f, layout);    /* pointwise, 5-wide map */
+            test_conv_s8(7, 5, 5, 3, 1, 1, 2, 1, 0, 0, 1, integer, 400.0f, layout);    /* strided pointwise, odd channels */
+            test_conv_s8(2, 11, 9, 4, 3, 3, 2, 2, 3, 1, 0, integer, 800.0f, layout);   /* padding wider than the reach */
+            test_conv_s8(1, 12, 6, 6, 4, 2, 2, 1, 1, 0, 0, integer, 300.0f, layout);   /* one channel, 4x2 window */
+            test_conv_s8(5, 1, 1, 9, 1, 1, 1, 1, 0, 0, 0, integer, 100.0f, layout);    /* 1x1 map: one output pixel */
+            test_conv_s8(3, 7, 7, 4, 3, 3, 1, 1, 1, 0, 0, integer, 2.0f, layout);      /* large multipliers: saturation */
+            test_conv_s8(16, 5, 5, 7, 1, 1, 1, 1, 0, 0, 0, integer, 400.0f, layout);   /* 16 taps: two passes of eight */
+            test_conv_s8(64, 5, 5, 12, 1, 1, 1, 1, 0, 0, 0, integer, 3000.0f, layout); /* kws-like pointwise: 25 pixels, 12 channels */
+            test_conv_s8(4, 16, 16, 9, 3, 3, 1, 1, 1, 1, 0, integer, 1500.0f, layout); /* rows of 16: whole-row tiles, 9 channels */
+            test_conv_s8(3, 9, 10, 17, 3, 3, 2, 1, 1, 0, 1, integer, 1500.0f, layout); /* stride 2, 17 channels: three blocks */
+            test_fully_connected_s8(1, 37, 9, 0, integer, layout);
+            test_fully_connected_s8(3, 64, 10, 1, integer, layout);
+            test_fully_connected_s8(2, 5, 1, 0, integer, layout);
         }
         /* channels, map, kernel, stride, dilation, padding */
-        test_depthwise_s8(5, 25, 5, 3, 3, 1, 1, 1, integer);
-        test_depthwise_s8(3, 8, 9, 3, 3, 2, 1, 1, integer);
-        test_depthwise_s8(2, 7, 6, 3, 3, 1, 1, 0, integer);
-        test_depthwise_s8(3, 9, 8, 5, 3, 1, 1, 2, integer);
-        test_depthwise_s8(2, 9, 9, 3, 3, 1, 2, 3, integer);
-        test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer);
+        test_depthwise_s8(5, 25, 5, 3, 3, 1, 1, 1, integer, 0);
+        test_depthwise_s8(3, 8, 9, 3, 3, 2, 1, 1, integer, 0);
+        test_depthwise_s8(2, 7, 6, 3, 3, 1, 1, 0, integer, 0);
+        test_depthwise_s8(3, 9, 8, 5, 3, 1, 1, 2, integer, 0);
+        test_depthwise_s8(2, 9, 9, 3, 3, 1, 2, 3, integer, 0);
+        test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer, 0);
+        /* the flat 3x3 kernel (stride 1, padding 1): widths below, at and above eight, odd planes */
+        test_depthwise_s8(5, 25, 5, 3, 3, 1, 1, 1, integer, 1);
+        test_depthwise_s8(3, 8, 9, 3, 3, 1, 1, 1, integer, 1);
+        test_depthwise_s8(2, 7, 8, 3, 3, 1, 1, 1, integer, 1);
+        test_depthwise_s8(3, 5, 3, 3, 3, 1, 1, 1, integer, 1);
+        test_depthwise_s8(2, 6, 1, 3, 3, 1, 1, 1, integer, 1);
+        test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer, 1);
+        test_depthwise_s8(2, 12, 17, 3, 3, 1, 1, 1, integer, 1);
     }
     /* channels, map, output channels, kernel, stride, dilation, padding */
     test_conv_f32(3, 9, 7, 5, 3, 3, 1, 1, 1);   /* odd output channels: a padded block */

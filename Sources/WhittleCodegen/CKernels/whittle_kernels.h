@@ -125,6 +125,33 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 
+/* conv_s8_tiles.c (int8; AArch64 NEON, portable loops elsewhere)
+ *
+ * Weights of whittle_conv_s8_tiles and whittle_fully_connected_s8_tiles ("tiled"): int16, output
+ * channels in blocks of eight (the last block zero-padded); a block holds, for each tap t in
+ * (c, kh, kw) order (or input feature), its eight channels' weights side by side, so the block of
+ * channel m (a multiple of 8) starts at halfword m * taps. Their bias is folded: bias[m] - x_zero *
+ * (sum of w[m]), so the kernels multiply the input bytes as they are; every partial sum must fit
+ * int32 (the compiler checks |bias| + 255 * sum |w| < 2^31). */
+
+/* One image of one group, x int8 or uint8 (x_unsigned), y as rq says: y[m][oh][ow] =
+ * requant(bias[m] + sum of x * w over the taps, taps in the padding reading x_zero). `columns`
+ * is scratch of 8 * channels * kernel_h * kernel_w bytes. */
+WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
+                                          int32_t x_zero, const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
+                                          uint8_t *columns);
+
+/* y[r][n] = requant(bias[n] + sum over k < depth of x[r][k] * w[n][k]) for r < rows, x and y as
+ * for whittle_conv_s8_tiles. */
+WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int out_features, const void *x, int x_unsigned,
+                                                     const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y);
+
+/* whittle_depthwise_s8 for 3x3 filters with stride 1, no dilation and one tap of padding on every
+ * side (out_height = height, out_width = width), eight outputs of the flattened map at a time.
+ * `padded` is scratch of (height + 2) * width + 24 bytes. */
+WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
+                                                 const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
+
 /* conv_f32.c (float; fused multiply-add where FP_FAST_FMAF, NEON on the Raspberry Pi)
  *
  * Weights of whittle_conv_f32 and whittle_fully_connected_f32 ("blocked"): output channels in

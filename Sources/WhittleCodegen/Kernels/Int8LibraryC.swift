@@ -9,11 +9,16 @@ import WhittleOps
 /// depthwise) keep the generated loops of `QuantizedC`.
 enum Int8LibraryC {
     /// How a layer runs on the library.
-    enum Form {
+    enum Form: Equatable {
         /// Convolution with one group, or a fully connected layer: rows of `padded` taps.
         case matrix(padded: Int)
         /// One filter per channel.
         case depthwise
+        /// Convolution with one group, or a fully connected layer, on the tiled kernels of
+        /// `conv_s8_tiles.c` (`taps` per output channel; the layout `.tiles`).
+        case tiles(taps: Int)
+        /// A 3×3 depthwise layer with stride 1 and one tap of padding on every side (the layout `.tiles`).
+        case flatDepthwise
     }
 
     static var scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] {
@@ -27,6 +32,10 @@ enum Int8LibraryC {
         case .depthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
             return paddedPlane(g).h * paddedPlane(g).w + 16
+        case .tiles(let taps)?: return e.node.opType == "QLinearConv" ? 8 * taps : 0
+        case .flatDepthwise?:
+            let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
+            return (g.h + 2) * g.w + 24
         case nil: return 0
         }
     }
@@ -57,9 +66,54 @@ enum Int8LibraryC {
         guard wz.allSatisfy({ $0 == 0 }) else { return nil }
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights.shape[2...]))
         let group = try e.context.int("group", default: 1)
-        if group == 1 { return .matrix(padded: padded(g.c * g.kh * g.kw)) }
-        if group == g.c, g.m == g.c, try e.inputType(0).elementType == .int8, e.elementType == .int8 { return .depthwise }
+        let k = g.c * g.kh * g.kw
+        if group == 1 {
+            if e.int8Layout == .tiles, let values = weights.int64s(), let bias = e.has(8) ? e.constant(8)?.int64s() : Array(repeating: 0, count: g.m),
+               foldedBias(bias, rows: g.m, taps: k, zero: QuantizedC.zero(e, 2), weight: { values[$0 * k + $1] }) != nil {
+                return .tiles(taps: k)
+            }
+            return .matrix(padded: padded(k))
+        }
+        if group == g.c, g.m == g.c, try e.inputType(0).elementType == .int8, e.elementType == .int8 {
+            let flat = g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.pt == 1 && g.pl == 1
+                && g.oh == g.h && g.ow == g.w && g.w < 32768
+            return e.int8Layout == .tiles && flat ? .flatDepthwise : .depthwise
+        }
         return nil
+    }
+
+    /// The bias of the tiled kernels, bias[m] − x_zero · Σ w[m] (the kernels multiply the input as
+    /// it is), or nil when a partial sum could leave int32 (|folded bias| + 255 · Σ |w[m]| ≥ 2^31),
+    /// in which case the paired rows do the layer.
+    static func foldedBias(_ bias: [Int64], rows: Int, taps: Int, zero: Int64, weight: (Int, Int) -> Int64) -> [Int64]? {
+        guard bias.count == rows else { return nil }
+        var folded: [Int64] = []
+        folded.reserveCapacity(rows)
+        for m in 0..<rows {
+            var sum: Int64 = 0, magnitude: Int64 = 0
+            for t in 0..<taps {
+                let w = weight(m, t)
+                sum += w
+                magnitude += abs(w)
+            }
+            let value = bias[m] - zero * sum
+            guard abs(value) + 255 * magnitude < Int64(Int32.max) else { return nil }
+            folded.append(value)
+        }
+        return folded
+    }
+
+    /// The tiled layout of `whittle_kernels.h`: int16, channels in blocks of eight (the last
+    /// block padded with zero weights), each block tap by tap with its eight channels side by side.
+    static func tiledRows(_ rows: Int, _ taps: Int, value: (Int, Int) -> Int64) -> [Int64] {
+        var out: [Int64] = []
+        out.reserveCapacity((rows + 7) / 8 * 8 * taps)
+        for first in stride(from: 0, to: rows, by: 8) {
+            for t in 0..<taps {
+                for r in first..<(first + 8) { out.append(r < rows ? value(r, t) : 0) }
+            }
+        }
+        return out
     }
 
     /// The library form of a QGemm (quantized output, constant weights without zero points).
@@ -68,7 +122,15 @@ enum Int8LibraryC {
               try e.context.int("transA", default: 0) == 0 else { return nil }
         let bz = e.has(5) ? (e.constant(5)?.int64s() ?? [1]) : [0]
         guard bz.allSatisfy({ $0 == 0 }) else { return nil }
-        return .matrix(padded: padded(try e.inputShape(0)[1]))
+        let k = try e.inputShape(0)[1], n = try e.outputShape()[1]
+        if e.int8Layout == .tiles, let b = e.constant(3)?.int64s(), b.count == n * k,
+           let bias = e.has(6) ? e.constant(6)?.int64s() : Array(repeating: 0, count: n) {
+            let transB = try e.context.int("transB", default: 0) != 0
+            if foldedBias(bias, rows: n, taps: k, zero: QuantizedC.zero(e, 2), weight: { transB ? b[$0 * k + $1] : b[$1 * n + $0] }) != nil {
+                return .tiles(taps: k)
+            }
+        }
+        return .matrix(padded: padded(k))
     }
 
     /// The paired-row layout of `whittle_kernels.h`: rows of `k` taps padded to `padded` with
@@ -141,7 +203,15 @@ enum Int8LibraryC {
             w.line(geometry(g, channels: g.c))
             w.line("/* im2col, two pixels at a time, and a blocked matrix product (SMLAD with the DSP extension)\(e.wideWeights ? " on weights stored as int16" : ""). */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(e.wideWeights ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
-        case .depthwise:
+        case .tiles(let k):
+            guard let scratch = e.scratch, let folded = foldedBias(bias, rows: g.m, taps: k, zero: xz, weight: { weights[$0 * k + $1] }) else { return false }
+            let packed = e.weightArray("weights", .int16, integers: tiledRows(g.m, k) { weights[$0 * k + $1] })
+            let biasSymbol = e.weightArray("bias", .int32, integers: folded)
+            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
+            w.line(geometry(g, channels: g.c))
+            w.line("/* Eight output channels by eight pixels at a time on int16 weights (NEON on AArch64); the bias holds bias - x_zero * sum(w). */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (uint8_t *)\(scratch));")
+        case .depthwise, .flatDepthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
             guard let scratch = e.scratch else { return false }
             let filters = e.weightArray("weights", .int8, integers: weights)
@@ -149,20 +219,32 @@ enum Int8LibraryC {
             let inner = e.weightArray("inner_bias", .int32, integers: (0..<g.m).map { bias[$0] - Int64(xz) * sums[$0] })
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps), e))
             w.line(geometry(g, channels: g.c))
-            w.line("for (int n = 0; n < \(g.n); ++n) whittle_depthwise_s8(&g, \(e.x(0)) + n * \(inputPlane), \(xz), \(filters), \(inner), &rq, \(e.y(0)) + n * \(outputPlane), (int8_t *)\(scratch));")
+            let kernel = form == .flatDepthwise ? "whittle_depthwise3x3_s8_flat" : "whittle_depthwise_s8"
+            w.line("for (int n = 0; n < \(g.n); ++n) \(kernel)(&g, \(e.x(0)) + n * \(inputPlane), \(xz), \(filters), \(inner), &rq, \(e.y(0)) + n * \(outputPlane), (int8_t *)\(scratch));")
         }
         return true
     }
 
     /// Emits a QGemm on the library when it has a library form; false otherwise.
     static func qgemm(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool {
-        guard case .matrix(let padded)? = try gemmForm(e), let scratch = e.scratch, let b = e.constant(3)?.int64s() else { return false }
+        guard let form = try gemmForm(e), let b = e.constant(3)?.int64s() else { return false }
         let a = try e.inputShape(0), y = try e.outputShape()
         let (count, n, k) = (y[0], y[1], a[1])
         let transB = try e.context.int("transB", default: 0) != 0
         let (multipliers, _, _) = try QuantizedC.gemmParameters(e, columns: n)
         let bias = e.has(6) ? (e.constant(6)?.int64s() ?? []) : [Int64](repeating: 0, count: n)
         guard bias.count == n, b.count == n * k else { return false }
+        let weight: (Int, Int) -> Int64 = { transB ? b[$0 * k + $1] : b[$1 * n + $0] }
+        if case .tiles = form {
+            guard let folded = foldedBias(bias, rows: n, taps: k, zero: QuantizedC.zero(e, 2), weight: weight) else { return false }
+            let packed = e.weightArray("weights", .int16, integers: tiledRows(n, k, value: weight))
+            let biasSymbol = e.weightArray("bias", .int32, integers: folded)
+            let rows = (0..<n).flatMap { j in (0..<k).map { p in weight(j, p) } }
+            w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
+            w.line("whittle_fully_connected_s8_tiles(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(packed), \(biasSymbol), &rq, \(e.y(0)));")
+            return true
+        }
+        guard case .matrix(let padded) = form, let scratch = e.scratch else { return false }
         let packed = e.weightArray("weights", e.wideWeights ? .int16 : .int8,
                                    integers: packedRows(n, k, padded: padded, wide: e.wideWeights) { transB ? b[$0 * k + $1] : b[$1 * n + $0] })
         let biasSymbol = e.weightArray("bias", .int32, integers: bias)

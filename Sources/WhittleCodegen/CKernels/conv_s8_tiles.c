@@ -1,0 +1,378 @@
+/* conv_s8_tiles.c: int8 convolution, fully connected and depthwise layers for cores with a wide
+ * vector unit (AArch64 NEON, as on the Raspberry Pi 4 and 5), on the tiled weight layout of
+ * whittle_kernels.h.
+ *
+ * A convolution computes eight output channels by eight output pixels at a time: for each tap,
+ * one vector of the eight channels' weights (int16) and one vector of the eight pixels' inputs
+ * (widened from bytes) feed sixteen widening multiply-accumulates by lane, and the 64 sums stay in
+ * registers for the whole dot product. The input zero point is folded into the bias at compile
+ * time (sum((x - x_zero) * w) = sum(x * w) - x_zero * sum(w)), so the inputs are the tensor's bytes
+ * as they are: a pointwise layer reads its input planes directly, other layers copy windows of
+ * bytes (padding holds x_zero) into a small column buffer. Elsewhere (or with WHITTLE_PORTABLE)
+ * portable loops compute the same integer sums, so every variant gives identical outputs.
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include "whittle_kernels.h"
+
+#if defined(__aarch64__) && defined(__ARM_NEON) && !defined(__ARM_BIG_ENDIAN) && !defined(WHITTLE_PORTABLE)
+#include <arm_neon.h>
+#define WHITTLE_NEON64 1
+#endif
+#if defined(__GNUC__)
+#define WHITTLE_INLINE inline __attribute__((always_inline))
+#else
+#define WHITTLE_INLINE inline
+#endif
+/* How many of the next eight items (pixels, channels, features) remain of `left`. */
+static WHITTLE_INLINE int whittle_tile_count(int left) {
+    return left < 8 ? left : 8;
+}
+
+/* Requantizes the `count` (at most 8) sums acc of output channel m into out (int8 or uint8 bytes as
+ * rq says), as whittle_requant_general does: with float multipliers, (float)acc * multiplier is
+ * saturated to [low - zero, high - zero], rounded half to even and offset by the zero point (eight
+ * at a time with NEON; the saturation first makes the result the same for any sum). Inlined: it
+ * runs for every eight outputs. */
+static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m, const int32_t *acc, int count, uint8_t *out) {
+#if !defined(WHITTLE_INTEGER_REQUANT)
+    if (rq->multiplier) {
+        const float multiplier = rq->multiplier[m], low = (float)(rq->low - rq->zero), high = (float)(rq->high - rq->zero);
+#if defined(WHITTLE_NEON64)
+        const float32x4_t vm = vdupq_n_f32(multiplier), vl = vdupq_n_f32(low), vh = vdupq_n_f32(high);
+        const int32x4_t zero = vdupq_n_s32(rq->zero);
+        const float32x4_t f0 = vminq_f32(vmaxq_f32(vmulq_f32(vcvtq_f32_s32(vld1q_s32(acc)), vm), vl), vh);
+        const float32x4_t f1 = vminq_f32(vmaxq_f32(vmulq_f32(vcvtq_f32_s32(vld1q_s32(acc + 4)), vm), vl), vh);
+        const int32x4_t r0 = vaddq_s32(vcvtq_s32_f32(vrndnq_f32(f0)), zero), r1 = vaddq_s32(vcvtq_s32_f32(vrndnq_f32(f1)), zero);
+        /* The values are in the output type's range: narrowing keeps their low bytes. */
+        const uint8x8_t bytes = vmovn_u16(vreinterpretq_u16_s16(vcombine_s16(vmovn_s32(r0), vmovn_s32(r1))));
+        if (count == 8) {
+            vst1_u8(out, bytes);
+        } else {
+            uint8_t all[8];
+            vst1_u8(all, bytes);
+            for (int j = 0; j < count; ++j) out[j] = all[j];
+        }
+        return;
+#else
+        for (int j = 0; j < count; ++j) {
+            float v = (float)acc[j] * multiplier;
+            v = v < low ? low : v;
+            v = v > high ? high : v;
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+            /* |v| <= 2^16: adding and removing 1.5 * 2^23 rounds half to even. */
+            v = (v + 12582912.0f) - 12582912.0f;
+#else
+            v = rintf(v);
+#endif
+            out[j] = (uint8_t)((int32_t)v + rq->zero);
+        }
+        return;
+#endif
+    }
+#endif
+    for (int j = 0; j < count; ++j) out[j] = (uint8_t)whittle_requant_general(rq, m, acc[j]);
+}
+
+/* acc[i * 8 + j] = bias[i] + sum over taps t < k of w[t * 8 + i] * x_t[j] for channels i and pixels
+ * j < 8, where x_t is the 8 bytes at columns + t * stride (int8, or uint8 with x_unsigned). */
+static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *columns, int stride, int x_unsigned, const int32_t *bias,
+                            int32_t *acc) {
+#if defined(WHITTLE_NEON64)
+    int32x4_t a0 = vdupq_n_s32(bias[0]), b0 = a0, a1 = vdupq_n_s32(bias[1]), b1 = a1;
+    int32x4_t a2 = vdupq_n_s32(bias[2]), b2 = a2, a3 = vdupq_n_s32(bias[3]), b3 = a3;
+    int32x4_t a4 = vdupq_n_s32(bias[4]), b4 = a4, a5 = vdupq_n_s32(bias[5]), b5 = a5;
+    int32x4_t a6 = vdupq_n_s32(bias[6]), b6 = a6, a7 = vdupq_n_s32(bias[7]), b7 = a7;
+    /* Channel i's sums for pixels 0-3 (a) and 4-7 (b) gain x times lane i of the weights. */
+#define WHITTLE_TILE_STEP(xv)                                                                  \
+    do {                                                                                       \
+        const int16x8_t wv = vld1q_s16(w);                                                     \
+        a0 = vmlal_laneq_s16(a0, vget_low_s16(xv), wv, 0);                                     \
+        b0 = vmlal_high_laneq_s16(b0, xv, wv, 0);                                              \
+        a1 = vmlal_laneq_s16(a1, vget_low_s16(xv), wv, 1);                                     \
+        b1 = vmlal_high_laneq_s16(b1, xv, wv, 1);                                              \
+        a2 = vmlal_laneq_s16(a2, vget_low_s16(xv), wv, 2);                                     \
+        b2 = vmlal_high_laneq_s16(b2, xv, wv, 2);                                              \
+        a3 = vmlal_laneq_s16(a3, vget_low_s16(xv), wv, 3);                                     \
+        b3 = vmlal_high_laneq_s16(b3, xv, wv, 3);                                              \
+        a4 = vmlal_laneq_s16(a4, vget_low_s16(xv), wv, 4);                                     \
+        b4 = vmlal_high_laneq_s16(b4, xv, wv, 4);                                              \
+        a5 = vmlal_laneq_s16(a5, vget_low_s16(xv), wv, 5);                                     \
+        b5 = vmlal_high_laneq_s16(b5, xv, wv, 5);                                              \
+        a6 = vmlal_laneq_s16(a6, vget_low_s16(xv), wv, 6);                                     \
+        b6 = vmlal_high_laneq_s16(b6, xv, wv, 6);                                              \
+        a7 = vmlal_laneq_s16(a7, vget_low_s16(xv), wv, 7);                                     \
+        b7 = vmlal_high_laneq_s16(b7, xv, wv, 7);                                              \
+    } while (0)
+    if (x_unsigned) {
+        for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+            const int16x8_t xv = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(columns)));
+            WHITTLE_TILE_STEP(xv);
+        }
+    } else {
+        for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+            const int16x8_t xv = vmovl_s8(vld1_s8((const int8_t *)columns));
+            WHITTLE_TILE_STEP(xv);
+        }
+    }
+#undef WHITTLE_TILE_STEP
+    vst1q_s32(acc, a0);
+    vst1q_s32(acc + 4, b0);
+    vst1q_s32(acc + 8, a1);
+    vst1q_s32(acc + 12, b1);
+    vst1q_s32(acc + 16, a2);
+    vst1q_s32(acc + 20, b2);
+    vst1q_s32(acc + 24, a3);
+    vst1q_s32(acc + 28, b3);
+    vst1q_s32(acc + 32, a4);
+    vst1q_s32(acc + 36, b4);
+    vst1q_s32(acc + 40, a5);
+    vst1q_s32(acc + 44, b5);
+    vst1q_s32(acc + 48, a6);
+    vst1q_s32(acc + 52, b6);
+    vst1q_s32(acc + 56, a7);
+    vst1q_s32(acc + 60, b7);
+#else
+    /* Contiguous fixed-length inner loops, which compilers vectorize. */
+    int32_t sum[64];
+    for (int i = 0; i < 8; ++i) {
+        for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
+    }
+    for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+        int32_t x[8];
+        /* A byte as int8 (two's complement) or uint8, without an implementation-defined conversion. */
+        const int32_t sign = x_unsigned ? 0 : 256;
+        for (int j = 0; j < 8; ++j) x[j] = (int32_t)columns[j] - (sign & -((int32_t)columns[j] >> 7));
+        for (int i = 0; i < 8; ++i) {
+            const int32_t wi = w[i];
+            for (int j = 0; j < 8; ++j) sum[i * 8 + j] += wi * x[j];
+        }
+    }
+    memcpy(acc, sum, sizeof sum);
+#endif
+}
+
+/* The bytes of the windows of output pixels p .. p + count - 1 (count <= 8) into columns[t * 8 + j]
+ * for taps t in (c, kh, kw) order; taps in the padding, and pixels j >= count, hold x_zero's byte.
+ * The geometry is copied into locals: stores through a character type would otherwise make the
+ * compiler reload it for every byte. */
+static void whittle_tile_columns(const whittle_conv_geometry *geometry, const uint8_t *x, int32_t x_zero, int p, int count,
+                                 uint8_t *columns) {
+    const whittle_conv_geometry g = *geometry;
+    const uint8_t fill = (uint8_t)(x_zero & 255);
+    const int plane = g.height * g.width;
+    const int oh = p / g.out_width, ow = p % g.out_width;
+    if (count == 8 && g.stride_w == 1 && ow + 8 <= g.out_width) {
+        /* Eight pixels of one output row: each tap is eight consecutive bytes of an input row. */
+        const int ih0 = oh * g.stride_h - g.pad_top, iw0 = ow - g.pad_left;
+        uint8_t *to = columns;
+        for (int c = 0; c < g.channels; ++c) {
+            for (int kh = 0; kh < g.kernel_h; ++kh) {
+                const int ih = ih0 + kh * g.dilation_h;
+                const uint8_t *row = x + c * plane + ih * g.width;
+                if ((unsigned)ih >= (unsigned)g.height) {
+                    memset(to, fill, (size_t)(8 * g.kernel_w));
+                    to += 8 * g.kernel_w;
+                    continue;
+                }
+                for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
+                    const int iw = iw0 + kw * g.dilation_w;
+                    if (iw >= 0 && iw + 8 <= g.width) {
+                        memcpy(to, row + iw, 8);
+                    } else {
+                        for (int j = 0; j < 8; ++j) to[j] = (unsigned)(iw + j) < (unsigned)g.width ? row[iw + j] : fill;
+                    }
+                }
+            }
+        }
+        return;
+    }
+    for (int j = 0; j < 8; ++j) {
+        const int q = p + j, qh = q / g.out_width, qw = q % g.out_width;
+        const int ih0 = qh * g.stride_h - g.pad_top, iw0 = qw * g.stride_w - g.pad_left;
+        const int inside = ih0 >= 0 && ih0 + (g.kernel_h - 1) * g.dilation_h < g.height && iw0 >= 0 &&
+                           iw0 + (g.kernel_w - 1) * g.dilation_w < g.width;
+        uint8_t *to = columns + j;
+        if (j >= count) {
+            for (int t = 0; t < g.channels * g.kernel_h * g.kernel_w; ++t) to[8 * t] = fill;
+        } else if (inside) {
+            /* The whole window is inside the map: no bounds checks. */
+            const uint8_t *first = x + ih0 * g.width + iw0;
+            for (int c = 0; c < g.channels; ++c, first += plane) {
+                const uint8_t *row = first;
+                for (int kh = 0; kh < g.kernel_h; ++kh, row += g.dilation_h * g.width) {
+                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) *to = row[kw * g.dilation_w];
+                }
+            }
+        } else {
+            for (int c = 0; c < g.channels; ++c) {
+                for (int kh = 0; kh < g.kernel_h; ++kh) {
+                    const int ih = ih0 + kh * g.dilation_h, inside_row = (unsigned)ih < (unsigned)g.height;
+                    const uint8_t *row = x + c * plane + ih * g.width;
+                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
+                        const int iw = iw0 + kw * g.dilation_w;
+                        *to = inside_row && (unsigned)iw < (unsigned)g.width ? row[iw] : fill;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Convolution of one image (one group) on tiled weights; see whittle_kernels.h. */
+WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
+                                          int32_t x_zero, const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
+                                          uint8_t *columns) {
+    const int k = g->channels * g->kernel_h * g->kernel_w, plane = g->height * g->width;
+    const int pixels = g->out_height * g->out_width;
+    /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
+    const int direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+                       g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
+    int32_t acc[64], edge[8];
+    for (int p = 0; p < pixels; p += 8) {
+        const int count = whittle_tile_count(pixels - p);
+        const uint8_t *from = columns;
+        int stride = 8;
+        if (direct && count == 8) {
+            from = (const uint8_t *)x + p;
+            stride = plane;
+        } else {
+            whittle_tile_columns(g, (const uint8_t *)x, x_zero, p, count, columns);
+        }
+        for (int m = 0; m < out_channels; m += 8) {
+            const int n = whittle_tile_count(out_channels - m);
+            const int32_t *b = bias + m;
+            if (n < 8) {
+                /* The last block's missing channels have zero weights; their sums are dropped. */
+                for (int i = 0; i < 8; ++i) edge[i] = i < n ? bias[m + i] : 0;
+                b = edge;
+            }
+            whittle_tile_s8(k, w + m * k, from, stride, x_unsigned, b, acc);
+            for (int i = 0; i < n; ++i) whittle_tile_requant(rq, m + i, acc + 8 * i, count, (uint8_t *)y + (m + i) * pixels + p);
+        }
+    }
+}
+
+/* Fully connected layer on tiled weights; see whittle_kernels.h. */
+WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int out_features, const void *x, int x_unsigned,
+                                                     const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y) {
+    for (int r = 0; r < rows; ++r) {
+        const uint8_t *in = (const uint8_t *)x + r * depth;
+        uint8_t *out = (uint8_t *)y + r * out_features;
+        for (int m = 0; m < out_features; m += 8) {
+            const int n = whittle_tile_count(out_features - m);
+            const int16_t *wm = w + m * depth;
+            int32_t acc[8];
+            for (int i = 0; i < 8; ++i) acc[i] = i < n ? bias[m + i] : 0;
+#if defined(WHITTLE_NEON64)
+            {
+                /* Eight channels' weights of one tap times that tap's input. */
+                int32x4_t lo = vld1q_s32(acc), hi = vld1q_s32(acc + 4);
+                for (int t = 0; t < depth; ++t, wm += 8) {
+                    const int16x8_t wv = vld1q_s16(wm);
+                    const int16_t v = x_unsigned ? (int16_t)in[t] : (int16_t)((const int8_t *)in)[t];
+                    lo = vmlal_n_s16(lo, vget_low_s16(wv), v);
+                    hi = vmlal_high_n_s16(hi, wv, v);
+                }
+                vst1q_s32(acc, lo);
+                vst1q_s32(acc + 4, hi);
+            }
+#else
+            for (int t = 0; t < depth; ++t, wm += 8) {
+                const int32_t v = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
+                for (int i = 0; i < 8; ++i) acc[i] += wm[i] * v;
+            }
+#endif
+            for (int i = 0; i < n; ++i) out[m + i] = (uint8_t)whittle_requant_general(rq, m + i, acc[i]);
+        }
+    }
+}
+
+/* Depthwise 3x3 convolution, stride 1, padding 1 on every side; see whittle_kernels.h. */
+WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
+                                                 const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded) {
+    const int width = g->width, plane = g->height * g->width;
+    /* Row -1 (x_zero) at base[0], the map from base[width], row `height` (x_zero) after it; the
+     * 8 bytes before and 16 after cover the first and last vectors' reach. */
+    int8_t *base = padded + 8;
+    memset(padded, (unsigned char)(x_zero & 255), (size_t)(plane + 2 * width) + 24);
+    for (int c = 0; c < g->channels; ++c) {
+        const int8_t *wc = w + 9 * c;
+        int8_t *out = y + c * plane;
+        memcpy(base + width, x + c * plane, (size_t)plane);
+#if defined(WHITTLE_NEON64)
+        if (width < 32768) {
+            /* Eight consecutive outputs i of the flattened map at a time; tap (kh, kw) of output i is
+             * base[i + kh * width + kw - 1], except that left taps of column 0 and right taps of the
+             * last column would read the neighbouring row: those lanes take x_zero (the padding). */
+            const int16x8_t zero = vdupq_n_s16((int16_t)x_zero);
+            const uint16x8_t last = vdupq_n_u16((uint16_t)(width - 1)), wrap = vdupq_n_u16((uint16_t)width);
+            const uint16x8_t step = vdupq_n_u16((uint16_t)(8 % width)), none = vdupq_n_u16(0);
+            static const uint16_t lanes[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+            uint16x8_t column = vld1q_u16(lanes);
+            const int32x4_t bias = vdupq_n_s32(inner_bias[c]);
+            /* The nine weights as int16 lanes (taps 0-7, and tap 8 alone). */
+            const int16x8_t w07 = vmovl_s8(vld1_s8(wc));
+            const int16x4_t w8 = vdup_n_s16((int16_t)wc[8]);
+            /* Lanes 0-7 modulo the width (a width below 8 wraps several times). */
+            while (vmaxvq_u16(column) >= (uint16_t)width) column = vsubq_u16(column, vandq_u16(vcgeq_u16(column, wrap), wrap));
+            for (int i = 0; i < plane; i += 8) {
+                const uint16x8_t left = vceqq_u16(column, none), right = vceqq_u16(column, last);
+                const int8_t *r0 = base + i - 1, *r1 = r0 + width, *r2 = r1 + width;
+                int32x4_t lo = bias, hi = bias;
+                int32_t acc[8];
+                int16x8_t t;
+                t = vbslq_s16(left, zero, vmovl_s8(vld1_s8(r0)));
+                lo = vmlal_laneq_s16(lo, vget_low_s16(t), w07, 0);
+                hi = vmlal_high_laneq_s16(hi, t, w07, 0);
+                t = vmovl_s8(vld1_s8(r0 + 1));
+                lo = vmlal_laneq_s16(lo, vget_low_s16(t), w07, 1);
+                hi = vmlal_high_laneq_s16(hi, t, w07, 1);
+                t = vbslq_s16(right, zero, vmovl_s8(vld1_s8(r0 + 2)));
+                lo = vmlal_laneq_s16(lo, vget_low_s16(t), w07, 2);
+                hi = vmlal_high_laneq_s16(hi, t, w07, 2);
+                t = vbslq_s16(left, zero, vmovl_s8(vld1_s8(r1)));
+                lo = vmlal_laneq_s16(lo, vget_low_s16(t), w07, 3);
+                hi = vmlal_high_laneq_s16(hi, t, w07, 3);
+                t = vmovl_s8(vld1_s8(r1 + 1));
+                lo = vmlal_laneq_s16(lo, vget_low_s16(t), w07, 4);
+                hi = vmlal_high_laneq_s16(hi, t, w07, 4);
+                t = vbslq_s16(right, zero, vmovl_s8(vld1_s8(r1 + 2)));
+                lo = vmlal_laneq_s16(lo, vget_low_s16(t), w07, 5);
+                hi = vmlal_high_laneq_s16(hi, t, w07, 5);
+                t = vbslq_s16(left, zero, vmovl_s8(vld1_s8(r2)));
+                lo = vmlal_laneq_s16(lo, vget_low_s16(t), w07, 6);
+                hi = vmlal_high_laneq_s16(hi, t, w07, 6);
+                t = vmovl_s8(vld1_s8(r2 + 1));
+                lo = vmlal_laneq_s16(lo, vget_low_s16(t), w07, 7);
+                hi = vmlal_high_laneq_s16(hi, t, w07, 7);
+                t = vbslq_s16(right, zero, vmovl_s8(vld1_s8(r2 + 2)));
+                lo = vmlal_s16(lo, vget_low_s16(t), w8);
+                hi = vmlal_high_s16(hi, t, vcombine_s16(w8, w8));
+                vst1q_s32(acc, lo);
+                vst1q_s32(acc + 4, hi);
+                whittle_tile_requant(rq, c, acc, whittle_tile_count(plane - i), (uint8_t *)out + i);
+                column = vaddq_u16(column, step);
+                column = vsubq_u16(column, vandq_u16(vcgeq_u16(column, wrap), wrap));
+            }
+            continue;
+        }
+#endif
+        for (int i = 0; i < plane; i += 8) {
+            const int n = whittle_tile_count(plane - i);
+            int32_t acc[8];
+            for (int j = 0; j < n; ++j) {
+                const int col = (i + j) % width;
+                const int8_t *r = base + i + j - 1;
+                int32_t sum = inner_bias[c];
+                for (int kh = 0; kh < 3; ++kh, r += width) {
+                    sum += (col > 0 ? r[0] : x_zero) * wc[3 * kh] + r[1] * wc[3 * kh + 1];
+                    sum += (col < width - 1 ? r[2] : x_zero) * wc[3 * kh + 2];
+                }
+                acc[j] = sum;
+            }
+            whittle_tile_requant(rq, c, acc, n, (uint8_t *)out + i);
+        }
+    }
+}
