@@ -8,8 +8,9 @@ import WhittleONNX
 /// The int8 library kernels (`conv_s8.c`) inside whole models: a network of layers with awkward
 /// shapes (27 taps, odd channel counts, a depthwise layer with stride 2 and one on a 5-wide map,
 /// a pointwise layer with 5 channels, a fully connected layer of 150 inputs), quantized by
-/// Whittle, compiled, and run on the host, on a Cortex-M4F (the SMLAD path) and on a Cortex-M0+
-/// (portable loops, integer-only requantization): every output equals the interpreter's.
+/// Whittle, compiled, and run on the host (paired and tiled layouts), on a Cortex-M4F (the SMLAD
+/// path), on a Cortex-M0+ (portable loops, integer-only requantization) and on a Raspberry Pi 4
+/// (the NEON tiles): every output equals the interpreter's.
 struct Int8KernelTests {
     /// x [1, 3, 9, 10] → 3×3 conv to 5 → ReLU → depthwise 3×3 stride 2 → pointwise to 7 →
     /// ReLU → depthwise 3×3 on 5×5 → Flatten → Gemm to 10.
@@ -77,7 +78,26 @@ struct Int8KernelTests {
         for c in comparisons where c.decides { #expect(c.passed && c.maxAbsError == 0, "\(c.name): \(c.maxAbsError)") }
     }
 
-    @Test(arguments: ["cortex-m4f", "rp2040"])
+    /// The tiled layout's portable loops (the twin of the AArch64 NEON kernels) in the whole model.
+    @Test func tiledKernelsMatchTheInterpreterOnTheHost() throws {
+        let directory = CBackendTests.workDirectory("int8-edges-tiles")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (analyzed, inputs) = try Self.quantized(in: directory)
+        var options = ModelVerifier.Options()
+        options.compile.int8Layout = .tiles
+        let compiled = try ModelCompiler.compile(analyzed, options: options.compile)
+        let report = CompileReport(compiled)
+        #expect(report.layers.filter { $0.kernels == ["whittle_conv_s8_tiles"] }.count == 2)
+        // The stride-2 depthwise layer keeps the general kernel; the 3×3 one on 5×5 with padding 1 is flat.
+        #expect(report.layers.filter { $0.kernels == ["whittle_depthwise_s8"] }.count == 1)
+        #expect(report.layers.filter { $0.kernels == ["whittle_depthwise3x3_s8_flat"] }.count == 1)
+        #expect(compiled.bundle.source.contains("whittle_fully_connected_s8_tiles(1, 175, 10,"))
+        let comparisons = try ModelVerifier.verify(analyzed, inputs: inputs, options: options, workDirectory: directory + "/c")
+        for c in comparisons where c.decides { #expect(c.passed && c.maxAbsError == 0, "\(c.name): \(c.maxAbsError)") }
+    }
+
+    @Test(arguments: ["cortex-m4f", "rp2040", "rpi4"])
     func awkwardShapesMatchTheInterpreterOnDevices(target: String) throws {
         guard TargetTests.emulatorsInstalled else {
             if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the cross compilers and QEMU are not installed") }
