@@ -82,9 +82,11 @@ public enum CEmitter {
     public static var supportedOperators: [String] { kernels.keys.sorted() }
 
     /// `integerOnly` makes the integer kernels requantize without floating point (for cores without an FPU);
-    /// `int8Layout` is how the int8 matrix kernels keep their weights (see `Int8WeightLayout`).
+    /// `weightLayout` is how the int8 convolution and matrix kernels keep their weights (see `WeightLayout`);
+    /// `floatTiles` puts float convolutions on `whittle_conv_f32_tiles`.
     public static func emit(model: Model, types: InferenceResult, plan: MemoryPlan, name: String, source: String,
-                            integerOnly: Bool = false, int8Layout: Int8WeightLayout = .pairs, sparse: SparsePolicy = .auto, withWeights: Bool = true,
+                            integerOnly: Bool = false, weightLayout: WeightLayout = .pairs, floatTiles: Bool = false,
+                            sparse: SparsePolicy = .auto, withWeights: Bool = true,
                             weightFormat: WeightFormat = .c,
                             progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> CSourceBundle {
         let graph = types.graph
@@ -140,7 +142,8 @@ public enum CEmitter {
                 }
                 let inPlace = outputs.contains { (_, v) in node.inputs.contains { plan.storage[$0] == plan.storage[v] && plan.offset(of: v) != nil } }
                 var emission = try self.emission(index, model: model, types: types, inPlace: inPlace, integerOnly: integerOnly, sparse: sparse)
-                emission.int8Layout = int8Layout
+                emission.weightLayout = weightLayout
+                emission.floatTiles = floatTiles
                 emission.symbolPrefix = prefix + "_" + function
                 let scratchBuffer = plan.scratch[index]
                 if scratchBuffer != nil { emission.scratch = "scratch" }
@@ -273,12 +276,14 @@ public enum CEmitter {
     /// The scratch bytes each node's kernel asks for (by node index), to be planned in the arena
     /// (`MemoryPlanner.plan(_:scratch:)`) before `emit`.
     public static func scratchRequests(model: Model, types: InferenceResult, integerOnly: Bool = false,
-                                       int8Layout: Int8WeightLayout = .pairs, sparse: SparsePolicy = .auto) throws -> [Int: Int] {
+                                       weightLayout: WeightLayout = .pairs, floatTiles: Bool = false,
+                                       sparse: SparsePolicy = .auto) throws -> [Int: Int] {
         var requests: [Int: Int] = [:]
         for (index, node) in types.graph.nodes.enumerated() {
             guard let need = scratchNeeds[node.qualifiedOpType] else { continue }
             var e = try emission(index, model: model, types: types, inPlace: false, integerOnly: integerOnly, sparse: sparse)
-            e.int8Layout = int8Layout
+            e.weightLayout = weightLayout
+            e.floatTiles = floatTiles
             let bytes = try need(e)
             if bytes > 0 { requests[index] = bytes }
         }

@@ -8,6 +8,7 @@ enum KernelSources {
         ("conv_s8.c", conv_s8_c),
         ("conv_s8_tiles.c", conv_s8_tiles_c),
         ("conv_f32.c", conv_f32_c),
+        ("conv_f32_tiles.c", conv_f32_tiles_c),
         ("sparse_gemv.c", sparse_gemv_c),
         ("sparse_conv.c", sparse_conv_c),
         ("binary.c", binary_c),

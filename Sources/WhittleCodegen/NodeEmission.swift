@@ -12,10 +12,12 @@ struct NodeEmission {
     let inPlace: Bool
     /// Requantize with integer arithmetic only (cores without an FPU).
     var integerOnly = false
-    /// How the int8 matrix kernels keep their weights.
-    var int8Layout = Int8WeightLayout.pairs
+    /// How the int8 convolution and matrix kernels keep their weights.
+    var weightLayout = WeightLayout.pairs
+    /// Float convolutions on the tiled kernels (eight channels by eight pixels).
+    var floatTiles = false
     /// Int16 paired rows (cores with the DSP extension: SMLAD takes them without unpacking, at twice the flash).
-    var wideWeights: Bool { int8Layout == .widePairs }
+    var wideWeights: Bool { weightLayout == .widePairs }
     /// When weights with zeros get a sparse form (`--sparse`).
     var sparse = SparsePolicy.auto
     /// Constant arrays the kernel adds to the weights file, and its note for the report.
@@ -155,12 +157,13 @@ extension CWriter {
 
 /// How the int8 convolution and matrix kernels keep their weights (`whittle_kernels.h`), chosen per
 /// target: each layout has its kernels, and every layout gives the same outputs.
-public enum Int8WeightLayout: Sendable {
+public enum WeightLayout: Sendable {
     /// Paired rows of int8 (`whittle_conv_s8`): the portable layout, and the smallest.
     case pairs
     /// Paired rows of int16: SMLAD multiplies them without unpacking (cores with the DSP extension).
     case widePairs
     /// Blocks of eight channels of int16, tap by tap (`whittle_conv_s8_tiles`), with the input zero
-    /// point folded into the bias: eight channels by eight pixels per pass on AArch64 NEON.
+    /// point folded into the bias: eight channels by eight pixels per pass (AArch64 NEON, and hosts
+    /// whose compilers vectorize the portable loops).
     case tiles
 }

@@ -379,7 +379,7 @@ void qemu_plugin_outs(const char *string);
   "compiler": "cc",
   "cflags": ["-O2"],
   "fpu": "double",
-  "features": [],
+  "features": ["simd"],
   "flash_bytes": 0,
   "ram_bytes": 0
 }

@@ -19,10 +19,12 @@ public struct CompileOptions: Sendable {
     public var withWeights = true
     /// C initializers or a binary blob (`--weights`); `auto` chooses by size.
     public var weightFormat = WeightFormat.auto
-    /// How the int8 convolution and matrix kernels keep their weights (set from the target by `adopt`:
+    /// How the convolution and matrix kernels keep their weights (set from the target by `adopt`:
     /// int16 pairs for SMLAD with the DSP extension, int16 tiles for AArch64 NEON; faster, at twice
     /// those weights' flash).
-    public var int8Layout = Int8WeightLayout.pairs
+    public var weightLayout = WeightLayout.pairs
+    /// Float convolutions on the tiled kernels (`whittle_conv_f32_tiles`; set by `adopt` where int8 tiles apply).
+    public var floatTiles = false
     /// Keep those weights int8 whatever the target (`--int8-weights`: half the flash, slower).
     public var int8Weights = false
     /// Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.
@@ -117,13 +119,13 @@ public enum ModelCompiler {
                 types = try ShapeInference.run(optimized)
             }
             try checkSizes(types.graph)
-            let scratch = try CEmitter.scratchRequests(model: optimized, types: types, integerOnly: options.integerOnly, int8Layout: options.int8Layout,
-                                                       sparse: options.sparse)
+            let scratch = try CEmitter.scratchRequests(model: optimized, types: types, integerOnly: options.integerOnly, weightLayout: options.weightLayout,
+                                                       floatTiles: options.floatTiles, sparse: options.sparse)
             let plan = try MemoryPlanner.plan(types.graph, scratch: scratch)
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
                                            source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
-                                           integerOnly: options.integerOnly, int8Layout: options.int8Layout,
+                                           integerOnly: options.integerOnly, weightLayout: options.weightLayout, floatTiles: options.floatTiles,
                                            sparse: options.sparse, withWeights: options.withWeights,
                                            weightFormat: options.weightFormat, progress: progress)
             return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
@@ -242,18 +244,19 @@ public struct CompileReport: Codable, Sendable {
 
 extension CompileOptions {
     /// The kernel choices a target's description implies: integer-only requantization without an FPU,
-    /// int16 weights for the SMLAD kernels with the DSP extension, or for the NEON tiles of AArch64 cores
-    /// (NEON without the 32-bit DSP instructions), unless `int8Weights`.
+    /// int16 weights for the SMLAD kernels with the DSP extension, or for the tiles of AArch64 NEON cores
+    /// (NEON without the 32-bit DSP instructions) and of hosts whose compilers vectorize the tiles'
+    /// portable loops (`simd`), unless `int8Weights`.
     public mutating func adopt(_ target: TargetDescription) {
         integerOnly = target.fpu == "none"
+        let tiles = !target.features.contains("dsp") && (target.features.contains("neon") || target.features.contains("simd"))
+        floatTiles = tiles
         if int8Weights {
-            int8Layout = .pairs
+            weightLayout = .pairs
         } else if target.features.contains("dsp") {
-            int8Layout = .widePairs
-        } else if target.features.contains("neon") {
-            int8Layout = .tiles
+            weightLayout = .widePairs
         } else {
-            int8Layout = .pairs
+            weightLayout = tiles ? .tiles : .pairs
         }
     }
 }

@@ -617,17 +617,18 @@ static float f_x[4096], f_w[8192], f_blocked[8192 + 64], f_bias[68], f_y[4096], 
 static int f_close(float got, double sum, double magnitude) { return fabs((double)got - sum) <= 1e-5 * (magnitude + 1.0); }
 
 /* Rows x taps weights in the blocked layout (four rows per block, tap by tap). */
-static void f_block(int rows, int taps) {
-    const int padded = (rows + 3) / 4 * 4;
-    for (int b = 0; b < padded; b += 4) {
+/* Blocks of `block` (4: the blocked layout, 8: the tiled one) rows, tap by tap, and a padded bias. */
+static void f_block(int rows, int taps, int block) {
+    const int padded = (rows + block - 1) / block * block;
+    for (int b = 0; b < padded; b += block) {
         for (int k = 0; k < taps; ++k) {
-            for (int r = b; r < b + 4; ++r) f_blocked[b * taps + k * 4 + (r - b)] = r < rows ? f_w[r * taps + k] : 0.0f;
+            for (int r = b; r < b + block; ++r) f_blocked[b * taps + k * block + (r - b)] = r < rows ? f_w[r * taps + k] : 0.0f;
         }
     }
     for (int r = 0; r < padded; ++r) f_bias[r] = r < rows ? random_float() : 0.0f;
 }
 
-static void test_conv_f32(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad) {
+static void test_conv_f32(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad, int tiles) {
     whittle_conv_geometry g;
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
     const int taps = c * kh * kw;
@@ -635,8 +636,13 @@ static void test_conv_f32(int c, int h, int w, int m, int kh, int kw, int stride
     g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
     for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
     for (int i = 0; i < m * taps; ++i) f_w[i] = random_float();
-    f_block(m, taps);
-    whittle_conv_f32(&g, m, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_blocked, f_bias, f_y, f_columns);
+    f_block(m, taps, tiles ? 8 : 4);
+    if (tiles) {
+        whittle_conv_f32_tiles(&g, m, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_blocked, f_bias, f_y,
+                               (float *)at_guard_in(1, f_columns, sizeof(float) * (size_t)(8 * taps)));
+    } else {
+        whittle_conv_f32(&g, m, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_blocked, f_bias, f_y, f_columns);
+    }
     for (int o = 0; o < m; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -656,14 +662,14 @@ static void test_conv_f32(int c, int h, int w, int m, int kh, int kw, int stride
             }
         }
     }
-    check(bad == 0, "whittle_conv_f32 outputs differ from plain loops:", bad);
+    check(bad == 0, tiles ? "whittle_conv_f32_tiles outputs differ from plain loops:" : "whittle_conv_f32 outputs differ from plain loops:", bad);
 }
 
 static void test_fully_connected_f32(int rows, int depth, int n) {
     long bad = 0;
     for (int i = 0; i < rows * depth; ++i) f_x[i] = random_float();
     for (int i = 0; i < n * depth; ++i) f_w[i] = random_float();
-    f_block(n, depth);
+    f_block(n, depth, 4);
     whittle_fully_connected_f32(rows, depth, n, (const float *)at_guard(f_x, sizeof(float) * (size_t)(rows * depth)), f_blocked, f_bias, f_y);
     for (int r = 0; r < rows; ++r) {
         for (int j = 0; j < n; ++j) {
@@ -679,7 +685,7 @@ static void test_fully_connected_f32(int rows, int depth, int n) {
     check(bad == 0, "whittle_fully_connected_f32 outputs differ from plain loops:", bad);
 }
 
-static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad) {
+static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int flat) {
     whittle_conv_geometry g;
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
     const int taps = kh * kw;
@@ -688,11 +694,17 @@ static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, 
     for (int i = 0; i < c * h * w; ++i) f_x[i] = random_float();
     for (int i = 0; i < c * taps; ++i) f_w[i] = random_float();
     for (int i = 0; i < c; ++i) f_bias[i] = random_float();
-    /* The scratch too ends at a guard page: padded_h * padded_w floats, as documented. */
+    /* The scratch too ends at a guard page: padded_h * padded_w + 16 floats, as documented. */
     const size_t scratch = sizeof(float) * (size_t)(((g.out_height - 1) * stride + (kh - 1) * dilation + 1) *
-                                                    ((g.out_width - 1) * stride + (kw - 1) * dilation + 1));
-    whittle_depthwise_f32(&g, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_w, f_bias, f_y,
-                          (float *)at_guard_in(1, f_padded, scratch));
+                                                    ((g.out_width - 1) * stride + (kw - 1) * dilation + 1) + 16);
+    if (flat) {
+        /* whittle_depthwise3x3_f32_flat: (height + 2) * width + 24 floats of scratch. */
+        whittle_depthwise3x3_f32_flat(&g, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_w, f_bias, f_y,
+                                      (float *)at_guard_in(1, f_padded, sizeof(float) * (size_t)((h + 2) * w + 24)));
+    } else {
+        whittle_depthwise_f32(&g, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_w, f_bias, f_y,
+                              (float *)at_guard_in(1, f_padded, scratch));
+    }
     for (int o = 0; o < c; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -710,7 +722,7 @@ static void test_depthwise_f32(int c, int h, int w, int kh, int kw, int stride, 
             }
         }
     }
-    check(bad == 0, "whittle_depthwise_f32 outputs differ from plain loops:", bad);
+    check(bad == 0, flat ? "whittle_depthwise3x3_f32_flat outputs differ from plain loops:" : "whittle_depthwise_f32 outputs differ from plain loops:", bad);
 }
 
 /* Recurrent layers against a direct transcription of ONNX's equations (double precision, layout 0
@@ -995,25 +1007,40 @@ int main(void) {
         test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer, 1);
         test_depthwise_s8(2, 12, 17, 3, 3, 1, 1, 1, integer, 1);
     }
-    /* channels, map, output channels, kernel, stride, dilation, padding */
-    test_conv_f32(3, 9, 7, 5, 3, 3, 1, 1, 1);   /* odd output channels: a padded block */
-    test_conv_f32(4, 6, 5, 8, 1, 1, 1, 1, 0);   /* pointwise, 5-wide map */
-    test_conv_f32(8, 6, 6, 8, 1, 1, 1, 1, 0);   /* pointwise, input up to the guard page (GCC 12 once read past it) */
-    test_conv_f32(16, 4, 4, 4, 1, 1, 1, 1, 0);
-    test_conv_f32(7, 5, 5, 3, 1, 1, 2, 1, 0);   /* strided 1x1: im2col */
-    test_conv_f32(2, 11, 9, 4, 3, 3, 2, 2, 3);  /* padding wider than the reach */
-    test_conv_f32(1, 12, 6, 6, 4, 2, 2, 1, 1);
-    test_conv_f32(5, 1, 1, 9, 1, 1, 1, 1, 0);   /* 1x1 map: one pixel */
-    test_conv_f32(3, 3, 3, 2, 3, 3, 1, 1, 1);   /* 9 pixels: a last single one */
+    /* channels, map, output channels, kernel, stride, dilation, padding; blocked (4) or tiled (8) weights */
+    for (int tiles = 0; tiles < 2; ++tiles) {
+        test_conv_f32(3, 9, 7, 5, 3, 3, 1, 1, 1, tiles);   /* odd output channels: a padded block */
+        test_conv_f32(4, 6, 5, 8, 1, 1, 1, 1, 0, tiles);   /* pointwise, 5-wide map */
+        test_conv_f32(8, 6, 6, 8, 1, 1, 1, 1, 0, tiles);   /* pointwise, input up to the guard page (GCC 12 once read past it) */
+        test_conv_f32(16, 4, 4, 4, 1, 1, 1, 1, 0, tiles);
+        test_conv_f32(7, 5, 5, 3, 1, 1, 2, 1, 0, tiles);   /* strided 1x1: im2col */
+        test_conv_f32(2, 11, 9, 4, 3, 3, 2, 2, 3, tiles);  /* padding wider than the reach */
+        test_conv_f32(1, 12, 6, 6, 4, 2, 2, 1, 1, tiles);
+        test_conv_f32(5, 1, 1, 9, 1, 1, 1, 1, 0, tiles);   /* 1x1 map: one pixel */
+        test_conv_f32(3, 3, 3, 2, 3, 3, 1, 1, 1, tiles);   /* 9 pixels: a last single one */
+        test_conv_f32(16, 16, 16, 9, 3, 3, 1, 1, 1, tiles);  /* rows of 16: whole-row tiles, 9 channels */
+        test_conv_f32(64, 5, 5, 12, 1, 1, 1, 1, 0, tiles);   /* kws-like pointwise: 25 pixels */
+        test_conv_f32(3, 9, 10, 17, 3, 3, 2, 1, 1, tiles);   /* stride 2, 17 channels: three blocks */
+    }
     test_fully_connected_f32(1, 37, 9);
     test_fully_connected_f32(3, 64, 10);
     test_fully_connected_f32(2, 5, 1);
-    test_depthwise_f32(5, 25, 5, 3, 3, 1, 1, 1);
-    test_depthwise_f32(3, 8, 9, 3, 3, 2, 1, 1);
-    test_depthwise_f32(2, 7, 6, 3, 3, 1, 1, 0);
-    test_depthwise_f32(3, 9, 8, 5, 3, 1, 1, 2);
-    test_depthwise_f32(2, 9, 9, 3, 3, 1, 2, 3);
-    test_depthwise_f32(4, 1, 1, 3, 3, 1, 1, 1);
+    test_depthwise_f32(5, 25, 5, 3, 3, 1, 1, 1, 0);
+    test_depthwise_f32(3, 8, 9, 3, 3, 2, 1, 1, 0);
+    test_depthwise_f32(2, 16, 16, 3, 3, 2, 1, 1, 0);  /* stride 2: whole vectors of four */
+    test_depthwise_f32(2, 9, 7, 3, 3, 2, 1, 0, 0);    /* stride 2 without padding, odd sizes */
+    test_depthwise_f32(2, 7, 6, 3, 3, 1, 1, 0, 0);
+    test_depthwise_f32(3, 9, 8, 5, 3, 1, 1, 2, 0);
+    test_depthwise_f32(2, 9, 9, 3, 3, 1, 2, 3, 0);
+    test_depthwise_f32(4, 1, 1, 3, 3, 1, 1, 1, 0);
+    /* the flat 3x3 kernel (stride 1, padding 1): widths below, at and above four and eight, odd planes */
+    test_depthwise_f32(5, 25, 5, 3, 3, 1, 1, 1, 1);
+    test_depthwise_f32(3, 8, 9, 3, 3, 1, 1, 1, 1);
+    test_depthwise_f32(2, 7, 4, 3, 3, 1, 1, 1, 1);
+    test_depthwise_f32(3, 5, 3, 3, 3, 1, 1, 1, 1);
+    test_depthwise_f32(2, 6, 1, 3, 3, 1, 1, 1, 1);
+    test_depthwise_f32(4, 1, 1, 3, 3, 1, 1, 1, 1);
+    test_depthwise_f32(2, 12, 17, 3, 3, 1, 1, 1, 1);
     for (int ternary = 0; ternary < 2; ++ternary) {
         test_binary(3, 1, 1, ternary);
         test_binary(3, 2, 0, ternary);

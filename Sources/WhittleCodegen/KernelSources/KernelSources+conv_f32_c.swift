@@ -249,7 +249,9 @@ WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_fea
 /* Depthwise convolution of one image, one filter of kernel_h * kernel_w taps per channel (natural
  * order): y[c][oh][ow] = bias[c] + sum of x * w[c] over the taps inside the map. Each channel is
  * copied into `padded` (scratch, see whittle_kernels.h) inside a border of zeros, written once;
- * 3x3 windows with stride 1 compute two outputs per pass from four loads per row. */
+ * 3x3 windows with stride 1 compute two outputs per pass from four loads per row; with stride 2 on
+ * AArch64, four per pass from de-interleaving loads (even and odd columns; the 16 spare floats
+ * after the plane cover the last vector's reach). */
 WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const float *x, const float *w, const float *bias,
                                           float *y, float *padded) {
     const int taps = g->kernel_h * g->kernel_w, plane = g->height * g->width, outputs = g->out_height * g->out_width;
@@ -266,6 +268,40 @@ WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const 
             float *to = padded + (r + g->pad_top) * pw + g->pad_left;
             for (int q = 0; q < columns; ++q) to[q] = in[r * g->width + q];
         }
+#if defined(WHITTLE_NEON_F32) && defined(__aarch64__)
+        if (g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_h == 2 && g->stride_w == 2) {
+            const float32x4_t w03 = vld1q_f32(wc), w47 = vld1q_f32(wc + 4), w8 = vdupq_n_f32(wc[8]), b = vdupq_n_f32(bias[c]);
+            for (int oh = 0; oh < g->out_height; ++oh) {
+                const float *r0 = padded + 2 * oh * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+                float *o = out + oh * g->out_width;
+                for (int ow = 0; ow < g->out_width; ow += 4) {
+                    /* Columns 2 ow + kw of four outputs: kw 0 and 1 are the even and odd columns from
+                     * 2 ow, kw 2 the even ones from 2 ow + 2; taps in order, as the scalar loops add them. */
+                    const float32x4x2_t a0 = vld2q_f32(r0 + 2 * ow), c0 = vld2q_f32(r0 + 2 * ow + 2);
+                    const float32x4x2_t a1 = vld2q_f32(r1 + 2 * ow), c1 = vld2q_f32(r1 + 2 * ow + 2);
+                    const float32x4x2_t a2 = vld2q_f32(r2 + 2 * ow), c2 = vld2q_f32(r2 + 2 * ow + 2);
+                    float32x4_t v = b;
+                    float sums[4];
+                    v = vfmaq_laneq_f32(v, a0.val[0], w03, 0);
+                    v = vfmaq_laneq_f32(v, a0.val[1], w03, 1);
+                    v = vfmaq_laneq_f32(v, c0.val[0], w03, 2);
+                    v = vfmaq_laneq_f32(v, a1.val[0], w03, 3);
+                    v = vfmaq_laneq_f32(v, a1.val[1], w47, 0);
+                    v = vfmaq_laneq_f32(v, c1.val[0], w47, 1);
+                    v = vfmaq_laneq_f32(v, a2.val[0], w47, 2);
+                    v = vfmaq_laneq_f32(v, a2.val[1], w47, 3);
+                    v = vfmaq_f32(v, c2.val[0], w8);
+                    if (g->out_width - ow >= 4) {
+                        vst1q_f32(o + ow, v);
+                    } else {
+                        vst1q_f32(sums, v);
+                        for (int j = 0; j < g->out_width - ow; ++j) o[ow + j] = sums[j];
+                    }
+                }
+            }
+            continue;
+        }
+#endif
         if (three) {
             const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
             for (int oh = 0; oh < g->out_height; ++oh) {

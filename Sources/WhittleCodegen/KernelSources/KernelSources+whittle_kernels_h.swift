@@ -175,10 +175,28 @@ WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_fea
 
 /* Depthwise (one filter of kernel_h * kernel_w taps per channel, natural order): y[c][oh][ow] =
  * bias[c] + sum of x * w[c] over the taps inside the map. `padded` is scratch of padded_h *
- * padded_w floats, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 (and
+ * padded_w + 16 floats, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 (and
  * likewise padded_w). */
 WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const float *x, const float *w, const float *bias,
                                           float *y, float *padded);
+
+/* conv_f32_tiles.c (float; AArch64 NEON, generic vectors with GCC and Clang, plain loops elsewhere)
+ *
+ * Weights of whittle_conv_f32_tiles ("tiled", float): output channels in blocks of eight (the last
+ * block zero-padded); a block holds, for each tap in (c, kh, kw) order, its eight channels' weights
+ * side by side, so the block of channel m (a multiple of 8) starts at float m * taps. The bias
+ * holds one value per channel of the padded count. */
+
+/* One image of one group: y[m][oh][ow] = bias[m] + sum of x * w over the taps inside the map.
+ * `columns` is scratch of 8 * channels * kernel_h * kernel_w floats. */
+WHITTLE_KERNEL void whittle_conv_f32_tiles(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
+                                           const float *bias, float *y, float *columns);
+
+/* whittle_depthwise_f32 for 3x3 filters with stride 1, no dilation and one tap of padding on every
+ * side (out_height = height, out_width = width). `padded` is scratch of (height + 2) * width + 24
+ * floats. */
+WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g, const float *x, const float *w, const float *bias,
+                                                  float *y, float *padded);
 
 /* binary.c */
 

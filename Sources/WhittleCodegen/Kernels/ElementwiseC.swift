@@ -284,11 +284,12 @@ enum ActivationC {
         guard let activation else { return ["\(target) = \(value);"] }
         let f = { (x: Float) in e.literal(Double(x)) }
         switch activation.kind {
-        case "Relu": return (value == target ? [] : ["\(target) = \(value);"]) + ["if (\(target) < \(f(0))) \(target) = \(f(0));"]
+        // Unconditional stores (a select, not a branch around the store): compilers vectorize those loops.
+        case "Relu": return (value == target ? [] : ["\(target) = \(value);"]) + ["\(target) = \(target) < \(f(0)) ? \(f(0)) : \(target);"]
         case "Clip":
             var lines = value == target ? [] : ["\(target) = \(value);"]
-            if activation.low.isFinite { lines.append("if (\(target) < \(f(activation.low))) \(target) = \(f(activation.low));") }
-            if activation.high.isFinite { lines.append("if (\(target) > \(f(activation.high))) \(target) = \(f(activation.high));") }
+            if activation.low.isFinite { lines.append("\(target) = \(target) < \(f(activation.low)) ? \(f(activation.low)) : \(target);") }
+            if activation.high.isFinite { lines.append("\(target) = \(target) > \(f(activation.high)) ? \(f(activation.high)) : \(target);") }
             return lines
         default: return (value == target ? [] : ["\(target) = \(value);"]) + ["\(target) = \(apply(target, activation, e));"]
         }

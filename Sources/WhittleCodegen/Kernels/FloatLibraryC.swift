@@ -13,13 +13,17 @@ enum FloatLibraryC {
         case matrix(columns: Int)
         /// One filter per channel over a zero-bordered plane of `padded` floats.
         case depthwise(padded: Int)
+        /// Convolution with one group on `whittle_conv_f32_tiles`; `columns` floats of scratch.
+        case tiles(columns: Int)
+        /// A 3×3 depthwise layer with stride 1 and padding 1 on `whittle_depthwise3x3_f32_flat`.
+        case flatDepthwise(padded: Int)
     }
 
     static var scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] {
         ["Conv": { e in
             switch try convForm(e) {
-            case .matrix(let columns)?: return 4 * columns
-            case .depthwise(let padded)?: return 4 * padded
+            case .matrix(let columns)?, .tiles(let columns)?: return 4 * columns
+            case .depthwise(let padded)?, .flatDepthwise(let padded)?: return 4 * padded
             case nil: return 0
             }
         }]
@@ -30,29 +34,31 @@ enum FloatLibraryC {
               (3...4).contains(weights.shape.count), !e.has(2) || e.constant(2) != nil else { return nil }
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights.shape[2...]))
         let group = try e.context.int("group", default: 1)
-        if group == 1 { return .matrix(columns: 4 * g.c * g.kh * g.kw) }
+        if group == 1 { return e.floatTiles ? .tiles(columns: 8 * g.c * g.kh * g.kw) : .matrix(columns: 4 * g.c * g.kh * g.kw) }
         if group == g.c, g.m == g.c {
+            if e.floatTiles, Int8LibraryC.isFlat(g) { return .flatDepthwise(padded: (g.h + 2) * g.w + 24) }
             let plane = Int8LibraryC.paddedPlane(g)
-            return .depthwise(padded: plane.h * (plane.w - 1))
+            return .depthwise(padded: plane.h * (plane.w - 1) + 16)
         }
         return nil
     }
 
-    /// Weights in the blocked layout of `whittle_kernels.h`: blocks of four rows, tap by tap.
-    static func blocked(_ rows: Int, _ taps: Int, value: (Int, Int) -> Float) -> [Float] {
+    /// Weights in the blocked layout of `whittle_kernels.h`: blocks of four rows (eight: the tiled
+    /// layout), tap by tap.
+    static func blocked(_ rows: Int, _ taps: Int, block: Int = 4, value: (Int, Int) -> Float) -> [Float] {
         var out: [Float] = []
-        let padded = (rows + 3) / 4 * 4
+        let padded = (rows + block - 1) / block * block
         out.reserveCapacity(padded * taps)
-        for block in stride(from: 0, to: padded, by: 4) {
+        for first in stride(from: 0, to: padded, by: block) {
             for k in 0..<taps {
-                for r in block..<(block + 4) { out.append(r < rows ? value(r, k) : 0) }
+                for r in first..<(first + block) { out.append(r < rows ? value(r, k) : 0) }
             }
         }
         return out
     }
 
-    /// A bias of `count` values (zeros when absent), padded to a multiple of four.
-    static func bias(_ e: NodeEmission, _ index: Int, count: Int) -> [Float]? {
+    /// A bias of `count` values (zeros when absent), padded to a multiple of `block`.
+    static func bias(_ e: NodeEmission, _ index: Int, count: Int, block: Int = 4) -> [Float]? {
         let values: [Float]
         if e.has(index) {
             guard let floats = e.constant(index)?.floats() else { return nil }
@@ -66,7 +72,7 @@ enum FloatLibraryC {
         } else {
             values = Array(repeating: 0, count: count)
         }
-        let padded = (count + 3) / 4 * 4
+        let padded = (count + block - 1) / block * block
         return values + Array(repeating: 0, count: padded - count)
     }
 
@@ -81,7 +87,7 @@ enum FloatLibraryC {
         guard let form = try convForm(e), let weights = e.constant(1)?.floats() else { return false }
         let shape = try e.inputShape(1)
         let g = try ConvolutionC.Geometry(e, kernel: Array(shape[2...]))
-        guard let biasValues = bias(e, 2, count: g.m) else { return false }
+        guard let biasValues = bias(e, 2, count: g.m, block: e.floatTiles ? 8 : 4) else { return false }
         let taps = g.kh * g.kw
         let inputPlane = g.c * g.h * g.w, outputPlane = g.m * g.oh * g.ow
         switch form {
@@ -93,12 +99,22 @@ enum FloatLibraryC {
             w.line(Int8LibraryC.geometry(g, channels: g.c))
             w.line("/* im2col four pixels at a time, four output channels by four pixels per pass. */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_f32(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(packed), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
-        case .depthwise:
+        case .tiles(let columns):
+            guard columns > 0, let scratch = e.scratch else { return false }
+            let k = g.c * taps
+            let packed = e.weightArray("weights", floats: blocked(g.m, k, block: 8) { weights[$0 * k + $1] })
+            let biasSymbol = e.weightArray("bias", floats: biasValues)
+            w.line(Int8LibraryC.geometry(g, channels: g.c))
+            w.line("/* Eight output channels by eight pixels per pass (pointwise layers read their input in place). */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_f32_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(packed), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
+        case .depthwise, .flatDepthwise:
             guard let scratch = e.scratch else { return false }
             let filters = e.weightArray("weights", floats: weights)
             let biasSymbol = e.weightArray("bias", floats: biasValues)
+            let kernel: String
+            if case .flatDepthwise = form { kernel = "whittle_depthwise3x3_f32_flat" } else { kernel = "whittle_depthwise_f32" }
             w.line(Int8LibraryC.geometry(g, channels: g.c))
-            w.line("for (int n = 0; n < \(g.n); ++n) whittle_depthwise_f32(&g, \(e.x(0)) + n * \(inputPlane), \(filters), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
+            w.line("for (int n = 0; n < \(g.n); ++n) \(kernel)(&g, \(e.x(0)) + n * \(inputPlane), \(filters), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
         }
         activation(e, &w, count: g.n * outputPlane)
         return true

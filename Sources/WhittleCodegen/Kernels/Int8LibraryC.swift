@@ -68,18 +68,23 @@ enum Int8LibraryC {
         let group = try e.context.int("group", default: 1)
         let k = g.c * g.kh * g.kw
         if group == 1 {
-            if e.int8Layout == .tiles, let values = weights.int64s(), let bias = e.has(8) ? e.constant(8)?.int64s() : Array(repeating: 0, count: g.m),
+            if e.weightLayout == .tiles, let values = weights.int64s(), let bias = e.has(8) ? e.constant(8)?.int64s() : Array(repeating: 0, count: g.m),
                foldedBias(bias, rows: g.m, taps: k, zero: QuantizedC.zero(e, 2), weight: { values[$0 * k + $1] }) != nil {
                 return .tiles(taps: k)
             }
             return .matrix(padded: padded(k))
         }
         if group == g.c, g.m == g.c, try e.inputType(0).elementType == .int8, e.elementType == .int8 {
-            let flat = g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.pt == 1 && g.pl == 1
-                && g.oh == g.h && g.ow == g.w && g.w < 32768
-            return e.int8Layout == .tiles && flat ? .flatDepthwise : .depthwise
+            return e.weightLayout == .tiles && isFlat(g) ? .flatDepthwise : .depthwise
         }
         return nil
+    }
+
+    /// Whether a depthwise layer has the flat kernels' form: 3×3, stride 1, no dilation, one tap of
+    /// padding on every side (the output keeps the map's size), rows short enough for 16-bit lanes.
+    static func isFlat(_ g: ConvolutionC.Geometry) -> Bool {
+        g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.pt == 1 && g.pl == 1
+            && g.oh == g.h && g.ow == g.w && g.w < 32768
     }
 
     /// The bias of the tiled kernels, bias[m] − x_zero · Σ w[m] (the kernels multiply the input as
@@ -123,7 +128,7 @@ enum Int8LibraryC {
         let bz = e.has(5) ? (e.constant(5)?.int64s() ?? [1]) : [0]
         guard bz.allSatisfy({ $0 == 0 }) else { return nil }
         let k = try e.inputShape(0)[1], n = try e.outputShape()[1]
-        if e.int8Layout == .tiles, let b = e.constant(3)?.int64s(), b.count == n * k,
+        if e.weightLayout == .tiles, let b = e.constant(3)?.int64s(), b.count == n * k,
            let bias = e.has(6) ? e.constant(6)?.int64s() : Array(repeating: 0, count: n) {
             let transB = try e.context.int("transB", default: 0) != 0
             if foldedBias(bias, rows: n, taps: k, zero: QuantizedC.zero(e, 2), weight: { transB ? b[$0 * k + $1] : b[$1 * n + $0] }) != nil {

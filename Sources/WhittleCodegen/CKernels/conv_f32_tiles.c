@@ -1,0 +1,271 @@
+/* conv_f32_tiles.c: float convolution and 3x3 depthwise layers for cores with a wide vector unit
+ * (AArch64 NEON, as on the Raspberry Pi 4 and 5, and hosts), on the tiled float layout of
+ * whittle_kernels.h.
+ *
+ * A convolution computes eight output channels by eight output pixels at a time: for each tap,
+ * two vectors of the eight pixels' inputs and two of the eight channels' weights feed sixteen
+ * fused multiply-adds by lane, and the 64 sums stay in registers for the whole dot product. A
+ * pointwise layer reads its input planes in place; other layers copy their windows into a small
+ * column buffer (taps in the padding are 0). With GCC or Clang elsewhere the same loops are written
+ * on the compilers' generic vector types, which they map to the host's vector unit; other
+ * compilers get plain loops. Each output's sum runs over the taps in order from the bias, so
+ * variants differ only where one fuses a multiply-add and another rounds twice.
+ */
+#include <math.h>
+#include <string.h>
+#include "whittle_kernels.h"
+
+#if defined(__aarch64__) && defined(__ARM_NEON) && !defined(__ARM_BIG_ENDIAN) && !defined(WHITTLE_PORTABLE)
+#include <arm_neon.h>
+#define WHITTLE_NEON64_F32 1
+#elif defined(__GNUC__) && !defined(WHITTLE_PORTABLE)
+#define WHITTLE_VECTOR_F32 1
+#endif
+/* How many of the next eight items (pixels, channels) remain of `left`. */
+static int whittle_tile_count_f32(int left) {
+    return left < 8 ? left : 8;
+}
+
+/* acc[i * 8 + j] = bias[i] + sum over taps t < k of w[t * 8 + i] * x_t[j] for channels i and pixels
+ * j < 8, x_t being the 8 floats at columns + t * stride. */
+static void whittle_tile8_f32(int k, const float *w, const float *columns, int stride, const float *bias, float *acc) {
+#if defined(WHITTLE_NEON64_F32)
+    float32x4_t a0 = vdupq_n_f32(bias[0]), b0 = a0, a1 = vdupq_n_f32(bias[1]), b1 = a1;
+    float32x4_t a2 = vdupq_n_f32(bias[2]), b2 = a2, a3 = vdupq_n_f32(bias[3]), b3 = a3;
+    float32x4_t a4 = vdupq_n_f32(bias[4]), b4 = a4, a5 = vdupq_n_f32(bias[5]), b5 = a5;
+    float32x4_t a6 = vdupq_n_f32(bias[6]), b6 = a6, a7 = vdupq_n_f32(bias[7]), b7 = a7;
+    for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+        /* Channel i's sums for pixels 0-3 (a) and 4-7 (b) gain the pixels' inputs times lane i of the weights. */
+        const float32x4_t x0 = vld1q_f32(columns), x1 = vld1q_f32(columns + 4);
+        const float32x4_t w0 = vld1q_f32(w), w1 = vld1q_f32(w + 4);
+        a0 = vfmaq_laneq_f32(a0, x0, w0, 0);
+        b0 = vfmaq_laneq_f32(b0, x1, w0, 0);
+        a1 = vfmaq_laneq_f32(a1, x0, w0, 1);
+        b1 = vfmaq_laneq_f32(b1, x1, w0, 1);
+        a2 = vfmaq_laneq_f32(a2, x0, w0, 2);
+        b2 = vfmaq_laneq_f32(b2, x1, w0, 2);
+        a3 = vfmaq_laneq_f32(a3, x0, w0, 3);
+        b3 = vfmaq_laneq_f32(b3, x1, w0, 3);
+        a4 = vfmaq_laneq_f32(a4, x0, w1, 0);
+        b4 = vfmaq_laneq_f32(b4, x1, w1, 0);
+        a5 = vfmaq_laneq_f32(a5, x0, w1, 1);
+        b5 = vfmaq_laneq_f32(b5, x1, w1, 1);
+        a6 = vfmaq_laneq_f32(a6, x0, w1, 2);
+        b6 = vfmaq_laneq_f32(b6, x1, w1, 2);
+        a7 = vfmaq_laneq_f32(a7, x0, w1, 3);
+        b7 = vfmaq_laneq_f32(b7, x1, w1, 3);
+    }
+    vst1q_f32(acc, a0);
+    vst1q_f32(acc + 4, b0);
+    vst1q_f32(acc + 8, a1);
+    vst1q_f32(acc + 12, b1);
+    vst1q_f32(acc + 16, a2);
+    vst1q_f32(acc + 20, b2);
+    vst1q_f32(acc + 24, a3);
+    vst1q_f32(acc + 28, b3);
+    vst1q_f32(acc + 32, a4);
+    vst1q_f32(acc + 36, b4);
+    vst1q_f32(acc + 40, a5);
+    vst1q_f32(acc + 44, b5);
+    vst1q_f32(acc + 48, a6);
+    vst1q_f32(acc + 52, b6);
+    vst1q_f32(acc + 56, a7);
+    vst1q_f32(acc + 60, b7);
+#elif defined(WHITTLE_VECTOR_F32)
+    /* Eight floats as GCC and Clang's generic vectors (no instruction set named). */
+    typedef float whittle_v8sf __attribute__((vector_size(32)));
+    whittle_v8sf s0, s1, s2, s3, s4, s5, s6, s7;
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = (whittle_v8sf){0, 0, 0, 0, 0, 0, 0, 0};
+    s0 += bias[0];
+    s1 += bias[1];
+    s2 += bias[2];
+    s3 += bias[3];
+    s4 += bias[4];
+    s5 += bias[5];
+    s6 += bias[6];
+    s7 += bias[7];
+    for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+        whittle_v8sf x;
+        memcpy(&x, columns, sizeof x);
+        s0 += w[0] * x;
+        s1 += w[1] * x;
+        s2 += w[2] * x;
+        s3 += w[3] * x;
+        s4 += w[4] * x;
+        s5 += w[5] * x;
+        s6 += w[6] * x;
+        s7 += w[7] * x;
+    }
+    memcpy(acc, &s0, sizeof s0);
+    memcpy(acc + 8, &s1, sizeof s1);
+    memcpy(acc + 16, &s2, sizeof s2);
+    memcpy(acc + 24, &s3, sizeof s3);
+    memcpy(acc + 32, &s4, sizeof s4);
+    memcpy(acc + 40, &s5, sizeof s5);
+    memcpy(acc + 48, &s6, sizeof s6);
+    memcpy(acc + 56, &s7, sizeof s7);
+#else
+    for (int i = 0; i < 8; ++i) {
+        for (int j = 0; j < 8; ++j) acc[i * 8 + j] = bias[i];
+    }
+    for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+        for (int i = 0; i < 8; ++i) {
+            for (int j = 0; j < 8; ++j) acc[i * 8 + j] += w[i] * columns[j];
+        }
+    }
+#endif
+}
+
+/* The taps of output pixels p .. p + count - 1 (count <= 8) into columns[t * 8 + j] for taps t in
+ * (c, kh, kw) order; taps in the padding, and pixels j >= count, are 0. */
+static void whittle_tile_columns_f32(const whittle_conv_geometry *geometry, const float *x, int p, int count, float *columns) {
+    const whittle_conv_geometry g = *geometry;
+    const int plane = g.height * g.width;
+    const int oh = p / g.out_width, ow = p % g.out_width;
+    if (count == 8 && g.stride_w == 1 && ow + 8 <= g.out_width) {
+        /* Eight pixels of one output row: each tap is eight consecutive floats of an input row. */
+        const int ih0 = oh * g.stride_h - g.pad_top, iw0 = ow - g.pad_left;
+        float *to = columns;
+        for (int c = 0; c < g.channels; ++c) {
+            for (int kh = 0; kh < g.kernel_h; ++kh) {
+                const int ih = ih0 + kh * g.dilation_h;
+                const float *row = x + c * plane + ih * g.width;
+                for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
+                    const int iw = iw0 + kw * g.dilation_w;
+                    if ((unsigned)ih >= (unsigned)g.height) {
+                        for (int j = 0; j < 8; ++j) to[j] = 0.0f;
+                    } else if (iw >= 0 && iw + 8 <= g.width) {
+                        memcpy(to, row + iw, 8 * sizeof(float));
+                    } else {
+                        for (int j = 0; j < 8; ++j) to[j] = (unsigned)(iw + j) < (unsigned)g.width ? row[iw + j] : 0.0f;
+                    }
+                }
+            }
+        }
+        return;
+    }
+    for (int j = 0; j < 8; ++j) {
+        const int q = p + j, qh = q / g.out_width, qw = q % g.out_width;
+        const int ih0 = qh * g.stride_h - g.pad_top, iw0 = qw * g.stride_w - g.pad_left;
+        const int inside = ih0 >= 0 && ih0 + (g.kernel_h - 1) * g.dilation_h < g.height && iw0 >= 0 &&
+                           iw0 + (g.kernel_w - 1) * g.dilation_w < g.width;
+        float *to = columns + j;
+        if (j >= count) {
+            for (int t = 0; t < g.channels * g.kernel_h * g.kernel_w; ++t) to[8 * t] = 0.0f;
+        } else if (inside) {
+            const float *first = x + ih0 * g.width + iw0;
+            for (int c = 0; c < g.channels; ++c, first += plane) {
+                const float *row = first;
+                for (int kh = 0; kh < g.kernel_h; ++kh, row += g.dilation_h * g.width) {
+                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) *to = row[kw * g.dilation_w];
+                }
+            }
+        } else {
+            for (int c = 0; c < g.channels; ++c) {
+                for (int kh = 0; kh < g.kernel_h; ++kh) {
+                    const int ih = ih0 + kh * g.dilation_h, inside_row = (unsigned)ih < (unsigned)g.height;
+                    const float *row = x + c * plane + ih * g.width;
+                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
+                        const int iw = iw0 + kw * g.dilation_w;
+                        *to = inside_row && (unsigned)iw < (unsigned)g.width ? row[iw] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Float convolution of one image (one group) on tiled weights; see whittle_kernels.h. */
+WHITTLE_KERNEL void whittle_conv_f32_tiles(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
+                                           const float *bias, float *y, float *columns) {
+    const int k = g->channels * g->kernel_h * g->kernel_w, plane = g->height * g->width;
+    const int pixels = g->out_height * g->out_width;
+    /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
+    const int direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+                       g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
+    float acc[64];
+    for (int p = 0; p < pixels; p += 8) {
+        const int count = whittle_tile_count_f32(pixels - p);
+        const float *from = columns;
+        int stride = 8;
+        if (direct && count == 8) {
+            from = x + p;
+            stride = plane;
+        } else {
+            whittle_tile_columns_f32(g, x, p, count, columns);
+        }
+        for (int m = 0; m < out_channels; m += 8) {
+            const int n = whittle_tile_count_f32(out_channels - m);
+            whittle_tile8_f32(k, w + m * k, from, stride, bias + m, acc);
+            for (int i = 0; i < n; ++i) memcpy(y + (m + i) * pixels + p, acc + 8 * i, (size_t)count * sizeof(float));
+        }
+    }
+}
+
+/* Depthwise 3x3 convolution, stride 1, padding 1 on every side (float); see whittle_kernels.h. */
+WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g, const float *x, const float *w, const float *bias,
+                                                  float *y, float *padded) {
+    const int width = g->width, plane = g->height * g->width;
+    /* Row -1 (zeros) at base[0], the map from base[width], row `height` (zeros) after it; the 8
+     * floats before and 16 after cover the first and last vectors' reach. */
+    float *base = padded + 8;
+    for (int i = 0; i < plane + 2 * width + 24; ++i) padded[i] = 0.0f;
+    for (int c = 0; c < g->channels; ++c) {
+        const float *wc = w + 9 * c;
+        float *out = y + c * plane;
+        memcpy(base + width, x + c * plane, (size_t)plane * sizeof(float));
+#if defined(WHITTLE_NEON64_F32)
+        {
+            /* Four consecutive outputs i of the flattened map at a time; tap (kh, kw) of output i is
+             * base[i + kh * width + kw - 1], except that left taps of column 0 and right taps of the
+             * last column would read the neighbouring row: those lanes take 0 (the padding). */
+            const float32x4_t zero = vdupq_n_f32(0.0f), bias_c = vdupq_n_f32(bias[c]);
+            const float32x4_t w03 = vld1q_f32(wc), w47 = vld1q_f32(wc + 4), w8 = vdupq_n_f32(wc[8]);
+            const uint32x4_t last = vdupq_n_u32((uint32_t)(width - 1)), wrap = vdupq_n_u32((uint32_t)width);
+            const uint32x4_t step = vdupq_n_u32((uint32_t)(4 % width)), none = vdupq_n_u32(0);
+            static const uint32_t lanes[4] = {0, 1, 2, 3};
+            uint32x4_t column = vld1q_u32(lanes);
+            /* Lanes 0-3 modulo the width (a width below 4 wraps several times). */
+            while (vmaxvq_u32(column) >= (uint32_t)width) column = vsubq_u32(column, vandq_u32(vcgeq_u32(column, wrap), wrap));
+            for (int i = 0; i < plane; i += 4) {
+                const uint32x4_t left = vceqq_u32(column, none), right = vceqq_u32(column, last);
+                const float *r0 = base + i - 1, *r1 = r0 + width, *r2 = r1 + width;
+                float32x4_t a = bias_c;
+                float sums[4];
+                a = vfmaq_laneq_f32(a, vbslq_f32(left, zero, vld1q_f32(r0)), w03, 0);
+                a = vfmaq_laneq_f32(a, vld1q_f32(r0 + 1), w03, 1);
+                a = vfmaq_laneq_f32(a, vbslq_f32(right, zero, vld1q_f32(r0 + 2)), w03, 2);
+                a = vfmaq_laneq_f32(a, vbslq_f32(left, zero, vld1q_f32(r1)), w03, 3);
+                a = vfmaq_laneq_f32(a, vld1q_f32(r1 + 1), w47, 0);
+                a = vfmaq_laneq_f32(a, vbslq_f32(right, zero, vld1q_f32(r1 + 2)), w47, 1);
+                a = vfmaq_laneq_f32(a, vbslq_f32(left, zero, vld1q_f32(r2)), w47, 2);
+                a = vfmaq_laneq_f32(a, vld1q_f32(r2 + 1), w47, 3);
+                a = vfmaq_f32(a, vbslq_f32(right, zero, vld1q_f32(r2 + 2)), w8);
+                if (plane - i >= 4) {
+                    vst1q_f32(out + i, a);
+                } else {
+                    vst1q_f32(sums, a);
+                    for (int j = 0; j < plane - i; ++j) out[i + j] = sums[j];
+                }
+                column = vaddq_u32(column, step);
+                column = vsubq_u32(column, vandq_u32(vcgeq_u32(column, wrap), wrap));
+            }
+            continue;
+        }
+#endif
+        for (int i = 0; i < plane; i += 8) {
+            for (int j = 0; j < whittle_tile_count_f32(plane - i); ++j) {
+                const int col = (i + j) % width;
+                const float *r = base + i + j - 1;
+                float a = bias[c];
+                for (int kh = 0; kh < 3; ++kh, r += width) {
+                    /* The padding's zeros multiply like the interpreter's (a product of 0 is still added). */
+                    a += (col > 0 ? r[0] : 0.0f) * wc[3 * kh];
+                    a += r[1] * wc[3 * kh + 1];
+                    a += (col < width - 1 ? r[2] : 0.0f) * wc[3 * kh + 2];
+                }
+                out[i + j] = a;
+            }
+        }
+    }
+}
