@@ -134,7 +134,7 @@ WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_fea
 static void node_000_net_net_0_Gemm(const float *restrict x0, float *restrict y0) {
     whittle_fully_connected_f32(1, 64, 64, x0, digits_mlp_node_000_net_net_0_Gemm_weights, digits_mlp_node_000_net_net_0_Gemm_bias, y0);
     for (int i = 0; i < 64; ++i) {
-        if (y0[i] < 0.0f) y0[i] = 0.0f;
+        y0[i] = y0[i] < 0.0f ? 0.0f : y0[i];
     }
 }
 
@@ -146,7 +146,7 @@ static void node_000_net_net_0_Gemm(const float *restrict x0, float *restrict y0
 static void node_001_net_net_2_Gemm(const float *restrict x0, float *restrict y0) {
     whittle_fully_connected_f32(1, 64, 32, x0, digits_mlp_node_001_net_net_2_Gemm_weights, digits_mlp_node_001_net_net_2_Gemm_bias, y0);
     for (int i = 0; i < 32; ++i) {
-        if (y0[i] < 0.0f) y0[i] = 0.0f;
+        y0[i] = y0[i] < 0.0f ? 0.0f : y0[i];
     }
 }
 
