@@ -51,13 +51,16 @@ struct KernelLibraryTests {
             + KernelLibrary.files.filter { $0.name.hasSuffix(".c") }.map { folder.appendingPathComponent($0.name).path }
     }
 
-    @Test(arguments: ["gcc", "clang"])
-    func kernelTestsPassOnTheHost(compiler: String) throws {
-        let directory = CBackendTests.workDirectory("kernels-\(compiler)")
+    /// Each compiler with its default variants (SSE2 on x86-64), with the host's whole instruction set
+    /// (AVX2 and beyond where the machine has them), and with WHITTLE_PORTABLE (the plain loops).
+    @Test(arguments: [("gcc", "-O2"), ("clang", "-O2"), ("gcc", "-O3 -march=native"), ("clang", "-O3 -march=native"), ("gcc", "-O2 -DWHITTLE_PORTABLE")])
+    func kernelTestsPassOnTheHost(compiler: String, flags: String) throws {
+        let directory = CBackendTests.workDirectory("kernels-\(compiler)-\(flags.filter(\.isLetter))")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try ModelVerifier.run(compiler, ModelVerifier.strictFlags + ["-O2", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-                                                                    "-I", Self.folder.path, "-o", "kernel_tests"] + Self.sources + ["-lm"],
+        try ModelVerifier.run(compiler, ModelVerifier.strictFlags + flags.split(separator: " ").map(String.init)
+                                  + ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-I", Self.folder.path, "-o", "kernel_tests"]
+                                  + Self.sources + ["-lm"],
                               in: directory, what: "building the kernel tests")
         try ModelVerifier.run("./kernel_tests", [], in: directory, what: "the kernel tests")
     }

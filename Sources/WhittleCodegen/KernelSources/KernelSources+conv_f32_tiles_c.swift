@@ -77,38 +77,48 @@ static void whittle_tile8_f32(int k, const float *w, const float *columns, int s
     vst1q_f32(acc + 56, a7);
     vst1q_f32(acc + 60, b7);
 #elif defined(WHITTLE_VECTOR_F32)
-    /* Eight floats as GCC and Clang's generic vectors (no instruction set named). */
-    typedef float whittle_v8sf __attribute__((vector_size(32)));
-    whittle_v8sf s0, s1, s2, s3, s4, s5, s6, s7;
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = (whittle_v8sf){0, 0, 0, 0, 0, 0, 0, 0};
-    s0 += bias[0];
-    s1 += bias[1];
-    s2 += bias[2];
-    s3 += bias[3];
-    s4 += bias[4];
-    s5 += bias[5];
-    s6 += bias[6];
-    s7 += bias[7];
-    for (int t = 0; t < k; ++t, w += 8, columns += stride) {
-        whittle_v8sf x;
-        memcpy(&x, columns, sizeof x);
-        s0 += w[0] * x;
-        s1 += w[1] * x;
-        s2 += w[2] * x;
-        s3 += w[3] * x;
-        s4 += w[4] * x;
-        s5 += w[5] * x;
-        s6 += w[6] * x;
-        s7 += w[7] * x;
+    /* Generic vectors of GCC and Clang (no instruction set named): eight pixels per pass where the
+     * vector unit is 256 bits wide, else two passes of four, so that the eight channels' sums fit
+     * in sixteen registers. */
+#if defined(__AVX__)
+    typedef float whittle_vsf __attribute__((vector_size(32)));
+#else
+    typedef float whittle_vsf __attribute__((vector_size(16)));
+#endif
+    const int lanes = (int)(sizeof(whittle_vsf) / sizeof(float));
+    for (int half = 0; half < 8; half += lanes) {
+        const float *wt = w, *ct = columns + half;
+        whittle_vsf s0, s1, s2, s3, s4, s5, s6, s7, zero;
+        memset(&zero, 0, sizeof zero);
+        s0 = zero + bias[0];
+        s1 = zero + bias[1];
+        s2 = zero + bias[2];
+        s3 = zero + bias[3];
+        s4 = zero + bias[4];
+        s5 = zero + bias[5];
+        s6 = zero + bias[6];
+        s7 = zero + bias[7];
+        for (int t = 0; t < k; ++t, wt += 8, ct += stride) {
+            whittle_vsf x;
+            memcpy(&x, ct, sizeof x);
+            s0 += wt[0] * x;
+            s1 += wt[1] * x;
+            s2 += wt[2] * x;
+            s3 += wt[3] * x;
+            s4 += wt[4] * x;
+            s5 += wt[5] * x;
+            s6 += wt[6] * x;
+            s7 += wt[7] * x;
+        }
+        memcpy(acc + half, &s0, sizeof s0);
+        memcpy(acc + 8 + half, &s1, sizeof s1);
+        memcpy(acc + 16 + half, &s2, sizeof s2);
+        memcpy(acc + 24 + half, &s3, sizeof s3);
+        memcpy(acc + 32 + half, &s4, sizeof s4);
+        memcpy(acc + 40 + half, &s5, sizeof s5);
+        memcpy(acc + 48 + half, &s6, sizeof s6);
+        memcpy(acc + 56 + half, &s7, sizeof s7);
     }
-    memcpy(acc, &s0, sizeof s0);
-    memcpy(acc + 8, &s1, sizeof s1);
-    memcpy(acc + 16, &s2, sizeof s2);
-    memcpy(acc + 24, &s3, sizeof s3);
-    memcpy(acc + 32, &s4, sizeof s4);
-    memcpy(acc + 40, &s5, sizeof s5);
-    memcpy(acc + 48, &s6, sizeof s6);
-    memcpy(acc + 56, &s7, sizeof s7);
 #else
     for (int i = 0; i < 8; ++i) {
         for (int j = 0; j < 8; ++j) acc[i * 8 + j] = bias[i];
@@ -254,6 +264,48 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
                 }
                 column = vaddq_u32(column, step);
                 column = vsubq_u32(column, vandq_u32(vcgeq_u32(column, wrap), wrap));
+            }
+            continue;
+        }
+#elif defined(WHITTLE_VECTOR_F32)
+        {
+            /* Eight outputs at a time on generic vectors; the lanes past a row's ends are cleared
+             * through their bits (a select that keeps infinities and NaNs out of the padding). */
+            typedef float whittle_v8sf __attribute__((vector_size(32)));
+            typedef int32_t whittle_v8si __attribute__((vector_size(32)));
+            const whittle_v8si none = {0, 0, 0, 0, 0, 0, 0, 0}, wrap = none + width, last = wrap - 1, step = none + 8 % width;
+            const whittle_v8sf bias_c = (whittle_v8sf){0, 0, 0, 0, 0, 0, 0, 0} + bias[c];
+            int32_t first[8];
+            whittle_v8si column;
+            for (int j = 0; j < 8; ++j) first[j] = j % width;
+            memcpy(&column, first, sizeof column);
+            for (int i = 0; i < plane; i += 8) {
+                const whittle_v8si keep_left = ~(column == none), keep_right = ~(column == last);
+                const float *r = base + i - 1;
+                whittle_v8sf a = bias_c;
+                float sums[8];
+                for (int kh = 0; kh < 3; ++kh, r += width) {
+                    whittle_v8si left, right;
+                    whittle_v8sf x0, x1, x2;
+                    memcpy(&left, r, sizeof left);
+                    memcpy(&x1, r + 1, sizeof x1);
+                    memcpy(&right, r + 2, sizeof right);
+                    left &= keep_left;
+                    right &= keep_right;
+                    memcpy(&x0, &left, sizeof x0);
+                    memcpy(&x2, &right, sizeof x2);
+                    a += x0 * wc[3 * kh];
+                    a += x1 * wc[3 * kh + 1];
+                    a += x2 * wc[3 * kh + 2];
+                }
+                if (plane - i >= 8) {
+                    memcpy(out + i, &a, sizeof a);
+                } else {
+                    memcpy(sums, &a, sizeof sums);
+                    for (int j = 0; j < plane - i; ++j) out[i + j] = sums[j];
+                }
+                column += step;
+                column -= (column >= wrap) & wrap;
             }
             continue;
         }

@@ -24,6 +24,13 @@ extension KernelSources {
 #if defined(__aarch64__) && defined(__ARM_NEON) && !defined(__ARM_BIG_ENDIAN) && !defined(WHITTLE_PORTABLE)
 #include <arm_neon.h>
 #define WHITTLE_NEON64 1
+#elif defined(__SSE2__) && !defined(WHITTLE_PORTABLE)
+/* x86: PMADDWD (SSE2 on every x86-64; 256 bits wide with AVX2). */
+#include <immintrin.h>
+#define WHITTLE_X86_S8 1
+#endif
+#if defined(__GNUC__) && !defined(WHITTLE_NEON64) && !defined(WHITTLE_PORTABLE)
+#define WHITTLE_VECTOR_S8 1
 #endif
 #if defined(__GNUC__)
 #define WHITTLE_INLINE inline __attribute__((always_inline))
@@ -138,8 +145,135 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *columns, int
     vst1q_s32(acc + 52, b6);
     vst1q_s32(acc + 56, a7);
     vst1q_s32(acc + 60, b7);
+#elif defined(WHITTLE_X86_S8)
+    /* Taps in pairs: PMADDWD multiplies the pixels' inputs of taps t and t + 1 (interleaved int16)
+     * with channel i's two weights (one int32 lane, broadcast) and adds each pair into an int32
+     * lane. With AVX2 the eight pixels are one register; with SSE2, two passes of four. */
+    const __m128i none = _mm_setzero_si128();
+#if defined(__AVX2__)
+    __m256i s0 = _mm256_set1_epi32(bias[0]), s1 = _mm256_set1_epi32(bias[1]), s2 = _mm256_set1_epi32(bias[2]);
+    __m256i s3 = _mm256_set1_epi32(bias[3]), s4 = _mm256_set1_epi32(bias[4]), s5 = _mm256_set1_epi32(bias[5]);
+    __m256i s6 = _mm256_set1_epi32(bias[6]), s7 = _mm256_set1_epi32(bias[7]);
+    for (int t = 0; t < k; t += 2, w += 16, columns += 2 * stride) {
+        const int pair = t + 1 < k;
+        const __m128i a8 = _mm_loadl_epi64((const __m128i *)(const void *)columns);
+        const __m128i b8 = pair ? _mm_loadl_epi64((const __m128i *)(const void *)(columns + stride)) : none;
+        const __m128i a = x_unsigned ? _mm_cvtepu8_epi16(a8) : _mm_cvtepi8_epi16(a8);
+        const __m128i b = x_unsigned ? _mm_cvtepu8_epi16(b8) : _mm_cvtepi8_epi16(b8);
+        const __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(a, b)), _mm_unpackhi_epi16(a, b), 1);
+        const __m128i wa = _mm_loadu_si128((const __m128i *)(const void *)w);
+        const __m128i wb = pair ? _mm_loadu_si128((const __m128i *)(const void *)(w + 8)) : none;
+        const __m128i lo = _mm_unpacklo_epi16(wa, wb), hi = _mm_unpackhi_epi16(wa, wb);
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(lo)));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(lo, 0x55))));
+        s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(lo, 0xAA))));
+        s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(lo, 0xFF))));
+        s4 = _mm256_add_epi32(s4, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(hi)));
+        s5 = _mm256_add_epi32(s5, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(hi, 0x55))));
+        s6 = _mm256_add_epi32(s6, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(hi, 0xAA))));
+        s7 = _mm256_add_epi32(s7, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(hi, 0xFF))));
+    }
+    _mm256_storeu_si256((__m256i *)(void *)acc, s0);
+    _mm256_storeu_si256((__m256i *)(void *)(acc + 8), s1);
+    _mm256_storeu_si256((__m256i *)(void *)(acc + 16), s2);
+    _mm256_storeu_si256((__m256i *)(void *)(acc + 24), s3);
+    _mm256_storeu_si256((__m256i *)(void *)(acc + 32), s4);
+    _mm256_storeu_si256((__m256i *)(void *)(acc + 40), s5);
+    _mm256_storeu_si256((__m256i *)(void *)(acc + 48), s6);
+    _mm256_storeu_si256((__m256i *)(void *)(acc + 56), s7);
 #else
-    /* Contiguous fixed-length inner loops, which compilers vectorize. */
+    for (int half = 0; half < 8; half += 4) {
+        const int16_t *wt = w;
+        const uint8_t *ct = columns + half;
+        __m128i s0 = _mm_set1_epi32(bias[0]), s1 = _mm_set1_epi32(bias[1]), s2 = _mm_set1_epi32(bias[2]);
+        __m128i s3 = _mm_set1_epi32(bias[3]), s4 = _mm_set1_epi32(bias[4]), s5 = _mm_set1_epi32(bias[5]);
+        __m128i s6 = _mm_set1_epi32(bias[6]), s7 = _mm_set1_epi32(bias[7]);
+        for (int t = 0; t < k; t += 2, wt += 16, ct += 2 * stride) {
+            const int pair = t + 1 < k;
+            int32_t first, second = 0;
+            __m128i a, b;
+            memcpy(&first, ct, 4);
+            if (pair) memcpy(&second, ct + stride, 4);
+            a = _mm_cvtsi32_si128(first);
+            b = _mm_cvtsi32_si128(second);
+            /* Bytes to int16: zero-extended, or sign-extended by an arithmetic shift. */
+            a = x_unsigned ? _mm_unpacklo_epi8(a, none) : _mm_srai_epi16(_mm_unpacklo_epi8(a, a), 8);
+            b = x_unsigned ? _mm_unpacklo_epi8(b, none) : _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+            {
+                const __m128i x = _mm_unpacklo_epi16(a, b);
+                const __m128i wa = _mm_loadu_si128((const __m128i *)(const void *)wt);
+                const __m128i wb = pair ? _mm_loadu_si128((const __m128i *)(const void *)(wt + 8)) : none;
+                const __m128i lo = _mm_unpacklo_epi16(wa, wb), hi = _mm_unpackhi_epi16(wa, wb);
+                s0 = _mm_add_epi32(s0, _mm_madd_epi16(x, _mm_shuffle_epi32(lo, 0x00)));
+                s1 = _mm_add_epi32(s1, _mm_madd_epi16(x, _mm_shuffle_epi32(lo, 0x55)));
+                s2 = _mm_add_epi32(s2, _mm_madd_epi16(x, _mm_shuffle_epi32(lo, 0xAA)));
+                s3 = _mm_add_epi32(s3, _mm_madd_epi16(x, _mm_shuffle_epi32(lo, 0xFF)));
+                s4 = _mm_add_epi32(s4, _mm_madd_epi16(x, _mm_shuffle_epi32(hi, 0x00)));
+                s5 = _mm_add_epi32(s5, _mm_madd_epi16(x, _mm_shuffle_epi32(hi, 0x55)));
+                s6 = _mm_add_epi32(s6, _mm_madd_epi16(x, _mm_shuffle_epi32(hi, 0xAA)));
+                s7 = _mm_add_epi32(s7, _mm_madd_epi16(x, _mm_shuffle_epi32(hi, 0xFF)));
+            }
+        }
+        _mm_storeu_si128((__m128i *)(void *)(acc + half), s0);
+        _mm_storeu_si128((__m128i *)(void *)(acc + 8 + half), s1);
+        _mm_storeu_si128((__m128i *)(void *)(acc + 16 + half), s2);
+        _mm_storeu_si128((__m128i *)(void *)(acc + 24 + half), s3);
+        _mm_storeu_si128((__m128i *)(void *)(acc + 32 + half), s4);
+        _mm_storeu_si128((__m128i *)(void *)(acc + 40 + half), s5);
+        _mm_storeu_si128((__m128i *)(void *)(acc + 48 + half), s6);
+        _mm_storeu_si128((__m128i *)(void *)(acc + 56 + half), s7);
+    }
+#endif
+#elif defined(WHITTLE_VECTOR_S8)
+    /* Generic vectors of GCC and Clang (no instruction set named): channel i's sums for the pixels
+     * gain the pixels' inputs times its weight; eight pixels per pass where the vector unit has
+     * 256-bit integer operations, else two passes of four (the sums then fit sixteen registers). */
+#if defined(__AVX2__)
+    typedef int32_t whittle_vsi __attribute__((vector_size(32)));
+#else
+    typedef int32_t whittle_vsi __attribute__((vector_size(16)));
+#endif
+    const int lanes = (int)(sizeof(whittle_vsi) / sizeof(int32_t));
+    for (int half = 0; half < 8; half += lanes) {
+        const int16_t *wt = w;
+        const uint8_t *ct = columns + half;
+        whittle_vsi s0, s1, s2, s3, s4, s5, s6, s7, zero;
+        memset(&zero, 0, sizeof zero);
+        s0 = zero + bias[0];
+        s1 = zero + bias[1];
+        s2 = zero + bias[2];
+        s3 = zero + bias[3];
+        s4 = zero + bias[4];
+        s5 = zero + bias[5];
+        s6 = zero + bias[6];
+        s7 = zero + bias[7];
+        for (int t = 0; t < k; ++t, wt += 8, ct += stride) {
+            whittle_vsi x;
+            int32_t v[8];
+            /* A byte as int8 (two's complement) or uint8, without an implementation-defined conversion. */
+            const int32_t sign = x_unsigned ? 0 : 256;
+            for (int j = 0; j < lanes; ++j) v[j] = (int32_t)ct[j] - (sign & -((int32_t)ct[j] >> 7));
+            memcpy(&x, v, sizeof x);
+            s0 += wt[0] * x;
+            s1 += wt[1] * x;
+            s2 += wt[2] * x;
+            s3 += wt[3] * x;
+            s4 += wt[4] * x;
+            s5 += wt[5] * x;
+            s6 += wt[6] * x;
+            s7 += wt[7] * x;
+        }
+        memcpy(acc + half, &s0, sizeof s0);
+        memcpy(acc + 8 + half, &s1, sizeof s1);
+        memcpy(acc + 16 + half, &s2, sizeof s2);
+        memcpy(acc + 24 + half, &s3, sizeof s3);
+        memcpy(acc + 32 + half, &s4, sizeof s4);
+        memcpy(acc + 40 + half, &s5, sizeof s5);
+        memcpy(acc + 48 + half, &s6, sizeof s6);
+        memcpy(acc + 56 + half, &s7, sizeof s7);
+    }
+#else
+    /* Plain loops for other compilers. */
     int32_t sum[64];
     for (int i = 0; i < 8; ++i) {
         for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
@@ -360,6 +494,46 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
                 whittle_tile_requant(rq, c, acc, whittle_tile_count(plane - i), (uint8_t *)out + i);
                 column = vaddq_u16(column, step);
                 column = vsubq_u16(column, vandq_u16(vcgeq_u16(column, wrap), wrap));
+            }
+            continue;
+        }
+#elif defined(WHITTLE_VECTOR_S8)
+        {
+            /* The same eight outputs at a time on generic vectors of int32 lanes. */
+            typedef int32_t whittle_v8si __attribute__((vector_size(32)));
+            const whittle_v8si none = {0, 0, 0, 0, 0, 0, 0, 0}, zero = none + x_zero, wrap = none + width, last = wrap - 1;
+            const whittle_v8si step = none + 8 % width, bias = none + inner_bias[c];
+            int32_t first[8];
+            whittle_v8si column;
+            for (int j = 0; j < 8; ++j) first[j] = j % width;
+            memcpy(&column, first, sizeof column);
+            for (int i = 0; i < plane; i += 8) {
+                const whittle_v8si left = column == none, right = column == last;
+                const int8_t *r0 = base + i - 1, *r1 = r0 + width, *r2 = r1 + width;
+                whittle_v8si sum = bias, v;
+                int32_t acc[8];
+                /* Eight bytes widened to int32 lanes; left and right taps past the row's ends take x_zero. */
+#define WHITTLE_BYTES8(p) ((whittle_v8si){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]})
+                v = WHITTLE_BYTES8(r0);
+                sum += ((v & ~left) | (zero & left)) * wc[0];
+                sum += WHITTLE_BYTES8(r0 + 1) * wc[1];
+                v = WHITTLE_BYTES8(r0 + 2);
+                sum += ((v & ~right) | (zero & right)) * wc[2];
+                v = WHITTLE_BYTES8(r1);
+                sum += ((v & ~left) | (zero & left)) * wc[3];
+                sum += WHITTLE_BYTES8(r1 + 1) * wc[4];
+                v = WHITTLE_BYTES8(r1 + 2);
+                sum += ((v & ~right) | (zero & right)) * wc[5];
+                v = WHITTLE_BYTES8(r2);
+                sum += ((v & ~left) | (zero & left)) * wc[6];
+                sum += WHITTLE_BYTES8(r2 + 1) * wc[7];
+                v = WHITTLE_BYTES8(r2 + 2);
+                sum += ((v & ~right) | (zero & right)) * wc[8];
+#undef WHITTLE_BYTES8
+                memcpy(acc, &sum, sizeof acc);
+                whittle_tile_requant(rq, c, acc, whittle_tile_count(plane - i), (uint8_t *)out + i);
+                column += step;
+                column -= (column >= wrap) & wrap;
             }
             continue;
         }
