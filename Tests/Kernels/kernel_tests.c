@@ -383,7 +383,7 @@ static uint32_t q_mantissa[64];
 static int8_t q_exponent[64];
 static uint8_t q_y[Q_MAX_Y];
 /* 8-byte aligned, as the kernels require of their scratch. */
-static union { int16_t values[2 * 1024]; double align; } q_scratch;
+static union { int16_t values[8192]; double align; } q_scratch;
 #define q_columns (q_scratch.values)
 static int8_t q_padded[4096];
 
@@ -432,13 +432,16 @@ static void q_pack16(const int8_t *w, int rows, int k, int k_padded) {
     }
 }
 
-/* The tiled layout (int16, channels in blocks of eight, tap by tap) from rows x k weights, and the
+/* The tiled layout (int16, channels in blocks of eight, taps in pairs) from rows x k weights, and the
  * bias folded with the input zero point into q_inner. */
 static void q_pack_tiles(const int8_t *w, int rows, int k, int32_t x_zero) {
     int n = 0;
     for (int first = 0; first < rows; first += 8) {
-        for (int t = 0; t < k; ++t) {
-            for (int r = first; r < first + 8; ++r) q_packed16[n++] = (int16_t)(r < rows ? w[r * k + t] : 0);
+        for (int t = 0; t < k; t += 2) {
+            for (int r = first; r < first + 8; ++r) {
+                q_packed16[n++] = (int16_t)(r < rows ? w[r * k + t] : 0);
+                q_packed16[n++] = (int16_t)(r < rows && t + 1 < k ? w[r * k + t + 1] : 0);
+            }
         }
     }
     for (int r = 0; r < rows; ++r) {
@@ -446,6 +449,23 @@ static void q_pack_tiles(const int8_t *w, int rows, int k, int32_t x_zero) {
         for (int t = 0; t < k; ++t) sum += w[r * k + t];
         q_inner[r] = q_bias[r] - x_zero * sum;
     }
+}
+
+/* The scratch bytes of whittle_conv_s8_tiles (element 1) or whittle_conv_f32_tiles (element 4), as
+ * whittle_kernels.h documents them, rounded up to 8 bytes (the guard page then keeps the tap offsets
+ * aligned). */
+static size_t tile_scratch(const whittle_conv_geometry *g, int element) {
+    const int taps = g->channels * g->kernel_h * g->kernel_w;
+    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
+                          g->out_height == g->height && g->out_width == g->width;
+    size_t bytes = (size_t)(8 * taps);
+    if (g->stride_h == 1 && g->stride_w == 1 && !pointwise && (g->out_width % 8 == 0 || g->out_width >= 16)) {
+        const int pitch = (g->out_width + 7) / 8 * 8 + (g->kernel_w - 1) * g->dilation_w;
+        bytes += (size_t)element * (size_t)(g->channels * (g->out_height + (g->kernel_h - 1) * g->dilation_h) * pitch);
+    } else {
+        bytes += (size_t)(8 * element * taps);
+    }
+    return (bytes + 7) / 8 * 8;
 }
 
 /* Whether |sum * multiplier| <= 2^21 for every reachable sum (the compiler's bound). */
@@ -500,7 +520,7 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
     if (layout == 2) {
         q_pack_tiles(q_w, m, k, x_zero);
         whittle_conv_s8_tiles(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned,
-                              x_zero, q_packed16, q_inner, &rq, q_y, (uint8_t *)at_guard_in(1, q_columns, (size_t)(8 * k)));
+                              x_zero, q_packed16, q_inner, &rq, q_y, (uint8_t *)at_guard_in(1, q_columns, tile_scratch(&g, 1)));
     } else {
         whittle_conv_s8(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned, x_zero,
                         wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
@@ -610,7 +630,7 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
 
 /* ---- float convolution, fully connected and depthwise (conv_f32.c) ------------------------ */
 
-static float f_x[4096], f_w[8192], f_blocked[8192 + 64], f_bias[68], f_y[4096], f_columns[2048], f_padded[4096];
+static float f_x[4096], f_w[8192], f_blocked[8192 + 64], f_bias[68], f_y[4096], f_columns[8192], f_padded[4096];
 
 /* Whether got equals a sum whose exact value is near `sum` and whose terms' magnitudes add up to
  * `magnitude` (float rounding in any order stays far below 1e-5 of it). */
@@ -639,7 +659,7 @@ static void test_conv_f32(int c, int h, int w, int m, int kh, int kw, int stride
     f_block(m, taps, tiles ? 8 : 4);
     if (tiles) {
         whittle_conv_f32_tiles(&g, m, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_blocked, f_bias, f_y,
-                               (float *)at_guard_in(1, f_columns, sizeof(float) * (size_t)(8 * taps)));
+                               (float *)at_guard_in(1, f_columns, tile_scratch(&g, 4)));
     } else {
         whittle_conv_f32(&g, m, (const float *)at_guard(f_x, sizeof(float) * (size_t)(c * h * w)), f_blocked, f_bias, f_y, f_columns);
     }
@@ -987,6 +1007,9 @@ int main(void) {
             test_conv_s8(64, 5, 5, 12, 1, 1, 1, 1, 0, 0, 0, integer, 3000.0f, layout); /* kws-like pointwise: 25 pixels, 12 channels */
             test_conv_s8(4, 16, 16, 9, 3, 3, 1, 1, 1, 1, 0, integer, 1500.0f, layout); /* rows of 16: whole-row tiles, 9 channels */
             test_conv_s8(3, 9, 10, 17, 3, 3, 2, 1, 1, 0, 1, integer, 1500.0f, layout); /* stride 2, 17 channels: three blocks */
+            test_conv_s8(3, 10, 20, 5, 3, 3, 1, 2, 2, 1, 1, integer, 1500.0f, layout); /* dilation 2, rows of 20 (tiles: a padded copy) */
+            test_conv_s8(2, 9, 9, 9, 2, 2, 1, 1, 0, 0, 0, integer, 600.0f, layout);    /* no padding, rows of 8, 9 taps (odd) */
+            test_conv_s8(3, 6, 15, 4, 1, 1, 1, 1, 1, 1, 0, integer, 300.0f, layout);   /* 1x1 with padding: rows of 17 */
             test_fully_connected_s8(1, 37, 9, 0, integer, layout);
             test_fully_connected_s8(3, 64, 10, 1, integer, layout);
             test_fully_connected_s8(2, 5, 1, 0, integer, layout);
@@ -1021,6 +1044,9 @@ int main(void) {
         test_conv_f32(16, 16, 16, 9, 3, 3, 1, 1, 1, tiles);  /* rows of 16: whole-row tiles, 9 channels */
         test_conv_f32(64, 5, 5, 12, 1, 1, 1, 1, 0, tiles);   /* kws-like pointwise: 25 pixels */
         test_conv_f32(3, 9, 10, 17, 3, 3, 2, 1, 1, tiles);   /* stride 2, 17 channels: three blocks */
+        test_conv_f32(3, 10, 20, 5, 3, 3, 1, 2, 2, tiles);   /* dilation 2, rows of 20: a padded copy, a short last tile */
+        test_conv_f32(2, 9, 9, 9, 2, 2, 1, 1, 0, tiles);     /* no padding, rows of 8 */
+        test_conv_f32(3, 6, 15, 4, 1, 1, 1, 1, 1, tiles);    /* 1x1 with padding: rows of 17 */
     }
     test_fully_connected_f32(1, 37, 9);
     test_fully_connected_f32(3, 64, 10);

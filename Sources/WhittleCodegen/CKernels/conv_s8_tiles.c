@@ -24,7 +24,8 @@
 #include <immintrin.h>
 #define WHITTLE_X86_S8 1
 #endif
-#if defined(__GNUC__) && !defined(WHITTLE_NEON64) && !defined(WHITTLE_PORTABLE)
+#if defined(__GNUC__) && !defined(WHITTLE_NEON64) && !defined(WHITTLE_PORTABLE) && (defined(__clang__) || __GNUC__ >= 9)
+/* GCC and Clang's generic vectors (and __builtin_convertvector, GCC 9 and later). */
 #define WHITTLE_VECTOR_S8 1
 #endif
 #if defined(__GNUC__)
@@ -37,7 +38,7 @@ static WHITTLE_INLINE int whittle_tile_count(int left) {
     return left < 8 ? left : 8;
 }
 
-/* Requantizes the `count` (at most 8) sums acc of output channel m into out (int8 or uint8 bytes as
+/* Requantizes the `count` (at most 8) sums acc[0 .. 7] of output channel m into out (int8 or uint8 bytes as
  * rq says), as whittle_requant_general does: with float multipliers, (float)acc * multiplier is
  * saturated to [low - zero, high - zero], rounded half to even and offset by the zero point (eight
  * at a time with NEON; the saturation first makes the result the same for any sum). Inlined: it
@@ -63,6 +64,29 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
         }
         return;
 #else
+#if defined(WHITTLE_VECTOR_S8) && defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+        if (rq->bounded) {
+            /* |acc * multiplier| <= 2^21: round first (adding and removing 1.5 * 2^23), then saturate
+             * the integers, eight lanes at a time (the same values as whittle_requant_general). */
+            typedef int32_t whittle_v8si __attribute__((vector_size(32)));
+            typedef float whittle_v8sf __attribute__((vector_size(32)));
+            whittle_v8si a, r, below, above;
+            whittle_v8sf v;
+            const whittle_v8si none = {0, 0, 0, 0, 0, 0, 0, 0}, lowest = none + rq->low, highest = none + rq->high;
+            int32_t lanes[8];
+            memcpy(&a, acc, sizeof a);
+            v = __builtin_convertvector(a, whittle_v8sf) * multiplier;
+            v = (v + 12582912.0f) - 12582912.0f;
+            r = __builtin_convertvector(v, whittle_v8si) + rq->zero;
+            below = r < lowest;
+            r = (lowest & below) | (r & ~below);
+            above = r > highest;
+            r = (highest & above) | (r & ~above);
+            memcpy(lanes, &r, sizeof lanes);
+            for (int j = 0; j < count; ++j) out[j] = (uint8_t)lanes[j];
+            return;
+        }
+#endif
         for (int j = 0; j < count; ++j) {
             float v = (float)acc[j] * multiplier;
             v = v < low ? low : v;
@@ -82,19 +106,19 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
     for (int j = 0; j < count; ++j) out[j] = (uint8_t)whittle_requant_general(rq, m, acc[j]);
 }
 
-/* acc[i * 8 + j] = bias[i] + sum over taps t < k of w[t * 8 + i] * x_t[j] for channels i and pixels
- * j < 8, where x_t is the 8 bytes at columns + t * stride (int8, or uint8 with x_unsigned). */
-static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *columns, int stride, int x_unsigned, const int32_t *bias,
+/* acc[i * 8 + j] = bias[i] + sum over taps t < k of weight (i, t) * x_t[j] for channels i and pixels
+ * j < 8, where x_t is the 8 bytes at base + offsets[t] (int8, or uint8 with x_unsigned) and
+ * weight (i, t) = w[(t / 2) * 16 + 2 * i + t % 2] (the tiled layout: taps in pairs). */
+static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *base, const int32_t *offsets, int x_unsigned, const int32_t *bias,
                             int32_t *acc) {
 #if defined(WHITTLE_NEON64)
     int32x4_t a0 = vdupq_n_s32(bias[0]), b0 = a0, a1 = vdupq_n_s32(bias[1]), b1 = a1;
     int32x4_t a2 = vdupq_n_s32(bias[2]), b2 = a2, a3 = vdupq_n_s32(bias[3]), b3 = a3;
     int32x4_t a4 = vdupq_n_s32(bias[4]), b4 = a4, a5 = vdupq_n_s32(bias[5]), b5 = a5;
     int32x4_t a6 = vdupq_n_s32(bias[6]), b6 = a6, a7 = vdupq_n_s32(bias[7]), b7 = a7;
-    /* Channel i's sums for pixels 0-3 (a) and 4-7 (b) gain x times lane i of the weights. */
-#define WHITTLE_TILE_STEP(xv)                                                                  \
+    /* Channel i's sums for pixels 0-3 (a) and 4-7 (b) gain x times lane i of the weights wv. */
+#define WHITTLE_TILE_STEP(xv, wv)                                                              \
     do {                                                                                       \
-        const int16x8_t wv = vld1q_s16(w);                                                     \
         a0 = vmlal_laneq_s16(a0, vget_low_s16(xv), wv, 0);                                     \
         b0 = vmlal_high_laneq_s16(b0, xv, wv, 0);                                              \
         a1 = vmlal_laneq_s16(a1, vget_low_s16(xv), wv, 1);                                     \
@@ -112,15 +136,33 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *columns, int
         a7 = vmlal_laneq_s16(a7, vget_low_s16(xv), wv, 7);                                     \
         b7 = vmlal_high_laneq_s16(b7, xv, wv, 7);                                              \
     } while (0)
+    /* A de-interleaving load splits a pair of taps into the eight channels' weights of each. */
+    int t = 0;
     if (x_unsigned) {
-        for (int t = 0; t < k; ++t, w += 8, columns += stride) {
-            const int16x8_t xv = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(columns)));
-            WHITTLE_TILE_STEP(xv);
+        for (; t + 2 <= k; t += 2, w += 16) {
+            const int16x8x2_t wv = vld2q_s16(w);
+            const int16x8_t x0 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t])));
+            const int16x8_t x1 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t + 1])));
+            WHITTLE_TILE_STEP(x0, wv.val[0]);
+            WHITTLE_TILE_STEP(x1, wv.val[1]);
+        }
+        if (t < k) {
+            const int16x8_t x0 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t])));
+            const int16x8_t wv = vld2q_s16(w).val[0];
+            WHITTLE_TILE_STEP(x0, wv);
         }
     } else {
-        for (int t = 0; t < k; ++t, w += 8, columns += stride) {
-            const int16x8_t xv = vmovl_s8(vld1_s8((const int8_t *)columns));
-            WHITTLE_TILE_STEP(xv);
+        for (; t + 2 <= k; t += 2, w += 16) {
+            const int16x8x2_t wv = vld2q_s16(w);
+            const int16x8_t x0 = vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t])));
+            const int16x8_t x1 = vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t + 1])));
+            WHITTLE_TILE_STEP(x0, wv.val[0]);
+            WHITTLE_TILE_STEP(x1, wv.val[1]);
+        }
+        if (t < k) {
+            const int16x8_t x0 = vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t])));
+            const int16x8_t wv = vld2q_s16(w).val[0];
+            WHITTLE_TILE_STEP(x0, wv);
         }
     }
 #undef WHITTLE_TILE_STEP
@@ -142,31 +184,41 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *columns, int
     vst1q_s32(acc + 60, b7);
 #elif defined(WHITTLE_X86_S8)
     /* Taps in pairs: PMADDWD multiplies the pixels' inputs of taps t and t + 1 (interleaved int16)
-     * with channel i's two weights (one int32 lane, broadcast) and adds each pair into an int32
-     * lane. With AVX2 the eight pixels are one register; with SSE2, two passes of four. */
+     * with channel i's two weights (adjacent in the layout: one int32, broadcast) and adds each
+     * pair into an int32 lane; VPDPWSSD (AVX-512 VNNI) also adds the result. With AVX2 the eight
+     * pixels are one register; with SSE2, two passes of four. An odd last tap pairs with zeros. */
     const __m128i none = _mm_setzero_si128();
 #if defined(__AVX2__)
     __m256i s0 = _mm256_set1_epi32(bias[0]), s1 = _mm256_set1_epi32(bias[1]), s2 = _mm256_set1_epi32(bias[2]);
     __m256i s3 = _mm256_set1_epi32(bias[3]), s4 = _mm256_set1_epi32(bias[4]), s5 = _mm256_set1_epi32(bias[5]);
     __m256i s6 = _mm256_set1_epi32(bias[6]), s7 = _mm256_set1_epi32(bias[7]);
-    for (int t = 0; t < k; t += 2, w += 16, columns += 2 * stride) {
-        const int pair = t + 1 < k;
-        const __m128i a8 = _mm_loadl_epi64((const __m128i *)(const void *)columns);
-        const __m128i b8 = pair ? _mm_loadl_epi64((const __m128i *)(const void *)(columns + stride)) : none;
+    for (int t = 0; t < k; t += 2, w += 16) {
+        const __m128i a8 = _mm_loadl_epi64((const __m128i *)(const void *)(base + offsets[t]));
+        const __m128i b8 = t + 1 < k ? _mm_loadl_epi64((const __m128i *)(const void *)(base + offsets[t + 1])) : none;
         const __m128i a = x_unsigned ? _mm_cvtepu8_epi16(a8) : _mm_cvtepi8_epi16(a8);
         const __m128i b = x_unsigned ? _mm_cvtepu8_epi16(b8) : _mm_cvtepi8_epi16(b8);
         const __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(a, b)), _mm_unpackhi_epi16(a, b), 1);
-        const __m128i wa = _mm_loadu_si128((const __m128i *)(const void *)w);
-        const __m128i wb = pair ? _mm_loadu_si128((const __m128i *)(const void *)(w + 8)) : none;
-        const __m128i lo = _mm_unpacklo_epi16(wa, wb), hi = _mm_unpackhi_epi16(wa, wb);
-        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(lo)));
-        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(lo, 0x55))));
-        s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(lo, 0xAA))));
-        s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(lo, 0xFF))));
-        s4 = _mm256_add_epi32(s4, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(hi)));
-        s5 = _mm256_add_epi32(s5, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(hi, 0x55))));
-        s6 = _mm256_add_epi32(s6, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(hi, 0xAA))));
-        s7 = _mm256_add_epi32(s7, _mm256_madd_epi16(x, _mm256_broadcastd_epi32(_mm_shuffle_epi32(hi, 0xFF))));
+        int32_t pairs[8];
+        memcpy(pairs, w, sizeof pairs);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        s0 = _mm256_dpwssd_epi32(s0, x, _mm256_set1_epi32(pairs[0]));
+        s1 = _mm256_dpwssd_epi32(s1, x, _mm256_set1_epi32(pairs[1]));
+        s2 = _mm256_dpwssd_epi32(s2, x, _mm256_set1_epi32(pairs[2]));
+        s3 = _mm256_dpwssd_epi32(s3, x, _mm256_set1_epi32(pairs[3]));
+        s4 = _mm256_dpwssd_epi32(s4, x, _mm256_set1_epi32(pairs[4]));
+        s5 = _mm256_dpwssd_epi32(s5, x, _mm256_set1_epi32(pairs[5]));
+        s6 = _mm256_dpwssd_epi32(s6, x, _mm256_set1_epi32(pairs[6]));
+        s7 = _mm256_dpwssd_epi32(s7, x, _mm256_set1_epi32(pairs[7]));
+#else
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[0])));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[1])));
+        s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[2])));
+        s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[3])));
+        s4 = _mm256_add_epi32(s4, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[4])));
+        s5 = _mm256_add_epi32(s5, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[5])));
+        s6 = _mm256_add_epi32(s6, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[6])));
+        s7 = _mm256_add_epi32(s7, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[7])));
+#endif
     }
     _mm256_storeu_si256((__m256i *)(void *)acc, s0);
     _mm256_storeu_si256((__m256i *)(void *)(acc + 8), s1);
@@ -179,35 +231,30 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *columns, int
 #else
     for (int half = 0; half < 8; half += 4) {
         const int16_t *wt = w;
-        const uint8_t *ct = columns + half;
+        const uint8_t *ct = base + half;
         __m128i s0 = _mm_set1_epi32(bias[0]), s1 = _mm_set1_epi32(bias[1]), s2 = _mm_set1_epi32(bias[2]);
         __m128i s3 = _mm_set1_epi32(bias[3]), s4 = _mm_set1_epi32(bias[4]), s5 = _mm_set1_epi32(bias[5]);
         __m128i s6 = _mm_set1_epi32(bias[6]), s7 = _mm_set1_epi32(bias[7]);
-        for (int t = 0; t < k; t += 2, wt += 16, ct += 2 * stride) {
-            const int pair = t + 1 < k;
-            int32_t first, second = 0;
-            __m128i a, b;
-            memcpy(&first, ct, 4);
-            if (pair) memcpy(&second, ct + stride, 4);
+        for (int t = 0; t < k; t += 2, wt += 16) {
+            int32_t first, second = 0, pairs[8];
+            __m128i a, b, x;
+            memcpy(&first, ct + offsets[t], 4);
+            if (t + 1 < k) memcpy(&second, ct + offsets[t + 1], 4);
+            memcpy(pairs, wt, sizeof pairs);
             a = _mm_cvtsi32_si128(first);
             b = _mm_cvtsi32_si128(second);
             /* Bytes to int16: zero-extended, or sign-extended by an arithmetic shift. */
             a = x_unsigned ? _mm_unpacklo_epi8(a, none) : _mm_srai_epi16(_mm_unpacklo_epi8(a, a), 8);
             b = x_unsigned ? _mm_unpacklo_epi8(b, none) : _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
-            {
-                const __m128i x = _mm_unpacklo_epi16(a, b);
-                const __m128i wa = _mm_loadu_si128((const __m128i *)(const void *)wt);
-                const __m128i wb = pair ? _mm_loadu_si128((const __m128i *)(const void *)(wt + 8)) : none;
-                const __m128i lo = _mm_unpacklo_epi16(wa, wb), hi = _mm_unpackhi_epi16(wa, wb);
-                s0 = _mm_add_epi32(s0, _mm_madd_epi16(x, _mm_shuffle_epi32(lo, 0x00)));
-                s1 = _mm_add_epi32(s1, _mm_madd_epi16(x, _mm_shuffle_epi32(lo, 0x55)));
-                s2 = _mm_add_epi32(s2, _mm_madd_epi16(x, _mm_shuffle_epi32(lo, 0xAA)));
-                s3 = _mm_add_epi32(s3, _mm_madd_epi16(x, _mm_shuffle_epi32(lo, 0xFF)));
-                s4 = _mm_add_epi32(s4, _mm_madd_epi16(x, _mm_shuffle_epi32(hi, 0x00)));
-                s5 = _mm_add_epi32(s5, _mm_madd_epi16(x, _mm_shuffle_epi32(hi, 0x55)));
-                s6 = _mm_add_epi32(s6, _mm_madd_epi16(x, _mm_shuffle_epi32(hi, 0xAA)));
-                s7 = _mm_add_epi32(s7, _mm_madd_epi16(x, _mm_shuffle_epi32(hi, 0xFF)));
-            }
+            x = _mm_unpacklo_epi16(a, b);
+            s0 = _mm_add_epi32(s0, _mm_madd_epi16(x, _mm_set1_epi32(pairs[0])));
+            s1 = _mm_add_epi32(s1, _mm_madd_epi16(x, _mm_set1_epi32(pairs[1])));
+            s2 = _mm_add_epi32(s2, _mm_madd_epi16(x, _mm_set1_epi32(pairs[2])));
+            s3 = _mm_add_epi32(s3, _mm_madd_epi16(x, _mm_set1_epi32(pairs[3])));
+            s4 = _mm_add_epi32(s4, _mm_madd_epi16(x, _mm_set1_epi32(pairs[4])));
+            s5 = _mm_add_epi32(s5, _mm_madd_epi16(x, _mm_set1_epi32(pairs[5])));
+            s6 = _mm_add_epi32(s6, _mm_madd_epi16(x, _mm_set1_epi32(pairs[6])));
+            s7 = _mm_add_epi32(s7, _mm_madd_epi16(x, _mm_set1_epi32(pairs[7])));
         }
         _mm_storeu_si128((__m128i *)(void *)(acc + half), s0);
         _mm_storeu_si128((__m128i *)(void *)(acc + 8 + half), s1);
@@ -219,67 +266,21 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *columns, int
         _mm_storeu_si128((__m128i *)(void *)(acc + 56 + half), s7);
     }
 #endif
-#elif defined(WHITTLE_VECTOR_S8)
-    /* Generic vectors of GCC and Clang (no instruction set named): channel i's sums for the pixels
-     * gain the pixels' inputs times its weight; eight pixels per pass where the vector unit has
-     * 256-bit integer operations, else two passes of four (the sums then fit sixteen registers). */
-#if defined(__AVX2__)
-    typedef int32_t whittle_vsi __attribute__((vector_size(32)));
 #else
-    typedef int32_t whittle_vsi __attribute__((vector_size(16)));
-#endif
-    const int lanes = (int)(sizeof(whittle_vsi) / sizeof(int32_t));
-    for (int half = 0; half < 8; half += lanes) {
-        const int16_t *wt = w;
-        const uint8_t *ct = columns + half;
-        whittle_vsi s0, s1, s2, s3, s4, s5, s6, s7, zero;
-        memset(&zero, 0, sizeof zero);
-        s0 = zero + bias[0];
-        s1 = zero + bias[1];
-        s2 = zero + bias[2];
-        s3 = zero + bias[3];
-        s4 = zero + bias[4];
-        s5 = zero + bias[5];
-        s6 = zero + bias[6];
-        s7 = zero + bias[7];
-        for (int t = 0; t < k; ++t, wt += 8, ct += stride) {
-            whittle_vsi x;
-            int32_t v[8];
-            /* A byte as int8 (two's complement) or uint8, without an implementation-defined conversion. */
-            const int32_t sign = x_unsigned ? 0 : 256;
-            for (int j = 0; j < lanes; ++j) v[j] = (int32_t)ct[j] - (sign & -((int32_t)ct[j] >> 7));
-            memcpy(&x, v, sizeof x);
-            s0 += wt[0] * x;
-            s1 += wt[1] * x;
-            s2 += wt[2] * x;
-            s3 += wt[3] * x;
-            s4 += wt[4] * x;
-            s5 += wt[5] * x;
-            s6 += wt[6] * x;
-            s7 += wt[7] * x;
-        }
-        memcpy(acc + half, &s0, sizeof s0);
-        memcpy(acc + 8 + half, &s1, sizeof s1);
-        memcpy(acc + 16 + half, &s2, sizeof s2);
-        memcpy(acc + 24 + half, &s3, sizeof s3);
-        memcpy(acc + 32 + half, &s4, sizeof s4);
-        memcpy(acc + 40 + half, &s5, sizeof s5);
-        memcpy(acc + 48 + half, &s6, sizeof s6);
-        memcpy(acc + 56 + half, &s7, sizeof s7);
-    }
-#else
-    /* Plain loops for other compilers. */
+    /* Plain loops for other compilers (and WHITTLE_PORTABLE). */
     int32_t sum[64];
     for (int i = 0; i < 8; ++i) {
         for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
     }
-    for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+    for (int t = 0; t < k; ++t) {
+        const int16_t *wt = w + (t / 2) * 16 + t % 2;
+        const uint8_t *columns = base + offsets[t];
         int32_t x[8];
         /* A byte as int8 (two's complement) or uint8, without an implementation-defined conversion. */
         const int32_t sign = x_unsigned ? 0 : 256;
         for (int j = 0; j < 8; ++j) x[j] = (int32_t)columns[j] - (sign & -((int32_t)columns[j] >> 7));
         for (int i = 0; i < 8; ++i) {
-            const int32_t wi = w[i];
+            const int32_t wi = wt[2 * i];
             for (int j = 0; j < 8; ++j) sum[i * 8 + j] += wi * x[j];
         }
     }
@@ -354,36 +355,85 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
     }
 }
 
+/* Whether a convolution runs row by row over a padded copy of its input (see whittle_kernels.h):
+ * stride 1, not a pointwise layer that keeps the map's size, rows of a multiple of 8 or at least 16
+ * outputs (so that few lanes of a row's last tile are wasted). */
+static int whittle_tile_rows(const whittle_conv_geometry *g) {
+    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
+                          g->out_height == g->height && g->out_width == g->width;
+    return g->stride_h == 1 && g->stride_w == 1 && !pointwise && (g->out_width % 8 == 0 || g->out_width >= 16);
+}
+
+/* The output channels of one tile: eight pixels whose taps are at base + offsets[t], `count` of
+ * them stored from out (channel planes `pixels` apart). */
+static void whittle_tile_block_s8(int k, int out_channels, const int16_t *w, const uint8_t *base, const int32_t *offsets,
+                                  int x_unsigned, const int32_t *bias, const whittle_requant *rq, int count, uint8_t *out, int pixels) {
+    int32_t acc[64], edge[8];
+    for (int m = 0; m < out_channels; m += 8) {
+        const int n = whittle_tile_count(out_channels - m);
+        const int32_t *b = bias + m;
+        if (n < 8) {
+            /* The last block's missing channels have zero weights; their sums are dropped. */
+            for (int i = 0; i < 8; ++i) edge[i] = i < n ? bias[m + i] : 0;
+            b = edge;
+        }
+        whittle_tile_s8(k, w + m * (k + k % 2), base, offsets, x_unsigned, b, acc);
+        for (int i = 0; i < n; ++i) whittle_tile_requant(rq, m + i, acc + 8 * i, count, out + (m + i) * pixels);
+    }
+}
+
 /* Convolution of one image (one group) on tiled weights; see whittle_kernels.h. */
 WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
                                           int32_t x_zero, const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
-                                          uint8_t *columns) {
+                                          uint8_t *scratch) {
     const int k = g->channels * g->kernel_h * g->kernel_w, plane = g->height * g->width;
     const int pixels = g->out_height * g->out_width;
     /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
     const int direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
                        g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
-    int32_t acc[64], edge[8];
+    /* Tap offsets into the input (or its padded copy), then into the column buffer; then the work area. */
+    int32_t *in_place = (int32_t *)(void *)scratch, *packed = in_place + k;
+    uint8_t *work = (uint8_t *)(packed + k);
+    for (int t = 0; t < k; ++t) {
+        packed[t] = 8 * t;
+        in_place[t] = t * plane;
+    }
+    if (whittle_tile_rows(g)) {
+        /* Every window inside a padded copy (x_zero around the map): tap (c, kh, kw) of output (oh, ow)
+         * is at work[c * rows * pitch + (oh + kh * dilation_h) * pitch + ow + kw * dilation_w], so each
+         * tile of eight outputs of a row reads its taps in place (a row's last tile reads into the spare
+         * columns; its extra sums are dropped). */
+        const int pitch = (g->out_width + 7) / 8 * 8 + (g->kernel_w - 1) * g->dilation_w;
+        const int rows = g->out_height + (g->kernel_h - 1) * g->dilation_h;
+        const int first = g->pad_left > 0 ? 0 : -g->pad_left;
+        const int last = g->width < pitch - g->pad_left ? g->width : pitch - g->pad_left;
+        int t = 0;
+        memset(work, (unsigned char)(x_zero & 255), (size_t)g->channels * (size_t)rows * (size_t)pitch);
+        for (int c = 0; c < g->channels; ++c) {
+            for (int r = 0; r < g->height; ++r) {
+                if (r + g->pad_top < 0 || r + g->pad_top >= rows || last <= first) continue;
+                memcpy(work + (c * rows + r + g->pad_top) * pitch + g->pad_left + first, (const uint8_t *)x + c * plane + r * g->width + first,
+                       (size_t)(last - first));
+            }
+            for (int kh = 0; kh < g->kernel_h; ++kh) {
+                for (int kw = 0; kw < g->kernel_w; ++kw) in_place[t++] = (c * rows + kh * g->dilation_h) * pitch + kw * g->dilation_w;
+            }
+        }
+        for (int oh = 0; oh < g->out_height; ++oh) {
+            for (int ow = 0; ow < g->out_width; ow += 8) {
+                whittle_tile_block_s8(k, out_channels, w, work + oh * pitch + ow, in_place, x_unsigned, bias, rq,
+                                      whittle_tile_count(g->out_width - ow), (uint8_t *)y + oh * g->out_width + ow, pixels);
+            }
+        }
+        return;
+    }
     for (int p = 0; p < pixels; p += 8) {
         const int count = whittle_tile_count(pixels - p);
-        const uint8_t *from = columns;
-        int stride = 8;
         if (direct && count == 8) {
-            from = (const uint8_t *)x + p;
-            stride = plane;
+            whittle_tile_block_s8(k, out_channels, w, (const uint8_t *)x + p, in_place, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels);
         } else {
-            whittle_tile_columns(g, (const uint8_t *)x, x_zero, p, count, columns);
-        }
-        for (int m = 0; m < out_channels; m += 8) {
-            const int n = whittle_tile_count(out_channels - m);
-            const int32_t *b = bias + m;
-            if (n < 8) {
-                /* The last block's missing channels have zero weights; their sums are dropped. */
-                for (int i = 0; i < 8; ++i) edge[i] = i < n ? bias[m + i] : 0;
-                b = edge;
-            }
-            whittle_tile_s8(k, w + m * k, from, stride, x_unsigned, b, acc);
-            for (int i = 0; i < n; ++i) whittle_tile_requant(rq, m + i, acc + 8 * i, count, (uint8_t *)y + (m + i) * pixels + p);
+            whittle_tile_columns(g, (const uint8_t *)x, x_zero, p, count, work);
+            whittle_tile_block_s8(k, out_channels, w, work, packed, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels);
         }
     }
 }
@@ -396,26 +446,30 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
         uint8_t *out = (uint8_t *)y + r * out_features;
         for (int m = 0; m < out_features; m += 8) {
             const int n = whittle_tile_count(out_features - m);
-            const int16_t *wm = w + m * depth;
+            const int16_t *wm = w + m * (depth + depth % 2);
             int32_t acc[8];
             for (int i = 0; i < 8; ++i) acc[i] = i < n ? bias[m + i] : 0;
 #if defined(WHITTLE_NEON64)
             {
-                /* Eight channels' weights of one tap times that tap's input. */
+                /* Eight channels' weights of two taps (a de-interleaving load) times those taps' inputs. */
                 int32x4_t lo = vld1q_s32(acc), hi = vld1q_s32(acc + 4);
-                for (int t = 0; t < depth; ++t, wm += 8) {
-                    const int16x8_t wv = vld1q_s16(wm);
-                    const int16_t v = x_unsigned ? (int16_t)in[t] : (int16_t)((const int8_t *)in)[t];
-                    lo = vmlal_n_s16(lo, vget_low_s16(wv), v);
-                    hi = vmlal_high_n_s16(hi, wv, v);
+                for (int t = 0; t < depth; t += 2, wm += 16) {
+                    const int16x8x2_t wv = vld2q_s16(wm);
+                    const int16_t v0 = x_unsigned ? (int16_t)in[t] : (int16_t)((const int8_t *)in)[t];
+                    const int16_t v1 = t + 1 < depth ? (x_unsigned ? (int16_t)in[t + 1] : (int16_t)((const int8_t *)in)[t + 1]) : 0;
+                    lo = vmlal_n_s16(lo, vget_low_s16(wv.val[0]), v0);
+                    hi = vmlal_high_n_s16(hi, wv.val[0], v0);
+                    lo = vmlal_n_s16(lo, vget_low_s16(wv.val[1]), v1);
+                    hi = vmlal_high_n_s16(hi, wv.val[1], v1);
                 }
                 vst1q_s32(acc, lo);
                 vst1q_s32(acc + 4, hi);
             }
 #else
-            for (int t = 0; t < depth; ++t, wm += 8) {
+            for (int t = 0; t < depth; ++t) {
+                const int16_t *wt = wm + (t / 2) * 16 + t % 2;
                 const int32_t v = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
-                for (int i = 0; i < 8; ++i) acc[i] += wm[i] * v;
+                for (int i = 0; i < 8; ++i) acc[i] += wt[2 * i] * v;
             }
 #endif
             for (int i = 0; i < n; ++i) out[m + i] = (uint8_t)whittle_requant_general(rq, m + i, acc[i]);
@@ -535,7 +589,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
 #endif
         for (int i = 0; i < plane; i += 8) {
             const int n = whittle_tile_count(plane - i);
-            int32_t acc[8];
+            int32_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             for (int j = 0; j < n; ++j) {
                 const int col = (i + j) % width;
                 const int8_t *r = base + i + j - 1;

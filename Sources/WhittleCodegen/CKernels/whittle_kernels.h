@@ -128,18 +128,25 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
 /* conv_s8_tiles.c (int8; AArch64 NEON, portable loops elsewhere)
  *
  * Weights of whittle_conv_s8_tiles and whittle_fully_connected_s8_tiles ("tiled"): int16, output
- * channels in blocks of eight (the last block zero-padded); a block holds, for each tap t in
- * (c, kh, kw) order (or input feature), its eight channels' weights side by side, so the block of
- * channel m (a multiple of 8) starts at halfword m * taps. Their bias is folded: bias[m] - x_zero *
+ * channels in blocks of eight (the last block zero-padded); a block holds the taps (c, kh, kw) (or
+ * input features) in pairs, an odd count padded with a zero tap, and for each pair its eight
+ * channels' two weights, each channel's adjacent: weight (i, t) of the block is at halfword
+ * (t / 2) * 16 + 2 * i + t % 2, and the block of channel m (a multiple of 8) starts at halfword
+ * m * taps_even. Adjacent pairs are one int32 for x86's PMADDWD; NEON de-interleaves them with
+ * one load. Their bias is folded: bias[m] - x_zero *
  * (sum of w[m]), so the kernels multiply the input bytes as they are; every partial sum must fit
  * int32 (the compiler checks |bias| + 255 * sum |w| < 2^31). */
 
 /* One image of one group, x int8 or uint8 (x_unsigned), y as rq says: y[m][oh][ow] =
- * requant(bias[m] + sum of x * w over the taps, taps in the padding reading x_zero). `columns`
- * is scratch of 8 * channels * kernel_h * kernel_w bytes. */
+ * requant(bias[m] + sum of x * w over the taps, taps in the padding reading x_zero). `scratch`
+ * (4-byte aligned) holds 8 * taps bytes of tap offsets (taps = channels * kernel_h * kernel_w), then
+ * either a padded copy of the input, channels * (out_height + (kernel_h - 1) * dilation_h) * pitch
+ * bytes with pitch = out_width rounded up to a multiple of 8 + (kernel_w - 1) * dilation_w, for
+ * layers with stride 1 whose rows have a multiple of 8 or at least 16 outputs (other than a
+ * pointwise layer that keeps the map's size), or else 8 * taps bytes of im2col columns. */
 WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
                                           int32_t x_zero, const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
-                                          uint8_t *columns);
+                                          uint8_t *scratch);
 
 /* y[r][n] = requant(bias[n] + sum over k < depth of x[r][k] * w[n][k]) for r < rows, x and y as
  * for whittle_conv_s8_tiles. */
@@ -183,9 +190,10 @@ WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const 
  * holds one value per channel of the padded count. */
 
 /* One image of one group: y[m][oh][ow] = bias[m] + sum of x * w over the taps inside the map.
- * `columns` is scratch of 8 * channels * kernel_h * kernel_w floats. */
+ * `scratch` holds 2 * taps words of tap offsets (taps = channels * kernel_h * kernel_w), then, as for
+ * whittle_conv_s8_tiles, a padded copy of the input (in floats) or 8 * taps floats of columns. */
 WHITTLE_KERNEL void whittle_conv_f32_tiles(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
-                                           const float *bias, float *y, float *columns);
+                                           const float *bias, float *y, float *scratch);
 
 /* whittle_depthwise_f32 for 3x3 filters with stride 1, no dilation and one tap of padding on every
  * side (out_height = height, out_width = width). `padded` is scratch of (height + 2) * width + 24

@@ -32,15 +32,16 @@ static int whittle_tile_count_f32(int left) {
 }
 
 /* acc[i * 8 + j] = bias[i] + sum over taps t < k of w[t * 8 + i] * x_t[j] for channels i and pixels
- * j < 8, x_t being the 8 floats at columns + t * stride. */
-static void whittle_tile8_f32(int k, const float *w, const float *columns, int stride, const float *bias, float *acc) {
+ * j < 8, x_t being the 8 floats at base + offsets[t]. */
+static void whittle_tile8_f32(int k, const float *w, const float *base, const int32_t *offsets, const float *bias, float *acc) {
 #if defined(WHITTLE_NEON64_F32)
     float32x4_t a0 = vdupq_n_f32(bias[0]), b0 = a0, a1 = vdupq_n_f32(bias[1]), b1 = a1;
     float32x4_t a2 = vdupq_n_f32(bias[2]), b2 = a2, a3 = vdupq_n_f32(bias[3]), b3 = a3;
     float32x4_t a4 = vdupq_n_f32(bias[4]), b4 = a4, a5 = vdupq_n_f32(bias[5]), b5 = a5;
     float32x4_t a6 = vdupq_n_f32(bias[6]), b6 = a6, a7 = vdupq_n_f32(bias[7]), b7 = a7;
-    for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+    for (int t = 0; t < k; ++t, w += 8) {
         /* Channel i's sums for pixels 0-3 (a) and 4-7 (b) gain the pixels' inputs times lane i of the weights. */
+        const float *columns = base + offsets[t];
         const float32x4_t x0 = vld1q_f32(columns), x1 = vld1q_f32(columns + 4);
         const float32x4_t w0 = vld1q_f32(w), w1 = vld1q_f32(w + 4);
         a0 = vfmaq_laneq_f32(a0, x0, w0, 0);
@@ -87,7 +88,7 @@ static void whittle_tile8_f32(int k, const float *w, const float *columns, int s
 #endif
     const int lanes = (int)(sizeof(whittle_vsf) / sizeof(float));
     for (int half = 0; half < 8; half += lanes) {
-        const float *wt = w, *ct = columns + half;
+        const float *wt = w, *ct = base + half;
         whittle_vsf s0, s1, s2, s3, s4, s5, s6, s7, zero;
         memset(&zero, 0, sizeof zero);
         s0 = zero + bias[0];
@@ -98,9 +99,9 @@ static void whittle_tile8_f32(int k, const float *w, const float *columns, int s
         s5 = zero + bias[5];
         s6 = zero + bias[6];
         s7 = zero + bias[7];
-        for (int t = 0; t < k; ++t, wt += 8, ct += stride) {
+        for (int t = 0; t < k; ++t, wt += 8) {
             whittle_vsf x;
-            memcpy(&x, ct, sizeof x);
+            memcpy(&x, ct + offsets[t], sizeof x);
             s0 += wt[0] * x;
             s1 += wt[1] * x;
             s2 += wt[2] * x;
@@ -123,7 +124,8 @@ static void whittle_tile8_f32(int k, const float *w, const float *columns, int s
     for (int i = 0; i < 8; ++i) {
         for (int j = 0; j < 8; ++j) acc[i * 8 + j] = bias[i];
     }
-    for (int t = 0; t < k; ++t, w += 8, columns += stride) {
+    for (int t = 0; t < k; ++t, w += 8) {
+        const float *columns = base + offsets[t];
         for (int i = 0; i < 8; ++i) {
             for (int j = 0; j < 8; ++j) acc[i * 8 + j] += w[i] * columns[j];
         }
@@ -190,29 +192,75 @@ static void whittle_tile_columns_f32(const whittle_conv_geometry *geometry, cons
     }
 }
 
+/* Whether a float convolution runs row by row over a padded copy of its input: the rule of
+ * whittle_conv_s8_tiles (see whittle_kernels.h). */
+static int whittle_tile_rows_f32(const whittle_conv_geometry *g) {
+    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
+                          g->out_height == g->height && g->out_width == g->width;
+    return g->stride_h == 1 && g->stride_w == 1 && !pointwise && (g->out_width % 8 == 0 || g->out_width >= 16);
+}
+
+/* The output channels of one tile: eight pixels whose taps are at base + offsets[t], `count` of
+ * them stored from out (channel planes `pixels` apart). */
+static void whittle_tile_block_f32(int k, int out_channels, const float *w, const float *base, const int32_t *offsets,
+                                   const float *bias, int count, float *out, int pixels) {
+    float acc[64];
+    for (int m = 0; m < out_channels; m += 8) {
+        const int n = whittle_tile_count_f32(out_channels - m);
+        whittle_tile8_f32(k, w + m * k, base, offsets, bias + m, acc);
+        for (int i = 0; i < n; ++i) memcpy(out + (m + i) * pixels, acc + 8 * i, (size_t)count * sizeof(float));
+    }
+}
+
 /* Float convolution of one image (one group) on tiled weights; see whittle_kernels.h. */
 WHITTLE_KERNEL void whittle_conv_f32_tiles(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
-                                           const float *bias, float *y, float *columns) {
+                                           const float *bias, float *y, float *scratch) {
     const int k = g->channels * g->kernel_h * g->kernel_w, plane = g->height * g->width;
     const int pixels = g->out_height * g->out_width;
     /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
     const int direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
                        g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
-    float acc[64];
+    /* Tap offsets into the input (or its padded copy), then into the column buffer; then the work area. */
+    int32_t *in_place = (int32_t *)(void *)scratch, *packed = in_place + k;
+    float *work = scratch + 2 * k;
+    for (int t = 0; t < k; ++t) {
+        packed[t] = 8 * t;
+        in_place[t] = t * plane;
+    }
+    if (whittle_tile_rows_f32(g)) {
+        /* Every window inside a padded copy (zeros around the map), as whittle_conv_s8_tiles does. */
+        const int pitch = (g->out_width + 7) / 8 * 8 + (g->kernel_w - 1) * g->dilation_w;
+        const int rows = g->out_height + (g->kernel_h - 1) * g->dilation_h;
+        const int first = g->pad_left > 0 ? 0 : -g->pad_left;
+        const int last = g->width < pitch - g->pad_left ? g->width : pitch - g->pad_left;
+        const int size = g->channels * rows * pitch;
+        int t = 0;
+        for (int i = 0; i < size; ++i) work[i] = 0.0f;
+        for (int c = 0; c < g->channels; ++c) {
+            for (int r = 0; r < g->height; ++r) {
+                if (r + g->pad_top < 0 || r + g->pad_top >= rows || last <= first) continue;
+                memcpy(work + (c * rows + r + g->pad_top) * pitch + g->pad_left + first, x + c * plane + r * g->width + first,
+                       (size_t)(last - first) * sizeof(float));
+            }
+            for (int kh = 0; kh < g->kernel_h; ++kh) {
+                for (int kw = 0; kw < g->kernel_w; ++kw) in_place[t++] = (c * rows + kh * g->dilation_h) * pitch + kw * g->dilation_w;
+            }
+        }
+        for (int oh = 0; oh < g->out_height; ++oh) {
+            for (int ow = 0; ow < g->out_width; ow += 8) {
+                whittle_tile_block_f32(k, out_channels, w, work + oh * pitch + ow, in_place, bias, whittle_tile_count_f32(g->out_width - ow),
+                                       y + oh * g->out_width + ow, pixels);
+            }
+        }
+        return;
+    }
     for (int p = 0; p < pixels; p += 8) {
         const int count = whittle_tile_count_f32(pixels - p);
-        const float *from = columns;
-        int stride = 8;
         if (direct && count == 8) {
-            from = x + p;
-            stride = plane;
+            whittle_tile_block_f32(k, out_channels, w, x + p, in_place, bias, count, y + p, pixels);
         } else {
-            whittle_tile_columns_f32(g, x, p, count, columns);
-        }
-        for (int m = 0; m < out_channels; m += 8) {
-            const int n = whittle_tile_count_f32(out_channels - m);
-            whittle_tile8_f32(k, w + m * k, from, stride, bias + m, acc);
-            for (int i = 0; i < n; ++i) memcpy(y + (m + i) * pixels + p, acc + 8 * i, (size_t)count * sizeof(float));
+            whittle_tile_columns_f32(g, x, p, count, work);
+            whittle_tile_block_f32(k, out_channels, w, work, packed, bias, count, y + p, pixels);
         }
     }
 }

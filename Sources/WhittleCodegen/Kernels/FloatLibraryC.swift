@@ -22,7 +22,12 @@ enum FloatLibraryC {
     static var scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] {
         ["Conv": { e in
             switch try convForm(e) {
-            case .matrix(let columns)?, .tiles(let columns)?: return 4 * columns
+            case .matrix(let columns)?: return 4 * columns
+            case .tiles?:
+                // Tap offsets (two words per tap), then the padded copy or eight columns of floats.
+                let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(1)[2...]))
+                let taps = g.c * g.kh * g.kw
+                return 8 * taps + 4 * (Int8LibraryC.paddedCopy(g) ?? 8 * taps)
             case .depthwise(let padded)?, .flatDepthwise(let padded)?: return 4 * padded
             case nil: return 0
             }

@@ -32,7 +32,10 @@ enum Int8LibraryC {
         case .depthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
             return paddedPlane(g).h * paddedPlane(g).w + 16
-        case .tiles(let taps)?: return e.node.opType == "QLinearConv" ? 8 * taps : 0
+        case .tiles(let taps)?:
+            guard e.node.opType == "QLinearConv" else { return 0 }
+            let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
+            return 8 * taps + (paddedCopy(g) ?? 8 * taps)
         case .flatDepthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
             return (g.h + 2) * g.w + 24
@@ -80,6 +83,16 @@ enum Int8LibraryC {
         return nil
     }
 
+    /// The elements of the padded input copy the tiled convolutions work on (stride 1, rows of a
+    /// multiple of 8 or at least 16 outputs, other than a pointwise layer that keeps the map's size),
+    /// as `whittle_conv_s8_tiles` and `whittle_conv_f32_tiles` decide; nil when they use im2col columns.
+    static func paddedCopy(_ g: ConvolutionC.Geometry) -> Int? {
+        let pointwise = g.kh == 1 && g.kw == 1 && g.pt == 0 && g.pl == 0 && g.oh == g.h && g.ow == g.w
+        guard g.sh == 1, g.sw == 1, !pointwise, g.ow % 8 == 0 || g.ow >= 16 else { return nil }
+        let pitch = (g.ow + 7) / 8 * 8 + (g.kw - 1) * g.dw
+        return g.c * (g.oh + (g.kh - 1) * g.dh) * pitch
+    }
+
     /// Whether a depthwise layer has the flat kernels' form: 3×3, stride 1, no dilation, one tap of
     /// padding on every side (the output keeps the map's size), rows short enough for 16-bit lanes.
     static func isFlat(_ g: ConvolutionC.Geometry) -> Bool {
@@ -109,13 +122,17 @@ enum Int8LibraryC {
     }
 
     /// The tiled layout of `whittle_kernels.h`: int16, channels in blocks of eight (the last
-    /// block padded with zero weights), each block tap by tap with its eight channels side by side.
+    /// block padded with zero weights), each block's taps in pairs (an odd count padded with a
+    /// zero tap), each pair holding the eight channels' two weights, channel by channel.
     static func tiledRows(_ rows: Int, _ taps: Int, value: (Int, Int) -> Int64) -> [Int64] {
         var out: [Int64] = []
-        out.reserveCapacity((rows + 7) / 8 * 8 * taps)
+        out.reserveCapacity((rows + 7) / 8 * 8 * (taps + taps % 2))
         for first in stride(from: 0, to: rows, by: 8) {
-            for t in 0..<taps {
-                for r in first..<(first + 8) { out.append(r < rows ? value(r, t) : 0) }
+            for t in stride(from: 0, to: taps, by: 2) {
+                for r in first..<(first + 8) {
+                    out.append(r < rows ? value(r, t) : 0)
+                    out.append(r < rows && t + 1 < taps ? value(r, t + 1) : 0)
+                }
             }
         }
         return out
