@@ -192,8 +192,8 @@ static void whittle_tile_columns_f32(const whittle_conv_geometry *geometry, cons
     }
 }
 
-/* Whether a float convolution runs row by row over a padded copy of its input: the rule of
- * whittle_conv_s8_tiles (see whittle_kernels.h). */
+/* Whether a float convolution runs row by row over a padded copy of its input: the int8 tiled
+ * convolution's rule (see whittle_kernels.h). */
 static int whittle_tile_rows_f32(const whittle_conv_geometry *g) {
     const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
                           g->out_height == g->height && g->out_width == g->width;
@@ -228,7 +228,7 @@ WHITTLE_KERNEL void whittle_conv_f32_tiles(const whittle_conv_geometry *g, int o
         in_place[t] = t * plane;
     }
     if (whittle_tile_rows_f32(g)) {
-        /* Every window inside a padded copy (zeros around the map), as whittle_conv_s8_tiles does. */
+        /* Every window inside a padded copy (zeros around the map), as the int8 tiled convolution does. */
         const int pitch = (g->out_width + 7) / 8 * 8 + (g->kernel_w - 1) * g->dilation_w;
         const int rows = g->out_height + (g->kernel_h - 1) * g->dilation_h;
         const int first = g->pad_left > 0 ? 0 : -g->pad_left;
