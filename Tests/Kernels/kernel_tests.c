@@ -453,12 +453,12 @@ static void q_pack_tiles(const int8_t *w, int rows, int k, int32_t x_zero) {
 
 /* The scratch bytes of whittle_conv_s8_tiles (element 1) or whittle_conv_f32_tiles (element 4), as
  * whittle_kernels.h documents them, rounded up to 8 bytes (the guard page then keeps the tap offsets
- * aligned). */
+ * aligned). The int8 kernel also widens a tile's inputs: 16 * taps + 16 bytes more. */
 static size_t tile_scratch(const whittle_conv_geometry *g, int element) {
     const int taps = g->channels * g->kernel_h * g->kernel_w;
     const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
                           g->out_height == g->height && g->out_width == g->width;
-    size_t bytes = (size_t)(8 * taps);
+    size_t bytes = (size_t)(8 * taps) + (element == 1 ? (size_t)(16 * taps + 16) : 0);
     if (g->stride_h == 1 && g->stride_w == 1 && !pointwise && (g->out_width % 8 == 0 || g->out_width >= 16)) {
         const int pitch = (g->out_width + 7) / 8 * 8 + (g->kernel_w - 1) * g->dilation_w;
         bytes += (size_t)element * (size_t)(g->channels * (g->out_height + (g->kernel_h - 1) * g->dilation_h) * pitch);
@@ -583,7 +583,10 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
                     : "whittle_fully_connected_s8 outputs differ from plain loops:", bad);
 }
 
-static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer, int flat) {
+/* One depthwise layer against plain loops; biases up to 1000 * bias_scale (large ones leave the
+ * range where float lanes add exactly). */
+static void test_depthwise_s8_bias(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer, int flat,
+                                   int32_t bias_scale) {
     whittle_conv_geometry g;
     whittle_requant rq;
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
@@ -596,10 +599,10 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
     for (int i = 0; i < c; ++i) {
         int32_t sum = 0;
         for (int t = 0; t < taps; ++t) sum += q_w[i * taps + t];
-        q_bias[i] = (int32_t)(next() % 2001u) - 1000;
+        q_bias[i] = ((int32_t)(next() % 2001u) - 1000) * bias_scale;
         q_inner[i] = q_bias[i] - x_zero * sum;
     }
-    q_multipliers(c, (float)taps * 60.0f);
+    q_multipliers(c, (float)taps * 60.0f * (float)bias_scale);
     rq = q_requantization(integer, y_zero, 0, c, taps);
     /* The scratch too ends at a guard page: padded_h * padded_w + 16 bytes, as documented. */
     const size_t scratch = (size_t)(((g.out_height - 1) * stride + (kh - 1) * dilation + 1) * ((g.out_width - 1) * stride + (kw - 1) * dilation + 2) + 16);
@@ -626,6 +629,10 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
         }
     }
     check(bad == 0, flat ? "whittle_depthwise3x3_s8_flat outputs differ from plain loops:" : "whittle_depthwise_s8 outputs differ from plain loops:", bad);
+}
+
+static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer, int flat) {
+    test_depthwise_s8_bias(c, h, w, kh, kw, stride, dilation, pad, integer, flat, 1);
 }
 
 /* ---- float convolution, fully connected and depthwise (conv_f32.c) ------------------------ */
@@ -1029,6 +1036,7 @@ int main(void) {
         test_depthwise_s8(2, 6, 1, 3, 3, 1, 1, 1, integer, 1);
         test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer, 1);
         test_depthwise_s8(2, 12, 17, 3, 3, 1, 1, 1, integer, 1);
+        test_depthwise_s8_bias(3, 6, 7, 3, 3, 1, 1, 1, integer, 1, 20000); /* biases beyond 2^23 */
     }
     /* channels, map, output channels, kernel, stride, dilation, padding; blocked (4) or tiled (8) weights */
     for (int tiles = 0; tiles < 2; ++tiles) {

@@ -25,8 +25,14 @@
 #define WHITTLE_X86_S8 1
 #endif
 #if defined(__GNUC__) && !defined(WHITTLE_NEON64) && !defined(WHITTLE_PORTABLE) && (defined(__clang__) || __GNUC__ >= 9)
-/* GCC and Clang's generic vectors (and __builtin_convertvector, GCC 9 and later). */
+/* GCC and Clang's generic vectors (and __builtin_convertvector, GCC 9 and later), as wide as the
+ * vector unit: 16 bytes on x86 without AVX2 (wider ones would be split and spilled). */
 #define WHITTLE_VECTOR_S8 1
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX2__)
+#define WHITTLE_VECTOR_BYTES 16
+#else
+#define WHITTLE_VECTOR_BYTES 32
+#endif
 #endif
 #if defined(__GNUC__)
 #define WHITTLE_INLINE inline __attribute__((always_inline))
@@ -67,23 +73,36 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
 #if defined(WHITTLE_VECTOR_S8) && defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
         if (rq->bounded) {
             /* |acc * multiplier| <= 2^21: round first (adding and removing 1.5 * 2^23), then saturate
-             * the integers, eight lanes at a time (the same values as whittle_requant_general). */
-            typedef int32_t whittle_v8si __attribute__((vector_size(32)));
-            typedef float whittle_v8sf __attribute__((vector_size(32)));
-            whittle_v8si a, r, below, above;
-            whittle_v8sf v;
-            const whittle_v8si none = {0, 0, 0, 0, 0, 0, 0, 0}, lowest = none + rq->low, highest = none + rq->high;
-            int32_t lanes[8];
-            memcpy(&a, acc, sizeof a);
-            v = __builtin_convertvector(a, whittle_v8sf) * multiplier;
-            v = (v + 12582912.0f) - 12582912.0f;
-            r = __builtin_convertvector(v, whittle_v8si) + rq->zero;
-            below = r < lowest;
-            r = (lowest & below) | (r & ~below);
-            above = r > highest;
-            r = (highest & above) | (r & ~above);
-            memcpy(lanes, &r, sizeof lanes);
-            for (int j = 0; j < count; ++j) out[j] = (uint8_t)lanes[j];
+             * the integers, a vector of lanes at a time (the same values as whittle_requant_general). */
+            typedef int32_t whittle_vsi __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+            typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+            typedef uint8_t whittle_vqu __attribute__((vector_size(WHITTLE_VECTOR_BYTES / 4)));
+            const int lanes = WHITTLE_VECTOR_BYTES / 4;
+            uint8_t bytes[8];
+            whittle_vsi none;
+            memset(&none, 0, sizeof none);
+            for (int h = 0; h < 8; h += lanes) {
+                const whittle_vsi lowest = none + rq->low, highest = none + rq->high;
+                whittle_vsi a, r, below, above;
+                whittle_vsf v;
+                whittle_vqu narrow;
+                memcpy(&a, acc + h, sizeof a);
+                v = __builtin_convertvector(a, whittle_vsf) * multiplier;
+                v = (v + 12582912.0f) - 12582912.0f;
+                r = __builtin_convertvector(v, whittle_vsi) + rq->zero;
+                below = r < lowest;
+                r = (lowest & below) | (r & ~below);
+                above = r > highest;
+                r = (highest & above) | (r & ~above);
+                /* The values are in the output type's range: narrowing keeps their low bytes. */
+                narrow = __builtin_convertvector(r, whittle_vqu);
+                memcpy(bytes + h, &narrow, sizeof narrow);
+            }
+            if (count == 8) {
+                memcpy(out, bytes, 8);
+            } else {
+                for (int j = 0; j < count; ++j) out[j] = bytes[j];
+            }
             return;
         }
 #endif
@@ -106,16 +125,48 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
     for (int j = 0; j < count; ++j) out[j] = (uint8_t)whittle_requant_general(rq, m, acc[j]);
 }
 
+/* The eight pixels' inputs of every tap as int16, read once per tile (every block of eight output
+ * channels uses them): x_t, the 8 bytes at base + offsets[t] (int8, or uint8 with x_unsigned), goes
+ * to prepared[8 t + j]; on x86 the taps are interleaved by pairs instead, prepared[16 (t / 2) + 2 j
+ * + t % 2] (an odd last tap paired with zeros), the operand order of PMADDWD. */
+static void whittle_tile_prepare_s8(int k, const uint8_t *base, const int32_t *offsets, int x_unsigned, int16_t *prepared) {
+#if defined(WHITTLE_NEON64)
+    if (x_unsigned) {
+        for (int t = 0; t < k; ++t) vst1q_s16(prepared + 8 * t, vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t]))));
+    } else {
+        for (int t = 0; t < k; ++t) vst1q_s16(prepared + 8 * t, vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t]))));
+    }
+#elif defined(WHITTLE_X86_S8)
+    const __m128i none = _mm_setzero_si128();
+    for (int t = 0; t < k; t += 2, prepared += 16) {
+        __m128i a = _mm_loadl_epi64((const __m128i *)(const void *)(base + offsets[t]));
+        __m128i b = t + 1 < k ? _mm_loadl_epi64((const __m128i *)(const void *)(base + offsets[t + 1])) : none;
+        /* Bytes to int16: zero-extended, or sign-extended by an arithmetic shift. */
+        a = x_unsigned ? _mm_unpacklo_epi8(a, none) : _mm_srai_epi16(_mm_unpacklo_epi8(a, a), 8);
+        b = x_unsigned ? _mm_unpacklo_epi8(b, none) : _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+        _mm_storeu_si128((__m128i *)(void *)prepared, _mm_unpacklo_epi16(a, b));
+        _mm_storeu_si128((__m128i *)(void *)(prepared + 8), _mm_unpackhi_epi16(a, b));
+    }
+#else
+    /* A byte as int8 (two's complement) or uint8, without an implementation-defined conversion. */
+    const int32_t sign = x_unsigned ? 0 : 256;
+    for (int t = 0; t < k; ++t) {
+        const uint8_t *x = base + offsets[t];
+        for (int j = 0; j < 8; ++j) prepared[8 * t + j] = (int16_t)((int32_t)x[j] - (sign & -((int32_t)x[j] >> 7)));
+    }
+#endif
+}
+
 /* acc[i * 8 + j] = bias[i] + sum over taps t < k of weight (i, t) * x_t[j] for channels i and pixels
- * j < 8, where x_t is the 8 bytes at base + offsets[t] (int8, or uint8 with x_unsigned) and
- * weight (i, t) = w[(t / 2) * 16 + 2 * i + t % 2] (the tiled layout: taps in pairs). */
-static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *base, const int32_t *offsets, int x_unsigned, const int32_t *bias,
-                            int32_t *acc) {
+ * j < 8, the inputs x_t as whittle_tile_prepare_s8 left them and weight (i, t) = w[(t / 2) * 16 + 2 * i
+ * + t % 2] (the tiled layout: taps in pairs). */
+static void whittle_tile_s8(int k, const int16_t *w, const int16_t *prepared, const int32_t *bias, int32_t *acc) {
 #if defined(WHITTLE_NEON64)
     int32x4_t a0 = vdupq_n_s32(bias[0]), b0 = a0, a1 = vdupq_n_s32(bias[1]), b1 = a1;
     int32x4_t a2 = vdupq_n_s32(bias[2]), b2 = a2, a3 = vdupq_n_s32(bias[3]), b3 = a3;
     int32x4_t a4 = vdupq_n_s32(bias[4]), b4 = a4, a5 = vdupq_n_s32(bias[5]), b5 = a5;
     int32x4_t a6 = vdupq_n_s32(bias[6]), b6 = a6, a7 = vdupq_n_s32(bias[7]), b7 = a7;
+    int t = 0;
     /* Channel i's sums for pixels 0-3 (a) and 4-7 (b) gain x times lane i of the weights wv. */
 #define WHITTLE_TILE_STEP(xv, wv)                                                              \
     do {                                                                                       \
@@ -137,33 +188,15 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *base, const 
         b7 = vmlal_high_laneq_s16(b7, xv, wv, 7);                                              \
     } while (0)
     /* A de-interleaving load splits a pair of taps into the eight channels' weights of each. */
-    int t = 0;
-    if (x_unsigned) {
-        for (; t + 2 <= k; t += 2, w += 16) {
-            const int16x8x2_t wv = vld2q_s16(w);
-            const int16x8_t x0 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t])));
-            const int16x8_t x1 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t + 1])));
-            WHITTLE_TILE_STEP(x0, wv.val[0]);
-            WHITTLE_TILE_STEP(x1, wv.val[1]);
-        }
-        if (t < k) {
-            const int16x8_t x0 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t])));
-            const int16x8_t wv = vld2q_s16(w).val[0];
-            WHITTLE_TILE_STEP(x0, wv);
-        }
-    } else {
-        for (; t + 2 <= k; t += 2, w += 16) {
-            const int16x8x2_t wv = vld2q_s16(w);
-            const int16x8_t x0 = vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t])));
-            const int16x8_t x1 = vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t + 1])));
-            WHITTLE_TILE_STEP(x0, wv.val[0]);
-            WHITTLE_TILE_STEP(x1, wv.val[1]);
-        }
-        if (t < k) {
-            const int16x8_t x0 = vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t])));
-            const int16x8_t wv = vld2q_s16(w).val[0];
-            WHITTLE_TILE_STEP(x0, wv);
-        }
+    for (; t + 2 <= k; t += 2, w += 16, prepared += 16) {
+        const int16x8x2_t wv = vld2q_s16(w);
+        const int16x8_t x0 = vld1q_s16(prepared), x1 = vld1q_s16(prepared + 8);
+        WHITTLE_TILE_STEP(x0, wv.val[0]);
+        WHITTLE_TILE_STEP(x1, wv.val[1]);
+    }
+    if (t < k) {
+        const int16x8_t x0 = vld1q_s16(prepared), wv = vld2q_s16(w).val[0];
+        WHITTLE_TILE_STEP(x0, wv);
     }
 #undef WHITTLE_TILE_STEP
     vst1q_s32(acc, a0);
@@ -183,43 +216,41 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *base, const 
     vst1q_s32(acc + 56, a7);
     vst1q_s32(acc + 60, b7);
 #elif defined(WHITTLE_X86_S8)
-    /* Taps in pairs: PMADDWD multiplies the pixels' inputs of taps t and t + 1 (interleaved int16)
-     * with channel i's two weights (adjacent in the layout: one int32, broadcast) and adds each
-     * pair into an int32 lane; VPDPWSSD (AVX-512 VNNI) also adds the result. With AVX2 the eight
-     * pixels are one register; with SSE2, two passes of four. An odd last tap pairs with zeros. */
-    const __m128i none = _mm_setzero_si128();
+    /* PMADDWD multiplies the pixels' inputs of a pair of taps (interleaved int16) with channel i's
+     * two weights (adjacent in the layout: one int32, broadcast) and adds each pair into an int32
+     * lane; VPDPWSSD (AVX-512 VNNI) also accumulates. With AVX2 the eight pixels are one
+     * register; with SSE2, two passes of four. */
 #if defined(__AVX2__)
     __m256i s0 = _mm256_set1_epi32(bias[0]), s1 = _mm256_set1_epi32(bias[1]), s2 = _mm256_set1_epi32(bias[2]);
     __m256i s3 = _mm256_set1_epi32(bias[3]), s4 = _mm256_set1_epi32(bias[4]), s5 = _mm256_set1_epi32(bias[5]);
     __m256i s6 = _mm256_set1_epi32(bias[6]), s7 = _mm256_set1_epi32(bias[7]);
-    for (int t = 0; t < k; t += 2, w += 16) {
-        const __m128i a8 = _mm_loadl_epi64((const __m128i *)(const void *)(base + offsets[t]));
-        const __m128i b8 = t + 1 < k ? _mm_loadl_epi64((const __m128i *)(const void *)(base + offsets[t + 1])) : none;
-        const __m128i a = x_unsigned ? _mm_cvtepu8_epi16(a8) : _mm_cvtepi8_epi16(a8);
-        const __m128i b = x_unsigned ? _mm_cvtepu8_epi16(b8) : _mm_cvtepi8_epi16(b8);
-        const __m256i x = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(a, b)), _mm_unpackhi_epi16(a, b), 1);
-        int32_t pairs[8];
-        memcpy(pairs, w, sizeof pairs);
+    /* Channel i's pair of weights as one 32-bit load broadcast to every lane (folded into the
+     * multiply-add's memory operand where the instruction set allows). */
+#define WHITTLE_PAIR(i) (memcpy(&pair, w + 2 * (i), sizeof pair), _mm256_set1_epi32(pair))
+    for (int t = 0; t < k; t += 2, w += 16, prepared += 16) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)prepared);
+        int32_t pair;
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-        s0 = _mm256_dpwssd_epi32(s0, x, _mm256_set1_epi32(pairs[0]));
-        s1 = _mm256_dpwssd_epi32(s1, x, _mm256_set1_epi32(pairs[1]));
-        s2 = _mm256_dpwssd_epi32(s2, x, _mm256_set1_epi32(pairs[2]));
-        s3 = _mm256_dpwssd_epi32(s3, x, _mm256_set1_epi32(pairs[3]));
-        s4 = _mm256_dpwssd_epi32(s4, x, _mm256_set1_epi32(pairs[4]));
-        s5 = _mm256_dpwssd_epi32(s5, x, _mm256_set1_epi32(pairs[5]));
-        s6 = _mm256_dpwssd_epi32(s6, x, _mm256_set1_epi32(pairs[6]));
-        s7 = _mm256_dpwssd_epi32(s7, x, _mm256_set1_epi32(pairs[7]));
+        s0 = _mm256_dpwssd_epi32(s0, x, WHITTLE_PAIR(0));
+        s1 = _mm256_dpwssd_epi32(s1, x, WHITTLE_PAIR(1));
+        s2 = _mm256_dpwssd_epi32(s2, x, WHITTLE_PAIR(2));
+        s3 = _mm256_dpwssd_epi32(s3, x, WHITTLE_PAIR(3));
+        s4 = _mm256_dpwssd_epi32(s4, x, WHITTLE_PAIR(4));
+        s5 = _mm256_dpwssd_epi32(s5, x, WHITTLE_PAIR(5));
+        s6 = _mm256_dpwssd_epi32(s6, x, WHITTLE_PAIR(6));
+        s7 = _mm256_dpwssd_epi32(s7, x, WHITTLE_PAIR(7));
 #else
-        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[0])));
-        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[1])));
-        s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[2])));
-        s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[3])));
-        s4 = _mm256_add_epi32(s4, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[4])));
-        s5 = _mm256_add_epi32(s5, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[5])));
-        s6 = _mm256_add_epi32(s6, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[6])));
-        s7 = _mm256_add_epi32(s7, _mm256_madd_epi16(x, _mm256_set1_epi32(pairs[7])));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x, WHITTLE_PAIR(0)));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x, WHITTLE_PAIR(1)));
+        s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(x, WHITTLE_PAIR(2)));
+        s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(x, WHITTLE_PAIR(3)));
+        s4 = _mm256_add_epi32(s4, _mm256_madd_epi16(x, WHITTLE_PAIR(4)));
+        s5 = _mm256_add_epi32(s5, _mm256_madd_epi16(x, WHITTLE_PAIR(5)));
+        s6 = _mm256_add_epi32(s6, _mm256_madd_epi16(x, WHITTLE_PAIR(6)));
+        s7 = _mm256_add_epi32(s7, _mm256_madd_epi16(x, WHITTLE_PAIR(7)));
 #endif
     }
+#undef WHITTLE_PAIR
     _mm256_storeu_si256((__m256i *)(void *)acc, s0);
     _mm256_storeu_si256((__m256i *)(void *)(acc + 8), s1);
     _mm256_storeu_si256((__m256i *)(void *)(acc + 16), s2);
@@ -230,32 +261,24 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *base, const 
     _mm256_storeu_si256((__m256i *)(void *)(acc + 56), s7);
 #else
     for (int half = 0; half < 8; half += 4) {
-        const int16_t *wt = w;
-        const uint8_t *ct = base + half;
+        const int16_t *wt = w, *xt = prepared + 2 * half;
         __m128i s0 = _mm_set1_epi32(bias[0]), s1 = _mm_set1_epi32(bias[1]), s2 = _mm_set1_epi32(bias[2]);
         __m128i s3 = _mm_set1_epi32(bias[3]), s4 = _mm_set1_epi32(bias[4]), s5 = _mm_set1_epi32(bias[5]);
         __m128i s6 = _mm_set1_epi32(bias[6]), s7 = _mm_set1_epi32(bias[7]);
-        for (int t = 0; t < k; t += 2, wt += 16) {
-            int32_t first, second = 0, pairs[8];
-            __m128i a, b, x;
-            memcpy(&first, ct + offsets[t], 4);
-            if (t + 1 < k) memcpy(&second, ct + offsets[t + 1], 4);
-            memcpy(pairs, wt, sizeof pairs);
-            a = _mm_cvtsi32_si128(first);
-            b = _mm_cvtsi32_si128(second);
-            /* Bytes to int16: zero-extended, or sign-extended by an arithmetic shift. */
-            a = x_unsigned ? _mm_unpacklo_epi8(a, none) : _mm_srai_epi16(_mm_unpacklo_epi8(a, a), 8);
-            b = x_unsigned ? _mm_unpacklo_epi8(b, none) : _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
-            x = _mm_unpacklo_epi16(a, b);
-            s0 = _mm_add_epi32(s0, _mm_madd_epi16(x, _mm_set1_epi32(pairs[0])));
-            s1 = _mm_add_epi32(s1, _mm_madd_epi16(x, _mm_set1_epi32(pairs[1])));
-            s2 = _mm_add_epi32(s2, _mm_madd_epi16(x, _mm_set1_epi32(pairs[2])));
-            s3 = _mm_add_epi32(s3, _mm_madd_epi16(x, _mm_set1_epi32(pairs[3])));
-            s4 = _mm_add_epi32(s4, _mm_madd_epi16(x, _mm_set1_epi32(pairs[4])));
-            s5 = _mm_add_epi32(s5, _mm_madd_epi16(x, _mm_set1_epi32(pairs[5])));
-            s6 = _mm_add_epi32(s6, _mm_madd_epi16(x, _mm_set1_epi32(pairs[6])));
-            s7 = _mm_add_epi32(s7, _mm_madd_epi16(x, _mm_set1_epi32(pairs[7])));
+#define WHITTLE_PAIR(i) (memcpy(&pair, wt + 2 * (i), sizeof pair), _mm_set1_epi32(pair))
+        for (int t = 0; t < k; t += 2, wt += 16, xt += 16) {
+            const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)xt);
+            int32_t pair;
+            s0 = _mm_add_epi32(s0, _mm_madd_epi16(x, WHITTLE_PAIR(0)));
+            s1 = _mm_add_epi32(s1, _mm_madd_epi16(x, WHITTLE_PAIR(1)));
+            s2 = _mm_add_epi32(s2, _mm_madd_epi16(x, WHITTLE_PAIR(2)));
+            s3 = _mm_add_epi32(s3, _mm_madd_epi16(x, WHITTLE_PAIR(3)));
+            s4 = _mm_add_epi32(s4, _mm_madd_epi16(x, WHITTLE_PAIR(4)));
+            s5 = _mm_add_epi32(s5, _mm_madd_epi16(x, WHITTLE_PAIR(5)));
+            s6 = _mm_add_epi32(s6, _mm_madd_epi16(x, WHITTLE_PAIR(6)));
+            s7 = _mm_add_epi32(s7, _mm_madd_epi16(x, WHITTLE_PAIR(7)));
         }
+#undef WHITTLE_PAIR
         _mm_storeu_si128((__m128i *)(void *)(acc + half), s0);
         _mm_storeu_si128((__m128i *)(void *)(acc + 8 + half), s1);
         _mm_storeu_si128((__m128i *)(void *)(acc + 16 + half), s2);
@@ -273,12 +296,7 @@ static void whittle_tile_s8(int k, const int16_t *w, const uint8_t *base, const 
         for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
     }
     for (int t = 0; t < k; ++t) {
-        const int16_t *wt = w + (t / 2) * 16 + t % 2;
-        const uint8_t *columns = base + offsets[t];
-        int32_t x[8];
-        /* A byte as int8 (two's complement) or uint8, without an implementation-defined conversion. */
-        const int32_t sign = x_unsigned ? 0 : 256;
-        for (int j = 0; j < 8; ++j) x[j] = (int32_t)columns[j] - (sign & -((int32_t)columns[j] >> 7));
+        const int16_t *wt = w + (t / 2) * 16 + t % 2, *x = prepared + 8 * t;
         for (int i = 0; i < 8; ++i) {
             const int32_t wi = wt[2 * i];
             for (int j = 0; j < 8; ++j) sum[i * 8 + j] += wi * x[j];
@@ -365,10 +383,12 @@ static int whittle_tile_rows(const whittle_conv_geometry *g) {
 }
 
 /* The output channels of one tile: eight pixels whose taps are at base + offsets[t], `count` of
- * them stored from out (channel planes `pixels` apart). */
+ * them stored from out (channel planes `pixels` apart); `prepared` is room for 16 * k + 16 bytes. */
 static void whittle_tile_block_s8(int k, int out_channels, const int16_t *w, const uint8_t *base, const int32_t *offsets,
-                                  int x_unsigned, const int32_t *bias, const whittle_requant *rq, int count, uint8_t *out, int pixels) {
+                                  int x_unsigned, const int32_t *bias, const whittle_requant *rq, int count, uint8_t *out, int pixels,
+                                  int16_t *prepared) {
     int32_t acc[64], edge[8];
+    whittle_tile_prepare_s8(k, base, offsets, x_unsigned, prepared);
     for (int m = 0; m < out_channels; m += 8) {
         const int n = whittle_tile_count(out_channels - m);
         const int32_t *b = bias + m;
@@ -377,7 +397,7 @@ static void whittle_tile_block_s8(int k, int out_channels, const int16_t *w, con
             for (int i = 0; i < 8; ++i) edge[i] = i < n ? bias[m + i] : 0;
             b = edge;
         }
-        whittle_tile_s8(k, w + m * (k + k % 2), base, offsets, x_unsigned, b, acc);
+        whittle_tile_s8(k, w + m * (k + k % 2), prepared, b, acc);
         for (int i = 0; i < n; ++i) whittle_tile_requant(rq, m + i, acc + 8 * i, count, out + (m + i) * pixels);
     }
 }
@@ -391,9 +411,11 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
     /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
     const int direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
                        g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
-    /* Tap offsets into the input (or its padded copy), then into the column buffer; then the work area. */
+    /* Tap offsets into the input (or its padded copy) and into the column buffer, the tile's inputs as
+     * int16, then the work area (a padded copy of the input, or columns). */
     int32_t *in_place = (int32_t *)(void *)scratch, *packed = in_place + k;
-    uint8_t *work = (uint8_t *)(packed + k);
+    int16_t *prepared = (int16_t *)(void *)(packed + k);
+    uint8_t *work = (uint8_t *)(prepared + 8 * k + 8);
     for (int t = 0; t < k; ++t) {
         packed[t] = 8 * t;
         in_place[t] = t * plane;
@@ -422,7 +444,7 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
         for (int oh = 0; oh < g->out_height; ++oh) {
             for (int ow = 0; ow < g->out_width; ow += 8) {
                 whittle_tile_block_s8(k, out_channels, w, work + oh * pitch + ow, in_place, x_unsigned, bias, rq,
-                                      whittle_tile_count(g->out_width - ow), (uint8_t *)y + oh * g->out_width + ow, pixels);
+                                      whittle_tile_count(g->out_width - ow), (uint8_t *)y + oh * g->out_width + ow, pixels, prepared);
             }
         }
         return;
@@ -430,10 +452,11 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
     for (int p = 0; p < pixels; p += 8) {
         const int count = whittle_tile_count(pixels - p);
         if (direct && count == 8) {
-            whittle_tile_block_s8(k, out_channels, w, (const uint8_t *)x + p, in_place, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels);
+            whittle_tile_block_s8(k, out_channels, w, (const uint8_t *)x + p, in_place, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels,
+                                  prepared);
         } else {
             whittle_tile_columns(g, (const uint8_t *)x, x_zero, p, count, work);
-            whittle_tile_block_s8(k, out_channels, w, work, packed, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels);
+            whittle_tile_block_s8(k, out_channels, w, work, packed, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels, prepared);
         }
     }
 }
@@ -548,41 +571,65 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
         }
 #elif defined(WHITTLE_VECTOR_S8)
         {
-            /* The same eight outputs at a time on generic vectors of int32 lanes. */
-            typedef int32_t whittle_v8si __attribute__((vector_size(32)));
-            const whittle_v8si none = {0, 0, 0, 0, 0, 0, 0, 0}, zero = none + x_zero, wrap = none + width, last = wrap - 1;
-            const whittle_v8si step = none + 8 % width, bias = none + inner_bias[c];
+            /* The same eight outputs at a time on generic vectors (one or two of them). Each kernel
+             * column's three taps are summed apart; where a left (right) column would read the
+             * neighbouring row, its sum is replaced by x_zero times the column's weights (the
+             * padding). Products and sums are integers below 2^24 when |inner_bias| <= 2^23, so float
+             * lanes compute them exactly (and faster than 32-bit integer multiplies); otherwise int32
+             * lanes do. */
+            typedef int32_t whittle_vsi __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+            typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+            const int lanes = WHITTLE_VECTOR_BYTES / 4;
+            /* The weights and bias in locals: stores through a character type could change them for all
+             * the compiler knows, and it would reload them for every vector. */
+            const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
+            const float f0 = (float)w0, f1 = (float)w1, f2 = (float)w2, f3 = (float)w3, f4 = (float)w4, f5 = (float)w5;
+            const float f6 = (float)w6, f7 = (float)w7, f8 = (float)w8;
+            const int32_t bias_c = inner_bias[c], left_pad = x_zero * (w0 + w3 + w6), right_pad = x_zero * (w2 + w5 + w8);
+            const int exact = bias_c <= 8388608 && bias_c >= -8388608;
             int32_t first[8];
-            whittle_v8si column;
-            for (int j = 0; j < 8; ++j) first[j] = j % width;
+            whittle_vsi none, column, wrap, last, step;
+            memset(&none, 0, sizeof none);
+            wrap = none + width;
+            last = wrap - 1;
+            step = none + lanes % width;
+            for (int j = 0; j < lanes; ++j) first[j] = j % width;
             memcpy(&column, first, sizeof column);
             for (int i = 0; i < plane; i += 8) {
-                const whittle_v8si left = column == none, right = column == last;
-                const int8_t *r0 = base + i - 1, *r1 = r0 + width, *r2 = r1 + width;
-                whittle_v8si sum = bias, v;
                 int32_t acc[8];
-                /* Eight bytes widened to int32 lanes; left and right taps past the row's ends take x_zero. */
-#define WHITTLE_BYTES8(p) ((whittle_v8si){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]})
-                v = WHITTLE_BYTES8(r0);
-                sum += ((v & ~left) | (zero & left)) * wc[0];
-                sum += WHITTLE_BYTES8(r0 + 1) * wc[1];
-                v = WHITTLE_BYTES8(r0 + 2);
-                sum += ((v & ~right) | (zero & right)) * wc[2];
-                v = WHITTLE_BYTES8(r1);
-                sum += ((v & ~left) | (zero & left)) * wc[3];
-                sum += WHITTLE_BYTES8(r1 + 1) * wc[4];
-                v = WHITTLE_BYTES8(r1 + 2);
-                sum += ((v & ~right) | (zero & right)) * wc[5];
-                v = WHITTLE_BYTES8(r2);
-                sum += ((v & ~left) | (zero & left)) * wc[6];
-                sum += WHITTLE_BYTES8(r2 + 1) * wc[7];
-                v = WHITTLE_BYTES8(r2 + 2);
-                sum += ((v & ~right) | (zero & right)) * wc[8];
-#undef WHITTLE_BYTES8
-                memcpy(acc, &sum, sizeof acc);
+                for (int h = 0; h < 8; h += lanes) {
+                    const whittle_vsi at_left = column == none, at_right = column == last;
+                    const int8_t *r0 = base + i + h - 1, *r1 = r0 + width, *r2 = r1 + width;
+                    whittle_vsi sum;
+/* A vector of bytes widened to int32 lanes (an initializer compilers turn into one widening load). */
+#if WHITTLE_VECTOR_BYTES == 32
+#define WHITTLE_BYTES(p) ((whittle_vsi){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]})
+#else
+#define WHITTLE_BYTES(p) ((whittle_vsi){(p)[0], (p)[1], (p)[2], (p)[3]})
+#endif
+                    if (exact) {
+#define WHITTLE_FLOATS(p) __builtin_convertvector(WHITTLE_BYTES(p), whittle_vsf)
+                        const whittle_vsf left = WHITTLE_FLOATS(r0) * f0 + WHITTLE_FLOATS(r1) * f3 + WHITTLE_FLOATS(r2) * f6;
+                        const whittle_vsf middle = WHITTLE_FLOATS(r0 + 1) * f1 + WHITTLE_FLOATS(r1 + 1) * f4 + WHITTLE_FLOATS(r2 + 1) * f7;
+                        const whittle_vsf right = WHITTLE_FLOATS(r0 + 2) * f2 + WHITTLE_FLOATS(r1 + 2) * f5 + WHITTLE_FLOATS(r2 + 2) * f8;
+#undef WHITTLE_FLOATS
+                        const whittle_vsi l = __builtin_convertvector(left, whittle_vsi), r = __builtin_convertvector(right, whittle_vsi);
+                        sum = __builtin_convertvector(middle, whittle_vsi) + bias_c;
+                        sum += (l & ~at_left) | ((none + left_pad) & at_left);
+                        sum += (r & ~at_right) | ((none + right_pad) & at_right);
+                    } else {
+                        const whittle_vsi l = WHITTLE_BYTES(r0) * w0 + WHITTLE_BYTES(r1) * w3 + WHITTLE_BYTES(r2) * w6;
+                        const whittle_vsi r = WHITTLE_BYTES(r0 + 2) * w2 + WHITTLE_BYTES(r1 + 2) * w5 + WHITTLE_BYTES(r2 + 2) * w8;
+                        sum = WHITTLE_BYTES(r0 + 1) * w1 + WHITTLE_BYTES(r1 + 1) * w4 + WHITTLE_BYTES(r2 + 1) * w7 + bias_c;
+                        sum += (l & ~at_left) | ((none + left_pad) & at_left);
+                        sum += (r & ~at_right) | ((none + right_pad) & at_right);
+                    }
+#undef WHITTLE_BYTES
+                    memcpy(acc + h, &sum, sizeof sum);
+                    column += step;
+                    column -= (column >= wrap) & wrap;
+                }
                 whittle_tile_requant(rq, c, acc, whittle_tile_count(plane - i), (uint8_t *)out + i);
-                column += step;
-                column -= (column >= wrap) & wrap;
             }
             continue;
         }

@@ -139,7 +139,8 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
 
 /* One image of one group, x int8 or uint8 (x_unsigned), y as rq says: y[m][oh][ow] =
  * requant(bias[m] + sum of x * w over the taps, taps in the padding reading x_zero). `scratch`
- * (4-byte aligned) holds 8 * taps bytes of tap offsets (taps = channels * kernel_h * kernel_w), then
+ * (4-byte aligned) holds 24 * taps + 16 bytes of tap offsets and of a tile's inputs widened to int16
+ * (taps = channels * kernel_h * kernel_w), then
  * either a padded copy of the input, channels * (out_height + (kernel_h - 1) * dilation_h) * pitch
  * bytes with pitch = out_width rounded up to a multiple of 8 + (kernel_w - 1) * dilation_w, for
  * layers with stride 1 whose rows have a multiple of 8 or at least 16 outputs (other than a

@@ -35,7 +35,8 @@ enum Int8LibraryC {
         case .tiles(let taps)?:
             guard e.node.opType == "QLinearConv" else { return 0 }
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
-            return 8 * taps + (paddedCopy(g) ?? 8 * taps)
+            // Tap offsets, a tile's inputs widened to int16, then the padded copy or the columns.
+            return 24 * taps + 16 + (paddedCopy(g) ?? 8 * taps)
         case .flatDepthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
             return (g.h + 2) * g.w + 24
