@@ -82,6 +82,7 @@ typedef struct {
     float multiplier;
     int32_t zero, low, high;
     int fast;
+    int int8_range;              /* [low, high] is [-128, 127]: one SSAT saturates */
 } whittle_channel_requant;
 
 static WHITTLE_INLINE whittle_channel_requant whittle_channel(const whittle_requant *rq, int m) {
@@ -97,6 +98,7 @@ static WHITTLE_INLINE whittle_channel_requant whittle_channel(const whittle_requ
     q.zero = rq->zero;
     q.low = rq->low;
     q.high = rq->high;
+    q.int8_range = rq->low == -128 && rq->high == 127;
     return q;
 }
 
@@ -112,11 +114,18 @@ static WHITTLE_INLINE int32_t whittle_channel_value(const whittle_channel_requan
         float v = (float)acc * q->multiplier;
         int32_t r;
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-        v = (v + 12582912.0f) - 12582912.0f;
+        /* v + 1.5 * 2^23 lies in [2^23, 2^24), where floats are the integers: its bits minus those of
+         * 1.5 * 2^23 (0x4B400000) are the rounded value, read without a float-to-integer conversion. */
+        uint32_t bits;
+        v = v + 12582912.0f;
+        memcpy(&bits, &v, sizeof bits);
+        r = (int32_t)(bits - (0x4B400000u - (uint32_t)q->zero));
 #else
-        v = rintf(v);
+        r = (int32_t)rintf(v) + q->zero;
 #endif
-        r = (int32_t)v + q->zero;
+#if defined(WHITTLE_DSP)
+        if (q->int8_range) return __ssat(r, 8);
+#endif
         return r < q->low ? q->low : r > q->high ? q->high : r;
     }
 #endif
@@ -183,6 +192,16 @@ static WHITTLE_INLINE void whittle_window8(const whittle_conv_geometry *g, const
                     column[whittle_slot(k)] = (int16_t)(t0 - x_zero);
                     column[whittle_slot(k + 1)] = (int16_t)(t1 - x_zero);
                     column[whittle_slot(k + 2)] = (int16_t)(t2 - x_zero);
+                }
+            }
+        } else if (g->kernel_w == 4 && g->dilation_w == 1) {
+            /* Four taps per window row: each row is one group of four (k stays a multiple of 4). */
+            for (int c = 0; c < g->channels; ++c, first += plane) {
+                int row = first;
+                for (int kh = 0; kh < g->kernel_h; ++kh, row += down, k += 4) {
+                    whittle_put4(column + 2 * k, (int16_t)(whittle_tap8(x, x_unsigned, row) - x_zero),
+                                 (int16_t)(whittle_tap8(x, x_unsigned, row + 1) - x_zero), (int16_t)(whittle_tap8(x, x_unsigned, row + 2) - x_zero),
+                                 (int16_t)(whittle_tap8(x, x_unsigned, row + 3) - x_zero));
                 }
             }
         } else {
@@ -296,9 +315,19 @@ static WHITTLE_INLINE void whittle_mac4_s16(const int16_t *pw, const int16_t *pc
 static void whittle_pair_s16(int k_padded, const int16_t *pw, const int16_t *pc, int32_t *acc) {
 #if defined(WHITTLE_DSP)
     int i = k_padded;
-    for (; i >= 8; i -= 8, pw += 16, pc += 16) {
+    /* Sixteen taps per pass (fewer loop instructions per multiply-accumulate), then eight, then four. */
+    for (; i >= 16; i -= 16, pw += 32, pc += 32) {
         whittle_mac4_s16(pw, pc, acc);
         whittle_mac4_s16(pw + 8, pc + 8, acc);
+        whittle_mac4_s16(pw + 16, pc + 16, acc);
+        whittle_mac4_s16(pw + 24, pc + 24, acc);
+    }
+    if (i >= 8) {
+        whittle_mac4_s16(pw, pc, acc);
+        whittle_mac4_s16(pw + 8, pc + 8, acc);
+        i -= 8;
+        pw += 16;
+        pc += 16;
     }
     if (i > 0) whittle_mac4_s16(pw, pc, acc);
 #else
@@ -413,7 +442,9 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
         {
             /* Each channel's multiplier is read once, and every value is computed before the stores
              * (which, through a character type, could otherwise change what the compiler must reload). */
-            const whittle_channel_requant q0 = whittle_channel(rq, m), q1 = whittle_channel(rq, m + 1);
+            whittle_channel_requant q0 = whittle_channel(rq, m), q1 = whittle_channel(rq, m + 1);
+            /* Compares saturate here: with four outputs per pass, SSAT's test costs more than it saves. */
+            q0.int8_range = q1.int8_range = 0;
             const int32_t v00 = whittle_channel_value(&q0, rq, m, a00), v10 = whittle_channel_value(&q1, rq, m + 1, a10);
             if (count > 1) {
                 const int32_t v01 = whittle_channel_value(&q0, rq, m, a01), v11 = whittle_channel_value(&q1, rq, m + 1, a11);
@@ -534,7 +565,14 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
         const int32_t bias = inner_bias[c];
         const whittle_channel_requant q = whittle_channel(rq, c);
         int8_t *out = y + c * outputs;
-        for (int r = 0; r < rows; ++r) memcpy(padded + (r + g->pad_top) * pw + g->pad_left, in + r * g->width, (size_t)(columns > 0 ? columns : 0));
+        for (int r = 0; r < rows; ++r) {
+            /* Rows are short: words, then bytes, rather than a call to memcpy per row. */
+            int8_t *to = padded + (r + g->pad_top) * pw + g->pad_left;
+            const int8_t *from = in + r * g->width;
+            int j = 0;
+            for (; j + 4 <= columns; j += 4) memcpy(to + j, from + j, 4);
+            for (; j < columns; ++j) to[j] = from[j];
+        }
         if (three) {
             const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
 #if defined(WHITTLE_DSP)
@@ -572,14 +610,19 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                             p[ow + 1] = (int8_t)whittle_channel_value(&q, rq, c, b1);
                         }
                         if (ow < width) {
-                            /* An odd width: the last output of each row alone. */
-                            int32_t a = bias, b = bias;
-                            a += r0[ow] * w0 + r0[ow + 1] * w1 + r0[ow + 2] * w2;
-                            a += r1[ow] * w3 + r1[ow + 1] * w4 + r1[ow + 2] * w5;
-                            a += r2[ow] * w6 + r2[ow + 1] * w7 + r2[ow + 2] * w8;
-                            b += r1[ow] * w0 + r1[ow + 1] * w1 + r1[ow + 2] * w2;
-                            b += r2[ow] * w3 + r2[ow + 1] * w4 + r2[ow + 2] * w5;
-                            b += r3[ow] * w6 + r3[ow + 1] * w7 + r3[ow + 2] * w8;
+                            /* An odd width: the last output of each row, unpacked as a pair's first
+                             * (the spare column covers the read). */
+                            int32_t a = bias, b = bias, x02, x13;
+                            whittle_dw_unpack(r0 + ow, &x02, &x13);
+                            a = __smlabb(x13, c0, __smlad(x02, k0, a));
+                            whittle_dw_unpack(r1 + ow, &x02, &x13);
+                            a = __smlabb(x13, c1, __smlad(x02, k1, a));
+                            b = __smlabb(x13, c0, __smlad(x02, k0, b));
+                            whittle_dw_unpack(r2 + ow, &x02, &x13);
+                            a = __smlabb(x13, c2, __smlad(x02, k2, a));
+                            b = __smlabb(x13, c1, __smlad(x02, k1, b));
+                            whittle_dw_unpack(r3 + ow, &x02, &x13);
+                            b = __smlabb(x13, c2, __smlad(x02, k2, b));
                             o[ow] = (int8_t)whittle_channel_value(&q, rq, c, a);
                             p[ow] = (int8_t)whittle_channel_value(&q, rq, c, b);
                         }
@@ -613,11 +656,14 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                         o[ow + 1] = (int8_t)whittle_channel_value(&q, rq, c, a1);
                     }
                     if (ow < width) {
-                        /* An odd width: the last output alone. */
-                        int32_t acc = bias;
-                        acc += r0[ow] * w0 + r0[ow + 1] * w1 + r0[ow + 2] * w2;
-                        acc += r1[ow] * w3 + r1[ow + 1] * w4 + r1[ow + 2] * w5;
-                        acc += r2[ow] * w6 + r2[ow + 1] * w7 + r2[ow + 2] * w8;
+                        /* An odd width: the last output alone, as a pair's first. */
+                        int32_t acc = bias, x02, x13;
+                        whittle_dw_unpack(r0 + ow, &x02, &x13);
+                        acc = __smlabb(x13, c0, __smlad(x02, k0, acc));
+                        whittle_dw_unpack(r1 + ow, &x02, &x13);
+                        acc = __smlabb(x13, c1, __smlad(x02, k1, acc));
+                        whittle_dw_unpack(r2 + ow, &x02, &x13);
+                        acc = __smlabb(x13, c2, __smlad(x02, k2, acc));
                         o[ow] = (int8_t)whittle_channel_value(&q, rq, c, acc);
                     }
                 }
