@@ -4,10 +4,13 @@
     make bench
 
 For each float model in Examples/models: compile time of `whittle compile`, the
-emitted C's latency per inference (gcc -O2, median of repeated runs after a
-warm-up), ONNX Runtime's latency on the same model (1 intra-op thread, all graph
-optimizations), their ratio, and the arena against the planner's lower bound.
-It prints a Markdown table; it asserts nothing.
+emitted C's latency per inference built with gcc -O2 and with gcc -O3
+-march=native (median of repeated runs after a warm-up), ONNX Runtime's latency
+on the same model (1 intra-op thread, all graph optimizations) and the ratios,
+and the arena against the planner's lower bound; then per target the flash
+(code and weights), RAM and instructions per inference and per MAC under QEMU.
+Int8 models follow, with the same columns and the int8 latency against the
+float model's. It prints Markdown tables; it asserts nothing.
 """
 import json
 import shutil
@@ -82,6 +85,17 @@ def model_path(name):
     return os.path.join(ROOT, "Examples", "models", name + ".onnx")
 
 
+def host_latency(out, flags):
+    """The emitted C's median latency per inference on the host, built with `flags`."""
+    exe = os.path.join(out, "bench" + "".join(ch for ch in "".join(flags) if ch.isalnum()))
+    subprocess.run(["gcc", "-std=c99"] + flags + ["-D_POSIX_C_SOURCE=199309L", "-I", out, os.path.join(out, "bench.c"),
+                    os.path.join(out, "model.c"), os.path.join(out, "model_weights.c"), "-lm", "-o", exe], check=True)
+    # Enough runs for about half a second, at least 20.
+    probe = float(subprocess.run([exe, "5"], check=True, capture_output=True, text=True).stdout.split()[0])
+    runs = max(20, min(100000, int(0.5 / max(probe, 1e-7))))
+    return float(subprocess.run([exe, str(runs)], check=True, capture_output=True, text=True).stdout.split()[0])
+
+
 def bench(name, work, model=None):
     model = model or model_path(name)
     out = os.path.join(work, name)
@@ -91,13 +105,8 @@ def bench(name, work, model=None):
     report = json.load(open(os.path.join(out, "model_report.json")))
     with open(os.path.join(out, "bench.c"), "w") as f:
         f.write(HARNESS)
-    exe = os.path.join(out, "bench")
-    subprocess.run(["gcc", "-std=c99", "-O2", "-D_POSIX_C_SOURCE=199309L", "-I", out, os.path.join(out, "bench.c"),
-                    os.path.join(out, "model.c"), os.path.join(out, "model_weights.c"), "-lm", "-o", exe], check=True)
-    # Enough runs for about half a second, at least 20.
-    probe = float(subprocess.run([exe, "5"], check=True, capture_output=True, text=True).stdout.split()[0])
-    runs = max(20, min(100000, int(0.5 / max(probe, 1e-7))))
-    c_seconds = float(subprocess.run([exe, str(runs)], check=True, capture_output=True, text=True).stdout.split()[0])
+    c_seconds = host_latency(out, ["-O2"])
+    native_seconds = host_latency(out, ["-O3", "-march=native"])
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -109,13 +118,13 @@ def bench(name, work, model=None):
     feeds = {inp.name: np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)}
     ort_seconds = median_runtime(session, feeds)
     return {
-        "model": name, "compile_s": compile_seconds, "c_us": c_seconds * 1e6, "ort_us": ort_seconds * 1e6,
-        "ratio": c_seconds / ort_seconds, "arena": report["arenaBytes"], "bound": report["arenaLowerBound"],
-        "weights": report["weightBytes"], "macs": report["macs"],
+        "model": name, "compile_s": compile_seconds, "c_us": c_seconds * 1e6, "native_us": native_seconds * 1e6,
+        "ort_us": ort_seconds * 1e6, "ratio": c_seconds / ort_seconds, "native_ratio": native_seconds / ort_seconds,
+        "arena": report["arenaBytes"], "bound": report["arenaLowerBound"], "weights": report["weightBytes"], "macs": report["macs"],
     }
 
 
-TARGETS = ["cortex-m0plus", "cortex-m4f", "cortex-m7", "rpi4"]
+TARGETS = ["cortex-m0plus", "cortex-m4f", "cortex-m7", "rpi3", "rpi4", "rpi5"]
 
 
 def target_row(name, target, macs, model=None, extra=()):
@@ -124,22 +133,28 @@ def target_row(name, target, macs, model=None, extra=()):
     result = subprocess.run([WHITTLE, "verify", model, "--target", target] + list(extra), capture_output=True, text=True)
     if result.returncode != 0:
         reason = "does not fit" if "does not fit" in result.stderr else "failed: " + result.stderr.strip()[:80]
-        return "| %s | %s | %s | | | | |" % (name, target, reason)
+        return "| %s | %s | %s | | | | | | |" % (name, target, reason)
     line = [l for l in result.stdout.splitlines() if l.startswith(target + ":")][0]
     pairs = (part.strip().rsplit(" ", 1) for part in line.split(":", 1)[1].replace(" B", "").split(","))
     fields = {key.split()[-1]: value for key, value in pairs}
     text, data, bss = int(fields["text"]), int(fields["data"]), int(fields["bss"])
     insns = int(fields["inference"])
     verdict = "PASS" if "FAIL" not in result.stdout else "FAIL"
-    return "| %s | %s | %d | %d | %d | %.2f | %s |" % (name, target, text, data + bss, insns, insns / max(macs, 1), verdict)
+    return "| %s | %s | %d | %s | %s | %d | %d | %.2f | %s |" % (name, target, text, fields.get("code", ""), fields.get("weights", ""),
+                                                           data + bss, insns, insns / max(macs, 1), verdict)
+
+
+TARGET_HEADER = ("| model | target | flash: text (B) | model code (B) | weights (B) | RAM: data+bss (B) | instructions / inference "
+                 "| instructions / MAC | verify |\n|---|---|---:|---:|---:|---:|---:|---:|---|")
 
 
 # Int8 models: ONNX Runtime's QDQ models from the zoo, and float models quantized by `whittle quantize`
 # (calibration: the digits training images, or the reference inputs of the model).
 QUANTIZED = ["digits_cnn_int8_qdq", "kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"]
-WHITTLE_QUANTIZED = {"digits_cnn": "digits_calib.npz", "kws_dscnn": "kws_dscnn.refs.npz",
+WHITTLE_QUANTIZED = {"digits_mlp": "digits_calib.npz", "digits_cnn": "digits_calib.npz", "ad_autoencoder": "ad_autoencoder.refs.npz",
+                     "kws_dscnn": "kws_dscnn.refs.npz",
                      "ic_resnet8": "ic_resnet8.refs.npz", "vww_mobilenet_v1_025": "vww_mobilenet_v1_025.refs.npz"}
-INT8_TARGETS = ["cortex-m4f", "cortex-m7", "rp2040", "rpi4"]
+INT8_TARGETS = ["cortex-m4f", "cortex-m7", "rp2040", "rpi3", "rpi4", "rpi5"]
 
 
 def int8_tables(work, float_rows):
@@ -149,18 +164,19 @@ def int8_tables(work, float_rows):
         subprocess.run([WHITTLE, "quantize", model_path(name), "--calibration",
                         os.path.join(ROOT, "Examples", "models", calibration), "-o", out], check=True, capture_output=True)
         models.append((name + " (whittle int8)", out))
-    weights = {r["model"]: r["weights"] for r in float_rows}
-    arena = {r["model"]: r["arena"] for r in float_rows}
+    floats = {r["model"]: r for r in float_rows}
     rows = [(name, path, bench(name.replace(" ", "_").replace("(", "").replace(")", ""), work, path)) for name, path in models]
-    print("| int8 model | MACs | weights (B) | float weights (B) | arena (B) | float arena (B) | Whittle C (µs) | ONNX Runtime, same QDQ model (µs) | C / ORT |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| int8 model | MACs | weights (B) | float weights (B) | arena (B) | float arena (B) | C -O2 (µs) | C -O3 -march=native (µs) "
+          "| ONNX Runtime, same QDQ model (µs) | C -O2 / ORT | C native / ORT | C native / float C native |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, _, r in rows:
-        parent = name.split(" ")[0].replace("_int8_qdq", "")
-        print("| %s | %d | %d | %d | %d | %d | %.1f | %.1f | %.2f |" % (
-            name, r["macs"], r["weights"], weights.get(parent, 0), r["arena"], arena.get(parent, 0), r["c_us"], r["ort_us"], r["ratio"]))
+        parent = floats.get(name.split(" ")[0].replace("_int8_qdq", ""), {})
+        versus = "%.2f" % (r["native_us"] / parent["native_us"]) if parent else ""
+        print("| %s | %d | %d | %d | %d | %d | %.1f | %.1f | %.1f | %.2f | %.2f | %s |" % (
+            name, r["macs"], r["weights"], parent.get("weights", 0), r["arena"], parent.get("arena", 0), r["c_us"], r["native_us"],
+            r["ort_us"], r["ratio"], r["native_ratio"], versus))
     print()
-    print("| int8 model | target | flash: text (B) | RAM: data+bss (B) | instructions / inference | instructions / MAC | verify |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print(TARGET_HEADER)
     for name, path, r in rows:
         for target in INT8_TARGETS:
             print(target_row(name, target, r["macs"], path))
@@ -180,7 +196,7 @@ PRUNED_SETTINGS = [("50 %", ["--sparsity", "0.5"]), ("70 %", ["--sparsity", "0.7
 def m4f(model):
     """(text, RAM, instructions) of the verified cortex-m4f program, or None."""
     row = target_row("m", "cortex-m4f", 1, model).split("|")
-    return (int(row[3]), int(row[4]), int(row[5])) if row[5].strip().isdigit() else None
+    return (int(row[3]), int(row[6]), int(row[7])) if row[7].strip().isdigit() else None
 
 
 def pruned_table(work):
@@ -252,7 +268,7 @@ def binary_table(work):
             counts = []
             for path in (dense, binary):
                 row = target_row(name, target, 1, path, ["--ram-budget", "4M", "--flash-budget", "4M"]).split("|")
-                counts.append(int(row[5]) if row[5].strip().isdigit() else None)
+                counts.append(int(row[7]) if row[7].strip().isdigit() else None)
             ratio = "%.1f" % (counts[0] / counts[1]) if counts[0] and counts[1] else ""
             print("| %d -> %d channels, %dx%d | %s | %s | %s | %s | %d | %d |" % (
                 channels, channels, size, size, target, counts[0], counts[1], ratio, rows[0]["weights"], rows[1]["weights"]))
@@ -271,15 +287,16 @@ def main():
     work = tempfile.mkdtemp(prefix="whittle-bench-")
     for name in names:
         rows.append(bench(name, work))
-    print("| model | MACs | compile (s) | Whittle C (µs) | ONNX Runtime (µs) | C / ORT | arena (B) | lower bound (B) | weights (B) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | MACs | compile (s) | C -O2 (µs) | C -O3 -march=native (µs) | ONNX Runtime (µs) | C -O2 / ORT | C native / ORT "
+          "| arena (B) | lower bound (B) | weights (B) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print("| %s | %d | %.2f | %.1f | %.1f | %.2f | %d | %d | %d |" % (
-            r["model"], r["macs"], r["compile_s"], r["c_us"], r["ort_us"], r["ratio"], r["arena"], r["bound"], r["weights"]))
-    print("\nhost: %s; ONNX Runtime %s, 1 thread; emitted C built with gcc -O2" % (os.uname().machine, ort.__version__))
+        print("| %s | %d | %.2f | %.1f | %.1f | %.1f | %.2f | %.2f | %d | %d | %d |" % (
+            r["model"], r["macs"], r["compile_s"], r["c_us"], r["native_us"], r["ort_us"], r["ratio"], r["native_ratio"], r["arena"],
+            r["bound"], r["weights"]))
+    print("\nhost: %s; ONNX Runtime %s, 1 thread; emitted C built with gcc (-O2, and -O3 -march=native)" % (os.uname().machine, ort.__version__))
     print()
-    print("| model | target | flash: text (B) | RAM: data+bss (B) | instructions / inference | instructions / MAC | verify |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print(TARGET_HEADER)
     for r in rows:
         for target in TARGETS:
             print(target_row(r["model"], target, r["macs"]))
