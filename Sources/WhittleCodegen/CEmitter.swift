@@ -273,6 +273,32 @@ public enum CEmitter {
             .merging(AttentionC.scratchNeeds) { first, _ in first }
             .merging(LinearAttentionC.scratchNeeds) { first, _ in first }.merging(LoopRegionC.scratchNeeds) { first, _ in first }.merging(LinearAlgebraC.scratchNeeds) { first, _ in first }
 
+    /// The nodes whose kernels may write their output over their input (`MemoryPlanner.plan(_:scratch:inPlace:)`):
+    /// depthwise layers on the library kernels, which copy each channel into their scratch before writing
+    /// that channel's output.
+    public static func inPlaceRequests(model: Model, types: InferenceResult, integerOnly: Bool = false,
+                                       weightLayout: WeightLayout = .pairs, floatTiles: Bool = false) throws -> Set<Int> {
+        var nodes = Set<Int>()
+        for (index, node) in types.graph.nodes.enumerated() where node.opType == "QLinearConv" || node.opType == "Conv" {
+            guard Node.isDefaultDomain(node.domain) else { continue }
+            var e = try emission(index, model: model, types: types, inPlace: false, integerOnly: integerOnly, sparse: .auto)
+            e.weightLayout = weightLayout
+            e.floatTiles = floatTiles
+            if node.opType == "QLinearConv" {
+                switch try Int8LibraryC.convForm(e) {
+                case .depthwise?, .flatDepthwise?: nodes.insert(index)
+                default: break
+                }
+            } else {
+                switch try FloatLibraryC.convForm(e) {
+                case .depthwise?, .flatDepthwise?: nodes.insert(index)
+                default: break
+                }
+            }
+        }
+        return nodes
+    }
+
     /// The scratch bytes each node's kernel asks for (by node index), to be planned in the arena
     /// (`MemoryPlanner.plan(_:scratch:)`) before `emit`.
     public static func scratchRequests(model: Model, types: InferenceResult, integerOnly: Bool = false,

@@ -121,7 +121,9 @@ public enum ModelCompiler {
             try checkSizes(types.graph)
             let scratch = try CEmitter.scratchRequests(model: optimized, types: types, integerOnly: options.integerOnly, weightLayout: options.weightLayout,
                                                        floatTiles: options.floatTiles, sparse: options.sparse)
-            let plan = try MemoryPlanner.plan(types.graph, scratch: scratch)
+            let inPlace = try CEmitter.inPlaceRequests(model: optimized, types: types, integerOnly: options.integerOnly,
+                                                       weightLayout: options.weightLayout, floatTiles: options.floatTiles)
+            let plan = try MemoryPlanner.plan(types.graph, scratch: scratch, inPlace: inPlace)
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
                                            source: URL(fileURLWithPath: analyzed.path).lastPathComponent,

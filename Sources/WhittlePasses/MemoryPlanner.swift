@@ -53,8 +53,10 @@ public enum MemoryPlanner {
         "Clip", "Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "PRelu", "BatchNormalization",
     ]
 
-    /// `scratch` gives the bytes of working memory a node's kernel needs while it runs (by node index).
-    public static func plan(_ graph: Graph, alignment: Int = 16, scratch: [Int: Int] = [:]) throws -> MemoryPlan {
+    /// `scratch` gives the bytes of working memory a node's kernel needs while it runs (by node index);
+    /// `inPlace` the nodes whose kernels may write their output over their input of the same shape
+    /// (a depthwise kernel that copies each channel before it writes that channel's output).
+    public static func plan(_ graph: Graph, alignment: Int = 16, scratch: [Int: Int] = [:], inPlace: Set<Int> = []) throws -> MemoryPlan {
         var storage: [String: MemoryPlan.Storage] = [:]
         for (i, input) in graph.inputs.enumerated() { storage[input.name] = .input(i) }
         for name in graph.initializers.keys { storage[name] = .weight(name) }
@@ -113,7 +115,7 @@ public enum MemoryPlanner {
                     if case .arena(let b) = shared { join(b, output) }
                     continue
                 }
-                if k == 0, Node.isDefaultDomain(node.domain), elementwise.contains(node.opType),
+                if k == 0, (Node.isDefaultDomain(node.domain) && elementwise.contains(node.opType)) || inPlace.contains(step),
                    let b = inPlaceCandidate(node, step: step, graph: graph, storage: storage, latest: latest, bytes: bytes) {
                     storage[output] = .arena(buffer: b)
                     join(b, output)

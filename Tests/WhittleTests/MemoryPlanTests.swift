@@ -47,6 +47,25 @@ struct MemoryPlanTests {
          "Sub", "Mul", "Div", "Pow", "Min", "Max", "Sum", "Mean", "PRelu", "BatchNormalization"].contains(node.opType)
     }
 
+    /// Depthwise layers on the library kernels write their output over their input (each channel is
+    /// copied into scratch before its output is written), in float and int8, paired or tiled.
+    @Test(arguments: ["kws_dscnn", "kws_dscnn_int8_qdq"])
+    func depthwiseLayersRunInPlace(model: String) throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("\(model).onnx"))
+        for tiles in [false, true] {
+            var options = CompileOptions()
+            options.weightLayout = tiles ? .tiles : .pairs
+            options.floatTiles = tiles
+            let compiled = try ModelCompiler.compile(analyzed, options: options)
+            let graph = compiled.types.graph, plan = compiled.bundle.plan
+            let depthwise = graph.nodes.filter { ($0.opType == "Conv" || $0.opType == "QLinearConv") && $0.attributes["group"] == .int(64) }
+            #expect(depthwise.count == 4)
+            for node in depthwise {
+                #expect(plan.offset(of: node.inputs[0]) != nil && plan.offset(of: node.inputs[0]) == plan.offset(of: node.outputs[0]), "\(node.name)")
+            }
+        }
+    }
+
     @Test(arguments: ["ad_autoencoder", "digits_cnn", "digits_mlp", "ic_resnet8", "kws_dscnn", "vww_mobilenet_v1_025",
                       "digits_cnn_int8_qdq", "ic_resnet8_int8_qdq", "kws_dscnn_int8_qdq"])
     func planIsSafeAndTight(model: String) throws {
