@@ -274,27 +274,23 @@ public enum CEmitter {
             .merging(LinearAttentionC.scratchNeeds) { first, _ in first }.merging(LoopRegionC.scratchNeeds) { first, _ in first }.merging(LinearAlgebraC.scratchNeeds) { first, _ in first }
 
     /// The nodes whose kernels may write their output over their input (`MemoryPlanner.plan(_:scratch:inPlace:)`):
-    /// depthwise layers on the library kernels, which copy each channel into their scratch before writing
-    /// that channel's output.
+    /// depthwise layers whose C calls a library depthwise kernel (which copies each channel into its
+    /// scratch before writing that channel's output), decided by emitting the layer as `emit` will.
     public static func inPlaceRequests(model: Model, types: InferenceResult, integerOnly: Bool = false,
-                                       weightLayout: WeightLayout = .pairs, floatTiles: Bool = false) throws -> Set<Int> {
+                                       weightLayout: WeightLayout = .pairs, floatTiles: Bool = false,
+                                       sparse: SparsePolicy = .auto) throws -> Set<Int> {
+        let copying: Set<String> = ["whittle_depthwise_s8", "whittle_depthwise3x3_s8_flat", "whittle_depthwise_f32", "whittle_depthwise3x3_f32_flat"]
         var nodes = Set<Int>()
         for (index, node) in types.graph.nodes.enumerated() where node.opType == "QLinearConv" || node.opType == "Conv" {
-            guard Node.isDefaultDomain(node.domain) else { continue }
-            var e = try emission(index, model: model, types: types, inPlace: false, integerOnly: integerOnly, sparse: .auto)
+            guard Node.isDefaultDomain(node.domain), let kernel = kernels[node.qualifiedOpType] else { continue }
+            var e = try emission(index, model: model, types: types, inPlace: false, integerOnly: integerOnly, sparse: sparse)
             e.weightLayout = weightLayout
             e.floatTiles = floatTiles
-            if node.opType == "QLinearConv" {
-                switch try Int8LibraryC.convForm(e) {
-                case .depthwise?, .flatDepthwise?: nodes.insert(index)
-                default: break
-                }
-            } else {
-                switch try FloatLibraryC.convForm(e) {
-                case .depthwise?, .flatDepthwise?: nodes.insert(index)
-                default: break
-                }
-            }
+            e.scratch = "scratch"
+            var body = CWriter()
+            try kernel(e, &body)
+            let called = KernelLibrary.called(in: body.text)
+            if called.count == 1, copying.contains(called[0]) { nodes.insert(index) }
         }
         return nodes
     }

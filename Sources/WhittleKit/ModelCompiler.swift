@@ -122,7 +122,7 @@ public enum ModelCompiler {
             let scratch = try CEmitter.scratchRequests(model: optimized, types: types, integerOnly: options.integerOnly, weightLayout: options.weightLayout,
                                                        floatTiles: options.floatTiles, sparse: options.sparse)
             let inPlace = try CEmitter.inPlaceRequests(model: optimized, types: types, integerOnly: options.integerOnly,
-                                                       weightLayout: options.weightLayout, floatTiles: options.floatTiles)
+                                                       weightLayout: options.weightLayout, floatTiles: options.floatTiles, sparse: options.sparse)
             let plan = try MemoryPlanner.plan(types.graph, scratch: scratch, inPlace: inPlace)
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
             let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,

@@ -385,7 +385,9 @@ static uint8_t q_y[Q_MAX_Y];
 /* 8-byte aligned, as the kernels require of their scratch. */
 static union { int16_t values[8192]; double align; } q_scratch;
 #define q_columns (q_scratch.values)
-static int8_t q_padded[4096];
+/* Word-aligned: the flat depthwise kernel may keep its map as floats there. */
+static union { int8_t values[4 * 4096]; float align; } q_padded_storage;
+#define q_padded (q_padded_storage.values)
 
 /* The interpreter's requantization: rintf((float)sum * multiplier) + zero, saturated. */
 static int32_t q_requant(int32_t sum, float multiplier, int32_t zero, int32_t low, int32_t high) {
@@ -607,9 +609,9 @@ static void test_depthwise_s8_bias(int c, int h, int w, int kh, int kw, int stri
     /* The scratch too ends at a guard page: padded_h * padded_w + 16 bytes, as documented. */
     const size_t scratch = (size_t)(((g.out_height - 1) * stride + (kh - 1) * dilation + 1) * ((g.out_width - 1) * stride + (kw - 1) * dilation + 2) + 16);
     if (flat) {
-        /* whittle_depthwise3x3_s8_flat: (height + 2) * width + 24 bytes of scratch. */
+        /* whittle_depthwise3x3_s8_flat: 4 * ((height + 2) * width + 24) bytes of scratch. */
         whittle_depthwise3x3_s8_flat(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y,
-                                     (int8_t *)at_guard_in(1, q_padded, (size_t)((h + 2) * w + 24)));
+                                     (int8_t *)at_guard_in(1, q_padded_storage.values, (size_t)(4 * ((h + 2) * w + 24))));
     } else {
         whittle_depthwise_s8(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y,
                              (int8_t *)at_guard_in(1, q_padded, scratch));

@@ -493,6 +493,21 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
                 vst1q_s32(acc, lo);
                 vst1q_s32(acc + 4, hi);
             }
+#elif defined(WHITTLE_X86_S8)
+            {
+                /* A pair of taps' weights for channels 0-3 and 4-7 (int16 pairs) times the pair's two inputs
+                 * (one int32, broadcast): PMADDWD sums each channel's two products. */
+                __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)acc), hi = _mm_loadu_si128((const __m128i *)(const void *)(acc + 4));
+                for (int t = 0; t < depth; t += 2, wm += 16) {
+                    const int32_t v0 = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
+                    const int32_t v1 = t + 1 >= depth ? 0 : x_unsigned ? (int32_t)in[t + 1] : (int32_t)((const int8_t *)in)[t + 1];
+                    const __m128i pair = _mm_set1_epi32((int32_t)(((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16)));
+                    lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)wm), pair));
+                    hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wm + 8)), pair));
+                }
+                _mm_storeu_si128((__m128i *)(void *)acc, lo);
+                _mm_storeu_si128((__m128i *)(void *)(acc + 4), hi);
+            }
 #else
             for (int t = 0; t < depth; ++t) {
                 const int16_t *wt = wm + (t / 2) * 16 + t % 2;
@@ -512,6 +527,75 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
     /* Row -1 (x_zero) at base[0], the map from base[width], row `height` (x_zero) after it; the
      * 8 bytes before and 16 after cover the first and last vectors' reach. */
     int8_t *base = padded + 8;
+#if defined(WHITTLE_VECTOR_S8)
+    {
+        /* Generic vectors: when every bias keeps the sums below 2^24 in magnitude (|inner_bias| <=
+         * 2^23; a product is at most 2^14), float lanes compute them exactly, and faster than 32-bit
+         * integer multiplies. Each channel is then converted to floats once (in the same layout, in
+         * the scratch's floats), not once per tap. */
+        typedef int32_t whittle_vsi __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+        typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+        const int lanes = WHITTLE_VECTOR_BYTES / 4;
+        int exact = 1;
+        for (int c = 0; c < g->channels; ++c) exact &= inner_bias[c] <= 8388608 && inner_bias[c] >= -8388608;
+        if (exact && width < 32768) {
+            float *floats = (float *)(void *)padded, *fbase = floats + 8;
+            const float zero = (float)x_zero;
+            for (int i = 0; i < plane + 2 * width + 24; ++i) floats[i] = zero;
+            for (int c = 0; c < g->channels; ++c) {
+                const int8_t *wc = w + 9 * c, *in = x + c * plane;
+                /* The weights and bias in locals: stores through a character type could change them for
+                 * all the compiler knows, and it would reload them for every vector. */
+                const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
+                const float f0 = (float)w0, f1 = (float)w1, f2 = (float)w2, f3 = (float)w3, f4 = (float)w4, f5 = (float)w5;
+                const float f6 = (float)w6, f7 = (float)w7, f8 = (float)w8;
+                const int32_t bias_c = inner_bias[c], left_pad = x_zero * (w0 + w3 + w6), right_pad = x_zero * (w2 + w5 + w8);
+                uint8_t *out = (uint8_t *)y + c * plane;
+                int32_t first[8];
+                whittle_vsi none, column, wrap, last, step;
+                for (int i = 0; i < plane; ++i) fbase[width + i] = (float)in[i];
+                memset(&none, 0, sizeof none);
+                wrap = none + width;
+                last = wrap - 1;
+                step = none + lanes % width;
+                for (int j = 0; j < lanes; ++j) first[j] = j % width;
+                memcpy(&column, first, sizeof column);
+                for (int i = 0; i < plane; i += 8) {
+                    int32_t acc[8];
+                    for (int h = 0; h < 8; h += lanes) {
+                        /* Each kernel column's three taps summed apart; where a left (right) column would
+                         * read the neighbouring row, its sum is x_zero times the column's weights. */
+                        const whittle_vsi at_left = column == none, at_right = column == last;
+                        const float *r0 = fbase + i + h - 1, *r1 = r0 + width, *r2 = r1 + width;
+                        whittle_vsf a, b, d;
+                        whittle_vsi l, r, sum;
+#define WHITTLE_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+                        WHITTLE_LOAD(a, r0);
+                        WHITTLE_LOAD(b, r1);
+                        WHITTLE_LOAD(d, r2);
+                        l = __builtin_convertvector(a * f0 + b * f3 + d * f6, whittle_vsi);
+                        WHITTLE_LOAD(a, r0 + 1);
+                        WHITTLE_LOAD(b, r1 + 1);
+                        WHITTLE_LOAD(d, r2 + 1);
+                        sum = __builtin_convertvector(a * f1 + b * f4 + d * f7, whittle_vsi) + bias_c;
+                        WHITTLE_LOAD(a, r0 + 2);
+                        WHITTLE_LOAD(b, r1 + 2);
+                        WHITTLE_LOAD(d, r2 + 2);
+                        r = __builtin_convertvector(a * f2 + b * f5 + d * f8, whittle_vsi);
+#undef WHITTLE_LOAD
+                        sum += (l & ~at_left) | ((none + left_pad) & at_left);
+                        sum += (r & ~at_right) | ((none + right_pad) & at_right);
+                        memcpy(acc + h, &sum, sizeof sum);
+                        column += step;
+                        column -= (column >= wrap) & wrap;
+                    }
+                    whittle_tile_requant(rq, c, acc, whittle_tile_count(plane - i), out + i);
+                }
+            }
+            return;
+        }
+    }
+#endif
     memset(padded, (unsigned char)(x_zero & 255), (size_t)(plane + 2 * width) + 24);
     for (int c = 0; c < g->channels; ++c) {
         const int8_t *wc = w + 9 * c;
@@ -576,22 +660,13 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
         }
 #elif defined(WHITTLE_VECTOR_S8)
         {
-            /* The same eight outputs at a time on generic vectors (one or two of them). Each kernel
+            /* Biases beyond 2^23 (see above): the same eight outputs on int32 lanes. Each kernel
              * column's three taps are summed apart; where a left (right) column would read the
-             * neighbouring row, its sum is replaced by x_zero times the column's weights (the
-             * padding). Products and sums are integers below 2^24 when |inner_bias| <= 2^23, so float
-             * lanes compute them exactly (and faster than 32-bit integer multiplies); otherwise int32
-             * lanes do. */
+             * neighbouring row, its sum is replaced by x_zero times the column's weights. */
             typedef int32_t whittle_vsi __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
-            typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
             const int lanes = WHITTLE_VECTOR_BYTES / 4;
-            /* The weights and bias in locals: stores through a character type could change them for all
-             * the compiler knows, and it would reload them for every vector. */
             const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
-            const float f0 = (float)w0, f1 = (float)w1, f2 = (float)w2, f3 = (float)w3, f4 = (float)w4, f5 = (float)w5;
-            const float f6 = (float)w6, f7 = (float)w7, f8 = (float)w8;
             const int32_t bias_c = inner_bias[c], left_pad = x_zero * (w0 + w3 + w6), right_pad = x_zero * (w2 + w5 + w8);
-            const int exact = bias_c <= 8388608 && bias_c >= -8388608;
             int32_t first[8];
             whittle_vsi none, column, wrap, last, step;
             memset(&none, 0, sizeof none);
@@ -605,31 +680,19 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
                 for (int h = 0; h < 8; h += lanes) {
                     const whittle_vsi at_left = column == none, at_right = column == last;
                     const int8_t *r0 = base + i + h - 1, *r1 = r0 + width, *r2 = r1 + width;
-                    whittle_vsi sum;
+                    whittle_vsi l, r, sum;
 /* A vector of bytes widened to int32 lanes (an initializer compilers turn into one widening load). */
 #if WHITTLE_VECTOR_BYTES == 32
 #define WHITTLE_BYTES(p) ((whittle_vsi){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]})
 #else
 #define WHITTLE_BYTES(p) ((whittle_vsi){(p)[0], (p)[1], (p)[2], (p)[3]})
 #endif
-                    if (exact) {
-#define WHITTLE_FLOATS(p) __builtin_convertvector(WHITTLE_BYTES(p), whittle_vsf)
-                        const whittle_vsf left = WHITTLE_FLOATS(r0) * f0 + WHITTLE_FLOATS(r1) * f3 + WHITTLE_FLOATS(r2) * f6;
-                        const whittle_vsf middle = WHITTLE_FLOATS(r0 + 1) * f1 + WHITTLE_FLOATS(r1 + 1) * f4 + WHITTLE_FLOATS(r2 + 1) * f7;
-                        const whittle_vsf right = WHITTLE_FLOATS(r0 + 2) * f2 + WHITTLE_FLOATS(r1 + 2) * f5 + WHITTLE_FLOATS(r2 + 2) * f8;
-#undef WHITTLE_FLOATS
-                        const whittle_vsi l = __builtin_convertvector(left, whittle_vsi), r = __builtin_convertvector(right, whittle_vsi);
-                        sum = __builtin_convertvector(middle, whittle_vsi) + bias_c;
-                        sum += (l & ~at_left) | ((none + left_pad) & at_left);
-                        sum += (r & ~at_right) | ((none + right_pad) & at_right);
-                    } else {
-                        const whittle_vsi l = WHITTLE_BYTES(r0) * w0 + WHITTLE_BYTES(r1) * w3 + WHITTLE_BYTES(r2) * w6;
-                        const whittle_vsi r = WHITTLE_BYTES(r0 + 2) * w2 + WHITTLE_BYTES(r1 + 2) * w5 + WHITTLE_BYTES(r2 + 2) * w8;
-                        sum = WHITTLE_BYTES(r0 + 1) * w1 + WHITTLE_BYTES(r1 + 1) * w4 + WHITTLE_BYTES(r2 + 1) * w7 + bias_c;
-                        sum += (l & ~at_left) | ((none + left_pad) & at_left);
-                        sum += (r & ~at_right) | ((none + right_pad) & at_right);
-                    }
+                    l = WHITTLE_BYTES(r0) * w0 + WHITTLE_BYTES(r1) * w3 + WHITTLE_BYTES(r2) * w6;
+                    r = WHITTLE_BYTES(r0 + 2) * w2 + WHITTLE_BYTES(r1 + 2) * w5 + WHITTLE_BYTES(r2 + 2) * w8;
+                    sum = WHITTLE_BYTES(r0 + 1) * w1 + WHITTLE_BYTES(r1 + 1) * w4 + WHITTLE_BYTES(r2 + 1) * w7 + bias_c;
 #undef WHITTLE_BYTES
+                    sum += (l & ~at_left) | ((none + left_pad) & at_left);
+                    sum += (r & ~at_right) | ((none + right_pad) & at_right);
                     memcpy(acc + h, &sum, sizeof sum);
                     column += step;
                     column -= (column >= wrap) & wrap;

@@ -161,7 +161,8 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
 
 /* whittle_depthwise_s8 for 3x3 filters with stride 1, no dilation and one tap of padding on every
  * side (out_height = height, out_width = width), eight outputs of the flattened map at a time.
- * `padded` is scratch of (height + 2) * width + 24 bytes. */
+ * `padded` is scratch of 4 * ((height + 2) * width + 24) bytes, 4-byte aligned (the generic-vector
+ * variant keeps the map as floats). */
 WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                                  const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 

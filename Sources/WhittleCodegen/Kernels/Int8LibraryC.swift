@@ -38,8 +38,9 @@ enum Int8LibraryC {
             // Tap offsets, a tile's inputs widened to int16, then the padded copy or the columns.
             return 24 * taps + 16 + (paddedCopy(g) ?? 8 * taps)
         case .flatDepthwise?:
+            // Room for the map as floats (the generic-vector variant).
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
-            return (g.h + 2) * g.w + 24
+            return 4 * ((g.h + 2) * g.w + 24)
         case nil: return 0
         }
     }
