@@ -166,4 +166,10 @@ public enum WeightLayout: Sendable {
     /// point folded into the bias: eight channels by eight pixels per pass (AArch64 NEON, and hosts
     /// whose compilers vectorize the portable loops).
     case tiles
+    /// The tiles with the convolutions' weights as int8 in quads of taps, for SDOT (cores with the
+    /// Armv8.2 dot product); layers with uint8 inputs and fully connected layers keep `tiles`.
+    case dotTiles
+
+    /// Whether the layout is one of the tiles.
+    var isTiled: Bool { self == .tiles || self == .dotTiles }
 }

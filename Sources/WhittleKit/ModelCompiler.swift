@@ -258,7 +258,7 @@ extension CompileOptions {
         } else if target.features.contains("dsp") {
             weightLayout = .widePairs
         } else {
-            weightLayout = tiles ? .tiles : .pairs
+            weightLayout = !tiles ? .pairs : target.features.contains("dotprod") ? .dotTiles : .tiles
         }
     }
 }

@@ -470,6 +470,18 @@ static size_t tile_scratch(const whittle_conv_geometry *g, int element) {
     return (bytes + 7) / 8 * 8;
 }
 
+/* The dot-product layout (int8, channels in blocks of eight, taps in quads) from rows x k weights. */
+static void q_pack_quads(const int8_t *w, int rows, int k) {
+    int n = 0;
+    for (int first = 0; first < rows; first += 8) {
+        for (int t = 0; t < k; t += 4) {
+            for (int r = first; r < first + 8; ++r) {
+                for (int j = 0; j < 4; ++j) q_packed[n++] = (int8_t)(r < rows && t + j < k ? w[r * k + t + j] : 0);
+            }
+        }
+    }
+}
+
 /* Whether |sum * multiplier| <= 2^21 for every reachable sum (the compiler's bound). */
 static int q_bounded(int m, int taps) {
     for (int i = 0; i < m; ++i) {
@@ -498,7 +510,8 @@ static whittle_requant q_requantization(int integer, int32_t zero, int out_unsig
  * requantization; scale_down small makes most outputs saturate (the unbounded path). */
 static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad,
                          int x_unsigned, int y_unsigned, int integer, float scale_down, int layout) {
-    /* layout: 0 paired rows (int8), 1 wide (int16 pairs), 2 tiles (whittle_conv_s8_tiles) */
+    /* layout: 0 paired rows (int8), 1 wide (int16 pairs), 2 tiles (whittle_conv_s8_tiles), 3 the
+     * dot-product layout of the tiles (int8 quads) */
     const int wide = layout == 1;
     whittle_conv_geometry g;
     whittle_requant rq;
@@ -519,10 +532,13 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
     q_pack(q_w, m, k, k_padded);
     q_pack16(q_w, m, k, k_padded);
     rq = q_requantization(integer, y_zero, y_unsigned, m, k);
-    if (layout == 2) {
-        q_pack_tiles(q_w, m, k, x_zero);
+    if (layout >= 2) {
+        /* The dot-product layout reads uint8 inputs as x - 128: the bias folds x_zero - 128. */
+        q_pack_tiles(q_w, m, k, layout == 3 && x_unsigned ? x_zero - 128 : x_zero);
+        if (layout == 3) q_pack_quads(q_w, m, k);
         whittle_conv_s8_tiles(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned,
-                              x_zero, q_packed16, q_inner, &rq, q_y, (uint8_t *)at_guard_in(1, q_columns, tile_scratch(&g, 1)));
+                              x_zero, layout == 3 ? (const void *)q_packed : (const void *)q_packed16, layout == 3, q_inner, &rq, q_y,
+                              (uint8_t *)at_guard_in(1, q_columns, tile_scratch(&g, 1)));
     } else {
         whittle_conv_s8(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned, x_zero,
                         wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
@@ -546,7 +562,8 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
             }
         }
     }
-    check(bad == 0, layout == 2 ? "whittle_conv_s8_tiles outputs differ from plain loops:"
+    check(bad == 0, layout == 3 ? "whittle_conv_s8_tiles (dot-product layout) outputs differ from plain loops:"
+                    : layout == 2 ? "whittle_conv_s8_tiles outputs differ from plain loops:"
                     : wide ? "whittle_conv_s8 (wide weights) outputs differ from plain loops:" : "whittle_conv_s8 outputs differ from plain loops:", bad);
 }
 
@@ -566,7 +583,7 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
     q_pack(q_w, n, depth, k_padded);
     q_pack16(q_w, n, depth, k_padded);
     rq = q_requantization(integer, y_zero, 0, n, depth);
-    if (layout == 2) {
+    if (layout >= 2) {
         q_pack_tiles(q_w, n, depth, x_zero);
         whittle_fully_connected_s8_tiles(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
                                          x_unsigned, q_packed16, q_inner, &rq, q_y);
@@ -1003,7 +1020,7 @@ int main(void) {
         test_conv(3, 6, 5, 1, 1, 0, percent);  /* 2x1 output */
     }
     for (int integer = 0; integer < 2; ++integer) {
-        for (int layout = 0; layout < 3; ++layout) {
+        for (int layout = 0; layout < 4; ++layout) {
             /* channels, map, output channels, kernel, stride, dilation, padding, uint8 in/out; paired int8, wide or tiled weights */
             test_conv_s8(3, 9, 7, 5, 3, 3, 1, 1, 1, 0, 0, integer, 2000.0f, layout);   /* 27 taps: padded to 28 */
             test_conv_s8(4, 6, 5, 8, 1, 1, 1, 1, 0, 1, 1, integer, 400.0f, layout);    /* pointwise, 5-wide map */

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittleCodegen
 import WhittleIR
 import WhittleKit
 import WhittleNumPy
@@ -78,14 +79,15 @@ struct Int8KernelTests {
         for c in comparisons where c.decides { #expect(c.passed && c.maxAbsError == 0, "\(c.name): \(c.maxAbsError)") }
     }
 
-    /// The tiled layout's portable loops (the twin of the AArch64 NEON kernels) in the whole model.
-    @Test func tiledKernelsMatchTheInterpreterOnTheHost() throws {
-        let directory = CBackendTests.workDirectory("int8-edges-tiles")
+    /// The tiled layouts' host variants (the twins of the AArch64 NEON and SDOT kernels) in the whole model.
+    @Test(arguments: [WeightLayout.tiles, .dotTiles])
+    func tiledKernelsMatchTheInterpreterOnTheHost(layout: WeightLayout) throws {
+        let directory = CBackendTests.workDirectory("int8-edges-tiles-\(layout)")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (analyzed, inputs) = try Self.quantized(in: directory)
         var options = ModelVerifier.Options()
-        options.compile.weightLayout = .tiles
+        options.compile.weightLayout = layout
         let compiled = try ModelCompiler.compile(analyzed, options: options.compile)
         let report = CompileReport(compiled)
         #expect(report.layers.filter { $0.kernels == ["whittle_conv_s8_tiles"] }.count == 2)
@@ -97,7 +99,7 @@ struct Int8KernelTests {
         for c in comparisons where c.decides { #expect(c.passed && c.maxAbsError == 0, "\(c.name): \(c.maxAbsError)") }
     }
 
-    @Test(arguments: ["cortex-m4f", "rp2040", "rpi4"])
+    @Test(arguments: ["cortex-m4f", "rp2040", "rpi4", "rpi5"])
     func awkwardShapesMatchTheInterpreterOnDevices(target: String) throws {
         guard TargetTests.emulatorsInstalled else {
             if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the cross compilers and QEMU are not installed") }

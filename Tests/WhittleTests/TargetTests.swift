@@ -79,13 +79,14 @@ struct TargetTests {
         for target in ["cortex-m0plus", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5"] {
             for model in ["digits_mlp", "digits_cnn"] { cases.append((model, target)) }
         }
-        for target in ["cortex-m4f", "cortex-m7", "rpi4"] {
+        for target in ["cortex-m4f", "cortex-m7", "rpi4", "rpi5"] {
             for model in ["kws_dscnn", "vww_mobilenet_v1_025", "ic_resnet8", "ad_autoencoder"] { cases.append((model, target)) }
         }
         // Int8 models run as integer kernels (fuse-qdq); they must match the interpreter exactly. The larger
         // ones need more RAM than the 16 KiB micro:bit, so their Cortex-M0+ runs use the RP2040 description.
         for target in ["cortex-m4f", "cortex-m0plus"] { cases.append(("digits_cnn_int8_qdq", target)) }
-        for target in ["cortex-m4f", "cortex-m7", "rp2040"] {
+        // rpi4 and rpi5 run the tiles (SMLAL; SDOT on the rpi5's dot-product instructions).
+        for target in ["cortex-m4f", "cortex-m7", "rp2040", "rpi4", "rpi5"] {
             for model in ["kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"] { cases.append((model, target)) }
         }
         return cases

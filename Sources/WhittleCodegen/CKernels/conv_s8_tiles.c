@@ -306,6 +306,101 @@ static void whittle_tile_s8(int k, const int16_t *w, const int16_t *prepared, co
 #endif
 }
 
+/* The eight pixels' inputs as int8 by quads of taps for the dot-product layout: tap t of pixel j
+ * goes to quads[32 (t / 4) + 4 j + t % 4], taps past k as zeros; uint8 inputs (x_unsigned) as
+ * x - 128, their sign bit flipped (the compiler folds 128 times the weights' sum into the bias). */
+static void whittle_tile_prepare_quads(int k, const uint8_t *base, const int32_t *offsets, int x_unsigned, int8_t *quads) {
+    const uint8_t none[8] = {0, 0, 0, 0, 0, 0, 0, 0}, flip = x_unsigned ? 0x80 : 0;
+    for (int t = 0; t < k; t += 4, quads += 32) {
+        const uint8_t *p0 = base + offsets[t], *p1 = t + 1 < k ? base + offsets[t + 1] : none;
+        const uint8_t *p2 = t + 2 < k ? base + offsets[t + 2] : none, *p3 = t + 3 < k ? base + offsets[t + 3] : none;
+#if defined(WHITTLE_NEON64)
+        /* Byte and halfword zips turn four rows of eight pixels into eight quads. */
+        const uint8x8_t f = vdup_n_u8(flip);
+        const uint8x8x2_t z01 = vzip_u8(veor_u8(vld1_u8(p0), f), t + 1 < k ? veor_u8(vld1_u8(p1), f) : vld1_u8(p1));
+        const uint8x8x2_t z23 = vzip_u8(t + 2 < k ? veor_u8(vld1_u8(p2), f) : vld1_u8(p2), t + 3 < k ? veor_u8(vld1_u8(p3), f) : vld1_u8(p3));
+        const uint16x4x2_t lo = vzip_u16(vreinterpret_u16_u8(z01.val[0]), vreinterpret_u16_u8(z23.val[0]));
+        const uint16x4x2_t hi = vzip_u16(vreinterpret_u16_u8(z01.val[1]), vreinterpret_u16_u8(z23.val[1]));
+        vst1q_u8((uint8_t *)quads, vreinterpretq_u8_u16(vcombine_u16(lo.val[0], lo.val[1])));
+        vst1q_u8((uint8_t *)quads + 16, vreinterpretq_u8_u16(vcombine_u16(hi.val[0], hi.val[1])));
+#else
+        for (int j = 0; j < 8; ++j) {
+            /* The bytes' bits (memcpy keeps them), the sign bit flipped for uint8 taps. */
+            uint8_t b[4];
+            b[0] = (uint8_t)(p0[j] ^ flip);
+            b[1] = (uint8_t)(t + 1 < k ? p1[j] ^ flip : 0);
+            b[2] = (uint8_t)(t + 2 < k ? p2[j] ^ flip : 0);
+            b[3] = (uint8_t)(t + 3 < k ? p3[j] ^ flip : 0);
+            memcpy(quads + 4 * j, b, 4);
+        }
+#endif
+    }
+}
+
+/* acc[i * 8 + j] = bias[i] + sum over taps t < k of weight (i, t) * x_t[j], the inputs as
+ * whittle_tile_prepare_quads left them and weight (i, t) = w[32 (t / 4) + 4 i + t % 4] (int8; the
+ * dot-product layout). With the Armv8.2 dot-product instructions, SDOT by lane adds four products
+ * per lane: sixteen instructions for 256 multiply-accumulates. */
+static void whittle_tile_quads(int k, const int8_t *w, const int8_t *quads, const int32_t *bias, int32_t *acc) {
+#if defined(WHITTLE_NEON64) && defined(__ARM_FEATURE_DOTPROD)
+    int32x4_t a0 = vdupq_n_s32(bias[0]), b0 = a0, a1 = vdupq_n_s32(bias[1]), b1 = a1;
+    int32x4_t a2 = vdupq_n_s32(bias[2]), b2 = a2, a3 = vdupq_n_s32(bias[3]), b3 = a3;
+    int32x4_t a4 = vdupq_n_s32(bias[4]), b4 = a4, a5 = vdupq_n_s32(bias[5]), b5 = a5;
+    int32x4_t a6 = vdupq_n_s32(bias[6]), b6 = a6, a7 = vdupq_n_s32(bias[7]), b7 = a7;
+    for (int t = 0; t < k; t += 4, w += 32, quads += 32) {
+        /* Pixels 0-3 (x0) and 4-7 (x1), a quad each; channels 0-3 (w0) and 4-7 (w1), a quad each. */
+        const int8x16_t x0 = vld1q_s8(quads), x1 = vld1q_s8(quads + 16), w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
+        a0 = vdotq_laneq_s32(a0, x0, w0, 0);
+        b0 = vdotq_laneq_s32(b0, x1, w0, 0);
+        a1 = vdotq_laneq_s32(a1, x0, w0, 1);
+        b1 = vdotq_laneq_s32(b1, x1, w0, 1);
+        a2 = vdotq_laneq_s32(a2, x0, w0, 2);
+        b2 = vdotq_laneq_s32(b2, x1, w0, 2);
+        a3 = vdotq_laneq_s32(a3, x0, w0, 3);
+        b3 = vdotq_laneq_s32(b3, x1, w0, 3);
+        a4 = vdotq_laneq_s32(a4, x0, w1, 0);
+        b4 = vdotq_laneq_s32(b4, x1, w1, 0);
+        a5 = vdotq_laneq_s32(a5, x0, w1, 1);
+        b5 = vdotq_laneq_s32(b5, x1, w1, 1);
+        a6 = vdotq_laneq_s32(a6, x0, w1, 2);
+        b6 = vdotq_laneq_s32(b6, x1, w1, 2);
+        a7 = vdotq_laneq_s32(a7, x0, w1, 3);
+        b7 = vdotq_laneq_s32(b7, x1, w1, 3);
+    }
+    vst1q_s32(acc, a0);
+    vst1q_s32(acc + 4, b0);
+    vst1q_s32(acc + 8, a1);
+    vst1q_s32(acc + 12, b1);
+    vst1q_s32(acc + 16, a2);
+    vst1q_s32(acc + 20, b2);
+    vst1q_s32(acc + 24, a3);
+    vst1q_s32(acc + 28, b3);
+    vst1q_s32(acc + 32, a4);
+    vst1q_s32(acc + 36, b4);
+    vst1q_s32(acc + 40, a5);
+    vst1q_s32(acc + 44, b5);
+    vst1q_s32(acc + 48, a6);
+    vst1q_s32(acc + 52, b6);
+    vst1q_s32(acc + 56, a7);
+    vst1q_s32(acc + 60, b7);
+#else
+    /* Plain loops (cores without the dot-product instructions compute the same sums). */
+    int32_t sum[64];
+    for (int i = 0; i < 8; ++i) {
+        for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
+    }
+    for (int t = 0; t < k; t += 4, w += 32, quads += 32) {
+        for (int i = 0; i < 8; ++i) {
+            for (int j = 0; j < 8; ++j) {
+                sum[i * 8 + j] += w[4 * i] * quads[4 * j] + w[4 * i + 1] * quads[4 * j + 1] + w[4 * i + 2] * quads[4 * j + 2]
+                                  + w[4 * i + 3] * quads[4 * j + 3];
+            }
+        }
+    }
+    memcpy(acc, sum, sizeof sum);
+#endif
+}
+
 /* The bytes of the windows of output pixels p .. p + count - 1 (count <= 8) into columns[t * 8 + j]
  * for taps t in (c, kh, kw) order; taps in the padding, and pixels j >= count, hold x_zero's byte.
  * The geometry is copied into locals: stores through a character type would otherwise make the
@@ -383,12 +478,18 @@ static int whittle_tile_rows(const whittle_conv_geometry *g) {
 }
 
 /* The output channels of one tile: eight pixels whose taps are at base + offsets[t], `count` of
- * them stored from out (channel planes `pixels` apart); `prepared` is room for 16 * k + 16 bytes. */
-static void whittle_tile_block_s8(int k, int out_channels, const int16_t *w, const uint8_t *base, const int32_t *offsets,
+ * them stored from out (channel planes `pixels` apart), the weights in the tiled layout (int16
+ * pairs) or, with `quads`, the dot-product one (int8 quads); `prepared` is room for
+ * 16 * k + 16 bytes. */
+static void whittle_tile_block_s8(int k, int out_channels, const void *w, int quads, const uint8_t *base, const int32_t *offsets,
                                   int x_unsigned, const int32_t *bias, const whittle_requant *rq, int count, uint8_t *out, int pixels,
                                   int16_t *prepared) {
     int32_t acc[64], edge[8];
-    whittle_tile_prepare_s8(k, base, offsets, x_unsigned, prepared);
+    if (quads) {
+        whittle_tile_prepare_quads(k, base, offsets, x_unsigned, (int8_t *)(void *)prepared);
+    } else {
+        whittle_tile_prepare_s8(k, base, offsets, x_unsigned, prepared);
+    }
     for (int m = 0; m < out_channels; m += 8) {
         const int n = whittle_tile_count(out_channels - m);
         const int32_t *b = bias + m;
@@ -397,15 +498,19 @@ static void whittle_tile_block_s8(int k, int out_channels, const int16_t *w, con
             for (int i = 0; i < 8; ++i) edge[i] = i < n ? bias[m + i] : 0;
             b = edge;
         }
-        whittle_tile_s8(k, w + m * (k + k % 2), prepared, b, acc);
+        if (quads) {
+            whittle_tile_quads(k, (const int8_t *)w + m * ((k + 3) / 4 * 4), (const int8_t *)(void *)prepared, b, acc);
+        } else {
+            whittle_tile_s8(k, (const int16_t *)w + m * (k + k % 2), prepared, b, acc);
+        }
         for (int i = 0; i < n; ++i) whittle_tile_requant(rq, m + i, acc + 8 * i, count, out + (m + i) * pixels);
     }
 }
 
 /* Convolution of one image (one group) on tiled weights; see whittle_kernels.h. */
 WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                          int32_t x_zero, const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
-                                          uint8_t *scratch) {
+                                          int32_t x_zero, const void *w, int quads, const int32_t *bias, const whittle_requant *rq,
+                                          void *y, uint8_t *scratch) {
     const int k = g->channels * g->kernel_h * g->kernel_w, plane = g->height * g->width;
     const int pixels = g->out_height * g->out_width;
     /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
@@ -443,7 +548,7 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
         }
         for (int oh = 0; oh < g->out_height; ++oh) {
             for (int ow = 0; ow < g->out_width; ow += 8) {
-                whittle_tile_block_s8(k, out_channels, w, work + oh * pitch + ow, in_place, x_unsigned, bias, rq,
+                whittle_tile_block_s8(k, out_channels, w, quads, work + oh * pitch + ow, in_place, x_unsigned, bias, rq,
                                       whittle_tile_count(g->out_width - ow), (uint8_t *)y + oh * g->out_width + ow, pixels, prepared);
             }
         }
@@ -452,11 +557,11 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
     for (int p = 0; p < pixels; p += 8) {
         const int count = whittle_tile_count(pixels - p);
         if (direct && count == 8) {
-            whittle_tile_block_s8(k, out_channels, w, (const uint8_t *)x + p, in_place, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels,
+            whittle_tile_block_s8(k, out_channels, w, quads, (const uint8_t *)x + p, in_place, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels,
                                   prepared);
         } else {
             whittle_tile_columns(g, (const uint8_t *)x, x_zero, p, count, work);
-            whittle_tile_block_s8(k, out_channels, w, work, packed, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels, prepared);
+            whittle_tile_block_s8(k, out_channels, w, quads, work, packed, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels, prepared);
         }
     }
 }

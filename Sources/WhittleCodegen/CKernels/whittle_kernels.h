@@ -133,7 +133,11 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
  * channels' two weights, each channel's adjacent: weight (i, t) of the block is at halfword
  * (t / 2) * 16 + 2 * i + t % 2, and the block of channel m (a multiple of 8) starts at halfword
  * m * taps_even. Adjacent pairs are one int32 for x86's PMADDWD; NEON de-interleaves them with
- * one load. Their bias is folded: bias[m] - x_zero *
+ * one load. With `quads` (the dot-product layout) the weights are int8, the taps
+ * in quads (padded with zero taps) and each channel's four adjacent: weight (i, t) of a block at
+ * byte (t / 4) * 32 + 4 * i + t % 4, the block of channel m at byte m * taps rounded up to 4; SDOT
+ * (Armv8.2 dot product, the rpi5's Cortex-A76) adds four products per lane, uint8 inputs read as
+ * x - 128 (their bias folds (x_zero - 128) instead of x_zero). Their bias is folded: bias[m] - x_zero *
  * (sum of w[m]), so the kernels multiply the input bytes as they are; every partial sum must fit
  * int32 (the compiler checks |bias| + 255 * sum |w| < 2^31). */
 
@@ -146,8 +150,8 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
  * layers with stride 1 whose rows have a multiple of 8 or at least 16 outputs (other than a
  * pointwise layer that keeps the map's size), or else 8 * taps bytes of im2col columns. */
 WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                          int32_t x_zero, const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y,
-                                          uint8_t *scratch);
+                                          int32_t x_zero, const void *w, int quads, const int32_t *bias, const whittle_requant *rq,
+                                          void *y, uint8_t *scratch);
 
 /* y[r][n] = requant(bias[n] + sum over k < depth of x[r][k] * w[n][k]) for r < rows, x and y as
  * for whittle_conv_s8_tiles. */

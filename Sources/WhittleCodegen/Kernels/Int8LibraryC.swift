@@ -73,14 +73,14 @@ enum Int8LibraryC {
         let group = try e.context.int("group", default: 1)
         let k = g.c * g.kh * g.kw
         if group == 1 {
-            if e.weightLayout == .tiles, let values = weights.int64s(), let bias = e.has(8) ? e.constant(8)?.int64s() : Array(repeating: 0, count: g.m),
+            if e.weightLayout.isTiled, let values = weights.int64s(), let bias = e.has(8) ? e.constant(8)?.int64s() : Array(repeating: 0, count: g.m),
                foldedBias(bias, rows: g.m, taps: k, zero: QuantizedC.zero(e, 2), weight: { values[$0 * k + $1] }) != nil {
                 return .tiles(taps: k)
             }
             return .matrix(padded: padded(k))
         }
         if group == g.c, g.m == g.c, try e.inputType(0).elementType == .int8, e.elementType == .int8 {
-            return e.weightLayout == .tiles && isFlat(g) ? .flatDepthwise : .depthwise
+            return e.weightLayout.isTiled && isFlat(g) ? .flatDepthwise : .depthwise
         }
         return nil
     }
@@ -147,7 +147,7 @@ enum Int8LibraryC {
         let bz = e.has(5) ? (e.constant(5)?.int64s() ?? [1]) : [0]
         guard bz.allSatisfy({ $0 == 0 }) else { return nil }
         let k = try e.inputShape(0)[1], n = try e.outputShape()[1]
-        if e.weightLayout == .tiles, let b = e.constant(3)?.int64s(), b.count == n * k,
+        if e.weightLayout.isTiled, let b = e.constant(3)?.int64s(), b.count == n * k,
            let bias = e.has(6) ? e.constant(6)?.int64s() : Array(repeating: 0, count: n) {
             let transB = try e.context.int("transB", default: 0) != 0
             if foldedBias(bias, rows: n, taps: k, zero: QuantizedC.zero(e, 2), weight: { transB ? b[$0 * k + $1] : b[$1 * n + $0] }) != nil {
@@ -171,6 +171,22 @@ enum Int8LibraryC {
                         let column = base + j
                         out.append(column < k ? value(r, column) : 0)
                     }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The dot-product layout of `whittle_kernels.h`: int8, channels in blocks of eight (the last block
+    /// padded with zero weights), each block's taps in quads (padded with zero taps), each quad holding
+    /// the eight channels' four weights, channel by channel.
+    static func quadRows(_ rows: Int, _ taps: Int, value: (Int, Int) -> Int64) -> [Int64] {
+        var out: [Int64] = []
+        out.reserveCapacity((rows + 7) / 8 * 8 * ((taps + 3) / 4 * 4))
+        for first in stride(from: 0, to: rows, by: 8) {
+            for t in stride(from: 0, to: taps, by: 4) {
+                for r in first..<(first + 8) {
+                    for j in 0..<4 { out.append(r < rows && t + j < taps ? value(r, t + j) : 0) }
                 }
             }
         }
@@ -228,13 +244,18 @@ enum Int8LibraryC {
             w.line("/* im2col, two pixels at a time, and a blocked matrix product (SMLAD with the DSP extension)\(e.wideWeights ? " on weights stored as int16" : ""). */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(e.wideWeights ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
         case .tiles(let k):
-            guard let scratch = e.scratch, let folded = foldedBias(bias, rows: g.m, taps: k, zero: xz, weight: { weights[$0 * k + $1] }) else { return false }
-            let packed = e.weightArray("weights", .int16, integers: tiledRows(g.m, k) { weights[$0 * k + $1] })
+            // SDOT multiplies int8 by int8: the dot-product layout reads uint8 inputs as x − 128, so their
+            // bias folds x_zero − 128.
+            let quads = e.weightLayout == .dotTiles
+            let folding = try quads && unsignedFlag(e, 0) == 1 ? xz - 128 : xz
+            guard let scratch = e.scratch, let folded = foldedBias(bias, rows: g.m, taps: k, zero: folding, weight: { weights[$0 * k + $1] }) else { return false }
+            let packed = quads ? e.weightArray("weights", .int8, integers: quadRows(g.m, k) { weights[$0 * k + $1] })
+                : e.weightArray("weights", .int16, integers: tiledRows(g.m, k) { weights[$0 * k + $1] })
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
             w.line(geometry(g, channels: g.c))
-            w.line("/* Eight output channels by eight pixels at a time on int16 weights (NEON on AArch64); the bias holds bias - x_zero * sum(w). */")
-            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (uint8_t *)\(scratch));")
+            w.line("/* Eight output channels by eight pixels at a time on \(quads ? "int8 weights in quads (SDOT)" : "int16 weights"); the bias holds bias - x_zero * sum(w). */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(quads ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (uint8_t *)\(scratch));")
         case .depthwise, .flatDepthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
             guard let scratch = e.scratch else { return false }
