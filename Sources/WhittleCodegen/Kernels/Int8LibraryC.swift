@@ -74,7 +74,7 @@ enum Int8LibraryC {
         let k = g.c * g.kh * g.kw
         if group == 1 {
             if e.weightLayout.isTiled, let values = weights.int64s(), let bias = e.has(8) ? e.constant(8)?.int64s() : Array(repeating: 0, count: g.m),
-               foldedBias(bias, rows: g.m, taps: k, zero: QuantizedC.zero(e, 2), weight: { values[$0 * k + $1] }) != nil {
+               foldedBias(bias, rows: g.m, taps: k, zero: try tileZero(e), weight: { values[$0 * k + $1] }) != nil {
                 return .tiles(taps: k)
             }
             return .matrix(padded: padded(k))
@@ -83,6 +83,13 @@ enum Int8LibraryC {
             return e.weightLayout.isTiled && isFlat(g) ? .flatDepthwise : .depthwise
         }
         return nil
+    }
+
+    /// The zero point a tiled convolution folds into its bias: the input's, less 128 where the
+    /// dot-product layout reads uint8 inputs as x − 128 (SDOT multiplies int8 by int8).
+    static func tileZero(_ e: NodeEmission) throws -> Int64 {
+        let xz = QuantizedC.zero(e, 2)
+        return try e.weightLayout == .dotTiles && unsignedFlag(e, 0) == 1 ? xz - 128 : xz
     }
 
     /// The elements of the padded input copy the tiled convolutions work on (stride 1, rows of a
@@ -244,11 +251,9 @@ enum Int8LibraryC {
             w.line("/* im2col, two pixels at a time, and a blocked matrix product (SMLAD with the DSP extension)\(e.wideWeights ? " on weights stored as int16" : ""). */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(e.wideWeights ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
         case .tiles(let k):
-            // SDOT multiplies int8 by int8: the dot-product layout reads uint8 inputs as x − 128, so their
-            // bias folds x_zero − 128.
             let quads = e.weightLayout == .dotTiles
-            let folding = try quads && unsignedFlag(e, 0) == 1 ? xz - 128 : xz
-            guard let scratch = e.scratch, let folded = foldedBias(bias, rows: g.m, taps: k, zero: folding, weight: { weights[$0 * k + $1] }) else { return false }
+            guard let scratch = e.scratch,
+                  let folded = foldedBias(bias, rows: g.m, taps: k, zero: try tileZero(e), weight: { weights[$0 * k + $1] }) else { return false }
             let packed = quads ? e.weightArray("weights", .int8, integers: quadRows(g.m, k) { weights[$0 * k + $1] })
                 : e.weightArray("weights", .int16, integers: tiledRows(g.m, k) { weights[$0 * k + $1] })
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
