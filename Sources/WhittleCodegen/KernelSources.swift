@@ -6,6 +6,7 @@ enum KernelSources {
         ("whittle_kernels.h", whittle_kernels_h),
         ("requantize.c", requantize_c),
         ("conv_s8.c", conv_s8_c),
+        ("conv_tiles.c", conv_tiles_c),
         ("conv_s8_tiles.c", conv_s8_tiles_c),
         ("conv_f32.c", conv_f32_c),
         ("conv_f32_tiles.c", conv_f32_tiles_c),

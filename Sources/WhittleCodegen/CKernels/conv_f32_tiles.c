@@ -187,14 +187,6 @@ static void whittle_tile_columns_f32(const whittle_conv_geometry *geometry, cons
     }
 }
 
-/* Whether a float convolution runs row by row over a padded copy of its input: the int8 tiled
- * convolution's rule (see whittle_kernels.h). */
-static int whittle_tile_rows_f32(const whittle_conv_geometry *g) {
-    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
-                          g->out_height == g->height && g->out_width == g->width;
-    return g->stride_h == 1 && g->stride_w == 1 && !pointwise && (g->out_width % 8 == 0 || g->out_width >= 16);
-}
-
 /* The output channels of one tile: eight pixels whose taps are at base + offsets[t], `count` of
  * them stored from out (channel planes `pixels` apart). */
 static void whittle_tile_block_f32(int k, int out_channels, const float *w, const float *base, const int32_t *offsets,
@@ -210,37 +202,14 @@ static void whittle_tile_block_f32(int k, int out_channels, const float *w, cons
 /* Float convolution of one image (one group) on tiled weights; see whittle_kernels.h. */
 WHITTLE_KERNEL void whittle_conv_f32_tiles(const whittle_conv_geometry *g, int out_channels, const float *x, const float *w,
                                            const float *bias, float *y, float *scratch) {
-    const int k = g->channels * g->kernel_h * g->kernel_w, plane = g->height * g->width;
+    const int k = g->channels * g->kernel_h * g->kernel_w;
     const int pixels = g->out_height * g->out_width;
-    /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
-    const int direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
-                       g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
-    /* Tap offsets into the input (or its padded copy), then into the column buffer; then the work area. */
+    /* Tap offsets into the input (or its padded copy) and into the column buffer, then the work area. */
     int32_t *in_place = (int32_t *)(void *)scratch, *packed = in_place + k;
     float *work = scratch + 2 * k;
-    for (int t = 0; t < k; ++t) {
-        packed[t] = 8 * t;
-        in_place[t] = t * plane;
-    }
-    if (whittle_tile_rows_f32(g)) {
-        /* Every window inside a padded copy (zeros around the map), as the int8 tiled convolution does. */
-        const int pitch = (g->out_width + 7) / 8 * 8 + (g->kernel_w - 1) * g->dilation_w;
-        const int rows = g->out_height + (g->kernel_h - 1) * g->dilation_h;
-        const int first = g->pad_left > 0 ? 0 : -g->pad_left;
-        const int last = g->width < pitch - g->pad_left ? g->width : pitch - g->pad_left;
-        const int size = g->channels * rows * pitch;
-        int t = 0;
-        for (int i = 0; i < size; ++i) work[i] = 0.0f;
-        for (int c = 0; c < g->channels; ++c) {
-            for (int r = 0; r < g->height; ++r) {
-                if (r + g->pad_top < 0 || r + g->pad_top >= rows || last <= first) continue;
-                memcpy(work + (c * rows + r + g->pad_top) * pitch + g->pad_left + first, x + c * plane + r * g->width + first,
-                       (size_t)(last - first) * sizeof(float));
-            }
-            for (int kh = 0; kh < g->kernel_h; ++kh) {
-                for (int kw = 0; kw < g->kernel_w; ++kw) in_place[t++] = (c * rows + kh * g->dilation_h) * pitch + kw * g->dilation_w;
-            }
-        }
+    /* The padding's zeros are all-zero bytes. */
+    const int pitch = whittle_tile_taps(g, x, (int)sizeof(float), 0, in_place, packed, work);
+    if (pitch > 0) {
         for (int oh = 0; oh < g->out_height; ++oh) {
             for (int ow = 0; ow < g->out_width; ow += 8) {
                 whittle_tile_block_f32(k, out_channels, w, work + oh * pitch + ow, in_place, bias, whittle_tile_count_f32(g->out_width - ow),
@@ -251,7 +220,8 @@ WHITTLE_KERNEL void whittle_conv_f32_tiles(const whittle_conv_geometry *g, int o
     }
     for (int p = 0; p < pixels; p += 8) {
         const int count = whittle_tile_count_f32(pixels - p);
-        if (direct && count == 8) {
+        /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
+        if (pitch == 0 && count == 8) {
             whittle_tile_block_f32(k, out_channels, w, x + p, in_place, bias, count, y + p, pixels);
         } else {
             whittle_tile_columns_f32(g, x, p, count, work);

@@ -125,6 +125,19 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 
+/* conv_tiles.c */
+
+/* The tap offsets of a tiled convolution (whittle_conv_s8_tiles, whittle_conv_f32_tiles), whose
+ * tiles read each tap of eight output pixels as eight consecutive elements: packed[t] = 8 * t (in
+ * im2col columns) and in_place[t] = t * plane (in the input). Returns 0 for a pointwise layer that
+ * keeps the map's size (it reads its input in place), else -1 (im2col columns), except for layers
+ * with stride 1 whose rows have a multiple of 8 or at least 16 outputs: those get a padded copy of
+ * the input in `work` (channels * (out_height + (kernel_h - 1) * dilation_h) * pitch elements of
+ * `element` bytes, the padding's bytes `fill`), in_place[t] becomes tap t's offset in it, and the
+ * pitch (out_width rounded up to a multiple of 8 + (kernel_w - 1) * dilation_w) is returned. */
+WHITTLE_KERNEL int whittle_tile_taps(const whittle_conv_geometry *g, const void *x, int element, int fill, int32_t *in_place,
+                                     int32_t *packed, void *work);
+
 /* conv_s8_tiles.c (int8; AArch64 NEON, portable loops elsewhere)
  *
  * Weights of whittle_conv_s8_tiles and whittle_fully_connected_s8_tiles ("tiled"): int16, output

@@ -473,15 +473,6 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
     }
 }
 
-/* Whether a convolution runs row by row over a padded copy of its input (see whittle_kernels.h):
- * stride 1, not a pointwise layer that keeps the map's size, rows of a multiple of 8 or at least 16
- * outputs (so that few lanes of a row's last tile are wasted). */
-static int whittle_tile_rows(const whittle_conv_geometry *g) {
-    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
-                          g->out_height == g->height && g->out_width == g->width;
-    return g->stride_h == 1 && g->stride_w == 1 && !pointwise && (g->out_width % 8 == 0 || g->out_width >= 16);
-}
-
 /* The output channels of one tile: eight pixels whose taps are at base + offsets[t], `count` of
  * them stored from out (channel planes `pixels` apart), the weights in the tiled layout (int16
  * pairs) or, with `quads`, the dot-product one (int8 quads); `prepared` is room for
@@ -516,41 +507,15 @@ static void whittle_tile_block_s8(int k, int out_channels, const void *w, int qu
 WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
                                           int32_t x_zero, const void *w, int quads, const int32_t *bias, const whittle_requant *rq,
                                           void *y, uint8_t *scratch) {
-    const int k = g->channels * g->kernel_h * g->kernel_w, plane = g->height * g->width;
+    const int k = g->channels * g->kernel_h * g->kernel_w;
     const int pixels = g->out_height * g->out_width;
-    /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
-    const int direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
-                       g->pad_left == 0 && g->out_height == g->height && g->out_width == g->width;
     /* Tap offsets into the input (or its padded copy) and into the column buffer, the tile's inputs as
      * int16, then the work area (a padded copy of the input, or columns). */
     int32_t *in_place = (int32_t *)(void *)scratch, *packed = in_place + k;
     int16_t *prepared = (int16_t *)(void *)(packed + k);
     uint8_t *work = (uint8_t *)(prepared + 8 * k + 8);
-    for (int t = 0; t < k; ++t) {
-        packed[t] = 8 * t;
-        in_place[t] = t * plane;
-    }
-    if (whittle_tile_rows(g)) {
-        /* Every window inside a padded copy (x_zero around the map): tap (c, kh, kw) of output (oh, ow)
-         * is at work[c * rows * pitch + (oh + kh * dilation_h) * pitch + ow + kw * dilation_w], so each
-         * tile of eight outputs of a row reads its taps in place (a row's last tile reads into the spare
-         * columns; its extra sums are dropped). */
-        const int pitch = (g->out_width + 7) / 8 * 8 + (g->kernel_w - 1) * g->dilation_w;
-        const int rows = g->out_height + (g->kernel_h - 1) * g->dilation_h;
-        const int first = g->pad_left > 0 ? 0 : -g->pad_left;
-        const int last = g->width < pitch - g->pad_left ? g->width : pitch - g->pad_left;
-        int t = 0;
-        memset(work, (unsigned char)(x_zero & 255), (size_t)g->channels * (size_t)rows * (size_t)pitch);
-        for (int c = 0; c < g->channels; ++c) {
-            for (int r = 0; r < g->height; ++r) {
-                if (r + g->pad_top < 0 || r + g->pad_top >= rows || last <= first) continue;
-                memcpy(work + (c * rows + r + g->pad_top) * pitch + g->pad_left + first, (const uint8_t *)x + c * plane + r * g->width + first,
-                       (size_t)(last - first));
-            }
-            for (int kh = 0; kh < g->kernel_h; ++kh) {
-                for (int kw = 0; kw < g->kernel_w; ++kw) in_place[t++] = (c * rows + kh * g->dilation_h) * pitch + kw * g->dilation_w;
-            }
-        }
+    const int pitch = whittle_tile_taps(g, x, 1, (int)(x_zero & 255), in_place, packed, work);
+    if (pitch > 0) {
         for (int oh = 0; oh < g->out_height; ++oh) {
             for (int ow = 0; ow < g->out_width; ow += 8) {
                 whittle_tile_block_s8(k, out_channels, w, quads, work + oh * pitch + ow, in_place, x_unsigned, bias, rq,
@@ -561,7 +526,8 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
     }
     for (int p = 0; p < pixels; p += 8) {
         const int count = whittle_tile_count(pixels - p);
-        if (direct && count == 8) {
+        /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
+        if (pitch == 0 && count == 8) {
             whittle_tile_block_s8(k, out_channels, w, quads, (const uint8_t *)x + p, in_place, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels,
                                   prepared);
         } else {
