@@ -6,8 +6,9 @@ import WhittlePasses
 /// The arena plan, checked independently of the planner: two values whose byte ranges
 /// overlap must never be live at the same time, unless one is a zero-copy view of the other.
 struct MemoryPlanTests {
-    /// Recomputes lifetimes from the graph and checks every pair of arena values.
-    static func check(_ graph: Graph, _ plan: MemoryPlan) -> [String] {
+    /// Recomputes lifetimes from the graph and checks every pair of arena values; `inPlace` names nodes
+    /// besides the element-wise ones whose kernels may overwrite their input.
+    static func check(_ graph: Graph, _ plan: MemoryPlan, inPlace nodes: Set<Int> = []) -> [String] {
         var definition: [String: Int] = [:], lastUse: [String: Int] = [:], viewOf: [String: String] = [:]
         for (step, node) in graph.nodes.enumerated() {
             for input in node.inputs where !input.isEmpty { lastUse[input] = step }
@@ -33,7 +34,8 @@ struct MemoryPlanTests {
                 let du = definition[u] ?? 0, lu = lastUse[u] ?? du, dv = definition[v] ?? 0, lv = lastUse[v] ?? dv
                 let live = du <= lv && dv <= lu
                 // Touching lifetimes are allowed only for an element-wise node overwriting its own input (in place).
-                let inPlace = (lu == dv && elementwise(graph.nodes[dv])) || (lv == du && elementwise(graph.nodes[du]))
+                let inPlace = (lu == dv && (elementwise(graph.nodes[dv]) || nodes.contains(dv)))
+                    || (lv == du && (elementwise(graph.nodes[du]) || nodes.contains(du)))
                 if memory && live && !inPlace && root(u) != root(v) { problems.append("\(u) and \(v) overlap while both are live") }
             }
         }
@@ -58,8 +60,14 @@ struct MemoryPlanTests {
             options.floatTiles = tiles
             let compiled = try ModelCompiler.compile(analyzed, options: options)
             let graph = compiled.types.graph, plan = compiled.bundle.plan
-            let depthwise = graph.nodes.filter { ($0.opType == "Conv" || $0.opType == "QLinearConv") && $0.attributes["group"] == .int(64) }
+            let indices = graph.nodes.indices.filter {
+                (graph.nodes[$0].opType == "Conv" || graph.nodes[$0].opType == "QLinearConv") && graph.nodes[$0].attributes["group"] == .int(64)
+            }
+            let depthwise = indices.map { graph.nodes[$0] }
             #expect(depthwise.count == 4)
+            // No other overlap of live values, checked independently of the planner.
+            #expect(Self.check(graph, plan, inPlace: Set(indices)) == [])
+            #expect(Self.check(graph, plan) != [], "the depthwise layers run in place")
             for node in depthwise {
                 #expect(plan.offset(of: node.inputs[0]) != nil && plan.offset(of: node.inputs[0]) == plan.offset(of: node.outputs[0]), "\(node.name)")
             }
