@@ -363,7 +363,8 @@ enum ShapeManipulationOperators {
             throw WhittleError(.invalidAttribute, "mode \"\(mode)\" is not constant, reflect, edge or wrap")
         }
         var out = x
-        guard pads.allSatisfy({ Swift.abs($0) <= 1 << 40 }) else {
+        // A range test, not abs: the magnitude of Int.min does not fit an Int.
+        guard pads.allSatisfy({ $0 >= -(1 << 40) && $0 <= 1 << 40 }) else {
             throw WhittleError(.shapeMismatch, "pads \(pads) are out of range")
         }
         for (i, axis) in axes.enumerated() {
