@@ -49,12 +49,15 @@ example: build
 		.build/example/c/model.c .build/example/c/model_weights.c -lm -o .build/example/run_model
 	.build/example/run_model $(EXAMPLE_INPUT)
 
-# Python is only needed to generate the ONNX node tests (pinned onnx package).
-$(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
+# Python makes the test data (ONNX node tests, ONNX Runtime models and outputs): every package is
+# pinned in Tests/requirements.txt, and the venv is brought back to it whenever that file changes.
+PYREQ := $(VENV)/.requirements
+$(PYREQ): Tests/requirements.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r Tests/requirements.txt
+	cp Tests/requirements.txt $(PYREQ)
 
-$(NODE_TESTS)/VERSION: $(VENV)/bin/python Tests/Conformance/generate_node_tests.py Tests/requirements.txt
+$(NODE_TESTS)/VERSION: $(PYREQ) Tests/Conformance/generate_node_tests.py
 	$(VENV)/bin/python Tests/Conformance/generate_node_tests.py $(NODE_TESTS)
 
 conformance-data: $(NODE_TESTS)/VERSION
@@ -84,12 +87,12 @@ fuzz: setup
 # Differential testing on N generated models from SEED; failing models, shrunk, go to .build/fuzz-models.
 N ?= 1000
 SEED ?= 0
-fuzz-models: setup $(VENV)/bin/python
+fuzz-models: setup $(PYREQ)
 	$(SWIFT) build
 	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --count $(N) --seed $(SEED) \
 		--qemu-every 50 --keep .build/fuzz-models
 
-bench: setup $(VENV)/bin/python
+bench: setup $(PYREQ)
 	$(VENV)/bin/pip install -q -r Tests/Benchmarks/requirements.txt
 	$(SWIFT) build -c release
 	$(VENV)/bin/python Tests/Benchmarks/bench.py

@@ -140,6 +140,9 @@ public enum CEmitter {
                 guard let kernel = kernels[node.qualifiedOpType] else {
                     throw WhittleError(.unsupported, "the C back end has no kernel for \(node.qualifiedOpType)")
                 }
+                if let (value, type) = HalfPrecisionLowering.unhandledOperand(node, type: { graph.type(of: $0)?.elementType }) {
+                    throw WhittleError(.unsupported, "the C back end has no \(node.qualifiedOpType) kernel for \(type.name) data (\"\(value)\")")
+                }
                 let inPlace = outputs.contains { (_, v) in node.inputs.contains { plan.storage[$0] == plan.storage[v] && plan.offset(of: v) != nil } }
                 var emission = try self.emission(index, model: model, types: types, inPlace: inPlace, integerOnly: integerOnly, sparse: sparse)
                 emission.weightLayout = weightLayout

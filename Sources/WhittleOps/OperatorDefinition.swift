@@ -28,6 +28,23 @@ public struct OperatorDefinition: Sendable {
     }
 }
 
+extension OperatorDefinition {
+    /// This operator with ONNX's 8-bit type constraint on groups of its inputs (a tensor and its zero
+    /// point): each group present must be all int8 or all uint8. Whittle's integer kernels read such
+    /// inputs one byte per value, so any other type (int4 packed two to a byte, int16) is refused
+    /// here, where the node and the reason can be named, instead of reaching a kernel.
+    public func requiringEightBitIntegers(_ groups: [[Int]]) -> OperatorDefinition {
+        let inner = infer
+        return OperatorDefinition(name, domain: domain, infer: { ctx in
+            for group in groups {
+                try ctx.expectTypes(group, in: InferenceContext.eightBitIntegers)
+                try ctx.expectSameType(group)
+            }
+            return try inner(ctx)
+        }, fold: fold, macs: macs)
+    }
+}
+
 /// Everything an operator definition may look at for one node.
 public struct InferenceContext: Sendable {
     public let node: Node
@@ -80,6 +97,32 @@ public struct InferenceContext: Sendable {
             throw WhittleError(.shapeMismatch, "\(what) (input \(index)) must be an integer tensor, found \(tensor.elementType.name)")
         }
         return values.map { Int(clamping: $0) }
+    }
+
+    /// The 8-bit integer types the ONNX quantized operators (QLinearConv, QLinearMatMul, ConvInteger,
+    /// MatMulInteger and ONNX Runtime's QGemm, QLinearAdd, ...) accept for data and zero points.
+    public static let eightBitIntegers: Set<ElementType> = [.int8, .uint8]
+
+    /// Requires the given inputs (those present) to have one of `allowed` element types, as an
+    /// operator's type constraint says: a kernel written for bytes must never see 4-bit packed
+    /// data, 16-bit integers or floats in their place.
+    public func expectTypes(_ indices: [Int], in allowed: Set<ElementType>) throws {
+        for index in indices where has(index) {
+            let type = try self.type(index).elementType
+            guard allowed.contains(type) else {
+                let names = allowed.map(\.name).sorted().joined(separator: " or ")
+                throw WhittleError(.unsupported, "input \(index) (\"\(node.inputs[index])\") must be \(names) for \(node.opType), found \(type.name)")
+            }
+        }
+    }
+
+    /// Requires the given inputs (those present) to share one element type.
+    public func expectSameType(_ indices: [Int]) throws {
+        let present = indices.filter(has)
+        let types = try present.map { try self.type($0).elementType }
+        guard let first = types.first, let other = types.firstIndex(where: { $0 != first }) else { return }
+        throw WhittleError(.shapeMismatch, "inputs \(present[0]) and \(present[other]) must have one element type, found "
+            + "\(first.name) and \(types[other].name)")
     }
 
     /// Requires between `min` and `max` inputs.

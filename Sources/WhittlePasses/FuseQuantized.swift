@@ -114,9 +114,10 @@ public struct FuseQuantized: GraphPass {
         var fused: Node
         switch node.opType {
         case "Conv", "Gemm":
-            guard let x = dequantized(node.inputs[0], graph), let w = dequantized(node.inputs[1], graph),
-                  graph.initializers[w.integer] != nil,
-                  let xType = graph.type(of: x.integer)?.elementType, let wType = graph.type(of: w.integer)?.elementType else { return nil }
+            guard let x = dequantized(node.inputs[0], graph), var w = dequantized(node.inputs[1], graph),
+                  graph.initializers[w.integer] != nil, Self.bytes.contains(yType),
+                  let xType = graph.type(of: x.integer)?.elementType, Self.bytes.contains(xType),
+                  let wType = try byteWeights(&w, &graph) else { return nil }
             var bias = ""
             if node.inputs.count > 2 && !node.inputs[2].isEmpty {
                 guard let b = dequantized(node.inputs[2], graph), graph.initializers[b.integer]?.elementType == .int32,
@@ -141,22 +142,22 @@ public struct FuseQuantized: GraphPass {
             }
         case "Add":
             guard let a = dequantized(node.inputs[0], graph), let b = dequantized(node.inputs[1], graph),
-                  let aType = graph.type(of: a.integer)?.elementType, graph.type(of: b.integer)?.elementType == aType, aType == yType
-            else { return nil }
+                  let aType = graph.type(of: a.integer)?.elementType, graph.type(of: b.integer)?.elementType == aType, aType == yType,
+                  Self.bytes.contains(aType) else { return nil }
             fused = Node(name: node.name, opType: "QLinearAdd", domain: "com.microsoft",
                          inputs: [a.integer, a.scale, try zeroPoint(a.zeroPoint, type: aType, &graph), b.integer, b.scale,
                                   try zeroPoint(b.zeroPoint, type: aType, &graph), q.inputs[1], q.inputs[2]],
                          outputs: [q.outputs[0]])
         case "AveragePool", "GlobalAveragePool":
-            guard let x = dequantized(node.inputs[0], graph), let xType = graph.type(of: x.integer)?.elementType, xType == yType
-            else { return nil }
+            guard let x = dequantized(node.inputs[0], graph), let xType = graph.type(of: x.integer)?.elementType, xType == yType,
+                  Self.bytes.contains(xType) else { return nil }
             let scaleInputs = [x.integer, x.scale, try zeroPoint(x.zeroPoint, type: xType, &graph), q.inputs[1], q.inputs[2]]
             fused = Node(name: node.name, opType: "QLinear" + node.opType, domain: "com.microsoft", inputs: scaleInputs,
                          outputs: [q.outputs[0]], attributes: node.attributes)
         case "Softmax":
             // Integer softmax: a 256-entry exponential table over the distance to the row maximum.
             guard let x = dequantized(node.inputs[0], graph), let xType = graph.type(of: x.integer)?.elementType,
-                  let rank = graph.type(of: x.integer)?.shape?.count, let scale = graph.initializers[x.scale], scale.count == 1
+                  Self.bytes.contains(xType), Self.bytes.contains(yType), let rank = graph.type(of: x.integer)?.shape?.count, let scale = graph.initializers[x.scale], scale.count == 1
             else { return nil }
             let opset = model.opset(for: "")
             let axisValue: Int = { if case .int(let a)? = node.attributes["axis"] { return a }; return opset < 13 ? 1 : -1 }()
@@ -177,6 +178,33 @@ public struct FuseQuantized: GraphPass {
         // The QuantizeLinear goes; its output is now produced by the fused node.
         lookup.removed.insert(qPosition)
         return fused
+    }
+
+    /// The types the integer operators this pass makes take for activations and weights (one byte a value).
+    static let bytes: Set<ElementType> = [.int8, .uint8]
+
+    /// The weight's element type once it is one byte a value: int8/uint8 weights as they are; 4- and
+    /// 2-bit weights (constants, with a constant or absent zero point) widened into new int8/uint8
+    /// initializers, which holds every value exactly. nil for any other type, which stays in float.
+    func byteWeights(_ w: inout Dequantized, _ graph: inout Graph) throws -> ElementType? {
+        guard let tensor = graph.initializers[w.integer] else { return nil }
+        let type = tensor.elementType
+        if Self.bytes.contains(type) { return type }
+        let wide: ElementType
+        switch type {
+        case .int4, .int2: wide = .int8
+        case .uint4, .uint2: wide = .uint8
+        default: return nil
+        }
+        func widened(_ name: String) throws -> String {
+            let created = unique(name + "_\(wide.name)", in: graph)
+            guard let value = graph.initializers[name] else { throw WhittleError(.invalidGraph, "\"\(name)\" is not a constant") }
+            graph.initializers[created] = try NDArray(value).converted(to: wide).tensor()
+            return created
+        }
+        w.integer = try widened(w.integer)
+        if let zero = w.zeroPoint { w.zeroPoint = try widened(zero) }
+        return wide
     }
 
     private func isTransposed(_ node: Node) -> Bool {

@@ -38,6 +38,18 @@ public enum HalfPrecisionLowering {
         }
     }
 
+    /// The first operand (value name and type) of `node` held in a narrow type that its C cannot read
+    /// or write: after lowering, only Cast, QuantizeLinear/DequantizeLinear and the byte-moving
+    /// operators keep narrow operands. The C emitter refuses such a node rather than let a kernel
+    /// written for bytes or floats walk packed 4-bit data.
+    public static func unhandledOperand(_ node: Node, type: (String) -> ElementType?) -> (String, ElementType)? {
+        for name in node.inputs + node.outputs where !name.isEmpty {
+            guard let elementType = type(name), wide(elementType) != nil else { continue }
+            if !Node.isDefaultDomain(node.domain) || widens(node, elementType) { return (name, elementType) }
+        }
+        return nil
+    }
+
     /// The attribute naming the 16-bit type a lowered Softmax or Attention rounds its steps to.
     public static let stepTypeAttribute = "whittle_step_type"
 

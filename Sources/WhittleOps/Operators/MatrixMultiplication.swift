@@ -3,8 +3,8 @@ import WhittleIR
 /// Gemm, MatMul and their integer forms.
 enum MatrixOperators {
     static var all: [OperatorDefinition] {
-        [gemm, matMul("MatMul", a: 0, b: 1, inputs: 2...2), matMul("MatMulInteger", a: 0, b: 1, inputs: 2...4),
-         matMul("QLinearMatMul", a: 0, b: 3, inputs: 8...8)]
+        [gemm, matMul("MatMul", a: 0, b: 1, inputs: 2...2), matMul("MatMulInteger", a: 0, b: 1, inputs: 2...4).requiringEightBitIntegers([[0, 2], [1, 3]]),
+         matMul("QLinearMatMul", a: 0, b: 3, inputs: 8...8).requiringEightBitIntegers([[0, 2], [3, 5], [7]])]
     }
 
     static let gemm = OperatorDefinition("Gemm", infer: { ctx in

@@ -9,7 +9,9 @@ enum MicrosoftQuantizedOperators {
     static let domain = "com.microsoft"
 
     static var all: [OperatorDefinition] {
-        [binary("QLinearAdd"), binary("QLinearMul"), averagePool, globalAveragePool, qgemm]
+        [binary("QLinearAdd").requiringEightBitIntegers([[0, 2, 3, 5, 7]]), binary("QLinearMul").requiringEightBitIntegers([[0, 2, 3, 5, 7]]),
+         averagePool.requiringEightBitIntegers([[0, 2, 4]]), globalAveragePool.requiringEightBitIntegers([[0, 2, 4]]),
+         qgemm.requiringEightBitIntegers([[0, 2], [3, 5], [8]])]
     }
 
     static var kernels: [String: Kernel] {

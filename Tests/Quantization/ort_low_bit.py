@@ -1,0 +1,40 @@
+"""Quantizes a float model with ONNX Runtime's static quantizer to low-bit weights, as users do: the
+model is first converted to opset 21, where QDQ nodes with 4-bit integers are standard ONNX.
+
+usage: ort_low_bit.py FLOAT.onnx SAMPLES.npz KEY OUT.onnx WEIGHT_TYPE
+
+WEIGHT_TYPE is a name of onnxruntime.quantization.QuantType (QInt4, QUInt4, QInt8 ...). Activations
+are uint8, weights per channel; the calibration data are the samples SAMPLES.npz holds in KEY.
+"""
+import os
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import version_converter
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+
+class Samples(CalibrationDataReader):
+    def __init__(self, name, shape, data):
+        self.items = iter([{name: x.reshape(shape).astype(np.float32)} for x in data])
+
+    def get_next(self):
+        return next(self.items, None)
+
+
+def main() -> None:
+    source, samples, key, out, weight_type = sys.argv[1:6]
+    model = version_converter.convert_version(onnx.load(source), 21)
+    (only,) = model.graph.input
+    shape = [d.dim_value or 1 for d in only.type.tensor_type.shape.dim]
+    with tempfile.TemporaryDirectory() as scratch:
+        upgraded = os.path.join(scratch, "opset21.onnx")
+        onnx.save(model, upgraded)
+        quantize_static(upgraded, out, Samples(only.name, shape, np.load(samples)[key]), quant_format=QuantFormat.QDQ,
+                        weight_type=QuantType[weight_type], activation_type=QuantType.QUInt8, per_channel=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import WhittleIR
+import WhittleKit
+import WhittleNumPy
+import WhittleONNX
+import WhittlePasses
+
+/// Models with 4-bit weights as ONNX Runtime's quantizer writes them (opset 21 QDQ, int4/uint4
+/// initializers packed two to a byte): the integer kernels get the weights widened to one byte a
+/// value, the C equals the interpreter on the host (sanitized) and under QEMU, and the interpreter
+/// agrees with ONNX Runtime. A packed weight reaching a byte kernel is the failure this guards.
+struct LowBitImportTests {
+    @Test(arguments: [("kws_dscnn", "QInt4"), ("digits_mlp", "QUInt4")])
+    func ortFourBitWeightsCompileToCorrectC(model: String, weightType: String) throws {
+        guard let python = QuantizerTests.python else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the test venv with onnxruntime is missing") }
+            return
+        }
+        let directory = CBackendTests.workDirectory("low-bit-\(model)-\(weightType)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/\(model)_\(weightType).onnx", refs = TestPaths.model("\(model).refs.npz")
+        let made = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_low_bit.py").path,
+                                                         TestPaths.model("\(model).onnx"), refs, "in_0", path, weightType])
+        #expect(made.status == 0, "\(made.stderr.suffix(600))")
+        let analyzed = try ModelLoader.load(path: path)
+        let packed = analyzed.graph.initializers.values.filter { $0.elementType == .int4 || $0.elementType == .uint4 }
+        #expect(!packed.isEmpty, "\(model): ONNX Runtime wrote no 4-bit weights")
+
+        // Every convolution and matrix product runs on the integer kernels, with byte weights.
+        let (optimized, types) = try PassPipeline.standard.run(analyzed.model)
+        let integer = optimized.graph.nodes.filter { ["QLinearConv", "QGemm"].contains($0.opType) }
+        #expect(!integer.isEmpty && !optimized.graph.nodes.contains { ["Conv", "Gemm"].contains($0.opType) })
+        for node in integer {
+            let weight = types.graph.type(of: node.inputs[3])?.elementType
+            #expect(weight == .int8 || weight == .uint8, "\(node.name): weights are \(String(describing: weight))")
+        }
+
+        // The interpreter is within one quantization step of ONNX Runtime on the reference inputs.
+        let ort = directory + "/ort.npz"
+        let run = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_run.py").path,
+                                                        path, refs, "in_0", ort])
+        #expect(run.status == 0, "\(run.stderr.suffix(600))")
+        let output = analyzed.graph.outputs[0].name
+        let step = try #require(ModelVerifier.outputStep(analyzed.graph, output))
+        let (differing, total, worst) = try Deployed.difference(
+            try Deployed.interpreter(analyzed.model), output: output, samples: try NPZArchive(path: refs).array("in_0").shape[0],
+            inputs: { try ModelRunner.inputs(fromArchive: refs, for: analyzed.graph, case: $0) },
+            expected: NDArray(try NPZArchive(path: ort).array("out_0")), step: step)
+        print("\(weightType) \(model): \(differing) of \(total) output elements differ from ONNX Runtime (max \(worst) steps)")
+        #expect(worst <= 1.0 + 1e-6)
+
+        // The C computes exactly what the interpreter does: sanitized on the host, under QEMU on devices.
+        var options = ModelVerifier.Options()
+        options.compiler = "gcc"
+        let host = try ModelVerifier.verify(analyzed, inputs: nil, options: options, workDirectory: directory + "/host")
+        #expect(host[0].maxAbsError == 0 && host[0].passed, "\(host.map { "\($0.name) \($0.maxAbsError)" })")
+        for target in ["cortex-m4f", "rpi4"] {
+            let cli = try CommandLineTests.run(["verify", path, "--target", target])
+            #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0  PASS"), "\(target): \(cli.stdout) \(cli.stderr)")
+        }
+    }
+
+    /// Integer operators whose ONNX type constraint is 8 bits, given 4-bit or 16-bit data directly:
+    /// refused with the node and the input named, by the interpreter and the compiler alike.
+    @Test func integerOperatorsRefuseOtherThanEightBitData() throws {
+        let x = ValueInfo(name: "x", type: TensorType(.uint8, [1, 2, 4, 4]))
+        func scalar(_ type: ElementType, _ v: Int64) throws -> Tensor { try Tensor(int64s: [v], shape: [], as: type) }
+        let common: [String: Tensor] = ["xs": try Tensor(floats: [0.1], shape: []), "xz": try scalar(.uint8, 0),
+                                        "ws": try Tensor(floats: [0.1], shape: []), "ys": try Tensor(floats: [0.2], shape: []),
+                                        "yz": try scalar(.uint8, 0)]
+        for (weightType, zeroType) in [(ElementType.int4, ElementType.int4), (.int16, .int16), (.int8, .int4)] {
+            var initializers = common
+            initializers["w"] = try Tensor(int64s: Array(repeating: 1, count: 2 * 2 * 3 * 3), shape: [2, 2, 3, 3], as: weightType)
+            initializers["wz"] = try scalar(zeroType, 0)
+            let conv = Node(name: "qconv", opType: "QLinearConv", inputs: ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], outputs: ["y"],
+                            attributes: ["pads": .ints([1, 1, 1, 1])])
+            let gemm = Node(name: "qgemm", opType: "QGemm", domain: "com.microsoft", inputs: ["f", "xs", "xz", "g", "ws", "gz", "", "ys", "yz"],
+                            outputs: ["y"], attributes: ["transB": .int(1)])
+            for (node, inputs) in [(conv, [x]), (gemm, [ValueInfo(name: "f", type: TensorType(.uint8, [1, 6]))])] {
+                var m = HostileModelTests.model([node], inputs: inputs, outputs: ["y"], initializers: initializers)
+                m.opsets = ["": 21, "com.microsoft": 1]
+                if node.opType == "QGemm" {
+                    m.graph.initializers["g"] = try Tensor(int64s: Array(repeating: 1, count: 12), shape: [2, 6], as: weightType)
+                    m.graph.initializers["gz"] = try scalar(zeroType, 0)
+                }
+                let analyzed = try ModelLoader.analyze(m, path: "low_bit.onnx")
+                let error = expectWhittleError { _ = try ModelCompiler.compile(analyzed) }
+                let reason = error?.description ?? ""
+                #expect(reason.contains("low_bit.onnx") && reason.contains(node.name), "\(reason)")
+                #expect(reason.contains("must be int8 or uint8") || reason.contains("must have one element type"), "\(reason)")
+            }
+        }
+    }
+}
