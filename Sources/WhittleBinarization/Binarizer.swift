@@ -54,12 +54,22 @@ public enum Binarizer {
     /// `samples` (graph inputs by name, one dictionary per sample) give β; without them β = 1.
     public static func binarize(_ model: Model, options: BinarizationOptions,
                                 samples: [[String: NDArray]] = []) throws -> (model: Model, layers: [BinarizedLayer]) {
+        if let quantized = model.graph.quantizationSummary {
+            throw WhittleError(.usage, "binarization works on float models and this one is quantized (\(quantized)); "
+                + "binarize the float model, then quantize what stays float")
+        }
         let candidates = binarizable(model)
         let names = Set(candidates.map(\.name))
         for name in options.layers ?? [] where !names.contains(name) {
             throw WhittleError(.usage, "\"\(name)\" cannot be binarized (a Conv with group 1 or a Gemm with constant weights); those are: \(candidates.map(\.name).joined(separator: ", "))")
         }
         let chosen = options.layers ?? Set(candidates.dropFirst().dropLast().map(\.name))
+        guard !chosen.isEmpty else {
+            let names = candidates.map { "\"\($0.name)\"" }.joined(separator: ", ")
+            throw WhittleError(.usage, candidates.isEmpty
+                ? "the model has no layer that can be binarized (a Conv with group 1 or a Gemm with constant weights)"
+                : "no layer to binarize: the first and the last binarizable layers stay float unless named; the model has only \(names) (name them with --layers)")
+        }
         var graph = model.graph
         let binaryInputs = options.activations == .binary
             ? Set(candidates.filter { chosen.contains($0.name) }.map { $0.inputs[0] }) : []
@@ -113,11 +123,18 @@ public enum Binarizer {
         for _ in 0..<graph.nodes.count {
             guard let node = graph.nodes.first(where: { $0.outputs.contains(current) }) else { return nil }
             switch node.opType {
-            case "Relu", "Sigmoid", "Softmax", "Abs":
+            case "Relu", "Sigmoid", "Softmax", "Abs", "HardSigmoid", "Softplus", "Exp":
                 return "\(node.opType) \"\(node.name)\""
             case "Clip":
-                let low = node.inputs.count > 1 ? graph.initializers[node.inputs[1]]?.floats().first : nil
-                return (low ?? -1) >= 0 ? "Clip \"\(node.name)\"" : nil
+                // The lower bound as an input (an initializer or a Constant node, opset 11 on) or an attribute (before).
+                var low: Float?
+                if case .float(let attribute)? = node.attributes["min"] { low = attribute }
+                if node.inputs.count > 1, !node.inputs[1].isEmpty { low = constant(graph, node.inputs[1])?.floats().first }
+                guard let low, low >= 0 else { return nil }
+                var high: Float?
+                if case .float(let attribute)? = node.attributes["max"] { high = attribute }
+                if node.inputs.count > 2, !node.inputs[2].isEmpty { high = constant(graph, node.inputs[2])?.floats().first }
+                return (high == 6 && low == 0 ? "ReLU6 (Clip) " : "Clip ") + "\"\(node.name)\""
             case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Identity", "Dropout", "Squeeze", "Unsqueeze":
                 current = node.inputs[0]
             default:
@@ -125,6 +142,14 @@ public enum Binarizer {
             }
         }
         return nil
+    }
+
+    /// The value of `name` when it is an initializer or the output of a Constant node.
+    static func constant(_ graph: Graph, _ name: String) -> Tensor? {
+        if let tensor = graph.initializers[name] { return tensor }
+        guard let node = graph.nodes.first(where: { $0.opType == "Constant" && $0.outputs.first == name }),
+              case .tensor(let tensor)? = node.attributes["value"] else { return nil }
+        return tensor
     }
 
     /// α·sign(W) with α the mean magnitude of each slice along `channelAxis`; sign(0) = +1.

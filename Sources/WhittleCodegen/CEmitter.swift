@@ -227,6 +227,8 @@ public enum CEmitter {
             w.line("return 0;")
         }
         c.line()
+        c.line("/* \(prefix)_run's static arena; define \(prefix.uppercased())_NO_STATIC_ARENA to leave both out (the caller supplies the arena). */")
+        c.line("#ifndef \(prefix.uppercased())_NO_STATIC_ARENA")
         c.line("#if defined(__GNUC__)")
         c.line("static uint8_t \(prefix)_arena[\(prefix.uppercased())_ARENA_BYTES > 0 ? \(prefix.uppercased())_ARENA_BYTES : 1] __attribute__((aligned(16)));")
         c.line("#else")
@@ -238,6 +240,7 @@ public enum CEmitter {
             let args = inputParams + outputParams
             w.line("return \(prefix)_run_with_arena(\(prefix)_arena\(args.isEmpty ? "" : ", " + args.joined(separator: ", ")));")
         }
+        c.line("#endif")
         let weightBytes = entries.map { $0.count * $0.byteWidth }.reduce(0, +)
         var bundle = CSourceBundle(name: prefix, header: header, source: c.text, weights: "", plan: plan, weightBytes: weightBytes, layers: layers)
         // Checking that a model compiles (inspect) skips the weights, the slow part for big models.

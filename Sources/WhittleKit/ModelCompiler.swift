@@ -49,16 +49,15 @@ public struct CompiledModel: Sendable {
 
     /// Writes NAME.h, NAME.c, the weights (NAME_weights.c, or NAME_weights.S and NAME_weights.bin),
     /// NAME_report.md and NAME_report.json into `directory`.
-    public func write(to directory: String) throws -> [String] {
+    /// `extra` files (build snippets) are written with them: all the files are replaced together or not at all.
+    public func write(to directory: String, extra: [(String, Data)] = []) throws -> [String] {
         try ModelRunner.makeDirectory(directory)
         let name = bundle.name
         let files = bundle.files + [("\(name)_report.md", Data(CompileReport(self).markdown().utf8)),
-                                    ("\(name)_report.json", Data(try CompileReport(self).json().utf8))]
-        for (file, data) in files {
-            let path = URL(fileURLWithPath: directory).appendingPathComponent(file).path
-            try FileOutput.write(data, to: path)
-        }
-        return files.map { URL(fileURLWithPath: directory).appendingPathComponent($0.0).path }
+                                    ("\(name)_report.json", Data(try CompileReport(self).json().utf8))] + extra
+        let paths = files.map { (URL(fileURLWithPath: directory).appendingPathComponent($0.0).path, $0.1) }
+        try FileOutput.write(paths)
+        return paths.map(\.0)
     }
 }
 

@@ -95,6 +95,12 @@ public enum ModelRunner {
         try FileOutput.write(try NPYFormat.encode(array.tensor()), to: url.path)
     }
 
+    /// `path` as an absolute path (a relative one is taken from the current folder), for folders that
+    /// tools started in other folders must find.
+    public static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
     /// Creates `directory` (and parents) if needed.
     public static func makeDirectory(_ directory: String) throws {
         do {

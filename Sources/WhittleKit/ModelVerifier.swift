@@ -41,6 +41,7 @@ public enum ModelVerifier {
     /// `progress` follows the compilation (see ``ModelCompiler/compile(_:options:progress:)``), then building and running.
     public static func verify(_ analyzed: AnalyzedModel, inputs given: [String: NDArray]?, options: Options,
                               workDirectory: String, progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> [Comparison] {
+        let workDirectory = ModelRunner.absolute(workDirectory)
         let compiled = try ModelCompiler.compile(analyzed, options: options.compile, progress: progress)
         _ = try compiled.write(to: workDirectory)
         let inputs = given ?? randomInputs(for: analyzed.graph, seed: options.seed)

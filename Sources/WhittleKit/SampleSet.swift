@@ -38,6 +38,13 @@ public struct SampleSet: Sendable {
                 }
                 array = NDArray(type.elementType, shape: array.shape, values: array.doubles)
             }
+            // A NaN or infinity would pass through every range statistic unnoticed (min/max ignore NaN,
+            // histograms drop it) and silently change the scales chosen: such data is refused.
+            if array.elementType.isFloatingPoint, let bad = array.doubles.firstIndex(where: { !$0.isFinite }) {
+                let perSample = max(1, array.count / max(array.shape[0], 1))
+                throw WhittleError(.usage, "\(path): array \"\(key)\" holds \(array.doubles[bad]) at sample \(bad / perSample), element "
+                    + "\(bad % perSample) (flat index \(bad)); calibration and evaluation data must be finite")
+            }
             if let count, count != array.shape[0] {
                 throw WhittleError(.usage, "\(path): array \"\(key)\" has \(array.shape[0]) samples, other inputs have \(count)")
             }

@@ -29,6 +29,8 @@ public enum TargetVerifier {
                               inputs given: [String: NDArray]?, tolerance: Double, budgets: (ram: Int?, flash: Int?),
                               workDirectory: String, compile: CompileOptions = .init(), strict: Bool = false, profile: Bool = false,
                               progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
+        // The build steps run in other folders (the board support's); a relative folder means the caller's.
+        let workDirectory = ModelRunner.absolute(workDirectory)
         guard target.kind != "host", let emulator = target.qemu else {
             throw WhittleError(.usage, "target \(target.name) has no emulator; use whittle verify without --target for the host")
         }

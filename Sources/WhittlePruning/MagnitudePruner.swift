@@ -65,6 +65,10 @@ public enum MagnitudePruner {
         }
         var graph = model.graph
         let candidates = try findCandidates(graph)
+        guard !candidates.isEmpty else {
+            throw WhittleError(.usage, "the model has no prunable weights (constant weights of Conv, ConvTranspose, Gemm, MatMul, "
+                + "or of their quantized forms QLinearConv, QLinearMatMul, QGemm, ConvInteger, MatMulInteger)")
+        }
         let names = Set(candidates.flatMap { [$0.node.name, $0.weight] })
         for name in Array(options.layers.keys) + Array(options.keep ?? []) where !names.contains(name) {
             let known = candidates.map(\.node.name).joined(separator: ", ")
@@ -119,9 +123,12 @@ public enum MagnitudePruner {
         var seen = Set<String>(), result: [Candidate] = []
         for node in graph.nodes {
             let input: Int
+            // Integer operators: where their weight's scale and zero point are, and the axis they run along.
+            var integer: (scale: Int?, zero: Int)?
             switch node.qualifiedOpType {
             case "Conv", "ConvTranspose", "Gemm", "MatMul": input = 1
-            case "QLinearConv", "com.microsoft.QGemm": input = 3
+            case "QLinearConv", "com.microsoft.QGemm", "QLinearMatMul": (input, integer) = (3, (4, 5))
+            case "ConvInteger", "MatMulInteger": (input, integer) = (1, (nil, 3))
             default: continue
             }
             guard input < node.inputs.count else { continue }
@@ -129,11 +136,13 @@ public enum MagnitudePruner {
             var candidate: Candidate?
             if let tensor = graph.initializers[value], tensor.elementType.isFloatingPoint, tensor.rank >= 2 {
                 candidate = Candidate(node: node, weight: value, scale: nil, zero: nil, axis: 0)
-            } else if input == 3, let tensor = graph.initializers[value], tensor.rank >= 2 {
-                // QLinearConv scales are per output channel (axis 0); QGemm's per column of B.
-                let transB = node.attributes["transB"] == .int(1)
-                let axis = node.opType == "QLinearConv" || transB ? 0 : 1
-                let (scale, zero) = try parameters(graph, scale: node.inputs[4], zero: node.inputs.count > 5 ? node.inputs[5] : "")
+            } else if let integer, let tensor = graph.initializers[value], tensor.rank >= 2 {
+                // Convolution scales and zero points are per output channel (axis 0); matrix products' per
+                // column of B (the last axis), or per row when QGemm reads B transposed.
+                let axis = node.opType.contains("Conv") || node.attributes["transB"] == .int(1) ? 0 : tensor.rank - 1
+                let zeroInput = node.inputs.count > integer.zero ? node.inputs[integer.zero] : ""
+                // Without a scale (ConvInteger, MatMulInteger) magnitudes compare in integer steps.
+                let (scale, zero) = try parameters(graph, scale: integer.scale.map { node.inputs[$0] }, zero: zeroInput)
                 candidate = Candidate(node: node, weight: value, scale: scale, zero: zero, axis: axis)
             } else if let dq = producer[value], dq.opType == "DequantizeLinear", let tensor = graph.initializers[dq.inputs[0]], tensor.rank >= 2 {
                 let axis = try Shape.normalizeAxis(dq.attributes["axis"].flatMap { if case .int(let a) = $0 { a } else { nil } } ?? 1,
@@ -146,7 +155,8 @@ public enum MagnitudePruner {
         return result
     }
 
-    static func parameters(_ graph: Graph, scale: String, zero: String) throws -> ([Double], [Int64]) {
+    static func parameters(_ graph: Graph, scale: String?, zero: String) throws -> ([Double], [Int64]) {
+        guard let scale else { return ([1], zero.isEmpty ? [0] : (graph.initializers[zero]?.int64s() ?? [0])) }
         guard let s = graph.initializers[scale] else { throw WhittleError(.unsupported, "the weight scale \"\(scale)\" is not a constant") }
         let z = zero.isEmpty ? [0] : (graph.initializers[zero]?.int64s() ?? [0])
         return (s.doubles(), z)

@@ -31,6 +31,10 @@ public enum Quantizer {
             throw WhittleError(.usage, "activations can be int8 or uint8, not \(options.activationType.name)")
         }
         guard samples > 0 else { throw WhittleError(.usage, "the calibration data has no samples") }
+        if let quantized = model.graph.quantizationSummary {
+            // Quantizing again would put new quantizers around the integer ones and call int8 weights float.
+            throw WhittleError(.usage, "the model is already quantized (\(quantized)); quantize its float original instead")
+        }
         let (prepared, types) = try preparation.run(model)
         let interpreter = try Interpreter(model: prepared, inference: types)
         let observed = Set(types.graph.inputs.map(\.name) + types.graph.nodes.flatMap(\.outputs)).filter {

@@ -82,12 +82,7 @@ struct Compile: ParsableCommand {
             } catch let error as WhittleError {
                 throw error.inFile(model)
             }
-            var files = try compiled.write(to: output)
-            for (file, text) in compiled.buildSnippets(target: target) {
-                let path = URL(fileURLWithPath: output).appendingPathComponent(file).path
-                try FileOutput.write(Data(text.utf8), to: path)
-                files.append(path)
-            }
+            let files = try compiled.write(to: output, extra: compiled.buildSnippets(target: target).map { ($0.0, Data($0.1.utf8)) })
             if let reportHTML {
                 var report = HTMLReport(title: "\(URL(fileURLWithPath: model).lastPathComponent) on \(target.name)")
                 report.addCompiled(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash(),

@@ -15,11 +15,39 @@ struct Whittle: ParsableCommand {
         subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Prune.self, Binarize.self, DistillExport.self, Report.self, Targets.self]
     )
 
+    /// `--option -0.5` as `--option=-0.5`: the argument parser reads a value that starts with a dash as
+    /// the next option, so a negative number would be reported as a missing value instead of reaching
+    /// the option's own range check. Whittle takes no positional argument that is a negative number.
+    static func joiningNegativeValues(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" { return result + arguments[index...] }
+            if argument.hasPrefix("--"), !argument.contains("="), index + 1 < arguments.count,
+               isNegativeNumber(arguments[index + 1]) {
+                result.append(argument + "=" + arguments[index + 1])
+                index += 2
+                continue
+            }
+            result.append(argument)
+            index += 1
+        }
+        return result
+    }
+
+    /// `-5`, `-0.5`, `-1e-3`, `-5K`: a dash followed by a digit or a point and digit.
+    static func isNegativeNumber(_ text: String) -> Bool {
+        let rest = text.dropFirst()
+        guard text.hasPrefix("-"), let first = rest.first else { return false }
+        return first.isNumber || (first == "." && rest.dropFirst().first?.isNumber == true)
+    }
+
     /// One error style for every failure: `error: ...` on standard error and exit code 1, for
     /// argument errors as for model errors; help and version still print as usual.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let code as ExitCode {
             exit(withError: code)  // the message was printed where the failure happened

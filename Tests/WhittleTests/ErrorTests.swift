@@ -93,9 +93,9 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Run {
+    static func run(_ arguments: [String], in directory: String? = nil) throws -> Run {
         let executable = try #require(TestPaths.whittle, "the whittle executable is built by `swift build` before the tests")
-        return try execute(executable.path, arguments)
+        return try execute(executable.path, arguments, in: directory)
     }
 
     /// Runs a program that waits for SIGCHLD (CMake, Chromium): the test process blocks it in the
@@ -106,10 +106,11 @@ struct CommandLineTests {
     }
 
     /// Runs any program; its standard error is collected through a file so neither pipe can fill up.
-    static func execute(_ program: String, _ arguments: [String]) throws -> Run {
+    static func execute(_ program: String, _ arguments: [String], in directory: String? = nil) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("whittle-stderr-\(getpid())-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errorFile) }

@@ -169,6 +169,8 @@ int digits_mlp_run_with_arena(void *arena, const float *input, float *logits) {
     return 0;
 }
 
+/* digits_mlp_run's static arena; define DIGITS_MLP_NO_STATIC_ARENA to leave both out (the caller supplies the arena). */
+#ifndef DIGITS_MLP_NO_STATIC_ARENA
 #if defined(__GNUC__)
 static uint8_t digits_mlp_arena[DIGITS_MLP_ARENA_BYTES > 0 ? DIGITS_MLP_ARENA_BYTES : 1] __attribute__((aligned(16)));
 #else
@@ -179,3 +181,4 @@ static union { double align; uint8_t bytes[DIGITS_MLP_ARENA_BYTES > 0 ? DIGITS_M
 int digits_mlp_run(const float *input, float *logits) {
     return digits_mlp_run_with_arena(digits_mlp_arena, input, logits);
 }
+#endif

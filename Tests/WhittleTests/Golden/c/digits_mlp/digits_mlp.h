@@ -21,8 +21,11 @@ extern "C" {
 /* Bytes of scratch memory one inference needs (all intermediate tensors, planned statically). */
 #define DIGITS_MLP_ARENA_BYTES 384
 
-/* Runs one inference: inputs then outputs, in the model's order; returns 0. Uses a static arena. */
+/* Runs one inference: inputs then outputs, in the model's order; returns 0. Uses a static arena
+   (left out, with this function, when DIGITS_MLP_NO_STATIC_ARENA is defined). */
+#ifndef DIGITS_MLP_NO_STATIC_ARENA
 int digits_mlp_run(const float *input, float *logits);
+#endif
 
 /* The same with the caller's arena of DIGITS_MLP_ARENA_BYTES bytes, 16-byte aligned (e.g. in a chosen RAM section). */
 int digits_mlp_run_with_arena(void *arena, const float *input, float *logits);

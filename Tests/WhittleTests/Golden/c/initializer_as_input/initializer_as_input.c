@@ -42,6 +42,8 @@ int initializer_as_input_run_with_arena(void *arena, const float *X, float *Y) {
     return 0;
 }
 
+/* initializer_as_input_run's static arena; define INITIALIZER_AS_INPUT_NO_STATIC_ARENA to leave both out (the caller supplies the arena). */
+#ifndef INITIALIZER_AS_INPUT_NO_STATIC_ARENA
 #if defined(__GNUC__)
 static uint8_t initializer_as_input_arena[INITIALIZER_AS_INPUT_ARENA_BYTES > 0 ? INITIALIZER_AS_INPUT_ARENA_BYTES : 1] __attribute__((aligned(16)));
 #else
@@ -52,3 +54,4 @@ static union { double align; uint8_t bytes[INITIALIZER_AS_INPUT_ARENA_BYTES > 0 
 int initializer_as_input_run(const float *X, float *Y) {
     return initializer_as_input_run_with_arena(initializer_as_input_arena, X, Y);
 }
+#endif

@@ -21,8 +21,11 @@ extern "C" {
 /* Bytes of scratch memory one inference needs (all intermediate tensors, planned statically). */
 #define INITIALIZER_AS_INPUT_ARENA_BYTES 0
 
-/* Runs one inference: inputs then outputs, in the model's order; returns 0. Uses a static arena. */
+/* Runs one inference: inputs then outputs, in the model's order; returns 0. Uses a static arena
+   (left out, with this function, when INITIALIZER_AS_INPUT_NO_STATIC_ARENA is defined). */
+#ifndef INITIALIZER_AS_INPUT_NO_STATIC_ARENA
 int initializer_as_input_run(const float *X, float *Y);
+#endif
 
 /* The same with the caller's arena of INITIALIZER_AS_INPUT_ARENA_BYTES bytes, 16-byte aligned (e.g. in a chosen RAM section). */
 int initializer_as_input_run_with_arena(void *arena, const float *X, float *Y);

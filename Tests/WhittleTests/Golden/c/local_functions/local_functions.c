@@ -214,6 +214,8 @@ int local_functions_run_with_arena(void *arena, const float *X, float *Y) {
     return 0;
 }
 
+/* local_functions_run's static arena; define LOCAL_FUNCTIONS_NO_STATIC_ARENA to leave both out (the caller supplies the arena). */
+#ifndef LOCAL_FUNCTIONS_NO_STATIC_ARENA
 #if defined(__GNUC__)
 static uint8_t local_functions_arena[LOCAL_FUNCTIONS_ARENA_BYTES > 0 ? LOCAL_FUNCTIONS_ARENA_BYTES : 1] __attribute__((aligned(16)));
 #else
@@ -224,3 +226,4 @@ static union { double align; uint8_t bytes[LOCAL_FUNCTIONS_ARENA_BYTES > 0 ? LOC
 int local_functions_run(const float *X, float *Y) {
     return local_functions_run_with_arena(local_functions_arena, X, Y);
 }
+#endif

@@ -21,8 +21,11 @@ extern "C" {
 /* Bytes of scratch memory one inference needs (all intermediate tensors, planned statically). */
 #define LOCAL_FUNCTIONS_ARENA_BYTES 80
 
-/* Runs one inference: inputs then outputs, in the model's order; returns 0. Uses a static arena. */
+/* Runs one inference: inputs then outputs, in the model's order; returns 0. Uses a static arena
+   (left out, with this function, when LOCAL_FUNCTIONS_NO_STATIC_ARENA is defined). */
+#ifndef LOCAL_FUNCTIONS_NO_STATIC_ARENA
 int local_functions_run(const float *X, float *Y);
+#endif
 
 /* The same with the caller's arena of LOCAL_FUNCTIONS_ARENA_BYTES bytes, 16-byte aligned (e.g. in a chosen RAM section). */
 int local_functions_run_with_arena(void *arena, const float *X, float *Y);
