@@ -63,6 +63,29 @@ public enum DistillationExport {
         return output
     }
 
+    /// For each student value that stands for a teacher value, that teacher value's name. A name
+    /// alone does not say it: a quantizer may drop a ReLU and give its output's name to the Conv before
+    /// it (whose values are still pre-activation). A student value pairs with the teacher's value of the
+    /// same name when the same operator makes both; else, when the student rounds such a value through
+    /// QuantizeLinear → DequantizeLinear, the dequantized value is the one to compare.
+    static func teacherCounterparts(teacher: Graph, student: Graph, teacherOps: [String: String]) -> [String: String] {
+        var studentOps: [String: String] = [:], producer: [String: Node] = [:]
+        for node in student.nodes {
+            for o in node.outputs where !o.isEmpty {
+                studentOps[o] = node.opType
+                producer[o] = node
+            }
+        }
+        var result: [String: String] = [:]
+        for (name, op) in studentOps where teacherOps[name] == op { result[name] = name }
+        for node in student.nodes where node.opType == "DequantizeLinear" {
+            guard let output = node.outputs.first, let q = producer[node.inputs[0]], q.opType == "QuantizeLinear",
+                  let original = q.inputs.first, let teacherOp = teacherOps[original], studentOps[original] != teacherOp else { continue }
+            result[output] = original
+        }
+        return result
+    }
+
     /// A value by its name, or the first output of the node with that name.
     static func value(_ name: String, in graph: Graph) throws -> String {
         if graph.nodes.contains(where: { $0.outputs.contains(name) }) || graph.inputs.contains(where: { $0.name == name }) { return name }
@@ -96,6 +119,7 @@ public enum DistillationExport {
         var logitShape: [Int] = [], featureShapes = [[Int]](repeating: [], count: pairs.count)
         var errors: [String: ErrorAccumulator] = [:], order: [String] = [], ops: [String: String] = [:]
         for node in teacher.graph.nodes { for o in node.outputs where !o.isEmpty { ops[o] = node.opType } }
+        let counterpart = teacherCounterparts(teacher: teacher.graph, student: student.graph, teacherOps: ops)
         let watched = Set([teacherLogits] + pairs.map(\.0))
         for i in 0..<samples.count {
             let inputs = try samples.sample(i)
@@ -105,8 +129,9 @@ public enum DistillationExport {
                 if watched.contains(name) || (compare && value.elementType == .float) { traced[name] = value }
             }
             if compare {
-                _ = try studentRun.run(inputs) { name, value in
-                    guard let reference = traced[name], reference.count == value.count, value.elementType == .float, ops[name] != nil else { return }
+                _ = try studentRun.run(inputs) { studentName, value in
+                    guard let name = counterpart[studentName], let reference = traced[name], reference.count == value.count,
+                          value.elementType == .float else { return }
                     if errors[name] == nil { order.append(name) }
                     errors[name, default: ErrorAccumulator()].add(reference: reference.floats, actual: value.doubles)
                 }

@@ -2,6 +2,7 @@ import Foundation
 import WhittleCodegen
 import WhittleIR
 import WhittleInterpreter
+import WhittleOps
 
 /// `whittle verify`: compiles a model to C, builds it with a test harness, runs it and compares
 /// every output with the reference interpreter running the original (unoptimized) model.
@@ -18,13 +19,20 @@ public enum ModelVerifier {
         public var decides = true
         /// For quantized outputs: how many quantization steps off, and top-1 agreement.
         public var detail: String?
+        /// The tolerance this output was held to, when it was chosen from the model (no `--tolerance`).
+        public var toleranceUsed: String?
+        /// What to try when the comparison fails.
+        public var advice: String?
+        /// Every value is NaN in both the C and the reference: they agree, but nothing was checked.
+        public var allNaN = false
     }
 
     public struct Options: Sendable {
         public var compiler = "cc"
         public var sanitize = true
-        /// An element passes when |c − ref| ≤ tolerance · max(1, |ref|); integers must be equal.
-        public var tolerance = 1e-4
+        /// An element passes when |c − ref| ≤ tolerance · max(1, |ref|); integers must be equal. nil:
+        /// chosen per output from its accumulation depth and magnitude (see ``automaticTolerance``).
+        public var tolerance: Double? = nil
         public var seed: UInt64 = 1
         public var extraFlags: [String] = []
         public var compile = CompileOptions()
@@ -78,7 +86,7 @@ public enum ModelVerifier {
     /// (ten steps after fifty layers is normal): it is reported in steps and top-1 agreement, and
     /// held to one step only with `strict`.
     static func comparisons(_ outputs: [[UInt8]], analyzed: AnalyzedModel, compiled: CompiledModel, inputs: [String: NDArray],
-                            tolerance: Double, strict: Bool = false) throws -> [Comparison] {
+                            tolerance given: Double?, strict: Bool = false) throws -> [Comparison] {
         let compiledReference = try Interpreter(model: compiled.optimized, inference: compiled.types).run(inputs)
         let givenReference = try Interpreter(model: analyzed.model, inference: analyzed.inference).run(inputs)
         var result: [Comparison] = []
@@ -88,10 +96,21 @@ public enum ModelVerifier {
                 throw WhittleError(.invalidGraph, "output \"\(output.name)\" has no reference value")
             }
             let got = NDArray(try Tensor(elementType: type.elementType, shape: expected.shape, bytes: outputs[j]))
-            result.append(compare(output.name, got, expected, tolerance: tolerance,
-                                  step: roundedFromFloatStep(compiled.types.graph, output.name) ?? 0))
+            var tolerance = given ?? defaultTolerance, floor = 0.0
+            var used: String?
+            if given == nil, type.elementType.isFloatingPoint {
+                let automatic = automaticTolerance(compiled.types, output: output.name, reference: expected)
+                floor = automatic.absolute
+                tolerance = defaultTolerance
+                used = automatic.description
+            }
+            var exact = compare(output.name, got, expected, tolerance: tolerance,
+                                step: max(roundedFromFloatStep(compiled.types.graph, output.name) ?? 0, floor))
+            exact.toleranceUsed = used
+            if !exact.passed { exact.advice = advice(got, expected, given: given) }
+            result.append(exact)
             let step = outputStep(analyzed.graph, output.name)
-            var fidelity = compare("\(output.name) (model as given)", got, original, tolerance: tolerance, step: step ?? 0)
+            var fidelity = compare("\(output.name) (model as given)", got, original, tolerance: tolerance, step: max(step ?? 0, floor))
             if let step, step > 0 {
                 fidelity.decides = strict
                 fidelity.detail = stepsReport(got.doubles, original.doubles, step: step, rows: max(original.shape.last ?? 1, 1))
@@ -99,6 +118,53 @@ public enum ModelVerifier {
             result.append(fidelity)
         }
         return result
+    }
+
+    /// The relative tolerance without `--tolerance`: what float32 sums of up to a few hundred products keep.
+    public static let defaultTolerance = 1e-4
+
+    /// The absolute error float32 rounding alone can explain in an output: the C sums each product chain in
+    /// another order than the interpreter (tiles, pairs, vector lanes), and the deterministic bound on a
+    /// reordered sum grows with the number of terms. Summed over the layers the output depends on, the
+    /// terms of every product (MACs over output elements) give the accumulation depth D; the bound used is
+    /// D · ε(float32) · max(1, max |reference|), the output's magnitude standing in for the sum of
+    /// magnitudes. Outputs of shallow models stay at the relative ``defaultTolerance``.
+    public static func automaticTolerance(_ types: InferenceResult, output: String, reference: NDArray) -> (absolute: Double, description: String) {
+        let graph = types.graph
+        var producer: [String: Int] = [:]
+        for (index, node) in graph.nodes.enumerated() { for value in node.outputs where !value.isEmpty { producer[value] = index } }
+        // The layers `output` depends on, found with a work list (no recursion a file could make deep).
+        var pending = [output], seen = Set<Int>()
+        while let value = pending.popLast() {
+            guard let index = producer[value], seen.insert(index).inserted else { continue }
+            pending += graph.nodes[index].inputs.filter { !$0.isEmpty }
+        }
+        var depth = 0.0, layers = 0
+        for index in seen where index < types.macs.count && types.macs[index] > 0 {
+            let elements = graph.nodes[index].outputs.first.flatMap { graph.type(of: $0)?.shape }.map { Shape.saturatingProduct($0) } ?? 0
+            guard elements > 0 else { continue }
+            depth += Double(types.macs[index]) / Double(elements)
+            layers += 1
+        }
+        let magnitude = reference.doubles.filter(\.isFinite).map(abs).max() ?? 0
+        let absolute = depth * Double(Float.ulpOfOne) * max(1, magnitude)
+        let description = String(format: "tolerance %g relative, or %.3g absolute (accumulation depth %@ products over %d layers, "
+            + "|reference| up to %.3g)", defaultTolerance, absolute, InspectReport.grouped(Int(depth.rounded())), layers, magnitude)
+        return (absolute, description)
+    }
+
+    /// What to try after a failed comparison: the tolerance that would have passed, and where to look.
+    static func advice(_ got: NDArray, _ expected: NDArray, given: Double?) -> String {
+        let g = got.doubles, e = expected.doubles
+        if expected.elementType.isFloatingPoint, e.contains(where: { $0.isFinite }) {
+            let needed = e.indices.filter { e[$0].isFinite }.map { abs(g[$0] - e[$0]) / max(1, abs(e[$0])) }.max() ?? 0
+            if needed.isFinite && needed < 1e-2 {
+                return String(format: "rounding can explain errors this small in deep float models: --tolerance %.2g passes; "
+                    + "whittle run --trace DIR and the C's values show where they grow", needed * 1.01)
+            }
+        }
+        return "the C computes something else: compile with --disable-pass NAME (see --list-passes) to find the pass, "
+            + "or run --trace DIR to find the first layer that differs"
     }
 
     /// "max 3 steps off, 92 % of 60 within one step, top-1 agrees on 5 of 5 rows".
@@ -152,7 +218,9 @@ public enum ModelVerifier {
                 passed = false
             }
         }
-        return Comparison(name: name, maxAbsError: maxAbs, maxULP: maxULP, passed: passed)
+        var comparison = Comparison(name: name, maxAbsError: maxAbs, maxULP: maxULP, passed: passed)
+        comparison.allNaN = !e.isEmpty && e.allSatisfy(\.isNaN) && g.allSatisfy(\.isNaN)
+        return comparison
     }
 
     /// The spacing of 16-bit floats at `value` (0 for other types): 10 mantissa bits for float16, 7 for bfloat16.

@@ -26,7 +26,7 @@ public enum TargetVerifier {
     }
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
-                              inputs given: [String: NDArray]?, tolerance: Double, budgets: (ram: Int?, flash: Int?),
+                              inputs given: [String: NDArray]?, tolerance: Double?, budgets: (ram: Int?, flash: Int?),
                               workDirectory: String, compile: CompileOptions = .init(), strict: Bool = false, profile: Bool = false,
                               progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
         // The build steps run in other folders (the board support's); a relative folder means the caller's.

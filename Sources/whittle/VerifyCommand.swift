@@ -18,11 +18,16 @@ struct Verify: ParsableCommand {
     var cc = "cc"
 
     // Unconditional parsing reads "-1" as this option's value, so the check below can say what is wrong with it.
-    @Option(parsing: .unconditional, help: "An element passes when |C - reference| <= tolerance * max(1, |reference|); integer outputs must be equal.")
-    var tolerance = 1e-4
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "An element passes when |C - reference| <= tolerance * max(1, |reference|); integer outputs must be equal. "
+        + "Default: 1e-4, or per output the float32 rounding its accumulation depth and magnitude allow, whichever is larger (printed).",
+        valueName: "T"))
+    var tolerance: Double?
 
     func validate() throws {
-        guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be a number of at least 0, not \(tolerance)") }
+        if let tolerance, !(tolerance >= 0 && tolerance.isFinite) {
+            throw ValidationError("--tolerance must be a number of at least 0, not \(tolerance)")
+        }
     }
 
     @Flag(help: "Build without -fsanitize=address,undefined.")
@@ -115,9 +120,12 @@ struct Verify: ParsableCommand {
     static func report(_ comparisons: [ModelVerifier.Comparison]) -> Bool {
         var failed = false
         for r in comparisons {
-            let verdict = r.decides ? (r.passed ? "PASS" : "FAIL") : "INFO"
+            var verdict = r.decides ? (r.passed ? "PASS" : "FAIL") : "INFO"
+            if r.allNaN { verdict = "UNCHECKED: every value is NaN in the C and the reference; give other --inputs" }
             let detail = r.detail.map { " (\($0))" } ?? ""
             print("\(r.name): max abs error \(String(format: "%.3g", r.maxAbsError)), max ULP \(r.maxULP)\(detail)  \(verdict)")
+            if let used = r.toleranceUsed, r.decides { print("  \(used)") }
+            if let advice = r.advice, r.decides { print("  try: \(advice)") }
             if r.decides && !r.passed { failed = true }
         }
         return failed

@@ -121,6 +121,20 @@ struct DistillationTests {
         }
     }
 
+    /// A quantizer that drops a ReLU gives its output's name to the Conv before it: the table pairs
+    /// the teacher's ReLU output with the student's dequantized value, never with pre-activation values.
+    @Test func quantizedStudentsAreComparedValueForValue() throws {
+        let out = try Self.directory("pairing")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let export = try CommandLineTests.run(["distill-export", TestPaths.model("digits_cnn.onnx"), "--data", TestPaths.model("digits_calib.npz"),
+                                               "-o", out, "--quantize", "int8", "--calibration", TestPaths.model("digits_calib.npz")])
+        #expect(export.status == 0, "\(export.stderr)")
+        let manifest = try JSONDecoder().decode(DistillationManifest.self, from: try Data(contentsOf: URL(fileURLWithPath: out + "/distill.json")))
+        let relu = try #require(manifest.layers.first { $0.value == "/features/features.2/Relu_output_0" })
+        #expect(relu.op == "Relu" && (relu.sqnrDecibels ?? 0) > 30, "\(manifest.layers.map { "\($0.value) \($0.sqnrDecibels ?? 0)" })")
+        #expect(manifest.layers.allSatisfy { ($0.sqnrDecibels ?? 0) > 30 }, "\(manifest.layers.map { "\($0.value) \($0.sqnrDecibels ?? 0)" })")
+    }
+
     @Test func badOptionsAreNamed() throws {
         let out = try Self.directory("errors")
         defer { try? FileManager.default.removeItem(atPath: out) }

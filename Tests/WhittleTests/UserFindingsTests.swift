@@ -150,3 +150,46 @@ struct UserFindingsTests {
         }
     }
 }
+
+/// verify's tolerance: chosen per output from the model when not given (and printed), advice on a
+/// failure, and outputs that are NaN everywhere reported as unchecked rather than passed.
+struct VerifyToleranceTests {
+    @Test func deepFloatModelsGetATolerancePrintedForEachOutput() throws {
+        let run = try CommandLineTests.run(["verify", TestPaths.model("vww_mobilenet_v1_025.onnx"), "--no-sanitize"])
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("tolerance 0.0001 relative, or ") && run.stdout.contains("accumulation depth"), "\(run.stdout)")
+        let strict = try CommandLineTests.run(["verify", TestPaths.model("vww_mobilenet_v1_025.onnx"), "--no-sanitize", "--tolerance", "1e-9"])
+        #expect(strict.status == 1 && strict.stdout.contains("FAIL") && strict.stdout.contains("try: rounding can explain") && strict.stdout.contains("--tolerance"),
+                "\(strict.stdout)")
+        #expect(!strict.stdout.contains("accumulation depth"), "a given tolerance is used as given")
+    }
+
+    @Test func theAutomaticToleranceGrowsWithDepthAndMagnitude() throws {
+        let analyzed = try ModelLoader.load(path: TestPaths.model("vww_mobilenet_v1_025.onnx"))
+        let compiled = try ModelCompiler.compile(analyzed)
+        let output = analyzed.graph.outputs[0].name
+        let one = ModelVerifier.automaticTolerance(compiled.types, output: output, reference: NDArray(.float, shape: [2], values: [0.5, -1]))
+        let ten = ModelVerifier.automaticTolerance(compiled.types, output: output, reference: NDArray(.float, shape: [2], values: [10, -1]))
+        // Depth: the products every output element of each layer sums, over the 28 layers the output depends on.
+        #expect(one.description.contains("over 28 layers"), "\(one.description)")
+        #expect(abs(ten.absolute / one.absolute - 10) < 1e-9 && one.absolute > 1e-4)
+        let shallow = try ModelLoader.load(path: TestPaths.model("digits_mlp.onnx"))
+        let mlp = ModelVerifier.automaticTolerance(try ModelCompiler.compile(shallow).types, output: shallow.graph.outputs[0].name,
+                                                   reference: NDArray(.float, shape: [1], values: [1]))
+        #expect(mlp.absolute < ModelVerifier.defaultTolerance && mlp.description.contains("depth 160 products over 3 layers"), "\(mlp.description)")
+    }
+
+    @Test func outputsThatAreNaNEverywhereAreUnchecked() throws {
+        // sqrt(-|x| - 1) is NaN for every input.
+        let m = HostileModelTests.model([Node(name: "abs", opType: "Abs", inputs: ["x"], outputs: ["a"]),
+                                         Node(name: "neg", opType: "Neg", inputs: ["a"], outputs: ["n"]),
+                                         Node(name: "sub", opType: "Sub", inputs: ["n", "one"], outputs: ["s"]),
+                                         Node(name: "sqrt", opType: "Sqrt", inputs: ["s"], outputs: ["y"])],
+                                        inputs: [ValueInfo(name: "x", type: TensorType(.float, [4]))], outputs: ["y"],
+                                        initializers: ["one": try Tensor(floats: [1], shape: [])])
+        let directory = try UserFindingsTests.scratch("nan-outputs")
+        try ONNXWriter.write(m, to: directory + "/nan.onnx")
+        let run = try CommandLineTests.run(["verify", directory + "/nan.onnx", "--no-sanitize"])
+        #expect(run.stdout.contains("UNCHECKED: every value is NaN") && !run.stdout.contains("PASS"), "\(run.stdout) \(run.stderr)")
+    }
+}
