@@ -79,12 +79,24 @@ public struct HTMLReport: Sendable {
 
         var table = "<table class=\"layers\"><thead><tr><th>function</th><th>op</th><th>ONNX node</th><th class=\"num\">MACs</th>"
             + "<th>kernel</th><th>outputs</th><th>weights</th></tr></thead><tbody>"
+        // A layer's weights: the bytes its kernel stores when it chose a form, else its constant inputs' bytes.
+        var constantBytes: [String: Int] = [:]
+        let graph = compiled.types.graph
+        for node in graph.nodes where !node.name.isEmpty {
+            constantBytes[node.name] = node.inputs.compactMap { graph.initializers[$0]?.bytes.count }.reduce(0, +)
+        }
         for layer in bundle.layers {
-            let outputs = layer.outputs.map { "\(HTMLText.escape($0.value)) <span class=\"dim\">\(InspectReport.grouped($0.bytes)) B, \(HTMLText.escape($0.storage))</span>" }
-            let kernel = layer.kernels.isEmpty ? "generated loops" : layer.kernels.joined(separator: ", ")
-            table += "<tr><td><code>\(HTMLText.escape(layer.function))</code></td><td>\(HTMLText.escape(layer.op))</td><td>\(HTMLText.escape(layer.name))</td>"
+            let outputs = layer.outputs.map {
+                "\(HTMLText.escape($0.value)) <span class=\"dim nowrap\">\(InspectReport.grouped($0.bytes)) B</span> <span class=\"dim\">\(HTMLText.escape($0.storage))</span>"
+            }
+            let function = layer.isView ? "(none)" : "<code>\(HTMLText.escape(layer.function))</code>"
+            let kernel = CompileReport.kernelText(view: layer.isView, kernels: layer.kernels)
+            let stored = layer.weightBytes?.stored ?? constantBytes[layer.name] ?? 0
+            var weights = stored > 0 ? "<span class=\"nowrap\">\(InspectReport.grouped(stored)) B</span>" : "—"
+            if let form = layer.weightForm { weights += "<br><span class=\"dim\">\(HTMLText.escape(form))</span>" }
+            table += "<tr><td>\(function)</td><td>\(HTMLText.escape(layer.op))</td><td>\(HTMLText.escape(layer.name))</td>"
                 + "<td class=\"num\">\(InspectReport.grouped(layer.macs))</td><td>\(HTMLText.escape(kernel))</td>"
-                + "<td>\(outputs.joined(separator: "<br>"))</td><td>\(HTMLText.escape(layer.weightForm ?? ""))</td></tr>"
+                + "<td>\(outputs.joined(separator: "<br>"))</td><td class=\"num\">\(weights)</td></tr>"
         }
         add("Layers", id: "layers", table + "</tbody></table>")
     }
@@ -160,7 +172,7 @@ public struct HTMLReport: Sendable {
     table{border-collapse:collapse}th,td{padding:3px 8px;text-align:left;vertical-align:top}
     table.facts th{font-weight:600;color:#555}table.layers{width:100%;font-size:12px}
     table.layers thead th{border-bottom:2px solid #ccc}table.layers td{border-bottom:1px solid #eee;overflow-wrap:anywhere}
-    .num{text-align:right;font-variant-numeric:tabular-nums}.dim{color:#777}.note{color:#666;font-size:12px}
+    .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}table.layers td.num{overflow-wrap:normal}.nowrap{white-space:nowrap}.dim{color:#777}.note{color:#666;font-size:12px}
     .warn{color:#b45309}code{font-size:12px}.chart{overflow-x:auto}
     svg text{font:11px system-ui,sans-serif;fill:#222}svg .bar{fill:#3b82f6}svg .warn{fill:#f59e0b}svg .over{fill:#dc2626}
     svg .track{fill:#f1f5f9;stroke:#cbd5e1}svg .peak{fill:none;stroke:#b45309;stroke-width:2;stroke-dasharray:5 3}svg .tick{fill:#777;font-size:9px}svg .peaklabel{fill:#92400e;font-weight:600}

@@ -53,7 +53,7 @@ extension InspectReport {
     }
 
     /// 12345678 → "12,345,678".
-    static func grouped(_ n: Int) -> String {
+    public static func grouped(_ n: Int) -> String {
         let digits = String(n.magnitude)
         var out = ""
         for (i, c) in digits.enumerated() {

@@ -166,8 +166,8 @@ extension InspectReport {
             nodes[i].compiles = true
             let node = graph.nodes[i]
             if let layer = byName[node.name], !node.name.isEmpty {
-                nodes[i].kernel = layer.isView ? "view (no code)"
-                    : layer.kernels.isEmpty ? "generated loops" : layer.kernels.joined(separator: ", ") + " (\(variant))"
+                nodes[i].kernel = layer.isView || layer.kernels.isEmpty ? CompileReport.kernelText(view: layer.isView, kernels: [])
+                    : layer.kernels.joined(separator: ", ") + " (\(variant))"
             } else if node.outputs.allSatisfy({ $0.isEmpty || constants.contains($0) }) {
                 nodes[i].kernel = "folded"
             } else {
@@ -178,9 +178,12 @@ extension InspectReport {
 
     /// Which variant of the library kernels the target's compiler flags select.
     static func variant(_ target: TargetDescription?) -> String {
-        guard let target, target.kind != "host" else { return "portable C" }
+        // The host's kernels use the compiler's vector extensions (SSE2/AVX2 with -march=native) where they
+        // build with GCC or Clang, as its description's "simd" feature says.
+        guard let target else { return "C vector extensions" }
         if target.features.contains("neon") { return "NEON" }
         if target.features.contains("dsp") { return "Arm DSP" }
+        if target.features.contains("simd") { return "C vector extensions" }
         return "portable C"
     }
 }

@@ -186,6 +186,8 @@ public struct CompileReport: Codable, Sendable {
         public var weights: String?
         /// The kernel-library functions the layer calls (empty when its loops are generated).
         public var kernels: [String]
+        /// A view of its input (Reshape, Flatten ...): no function, no code.
+        public var view: Bool
     }
     public struct Output: Codable, Sendable {
         public var value: String
@@ -208,8 +210,13 @@ public struct CompileReport: Codable, Sendable {
         weightBytes = b.weightBytes
         layers = b.layers.map { Layer(function: $0.function, op: $0.op, name: $0.name, macs: $0.macs,
                                       outputs: $0.outputs.map { Output(value: $0.value, bytes: $0.bytes, storage: $0.storage) },
-                                      weights: $0.weightForm, kernels: $0.kernels) }
+                                      weights: $0.weightForm, kernels: $0.kernels, view: $0.isView) }
         macs = layers.map(\.macs).reduce(0, +)
+    }
+
+    /// How a layer is computed, in words the reports share with `inspect`.
+    public static func kernelText(view: Bool, kernels: [String]) -> String {
+        view ? "view (no code)" : kernels.isEmpty ? "generated loops" : kernels.joined(separator: ", ")
     }
 
     public func json() throws -> String {
@@ -228,8 +235,10 @@ public struct CompileReport: Codable, Sendable {
                      "| function | op | MACs | kernel | output | bytes | storage |", "|---|---|---:|---|---|---:|---|"]
         for layer in layers {
             for (k, output) in layer.outputs.enumerated() {
-                let kernel = layer.kernels.isEmpty ? "generated" : layer.kernels.map { "`\($0)`" }.joined(separator: ", ")
-                let head = k == 0 ? "| `\(layer.function)` | \(layer.op) | \(layer.macs) | \(kernel) |" : "| | | | |"
+                let kernel = layer.view || layer.kernels.isEmpty ? Self.kernelText(view: layer.view, kernels: [])
+                    : layer.kernels.map { "`\($0)`" }.joined(separator: ", ")
+                let function = layer.view ? "(none)" : "`\(layer.function)`"
+                let head = k == 0 ? "| \(function) | \(layer.op) | \(layer.macs) | \(kernel) |" : "| | | | |"
                 lines.append("\(head) `\(output.value.replacingOccurrences(of: "|", with: "\\|"))` | \(output.bytes) | \(output.storage) |")
             }
         }

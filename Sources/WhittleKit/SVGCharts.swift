@@ -14,15 +14,21 @@ enum SVGCharts {
         var style: String? = nil
     }
 
-    static func bars(_ rows: [Bar], maximum: Double? = nil, labelWidth: Int = 260, barWidth: Int = 420) -> String {
+    static func bars(_ rows: [Bar], maximum: Double? = nil, barWidth: Int = 420) -> String {
+        // Labels get the room the longest one needs (about 6.3 px a character at 11 px), up to a limit past
+        // which they are shortened; the full label is in each bar's tooltip.
+        let longest = rows.map(\.label.count).max() ?? 10
+        let labelWidth = min(520, max(160, Int((Double(longest) * 6.3).rounded(.up)) + 12))
+        let labelLength = (labelWidth - 12) * 10 / 63
         let rowHeight = 18, top = 4
         let height = top * 2 + rowHeight * max(rows.count, 1)
         let scale = maximum ?? rows.map(\.value).max() ?? 1
         var svg = "<svg class=\"bars\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelWidth + barWidth + 140)\" height=\"\(height)\" role=\"img\">"
         for (i, row) in rows.enumerated() {
             let y = top + i * rowHeight
-            let width = scale > 0 ? max(0, min(1, row.value / scale)) * Double(barWidth) : 0
-            svg += "<text x=\"\(labelWidth - 6)\" y=\(quote(y + 13)) text-anchor=\"end\">\(HTMLText.escape(clip(row.label, 40)))</text>"
+            // A value at or below zero (an SQNR under 0 dB) still gets a sliver, so the row is not mistaken for a missing one.
+            let width = scale > 0 ? max(2 / Double(barWidth), min(1, row.value / scale)) * Double(barWidth) : 2
+            svg += "<text x=\"\(labelWidth - 6)\" y=\(quote(y + 13)) text-anchor=\"end\">\(HTMLText.escape(clip(row.label, labelLength)))</text>"
             svg += "<rect class=\"\(row.style ?? "bar")\" x=\"\(labelWidth)\" y=\(quote(y + 3)) width=\(quote(format(width))) height=\"12\">"
             svg += "<title>\(HTMLText.escape(row.label)): \(HTMLText.escape(row.text))</title></rect>"
             svg += "<text x=\(quote(format(Double(labelWidth) + width + 6))) y=\(quote(y + 13))>\(HTMLText.escape(row.text))</text>"
@@ -61,7 +67,9 @@ enum SVGCharts {
         var live = [Int](repeating: 0, count: max(steps, 1))
         for buffer in plan.buffers {
             let first = max(buffer.firstStep, 0), last = min(max(buffer.lastStep, first), live.count - 1)
-            if first <= last { for s in first...last { live[s] += buffer.bytes } }
+            // Counted as the planner counts them (each buffer rounded up to the alignment), so the peak equals the lower bound.
+            let alignment = max(plan.alignment, 1), bytes = (buffer.bytes + alignment - 1) / alignment * alignment
+            if first <= last { for s in first...last { live[s] += bytes } }
         }
         let peak = live.indices.max { live[$0] < live[$1] } ?? 0
         for (i, buffer) in plan.buffers.enumerated() {

@@ -44,14 +44,19 @@ struct HTMLReportTests {
         let compiled = try ModelCompiler.compile(try ModelLoader.load(path: TestPaths.model("kws_dscnn.onnx")))
         let arena = try #require(html.components(separatedBy: "<svg class=\"arena\"").last?.components(separatedBy: "</svg>").first)
         #expect(arena.components(separatedBy: "fill=\"hsl(").count - 1 == compiled.bundle.plan.buffers.count)
-        #expect(arena.contains("peak 65,024 B live"))
+        #expect(arena.contains("peak 65,024 B live") && compiled.bundle.plan.lowerBound == 65_024)
         // Budgets of the target: 256 KiB of RAM, 1 MiB of flash.
         #expect(html.contains("65,024 of 262,144 B (24.8 %)"))
         #expect(html.contains("90,416 of 1,048,576 B (8.6 %)"))
         // MACs per layer and every layer in the table, with its kernel.
         #expect(html.contains("<svg class=\"bars\""))
-        for layer in compiled.bundle.layers { #expect(html.contains("<code>\(layer.function)</code>")) }
+        for layer in compiled.bundle.layers { #expect(html.contains("<code>\(layer.function)</code>") != layer.isView) }
         #expect(html.contains("whittle_conv_f32"))
+        // Views name no function; every weighted layer shows its bytes; numbers never break inside.
+        let table = try #require(html.components(separatedBy: "<table class=\"layers\">").last)
+        #expect(table.contains("<td>(none)</td><td>Flatten</td>") && table.contains("<td>view (no code)</td>"), "\(table.prefix(3000))")
+        #expect(table.contains("<td class=\"num\"><span class=\"nowrap\">2,560 B</span>"), "\(table.prefix(3000))")
+        #expect(html.contains("white-space:nowrap"))
         // Same input, same page.
         let again = try CommandLineTests.run(["report", TestPaths.model("kws_dscnn.onnx"), "--target", "cortex-m4f", "-o", directory + "/again.html"])
         #expect(again.status == 0)

@@ -86,8 +86,8 @@ struct SharedModelTests {
             let characters = Array(row)
             #expect(characters.count > end && characters[end - 1] != " " && characters[end] == " ", "misaligned: \(row)")
         }
-        #expect(rows.dropFirst().allSatisfy { $0.hasSuffix("whittle_conv_f32 (portable C)") || $0.hasSuffix("loops") || $0.hasSuffix("fused")
-            || $0.hasSuffix("(no code)") || $0.hasSuffix("(portable C)") || $0.hasSuffix("folded") }, "\(rows)")
+        #expect(rows.dropFirst().allSatisfy { $0.hasSuffix("whittle_conv_f32 (C vector extensions)") || $0.hasSuffix("loops") || $0.hasSuffix("fused")
+            || $0.hasSuffix("(no code)") || $0.hasSuffix("(C vector extensions)") || $0.hasSuffix("folded") }, "\(rows)")
         #expect(text.contains("MACs 23,680"))
         #expect(text.contains("all operators are supported"))
     }

@@ -193,3 +193,25 @@ struct VerifyToleranceTests {
         #expect(run.stdout.contains("UNCHECKED: every value is NaN") && !run.stdout.contains("PASS"), "\(run.stdout) \(run.stderr)")
     }
 }
+
+/// The compile reports say what inspect and the C say.
+struct ReportFindingsTests {
+    @Test func viewsAndArenaPeakAgreeAcrossReports() throws {
+        for model in ["digits_mlp", "digits_cnn", "ic_resnet8"] {
+            let compiled = try ModelCompiler.compile(try ModelLoader.load(path: TestPaths.model("\(model).onnx")))
+            var page = HTMLReport(title: model)
+            page.addCompiled(compiled, target: nil)
+            let html = page.html()
+            // The arena picture counts buffers as the planner does: its peak is the lower bound.
+            #expect(html.contains("peak \(InspectReport.grouped(compiled.bundle.plan.lowerBound)) B live"), "\(model)")
+            let report = CompileReport(compiled)
+            for layer in report.layers where layer.view {
+                #expect(report.markdown().contains("| (none) | \(layer.op) | 0 | view (no code) |"), "\(report.markdown())")
+                #expect(!compiled.bundle.source.contains(layer.function + "("), "\(layer.function) is named but has no code")
+            }
+        }
+        let cnn = CompileReport(try ModelCompiler.compile(try ModelLoader.load(path: TestPaths.model("digits_cnn.onnx"))))
+        #expect(cnn.layers.contains { $0.view && $0.op == "Flatten" })
+        #expect(try cnn.json().contains("\"view\" : true"))
+    }
+}
