@@ -1,11 +1,12 @@
 # Whittle developer commands. Each target installs what it needs first (Debian/Ubuntu).
-#   make example               inspect the bundled example model and run it with the reference interpreter
+#   make example               inspect the bundled example model, compile it to C, build and run that C on its input
 #   make test                  run all tests (unit, zoo, ONNX node-test conformance)
 #   make bench                 emitted C vs ONNX Runtime on the host (prints a table)
 #   make fuzz [FUZZ_TIME=60|FUZZ_RUNS=N]  libFuzzer with ASan on the ONNX loader, .npy/.npz and target readers
 #   make fuzz-models [N=1000] [SEED=0]  differential testing on generated models (interpreter, ONNX Runtime, C)
 #   make conformance-manifest  re-record Tests/Conformance/{expected_passes,excluded}.txt
 #   make install [PREFIX=/usr/local]  build in release mode and install bin/whittle (targets built in)
+#   make docs                  rewrite docs/cli.md from the tool's help
 SWIFT ?= swift
 EXAMPLE ?= Examples/models/kws_dscnn.onnx
 EXAMPLE_INPUT ?= Examples/kws_dscnn_input.npy
@@ -16,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /usr/local
 
-.PHONY: setup build example test bench conformance-data conformance-manifest install clean fuzz-models fuzz
+.PHONY: setup build example test bench conformance-data conformance-manifest install install-check clean fuzz-models fuzz docs
 
 # System packages: protobuf-c and zlib with headers (found through pkg-config), the cross
 # compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
@@ -41,7 +42,8 @@ setup:
 build: setup
 	$(SWIFT) build
 
-# Inspect the example, compile it to C, build that with a small host program, and run it.
+# Inspect the example (a table of its layers), compile it to C, build that with a small host program, and
+# run it on the bundled input (it prints the 12 class probabilities ONNX Runtime gives).
 example: build
 	$(SWIFT) run --skip-build whittle inspect $(EXAMPLE)
 	$(SWIFT) run --skip-build whittle compile $(EXAMPLE) --name model -o .build/example/c
@@ -62,11 +64,12 @@ $(NODE_TESTS)/VERSION: $(PYREQ) Tests/Conformance/generate_node_tests.py
 
 conformance-data: $(NODE_TESTS)/VERSION
 
-# After the unit tests: the kept differential cases, then 200 generated models (a fixed seed, so
+# After the unit tests: the installed binary's link (install-check), the kept differential cases, then 200 generated models (a fixed seed, so
 # a run is repeatable; make fuzz-models explores further), then a short libFuzzer smoke per target.
 test: setup conformance-data
 	$(SWIFT) build --build-tests
 	WHITTLE_REQUIRE_CONFORMANCE=1 WHITTLE_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory install-check
 	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --replay Tests/Differential/cases
 	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --count 200 --seed 0 --qemu-every 20
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=10
@@ -97,6 +100,11 @@ bench: setup $(PYREQ)
 	$(SWIFT) build -c release
 	$(VENV)/bin/python Tests/Benchmarks/bench.py
 
+# docs/cli.md is the tool's help text: rewritten here, compared by a test.
+docs: build
+	$(SWIFT) build --build-tests
+	RECORD_GOLDEN=1 $(SWIFT) test --skip-build --filter DocumentationTests/cliReferenceIsTheToolsHelp
+
 conformance-manifest: setup conformance-data
 	$(SWIFT) build --build-tests
 	-WHITTLE_CONFORMANCE_REPORT=.build-conformance/report $(SWIFT) test --skip-build --filter "ConformanceTests|CConformanceTests"
@@ -104,10 +112,20 @@ conformance-manifest: setup conformance-data
 
 # The binary carries the target descriptions and board support (Sources/WhittleKit/EmbeddedTargets.swift,
 # made by Targets/embed.py), so it works from any folder.
+# The Swift runtime and Foundation are linked in (STATIC), so the installed binary starts on a machine
+# without the Swift toolchain; protobuf-c and zlib stay the system's shared libraries.
+STATIC := --static-swift-stdlib
 install: setup
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(STATIC)
 	install -d $(PREFIX)/bin
-	install -m 755 .build/release/whittle $(PREFIX)/bin/whittle
+	install -s -m 755 .build/release/whittle $(PREFIX)/bin/whittle
+
+# What make install gives, checked where no Swift toolchain can be found: the same link (debug, to keep
+# the test run short) into .build-static, run with the toolchain's folders hidden.
+install-check: setup
+	@mkdir -p .build-static
+	$(SWIFT) build --product whittle $(STATIC) --scratch-path .build-static > .build-static/build.log 2>&1 || (tail -30 .build-static/build.log; exit 1)
+	Tests/Install/check_static.sh .build-static/debug/whittle
 
 clean:
-	rm -rf .build .build-conformance .build-fuzz
+	rm -rf .build .build-conformance .build-fuzz .build-static

@@ -3,7 +3,7 @@ import WhittleOps
 import WhittleCodegen
 
 /// What `whittle inspect` reports about a model. Its JSON form is a stable,
-/// documented interface (see README, "inspect --json").
+/// documented interface (see docs/commands.md, "JSON format").
 public struct InspectReport: Codable, Sendable, Equatable {
     public struct Opset: Codable, Sendable, Equatable {
         public var domain: String

@@ -11,7 +11,7 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Flag(help: "Print the report as JSON (the format is described in the README).")
+    @Flag(help: "Print the report as JSON (the format is described in docs/commands.md).")
     var json = false
 
     @Option(help: ArgumentHelp("Say how the C for this device computes each node (see whittle targets).", valueName: "TARGET"))
