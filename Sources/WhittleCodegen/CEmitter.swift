@@ -38,6 +38,8 @@ public struct CSourceBundle: Sendable {
         public var kernels: [String] = []
         /// A view of its input (Reshape and the like in place): no code.
         public var isView = false
+        /// How the lowering stage decided to compute the node.
+        public var choice = KernelChoice(kind: .generatedLoops)
     }
 
     /// The generated source files with their contents: header, code and weights.
@@ -81,20 +83,14 @@ public enum CEmitter {
     /// Operators the C back end can emit.
     public static var supportedOperators: [String] { kernels.keys.sorted() }
 
-    /// `integerOnly` makes the integer kernels requantize without floating point (for cores without an FPU);
-    /// `weightLayout` is how the int8 convolution and matrix kernels keep their weights (see `WeightLayout`);
-    /// `floatTiles` puts float convolutions on `whittle_conv_f32_tiles`.
-    public static func emit(model: Model, types: InferenceResult, plan: MemoryPlan, name: String, source: String,
-                            integerOnly: Bool = false, weightLayout: WeightLayout = .pairs, floatTiles: Bool = false,
-                            sparse: SparsePolicy = .auto, withWeights: Bool = true,
-                            weightFormat: WeightFormat = .c,
-                            progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> CSourceBundle {
-        let graph = types.graph
-        let prefix = CSyntax.identifier(name)
-        var names = NameTable(reserved: ["arena", "base", prefix + "_run", prefix + "_run_with_arena"])
-        let weightSymbols = Dictionary(uniqueKeysWithValues: graph.initializerNames.map { ($0, names.unique(prefix + "_w_" + CSyntax.identifier($0))) })
-        let inputParams = graph.inputs.map { names.unique(CSyntax.identifier($0.name)) }
-        let outputParams = graph.outputs.map { names.unique(CSyntax.identifier($0.name)) }
+    /// Renders a lowered graph whose memory is planned as C: the kernels' bodies as they were written
+    /// during lowering, each in its function, with the arena offsets and the weights the plan gives.
+    public static func emit(_ lowered: LoweredGraph, plan: MemoryPlan, source: String, withWeights: Bool = true,
+                            weightFormat: WeightFormat = .c) throws -> CSourceBundle {
+        let graph = lowered.types.graph
+        let prefix = lowered.prefix
+        let integerOnly = lowered.options.integerOnly
+        let weightSymbols = lowered.weightSymbols, inputParams = lowered.inputParams, outputParams = lowered.outputParams
 
         func cType(_ value: String) throws -> String {
             guard let type = graph.type(of: value) else { throw WhittleError(.shapeMismatch, "the type of \"\(value)\" is unknown") }
@@ -112,50 +108,43 @@ public enum CEmitter {
 
         var functions = CWriter(), run = CWriter(), layers: [CSourceBundle.Layer] = []
         var usedWeights = Set<String>(), extraArrays: [EmissionExtras.Array] = []
-        for (index, node) in graph.nodes.enumerated() {
-            progress("emitting C", index + 1, graph.nodes.count)
+        let macs = lowered.types.macs
+        for lowered in lowered.nodes {
+            let index = lowered.index, node = graph.nodes[index], function = lowered.function
             let context = graph.context(ofNode: index)
-            let function = names.unique(String(format: "node_%03d_", index) + CSyntax.identifier(node.name.isEmpty ? node.opType : node.name))
             let outputs = node.outputs.enumerated().filter { !$0.element.isEmpty }
-            layers.append(.init(function: function, op: node.opType, name: node.name, macs: index < types.macs.count ? types.macs[index] : 0,
-                                outputs: outputs.map { (_, v) in (v, bytes(v, graph), describe(plan.storage[v], plan)) }))
-            if LoopRegion.isBegin(node) || LoopRegion.isEnd(node) {
+            var layer = CSourceBundle.Layer(function: function, op: node.opType, name: node.name, macs: index < macs.count ? macs[index] : 0,
+                                            outputs: outputs.map { (_, v) in (v, bytes(v, graph), describe(plan.storage[v], plan)) })
+            layer.choice = lowered.choice
+            switch lowered.choice.kind {
+            case .loopRegion:
+                layers.append(layer)
                 try WhittleError.attaching(context) {
                     try LoopRegionC.emit(node, index: index, graph: graph, plan: plan, pointer: pointer, into: &run)
                 }
                 for input in node.inputs { if case .weight(let w)? = plan.storage[input] { usedWeights.insert(w) } }
                 continue
-            }
-            if node.attributes[WhittleAttribute.alias] == .int(1) {
-                layers[layers.count - 1].isView = true
+            case .view:
+                layer.isView = true
+                layers.append(layer)
                 run.line("/* \(node.opType) \"\(safe(node.name))\": a view of its input, no code */")
                 continue
-            }
-            // Outputs without elements: nothing to compute (and kernels index their inputs' first elements).
-            if !outputs.isEmpty && outputs.allSatisfy({ (_, v) in graph.type(of: v)?.shape?.contains(0) == true }) {
+            case .noCode:
+                layers.append(layer)
                 run.line("/* \(node.opType) \"\(safe(node.name))\": empty output, no code */")
                 continue
+            case .library, .generatedLoops:
+                break
             }
             try WhittleError.attaching(context) {
-                guard let kernel = kernels[node.qualifiedOpType] else {
-                    throw WhittleError(.unsupported, "the C back end has no kernel for \(node.qualifiedOpType)")
-                }
-                if let (value, type) = HalfPrecisionLowering.unhandledOperand(node, type: { graph.type(of: $0)?.elementType }) {
-                    throw WhittleError(.unsupported, "the C back end has no \(node.qualifiedOpType) kernel for \(type.name) data (\"\(value)\")")
-                }
                 let inPlace = outputs.contains { (_, v) in node.inputs.contains { plan.storage[$0] == plan.storage[v] && plan.offset(of: v) != nil } }
-                var emission = try self.emission(index, model: model, types: types, inPlace: inPlace, integerOnly: integerOnly, sparse: sparse)
-                emission.weightLayout = weightLayout
-                emission.floatTiles = floatTiles
-                emission.symbolPrefix = prefix + "_" + function
                 let scratchBuffer = plan.scratch[index]
-                if scratchBuffer != nil { emission.scratch = "scratch" }
+                extraArrays += lowered.arrays
+                layer.weightForm = lowered.choice.weightForm?.description
+                layer.kernels = lowered.choice.kernels
+                layer.weightBytes = lowered.choice.weightForm.map { ($0.denseBytes, $0.storedBytes) }
                 var body = CWriter()
-                try kernel(emission, &body)
-                extraArrays += emission.extras.arrays
-                layers[layers.count - 1].weightForm = emission.extras.weightForm
-                layers[layers.count - 1].kernels = KernelLibrary.called(in: body.text)
-                layers[layers.count - 1].weightBytes = emission.extras.weightBytes
+                body.lines(lowered.body)
                 let text = body.text
                 let used = CSyntax.identifiers(in: text)
                 var parameters: [String] = [], arguments: [String] = []
@@ -175,7 +164,7 @@ public enum CEmitter {
                     parameters.append("void *restrict scratch")
                     arguments.append("(void *)(base + \(plan.buffers[b].offset))")
                     // The report lists the kernel's working memory with the layer's outputs.
-                    layers[layers.count - 1].outputs.append(("(scratch)", plan.buffers[b].bytes, "arena +\(plan.buffers[b].offset), during this layer"))
+                    layer.outputs.append(("(scratch)", plan.buffers[b].bytes, "arena +\(plan.buffers[b].offset), during this layer"))
                 }
                 functions.lines(comment(node, index: index, graph: graph))
                 functions.block("static void \(function)(\(parameters.isEmpty ? "void" : parameters.joined(separator: ", ")))") { w in
@@ -185,6 +174,7 @@ public enum CEmitter {
                 functions.line()
                 run.line("\(function)(\(arguments.joined(separator: ", ")));")
             }
+            layers.append(layer)
         }
         // Graph outputs that are inputs or constants are copied.
         for (j, output) in graph.outputs.enumerated() {
@@ -254,9 +244,8 @@ public enum CEmitter {
         return bundle
     }
 
-    /// What the kernel of node `index` knows about it (`inPlace`: output 0 overwrites an input).
-    static func emission(_ index: Int, model: Model, types: InferenceResult, inPlace: Bool, integerOnly: Bool,
-                         sparse: SparsePolicy) throws -> NodeEmission {
+    /// What the kernel of node `index` knows about it.
+    static func emission(_ index: Int, model: Model, types: InferenceResult, options: CodegenOptions) throws -> NodeEmission {
         let graph = types.graph, node = graph.nodes[index]
         let inputTypes = node.inputs.map { $0.isEmpty ? nil : graph.type(of: $0) }
         let inputValues = node.inputs.map { $0.isEmpty ? nil : graph.initializers[$0] ?? types.constants[$0] }
@@ -267,9 +256,11 @@ public enum CEmitter {
             }
             return t
         }
-        var emission = NodeEmission(node: node, context: ctx, outputTypes: outputTypes, inPlace: inPlace)
-        emission.integerOnly = integerOnly
-        emission.sparse = sparse
+        var emission = NodeEmission(node: node, context: ctx, outputTypes: outputTypes)
+        emission.integerOnly = options.integerOnly
+        emission.sparse = options.sparse
+        emission.weightLayout = options.weightLayout
+        emission.floatTiles = options.floatTiles
         return emission
     }
 
@@ -278,45 +269,6 @@ public enum CEmitter {
         Int8LibraryC.scratchNeeds.merging(FloatLibraryC.scratchNeeds) { first, _ in first }.merging(RecurrentC.scratchNeeds) { first, _ in first }
             .merging(AttentionC.scratchNeeds) { first, _ in first }
             .merging(LinearAttentionC.scratchNeeds) { first, _ in first }.merging(LoopRegionC.scratchNeeds) { first, _ in first }.merging(LinearAlgebraC.scratchNeeds) { first, _ in first }
-
-    /// The nodes whose kernels may write their output over their input (`MemoryPlanner.plan(_:scratch:inPlace:)`):
-    /// depthwise layers whose C calls a library depthwise kernel (which copies each channel into its
-    /// scratch before writing that channel's output), decided by emitting the layer as `emit` will.
-    public static func inPlaceRequests(model: Model, types: InferenceResult, integerOnly: Bool = false,
-                                       weightLayout: WeightLayout = .pairs, floatTiles: Bool = false,
-                                       sparse: SparsePolicy = .auto) throws -> Set<Int> {
-        let copying: Set<String> = ["whittle_depthwise_s8", "whittle_depthwise3x3_s8_flat", "whittle_depthwise_f32", "whittle_depthwise3x3_f32_flat"]
-        var nodes = Set<Int>()
-        for (index, node) in types.graph.nodes.enumerated() where node.opType == "QLinearConv" || node.opType == "Conv" {
-            guard Node.isDefaultDomain(node.domain), let kernel = kernels[node.qualifiedOpType] else { continue }
-            var e = try emission(index, model: model, types: types, inPlace: false, integerOnly: integerOnly, sparse: sparse)
-            e.weightLayout = weightLayout
-            e.floatTiles = floatTiles
-            e.scratch = "scratch"
-            var body = CWriter()
-            try kernel(e, &body)
-            let called = KernelLibrary.called(in: body.text)
-            if called.count == 1, copying.contains(called[0]) { nodes.insert(index) }
-        }
-        return nodes
-    }
-
-    /// The scratch bytes each node's kernel asks for (by node index), to be planned in the arena
-    /// (`MemoryPlanner.plan(_:scratch:)`) before `emit`.
-    public static func scratchRequests(model: Model, types: InferenceResult, integerOnly: Bool = false,
-                                       weightLayout: WeightLayout = .pairs, floatTiles: Bool = false,
-                                       sparse: SparsePolicy = .auto) throws -> [Int: Int] {
-        var requests: [Int: Int] = [:]
-        for (index, node) in types.graph.nodes.enumerated() {
-            guard let need = scratchNeeds[node.qualifiedOpType] else { continue }
-            var e = try emission(index, model: model, types: types, inPlace: false, integerOnly: integerOnly, sparse: sparse)
-            e.weightLayout = weightLayout
-            e.floatTiles = floatTiles
-            let bytes = try need(e)
-            if bytes > 0 { requests[index] = bytes }
-        }
-        return requests
-    }
 
     static func bytes(_ value: String, _ graph: Graph) -> Int {
         graph.type(of: value)?.storageBytes ?? 0

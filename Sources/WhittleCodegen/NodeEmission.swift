@@ -8,8 +8,6 @@ struct NodeEmission {
     /// Attribute accessors, opset and input constants, as during shape inference.
     let context: InferenceContext
     let outputTypes: [TensorType]
-    /// Whether output 0 shares memory with an input (the kernel must then be element-wise safe).
-    let inPlace: Bool
     /// Requantize with integer arithmetic only (cores without an FPU).
     var integerOnly = false
     /// How the int8 convolution and matrix kernels keep their weights.
@@ -96,9 +94,12 @@ final class EmissionExtras: @unchecked Sendable {
     }
     var arrays: [Array] = []
     /// How the layer's weights are stored, and why (dense or sparse, with the cost model's numbers).
-    var weightForm: String?
+    var weightForm: WeightForm?
     /// The weight bytes dense and as stored, when the layer's weights have zeros.
-    var weightBytes: (dense: Int, stored: Int)?
+    var weightBytes: (dense: Int, stored: Int)? { weightForm.map { ($0.denseBytes, $0.storedBytes) } }
+    /// Set by a kernel whose C copies each channel of its input into scratch before writing that
+    /// channel's output (the library depthwise kernels), so the planner may put the output over the input.
+    var overwritesInput = false
 }
 
 /// A C kernel generator: writes the body of the node's function.
@@ -157,7 +158,7 @@ extension CWriter {
 
 /// How the int8 convolution and matrix kernels keep their weights (`whittle_kernels.h`), chosen per
 /// target: each layout has its kernels, and every layout gives the same outputs.
-public enum WeightLayout: Sendable {
+public enum WeightLayout: Sendable, Hashable {
     /// Paired rows of int8 (`whittle_conv_s8`): the portable layout, and the smallest.
     case pairs
     /// Paired rows of int16: SMLAD multiplies them without unpacking (cores with the DSP extension).
@@ -172,4 +173,14 @@ public enum WeightLayout: Sendable {
 
     /// Whether the layout is one of the tiles.
     var isTiled: Bool { self == .tiles || self == .dotTiles }
+
+    /// The layout in words: how an int8 weight is stored.
+    public var name: String {
+        switch self {
+        case .pairs: "int8 pairs"
+        case .widePairs: "int16 pairs"
+        case .tiles: "int16 tiles"
+        case .dotTiles: "int8 quads"
+        }
+    }
 }

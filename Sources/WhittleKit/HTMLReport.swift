@@ -95,7 +95,7 @@ public struct HTMLReport: Sendable {
             var weights = stored > 0 ? "<span class=\"nowrap\">\(InspectReport.grouped(stored)) B</span>" : "—"
             if let form = layer.weightForm { weights += "<br><span class=\"dim\">\(HTMLText.escape(form))</span>" }
             table += "<tr><td>\(function)</td><td>\(HTMLText.escape(layer.op))</td><td>\(HTMLText.escape(layer.name))</td>"
-                + "<td class=\"num\">\(InspectReport.grouped(layer.macs))</td><td>\(HTMLText.escape(kernel))</td>"
+                + "<td class=\"num\">\(InspectReport.grouped(layer.macs))</td><td title=\"\(HTMLText.escape(layer.choice.reason))\">\(HTMLText.escape(kernel))</td>"
                 + "<td>\(outputs.joined(separator: "<br>"))</td><td class=\"num\">\(weights)</td></tr>"
         }
         add("Layers", id: "layers", table + "</tbody></table>")

@@ -11,10 +11,18 @@ public struct CompileOptions: Sendable {
     public var disabledPasses: Set<String> = []
     /// Pass names after which the IR is printed (see `--dump-ir-after`).
     public var dumpAfter: Set<String> = []
+    /// The back end's choices for the device (set from the target by `adopt`, and `--sparse`).
+    public var codegen = CodegenOptions()
     /// Requantize integer layers without floating point (targets without an FPU).
-    public var integerOnly = false
+    public var integerOnly: Bool {
+        get { codegen.integerOnly }
+        set { codegen.integerOnly = newValue }
+    }
     /// When weights with zeros are stored sparse (`--sparse`).
-    public var sparse = SparsePolicy.auto
+    public var sparse: SparsePolicy {
+        get { codegen.sparse }
+        set { codegen.sparse = newValue }
+    }
     /// Emit the weights file (off when only checking that the model compiles).
     public var withWeights = true
     /// C initializers or a binary blob (`--weights`); `auto` chooses by size.
@@ -22,9 +30,15 @@ public struct CompileOptions: Sendable {
     /// How the convolution and matrix kernels keep their weights (set from the target by `adopt`:
     /// int16 pairs for SMLAD with the DSP extension, int16 tiles for AArch64 NEON; faster, at twice
     /// those weights' flash).
-    public var weightLayout = WeightLayout.pairs
+    public var weightLayout: WeightLayout {
+        get { codegen.weightLayout }
+        set { codegen.weightLayout = newValue }
+    }
     /// Float convolutions on the tiled kernels (`whittle_conv_f32_tiles`; set by `adopt` where int8 tiles apply).
-    public var floatTiles = false
+    public var floatTiles: Bool {
+        get { codegen.floatTiles }
+        set { codegen.floatTiles = newValue }
+    }
     /// Keep those weights int8 whatever the target (`--int8-weights`: half the flash, slower).
     public var int8Weights = false
     /// Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.
@@ -41,6 +55,8 @@ public struct CompileOptions: Sendable {
 /// A compiled model: the C files and what the compiler learned on the way.
 public struct CompiledModel: Sendable {
     public var bundle: CSourceBundle
+    /// The lowering stage's decisions (what the planner and the emitter read).
+    public var lowered: LoweredGraph
     public var optimized: Model
     public var types: InferenceResult
     /// Text dumps requested with `--dump-ir-after`, in pass order.
@@ -118,18 +134,13 @@ public enum ModelCompiler {
                 types = try ShapeInference.run(optimized)
             }
             try checkSizes(types.graph)
-            let scratch = try CEmitter.scratchRequests(model: optimized, types: types, integerOnly: options.integerOnly, weightLayout: options.weightLayout,
-                                                       floatTiles: options.floatTiles, sparse: options.sparse)
-            let inPlace = try CEmitter.inPlaceRequests(model: optimized, types: types, integerOnly: options.integerOnly,
-                                                       weightLayout: options.weightLayout, floatTiles: options.floatTiles, sparse: options.sparse)
-            let plan = try MemoryPlanner.plan(types.graph, scratch: scratch, inPlace: inPlace)
             let base = URL(fileURLWithPath: analyzed.path).deletingPathExtension().lastPathComponent
-            let bundle = try CEmitter.emit(model: optimized, types: types, plan: plan, name: options.name ?? base,
-                                           source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
-                                           integerOnly: options.integerOnly, weightLayout: options.weightLayout, floatTiles: options.floatTiles,
-                                           sparse: options.sparse, withWeights: options.withWeights,
-                                           weightFormat: options.weightFormat, progress: progress)
-            return CompiledModel(bundle: bundle, optimized: optimized, types: types, dumps: dumps,
+            // Every kernel decision is made here, once; the planner and the emitter read it.
+            let lowered = try Lowering.lower(optimized, types: types, name: options.name ?? base, options: options.codegen, progress: progress)
+            let plan = try MemoryPlanner.plan(types.graph, scratch: lowered.scratchRequests, inPlace: lowered.inPlaceNodes)
+            let bundle = try CEmitter.emit(lowered, plan: plan, source: URL(fileURLWithPath: analyzed.path).lastPathComponent,
+                                           withWeights: options.withWeights, weightFormat: options.weightFormat)
+            return CompiledModel(bundle: bundle, lowered: lowered, optimized: optimized, types: types, dumps: dumps,
                                  compileSeconds: Date().timeIntervalSince(start))
         } catch let error as WhittleError {
             throw error.inFile(analyzed.path)
@@ -188,6 +199,12 @@ public struct CompileReport: Codable, Sendable {
         public var kernels: [String]
         /// A view of its input (Reshape, Flatten ...): no function, no code.
         public var view: Bool
+        /// Working memory of its kernel, in bytes.
+        public var scratch: Int
+        /// Whether its output may be written over its input.
+        public var inPlace: Bool
+        /// Why its kernel has this form.
+        public var reason: String
     }
     public struct Output: Codable, Sendable {
         public var value: String
@@ -210,8 +227,24 @@ public struct CompileReport: Codable, Sendable {
         weightBytes = b.weightBytes
         layers = b.layers.map { Layer(function: $0.function, op: $0.op, name: $0.name, macs: $0.macs,
                                       outputs: $0.outputs.map { Output(value: $0.value, bytes: $0.bytes, storage: $0.storage) },
-                                      weights: $0.weightForm, kernels: $0.kernels, view: $0.isView) }
+                                      weights: $0.weightForm, kernels: $0.kernels, view: $0.isView, scratch: $0.choice.scratchBytes,
+                                      inPlace: $0.choice.writesOverInput, reason: $0.choice.reason) }
         macs = layers.map(\.macs).reduce(0, +)
+    }
+
+    /// Each layer's kernel choice: the kernel, its weight form, scratch, whether it works in place, and why
+    /// (`compile --explain`).
+    public func explanation() -> String {
+        var lines = ["kernel choices (\(layers.count) layers):"]
+        for layer in layers {
+            let kernel = Self.kernelText(view: layer.view, kernels: layer.kernels)
+            var facts = [kernel]
+            if layer.scratch > 0 { facts.append("scratch \(layer.scratch) B") }
+            if layer.inPlace { facts.append("output over input") }
+            lines.append("  \(layer.view ? "(no function)" : layer.function)  \(layer.op) \"\(layer.name)\": " + facts.joined(separator: ", "))
+            lines.append("      why: \(layer.reason)")
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// How a layer is computed, in words the reports share with `inspect`.
@@ -241,6 +274,12 @@ public struct CompileReport: Codable, Sendable {
                 let head = k == 0 ? "| \(function) | \(layer.op) | \(layer.macs) | \(kernel) |" : "| | | | |"
                 lines.append("\(head) `\(output.value.replacingOccurrences(of: "|", with: "\\|"))` | \(output.bytes) | \(output.storage) |")
             }
+        }
+        lines += ["", "Kernel choices:", "", "| function | op | kernel | scratch | output over input | why |", "|---|---|---|---:|---|---|"]
+        for layer in layers {
+            let function = layer.view ? "(none)" : "`\(layer.function)`"
+            lines.append("| \(function) | \(layer.op) | \(Self.kernelText(view: layer.view, kernels: layer.kernels)) | \(layer.scratch) | "
+                + "\(layer.inPlace ? "yes" : "no") | \(layer.reason.replacingOccurrences(of: "|", with: "\\|")) |")
         }
         let sparse = layers.filter { $0.weights != nil }
         if !sparse.isEmpty {

@@ -53,7 +53,7 @@ public struct PruningReport: Codable, Sendable {
         var report = PruningReport(layers: layers, prunableWeights: layers.map(\.elements).reduce(0, +),
                                    zeroWeights: layers.map(\.zerosAfter).reduce(0, +), denseWeightBytes: dense.weightBytes,
                                    prunedWeightBytes: sparse.weightBytes,
-                                   sparseLayers: sparse.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }.count)
+                                   sparseLayers: sparse.layers.filter { $0.choice.weightForm?.sparse == true }.count)
         report.groups = groups
         let stored = Dictionary(sparse.layers.compactMap { l in l.weightBytes.map { (l.name, $0) } }) { a, _ in a }
         report.layerCosts = layers.map { layer in

@@ -51,6 +51,9 @@ struct Compile: ParsableCommand {
     @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write an HTML report (memory against the budget, arena, layers).", valueName: "FILE.html"))
     var reportHTML: String?
 
+    @Flag(help: "Print each layer's kernel, weight form, scratch, whether it works in place, and why.")
+    var explain = false
+
     func run() throws {
         if passes.listIfAsked() { return }
         try reportingErrors {
@@ -89,6 +92,7 @@ struct Compile: ParsableCommand {
                                    weightFormat: compiled.bundle.weightFormat)
                 try HTMLReporting.write(report, to: reportHTML)
             }
+            if explain { print(CompileReport(compiled).explanation(), terminator: "") }
             let plan = compiled.bundle.plan
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
             print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B")
@@ -96,7 +100,7 @@ struct Compile: ParsableCommand {
                 print("weights over \(WeightFormat.automaticLimit >> 20) MiB are written as \(compiled.bundle.name)_weights.bin, placed by "
                     + "\(compiled.bundle.name)_weights.S (assemble with -Wa,-I\(output), as the .mk and .cmake snippets do; --weights c for C initializers)")
             }
-            let sparse = compiled.bundle.layers.filter { $0.weightForm?.hasPrefix("sparse") == true }
+            let sparse = compiled.bundle.layers.filter { $0.choice.weightForm?.sparse == true }
             let withZeros = compiled.bundle.layers.filter { $0.weightForm != nil }.count
             if !sparse.isEmpty {
                 print("sparse weights in \(sparse.count) of \(withZeros) layers with zeros (see the report)")

@@ -54,7 +54,7 @@ struct HTMLReportTests {
         #expect(html.contains("whittle_conv_f32"))
         // Views name no function; every weighted layer shows its bytes; numbers never break inside.
         let table = try #require(html.components(separatedBy: "<table class=\"layers\">").last)
-        #expect(table.contains("<td>(none)</td><td>Flatten</td>") && table.contains("<td>view (no code)</td>"), "\(table.prefix(3000))")
+        #expect(table.contains("<td>(none)</td><td>Flatten</td>") && table.contains(">view (no code)</td>"), "\(table.prefix(3000))")
         #expect(table.contains("<td class=\"num\"><span class=\"nowrap\">2,560 B</span>"), "\(table.prefix(3000))")
         #expect(html.contains("white-space:nowrap"))
         // Same input, same page.

@@ -118,6 +118,8 @@ enum FloatLibraryC {
             let biasSymbol = e.weightArray("bias", floats: biasValues)
             let kernel: String
             if case .flatDepthwise = form { kernel = "whittle_depthwise3x3_f32_flat" } else { kernel = "whittle_depthwise_f32" }
+            // The depthwise kernels copy each channel into scratch before writing its output.
+            e.extras.overwritesInput = true
             w.line(Int8LibraryC.geometry(g, channels: g.c))
             w.line("for (int n = 0; n < \(g.n); ++n) \(kernel)(&g, \(e.x(0)) + n * \(inputPlane), \(filters), \(biasSymbol), \(e.y(0)) + n * \(outputPlane), (float *)\(scratch));")
         }

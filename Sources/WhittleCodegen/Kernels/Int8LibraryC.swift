@@ -270,6 +270,8 @@ enum Int8LibraryC {
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps), e))
             w.line(geometry(g, channels: g.c))
             let kernel = form == .flatDepthwise ? "whittle_depthwise3x3_s8_flat" : "whittle_depthwise_s8"
+            // The depthwise kernels copy each channel into scratch before writing its output.
+            e.extras.overwritesInput = true
             w.line("for (int n = 0; n < \(g.n); ++n) \(kernel)(&g, \(e.x(0)) + n * \(inputPlane), \(xz), \(filters), \(inner), &rq, \(e.y(0)) + n * \(outputPlane), (int8_t *)\(scratch));")
         }
         return true

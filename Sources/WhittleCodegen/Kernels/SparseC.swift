@@ -74,11 +74,9 @@ enum SparseC {
             }
         }
 
-        func note(chosen: Bool) -> String {
-            let density = Double(total - zeros) / Double(max(total, 1)) * 100
-            let form = chosen ? "sparse (delta rows)" : "dense"
-            return "\(form): \(String(format: "%.1f", 100 - density)) % zeros; dense \(denseBytes) B, sparse \(sparseBytes) B; "
-                + "estimated work sparse/dense \(String(format: "%.2f", sparseWork / max(denseWork, 1)))"
+        func form(chosen: Bool) -> WeightForm {
+            WeightForm(sparse: chosen, zeros: zeros, total: total, denseBytes: denseBytes, sparseBytes: sparseBytes,
+                       workRatio: sparseWork / max(denseWork, 1))
         }
     }
 
@@ -119,10 +117,7 @@ enum SparseC {
         let plan = Plan(denseBytes: total * valueBytes, sparseBytes: delta.bytes(valueBytes: valueBytes),
                         denseWork: denseWork, sparseWork: sparseWork(delta), zeros: zeros, total: total)
         let chosen = plan.pays(e.sparse)
-        if zeros > 0 {
-            e.extras.weightForm = plan.note(chosen: chosen)
-            e.extras.weightBytes = (plan.denseBytes, chosen ? plan.sparseBytes : plan.denseBytes)
-        }
+        if zeros > 0 { e.extras.weightForm = plan.form(chosen: chosen) }
         return chosen ? delta : nil
     }
 
