@@ -85,8 +85,11 @@ public enum CEmitter {
 
     /// Renders a lowered graph whose memory is planned as C: the kernels' bodies as they were written
     /// during lowering, each in its function, with the arena offsets and the weights the plan gives.
+    /// `provenance`, when given, is the first line of every file: one comment naming the Whittle version,
+    /// the target and options that change the C, and the model file's SHA-256 (no dates, no paths, so the
+    /// output stays the same for the same input).
     public static func emit(_ lowered: LoweredGraph, plan: MemoryPlan, source: String, withWeights: Bool = true,
-                            weightFormat: WeightFormat = .c) throws -> CSourceBundle {
+                            weightFormat: WeightFormat = .c, provenance: String? = nil) throws -> CSourceBundle {
         let graph = lowered.types.graph
         let prefix = lowered.prefix
         let integerOnly = lowered.options.integerOnly
@@ -232,14 +235,17 @@ public enum CEmitter {
         }
         c.line("#endif")
         let weightBytes = entries.map { $0.count * $0.byteWidth }.reduce(0, +)
-        var bundle = CSourceBundle(name: prefix, header: header, source: c.text, weights: "", plan: plan, weightBytes: weightBytes, layers: layers)
+        let first = provenance.map { "/* \(safe($0)) */\n" } ?? ""
+        var bundle = CSourceBundle(name: prefix, header: first + header, source: first + c.text, weights: "", plan: plan,
+                                   weightBytes: weightBytes, layers: layers)
         // Checking that a model compiles (inspect) skips the weights, the slow part for big models.
         guard withWeights else { return bundle }
         bundle.weightFormat = weightFormat.resolved(weightBytes: weightBytes)
         if bundle.weightFormat == .binary {
             (bundle.weightAssembly, bundle.weightBlob) = WeightFiles.binary(prefix, entries: entries, source: source)
+            bundle.weightAssembly = first + bundle.weightAssembly
         } else {
-            bundle.weights = try WeightFiles.cText(prefix, entries: entries, source: source)
+            bundle.weights = first + (try WeightFiles.cText(prefix, entries: entries, source: source))
         }
         return bundle
     }

@@ -92,6 +92,7 @@ struct Compile: ParsableCommand {
                                    weightFormat: compiled.bundle.weightFormat)
                 try HTMLReporting.write(report, to: reportHTML)
             }
+            for note in compiled.notes { print("note: \(note)") }
             if explain { print(CompileReport(compiled).explanation(), terminator: "") }
             let plan = compiled.bundle.plan
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")

@@ -11,7 +11,7 @@ struct Whittle: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "whittle",
         abstract: "Compile ONNX models into small standalone C for microcontrollers and Raspberry Pi.",
-        version: "0.1.0",
+        version: WhittleVersion.current,
         subcommands: [Inspect.self, Run.self, Compile.self, Verify.self, Quantize.self, Prune.self, Binarize.self, DistillExport.self, Report.self, Targets.self]
     )
 

@@ -9,6 +9,8 @@ public struct CodegenOptions: Sendable, Hashable {
     public var floatTiles = false
     /// When weights with zeros get a sparse form (`--sparse`).
     public var sparse = SparsePolicy.auto
+    /// The device these choices are for (named in the generated files).
+    public var target = "host"
 
     public init(integerOnly: Bool = false, weightLayout: WeightLayout = .pairs, floatTiles: Bool = false, sparse: SparsePolicy = .auto) {
         self.integerOnly = integerOnly
@@ -19,7 +21,7 @@ public struct CodegenOptions: Sendable, Hashable {
 
     /// The options in words, for the first line of the generated files.
     public var summary: String {
-        "weights \(weightLayout.name), float convolutions \(floatTiles ? "tiled" : "blocked"), "
+        "int8 weights in \(weightLayout.name), float convolutions \(floatTiles ? "tiled" : "blocked"), "
             + "requantization \(integerOnly ? "integer-only" : "float"), sparse \(sparse.rawValue)"
     }
 }
