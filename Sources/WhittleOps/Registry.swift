@@ -2,31 +2,46 @@ import WhittleIR
 
 /// The operators Whittle supports, by domain and name.
 public enum Registry {
+    /// Each family's operators with the reference kernels it defines for them.
+    static var families: [(definitions: [OperatorDefinition], kernels: [String: Kernel])] {
+        [(ElementwiseOperators.all, ElementwiseOperators.kernels), (ConvolutionOperators.all, ConvolutionOperators.kernels),
+         (MatrixOperators.all, MatrixOperators.kernels), (ShapeManipulationOperators.all, ShapeManipulationOperators.kernels),
+         (GeneratorOperators.all, GeneratorOperators.kernels), (NormalizationOperators.all, NormalizationOperators.kernels),
+         (ReductionOperators.all, ReductionOperators.kernels), (RecurrentOperators.all, RecurrentOperators.kernels),
+         (QuantizationOperators.all, QuantizationOperators.kernels), (MicrosoftQuantizedOperators.all, MicrosoftQuantizedOperators.kernels),
+         (WhittleQuantizedOperators.all, WhittleQuantizedOperators.kernels), (WhittleBinaryOperators.all, WhittleBinaryOperators.kernels),
+         (SelectionOperators.all, SelectionOperators.kernels), (ScatterOperators.all, ScatterOperators.kernels),
+         (LossOperators.all, LossOperators.kernels), (BitsAndClassesOperators.all, BitsAndClassesOperators.kernels),
+         (AttentionOperators.all, AttentionOperators.kernels), (TransformerOperators.all, TransformerOperators.kernels),
+         (SignalOperators.all, SignalOperators.kernels), (LinearAlgebraOperators.all, LinearAlgebraOperators.kernels),
+         (DataDependentOperators.all, [:]), (GridSampleOperators.all, GridSampleOperators.kernels),
+         (LinearAttentionOperators.all, LinearAttentionOperators.kernels), (RoiAlignOperators.all, RoiAlignOperators.kernels),
+         (DeformConvOperators.all, DeformConvOperators.kernels), (TfIdfVectorizerOperators.all, TfIdfVectorizerOperators.kernels),
+         (LoopRegion.all, [:])]
+    }
+
+    /// Operators by qualified name (domain and name). A definition takes its kernel from its own family;
+    /// the few families that share another's kernels (data-dependent shapes, loop regions) take the one
+    /// kernel of that name. Two definitions of one qualified name are a programming error, refused
+    /// when the table is first built.
     static let definitions: [String: OperatorDefinition] = {
-        let all = ElementwiseOperators.all + ConvolutionOperators.all + MatrixOperators.all
-            + ShapeManipulationOperators.all + GeneratorOperators.all + NormalizationOperators.all
-            + ReductionOperators.all + RecurrentOperators.all + QuantizationOperators.all + MicrosoftQuantizedOperators.all
-            + WhittleQuantizedOperators.all + WhittleBinaryOperators.all + SelectionOperators.all + ScatterOperators.all
-            + LossOperators.all + BitsAndClassesOperators.all + AttentionOperators.all
-            + TransformerOperators.all + SignalOperators.all + LinearAlgebraOperators.all + DataDependentOperators.all
-            + GridSampleOperators.all + LinearAttentionOperators.all + RoiAlignOperators.all + DeformConvOperators.all
-            + TfIdfVectorizerOperators.all + LoopRegion.all
-        let kernels = [ElementwiseOperators.kernels, ConvolutionOperators.kernels, MatrixOperators.kernels,
-                       ShapeManipulationOperators.kernels, GeneratorOperators.kernels, NormalizationOperators.kernels,
-                       ReductionOperators.kernels, RecurrentOperators.kernels, QuantizationOperators.kernels,
-                       MicrosoftQuantizedOperators.kernels, WhittleQuantizedOperators.kernels, WhittleBinaryOperators.kernels,
-                       SelectionOperators.kernels, ScatterOperators.kernels, LossOperators.kernels, BitsAndClassesOperators.kernels,
-                       AttentionOperators.kernels, TransformerOperators.kernels, LinearAlgebraOperators.kernels,
-                       GridSampleOperators.kernels, SignalOperators.kernels, LinearAttentionOperators.kernels,
-                       RoiAlignOperators.kernels, DeformConvOperators.kernels, TfIdfVectorizerOperators.kernels]
-            .reduce(into: [String: Kernel]()) { $0.merge($1) { first, _ in first } }
+        let families = Self.families
+        var shared: [String: [Kernel]] = [:]
+        for family in families { for (name, kernel) in family.kernels { shared[name, default: []].append(kernel) } }
         var table: [String: OperatorDefinition] = [:]
-        for var definition in all {
-            definition.evaluate = kernels[definition.name]
-            table[key(definition.domain, definition.name)] = definition
+        for family in families {
+            for var definition in family.definitions {
+                let qualified = key(definition.domain, definition.name)
+                precondition(table[qualified] == nil, "operator \(definition.domain).\(definition.name) is defined twice")
+                definition.evaluate = family.kernels[definition.name] ?? shared[definition.name]?.first
+                table[qualified] = definition
+            }
         }
         return table
     }()
+
+    /// How many operator definitions the families give (each qualified name once: see ``definitions``).
+    static var definitionCount: Int { families.map(\.definitions.count).reduce(0, +) }
 
     private static func key(_ domain: String, _ name: String) -> String {
         "\(Node.isDefaultDomain(domain) ? "" : domain)\u{0}\(name)"

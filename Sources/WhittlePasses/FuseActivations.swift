@@ -8,7 +8,7 @@ public struct FuseActivations: GraphPass {
     public let summary = "fuse Relu, Clip, LeakyRelu, Sigmoid, HardSwish or Tanh into the preceding Conv, Gemm, MatMul or Add"
 
     static let producers: Set<String> = ["Conv", "Gemm", "MatMul", "Add"]
-    static let activations: Set<String> = ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSwish", "Tanh"]
+    static let activations = Set(ActivationKind.allCases.map(\.rawValue))
 
     public init() {}
 

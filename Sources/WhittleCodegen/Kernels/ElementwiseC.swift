@@ -283,27 +283,35 @@ enum ActivationC {
     static func store(_ target: String, _ value: String, _ activation: FusedActivation?, _ e: NodeEmission) -> [String] {
         guard let activation else { return ["\(target) = \(value);"] }
         let f = { (x: Float) in e.literal(Double(x)) }
-        switch activation.kind {
+        let copy = value == target ? [] : ["\(target) = \(value);"]
         // Unconditional stores (a select, not a branch around the store): compilers vectorize those loops.
-        case "Relu": return (value == target ? [] : ["\(target) = \(value);"]) + ["\(target) = \(target) < \(f(0)) ? \(f(0)) : \(target);"]
-        case "Clip":
-            var lines = value == target ? [] : ["\(target) = \(value);"]
+        switch activation.kind {
+        case .relu: return copy + ["\(target) = \(target) < \(f(0)) ? \(f(0)) : \(target);"]
+        case .clip:
+            var lines = copy
             if activation.low.isFinite { lines.append("\(target) = \(target) < \(f(activation.low)) ? \(f(activation.low)) : \(target);") }
             if activation.high.isFinite { lines.append("\(target) = \(target) > \(f(activation.high)) ? \(f(activation.high)) : \(target);") }
             return lines
-        default: return (value == target ? [] : ["\(target) = \(value);"]) + ["\(target) = \(apply(target, activation, e));"]
+        case .leakyRelu, .sigmoid, .tanh, .hardSwish:
+            return copy + ["\(target) = \(expression(target, activation, e));"]
         }
     }
 
-    /// The activation as an expression of the stored value `v` (a plain variable or array element).
-    static func apply(_ v: String, _ activation: FusedActivation, _ e: NodeEmission) -> String {
+    /// The activations that are one expression of the stored value `v` (a plain variable or array
+    /// element); Relu and Clip are stored as selects by ``store``.
+    static func expression(_ v: String, _ activation: FusedActivation, _ e: NodeEmission) -> String {
         let f = { (x: Double) in e.literal(x) }
         switch activation.kind {
-        case "LeakyRelu": return "\(v) < \(f(0)) ? \(f(Double(activation.alpha))) * \(v) : \(v)"
-        case "Sigmoid": return "\(f(1)) / (\(f(1)) + \(e.math("exp"))(-\(v)))"
-        case "Tanh": return "\(e.math("tanh"))(\(v))"
-        case "HardSwish": return "\(v) * \(e.math("fmax"))(\(f(0)), \(e.math("fmin"))(\(f(1)), \(v) / \(f(6)) + \(f(0.5))))"
-        default: return v
+        case .relu: return "\(v) < \(f(0)) ? \(f(0)) : \(v)"
+        case .clip:
+            var text = v
+            if activation.high.isFinite { text = "(\(text) > \(f(Double(activation.high))) ? \(f(Double(activation.high))) : \(text))" }
+            if activation.low.isFinite { text = "(\(v) < \(f(Double(activation.low))) ? \(f(Double(activation.low))) : \(text))" }
+            return text
+        case .leakyRelu: return "\(v) < \(f(0)) ? \(f(Double(activation.alpha))) * \(v) : \(v)"
+        case .sigmoid: return "\(f(1)) / (\(f(1)) + \(e.math("exp"))(-\(v)))"
+        case .tanh: return "\(e.math("tanh"))(\(v))"
+        case .hardSwish: return "\(v) * \(e.math("fmax"))(\(f(0)), \(e.math("fmin"))(\(f(1)), \(v) / \(f(6)) + \(f(0.5))))"
         }
     }
 }
