@@ -30,16 +30,17 @@ public struct CSourceBundle: Sendable {
         public var name: String
         public var macs: Int
         public var outputs: [(value: String, bytes: Int, storage: String)]
-        /// How the weights are stored when they have zeros (dense or sparse, and why).
-        public var weightForm: String?
-        /// Weight bytes dense and as stored, when they have zeros.
-        public var weightBytes: (dense: Int, stored: Int)?
-        /// The kernel-library functions the layer calls directly (empty: generated loops only).
-        public var kernels: [String] = []
-        /// A view of its input (Reshape and the like in place): no code.
-        public var isView = false
         /// How the lowering stage decided to compute the node.
         public var choice = KernelChoice(kind: .generatedLoops)
+
+        /// How the weights are stored when they have zeros (dense or sparse, and why).
+        public var weightForm: String? { choice.weightForm?.description }
+        /// Weight bytes dense and as stored, when they have zeros.
+        public var weightBytes: (dense: Int, stored: Int)? { choice.weightForm.map { ($0.denseBytes, $0.storedBytes) } }
+        /// The kernel-library functions the layer calls directly (empty: generated loops only).
+        public var kernels: [String] { choice.kernels }
+        /// A view of its input (Reshape and the like in place): no code.
+        public var isView: Bool { choice.kind == .view }
     }
 
     /// The generated source files with their contents: header, code and weights.
@@ -128,7 +129,6 @@ public enum CEmitter {
                 for input in node.inputs { if case .weight(let w)? = plan.storage[input] { usedWeights.insert(w) } }
                 continue
             case .view:
-                layer.isView = true
                 layers.append(layer)
                 run.line("/* \(node.opType) \"\(safe(node.name))\": a view of its input, no code */")
                 continue
@@ -143,13 +143,7 @@ public enum CEmitter {
                 let inPlace = outputs.contains { (_, v) in node.inputs.contains { plan.storage[$0] == plan.storage[v] && plan.offset(of: v) != nil } }
                 let scratchBuffer = plan.scratch[index]
                 extraArrays += lowered.arrays
-                layer.weightForm = lowered.choice.weightForm?.description
-                layer.kernels = lowered.choice.kernels
-                layer.weightBytes = lowered.choice.weightForm.map { ($0.denseBytes, $0.storedBytes) }
-                var body = CWriter()
-                body.lines(lowered.body)
-                let text = body.text
-                let used = CSyntax.identifiers(in: text)
+                let used = CSyntax.identifiers(in: lowered.body.joined(separator: "\n"))
                 var parameters: [String] = [], arguments: [String] = []
                 // restrict tells the C compiler that inputs and outputs do not overlap (they never do,
                 // except for in-place element-wise nodes), which lets it vectorize.
@@ -172,7 +166,7 @@ public enum CEmitter {
                 functions.lines(comment(node, index: index, graph: graph))
                 functions.block("static void \(function)(\(parameters.isEmpty ? "void" : parameters.joined(separator: ", ")))") { w in
                     for (k, _) in outputs where !used.contains("y\(k)") { w.line("(void)y\(k);") }
-                    w.lines(body.lines)
+                    w.lines(lowered.body)
                 }
                 functions.line()
                 run.line("\(function)(\(arguments.joined(separator: ", ")));")

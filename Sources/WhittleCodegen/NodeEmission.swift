@@ -95,8 +95,6 @@ final class EmissionExtras: @unchecked Sendable {
     var arrays: [Array] = []
     /// How the layer's weights are stored, and why (dense or sparse, with the cost model's numbers).
     var weightForm: WeightForm?
-    /// The weight bytes dense and as stored, when the layer's weights have zeros.
-    var weightBytes: (dense: Int, stored: Int)? { weightForm.map { ($0.denseBytes, $0.storedBytes) } }
     /// Set by a kernel whose C copies each channel of its input into scratch before writing that
     /// channel's output (the library depthwise kernels), so the planner may put the output over the input.
     var overwritesInput = false

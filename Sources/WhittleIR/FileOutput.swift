@@ -25,6 +25,12 @@ public enum FileOutput {
         var written: [(temporary: String, path: String)] = []
         defer { for (temporary, _) in written { unlink(temporary) } }
         for (path, data) in files {
+            // A device or a pipe (`-o /dev/stdout`) is written as it is: renaming over it would replace it.
+            var status = stat()
+            if stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG {
+                try writeFile(data, to: path, reportedAs: path, create: false)
+                continue
+            }
             let temporary = temporaryName(for: path)
             written.append((temporary, path))
             try writeFile(data, to: temporary, reportedAs: path)
@@ -56,10 +62,11 @@ public enum FileOutput {
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).partial").path
     }
 
-    /// Writes `data` to a new file at `temporary` with POSIX calls, so a failure carries errno.
-    static func writeFile(_ data: Data, to temporary: String, reportedAs path: String) throws {
+    /// Writes `data` to `target` (a new file, or with `create` false an existing device or pipe) with
+    /// POSIX calls, so a failure carries errno.
+    static func writeFile(_ data: Data, to target: String, reportedAs path: String, create: Bool = true) throws {
         func failure() -> WhittleError { WhittleError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let descriptor = create ? open(target, O_WRONLY | O_CREAT | O_TRUNC, 0o644) : open(target, O_WRONLY)
         guard descriptor >= 0 else { throw failure() }
         var error: WhittleError?
         data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in

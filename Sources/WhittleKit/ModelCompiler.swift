@@ -13,32 +13,10 @@ public struct CompileOptions: Sendable {
     public var dumpAfter: Set<String> = []
     /// The back end's choices for the device (set from the target by `adopt`, and `--sparse`).
     public var codegen = CodegenOptions()
-    /// Requantize integer layers without floating point (targets without an FPU).
-    public var integerOnly: Bool {
-        get { codegen.integerOnly }
-        set { codegen.integerOnly = newValue }
-    }
-    /// When weights with zeros are stored sparse (`--sparse`).
-    public var sparse: SparsePolicy {
-        get { codegen.sparse }
-        set { codegen.sparse = newValue }
-    }
     /// Emit the weights file (off when only checking that the model compiles).
     public var withWeights = true
     /// C initializers or a binary blob (`--weights`); `auto` chooses by size.
     public var weightFormat = WeightFormat.auto
-    /// How the convolution and matrix kernels keep their weights (set from the target by `adopt`:
-    /// int16 pairs for SMLAD with the DSP extension, int16 tiles for AArch64 NEON; faster, at twice
-    /// those weights' flash).
-    public var weightLayout: WeightLayout {
-        get { codegen.weightLayout }
-        set { codegen.weightLayout = newValue }
-    }
-    /// Float convolutions on the tiled kernels (`whittle_conv_f32_tiles`; set by `adopt` where int8 tiles apply).
-    public var floatTiles: Bool {
-        get { codegen.floatTiles }
-        set { codegen.floatTiles = newValue }
-    }
     /// Keep those weights int8 whatever the target (`--int8-weights`: half the flash, slower).
     public var int8Weights = false
     /// Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.
@@ -48,7 +26,7 @@ public struct CompileOptions: Sendable {
         self.name = name
         self.disabledPasses = disabledPasses
         self.dumpAfter = dumpAfter
-        self.integerOnly = integerOnly
+        codegen.integerOnly = integerOnly
     }
 }
 
@@ -316,15 +294,15 @@ extension CompileOptions {
     /// portable loops (`simd`), unless `int8Weights`.
     public mutating func adopt(_ target: TargetDescription) {
         codegen.target = target.name
-        integerOnly = target.fpu == "none"
+        codegen.integerOnly = target.fpu == "none"
         let tiles = !target.features.contains("dsp") && (target.features.contains("neon") || target.features.contains("simd"))
-        floatTiles = tiles
+        codegen.floatTiles = tiles
         if int8Weights {
-            weightLayout = .pairs
+            codegen.weightLayout = .pairs
         } else if target.features.contains("dsp") {
-            weightLayout = .widePairs
+            codegen.weightLayout = .widePairs
         } else {
-            weightLayout = !tiles ? .pairs : target.features.contains("dotprod") ? .dotTiles : .tiles
+            codegen.weightLayout = !tiles ? .pairs : target.features.contains("dotprod") ? .dotTiles : .tiles
         }
     }
 }

@@ -107,7 +107,7 @@ public enum ModelVerifier {
             var exact = compare(output.name, got, expected, tolerance: tolerance,
                                 step: max(roundedFromFloatStep(compiled.types.graph, output.name) ?? 0, floor))
             exact.toleranceUsed = used
-            if !exact.passed { exact.advice = advice(got, expected, given: given) }
+            if !exact.passed { exact.advice = advice(got, expected) }
             result.append(exact)
             let step = outputStep(analyzed.graph, output.name)
             var fidelity = compare("\(output.name) (model as given)", got, original, tolerance: tolerance, step: max(step ?? 0, floor))
@@ -154,7 +154,7 @@ public enum ModelVerifier {
     }
 
     /// What to try after a failed comparison: the tolerance that would have passed, and where to look.
-    static func advice(_ got: NDArray, _ expected: NDArray, given: Double?) -> String {
+    static func advice(_ got: NDArray, _ expected: NDArray) -> String {
         let g = got.doubles, e = expected.doubles
         if expected.elementType.isFloatingPoint, e.contains(where: { $0.isFinite }) {
             let needed = e.indices.filter { e[$0].isFinite }.map { abs(g[$0] - e[$0]) / max(1, abs(e[$0])) }.max() ?? 0

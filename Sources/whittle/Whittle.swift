@@ -167,7 +167,7 @@ struct PassOptions: ParsableArguments {
     /// Compile options from the pass flags.
     func compileOptions(name: String? = nil, integerOnly: Bool = false) throws -> CompileOptions {
         var options = CompileOptions(name: name, disabledPasses: Set(disabled), dumpAfter: Set(dumpAfter), integerOnly: integerOnly)
-        options.sparse = try sparsePolicy()
+        options.codegen.sparse = try sparsePolicy()
         options.weightFormat = try weightFormat()
         options.unrollLoops = unrollLoops
         options.int8Weights = int8Weights

@@ -87,7 +87,7 @@ struct Int8KernelTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (analyzed, inputs) = try Self.quantized(in: directory)
         var options = ModelVerifier.Options()
-        options.compile.weightLayout = layout
+        options.compile.codegen.weightLayout = layout
         let compiled = try ModelCompiler.compile(analyzed, options: options.compile)
         let report = CompileReport(compiled)
         #expect(report.layers.filter { $0.kernels == ["whittle_conv_s8_tiles"] }.count == 2)

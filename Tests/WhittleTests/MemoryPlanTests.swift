@@ -56,8 +56,8 @@ struct MemoryPlanTests {
         let analyzed = try ModelLoader.load(path: TestPaths.model("\(model).onnx"))
         for tiles in [false, true] {
             var options = CompileOptions()
-            options.weightLayout = tiles ? .tiles : .pairs
-            options.floatTiles = tiles
+            options.codegen.weightLayout = tiles ? .tiles : .pairs
+            options.codegen.floatTiles = tiles
             let compiled = try ModelCompiler.compile(analyzed, options: options)
             let graph = compiled.types.graph, plan = compiled.bundle.plan
             let indices = graph.nodes.indices.filter {

@@ -110,7 +110,7 @@ struct PruningTests {
         let prunedAnalyzed = try ModelLoader.analyze(pruned, path: analyzed.path)
         let dense = try ModelCompiler.compile(analyzed).bundle
         var options = CompileOptions()
-        options.sparse = .always
+        options.codegen.sparse = .always
         if model.hasSuffix("int8_qdq") {
             let auto = try ModelCompiler.compile(prunedAnalyzed).bundle
             #expect(auto.layers.allSatisfy { $0.weightForm?.hasPrefix("sparse") != true }, "\(model): the dense int8 kernels are faster at 80 %")
@@ -125,7 +125,7 @@ struct PruningTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         for policy in [SparsePolicyChoice.auto, .always] {
             var options = ModelVerifier.Options()
-            options.compile.sparse = policy.value
+            options.compile.codegen.sparse = policy.value
             let results = try ModelVerifier.verify(prunedAnalyzed, inputs: refs, options: options, workDirectory: directory)
             for r in results { #expect(r.passed, "\(model) \(policy): \(r.name) max abs error \(r.maxAbsError)") }
             if model.hasSuffix("int8_qdq") { #expect(results[0].maxAbsError == 0, "integer kernels are exact") }
@@ -163,7 +163,7 @@ struct PruningTests {
             // At 80 % the dense library kernels can be the faster ones (int8 always, float on small
             // maps), so `auto` may keep layers dense; `always` runs the sparse kernels here.
             var compile = CompileOptions()
-            compile.sparse = .always
+            compile.codegen.sparse = .always
             let result = try TargetVerifier.verify(subject, target: catalog.target(target), catalog: catalog, inputs: refs, tolerance: 1e-4,
                                                    budgets: (nil, nil), workDirectory: directory, compile: compile)
             for c in result.comparisons { #expect(c.passed, "\(model) \(label) on \(target): \(c.name) \(c.maxAbsError)") }

@@ -50,6 +50,25 @@ struct UserFindingsTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: full) == ["c"])
     }
 
+    /// An output that is a pipe (or a device such as /dev/null) is written through, not replaced by a file.
+    @Test func pipesAreWrittenThrough() throws {
+        let directory = try Self.scratch("pipe")
+        let pipe = directory + "/model.pipe", copy = directory + "/copy.onnx"
+        #expect(mkfifo(pipe, 0o600) == 0)
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "timeout 60 cat '\(pipe)' > '\(copy)'"]  // a replaced pipe would never be opened for writing
+        try reader.run()
+        let prune = try CommandLineTests.run(["prune", TestPaths.model("digits_mlp.onnx"), "--sparsity", "0.5", "-o", pipe])
+        reader.waitUntilExit()
+        #expect(prune.status == 0, "\(prune.stderr)")
+        var status = stat()
+        #expect(stat(pipe, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO, "the pipe was replaced")
+        // What went through the pipe is the pruned model.
+        let model = try ModelLoader.load(path: copy)
+        #expect(model.graph.nodes.count == 5)
+    }
+
     @Test func nonFiniteCalibrationDataIsRefused() throws {
         let directory = try Self.scratch("nan")
         var samples = NDArray(try NPZArchive(path: TestPaths.model("kws_dscnn.refs.npz")).array("in_0"))

@@ -292,26 +292,11 @@ enum ActivationC {
             if activation.low.isFinite { lines.append("\(target) = \(target) < \(f(activation.low)) ? \(f(activation.low)) : \(target);") }
             if activation.high.isFinite { lines.append("\(target) = \(target) > \(f(activation.high)) ? \(f(activation.high)) : \(target);") }
             return lines
-        case .leakyRelu, .sigmoid, .tanh, .hardSwish:
-            return copy + ["\(target) = \(expression(target, activation, e));"]
-        }
-    }
-
-    /// The activations that are one expression of the stored value `v` (a plain variable or array
-    /// element); Relu and Clip are stored as selects by ``store``.
-    static func expression(_ v: String, _ activation: FusedActivation, _ e: NodeEmission) -> String {
-        let f = { (x: Double) in e.literal(x) }
-        switch activation.kind {
-        case .relu: return "\(v) < \(f(0)) ? \(f(0)) : \(v)"
-        case .clip:
-            var text = v
-            if activation.high.isFinite { text = "(\(text) > \(f(Double(activation.high))) ? \(f(Double(activation.high))) : \(text))" }
-            if activation.low.isFinite { text = "(\(v) < \(f(Double(activation.low))) ? \(f(Double(activation.low))) : \(text))" }
-            return text
-        case .leakyRelu: return "\(v) < \(f(0)) ? \(f(Double(activation.alpha))) * \(v) : \(v)"
-        case .sigmoid: return "\(f(1)) / (\(f(1)) + \(e.math("exp"))(-\(v)))"
-        case .tanh: return "\(e.math("tanh"))(\(v))"
-        case .hardSwish: return "\(v) * \(e.math("fmax"))(\(f(0)), \(e.math("fmin"))(\(f(1)), \(v) / \(f(6)) + \(f(0.5))))"
+        case .leakyRelu: return copy + ["\(target) = \(target) < \(f(0)) ? \(f(activation.alpha)) * \(target) : \(target);"]
+        case .sigmoid: return copy + ["\(target) = \(f(1)) / (\(f(1)) + \(e.math("exp"))(-\(target)));"]
+        case .tanh: return copy + ["\(target) = \(e.math("tanh"))(\(target));"]
+        case .hardSwish:
+            return copy + ["\(target) = \(target) * \(e.math("fmax"))(\(f(0)), \(e.math("fmin"))(\(f(1)), \(target) / \(f(6)) + \(f(0.5))));"]
         }
     }
 }

@@ -26,7 +26,6 @@ public struct LoweredGraph: Sendable {
     public var nodes: [LoweredNode]
     /// How many times each node's kernel ran to write its body (once, or never for nodes without a function).
     public var kernelRuns: [Int]
-    var names: NameTable
     var weightSymbols: [String: String]
     var inputParams: [String]
     var outputParams: [String]
@@ -65,7 +64,7 @@ public enum Lowering {
             lowered.function = function
             nodes.append(lowered)
         }
-        return LoweredGraph(model: model, types: types, options: options, prefix: prefix, nodes: nodes, kernelRuns: runs, names: names,
+        return LoweredGraph(model: model, types: types, options: options, prefix: prefix, nodes: nodes, kernelRuns: runs,
                             weightSymbols: weightSymbols, inputParams: inputParams, outputParams: outputParams)
     }
 

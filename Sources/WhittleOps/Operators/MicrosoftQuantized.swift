@@ -25,11 +25,8 @@ enum MicrosoftQuantizedOperators {
     static func binary(_ name: String) -> OperatorDefinition {
         OperatorDefinition(name, domain: domain, infer: { ctx in
             try ctx.expectInputs(7, 8)
-            let a = try ctx.type(0), b = try ctx.type(3)
-            guard a.elementType == b.elementType, a.elementType == .int8 || a.elementType == .uint8 else {
-                throw WhittleError(.shapeMismatch, "A and B must both be int8 or both uint8, found \(a.elementType.name) and \(b.elementType.name)")
-            }
-            return [TensorType(a.elementType, try ElementwiseOperators.broadcastShape(ctx.shape(0), ctx.shape(3)))]
+            // The types are checked by `requiringEightBitIntegers` (A, B and the zero points share one).
+            return [TensorType(try ctx.type(0).elementType, try ElementwiseOperators.broadcastShape(ctx.shape(0), ctx.shape(3)))]
         })
     }
 
