@@ -52,8 +52,6 @@ let package = Package(
             name: "whittle",
             dependencies: [
                 "WhittleKit",
-                "WhittlePasses",
-                "WhittleCodegen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

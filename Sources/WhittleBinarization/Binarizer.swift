@@ -68,7 +68,7 @@ public enum Binarizer {
             let names = candidates.map { "\"\($0.name)\"" }.joined(separator: ", ")
             throw WhittleError(.usage, candidates.isEmpty
                 ? "the model has no layer that can be binarized (a Conv with group 1 or a Gemm with constant weights)"
-                : "no layer to binarize: the first and the last binarizable layers stay float unless named; the model has only \(names) (name them with --layers)")
+                : "no layer to binarize: the first and the last binarizable layers stay float unless named; the model has only \(names); name the layers to binarize", setting: .binarizedLayers)
         }
         var graph = model.graph
         let binaryInputs = options.activations == .binary
@@ -106,7 +106,7 @@ public enum Binarizer {
             }
             var warning: String?
             if options.activations == .binary, let source = nonNegativeSource(model.graph, value: model.graph.nodes[index].inputs[0]) {
-                warning = "its input comes out of \(source) and is never negative, so every sign is +1; binary inputs need a model trained for them (--activations float keeps them)"
+                warning = "its input comes out of \(source) and is never negative, so every sign is +1; binary inputs need a model trained for them (float activations keep them)"
             }
             report.append(BinarizedLayer(node: node.name, op: node.opType, weights: w.count, inputScale: scale, warning: warning))
         }

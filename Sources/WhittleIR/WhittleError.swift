@@ -44,12 +44,16 @@ public struct WhittleError: Error, Sendable, CustomStringConvertible, Equatable 
     public var reason: String
     public var file: String?
     public var node: NodeContext?
+    /// The setting the error is about, or that would fix it. The reason names it in plain words;
+    /// a front end adds its own name for it (the command line adds the flag).
+    public var setting: WhittleSetting?
 
-    public init(_ kind: Kind, _ reason: String, file: String? = nil, node: NodeContext? = nil) {
+    public init(_ kind: Kind, _ reason: String, file: String? = nil, node: NodeContext? = nil, setting: WhittleSetting? = nil) {
         self.kind = kind
         self.reason = reason
         self.file = file
         self.node = node
+        self.setting = setting
     }
 
     /// The same error with `node` attached, unless a node is already attached.

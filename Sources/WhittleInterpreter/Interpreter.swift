@@ -39,7 +39,7 @@ public struct Interpreter: Sendable {
         let bytes = (try? Shape.byteCount(shape, width: type.elementType.byteWidth ?? 8)) ?? Int.max
         guard bytes <= maxTensorBytes else {
             throw WhittleError(.unsupported, "output \"\(name)\" of shape \(Shape.describe(shape)) would take \(bytes == Int.max ? "more than 2^63" : String(bytes)) bytes, "
-                               + "more than the \(maxTensorBytes) bytes allowed for one tensor (--max-tensor-bytes)")
+                               + "more than the \(maxTensorBytes) bytes allowed for one tensor", setting: .maxTensorBytes)
         }
     }
 

@@ -90,7 +90,7 @@ public enum DistillationExport {
     static func value(_ name: String, in graph: Graph) throws -> String {
         if graph.nodes.contains(where: { $0.outputs.contains(name) }) || graph.inputs.contains(where: { $0.name == name }) { return name }
         if let node = graph.nodes.first(where: { $0.name == name }), let first = node.outputs.first { return first }
-        throw WhittleError(.usage, "--match: \"\(name)\" is neither a value nor a node of the model")
+        throw WhittleError(.usage, "layer pair: \"\(name)\" is neither a value nor a node of the model", setting: .layerMatch)
     }
 
     /// `masked` names the layers whose zeros are pruning (nil: any layer with exact zeros in float
@@ -100,7 +100,7 @@ public enum DistillationExport {
                               options: Options, directory: String,
                               progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> DistillationManifest {
         guard options.temperature > 0, options.alpha >= 0, options.alpha <= 1 else {
-            throw WhittleError(.usage, "--temperature must be positive and --alpha in [0, 1]")
+            throw WhittleError(.usage, "the distillation temperature must be positive and the mixing weight alpha in [0, 1]", setting: .distillationLoss)
         }
         var masters: [String: Tensor] = [:]
         for node in teacher.graph.nodes where node.inputs.count > 1 { masters[node.name] = teacher.graph.initializers[node.inputs[1]] }

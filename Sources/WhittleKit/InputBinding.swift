@@ -12,14 +12,14 @@ public enum InputBinding {
         var result: [String: Tensor] = [:]
         for argument in arguments {
             guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else {
-                throw WhittleError(.usage, "--bind \"\(argument)\" must look like NAME=1,2,3 or NAME=FILE.npy")
+                throw WhittleError(.usage, "input binding \"\(argument)\" must look like NAME=1,2,3 or NAME=FILE.npy", setting: .binding)
             }
             let name = String(argument[..<equals]), text = String(argument[argument.index(after: equals)...])
             guard let input = graph.inputs.first(where: { $0.name == name }) else {
-                throw WhittleError(.usage, "--bind names \"\(name)\", which is not a graph input (inputs: "
-                    + graph.inputs.map(\.name).joined(separator: ", ") + ")")
+                throw WhittleError(.usage, "cannot bind \"\(name)\": it is not a graph input (inputs: "
+                    + graph.inputs.map(\.name).joined(separator: ", ") + ")", setting: .binding)
             }
-            guard result[name] == nil else { throw WhittleError(.usage, "--bind gives \"\(name)\" twice") }
+            guard result[name] == nil else { throw WhittleError(.usage, "input \"\(name)\" is bound twice", setting: .binding) }
             let type = input.type?.elementType ?? .float
             var array: NDArray
             if text.hasSuffix(".npy") {
@@ -35,18 +35,18 @@ public enum InputBinding {
                 let parts = text.isEmpty ? [] : text.split(separator: ",", omittingEmptySubsequences: false)
                 let values = parts.map { Double($0.trimmingCharacters(in: .whitespaces)) }
                 guard values.allSatisfy({ $0 != nil }) else {
-                    throw WhittleError(.usage, "--bind \(name)=\(text): the values must be numbers separated by commas")
+                    throw WhittleError(.usage, "binding \(name)=\(text): the values must be numbers separated by commas", setting: .binding)
                 }
                 let numbers = values.compactMap { $0 }
                 if !type.isFloatingPoint, numbers.contains(where: { $0 != $0.rounded() }) {
-                    throw WhittleError(.usage, "--bind \(name)=\(text): input \"\(name)\" is \(type.name); the values must be integers")
+                    throw WhittleError(.usage, "binding \(name)=\(text): input \"\(name)\" is \(type.name); the values must be integers", setting: .binding)
                 }
                 let declared = input.type?.shape
                 let shape = declared.map { $0.reduce(1, *) == numbers.count ? $0 : [numbers.count] } ?? [numbers.count]
                 array = NDArray(type, shape: shape, values: numbers)
             }
             if let shape = input.type?.shape, shape != array.shape {
-                throw WhittleError(.usage, "--bind \(name): shape \(Shape.describe(array.shape)) does not match input \"\(name)\" of shape \(Shape.describe(shape))")
+                throw WhittleError(.usage, "binding \(name): shape \(Shape.describe(array.shape)) does not match input \"\(name)\" of shape \(Shape.describe(shape))", setting: .binding)
             }
             result[name] = try array.tensor()
         }

@@ -59,6 +59,9 @@ public struct CompiledModel: Sendable {
 
 /// `whittle compile`: optimize, plan memory, emit C.
 public enum ModelCompiler {
+    /// The optimization passes in the order they run: name and one-line summary.
+    public static var passes: [(name: String, summary: String)] { PassPipeline.standard.passes.map { ($0.name, $0.summary) } }
+
     /// `progress(phase, done, total)` follows the passes and the layers as they are emitted (big models take a while).
     public static func compile(_ analyzed: AnalyzedModel, options: CompileOptions = .init(),
                                progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> CompiledModel {
@@ -69,8 +72,9 @@ public enum ModelCompiler {
                 ? InputBinding.inputs(feeding: first.node.index, in: analyzed.graph) : []
             let hint = feeding.isEmpty ? "" : "; it depends on the graph input" + (feeding.count > 1 ? "s " : " ")
                 + feeding.map { "\"\($0)\"" }.joined(separator: ", ") + ": freeze " + (feeding.count > 1 ? "them" : "it")
-                + " with " + feeding.map { "--bind \($0)=..." }.joined(separator: " ")
-            throw WhittleError(.unsupported, "cannot compile: \(first.reason)\(hint)", file: analyzed.path, node: first.node)
+                + " as " + feeding.map { "\($0)=..." }.joined(separator: " ")
+            throw WhittleError(.unsupported, "cannot compile: \(first.reason)\(hint)", file: analyzed.path, node: first.node,
+                               setting: feeding.isEmpty ? nil : .binding)
         }
         // Loop and Scan stay loops in C where their body keeps its shapes from one iteration to the next
         // (else, or with --unroll-loops, they are compiled unrolled, as the interpreter runs them).
@@ -121,7 +125,7 @@ public enum ModelCompiler {
                 progress("optimizing", passesRun, passCount)
             }
             for pass in options.dumpAfter.sorted() where !PassPipeline.standard.passes.contains(where: { $0.name == pass }) {
-                throw WhittleError(.usage, "--dump-ir-after names unknown pass \"\(pass)\"")
+                throw WhittleError(.usage, "no pass is named \"\(pass)\" (the graph cannot be printed after it)", setting: .dumpedPass)
             }
             // Not a pass one can disable: without it 16-bit float models do not compile.
             if try HalfPrecisionLowering.lower(&optimized, types: types) {

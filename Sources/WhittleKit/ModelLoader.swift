@@ -79,16 +79,42 @@ public enum ModelLoader {
         }
     }
 
-    /// Parses `NAME=1,3,96,96` as given to `--input-shape`.
+    /// Reads `path` with input shapes written `NAME=D0,D1,...` and bindings written `NAME=V0,V1,...`
+    /// or `NAME=FILE.npy` (see ``InputBinding``), as a command line or a config file gives them.
+    public static func load(path: String, shapes: [String], bindings: [String]) throws -> AnalyzedModel {
+        let pinned = try parseInputShapes(shapes)
+        let analyzed = try load(path: path, inputShapes: pinned)
+        guard !bindings.isEmpty else { return analyzed }
+        let constants: [String: Tensor]
+        do {
+            constants = try InputBinding.constants(bindings, for: analyzed.graph)
+        } catch let error as WhittleError {
+            throw error.inFile(path)
+        }
+        return try load(path: path, inputShapes: pinned, constantInputs: constants)
+    }
+
+    /// Input shapes written `NAME=D0,D1,...`, by input name; a name given twice is refused.
+    public static func parseInputShapes(_ texts: [String]) throws -> [String: [Int]] {
+        var pinned: [String: [Int]] = [:]
+        for text in texts {
+            let (name, dims) = try parseInputShape(text)
+            guard pinned[name] == nil else { throw WhittleError(.usage, "a shape is given twice for \"\(name)\"", setting: .inputShape) }
+            pinned[name] = dims
+        }
+        return pinned
+    }
+
+    /// Parses one input shape written `NAME=1,3,96,96`.
     public static func parseInputShape(_ text: String) throws -> (String, [Int]) {
         guard let equals = text.lastIndex(of: "=") else {
-            throw WhittleError(.usage, "--input-shape \"\(text)\" must look like NAME=1,3,96,96")
+            throw WhittleError(.usage, "input shape \"\(text)\" must look like NAME=1,3,96,96", setting: .inputShape)
         }
         let name = String(text[..<equals])
         let dimsText = text[text.index(after: equals)...]
         let dims = dimsText.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters()) }
         guard !name.isEmpty, !dimsText.isEmpty, dims.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-            throw WhittleError(.usage, "--input-shape \"\(text)\" must look like NAME=1,3,96,96 (non-negative integers)")
+            throw WhittleError(.usage, "input shape \"\(text)\" must look like NAME=1,3,96,96 (non-negative integers)", setting: .inputShape)
         }
         return (name, dims.compactMap { $0 })
     }

@@ -26,7 +26,7 @@ public enum ModelQuantizer {
         for argument in arguments {
             let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw WhittleError(.usage, "--map takes INPUT=KEY, got \"\(argument)\"")
+                throw WhittleError(.usage, "an input's array must be named as INPUT=KEY, not \"\(argument)\"", setting: .sampleMap)
             }
             map[parts[0]] = parts[1]
         }
@@ -38,7 +38,7 @@ public enum ModelQuantizer {
         switch text.lowercased() {
         case "int8": return .int8
         case "uint8": return .uint8
-        default: throw WhittleError(.usage, "--activations takes int8 or uint8, not \"\(text)\"")
+        default: throw WhittleError(.usage, "quantized activations are int8 or uint8, not \"\(text)\"", setting: .activationType)
         }
     }
 }

@@ -44,7 +44,7 @@ public enum PruningSearch {
         }
         switch goal {
         case .accuracy(let target):
-            guard let labels else { throw WhittleError(.usage, "--target-accuracy needs --labels") }
+            guard let labels else { throw WhittleError(.usage, "a target accuracy needs class labels", setting: .labels) }
             let count = min(samples.count, 100)
             let inputs = try (0..<count).map { try samples.sample($0) }
             func accuracy(_ model: AnalyzedModel) throws -> Double {
@@ -56,7 +56,7 @@ public enum PruningSearch {
             }
             var reached = try accuracy(analyzed)
             guard reached >= target else {
-                throw WhittleError(.usage, String(format: "the model itself reaches %.2f %% top-1 on these samples, below --target-accuracy", reached * 100))
+                throw WhittleError(.usage, String(format: "the model itself reaches %.2f %% top-1 on these samples, below the target accuracy", reached * 100), setting: .targetAccuracy)
             }
             var tried = 0
             while let best = rows.indices.compactMap({ r in score(r).map { (r, $0) } }).max(by: { $0.1 < $1.1 }) {
@@ -77,7 +77,7 @@ public enum PruningSearch {
                 progress("searching", tried, rows.count * (steps.count - 1))
             }
             guard bytes <= target else {
-                throw WhittleError(.usage, "--target-size \(target) B cannot be reached: with every prunable layer at \(Int((steps.last ?? 0) * 100)) % the weights take \(bytes) B")
+                throw WhittleError(.usage, "a target size of \(target) B cannot be reached: with every prunable layer at \(Int((steps.last ?? 0) * 100)) % the weights take \(bytes) B", setting: .targetSize)
             }
             return Choice(sparsity: choice(), reached: Double(bytes))
         }

@@ -23,7 +23,7 @@ public struct SampleSet: Sendable {
         var count: Int?
         for (i, input) in graph.inputs.enumerated() {
             guard let type = input.type, let shape = type.shape else {
-                throw WhittleError(.usage, "input \"\(input.name)\" has no static shape (give it with --input-shape)")
+                throw WhittleError(.usage, "input \"\(input.name)\" has no static shape; give it one", setting: .inputShape)
             }
             let key = try Self.key(for: input.name, index: i, shape: shape, explicit: explicit[input.name], archive: archive, path: path)
             var array = NDArray(try archive.array(key))
@@ -73,7 +73,7 @@ public struct SampleSet: Sendable {
         }
         guard candidates.count == 1 else {
             throw WhittleError(.usage, "\(path): cannot tell which array feeds input \"\(name)\" (\(candidates.isEmpty ? "none has" : "several have") "
-                + "per-sample shape \(shape); arrays: \(archive.names.joined(separator: ", "))); name it with --map \(name)=KEY")
+                + "per-sample shape \(shape); arrays: \(archive.names.joined(separator: ", "))); name it as \(name)=KEY", setting: .sampleMap)
         }
         return candidates[0]
     }
@@ -99,7 +99,7 @@ public struct SampleSet: Sendable {
             guard let data = FileManager.default.contents(atPath: source) else { throw WhittleError(.io, "cannot read \(source)") }
             tensor = try NPYFormat.decode([UInt8](data), what: source)
         } else {
-            throw WhittleError(.usage, "--labels \"\(source)\" is neither an array of \(path) (\(archive.names.joined(separator: ", "))) nor a .npy file")
+            throw WhittleError(.usage, "labels \"\(source)\" are neither an array of \(path) (\(archive.names.joined(separator: ", "))) nor a .npy file", setting: .labels)
         }
         let array = NDArray(tensor)
         guard array.shape.first == count else {

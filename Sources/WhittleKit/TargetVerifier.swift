@@ -32,7 +32,7 @@ public enum TargetVerifier {
         // The build steps run in other folders (the board support's); a relative folder means the caller's.
         let workDirectory = ModelRunner.absolute(workDirectory)
         guard target.kind != "host", let emulator = target.qemu else {
-            throw WhittleError(.usage, "target \(target.name) has no emulator; use whittle verify without --target for the host")
+            throw WhittleError(.usage, "target \(target.name) has no emulator to run the program on; verify it on the host instead")
         }
         var options = compile
         options.name = "model"

@@ -168,7 +168,7 @@ public enum TargetBudget {
         }
         guard problems.isEmpty else {
             throw WhittleError(.unsupported, "does not fit \(target.name): " + problems.joined(separator: "; ")
-                + "; use --ram-budget/--flash-budget to change the budget")
+                + "; a budget of your own replaces the target's", setting: .budget)
         }
     }
 

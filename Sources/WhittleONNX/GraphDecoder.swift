@@ -159,12 +159,12 @@ final class GraphDecoder {
             if let declared {
                 guard declared.count == pinned.count else {
                     throw WhittleError(.usage,
-                        "--input-shape \(name) has rank \(pinned.count) but the model declares rank \(declared.count)")
+                        "the shape given for \(name) has rank \(pinned.count) but the model declares rank \(declared.count)", setting: .inputShape)
                 }
                 for (axis, (dim, value)) in zip(declared, pinned).enumerated() {
                     if case .fixed(let fixed) = dim, fixed != value {
                         throw WhittleError(.usage,
-                            "--input-shape \(name): dimension \(axis) is fixed to \(fixed) by the model, not \(value)")
+                            "the shape given for \(name): dimension \(axis) is fixed to \(fixed) by the model, not \(value)", setting: .inputShape)
                     }
                 }
             }
@@ -172,7 +172,7 @@ final class GraphDecoder {
             return ValueInfo(name: name, type: TensorType(element, pinned))
         }
         guard let declared else {
-            throw WhittleError(.usage, "graph input \"\(name)\" has no declared shape; give one with --input-shape \(name)=D0,D1,...")
+            throw WhittleError(.usage, "graph input \"\(name)\" has no declared shape; give one as \(name)=D0,D1,...", setting: .inputShape)
         }
         var shape: [Int] = []
         for (axis, dim) in declared.enumerated() {
@@ -181,7 +181,7 @@ final class GraphDecoder {
             case .symbolic(let symbol):
                 shape.append(1)
                 let label = symbol.map { "\"\($0)\"" } ?? "(unnamed)"
-                notes.append("input \"\(name)\" dimension \(axis) \(label) set to 1; pin it with --input-shape \(name)=...")
+                notes.append("input \"\(name)\" dimension \(axis) \(label) set to 1; give the input a shape to choose another size")
             }
         }
         _ = try Shape.elementCount(shape)

@@ -61,8 +61,8 @@ public enum ONNXReader {
         var graph = try decoder.decodeGraph(graphProto, isMain: true)
         let known = Set(graph.inputs.map(\.name))
         for name in options.inputShapes.keys.sorted() where !known.contains(name) {
-            throw WhittleError(.usage, "--input-shape names \"\(name)\", which is not a graph input (inputs: "
-                + graph.inputs.map(\.name).joined(separator: ", ") + ")")
+            throw WhittleError(.usage, "a shape is given for \"\(name)\", which is not a graph input (inputs: "
+                + graph.inputs.map(\.name).joined(separator: ", ") + ")", setting: .inputShape)
         }
         var notes = decoder.notes
         let functions = try decodeFunctions(proto, decoder: decoder)

@@ -124,7 +124,7 @@ public enum ShapeInference {
             let bytes = (try? Shape.byteCount(shape, width: type.elementType.byteWidth ?? 8)) ?? Int.max
             guard bytes <= maxTensorBytes else {
                 throw WhittleError(.unsupported, "a value of shape \(Shape.describe(shape)) would take more than the "
-                                   + "\(maxTensorBytes) bytes allowed for one tensor (--max-tensor-bytes)")
+                                   + "\(maxTensorBytes) bytes allowed for one tensor", setting: .maxTensorBytes)
             }
         }
         let inputs = context.inputValues.map { $0.map(NDArray.init) }

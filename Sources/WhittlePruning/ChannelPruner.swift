@@ -52,7 +52,7 @@ public enum ChannelPruner {
 
     public static func prune(_ model: Model, options: PruningOptions, criterion: Criterion = .l2) throws -> (model: Model, groups: [Group]) {
         guard options.sparsity >= 0, options.sparsity < 1 else {
-            throw WhittleError(.usage, "--sparsity must be at least 0 and below 1, not \(options.sparsity)")
+            throw WhittleError(.usage, "the sparsity must be at least 0 and below 1, not \(options.sparsity)", setting: .sparsity)
         }
         let types = try ShapeInference.run(model)
         if let problem = types.unsupported.first { throw WhittleError(.unsupported, "cannot prune channels: \(problem.reason)") }
@@ -64,7 +64,7 @@ public enum ChannelPruner {
         }
         let keep = options.keep ?? Set([analysis.spaces.first?.node, analysis.spaces.last?.node].compactMap { $0 })
         for (s, space) in analysis.spaces.enumerated() where keep.contains(space.node) && options.layers[space.node] == nil {
-            analysis.pin(s, "kept (--keep)")
+            analysis.pin(s, "kept as asked")
         }
 
         // Rank each group's channels by the summed norm of its layers' weights; remove the weakest.

@@ -58,7 +58,7 @@ public enum MagnitudePruner {
 
     public static func prune(_ model: Model, options: PruningOptions) throws -> (model: Model, layers: [PrunedLayer]) {
         guard options.sparsity >= 0, options.sparsity < 1 else {
-            throw WhittleError(.usage, "--sparsity must be at least 0 and below 1, not \(options.sparsity)")
+            throw WhittleError(.usage, "the sparsity must be at least 0 and below 1, not \(options.sparsity)", setting: .sparsity)
         }
         for (name, s) in options.layers where !(s >= 0 && s < 1) {
             throw WhittleError(.usage, "the sparsity of layer \"\(name)\" must be at least 0 and below 1, not \(s)")

@@ -19,12 +19,12 @@ public enum CalibrationMethod: Sendable, Equatable, CustomStringConvertible {
         if lower.hasPrefix("percentile") {
             let rest = lower.dropFirst("percentile".count)
             guard rest.first == ":", let p = Double(rest.dropFirst()), p > 50, p <= 100 else {
-                throw WhittleError(.usage, "--calibrate percentile needs a percentile in (50, 100], as in percentile:99.99 (got \"\(text)\")")
+                throw WhittleError(.usage, "the percentile calibration method needs a percentile in (50, 100], as in percentile:99.99 (got \"\(text)\")", setting: .calibrationMethod)
             }
             self = .percentile(p)
             return
         }
-        throw WhittleError(.usage, "unknown --calibrate method \"\(text)\" (use minmax, percentile:P or entropy)")
+        throw WhittleError(.usage, "unknown calibration method \"\(text)\" (use minmax, percentile:P or entropy)", setting: .calibrationMethod)
     }
 
     public var description: String {

@@ -1,32 +1,23 @@
 import ArgumentParser
 import Foundation
-import WhittleBinarization
-import WhittleIR
 import WhittleKit
-import WhittleONNX
 
 /// The binarization choices shared by `binarize` (as --layers/--activations) and `compile` (as --binarize-...).
 struct BinarizationChoice {
     var layers: [String]
     var activations: String
 
-    func options() throws -> BinarizationOptions {
-        guard let kind = BinarizationOptions.Activations(rawValue: activations) else {
-            throw WhittleError(.usage, "activations must be binary or float, not \"\(activations)\"")
+    /// Refuses an unknown activation kind, naming the command's `flag`.
+    func validate(flag: String) throws {
+        guard BinarizationOptions.Activations(rawValue: activations) != nil else {
+            throw ValidationError("\(flag) must be binary or float, not \"\(activations)\"")
         }
-        let names = layers.flatMap { $0.split(separator: ",").map(String.init) }
-        return BinarizationOptions(layers: names.isEmpty ? nil : Set(names), activations: kind)
     }
 
-    /// Binarizes `analyzed`; β comes from up to 100 samples of `calibration` when given.
-    func apply(_ analyzed: AnalyzedModel, calibration: SampleSet?) throws -> (AnalyzedModel, [BinarizedLayer]) {
-        do {
-            let samples = try calibration.map { set in try (0..<min(set.count, 100)).map { try set.sample($0) } } ?? []
-            let (model, layers) = try Binarizer.binarize(analyzed.model, options: try options(), samples: samples)
-            return (try ModelLoader.analyze(model, path: analyzed.path), layers)
-        } catch let error as WhittleError {
-            throw error.inFile(analyzed.path)
-        }
+    /// The options (after `validate`).
+    var options: BinarizationOptions {
+        let names = layers.flatMap { $0.split(separator: ",").map(String.init) }
+        return BinarizationOptions(layers: names.isEmpty ? nil : Set(names), activations: BinarizationOptions.Activations(rawValue: activations) ?? .binary)
     }
 }
 
@@ -51,8 +42,12 @@ struct Binarize: ParsableCommand {
 
     @OptionGroup var comparison: ComparisonData
 
+    func validate() throws {
+        try BinarizationChoice(layers: layers, activations: activations).validate(flag: "--activations")
+    }
+
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(flags: [.binarizedLayers: "--layers", .binarizedActivations: "--activations"]) {
             let analyzed = try model.load()
             let (samples, labelValues) = try comparison.load(for: analyzed)
             let calibrationSet: SampleSet?
@@ -61,8 +56,8 @@ struct Binarize: ParsableCommand {
             } catch let error as WhittleError {
                 throw error.inFile(analyzed.path)
             }
-            let choice = BinarizationChoice(layers: layers, activations: activations)
-            let (binarized, layerTable) = try choice.apply(analyzed, calibration: calibrationSet)
+            let request = BinarizationRequest(options: BinarizationChoice(layers: layers, activations: activations).options)
+            let (binarized, layerTable) = try CompressionPipeline.binarize(analyzed, request, samples: calibrationSet)
             do {
                 try ModelWriter.write(binarized.model, to: output)
             } catch let error as WhittleError {

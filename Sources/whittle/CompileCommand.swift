@@ -1,10 +1,6 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
-import WhittlePasses
-import WhittleBinarization
-import WhittleCodegen
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,12 +12,7 @@ struct Compile: ParsableCommand {
     @Argument(help: "The ONNX model file.")
     var model: String?
 
-    @Option(name: .customLong("input-shape"), help: ArgumentHelp("Static shape for a graph input.", valueName: "NAME=D0,D1,..."))
-    var inputShapes: [String] = []
-
-    @Option(name: .customLong("bind"), help: ArgumentHelp("Freeze a graph input into a constant (a shape, axes, pads ...).",
-                                                         valueName: "NAME=V0,V1,...|NAME=FILE.npy"))
-    var bindings: [String] = []
+    @OptionGroup var inputs: InputOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the generated files.", valueName: "OUTDIR"))
     var output: String?
@@ -54,31 +45,36 @@ struct Compile: ParsableCommand {
     @Flag(help: "Print each layer's kernel, weight form, scratch, whether it works in place, and why.")
     var explain = false
 
+    func validate() throws {
+        try pruning.requireSparsity()
+        if recalibrate != nil && recipe == nil { throw ValidationError("--recalibrate is used with --recipe") }
+        if let quantize, quantize.lowercased() != "int8" { throw ValidationError("--quantize supports int8, not \"\(quantize)\"") }
+        if quantize != nil && calibration.calibration == nil { throw ValidationError("--quantize int8 needs --calibration DATA.npz") }
+        if quantize == nil && calibration.calibration != nil && !binarization.binarize {
+            throw ValidationError("--calibration is only used with --quantize int8 or --binarize")
+        }
+    }
+
+    /// The compression asked for; the pipeline applies it in its fixed order.
+    func compression() throws -> CompressionPipeline {
+        var pipeline = CompressionPipeline()
+        pipeline.recipe = recipe.map { RecipeRequest(path: $0, recalibration: recalibrate) }
+        pipeline.pruning = try pruning.request()
+        pipeline.binarization = binarization.request(calibration: calibration.calibration)
+        if quantize != nil { pipeline.quantization = try calibration.request() }
+        return pipeline
+    }
+
     func run() throws {
         if passes.listIfAsked() { return }
         try reportingErrors {
-            guard let model, let output else { throw WhittleError(.usage, "compile needs MODEL.onnx and -o OUTDIR") }
+            guard let model, let output else { throw ValidationError("compile needs MODEL.onnx and -o OUTDIR") }
             let target = try targetOptions.resolve()
-            var analyzed = try ModelOptions.load(model, inputShapes, bindings: bindings)
-            if let recipe {
-                analyzed = try Self.applyRecipe(recipe, to: analyzed, recalibrate: recalibrate)
-            } else if recalibrate != nil {
-                throw WhittleError(.usage, "--recalibrate is used with --recipe")
-            }
-            let compression = try Self.compress(analyzed, pruning: pruning, binarization: binarization, calibration: calibration.calibration)
-            analyzed = compression.analyzed
-            for line in compression.lines { print(line) }
-            if let quantize {
-                guard quantize.lowercased() == "int8" else { throw WhittleError(.usage, "--quantize supports int8, not \"\(quantize)\"") }
-                let (result, samples) = try calibration.quantize(analyzed)
-                analyzed = try ModelLoader.analyze(result.model, path: model)
-                print("quantized \(result.values.count) tensors to int8 (calibration: \(samples.count) samples of \(samples.path))")
-            } else if calibration.calibration != nil && !binarization.binarize {
-                throw WhittleError(.usage, "--calibration is only used with --quantize int8 or --binarize")
-            }
-            var options = try passes.compileOptions(name: name)
+            let compressed = try compression().run(try inputs.load(model), progress: ProgressBar.standardError())
+            for line in compressed.lines { print(line) }
+            var options = passes.compileOptions(name: name)
             options.adopt(target)
-            let compiled = try ModelCompiler.compile(analyzed, options: options, progress: ProgressBar.standardError())
+            let compiled = try ModelCompiler.compile(compressed.analyzed, options: options, progress: ProgressBar.standardError())
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
             do {
                 try TargetBudget.check(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash())
@@ -110,54 +106,6 @@ struct Compile: ParsableCommand {
             }
         }
     }
-
-    /// What pruning and binarization did: the model, lines to print, and the layers touched.
-    struct Compression {
-        var analyzed: AnalyzedModel
-        var lines: [String] = []
-        /// Layers whose weights were pruned one by one (by node name).
-        var pruned: Set<String> = []
-        var binarized: Set<String> = []
-    }
-
-    /// Prunes, then binarizes, as asked (quantization comes after, in run).
-    static func compress(_ analyzed: AnalyzedModel, pruning: PruningArguments, binarization: BinarizeArguments,
-                         calibration: String?) throws -> Compression {
-        var result = Compression(analyzed: analyzed)
-        // Pruning first: zeros stay zeros through symmetric weight quantization.
-        if let outcome = try pruning.apply(analyzed) {
-            result.analyzed = outcome.analyzed
-            result.lines.append(outcome.summary)
-            result.pruned = Set(outcome.layers.filter { $0.zerosAfter > $0.zerosBefore }.map(\.node))
-        }
-        if let (binarized, layers) = try binarization.apply(result.analyzed, calibration: calibration) {
-            result.analyzed = binarized
-            result.lines.append("binarized \(layers.count) layers (\(binarization.activations) inputs)")
-            result.binarized = Set(layers.map(\.node))
-        }
-        return result
-    }
-
-    /// `--recipe`: the retrained student with the recorded compression applied again.
-    static func applyRecipe(_ path: String, to analyzed: AnalyzedModel, recalibrate: String?) throws -> AnalyzedModel {
-        let (recipe, masks) = try DistillationExport.loadRecipe(path)
-        do {
-            let baked = try TrainingForm.bake(analyzed.model, recipe: recipe, masks: masks)
-            var result = try ModelLoader.analyze(baked, path: analyzed.path)
-            let quantized = baked.graph.nodes.contains { $0.opType == "DequantizeLinear" }
-            if let recalibrate {
-                guard !quantized else { throw WhittleError(.usage, "--recalibrate needs a float student; this one carries its quantization parameters") }
-                let (q, _) = try ModelQuantizer.quantize(result, calibration: recalibrate)
-                result = try ModelLoader.analyze(q.model, path: analyzed.path)
-            } else if !recipe.quantized.isEmpty && !quantized {
-                throw WhittleError(.usage, "the recipe quantizes to int8 but the model has no QuantizeLinear/DequantizeLinear; pass --recalibrate DATA.npz")
-            }
-            print("applied \(path): \(recipe.masks.count) masks, \(recipe.quantized.count) int8 weights, \(recipe.binarized.count) binarized layers")
-            return result
-        } catch let error as WhittleError {
-            throw error.inFile(analyzed.path)
-        }
-    }
 }
 
 /// `--binarize` and its options, shared by compile and distill-export.
@@ -171,13 +119,16 @@ struct BinarizeArguments: ParsableArguments {
     @Option(name: .customLong("binarize-activations"), help: ArgumentHelp("With --binarize: binary (default) or float inputs.", valueName: "binary|float"))
     var activations = "binary"
 
-    /// Binarizes when asked (β from the calibration samples when given).
-    func apply(_ analyzed: AnalyzedModel, calibration: String?) throws -> (AnalyzedModel, [BinarizedLayer])? {
-        guard binarize else {
-            if !layers.isEmpty || activations != "binary" { throw WhittleError(.usage, "--binarize-layers and --binarize-activations need --binarize") }
-            return nil
+    func validate() throws {
+        if !binarize && (!layers.isEmpty || activations != "binary") {
+            throw ValidationError("--binarize-layers and --binarize-activations need --binarize")
         }
-        let set = try calibration.map { try SampleSet(path: $0, graph: analyzed.graph) }
-        return try BinarizationChoice(layers: layers, activations: activations).apply(analyzed, calibration: set)
+        try BinarizationChoice(layers: layers, activations: activations).validate(flag: "--binarize-activations")
+    }
+
+    /// The request, or nil without --binarize; β from `calibration` when given.
+    func request(calibration: String?) -> BinarizationRequest? {
+        guard binarize else { return nil }
+        return BinarizationRequest(options: BinarizationChoice(layers: layers, activations: activations).options, calibration: calibration)
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
 
 struct DistillExport: ParsableCommand {
@@ -38,17 +37,33 @@ struct DistillExport: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The folder to write.", valueName: "DIR"))
     var output: String
 
+    func validate() throws {
+        if student != nil && (pruning.sparsity != nil || binarization.binarize || quantize != nil) {
+            throw ValidationError("give --student or compression options, not both")
+        }
+        if let quantize, quantize.lowercased() != "int8" { throw ValidationError("--quantize supports int8, not \"\(quantize)\"") }
+        if quantize != nil && binarization.binarize { throw ValidationError("binarized layers are not quantized: choose --binarize or --quantize") }
+        if quantize != nil && calibration.calibration == nil { throw ValidationError("--quantize int8 needs --calibration DATA.npz") }
+        try pruning.requireSparsity()
+        _ = try pairs()
+    }
+
+    /// `--match TEACHER:STUDENT` pairs.
+    func pairs() throws -> [(String, String)] {
+        try match.map { pair in
+            let parts = pair.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--match takes TEACHER:STUDENT, not \"\(pair)\"") }
+            return (parts[0], parts[1])
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             let teacher = try model.load()
             var options = DistillationExport.Options()
             options.temperature = temperature
             options.alpha = alpha
-            options.matches = try match.map { pair in
-                let parts = pair.split(separator: ":", maxSplits: 1).map(String.init)
-                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw WhittleError(.usage, "--match takes TEACHER:STUDENT, not \"\(pair)\"") }
-                return (parts[0], parts[1])
-            }
+            options.matches = try pairs()
             let samples: SampleSet
             do {
                 samples = try SampleSet(path: data, graph: teacher.graph, explicit: try ModelQuantizer.parseMap(calibration.map))
@@ -57,24 +72,18 @@ struct DistillExport: ParsableCommand {
             }
             var compressed: AnalyzedModel, binarized = Set<String>(), masked: Set<String>?
             if let student {
-                guard try pruning.options() == nil, !binarization.binarize, quantize == nil else {
-                    throw WhittleError(.usage, "give --student or compression options, not both")
-                }
-                compressed = try ModelOptions.load(student, [])
+                compressed = try ModelLoader.load(path: student)
                 binarized = DistillationExport.binarizedLayers(compressed.model)
             } else {
-                let made = try Compile.compress(teacher, pruning: pruning, binarization: binarization, calibration: calibration.calibration)
+                var pipeline = CompressionPipeline()
+                pipeline.pruning = try pruning.request()
+                pipeline.binarization = binarization.request(calibration: calibration.calibration)
+                if quantize != nil { pipeline.quantization = try calibration.request() }
+                let made = try pipeline.run(teacher, progress: ProgressBar.standardError())
                 compressed = made.analyzed
                 for line in made.lines { print(line) }
-                binarized = made.binarized
-                masked = made.pruned
-                if let quantize {
-                    guard quantize.lowercased() == "int8" else { throw WhittleError(.usage, "--quantize supports int8, not \"\(quantize)\"") }
-                    guard !binarization.binarize else { throw WhittleError(.usage, "binarized layers are not quantized: choose --binarize or --quantize") }
-                    let (result, _) = try calibration.quantize(compressed)
-                    compressed = try ModelLoader.analyze(result.model, path: teacher.path)
-                    print("quantized \(result.values.count) tensors to int8")
-                }
+                binarized = Set(made.binarized.map(\.node))
+                masked = made.pruning?.prunedLayers ?? []
             }
             let manifest: DistillationManifest
             do {

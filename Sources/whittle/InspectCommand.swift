@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
-import WhittlePasses
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
-import WhittleONNX
-import WhittlePruning
 
 /// The pruning choices shared by `prune` and `compile`.
 struct PruningArguments: ParsableArguments {
@@ -26,82 +23,74 @@ struct PruningArguments: ParsableArguments {
     @Option(help: ArgumentHelp("How channels are ranked for --structured: l1 or l2 norm of their weights (default l2).", valueName: "l1|l2"))
     var criterion: String?
 
-    /// The options, or nil when no pruning was asked for.
-    func options() throws -> PruningOptions? {
-        guard let sparsity else {
-            if !layers.isEmpty || !keep.isEmpty || scope != "layer" || structured != nil || criterion != nil {
-                throw WhittleError(.usage, "--layers, --keep, --scope, --structured and --criterion need --sparsity")
-            }
-            return nil
+    /// For compile and distill-export, where pruning is only asked for by --sparsity.
+    func requireSparsity() throws {
+        if sparsity == nil && (!layers.isEmpty || !keep.isEmpty || scope != "layer" || structured != nil || criterion != nil) {
+            throw ValidationError("--layers, --keep, --scope, --structured and --criterion need --sparsity")
         }
-        guard let scope = PruningOptions.Scope(rawValue: scope) else { throw WhittleError(.usage, "--scope must be layer or global, not \"\(self.scope)\"") }
+    }
+
+    func validate() throws {
+        guard PruningOptions.Scope(rawValue: scope) != nil else { throw ValidationError("--scope must be layer or global, not \"\(scope)\"") }
+        _ = try overrides()
+        if structured == nil, criterion != nil { throw ValidationError("--criterion is used with --structured channels") }
+        if let structured, structured != "channels" { throw ValidationError("--structured supports channels, not \"\(structured)\"") }
+        if structured != nil, scope != "layer" { throw ValidationError("--scope global is for unstructured pruning") }
+        if let criterion, ChannelCriterion(rawValue: criterion) == nil { throw ValidationError("--criterion must be l1 or l2, not \"\(criterion)\"") }
+    }
+
+    /// `--layers NAME=S,...` by layer name.
+    func overrides() throws -> [String: Double] {
         var overrides: [String: Double] = [:]
         for item in layers.flatMap({ $0.split(separator: ",") }) {
             let parts = item.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, let value = Double(parts[1]) else {
-                throw WhittleError(.usage, "--layers takes NAME=S (for example conv1=0.5), not \"\(item)\"")
+                throw ValidationError("--layers takes NAME=S (for example conv1=0.5), not \"\(item)\"")
             }
             overrides[String(parts[0])] = value
         }
-        return PruningOptions(sparsity: sparsity, scope: scope, layers: overrides, keep: try keptLayers())
+        return overrides
+    }
+
+    /// The request (after `validate`), or nil when no pruning was asked for.
+    /// `chosen` replaces the sparsities with ones chosen per layer (by --target-accuracy/--target-size).
+    func request(chosen: PruningOptions? = nil) throws -> PruningRequest? {
+        let channels = structured == nil ? nil : ChannelCriterion(rawValue: criterion ?? "l2")
+        if let chosen { return PruningRequest(options: chosen, channels: channels) }
+        guard let sparsity else { return nil }
+        let options = PruningOptions(sparsity: sparsity, scope: PruningOptions.Scope(rawValue: scope) ?? .layer,
+                                     layers: try overrides(), keep: keptLayers())
+        return PruningRequest(options: options, channels: channels)
     }
 
     /// `--keep`: nil for the default, empty for none.
-    func keptLayers() throws -> Set<String>? {
+    func keptLayers() -> Set<String>? {
         let names = keep.flatMap { $0.split(separator: ",").map(String.init) }
         return names.isEmpty ? nil : names == ["none"] ? [] : Set(names)
-    }
-
-    /// What pruning did: the model to continue with, and its unstructured or structured table.
-    struct Outcome {
-        var analyzed: AnalyzedModel
-        var layers: [PrunedLayer]
-        var groups: [ChannelPruner.Group]?
-
-        /// One line for `compile`.
-        var summary: String {
-            if let groups {
-                let before = groups.map(\.channelsBefore).reduce(0, +), after = groups.map(\.channelsAfter).reduce(0, +)
-                return "pruned \(before - after) of \(before) channels in \(groups.filter { $0.keptBecause == nil }.count) of \(groups.count) channel groups"
-            }
-            let zeros = layers.map(\.zerosAfter).reduce(0, +), total = layers.map(\.elements).reduce(0, +)
-            return String(format: "pruned %d of %d prunable weights (%.1f %%)", zeros, total, Double(zeros) / Double(max(total, 1)) * 100)
-        }
-    }
-
-    /// Prunes `analyzed` when asked.
-    /// `chosen` replaces the options with sparsities chosen per layer (by --target-accuracy/--target-size).
-    func apply(_ analyzed: AnalyzedModel, chosen: PruningOptions? = nil) throws -> Outcome? {
-        guard let options = try chosen ?? options() else { return nil }
-        if structured == nil, criterion != nil { throw WhittleError(.usage, "--criterion is used with --structured channels") }
-        if let structured, structured != "channels" { throw WhittleError(.usage, "--structured supports channels, not \"\(structured)\"") }
-        do {
-            if structured != nil {
-                guard options.scope == .layer else { throw WhittleError(.usage, "--scope global is for unstructured pruning") }
-                guard let criterion = ChannelPruner.Criterion(rawValue: criterion ?? "l2") else {
-                    throw WhittleError(.usage, "--criterion must be l1 or l2, not \"\(criterion ?? "")\"")
-                }
-                let (model, groups) = try ChannelPruner.prune(analyzed.model, options: options, criterion: criterion)
-                return Outcome(analyzed: try ModelLoader.analyze(model, path: analyzed.path), layers: [], groups: groups)
-            }
-            let (model, layers) = try MagnitudePruner.prune(analyzed.model, options: options)
-            return Outcome(analyzed: try ModelLoader.analyze(model, path: analyzed.path), layers: layers, groups: nil)
-        } catch let error as WhittleError {
-            throw error.inFile(analyzed.path)
-        }
     }
 }
 
 struct Prune: ParsableCommand {
     /// The target given, if any.
     func goal() throws -> PruningSearch.Goal? {
-        if targetAccuracy != nil && targetSize != nil { throw WhittleError(.usage, "give --target-accuracy or --target-size, not both") }
+        if targetAccuracy != nil && targetSize != nil { throw ValidationError("give --target-accuracy or --target-size, not both") }
         if let targetAccuracy {
-            guard targetAccuracy > 0, targetAccuracy <= 1 else { throw WhittleError(.usage, "--target-accuracy is a fraction in (0, 1], such as 0.98") }
+            guard targetAccuracy > 0, targetAccuracy <= 1 else { throw ValidationError("--target-accuracy is a fraction in (0, 1], such as 0.98") }
             return .accuracy(targetAccuracy)
         }
-        if let targetSize { return .weightBytes(try TargetBudget.parse(targetSize)) }
+        if let targetSize {
+            do { return .weightBytes(try TargetBudget.parse(targetSize)) } catch let error as WhittleError { throw ValidationError("--target-size: \(error.reason)") }
+        }
         return nil
+    }
+
+    func validate() throws {
+        let goal = try self.goal()
+        if goal == nil, pruning.sparsity == nil { throw ValidationError("prune needs --sparsity S, --target-accuracy A or --target-size BYTES") }
+        if goal != nil, pruning.sparsity != nil { throw ValidationError("give --sparsity or a target, not both") }
+        if goal != nil, pruning.structured != nil { throw ValidationError("--target-accuracy and --target-size choose unstructured sparsities") }
+        if (analyze || goal != nil) && comparison.data == nil { throw ValidationError("--analyze, --target-accuracy and --target-size need --data") }
+        if case .accuracy? = goal, comparison.labels == nil { throw ValidationError("--target-accuracy needs --labels") }
     }
 
     static let configuration = CommandConfiguration(
@@ -131,11 +120,6 @@ struct Prune: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let goal = try self.goal()
-            if goal == nil, pruning.sparsity == nil { throw WhittleError(.usage, "prune needs --sparsity S, --target-accuracy A or --target-size BYTES") }
-            if goal != nil, pruning.sparsity != nil { throw WhittleError(.usage, "give --sparsity or a target, not both") }
-            if goal != nil, pruning.structured != nil { throw WhittleError(.usage, "--target-accuracy and --target-size choose unstructured sparsities") }
-            if (analyze || goal != nil) && comparison.data == nil { throw WhittleError(.usage, "--analyze, --target-accuracy and --target-size need --data") }
-            if case .accuracy? = goal, comparison.labels == nil { throw WhittleError(.usage, "--target-accuracy needs --labels") }
             let analyzed = try model.load()
             // The data and labels are checked before any work.
             let (samples, labelValues) = try comparison.load(for: analyzed)
@@ -145,7 +129,7 @@ struct Prune: ParsableCommand {
             }
             var chosen: PruningOptions?
             if let goal, let table, let samples {
-                let keep = try pruning.keptLayers()
+                let keep = pruning.keptLayers()
                 let choice = try PruningSearch.choose(analyzed, table: table, goal: goal, samples: samples, labels: labelValues, keep: keep,
                                                       progress: ProgressBar.standardError())
                 switch goal {
@@ -155,7 +139,8 @@ struct Prune: ParsableCommand {
                 print(choice.sparsity.keys.sorted().map { String(format: "  %@=%.2f", $0, choice.sparsity[$0] ?? 0) }.joined(separator: "\n"))
                 chosen = PruningOptions(sparsity: 0, layers: choice.sparsity, keep: keep)
             }
-            guard let outcome = try pruning.apply(analyzed, chosen: chosen) else { return }
+            guard let request = try pruning.request(chosen: chosen) else { return }
+            let outcome = try CompressionPipeline.prune(analyzed, request)
             do {
                 try ModelWriter.write(outcome.analyzed.model, to: output)
             } catch let error as WhittleError {

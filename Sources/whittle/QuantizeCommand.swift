@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
-import WhittleONNX
-import WhittleQuantization
 
 /// Calibration options shared by `quantize` and `compile --quantize int8`.
 struct CalibrationOptions: ParsableArguments {
@@ -19,14 +16,23 @@ struct CalibrationOptions: ParsableArguments {
     @Option(name: .customLong("map"), help: ArgumentHelp("Which array of the .npz feeds an input (repeatable).", valueName: "INPUT=KEY"))
     var map: [String] = []
 
+    func validate() throws {
+        do {
+            _ = try options()
+            _ = try ModelQuantizer.parseMap(map)
+        } catch let error as WhittleError {
+            throw ValidationError(describe(error))
+        }
+    }
+
     func options() throws -> QuantizationOptions {
         QuantizationOptions(method: try CalibrationMethod(parsing: calibrate), activationType: try ModelQuantizer.activationType(activations))
     }
 
-    func quantize(_ analyzed: AnalyzedModel) throws -> (QuantizationResult, SampleSet) {
-        guard let calibration else { throw WhittleError(.usage, "quantization needs --calibration DATA.npz") }
-        return try ModelQuantizer.quantize(analyzed, calibration: calibration, map: try ModelQuantizer.parseMap(map),
-                                           options: try options(), progress: ProgressBar.standardError())
+    /// The quantization request (needs --calibration).
+    func request() throws -> QuantizationRequest {
+        guard let calibration else { throw ValidationError("quantization needs --calibration DATA.npz") }
+        return QuantizationRequest(calibration: calibration, map: try ModelQuantizer.parseMap(map), options: try options())
     }
 }
 
@@ -61,13 +67,16 @@ struct Quantize: ParsableCommand {
     @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write an HTML report (per-layer error, arena, layers).", valueName: "FILE.html"))
     var reportHTML: String?
 
+    func validate() throws {
+        guard calibration.calibration != nil else { throw ValidationError("quantization needs --calibration DATA.npz") }
+    }
+
     func run() throws {
         try reportingErrors {
             let analyzed = try model.load()
             // Everything the report needs is checked before the (possibly long) calibration starts.
-            let map = try ModelQuantizer.parseMap(calibration.map)
-            let options = try calibration.options()
-            guard let calibrationPath = calibration.calibration else { throw WhittleError(.usage, "quantization needs --calibration DATA.npz") }
+            let request = try calibration.request()
+            let options = request.options, map = request.map, calibrationPath = request.calibration
             let evaluation: SampleSet, labelValues: [Int]?
             do {
                 evaluation = try SampleSet(path: eval ?? calibrationPath, graph: analyzed.graph, explicit: map)
@@ -75,7 +84,8 @@ struct Quantize: ParsableCommand {
             } catch let error as WhittleError {
                 throw error.inFile(analyzed.path)
             }
-            let (result, calibrationSet) = try calibration.quantize(analyzed)
+            let (result, calibrationSet) = try ModelQuantizer.quantize(analyzed, calibration: calibrationPath, map: map, options: options,
+                                                                       progress: ProgressBar.standardError())
             do {
                 try ModelWriter.write(result.model, to: output)
             } catch let error as WhittleError {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
 
 struct Report: ParsableCommand {
@@ -57,7 +56,7 @@ enum HTMLReporting {
     @discardableResult
     static func addCompiled(_ analyzed: AnalyzedModel, to report: inout HTMLReport, passes: PassOptions? = nil, target: TargetDescription? = nil,
                             ram: Int? = nil, flash: Int? = nil) throws -> CompiledModel {
-        var options = try passes?.compileOptions() ?? CompileOptions()
+        var options = passes?.compileOptions() ?? CompileOptions()
         if let target { options.adopt(target) }
         options.withWeights = false
         let compiled = try ModelCompiler.compile(analyzed, options: options)

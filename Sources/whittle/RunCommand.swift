@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
-import WhittlePasses
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +26,7 @@ struct Run: ParsableCommand {
         guard inputs == nil || inputFiles.isEmpty else {
             throw ValidationError("give either --inputs FILE.npz or one --input NAME=FILE.npy per input, not both")
         }
+        do { _ = try TargetBudget.parse(maxTensorBytes) } catch let error as WhittleError { throw ValidationError("--max-tensor-bytes: \(error.reason)") }
     }
 
     @Option(name: .customLong("max-tensor-bytes"), help: ArgumentHelp("The most bytes one computed tensor may take (default 4G).", valueName: "BYTES"))

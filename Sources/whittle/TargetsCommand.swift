@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
-import WhittlePasses
 
 struct Targets: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the devices Whittle compiles for (the files in Targets/).")

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
-import WhittlePasses
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +51,11 @@ struct Verify: ParsableCommand {
         var failed = false
         try reportingErrors {
             var analyzed = try options.load()
-            if let recipe { analyzed = try Compile.applyRecipe(recipe, to: analyzed, recalibrate: nil) }
+            if let recipe {
+                let (student, line) = try CompressionPipeline.apply(RecipeRequest(path: recipe), to: analyzed)
+                analyzed = student
+                print(line)
+            }
             let given = try inputs.map { try ModelRunner.inputs(fromArchive: $0, for: analyzed.graph) }
             if given == nil && !analyzed.graph.inputs.isEmpty {
                 print("inputs: generated with seed 1 (floats uniform in [-1, 1), integers 0 to 9); --inputs FILE.npz gives your own")
@@ -68,7 +70,7 @@ struct Verify: ParsableCommand {
                 defer { if workDir == nil { try? FileManager.default.removeItem(atPath: directory) } }
                 let result: TargetVerifier.Result
                 do {
-                    let compile = try passes.compileOptions()
+                    let compile = passes.compileOptions()
                     result = try TargetVerifier.verify(analyzed, target: target, catalog: catalog, inputs: given, tolerance: tolerance,
                                                        budgets: (try targetOptions.ram(), try targetOptions.flash()), workDirectory: directory,
                                                        compile: compile, strict: strict, profile: profile,
@@ -87,7 +89,7 @@ struct Verify: ParsableCommand {
             settings.compiler = cc
             settings.tolerance = tolerance
             settings.sanitize = !noSanitize
-            settings.compile = try passes.compileOptions()
+            settings.compile = passes.compileOptions()
             settings.strict = strict
             let directory = workDir ?? FileManager.default.temporaryDirectory
                 .appendingPathComponent("whittle-verify-\(ProcessInfo.processInfo.processIdentifier)").path

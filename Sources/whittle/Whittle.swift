@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
-import WhittleCodegen
-import WhittlePasses
 
 /// The `whittle` command line.
 @main
@@ -65,8 +62,11 @@ struct Whittle: ParsableCommand {
 
 /// A failure in words a user can act on: Foundation's file errors say which file and why, not
 /// their domain and code.
-func describe(_ error: Error) -> String {
-    if let error = error as? WhittleError { return error.description }
+func describe(_ error: Error, flags: [WhittleSetting: String] = [:]) -> String {
+    if let error = error as? WhittleError {
+        guard let setting = error.setting else { return error.description }
+        return "\(error.description) (\(flags[setting] ?? setting.flag))"
+    }
     if let cocoa = error as? CocoaError {
         let path = (cocoa.userInfo[NSFilePathErrorKey] as? String) ?? cocoa.filePath ?? "a file"
         let posix = (cocoa.userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
@@ -77,11 +77,8 @@ func describe(_ error: Error) -> String {
     return String(describing: error)
 }
 
-/// Options shared by commands that read a model.
-struct ModelOptions: ParsableArguments {
-    @Argument(help: "The ONNX model file.")
-    var model: String
-
+/// `--input-shape` and `--bind`: how a model's inputs are pinned, shared by every command that reads a model.
+struct InputOptions: ParsableArguments {
     @Option(name: .customLong("input-shape"),
             help: ArgumentHelp("Static shape for a graph input, replacing symbolic dimensions.", valueName: "NAME=D0,D1,..."))
     var inputShapes: [String] = []
@@ -90,38 +87,29 @@ struct ModelOptions: ParsableArguments {
                                                          valueName: "NAME=V0,V1,...|NAME=FILE.npy"))
     var bindings: [String] = []
 
-    func load() throws -> AnalyzedModel { try Self.load(model, inputShapes, bindings: bindings) }
-
-    static func load(_ model: String, _ inputShapes: [String], bindings: [String] = []) throws -> AnalyzedModel {
-        let analyzed = try ModelLoader.load(path: model, inputShapes: pinned(inputShapes))
-        guard !bindings.isEmpty else { return analyzed }
-        let constants: [String: Tensor]
-        do {
-            constants = try InputBinding.constants(bindings, for: analyzed.graph)
-        } catch let error as WhittleError {
-            throw error.inFile(model)
-        }
-        return try ModelLoader.load(path: model, inputShapes: pinned(inputShapes), constantInputs: constants)
-    }
-
-    /// The `--input-shape` arguments by input name.
-    static func pinned(_ inputShapes: [String]) throws -> [String: [Int]] {
-        var pinned: [String: [Int]] = [:]
-        for text in inputShapes {
-            let (name, dims) = try ModelLoader.parseInputShape(text)
-            guard pinned[name] == nil else { throw WhittleError(.usage, "--input-shape gives \"\(name)\" twice") }
-            pinned[name] = dims
-        }
-        return pinned
+    /// Reads `model` with these shapes and bindings.
+    func load(_ model: String) throws -> AnalyzedModel {
+        try ModelLoader.load(path: model, shapes: inputShapes, bindings: bindings)
     }
 }
 
-/// Runs `body`, turning a Whittle error into a one-line message and exit code 1.
-func reportingErrors(_ body: () throws -> Void) throws {
+/// The model file and its input options.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "The ONNX model file.")
+    var model: String
+
+    @OptionGroup var inputs: InputOptions
+
+    func load() throws -> AnalyzedModel { try inputs.load(model) }
+}
+
+/// Runs `body`, turning a Whittle error into a one-line message and exit code 1. The message ends
+/// with the flag of the setting the error is about; `flags` gives a command's own names for settings.
+func reportingErrors(flags: [WhittleSetting: String] = [:], _ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as WhittleError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("error: \(describe(error, flags: flags))\n".utf8))
         throw ExitCode(1)
     } catch let code as ExitCode {
         throw code
@@ -156,36 +144,25 @@ struct PassOptions: ParsableArguments {
                                + "auto: binary above 8 MiB.", valueName: "auto|c|binary"))
     var weights = "auto"
 
-    /// The `--weights` format, validated.
-    func weightFormat() throws -> WeightFormat {
-        guard let format = WeightFormat(rawValue: weights) else {
-            throw WhittleError(.usage, "--weights must be auto, c or binary, not \"\(weights)\"")
-        }
-        return format
+    func validate() throws {
+        guard WeightFormat(rawValue: weights) != nil else { throw ValidationError("--weights must be auto, c or binary, not \"\(weights)\"") }
+        guard SparsePolicy(rawValue: sparse) != nil else { throw ValidationError("--sparse must be auto, off or always, not \"\(sparse)\"") }
     }
 
-    /// Compile options from the pass flags.
-    func compileOptions(name: String? = nil, integerOnly: Bool = false) throws -> CompileOptions {
+    /// Compile options from the pass flags (validated by `validate()`).
+    func compileOptions(name: String? = nil, integerOnly: Bool = false) -> CompileOptions {
         var options = CompileOptions(name: name, disabledPasses: Set(disabled), dumpAfter: Set(dumpAfter), integerOnly: integerOnly)
-        options.codegen.sparse = try sparsePolicy()
-        options.weightFormat = try weightFormat()
+        options.codegen.sparse = SparsePolicy(rawValue: sparse) ?? .auto
+        options.weightFormat = WeightFormat(rawValue: weights) ?? .auto
         options.unrollLoops = unrollLoops
         options.int8Weights = int8Weights
         return options
     }
 
-    /// The `--sparse` policy, validated.
-    func sparsePolicy() throws -> SparsePolicy {
-        guard let policy = SparsePolicy(rawValue: sparse) else {
-            throw WhittleError(.usage, "--sparse must be auto, off or always, not \"\(sparse)\"")
-        }
-        return policy
-    }
-
     /// Prints the pass list; returns true when the command should stop there.
     func listIfAsked() -> Bool {
         guard listPasses else { return false }
-        for pass in PassPipeline.standard.passes { print("\(pass.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(pass.summary)") }
+        for pass in ModelCompiler.passes { print("\(pass.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(pass.summary)") }
         return true
     }
 }
@@ -203,6 +180,13 @@ struct TargetOptions: ParsableArguments {
 
     @Option(name: .customLong("flash-budget"), help: ArgumentHelp("Flash available for the weights.", valueName: "BYTES"))
     var flashBudget: String?
+
+    func validate() throws {
+        for (flag, value) in [("--ram-budget", ramBudget), ("--flash-budget", flashBudget)] {
+            guard let value else { continue }
+            do { _ = try TargetBudget.parse(value) } catch let error as WhittleError { throw ValidationError("\(flag): \(error.reason)") }
+        }
+    }
 
     func catalog() throws -> TargetCatalog { try TargetCatalog(explicit: targetsDirectory) }
     func resolve() throws -> TargetDescription { try catalog().target(target) }
@@ -235,11 +219,14 @@ struct ComparisonData: ParsableArguments {
     @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write an HTML report (charts, arena, layers).", valueName: "FILE.html"))
     var reportHTML: String?
 
+    func validate() throws {
+        if labels != nil && data == nil { throw ValidationError("--labels needs --data") }
+    }
+
     /// The samples and labels, checked before any work (errors name the model).
     func load(for analyzed: AnalyzedModel) throws -> (SampleSet?, [Int]?) {
         do {
             let samples = try data.map { try SampleSet(path: $0, graph: analyzed.graph, explicit: try ModelQuantizer.parseMap(map)) }
-            if labels != nil && samples == nil { throw WhittleError(.usage, "--labels needs --data") }
             return (samples, try labels.flatMap { label in try samples?.labels(label) })
         } catch let error as WhittleError {
             throw error.inFile(analyzed.path)

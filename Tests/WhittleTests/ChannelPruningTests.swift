@@ -37,7 +37,7 @@ struct ChannelPruningTests {
         let (pruned, groups) = try ChannelPruner.prune(analyzed.model, options: PruningOptions(sparsity: 0.5), criterion: .l2)
         let group = try #require(groups.first { $0.keptBecause == nil })
         #expect(group.layers == ["/features/features.4/Conv"] && group.channelsBefore == 16 && group.channelsAfter == 8)
-        #expect(groups.first { $0.layers == ["/features/features.0/Conv"] }?.keptBecause == "kept (--keep)")
+        #expect(groups.first { $0.layers == ["/features/features.0/Conv"] }?.keptBecause == "kept as asked")
         #expect(groups.first { $0.layers == ["/fc/Gemm"] }?.keptBecause == "a graph output")
         // The removed channels are those of smallest L2 norm.
         let conv = try #require(analyzed.graph.nodes.first { $0.name == "/features/features.4/Conv" })

@@ -142,7 +142,7 @@ struct DistillationTests {
         for (arguments, message) in [(["--student", TestPaths.model("digits_mlp.onnx"), "--sparsity", "0.5"], "give --student or compression options, not both"),
                                      (["--sparsity", "0.5", "--match", "nothing"], "--match takes TEACHER:STUDENT"),
                                      (["--sparsity", "0.5", "--match", "a:b"], "\"a\" is neither a value nor a node"),
-                                     (["--sparsity", "0.5", "--alpha", "2"], "--alpha in [0, 1]")] {
+                                     (["--sparsity", "0.5", "--alpha", "2"], "mixing weight alpha in [0, 1] (--temperature, --alpha)")] {
             let bad = try CommandLineTests.run(base + arguments)
             #expect(bad.status == 1 && bad.stderr.contains(message), "\(arguments): \(bad.stderr)")
         }

@@ -181,7 +181,7 @@ struct CommandLineTests {
     @Test func badInputShapeIsAUsageError() throws {
         let result = try Self.run(["inspect", "--input-shape", "X", TestPaths.fixture("symbolic_reshape.onnx")])
         #expect(result.status == 1)
-        #expect(result.stderr == "error: --input-shape \"X\" must look like NAME=1,3,96,96\n")
+        #expect(result.stderr == "error: input shape \"X\" must look like NAME=1,3,96,96 (--input-shape)\n")
     }
 }
 

@@ -223,7 +223,7 @@ struct ImportTests {
         let analyzed = try ModelLoader.load(path: TestPaths.fixture("symbolic_reshape.onnx"))
         #expect(analyzed.graph.inputs.first?.type == TensorType(.float, [1, 3, 4, 4]))
         #expect(analyzed.graph.type(of: "Y") == TensorType(.float, [1, 48]))
-        #expect(analyzed.model.notes == ["input \"X\" dimension 0 \"N\" set to 1; pin it with --input-shape X=..."])
+        #expect(analyzed.model.notes == ["input \"X\" dimension 0 \"N\" set to 1; give the input a shape to choose another size"])
     }
 
     @Test func pinnedShapesFlowThroughShapeArithmetic() throws {

@@ -96,7 +96,7 @@ struct PruningTests {
     @Test func badOptionsAreNamed() throws {
         let model = try ModelLoader.load(path: TestPaths.model("digits_cnn.onnx")).model
         let range = expectWhittleError { _ = try MagnitudePruner.prune(model, options: PruningOptions(sparsity: 1.0)) }
-        #expect(range?.reason.contains("--sparsity must be at least 0 and below 1") == true)
+        #expect(range?.reason.contains("the sparsity must be at least 0 and below 1") == true && range?.setting == .sparsity)
         let unknown = expectWhittleError { _ = try MagnitudePruner.prune(model, options: PruningOptions(sparsity: 0.5, layers: ["conv9": 0.5])) }
         #expect(unknown?.reason.contains("\"conv9\" is not a prunable layer; the prunable layers are: /features/features.0/Conv") == true)
     }
@@ -240,13 +240,13 @@ struct PruningTests {
         #expect(compile.stdout.contains("sparse weights in 10 of 10 layers with zeros"))
         let report = try String(contentsOfFile: directory + "/c/kws_dscnn_int8_qdq_report.md", encoding: .utf8)
         #expect(report.contains("sparse (delta rows): 80.0 % zeros"))
-        for (arguments, message) in [(["--sparsity", "1.5"], "--sparsity must be at least 0 and below 1"),
+        for (arguments, message) in [(["--sparsity", "1.5"], "the sparsity must be at least 0 and below 1, not 1.5 (--sparsity)"),
                                      (["--sparsity", "0.5", "--layers", "conv9=0.5"], "\"conv9\" is not a prunable layer"),
                                      (["--keep", "x"], "prune needs --sparsity"),
                                      (["--sparsity", "0.5", "--analyze"], "--analyze, --target-accuracy and --target-size need --data"),
                                      (["--target-accuracy", "98"], "--target-accuracy is a fraction"),
                                      (["--target-size", "4K", "--sparsity", "0.5"], "give --sparsity or a target, not both"),
-                                     (["--target-size", "1K", "--data", TestPaths.model("digits_test.npz")], "--target-size 1024 B cannot be reached"),
+                                     (["--target-size", "1K", "--data", TestPaths.model("digits_test.npz")], "a target size of 1024 B cannot be reached"),
                                      (["--sparsity", "0.5", "--scope", "row"], "--scope must be layer or global")] {
             let bad = try CommandLineTests.run(["prune", TestPaths.model("digits_cnn.onnx"), "-o", out] + arguments)
             #expect(bad.status == 1 && bad.stderr.contains(message), "\(arguments): \(bad.stderr)")

@@ -90,7 +90,7 @@ struct UserFindingsTests {
 
     @Test func negativeOptionValuesReachTheirRangeCheck() throws {
         let prune = try CommandLineTests.run(["prune", TestPaths.model("digits_mlp.onnx"), "--sparsity", "-0.5", "-o", "/dev/null"])
-        #expect(prune.status == 1 && prune.stderr.contains("--sparsity must be at least 0 and below 1, not -0.5"), "\(prune.stderr)")
+        #expect(prune.status == 1 && prune.stderr.contains("the sparsity must be at least 0 and below 1, not -0.5 (--sparsity)"), "\(prune.stderr)")
         let compile = try CommandLineTests.run(["compile", TestPaths.model("digits_mlp.onnx"), "--ram-budget", "-5", "-o", "/dev/null"])
         #expect(compile.status == 1 && compile.stderr.contains("\"-5\" must be a byte count"), "\(compile.stderr)")
     }
