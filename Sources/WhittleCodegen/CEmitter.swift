@@ -100,10 +100,16 @@ public enum CEmitter {
             guard let type = graph.type(of: value) else { throw WhittleError(.shapeMismatch, "the type of \"\(value)\" is unknown") }
             return try NodeEmission.cType(type.elementType)
         }
+        // The run function's parameters that some call or copy passes on; the others are marked unused.
+        var passedParams = Set<String>()
         func pointer(_ value: String) throws -> String {
             switch plan.storage[value] {
-            case .input(let i)?: return inputParams[i]
-            case .output(let j)?: return outputParams[j]
+            case .input(let i)?:
+                passedParams.insert(inputParams[i])
+                return inputParams[i]
+            case .output(let j)?:
+                passedParams.insert(outputParams[j])
+                return outputParams[j]
             case .weight(let w)?: return weightSymbols[w] ?? w
             case .arena(let b)?: return "(\(try cType(value)) *)(void *)(base + \(plan.buffers[b].offset))"
             case nil: throw WhittleError(.invalidGraph, "value \"\(value)\" has no storage")
@@ -143,12 +149,12 @@ public enum CEmitter {
                 let inPlace = outputs.contains { (_, v) in node.inputs.contains { plan.storage[$0] == plan.storage[v] && plan.offset(of: v) != nil } }
                 let scratchBuffer = plan.scratch[index]
                 extraArrays += lowered.arrays
-                let used = CSyntax.identifiers(in: lowered.body.joined(separator: "\n"))
                 var parameters: [String] = [], arguments: [String] = []
                 // restrict tells the C compiler that inputs and outputs do not overlap (they never do,
                 // except for in-place element-wise nodes), which lets it vectorize.
                 let restrict = inPlace ? "" : "restrict "
-                for (i, input) in node.inputs.enumerated() where !input.isEmpty && used.contains("x\(i)") {
+                for i in lowered.inputsRead {
+                    let input = node.inputs[i]
                     parameters.append("const \(try cType(input)) *\(restrict)x\(i)")
                     arguments.append(try pointer(input))
                     if case .weight(let w)? = plan.storage[input] { usedWeights.insert(w) }
@@ -157,7 +163,7 @@ public enum CEmitter {
                     parameters.append("\(try cType(output)) *\(restrict)y\(k)")
                     arguments.append(try pointer(output))
                 }
-                if let b = scratchBuffer, used.contains("scratch") {
+                if let b = scratchBuffer, lowered.usesScratch {
                     parameters.append("void *restrict scratch")
                     arguments.append("(void *)(base + \(plan.buffers[b].offset))")
                     // The report lists the kernel's working memory with the layer's outputs.
@@ -165,7 +171,7 @@ public enum CEmitter {
                 }
                 functions.lines(comment(node, index: index, graph: graph))
                 functions.block("static void \(function)(\(parameters.isEmpty ? "void" : parameters.joined(separator: ", ")))") { w in
-                    for (k, _) in outputs where !used.contains("y\(k)") { w.line("(void)y\(k);") }
+                    for (k, _) in outputs where !lowered.outputsNamed.contains(k) { w.line("(void)y\(k);") }
                     w.lines(lowered.body)
                 }
                 functions.line()
@@ -207,9 +213,7 @@ public enum CEmitter {
         c.block("int \(prefix)_run_with_arena(void *arena, \(signature))") { w in
             w.line("uint8_t *base = (uint8_t *)arena;")
             w.line("(void)base;")
-            let body = run.text
-            let used = CSyntax.identifiers(in: body)
-            for parameter in inputParams + outputParams where !used.contains(parameter) { w.line("(void)\(parameter);") }
+            for parameter in inputParams + outputParams where !passedParams.contains(parameter) { w.line("(void)\(parameter);") }
             w.lines(run.lines)
             w.line("return 0;")
         }

@@ -39,8 +39,11 @@ public enum KernelLibrary {
     }
 
     /// The library kernels (`WHITTLE_KERNEL` functions, not helpers or types) that `text` calls, sorted.
-    public static func called(in text: String) -> [String] {
-        references(in: text).map { definitions[$0] }.filter { $0.text.contains("WHITTLE_KERNEL ") }.map(\.name).sorted()
+    public static func called(in text: String) -> [String] { called(identifiers: CSyntax.identifiers(in: text)) }
+
+    /// The library kernels among `identifiers` (the names a piece of C uses), sorted.
+    static func called(identifiers: Set<String>) -> [String] {
+        Set(identifiers.compactMap { byName[$0] }).map { definitions[$0] }.filter { $0.text.contains("WHITTLE_KERNEL ") }.map(\.name).sorted()
     }
 
     /// Library definitions named in `text`.

@@ -11,6 +11,12 @@ public struct LoweredNode: Sendable {
     public var choice: KernelChoice
     /// The function body; empty when the node has no function.
     var body: [String] = []
+    /// The node inputs (by position) the body reads: the function's parameters.
+    var inputsRead: [Int] = []
+    /// The node outputs (by position) the body names; the others are marked unused.
+    var outputsNamed: Set<Int> = []
+    /// Whether the body uses the planned scratch memory.
+    var usesScratch = false
     /// Constant arrays the body added to the weights file.
     var arrays: [EmissionExtras.Array] = []
 }
@@ -99,10 +105,16 @@ public enum Lowering {
         var body = CWriter()
         try kernel(emission, &body)
         runs[index] += 1
-        let called = KernelLibrary.called(in: body.text)
+        // Kernels write their operands as x0, x1, ..., y0, ... and scratch; the body is read here, once,
+        // for the names it uses, so that the emitter renders a parameter list instead of deciding one.
+        let names = CSyntax.identifiers(in: body.text)
+        let called = KernelLibrary.called(identifiers: names)
         choice.kind = called.isEmpty ? .generatedLoops : .library(called)
         choice.writesOverInput = emission.extras.overwritesInput
         choice.weightForm = emission.extras.weightForm
-        return LoweredNode(index: index, function: "", choice: choice, body: body.lines, arrays: emission.extras.arrays)
+        return LoweredNode(index: index, function: "", choice: choice, body: body.lines,
+                           inputsRead: node.inputs.indices.filter { !node.inputs[$0].isEmpty && names.contains("x\($0)") },
+                           outputsNamed: Set(node.outputs.indices.filter { names.contains("y\($0)") }),
+                           usesScratch: choice.scratchBytes > 0 && names.contains("scratch"), arrays: emission.extras.arrays)
     }
 }
