@@ -3,6 +3,7 @@ import Testing
 import WhittleCodegen
 import WhittleIR
 import WhittleKit
+import WhittleOps
 
 /// The lowering stage decides each node's kernel once, as data that the planner, the emitter and the
 /// reports read: no kernel runs twice, and every report names the same kernels.
@@ -64,5 +65,22 @@ struct LoweringTests {
                                             CBackendTests.workDirectory("explain")])
         #expect(cli.status == 0 && cli.stdout.contains("whittle_depthwise_s8, scratch") && cli.stdout.contains("output over input")
                 && cli.stdout.contains("why: the layer has the library kernel's form"), "\(cli.stdout)")
+    }
+
+    /// A Loop whose body needs a constant (CumSum's axis, carried through the loop unchanged) cannot stay
+    /// a C loop; it is unrolled, and the user is told so and why, instead of getting another form silently.
+    @Test func unrolledFallbackIsReported() throws {
+        let model = TestPaths.fixture("loop_needs_unrolling.onnx")
+        let compiled = try ModelCompiler.compile(try ModelLoader.load(path: model))
+        #expect(compiled.notes.count == 1 && compiled.notes.first?.contains("the axis of CumSum must be a constant") == true, "\(compiled.notes)")
+        #expect(!compiled.types.graph.nodes.contains { LoopRegion.isBegin($0) })
+        let cli = try CommandLineTests.run(["compile", model, "-o", CBackendTests.workDirectory("unrolled")])
+        #expect(cli.status == 0 && cli.stdout.contains("note: Loop and Scan are unrolled (one copy of the body per iteration): keeping them as C loops failed"),
+                "\(cli.stdout)")
+        let verify = try CommandLineTests.run(["verify", model])
+        #expect(verify.status == 0 && verify.stdout.contains("PASS"), "\(verify.stdout) \(verify.stderr)")
+        // A loop that can stay one stays one, without a note.
+        let rolled = try ModelCompiler.compile(try ModelLoader.load(path: ControlFlowTests.paths("refine_loop").model))
+        #expect(rolled.notes.isEmpty && rolled.types.graph.nodes.contains { LoopRegion.isBegin($0) })
     }
 }
