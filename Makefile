@@ -110,8 +110,8 @@ conformance-manifest: setup conformance-data
 	-WHITTLE_CONFORMANCE_REPORT=.build-conformance/report $(SWIFT) test --skip-build --filter "ConformanceTests|CConformanceTests"
 	$(VENV)/bin/python Tests/Conformance/update_manifest.py .build-conformance/report
 
-# The binary carries the target descriptions and board support (Sources/WhittleKit/EmbeddedTargets.swift,
-# made by Targets/embed.py), so it works from any folder.
+# The binary carries the target descriptions and board support (compiled in from Targets/ by the
+# EmbedFiles build-tool plugin), so it works from any folder.
 # The Swift runtime and Foundation are linked in (STATIC), so the installed binary starts on a machine
 # without the Swift toolchain; protobuf-c and zlib stay the system's shared libraries.
 STATIC := --static-swift-stdlib

@@ -34,8 +34,9 @@ let package = Package(
         // Graph passes (fold, fuse, alias, ...) and the static memory planner.
         .target(name: "WhittlePasses", dependencies: ["WhittleIR", "WhittleOps"]),
         // The C back end: emits a model as standalone C99 (header, code, weights, report).
-        // The kernel library's C files are compiled into the binary as text (KernelSources.swift, made by CKernels/embed.py).
-        .target(name: "WhittleCodegen", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses"], exclude: ["CKernels"]),
+        // The kernel library's C files are compiled into the binary as text by the EmbedFiles plugin.
+        .target(name: "WhittleCodegen", dependencies: ["WhittleIR", "WhittleOps", "WhittlePasses"], exclude: ["CKernels"],
+                plugins: ["EmbedFiles"]),
         // The reference interpreter: runs a graph with each operator's reference kernel.
         .target(name: "WhittleInterpreter", dependencies: ["WhittleIR", "WhittleOps"]),
         // Post-training quantization: calibration and the rewrite into an int8 QDQ model.
@@ -47,7 +48,12 @@ let package = Package(
         // NumPy .npy/.npz reading and writing.
         .target(name: "WhittleNumPy", dependencies: ["WhittleIR", "CZlib"]),
         // Facade used by the CLI and by embedders: load, infer, report.
-        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning", "WhittleBinarization"]),
+        // The Targets folder is compiled into the binary as text by the EmbedFiles plugin.
+        .target(name: "WhittleKit", dependencies: ["WhittleIR", "WhittleOps", "WhittleONNX", "WhittleInterpreter", "WhittleNumPy", "WhittlePasses", "WhittleCodegen", "WhittleQuantization", "WhittlePruning", "WhittleBinarization"],
+                plugins: ["EmbedFiles"]),
+        // Writes text files as Swift string constants, for the EmbedFiles build-tool plugin.
+        .executableTarget(name: "whittle-embed"),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["whittle-embed"], path: "Sources/EmbedFilesPlugin"),
         .executableTarget(
             name: "whittle",
             dependencies: [

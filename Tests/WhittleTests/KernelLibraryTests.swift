@@ -12,10 +12,10 @@ struct KernelLibraryTests {
 
     @Test func embeddedCopyMatchesTheFiles() throws {
         let onDisk = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".c") || $0.hasSuffix(".h") }
-        #expect(Set(onDisk) == Set(KernelLibrary.files.map(\.name)), "a kernel file is missing from embed.py's list")
+        #expect(Set(onDisk) == Set(KernelLibrary.files.map(\.name)), "a kernel file is missing from the EmbedFiles plugin's list")
         for file in KernelLibrary.files {
             let text = try String(contentsOf: Self.folder.appendingPathComponent(file.name), encoding: .utf8)
-            #expect(text.trimmingCharacters(in: .newlines) == file.text, "\(file.name) changed: run python3 Sources/WhittleCodegen/CKernels/embed.py")
+            #expect(text.trimmingCharacters(in: .newlines) == file.text, "\(file.name) differs from the embedded copy the build made")
         }
     }
 
