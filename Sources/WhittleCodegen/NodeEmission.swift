@@ -161,7 +161,7 @@ public enum WeightLayout: Sendable, Hashable {
     case pairs
     /// Paired rows of int16: SMLAD multiplies them without unpacking (cores with the DSP extension).
     case widePairs
-    /// Blocks of eight channels of int16, tap by tap (`whittle_conv_s8_tiles`), with the input zero
+    /// Blocks of eight channels of int8, taps in pairs (`whittle_conv_s8_tiles`), with the input zero
     /// point folded into the bias: eight channels by eight pixels per pass (AArch64 NEON, and hosts
     /// whose compilers vectorize the portable loops).
     case tiles
@@ -172,12 +172,19 @@ public enum WeightLayout: Sendable, Hashable {
     /// Whether the layout is one of the tiles.
     var isTiled: Bool { self == .tiles || self == .dotTiles }
 
+    /// The flash an int8 convolution or matrix weight takes in this layout.
+    public var bytesPerWeight: Int { self == .widePairs ? 2 : 1 }
+
+    /// The library kernels that read convolution and matrix weights in this layout.
+    public static let kernels: Set<String> = ["whittle_conv_s8", "whittle_fully_connected_s8", "whittle_conv_s8_tiles",
+                                              "whittle_fully_connected_s8_tiles"]
+
     /// The layout in words: how an int8 weight is stored.
     public var name: String {
         switch self {
         case .pairs: "int8 pairs"
         case .widePairs: "int16 pairs"
-        case .tiles: "int16 tiles"
+        case .tiles: "int8 tiles"
         case .dotTiles: "int8 quads"
         }
     }

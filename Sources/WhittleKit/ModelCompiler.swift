@@ -17,8 +17,10 @@ public struct CompileOptions: Sendable {
     public var withWeights = true
     /// C initializers or a binary blob (`--weights`); `auto` chooses by size.
     public var weightFormat = WeightFormat.auto
-    /// Keep those weights int8 whatever the target (`--int8-weights`: half the flash, slower).
-    public var int8Weights = false
+    /// What the back end favours where it has a choice: flash (int8 weights take one byte everywhere,
+    /// the default) or speed (int16 copies of int8 convolution and matrix weights on cores with the
+    /// DSP extension, which `SMLAD` reads without unpacking: twice their flash).
+    public var goal = OptimizationGoal.size
     /// Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.
     public var unrollLoops = false
 
@@ -216,6 +218,9 @@ public struct CompileReport: Codable, Sendable {
     public var arenaBytes: Int
     public var arenaLowerBound: Int
     public var weightBytes: Int
+    /// How the int8 convolution and matrix weights are stored ("1 byte per weight (int8 pairs)"), when
+    /// the model has such layers.
+    public var int8Weights: String?
     public var macs: Int
     public var layers: [Layer]
 
@@ -230,6 +235,10 @@ public struct CompileReport: Codable, Sendable {
                                       weights: $0.weightForm, kernels: $0.kernels, view: $0.isView, scratch: $0.choice.scratchBytes,
                                       inPlace: $0.choice.writesOverInput, reason: $0.choice.reason) }
         macs = layers.map(\.macs).reduce(0, +)
+        let layout = compiled.lowered.options.weightLayout
+        if layers.contains(where: { !WeightLayout.kernels.isDisjoint(with: $0.kernels) }) {
+            int8Weights = "\(layout.bytesPerWeight) byte\(layout.bytesPerWeight == 1 ? "" : "s") per weight (\(layout.name))"
+        }
     }
 
     /// Each layer's kernel choice: the kernel, its weight form, scratch, whether it works in place, and why
@@ -263,7 +272,7 @@ public struct CompileReport: Codable, Sendable {
                      "| | bytes |", "|---|---:|",
                      "| arena (RAM for activations) | \(arenaBytes) |",
                      "| arena lower bound (most bytes live at once) | \(arenaLowerBound) |",
-                     "| weights (flash) | \(weightBytes) |", "",
+                     "| weights (flash) | \(weightBytes) |"] + (int8Weights.map { ["", "int8 convolution and matrix weights: \($0)."] } ?? []) + ["",
                      "MACs per inference: \(macs)", "",
                      "| function | op | MACs | kernel | output | bytes | storage |", "|---|---|---:|---|---|---:|---|"]
         for layer in layers {
@@ -292,21 +301,27 @@ public struct CompileReport: Codable, Sendable {
 }
 
 extension CompileOptions {
-    /// The kernel choices a target's description implies: integer-only requantization without an FPU,
-    /// int16 weights for the SMLAD kernels with the DSP extension, or for the tiles of AArch64 NEON cores
-    /// (NEON without the 32-bit DSP instructions) and of hosts whose compilers vectorize the tiles'
-    /// portable loops (`simd`), unless `int8Weights`.
+    /// The kernel choices a target's description implies: integer-only requantization without an FPU;
+    /// the paired rows with the DSP extension (int8, or int16 when optimizing for speed); the tiles of
+    /// AArch64 NEON cores (NEON without the 32-bit DSP instructions) and of hosts whose compilers
+    /// vectorize the tiles' portable loops (`simd`), in quads for the dot-product instructions.
     public mutating func adopt(_ target: TargetDescription) {
         codegen.target = target.name
         codegen.integerOnly = target.fpu == "none"
         let tiles = !target.features.contains("dsp") && (target.features.contains("neon") || target.features.contains("simd"))
         codegen.floatTiles = tiles
-        if int8Weights {
-            codegen.weightLayout = .pairs
-        } else if target.features.contains("dsp") {
-            codegen.weightLayout = .widePairs
+        if target.features.contains("dsp") {
+            codegen.weightLayout = goal == .speed ? .widePairs : .pairs
         } else {
             codegen.weightLayout = !tiles ? .pairs : target.features.contains("dotprod") ? .dotTiles : .tiles
         }
     }
+}
+
+/// What the C back end favours where a layer has two forms.
+public enum OptimizationGoal: String, Sendable, CaseIterable {
+    /// The fewest bytes: int8 weights take one byte on every target.
+    case size
+    /// The fewest instructions, at some flash: int16 copies of int8 weights where the DSP kernels read them faster.
+    case speed
 }

@@ -137,8 +137,10 @@ struct PassOptions: ParsableArguments {
     @Flag(help: "Unroll Loop and Scan (one copy of the body per iteration) instead of keeping them as C loops.")
     var unrollLoops = false
 
-    @Flag(help: "Keep int8 convolution and matrix weights as int8 on targets with the DSP extension (half their flash; slower).")
-    var int8Weights = false
+    @Option(help: ArgumentHelp("size: int8 weights take one byte everywhere (default); speed: int16 copies of int8 convolution "
+                               + "and matrix weights on targets with the DSP extension (SMLAD reads them without unpacking; twice their flash).",
+                               valueName: "size|speed"))
+    var optimize = "size"
 
     @Option(help: ArgumentHelp("Weights as C initializers, or as NAME_weights.bin placed by NAME_weights.S (.incbin, ELF toolchains); "
                                + "auto: binary above 8 MiB.", valueName: "auto|c|binary"))
@@ -147,6 +149,7 @@ struct PassOptions: ParsableArguments {
     func validate() throws {
         guard WeightFormat(rawValue: weights) != nil else { throw ValidationError("--weights must be auto, c or binary, not \"\(weights)\"") }
         guard SparsePolicy(rawValue: sparse) != nil else { throw ValidationError("--sparse must be auto, off or always, not \"\(sparse)\"") }
+        guard OptimizationGoal(rawValue: optimize) != nil else { throw ValidationError("--optimize must be size or speed, not \"\(optimize)\"") }
     }
 
     /// Compile options from the pass flags (validated by `validate()`).
@@ -155,7 +158,7 @@ struct PassOptions: ParsableArguments {
         options.codegen.sparse = SparsePolicy(rawValue: sparse) ?? .auto
         options.weightFormat = WeightFormat(rawValue: weights) ?? .auto
         options.unrollLoops = unrollLoops
-        options.int8Weights = int8Weights
+        options.goal = OptimizationGoal(rawValue: optimize) ?? .size
         return options
     }
 

@@ -434,15 +434,15 @@ static void q_pack16(const int8_t *w, int rows, int k, int k_padded) {
     }
 }
 
-/* The tiled layout (int16, channels in blocks of eight, taps in pairs) from rows x k weights, and the
+/* The tiled layout (int8, channels in blocks of eight, taps in pairs) from rows x k weights, and the
  * bias folded with the input zero point into q_inner. */
 static void q_pack_tiles(const int8_t *w, int rows, int k, int32_t x_zero) {
     int n = 0;
     for (int first = 0; first < rows; first += 8) {
         for (int t = 0; t < k; t += 2) {
             for (int r = first; r < first + 8; ++r) {
-                q_packed16[n++] = (int16_t)(r < rows ? w[r * k + t] : 0);
-                q_packed16[n++] = (int16_t)(r < rows && t + 1 < k ? w[r * k + t + 1] : 0);
+                q_packed[n++] = (int8_t)(r < rows ? w[r * k + t] : 0);
+                q_packed[n++] = (int8_t)(r < rows && t + 1 < k ? w[r * k + t + 1] : 0);
             }
         }
     }
@@ -537,7 +537,7 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
         q_pack_tiles(q_w, m, k, layout == 3 && x_unsigned ? x_zero - 128 : x_zero);
         if (layout == 3) q_pack_quads(q_w, m, k);
         whittle_conv_s8_tiles(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned,
-                              x_zero, layout == 3 ? (const void *)q_packed : (const void *)q_packed16, layout == 3, q_inner, &rq, q_y,
+                              x_zero, (const void *)q_packed, layout == 3, q_inner, &rq, q_y,
                               (uint8_t *)at_guard_in(1, q_columns, tile_scratch(&g, 1)));
     } else {
         whittle_conv_s8(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned, x_zero,
@@ -586,7 +586,7 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
     if (layout >= 2) {
         q_pack_tiles(q_w, n, depth, x_zero);
         whittle_fully_connected_s8_tiles(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
-                                         x_unsigned, q_packed16, q_inner, &rq, q_y);
+                                         x_unsigned, q_packed, q_inner, &rq, q_y);
     } else {
         whittle_fully_connected_s8(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
                                    x_unsigned, x_zero, wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);

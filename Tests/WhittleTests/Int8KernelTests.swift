@@ -99,19 +99,27 @@ struct Int8KernelTests {
         for c in comparisons where c.decides { #expect(c.passed && c.maxAbsError == 0, "\(c.name): \(c.maxAbsError)") }
     }
 
-    @Test(arguments: ["cortex-m4f", "rp2040", "rpi4", "rpi5"])
-    func awkwardShapesMatchTheInterpreterOnDevices(target: String) throws {
+    /// Every target's default form (int8 weights, one byte each), and the DSP targets' int16 copies
+    /// (`goal` speed).
+    @Test(arguments: [("cortex-m4f", OptimizationGoal.size), ("cortex-m4f", .speed), ("rp2040", .size), ("rpi4", .size), ("rpi5", .size)])
+    func awkwardShapesMatchTheInterpreterOnDevices(target: String, goal: OptimizationGoal) throws {
         guard TargetTests.emulatorsInstalled else {
             if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the cross compilers and QEMU are not installed") }
             return
         }
         let catalog = try #require(TargetTests.catalog)
-        let directory = CBackendTests.workDirectory("int8-edges-\(target)")
+        let directory = CBackendTests.workDirectory("int8-edges-\(target)-\(goal)")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (analyzed, inputs) = try Self.quantized(in: directory)
-        let result = try TargetVerifier.verify(analyzed, target: catalog.target(target), catalog: catalog, inputs: inputs, tolerance: 0,
-                                               budgets: (nil, nil), workDirectory: directory + "/c")
+        var options = CompileOptions()
+        options.goal = goal
+        let device = try catalog.target(target)
+        let result = try TargetVerifier.verify(analyzed, target: device, catalog: catalog, inputs: inputs, tolerance: 0,
+                                               budgets: (nil, nil), workDirectory: directory + "/c", compile: options)
+        options.adopt(device)
+        let wide = goal == .speed && device.features.contains("dsp")
+        #expect(CompileReport(try ModelCompiler.compile(analyzed, options: options)).int8Weights?.hasPrefix(wide ? "2 bytes per weight" : "1 byte per weight") == true)
         for c in result.comparisons where c.decides { #expect(c.passed && c.maxAbsError == 0, "\(target) \(c.name): \(c.maxAbsError)") }
         #expect(!result.comparisons.isEmpty && result.instructions != nil)
         // The symbol table splits the model's flash into code and weights (padded rows included).

@@ -3,9 +3,10 @@
  * whittle_kernels.h.
  *
  * A convolution computes eight output channels by eight output pixels at a time: for each tap,
- * one vector of the eight channels' weights (int16) and one vector of the eight pixels' inputs
- * (widened from bytes) feed sixteen widening multiply-accumulates by lane, and the 64 sums stay in
- * registers for the whole dot product. The input zero point is folded into the bias at compile
+ * one vector of the eight channels' weights and one vector of the eight pixels' inputs (both
+ * stored as bytes, widened to int16 in registers) feed sixteen widening multiply-accumulates by
+ * lane, and the 64 sums stay in registers for the whole dot product. Widening the weights costs
+ * two instructions per 128 multiply-accumulates and halves their flash. The input zero point is folded into the bias at compile
  * time (sum((x - x_zero) * w) = sum(x * w) - x_zero * sum(w)), so the inputs are the tensor's bytes
  * as they are: a pointwise layer reads its input planes directly, other layers copy windows of
  * bytes (padding holds x_zero) into a small column buffer. Elsewhere (or with WHITTLE_PORTABLE)
@@ -36,8 +37,11 @@
 #endif
 #if defined(__GNUC__)
 #define WHITTLE_INLINE inline __attribute__((always_inline))
+/* A helper only some variants call (no warning in the others). */
+#define WHITTLE_UNUSED __attribute__((unused))
 #else
 #define WHITTLE_INLINE inline
+#define WHITTLE_UNUSED
 #endif
 /* How many of the next eight items (pixels, channels, features) remain of `left`. */
 static WHITTLE_INLINE int whittle_tile_count(int left) {
@@ -157,10 +161,24 @@ static void whittle_tile_prepare_s8(int k, const uint8_t *base, const int32_t *o
 #endif
 }
 
+/* A pair of taps of the tiled layout (16 bytes) as eight int16 pairs, channels 0-7 in order, each
+ * pair one int32 for x86's PMADDWD: with SSE2, the bytes interleaved with themselves and shifted
+ * down by 8 are sign-extended halfwords. (The preprocessor test is inside the function: the kernel
+ * library copies whole definitions.) */
+static WHITTLE_INLINE WHITTLE_UNUSED void whittle_tile_widen_pairs(const int8_t *w, int16_t *wide) {
+#if defined(WHITTLE_X86_S8)
+    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)w);
+    _mm_storeu_si128((__m128i *)(void *)wide, _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8));
+    _mm_storeu_si128((__m128i *)(void *)(wide + 8), _mm_srai_epi16(_mm_unpackhi_epi8(b, b), 8));
+#else
+    for (int i = 0; i < 16; ++i) wide[i] = w[i];
+#endif
+}
+
 /* acc[i * 8 + j] = bias[i] + sum over taps t < k of weight (i, t) * x_t[j] for channels i and pixels
  * j < 8, the inputs x_t as whittle_tile_prepare_s8 left them and weight (i, t) = w[(t / 2) * 16 + 2 * i
- * + t % 2] (the tiled layout: taps in pairs). */
-static void whittle_tile_s8(int k, const int16_t *w, const int16_t *prepared, const int32_t *bias, int32_t *acc) {
+ * + t % 2] (the tiled layout: int8, taps in pairs). */
+static void whittle_tile_s8(int k, const int8_t *w, const int16_t *prepared, const int32_t *bias, int32_t *acc) {
 #if defined(WHITTLE_NEON64)
     int32x4_t a0 = vdupq_n_s32(bias[0]), b0 = a0, a1 = vdupq_n_s32(bias[1]), b1 = a1;
     int32x4_t a2 = vdupq_n_s32(bias[2]), b2 = a2, a3 = vdupq_n_s32(bias[3]), b3 = a3;
@@ -187,15 +205,17 @@ static void whittle_tile_s8(int k, const int16_t *w, const int16_t *prepared, co
         a7 = vmlal_laneq_s16(a7, vget_low_s16(xv), wv, 7);                                     \
         b7 = vmlal_high_laneq_s16(b7, xv, wv, 7);                                              \
     } while (0)
-    /* A de-interleaving load splits a pair of taps into the eight channels' weights of each. */
+    /* A de-interleaving load splits a pair of taps into the eight channels' weights of each,
+     * widened to int16. */
     for (; t + 2 <= k; t += 2, w += 16, prepared += 16) {
-        const int16x8x2_t wv = vld2q_s16(w);
+        const int8x8x2_t wb = vld2_s8(w);
+        const int16x8_t w0 = vmovl_s8(wb.val[0]), w1 = vmovl_s8(wb.val[1]);
         const int16x8_t x0 = vld1q_s16(prepared), x1 = vld1q_s16(prepared + 8);
-        WHITTLE_TILE_STEP(x0, wv.val[0]);
-        WHITTLE_TILE_STEP(x1, wv.val[1]);
+        WHITTLE_TILE_STEP(x0, w0);
+        WHITTLE_TILE_STEP(x1, w1);
     }
     if (t < k) {
-        const int16x8_t x0 = vld1q_s16(prepared), wv = vld2q_s16(w).val[0];
+        const int16x8_t x0 = vld1q_s16(prepared), wv = vmovl_s8(vld2_s8(w).val[0]);
         WHITTLE_TILE_STEP(x0, wv);
     }
 #undef WHITTLE_TILE_STEP
@@ -224,12 +244,14 @@ static void whittle_tile_s8(int k, const int16_t *w, const int16_t *prepared, co
     __m256i s0 = _mm256_set1_epi32(bias[0]), s1 = _mm256_set1_epi32(bias[1]), s2 = _mm256_set1_epi32(bias[2]);
     __m256i s3 = _mm256_set1_epi32(bias[3]), s4 = _mm256_set1_epi32(bias[4]), s5 = _mm256_set1_epi32(bias[5]);
     __m256i s6 = _mm256_set1_epi32(bias[6]), s7 = _mm256_set1_epi32(bias[7]);
-    /* Channel i's pair of weights as one 32-bit load broadcast to every lane (folded into the
-     * multiply-add's memory operand where the instruction set allows). */
-#define WHITTLE_PAIR(i) (memcpy(&pair, w + 2 * (i), sizeof pair), _mm256_set1_epi32(pair))
+    /* Channel i's pair of weights, widened, as one 32-bit load broadcast to every lane (folded into
+     * the multiply-add's memory operand where the instruction set allows). */
+#define WHITTLE_PAIR(i) (memcpy(&pair, wide + 2 * (i), sizeof pair), _mm256_set1_epi32(pair))
     for (int t = 0; t < k; t += 2, w += 16, prepared += 16) {
         const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)prepared);
         int32_t pair;
+        int16_t wide[16];
+        whittle_tile_widen_pairs(w, wide);
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
         s0 = _mm256_dpwssd_epi32(s0, x, WHITTLE_PAIR(0));
         s1 = _mm256_dpwssd_epi32(s1, x, WHITTLE_PAIR(1));
@@ -261,14 +283,17 @@ static void whittle_tile_s8(int k, const int16_t *w, const int16_t *prepared, co
     _mm256_storeu_si256((__m256i *)(void *)(acc + 56), s7);
 #else
     for (int half = 0; half < 8; half += 4) {
-        const int16_t *wt = w, *xt = prepared + 2 * half;
+        const int8_t *wt = w;
+        const int16_t *xt = prepared + 2 * half;
         __m128i s0 = _mm_set1_epi32(bias[0]), s1 = _mm_set1_epi32(bias[1]), s2 = _mm_set1_epi32(bias[2]);
         __m128i s3 = _mm_set1_epi32(bias[3]), s4 = _mm_set1_epi32(bias[4]), s5 = _mm_set1_epi32(bias[5]);
         __m128i s6 = _mm_set1_epi32(bias[6]), s7 = _mm_set1_epi32(bias[7]);
-#define WHITTLE_PAIR(i) (memcpy(&pair, wt + 2 * (i), sizeof pair), _mm_set1_epi32(pair))
+#define WHITTLE_PAIR(i) (memcpy(&pair, wide + 2 * (i), sizeof pair), _mm_set1_epi32(pair))
         for (int t = 0; t < k; t += 2, wt += 16, xt += 16) {
             const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)xt);
             int32_t pair;
+            int16_t wide[16];
+            whittle_tile_widen_pairs(wt, wide);
             s0 = _mm_add_epi32(s0, _mm_madd_epi16(x, WHITTLE_PAIR(0)));
             s1 = _mm_add_epi32(s1, _mm_madd_epi16(x, WHITTLE_PAIR(1)));
             s2 = _mm_add_epi32(s2, _mm_madd_epi16(x, WHITTLE_PAIR(2)));
@@ -296,7 +321,8 @@ static void whittle_tile_s8(int k, const int16_t *w, const int16_t *prepared, co
         for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
     }
     for (int t = 0; t < k; ++t) {
-        const int16_t *wt = w + (t / 2) * 16 + t % 2, *x = prepared + 8 * t;
+        const int8_t *wt = w + (t / 2) * 16 + t % 2;
+        const int16_t *x = prepared + 8 * t;
         for (int i = 0; i < 8; ++i) {
             const int32_t wi = wt[2 * i];
             for (int j = 0; j < 8; ++j) sum[i * 8 + j] += wi * x[j];
@@ -469,7 +495,7 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
 }
 
 /* The output channels of one tile: eight pixels whose taps are at base + offsets[t], `count` of
- * them stored from out (channel planes `pixels` apart), the weights in the tiled layout (int16
+ * them stored from out (channel planes `pixels` apart), the weights in the tiled layout (int8
  * pairs) or, with `quads`, the dot-product one (int8 quads); `prepared` is room for
  * 16 * k + 16 bytes. */
 static void whittle_tile_block_s8(int k, int out_channels, const void *w, int quads, const uint8_t *base, const int32_t *offsets,
@@ -492,7 +518,7 @@ static void whittle_tile_block_s8(int k, int out_channels, const void *w, int qu
         if (quads) {
             whittle_tile_quads(k, (const int8_t *)w + m * ((k + 3) / 4 * 4), (const int8_t *)(void *)prepared, b, acc);
         } else {
-            whittle_tile_s8(k, (const int16_t *)w + m * (k + k % 2), prepared, b, acc);
+            whittle_tile_s8(k, (const int8_t *)w + m * (k + k % 2), prepared, b, acc);
         }
         for (int i = 0; i < n; ++i) whittle_tile_requant(rq, m + i, acc + 8 * i, count, out + (m + i) * pixels);
     }
@@ -534,21 +560,24 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
 
 /* Fully connected layer on tiled weights; see whittle_kernels.h. */
 WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int out_features, const void *x, int x_unsigned,
-                                                     const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y) {
+                                                     const int8_t *w, const int32_t *bias, const whittle_requant *rq, void *y) {
     for (int r = 0; r < rows; ++r) {
         const uint8_t *in = (const uint8_t *)x + r * depth;
         uint8_t *out = (uint8_t *)y + r * out_features;
         for (int m = 0; m < out_features; m += 8) {
             const int n = whittle_tile_count(out_features - m);
-            const int16_t *wm = w + m * (depth + depth % 2);
+            const int8_t *wm = w + m * (depth + depth % 2);
             int32_t acc[8];
             for (int i = 0; i < 8; ++i) acc[i] = i < n ? bias[m + i] : 0;
 #if defined(WHITTLE_NEON64)
             {
-                /* Eight channels' weights of two taps (a de-interleaving load) times those taps' inputs. */
+                /* Eight channels' weights of two taps (a de-interleaving load, widened) times those taps' inputs. */
                 int32x4_t lo = vld1q_s32(acc), hi = vld1q_s32(acc + 4);
                 for (int t = 0; t < depth; t += 2, wm += 16) {
-                    const int16x8x2_t wv = vld2q_s16(wm);
+                    const int8x8x2_t wb = vld2_s8(wm);
+                    int16x8x2_t wv;
+                    wv.val[0] = vmovl_s8(wb.val[0]);
+                    wv.val[1] = vmovl_s8(wb.val[1]);
                     const int16_t v0 = x_unsigned ? (int16_t)in[t] : (int16_t)((const int8_t *)in)[t];
                     const int16_t v1 = t + 1 < depth ? (x_unsigned ? (int16_t)in[t + 1] : (int16_t)((const int8_t *)in)[t + 1]) : 0;
                     lo = vmlal_n_s16(lo, vget_low_s16(wv.val[0]), v0);
@@ -561,22 +590,23 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
             }
 #elif defined(WHITTLE_X86_S8)
             {
-                /* A pair of taps' weights for channels 0-3 and 4-7 (int16 pairs) times the pair's two inputs
-                 * (one int32, broadcast): PMADDWD sums each channel's two products. */
+                /* A pair of taps' weights for channels 0-3 and 4-7 (widened to int16 pairs) times the pair's two
+                 * inputs (one int32, broadcast): PMADDWD sums each channel's two products. */
                 __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)acc), hi = _mm_loadu_si128((const __m128i *)(const void *)(acc + 4));
                 for (int t = 0; t < depth; t += 2, wm += 16) {
                     const int32_t v0 = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
                     const int32_t v1 = t + 1 >= depth ? 0 : x_unsigned ? (int32_t)in[t + 1] : (int32_t)((const int8_t *)in)[t + 1];
                     const __m128i pair = _mm_set1_epi32((int32_t)(((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16)));
-                    lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)wm), pair));
-                    hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wm + 8)), pair));
+                    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)wm);
+                    lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8), pair));
+                    hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_srai_epi16(_mm_unpackhi_epi8(b, b), 8), pair));
                 }
                 _mm_storeu_si128((__m128i *)(void *)acc, lo);
                 _mm_storeu_si128((__m128i *)(void *)(acc + 4), hi);
             }
 #else
             for (int t = 0; t < depth; ++t) {
-                const int16_t *wt = wm + (t / 2) * 16 + t % 2;
+                const int8_t *wt = wm + (t / 2) * 16 + t % 2;
                 const int32_t v = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
                 for (int i = 0; i < 8; ++i) acc[i] += wt[2 * i] * v;
             }

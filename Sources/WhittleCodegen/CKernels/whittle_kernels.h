@@ -140,13 +140,13 @@ WHITTLE_KERNEL int whittle_tile_taps(const whittle_conv_geometry *g, const void 
 
 /* conv_s8_tiles.c (int8; AArch64 NEON, portable loops elsewhere)
  *
- * Weights of whittle_conv_s8_tiles and whittle_fully_connected_s8_tiles ("tiled"): int16, output
+ * Weights of whittle_conv_s8_tiles and whittle_fully_connected_s8_tiles ("tiled"): int8, output
  * channels in blocks of eight (the last block zero-padded); a block holds the taps (c, kh, kw) (or
  * input features) in pairs, an odd count padded with a zero tap, and for each pair its eight
- * channels' two weights, each channel's adjacent: weight (i, t) of the block is at halfword
- * (t / 2) * 16 + 2 * i + t % 2, and the block of channel m (a multiple of 8) starts at halfword
- * m * taps_even. Adjacent pairs are one int32 for x86's PMADDWD; NEON de-interleaves them with
- * one load. With `quads` (the dot-product layout) the weights are int8, the taps
+ * channels' two weights, each channel's adjacent: weight (i, t) of the block is at byte
+ * (t / 2) * 16 + 2 * i + t % 2, and the block of channel m (a multiple of 8) starts at byte
+ * m * taps_even. Widened to int16 in registers, adjacent pairs are one int32 for x86's PMADDWD;
+ * NEON de-interleaves them with one load. With `quads` (the dot-product layout) the weights are int8, the taps
  * in quads (padded with zero taps) and each channel's four adjacent: weight (i, t) of a block at
  * byte (t / 4) * 32 + 4 * i + t % 4, the block of channel m at byte m * taps rounded up to 4; SDOT
  * (Armv8.2 dot product, the rpi5's Cortex-A76) adds four products per lane, uint8 inputs read as
@@ -169,7 +169,7 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
 /* y[r][n] = requant(bias[n] + sum over k < depth of x[r][k] * w[n][k]) for r < rows, x and y as
  * for whittle_conv_s8_tiles. */
 WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int out_features, const void *x, int x_unsigned,
-                                                     const int16_t *w, const int32_t *bias, const whittle_requant *rq, void *y);
+                                                     const int8_t *w, const int32_t *bias, const whittle_requant *rq, void *y);
 
 /* whittle_depthwise_s8 for 3x3 filters with stride 1, no dilation and one tap of padding on every
  * side (out_height = height, out_width = width), eight outputs of the flattened map at a time.

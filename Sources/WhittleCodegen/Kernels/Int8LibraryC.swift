@@ -130,7 +130,7 @@ enum Int8LibraryC {
         return folded
     }
 
-    /// The tiled layout of `whittle_kernels.h`: int16, channels in blocks of eight (the last
+    /// The tiled layout of `whittle_kernels.h`: int8, channels in blocks of eight (the last
     /// block padded with zero weights), each block's taps in pairs (an odd count padded with a
     /// zero tap), each pair holding the eight channels' two weights, channel by channel.
     static func tiledRows(_ rows: Int, _ taps: Int, value: (Int, Int) -> Int64) -> [Int64] {
@@ -255,11 +255,11 @@ enum Int8LibraryC {
             guard let scratch = e.scratch,
                   let folded = foldedBias(bias, rows: g.m, taps: k, zero: try tileZero(e), weight: { weights[$0 * k + $1] }) else { return false }
             let packed = quads ? e.weightArray("weights", .int8, integers: quadRows(g.m, k) { weights[$0 * k + $1] })
-                : e.weightArray("weights", .int16, integers: tiledRows(g.m, k) { weights[$0 * k + $1] })
+                : e.weightArray("weights", .int8, integers: tiledRows(g.m, k) { weights[$0 * k + $1] })
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
             w.line(geometry(g, channels: g.c))
-            w.line("/* Eight output channels by eight pixels at a time on \(quads ? "int8 weights in quads (SDOT)" : "int16 weights"); the bias holds bias - x_zero * sum(w). */")
+            w.line("/* Eight output channels by eight pixels at a time on \(quads ? "int8 weights in quads (SDOT)" : "int8 weights widened in registers"); the bias holds bias - x_zero * sum(w). */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(quads ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (uint8_t *)\(scratch));")
         case .depthwise, .flatDepthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
@@ -289,7 +289,7 @@ enum Int8LibraryC {
         let weight: (Int, Int) -> Int64 = { transB ? b[$0 * k + $1] : b[$1 * n + $0] }
         if case .tiles = form {
             guard let folded = foldedBias(bias, rows: n, taps: k, zero: QuantizedC.zero(e, 2), weight: weight) else { return false }
-            let packed = e.weightArray("weights", .int16, integers: tiledRows(n, k, value: weight))
+            let packed = e.weightArray("weights", .int8, integers: tiledRows(n, k, value: weight))
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
             let rows = (0..<n).flatMap { j in (0..<k).map { p in weight(j, p) } }
             w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
