@@ -75,8 +75,16 @@ final class GraphDecoder {
         return graph
     }
 
+    /// ONNX Runtime's contrib forms of standard operators (domain `com.microsoft`, same inputs,
+    /// attributes and arithmetic): its quantizer writes QuantizeLinear/DequantizeLinear there for
+    /// 4- and 16-bit types in models below opset 21, where the standard operators do not take them.
+    static let standardForms: Set<String> = ["QuantizeLinear", "DequantizeLinear"]
+
     func decodeNode(_ proto: Onnx__NodeProto, index: Int) throws -> DecodedNode {
-        var node = Node(name: text(proto.name), opType: text(proto.op_type), domain: text(proto.domain),
+        var domain = text(proto.domain)
+        let opType = text(proto.op_type)
+        if domain == "com.microsoft" && Self.standardForms.contains(opType) { domain = "" }
+        var node = Node(name: text(proto.name), opType: opType, domain: domain,
                         inputs: texts(proto.input, proto.n_input), outputs: texts(proto.output, proto.n_output),
                         overload: text(proto.overload))
         let context = NodeContext(index: index, name: node.name, opType: node.qualifiedOpType)

@@ -9,6 +9,7 @@ import WhittleIR
 public enum ONNXWriter {
     /// The serialized model.
     public static func serialize(_ model: Model) throws -> [UInt8] {
+        let model = contribForms(model)
         let memory = Allocations()
         defer { memory.free() }
         var proto = Onnx__ModelProto()
@@ -33,6 +34,27 @@ public enum ONNXWriter {
         let written = bytes.withUnsafeMutableBufferPointer { onnx__model_proto__pack(&proto, $0.baseAddress) }
         guard written == size else { throw WhittleError(.io, "protobuf packing wrote \(written) of \(size) bytes") }
         return bytes
+    }
+
+    /// The model with QuantizeLinear/DequantizeLinear on other than 8-bit integers written in ONNX
+    /// Runtime's `com.microsoft` form when the model's opset is below 21 (the standard operators take
+    /// 4- and 16-bit integers from opset 21): the reader turns that form into the standard operators,
+    /// and this turns it back, so that ONNX Runtime loads what Whittle writes.
+    static func contribForms(_ model: Model) -> Model {
+        guard (model.opsets[""] ?? 0) < 21 else { return model }
+        let graph = model.graph
+        func narrowOrWide(_ value: String) -> Bool {
+            guard let type = graph.initializers[value]?.elementType ?? graph.type(of: value)?.elementType else { return false }
+            return [.int4, .uint4, .int16, .uint16].contains(type)
+        }
+        var result = model
+        for (i, node) in graph.nodes.enumerated() where Node.isDefaultDomain(node.domain) {
+            let typed = node.opType == "QuantizeLinear" ? node.inputs.dropFirst(2).prefix(1) : node.opType == "DequantizeLinear" ? node.inputs.prefix(1) : []
+            guard typed.contains(where: narrowOrWide) else { continue }
+            result.graph.nodes[i].domain = "com.microsoft"
+            result.opsets["com.microsoft"] = max(result.opsets["com.microsoft"] ?? 1, 1)
+        }
+        return result
     }
 
     /// Writes the model to `path`.

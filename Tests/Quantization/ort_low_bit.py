@@ -1,7 +1,9 @@
 """Quantizes a float model with ONNX Runtime's static quantizer to low-bit weights, as users do: the
-model is first converted to opset 21, where QDQ nodes with 4-bit integers are standard ONNX.
+model is first converted to opset 21, where QDQ nodes with 4-bit integers are standard ONNX (with
+`contrib` last, the model keeps its opset and ONNX Runtime writes its com.microsoft QuantizeLinear
+and DequantizeLinear instead).
 
-usage: ort_low_bit.py FLOAT.onnx SAMPLES.npz KEY OUT.onnx WEIGHT_TYPE
+usage: ort_low_bit.py FLOAT.onnx SAMPLES.npz KEY OUT.onnx WEIGHT_TYPE [contrib]
 
 WEIGHT_TYPE is a name of onnxruntime.quantization.QuantType (QInt4, QUInt4, QInt8 ...). Activations
 are uint8, weights per channel; the calibration data are the samples SAMPLES.npz holds in KEY.
@@ -26,7 +28,8 @@ class Samples(CalibrationDataReader):
 
 def main() -> None:
     source, samples, key, out, weight_type = sys.argv[1:6]
-    model = version_converter.convert_version(onnx.load(source), 21)
+    contrib = sys.argv[6:] == ["contrib"]
+    model = onnx.load(source) if contrib else version_converter.convert_version(onnx.load(source), 21)
     (only,) = model.graph.input
     shape = [d.dim_value or 1 for d in only.type.tensor_type.shape.dim]
     with tempfile.TemporaryDirectory() as scratch:

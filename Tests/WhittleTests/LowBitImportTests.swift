@@ -11,19 +11,33 @@ import WhittlePasses
 /// value, the C equals the interpreter on the host (sanitized) and under QEMU, and the interpreter
 /// agrees with ONNX Runtime. A packed weight reaching a byte kernel is the failure this guards.
 struct LowBitImportTests {
-    @Test(arguments: [("kws_dscnn", "QInt4"), ("digits_mlp", "QUInt4")])
-    func ortFourBitWeightsCompileToCorrectC(model: String, weightType: String) throws {
+    /// Each case: the model, ONNX Runtime's weight type, and whether the model keeps its opset (13),
+    /// so that ONNX Runtime writes its com.microsoft QuantizeLinear/DequantizeLinear.
+    @Test(arguments: [("kws_dscnn", "QInt4", false), ("digits_mlp", "QUInt4", false), ("kws_dscnn", "QInt4", true)])
+    func ortFourBitWeightsCompileToCorrectC(model: String, weightType: String, contrib: Bool) throws {
         guard let python = QuantizerTests.python else {
             if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the test venv with onnxruntime is missing") }
             return
         }
-        let directory = CBackendTests.workDirectory("low-bit-\(model)-\(weightType)")
+        let directory = CBackendTests.workDirectory("low-bit-\(model)-\(weightType)\(contrib ? "-contrib" : "")")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/\(model)_\(weightType).onnx", refs = TestPaths.model("\(model).refs.npz")
         let made = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_low_bit.py").path,
-                                                         TestPaths.model("\(model).onnx"), refs, "in_0", path, weightType])
+                                                         TestPaths.model("\(model).onnx"), refs, "in_0", path, weightType]
+                                                        + (contrib ? ["contrib"] : []))
         #expect(made.status == 0, "\(made.stderr.suffix(600))")
         let analyzed = try ModelLoader.load(path: path)
+        if contrib {
+            // Read as the standard operators; written back in ONNX Runtime's form, which it loads and runs.
+            #expect(analyzed.model.opsets["com.microsoft"] != nil && analyzed.model.opsets[""] ?? 0 < 21)
+            #expect(analyzed.graph.nodes.contains { $0.opType == "DequantizeLinear" && $0.domain.isEmpty })
+            let rewritten = directory + "/rewritten.onnx"
+            try ONNXWriter.write(analyzed.model, to: rewritten)
+            #expect(try ONNXReader.read(path: rewritten).graph.nodes.count == analyzed.model.graph.nodes.count)
+            let again = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_run.py").path,
+                                                              rewritten, refs, "in_0", directory + "/again.npz"])
+            #expect(again.status == 0, "ONNX Runtime on the written model: \(again.stderr.suffix(600))")
+        }
         let packed = analyzed.graph.initializers.values.filter { $0.elementType == .int4 || $0.elementType == .uint4 }
         #expect(!packed.isEmpty, "\(model): ONNX Runtime wrote no 4-bit weights")
 
