@@ -9,7 +9,7 @@ enum QuantizedC {
     static var kernels: [String: CKernel] {
         ["QLinearConv": qlinearConv, "com.microsoft.QGemm": qgemm, "com.microsoft.QLinearAdd": qlinearAdd,
          "com.microsoft.QLinearAveragePool": averagePool, "com.microsoft.QLinearGlobalAveragePool": globalAveragePool,
-         "whittle.QSoftmax": softmax]
+         "whittle.QSoftmax": softmax, "com.microsoft.QLinearSoftmax": qlinearSoftmax]
     }
 
     /// A constant scalar (scale or zero point) that must be known at compile time.
@@ -283,6 +283,39 @@ enum QuantizedC {
                     w.line("if (q < \(Int64(low))) q = \(Int64(low));")
                     w.line("if (q > \(Int64(high))) q = \(Int64(high));")
                     w.line("\(e.y(0))[base + k * \(inner)] = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;")
+                }
+            }
+        }
+    }
+
+    /// ONNX Runtime's QLinearSoftmax, as its reference kernel computes it (see `QLinearSoftmaxOperator`):
+    /// the float table is baked, each row's sum is a float added in element order, and each output is
+    /// rintf(entry · ⌊1/Y_scale⌋ / sum) + Y_zero_point, saturated to the type.
+    static let qlinearSoftmax: CKernel = { e, w in
+        let x = try e.inputShape(0)
+        let sx = try constant(e, 1, what: "X_scale").floats()[0], sy = try constant(e, 3, what: "Y_scale").floats()[0]
+        let zy = zero(e, 4)
+        let (outer, size, inner) = try QLinearSoftmaxOperator.rows(shape: x, axis: try e.context.int("axis"),
+                                                                   opset: try e.context.int("opset", default: 13))
+        let signed = try e.inputType(0).elementType == .int8
+        let table = QLinearSoftmaxOperator.table(xScale: sx, length: size, signed: signed)
+        let scale = (1 / sy).rounded(.down)
+        // A row's index of a value: its distance below the maximum, back from 255 (uint8) or 127 (int8), as a byte.
+        let index: (String) -> String = { value in signed ? "(127 - top + \(value)) & 255" : "255 - top + \(value)" }
+        w.line("static const float table[256] = {\(table.map { CSyntax.hexFloat($0) }.joined(separator: ", "))};")
+        w.block("for (int o = 0; o < \(outer); ++o)") { w in
+            w.block("for (int i = 0; i < \(inner); ++i)") { w in
+                w.line("const int base = o * \(size * inner) + i;")
+                w.line("int32_t top = \(e.x(0))[base];")
+                w.line("float sum = 0.0f;")
+                w.line("for (int k = 1; k < \(size); ++k) if (\(e.x(0))[base + k * \(inner)] > top) top = \(e.x(0))[base + k * \(inner)];")
+                w.line("for (int k = 0; k < \(size); ++k) sum += table[\(index("\(e.x(0))[base + k * \(inner)]"))];")
+                w.block("for (int k = 0; k < \(size); ++k)") { w in
+                    w.line("int32_t q = (int32_t)rintf(table[\(index("\(e.x(0))[base + k * \(inner)]"))] * \(CSyntax.hexFloat(scale)) / sum) + \(zy);")
+                    let (low, high) = signed ? (-128, 127) : (0, 255)
+                    w.line("if (q < \(low)) q = \(low);")
+                    w.line("if (q > \(high)) q = \(high);")
+                    w.line("\(e.y(0))[base + k * \(inner)] = (\(signed ? "int8_t" : "uint8_t"))q;")
                 }
             }
         }
