@@ -92,7 +92,8 @@ struct Compile: ParsableCommand {
             if explain { print(CompileReport(compiled).explanation(), terminator: "") }
             let plan = compiled.bundle.plan
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
-            print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B")
+            let int8 = CompileReport(compiled).int8Weights.map { " (int8 convolution and matrix weights: \($0))" } ?? ""
+            print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B\(int8)")
             if compiled.bundle.weightFormat == .binary && options.weightFormat == .auto {
                 print("weights over \(WeightFormat.automaticLimit >> 20) MiB are written as \(compiled.bundle.name)_weights.bin, placed by "
                     + "\(compiled.bundle.name)_weights.S (assemble with -Wa,-I\(output), as the .mk and .cmake snippets do; --weights c for C initializers)")
