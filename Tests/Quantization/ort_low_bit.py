@@ -15,15 +15,9 @@ import tempfile
 import numpy as np
 import onnx
 from onnx import version_converter
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-
-class Samples(CalibrationDataReader):
-    def __init__(self, name, shape, data):
-        self.items = iter([{name: x.reshape(shape).astype(np.float32)} for x in data])
-
-    def get_next(self):
-        return next(self.items, None)
+from ort_samples import Samples
 
 
 def main() -> None:

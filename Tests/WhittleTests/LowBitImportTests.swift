@@ -51,16 +51,7 @@ struct LowBitImportTests {
         }
 
         // The interpreter is within one quantization step of ONNX Runtime on the reference inputs.
-        let ort = directory + "/ort.npz"
-        let run = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_run.py").path,
-                                                        path, refs, "in_0", ort])
-        #expect(run.status == 0, "\(run.stderr.suffix(600))")
-        let output = analyzed.graph.outputs[0].name
-        let step = try #require(ModelVerifier.outputStep(analyzed.graph, output))
-        let (differing, total, worst) = try Deployed.difference(
-            try Deployed.interpreter(analyzed.model), output: output, samples: try NPZArchive(path: refs).array("in_0").shape[0],
-            inputs: { try ModelRunner.inputs(fromArchive: refs, for: analyzed.graph, case: $0) },
-            expected: NDArray(try NPZArchive(path: ort).array("out_0")), step: step)
+        let (differing, total, worst) = try Deployed.againstONNXRuntime(analyzed, path: path, refs: refs, python: python, directory: directory)
         print("\(weightType) \(model): \(differing) of \(total) output elements differ from ONNX Runtime (max \(worst) steps)")
         #expect(worst <= 1.0 + 1e-6)
 

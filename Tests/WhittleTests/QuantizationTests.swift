@@ -10,6 +10,21 @@ import WhittleQuantization
 
 /// Runs models as `whittle compile` does (after the standard passes, so quantized layers are integer kernels).
 enum Deployed {
+    /// How far the interpreter's outputs are from ONNX Runtime's on the reference inputs `refs` (its
+    /// `in_0` cases), in steps of the first output's quantization: (elements that differ, all, worst).
+    static func againstONNXRuntime(_ analyzed: AnalyzedModel, path: String, refs: String, python: String,
+                                   directory: String) throws -> (Int, Int, Double) {
+        let ort = directory + "/ort.npz"
+        let run = try CommandLineTests.execute(python, [TestPaths.root.appendingPathComponent("Tests/Quantization/ort_run.py").path,
+                                                        path, refs, "in_0", ort])
+        #expect(run.status == 0, "\(run.stderr.suffix(600))")
+        let output = analyzed.graph.outputs[0].name
+        let step = try #require(ModelVerifier.outputStep(analyzed.graph, output))
+        return try difference(try interpreter(analyzed.model), output: output, samples: try NPZArchive(path: refs).array("in_0").shape[0],
+                              inputs: { try ModelRunner.inputs(fromArchive: refs, for: analyzed.graph, case: $0) },
+                              expected: NDArray(try NPZArchive(path: ort).array("out_0")), step: step)
+    }
+
     static func interpreter(_ model: Model) throws -> Interpreter {
         let (optimized, types) = try PassPipeline.standard.run(model)
         return try Interpreter(model: optimized, inference: types)
