@@ -260,30 +260,25 @@ enum QuantizedC {
         let shift = 32 - exponent
         let (low, high) = e.elementType.integerRange
         w.line("static const uint32_t table[256] = {\(table.map { "\($0)u" }.joined(separator: ", "))};")
-        w.block("for (int o = 0; o < \(outer); ++o)") { w in
-            w.block("for (int i = 0; i < \(inner); ++i)") { w in
-                w.line("const int base = o * \(size * inner) + i;")
-                w.line("int32_t top = \(e.x(0))[base];")
-                w.line("uint64_t sum = 0;")
-                w.line("for (int k = 1; k < \(size); ++k) if (\(e.x(0))[base + k * \(inner)] > top) top = \(e.x(0))[base + k * \(inner)];")
-                w.line("for (int k = 0; k < \(size); ++k) sum += table[top - \(e.x(0))[base + k * \(inner)]];")
-                w.block("for (int k = 0; k < \(size); ++k)") { w in
-                    w.line("const uint64_t p = ((uint64_t)table[top - \(e.x(0))[base + k * \(inner)]] << 32) / sum;")
-                    if shift <= 0 {
-                        w.line("int64_t q = p ? \(Int64(high) - zy) : 0;")
-                    } else if shift >= 58 {
-                        w.line("int64_t q = 0;")
-                        w.line("(void)p;")
-                    } else {
-                        w.line("const uint64_t n = p * \(mantissa)ULL, rest = n & \((UInt64(1) << UInt64(shift)) - 1)ULL;")
-                        w.line("int64_t q = (int64_t)(n >> \(shift));")
-                        w.line("if (rest > \(UInt64(1) << UInt64(shift - 1))ULL || (rest == \(UInt64(1) << UInt64(shift - 1))ULL && (q & 1))) ++q;")
-                    }
-                    w.line("q += \(zy);")
-                    w.line("if (q < \(Int64(low))) q = \(Int64(low));")
-                    w.line("if (q > \(Int64(high))) q = \(Int64(high));")
-                    w.line("\(e.y(0))[base + k * \(inner)] = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;")
+        softmaxRows(e, w: &w, outer: outer, size: size, inner: inner) { w in
+            w.line("uint64_t sum = 0;")
+            w.line("for (int k = 0; k < \(size); ++k) sum += table[top - \(e.x(0))[base + k * \(inner)]];")
+            w.block("for (int k = 0; k < \(size); ++k)") { w in
+                w.line("const uint64_t p = ((uint64_t)table[top - \(e.x(0))[base + k * \(inner)]] << 32) / sum;")
+                if shift <= 0 {
+                    w.line("int64_t q = p ? \(Int64(high) - zy) : 0;")
+                } else if shift >= 58 {
+                    w.line("int64_t q = 0;")
+                    w.line("(void)p;")
+                } else {
+                    w.line("const uint64_t n = p * \(mantissa)ULL, rest = n & \((UInt64(1) << UInt64(shift)) - 1)ULL;")
+                    w.line("int64_t q = (int64_t)(n >> \(shift));")
+                    w.line("if (rest > \(UInt64(1) << UInt64(shift - 1))ULL || (rest == \(UInt64(1) << UInt64(shift - 1))ULL && (q & 1))) ++q;")
                 }
+                w.line("q += \(zy);")
+                w.line("if (q < \(Int64(low))) q = \(Int64(low));")
+                w.line("if (q > \(Int64(high))) q = \(Int64(high));")
+                w.line("\(e.y(0))[base + k * \(inner)] = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;")
             }
         }
     }
@@ -303,20 +298,28 @@ enum QuantizedC {
         // A row's index of a value: its distance below the maximum, back from 255 (uint8) or 127 (int8), as a byte.
         let index: (String) -> String = { value in signed ? "(127 - top + \(value)) & 255" : "255 - top + \(value)" }
         w.line("static const float table[256] = {\(table.map { CSyntax.hexFloat($0) }.joined(separator: ", "))};")
+        softmaxRows(e, w: &w, outer: outer, size: size, inner: inner) { w in
+            w.line("float sum = 0.0f;")
+            w.line("for (int k = 0; k < \(size); ++k) sum += table[\(index("\(e.x(0))[base + k * \(inner)]"))];")
+            w.block("for (int k = 0; k < \(size); ++k)") { w in
+                w.line("int32_t q = (int32_t)rintf(table[\(index("\(e.x(0))[base + k * \(inner)]"))] * \(CSyntax.hexFloat(scale)) / sum) + \(zy);")
+                let (low, high) = signed ? (-128, 127) : (0, 255)
+                w.line("if (q < \(low)) q = \(low);")
+                w.line("if (q > \(high)) q = \(high);")
+                w.line("\(e.y(0))[base + k * \(inner)] = (\(signed ? "int8_t" : "uint8_t"))q;")
+            }
+        }
+    }
+
+    /// The loops of a softmax kernel over its rows (`outer` × `inner` of them, `size` values `inner`
+    /// apart): `base` is a row's first element and `top` its maximum when `body` runs.
+    static func softmaxRows(_ e: NodeEmission, w: inout CWriter, outer: Int, size: Int, inner: Int, body: (inout CWriter) -> Void) {
         w.block("for (int o = 0; o < \(outer); ++o)") { w in
             w.block("for (int i = 0; i < \(inner); ++i)") { w in
                 w.line("const int base = o * \(size * inner) + i;")
                 w.line("int32_t top = \(e.x(0))[base];")
-                w.line("float sum = 0.0f;")
                 w.line("for (int k = 1; k < \(size); ++k) if (\(e.x(0))[base + k * \(inner)] > top) top = \(e.x(0))[base + k * \(inner)];")
-                w.line("for (int k = 0; k < \(size); ++k) sum += table[\(index("\(e.x(0))[base + k * \(inner)]"))];")
-                w.block("for (int k = 0; k < \(size); ++k)") { w in
-                    w.line("int32_t q = (int32_t)rintf(table[\(index("\(e.x(0))[base + k * \(inner)]"))] * \(CSyntax.hexFloat(scale)) / sum) + \(zy);")
-                    let (low, high) = signed ? (-128, 127) : (0, 255)
-                    w.line("if (q < \(low)) q = \(low);")
-                    w.line("if (q > \(high)) q = \(high);")
-                    w.line("\(e.y(0))[base + k * \(inner)] = (\(signed ? "int8_t" : "uint8_t"))q;")
-                }
+                body(&w)
             }
         }
     }
