@@ -17,7 +17,8 @@ public enum Registry {
          (DataDependentOperators.all, [:]), (GridSampleOperators.all, GridSampleOperators.kernels),
          (LinearAttentionOperators.all, LinearAttentionOperators.kernels), (RoiAlignOperators.all, RoiAlignOperators.kernels),
          (DeformConvOperators.all, DeformConvOperators.kernels), (TfIdfVectorizerOperators.all, TfIdfVectorizerOperators.kernels),
-         (QLinearSoftmaxOperator.all, QLinearSoftmaxOperator.kernels), (LoopRegion.all, [:])]
+         (QLinearSoftmaxOperator.all, QLinearSoftmaxOperator.kernels), (QLinearLookupOperators.all, QLinearLookupOperators.kernels),
+         (LoopRegion.all, [:])]
     }
 
     /// Operators by qualified name (domain and name). A definition takes its kernel from its own family;

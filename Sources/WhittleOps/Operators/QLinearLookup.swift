@@ -1,0 +1,110 @@
+import Foundation
+import WhittleIR
+
+/// ONNX Runtime's table-driven quantized operators (domain `com.microsoft`), as its QOperator
+/// quantizer writes them: QLinearLeakyRelu and QLinearConcat. Each maps every possible input byte
+/// through a 256-entry table built the way ONNX Runtime builds it, so outputs agree bit for bit:
+/// dequantize in float (X_scale · (x − X_zero_point)), apply the function, quantize (round half to
+/// even of value / Y_scale, plus Y_zero_point, saturated).
+public enum QLinearLookupOperators {
+    static let domain = "com.microsoft"
+    static var all: [OperatorDefinition] {
+        [leakyRelu.requiringEightBitIntegers([[0, 2, 4]]), concat]
+    }
+    static var kernels: [String: Kernel] { ["QLinearLeakyRelu": leakyReluKernel, "QLinearConcat": concatKernel] }
+
+    /// The output for each input byte (index: the byte, so int8 −1 is entry 255) of `type` data.
+    public static func table(xScale: Float, xZero: Int64, yScale: Float, yZero: Int64, type: ElementType,
+                             _ function: (Float) -> Float = { $0 }) -> [Int64] {
+        let (low, high) = type.integerRange
+        return (0..<256).map { byte -> Int64 in
+            let x = type == .int8 ? Int64(Int8(truncatingIfNeeded: byte)) : Int64(byte)
+            let value = function(xScale * Float(x - xZero))
+            let q = Double((value / yScale).rounded(.toNearestOrEven)) + Double(yZero)
+            return Int64(Swift.min(Swift.max(q.isNaN ? Double(yZero) : q, low), high))
+        }
+    }
+
+    /// The byte of a value of `type` (its table index).
+    static func byte(_ value: Int64) -> Int { Int(UInt8(truncatingIfNeeded: value)) }
+
+    // MARK: QLinearLeakyRelu
+
+    /// (X, X_scale, X_zero_point?, Y_scale, Y_zero_point?) → Y, attribute alpha (default 0.01).
+    static let leakyRelu = OperatorDefinition("QLinearLeakyRelu", domain: domain, infer: { ctx in
+        try ctx.expectInputs(4, 5)
+        return [TensorType(try ctx.type(0).elementType, try ctx.shape(0))]
+    })
+
+    /// The table of a QLinearLeakyRelu.
+    public static func leakyReluTable(alpha: Float, xScale: Float, xZero: Int64, yScale: Float, yZero: Int64, type: ElementType) -> [Int64] {
+        table(xScale: xScale, xZero: xZero, yScale: yScale, yZero: yZero, type: type) { $0 >= 0 ? $0 : alpha * $0 }
+    }
+
+    static let leakyReluKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let xScale = try ctx.parameters(1, what: "X_scale", count: 1)[0], yScale = try ctx.parameters(3, what: "Y_scale", count: 1)[0]
+        let xZero = ctx.optionalInput(2)?.ints.first ?? 0, yZero = ctx.optionalInput(4)?.ints.first ?? 0
+        let alpha = try ctx.node.float("alpha", default: 0.01)
+        let table = leakyReluTable(alpha: alpha, xScale: xScale, xZero: xZero, yScale: yScale, yZero: yZero, type: x.elementType)
+        return [NDArray(x.elementType, shape: x.shape, ints: x.ints.map { table[byte($0)] })]
+    }
+
+    // MARK: QLinearConcat
+
+    /// (Y_scale, Y_zero_point, then X, X_scale, X_zero_point for each input) → Y, attribute axis.
+    static let concat = OperatorDefinition("QLinearConcat", domain: domain, infer: { ctx in
+        let count = ctx.node.inputs.count
+        guard count >= 5, (count - 2) % 3 == 0 else {
+            throw WhittleError(.invalidGraph, "QLinearConcat takes Y_scale, Y_zero_point and (X, X_scale, X_zero_point) for each input")
+        }
+        guard let axisAttribute = try ctx.int("axis") else { throw WhittleError(.invalidAttribute, "attribute axis is required") }
+        let type = try ctx.type(1).elementType
+        guard type == .int8 || type == .uint8 else {
+            throw WhittleError(.shapeMismatch, "QLinearConcat takes int8 or uint8 data, not \(type.name) (input \"\(ctx.node.inputs[1])\")")
+        }
+        var out = try ctx.shape(2)
+        let axis = try Shape.normalizeAxis(axisAttribute, rank: out.count)
+        for i in stride(from: 2, to: count, by: 3) {
+            let s = try ctx.shape(i)
+            guard try ctx.type(i).elementType == type, try ctx.type(i + 2).elementType == type else {
+                throw WhittleError(.shapeMismatch, "input \"\(ctx.node.inputs[i])\" and its zero point must be \(type.name), as Y_zero_point is")
+            }
+            guard s.count == out.count, s.indices.allSatisfy({ $0 == axis || s[$0] == out[$0] }) else {
+                throw WhittleError(.shapeMismatch, "input \"\(ctx.node.inputs[i])\" \(Shape.describe(s)) does not concatenate on axis \(axis)")
+            }
+            if i > 2 { out[axis] += s[axis] }
+        }
+        return [TensorType(type, out)]
+    })
+
+    /// Each input's table, or nil where its scale and zero point are the output's (copied as it is).
+    public static func concatTables(_ inputs: [(scale: Float, zero: Int64)], yScale: Float, yZero: Int64, type: ElementType) -> [[Int64]?] {
+        inputs.map { $0.scale == yScale && $0.zero == yZero ? nil : table(xScale: $0.scale, xZero: $0.zero, yScale: yScale, yZero: yZero, type: type) }
+    }
+
+    static let concatKernel: Kernel = { ctx in
+        let count = (ctx.inputs.count - 2) / 3
+        let yScale = try ctx.parameters(0, what: "Y_scale", count: 1)[0], yZero = ctx.optionalInput(1)?.ints.first ?? 0
+        let shape = try ctx.outputShape(), type = ctx.outputType()
+        let axis = try Shape.normalizeAxis(try ctx.node.int("axis", default: 0), rank: shape.count)
+        let inner = shape[(axis + 1)...].reduce(1, *), outer = shape[..<axis].reduce(1, *)
+        var parameters: [(scale: Float, zero: Int64)] = [], values: [[Int64]] = [], pitches: [Int] = []
+        for k in 0..<count {
+            let x = try ctx.input(2 + 3 * k)
+            parameters.append((try ctx.parameters(3 + 3 * k, what: "X_scale", count: 1)[0], ctx.optionalInput(4 + 3 * k)?.ints.first ?? 0))
+            values.append(x.ints)
+            pitches.append(x.shape[axis] * inner)
+        }
+        let tables = concatTables(parameters, yScale: yScale, yZero: yZero, type: type)
+        var out: [Int64] = []
+        out.reserveCapacity(shape.reduce(1, *))
+        for o in 0..<outer {
+            for k in 0..<count {
+                let slice = values[k][(o * pitches[k])..<((o + 1) * pitches[k])]
+                if let table = tables[k] { out += slice.map { table[byte($0)] } } else { out += slice }
+            }
+        }
+        return [NDArray(type, shape: shape, ints: out)]
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+import WhittleIR
+import WhittleKit
+
+/// ONNX Runtime's QOperator form of a network with LeakyRelu and Concat uses com.microsoft
+/// QLinearLeakyRelu and QLinearConcat (tables built from float arithmetic, one per input of the
+/// concatenation). The interpreter builds the same tables, so it agrees with ONNX Runtime exactly;
+/// the C equals the interpreter on the host and under QEMU.
+struct QLinearLookupTests {
+    @Test(arguments: ["QUInt8", "QInt8"])
+    func ortLeakyReluAndConcatMatchONNXRuntime(activations: String) throws {
+        guard let python = QuantizerTests.python else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the test venv with onnxruntime is missing") }
+            return
+        }
+        let directory = CBackendTests.workDirectory("qlinear-lookup-\(activations)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let float = directory + "/branches.onnx", refs = directory + "/branches.npz", path = directory + "/branches_qoperator.onnx"
+        let scripts = TestPaths.root.appendingPathComponent("Tests/Quantization")
+        let made = try CommandLineTests.execute(python, [scripts.appendingPathComponent("branches_model.py").path, float, refs])
+        #expect(made.status == 0, "\(made.stderr.suffix(600))")
+        let quantized = try CommandLineTests.execute(python, [scripts.appendingPathComponent("ort_qoperator.py").path, float, refs, "in_0", path,
+                                                              activations, "QInt8"])
+        #expect(quantized.status == 0, "\(quantized.stderr.suffix(600))")
+        let analyzed = try ModelLoader.load(path: path)
+        let ops = Set(analyzed.graph.nodes.map(\.qualifiedOpType))
+        #expect(ops.isSuperset(of: ["com.microsoft.QLinearLeakyRelu", "com.microsoft.QLinearConcat"]), "\(ops)")
+
+        let (differing, total, worst) = try Deployed.againstONNXRuntime(analyzed, path: path, refs: refs, python: python, directory: directory)
+        print("QOperator \(activations) branches: \(differing) of \(total) output elements differ from ONNX Runtime (max \(worst) steps)")
+        #expect(worst == 0)
+
+        var options = ModelVerifier.Options()
+        options.compiler = "gcc"
+        let host = try ModelVerifier.verify(analyzed, inputs: nil, options: options, workDirectory: directory + "/host")
+        #expect(host[0].maxAbsError == 0 && host[0].passed, "\(host.map { "\($0.name) \($0.maxAbsError)" })")
+        for target in ["cortex-m4f", "rpi4"] where TargetTests.emulatorsInstalled {
+            let cli = try CommandLineTests.run(["verify", path, "--target", target])
+            #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0"), "\(target): \(cli.stdout) \(cli.stderr)")
+        }
+    }
+}
