@@ -1,7 +1,8 @@
 """Writes a small float CNN whose QOperator form needs QLinearLeakyRelu and QLinearConcat: two
-convolution branches (one with LeakyRelu) concatenated on the channels, then a 1x1 convolution.
+convolution branches (one with LeakyRelu) concatenated on the channels, then a 1x1 convolution;
+with `sigmoid` last, the second branch ends in Sigmoid (QLinearSigmoid) instead of Relu.
 
-usage: branches_model.py OUT.onnx SAMPLES.npz   (SAMPLES.npz: in_0 with 24 samples of [1, 3, 8, 8])
+usage: branches_model.py OUT.onnx SAMPLES.npz [sigmoid]   (SAMPLES.npz: in_0, 24 samples of [1, 3, 8, 8])
 """
 import sys
 
@@ -12,6 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 def main() -> None:
     out, samples = sys.argv[1:3]
+    activation = "Sigmoid" if sys.argv[3:] == ["sigmoid"] else "Relu"
     rng = np.random.default_rng(12)
 
     def weight(name, shape, scale=0.4):
@@ -21,7 +23,7 @@ def main() -> None:
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
         helper.make_node("LeakyRelu", ["c1"], ["l1"], alpha=0.1),
         helper.make_node("Conv", ["x", "w2", "b2"], ["c2"], kernel_shape=[1, 1]),
-        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node(activation, ["c2"], ["r2"]),
         helper.make_node("Concat", ["l1", "r2"], ["cat"], axis=1),
         helper.make_node("Conv", ["cat", "w3", "b3"], ["y"], kernel_shape=[1, 1]),
     ]

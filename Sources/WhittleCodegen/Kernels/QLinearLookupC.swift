@@ -1,11 +1,11 @@
 import WhittleIR
 import WhittleOps
 
-/// ONNX Runtime's table-driven QOperator layers (QLinearLeakyRelu, QLinearConcat): the tables
+/// ONNX Runtime's table-driven QOperator layers (QLinearLeakyRelu, QLinearSigmoid, QLinearConcat): the tables
 /// `QLinearLookupOperators` builds are baked, and the loops map each input byte through them.
 enum QLinearLookupC {
     static var kernels: [String: CKernel] {
-        ["com.microsoft.QLinearLeakyRelu": leakyRelu, "com.microsoft.QLinearConcat": concat]
+        ["com.microsoft.QLinearLeakyRelu": leakyRelu, "com.microsoft.QLinearSigmoid": sigmoid, "com.microsoft.QLinearConcat": concat]
     }
 
     /// One table as a C array of the output type.
@@ -20,9 +20,19 @@ enum QLinearLookupC {
     }
 
     static let leakyRelu: CKernel = { e, w in
-        let values = try QLinearLookupOperators.leakyReluTable(
+        try lookup(e, &w, try QLinearLookupOperators.leakyReluTable(
             alpha: try e.context.float("alpha", default: 0.01), xScale: try scale(e, 1, "X_scale"), xZero: QuantizedC.zero(e, 2),
-            yScale: try scale(e, 3, "Y_scale"), yZero: QuantizedC.zero(e, 4), type: e.elementType)
+            yScale: try scale(e, 3, "Y_scale"), yZero: QuantizedC.zero(e, 4), type: e.elementType))
+    }
+
+    static let sigmoid: CKernel = { e, w in
+        try lookup(e, &w, QLinearLookupOperators.sigmoidTable(xScale: try scale(e, 1, "X_scale"), xZero: QuantizedC.zero(e, 2),
+                                                              yScale: try scale(e, 3, "Y_scale"), yZero: QuantizedC.zero(e, 4),
+                                                              type: e.elementType))
+    }
+
+    /// Every element of input 0 through one table.
+    static func lookup(_ e: NodeEmission, _ w: inout CWriter, _ values: [Int64]) throws {
         let count = try e.outputShape().reduce(1, *)
         w.line(table("table", values, e))
         w.line("for (int i = 0; i < \(count); ++i) \(e.y(0))[i] = table[(uint8_t)\(e.x(0))[i]];")

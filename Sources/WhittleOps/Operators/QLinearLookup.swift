@@ -2,16 +2,20 @@ import Foundation
 import WhittleIR
 
 /// ONNX Runtime's table-driven quantized operators (domain `com.microsoft`), as its QOperator
-/// quantizer writes them: QLinearLeakyRelu and QLinearConcat. Each maps every possible input byte
-/// through a 256-entry table built the way ONNX Runtime builds it, so outputs agree bit for bit:
-/// dequantize in float (X_scale · (x − X_zero_point)), apply the function, quantize (round half to
-/// even of value / Y_scale, plus Y_zero_point, saturated).
+/// quantizer writes them: QLinearLeakyRelu, QLinearSigmoid and QLinearConcat. Each maps every
+/// possible input byte through a 256-entry table built the way ONNX Runtime builds it, so outputs
+/// agree bit for bit: dequantize in float (X_scale · (x − X_zero_point)), apply the function,
+/// quantize (round half to even of value / Y_scale, plus Y_zero_point, saturated). The sigmoid is
+/// ONNX Runtime's rational approximation as its portable kernel computes it (its x86 kernels with
+/// fused multiply-adds can differ in the last float bit, rarely enough to move a quantized value).
 public enum QLinearLookupOperators {
     static let domain = "com.microsoft"
     static var all: [OperatorDefinition] {
-        [leakyRelu.requiringEightBitIntegers([[0, 2, 4]]), concat]
+        [leakyRelu.requiringEightBitIntegers([[0, 2, 4]]), sigmoid.requiringEightBitIntegers([[0, 2, 4]]), concat]
     }
-    static var kernels: [String: Kernel] { ["QLinearLeakyRelu": leakyReluKernel, "QLinearConcat": concatKernel] }
+    static var kernels: [String: Kernel] {
+        ["QLinearLeakyRelu": leakyReluKernel, "QLinearSigmoid": sigmoidKernel, "QLinearConcat": concatKernel]
+    }
 
     /// The output for each input byte (index: the byte, so int8 −1 is entry 255) of `type` data.
     public static func table(xScale: Float, xZero: Int64, yScale: Float, yZero: Int64, type: ElementType,
@@ -47,6 +51,44 @@ public enum QLinearLookupOperators {
         let xZero = ctx.optionalInput(2)?.ints.first ?? 0, yZero = ctx.optionalInput(4)?.ints.first ?? 0
         let alpha = try ctx.node.float("alpha", default: 0.01)
         let table = leakyReluTable(alpha: alpha, xScale: xScale, xZero: xZero, yScale: yScale, yZero: yZero, type: x.elementType)
+        return [NDArray(x.elementType, shape: x.shape, ints: x.ints.map { table[byte($0)] })]
+    }
+
+    // MARK: QLinearSigmoid
+
+    /// (X, X_scale, X_zero_point?, Y_scale, Y_zero_point?) → Y.
+    static let sigmoid = OperatorDefinition("QLinearSigmoid", domain: domain, infer: { ctx in
+        try ctx.expectInputs(4, 5)
+        return [TensorType(try ctx.type(0).elementType, try ctx.shape(0))]
+    })
+
+    /// ONNX Runtime's logistic function: x clamped to [−18, 18], an odd polynomial of degree 9 over an
+    /// even one of degree 10 in x, plus 1/2, clamped to [0, 1]; float operations in its order.
+    public static func logistic(_ input: Float) -> Float {
+        let x = Swift.min(Swift.max(input, -18), 18), x2 = x * x
+        var p: Float = x2 * 4.37031012579801e-11 + 1.15627324459942e-07
+        p = p * x2 + 6.08574864600143e-05
+        p = p * x2 + 8.51377133304701e-03
+        p = p * x2 + 2.48287947061529e-01
+        p = p * x
+        var q: Float = x2 * 6.10247389755681e-13 + 5.76102136993427e-09
+        q = q * x2 + 6.29106785017040e-06
+        q = q * x2 + 1.70198817374094e-03
+        q = q * x2 + 1.16817656904453e-01
+        q = q * x2 + 9.93151921023180e-01
+        return Swift.min(Swift.max(p / q + 0.5, 0), 1)
+    }
+
+    /// The table of a QLinearSigmoid.
+    public static func sigmoidTable(xScale: Float, xZero: Int64, yScale: Float, yZero: Int64, type: ElementType) -> [Int64] {
+        table(xScale: xScale, xZero: xZero, yScale: yScale, yZero: yZero, type: type, logistic)
+    }
+
+    static let sigmoidKernel: Kernel = { ctx in
+        let x = try ctx.input(0)
+        let xScale = try ctx.parameters(1, what: "X_scale", count: 1)[0], yScale = try ctx.parameters(3, what: "Y_scale", count: 1)[0]
+        let table = sigmoidTable(xScale: xScale, xZero: ctx.optionalInput(2)?.ints.first ?? 0, yScale: yScale,
+                                 yZero: ctx.optionalInput(4)?.ints.first ?? 0, type: x.elementType)
         return [NDArray(x.elementType, shape: x.shape, ints: x.ints.map { table[byte($0)] })]
     }
 
