@@ -20,6 +20,8 @@ public enum WhittleSetting: String, Sendable, Equatable, CaseIterable {
     case calibrationMethod
     /// int8 or uint8 activations.
     case activationType
+    /// int8 or int4 weights.
+    case weightType
     /// The share of weights pruning sets to zero.
     case sparsity
     /// Layers pruning leaves dense.

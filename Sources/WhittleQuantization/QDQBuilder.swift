@@ -52,7 +52,22 @@ struct QDQBuilder {
         for (index, node) in types.graph.nodes.enumerated() where index < types.macs.count && types.macs[index] > 0 {
             if let first = node.outputs.first { macsByOutput[first] = types.macs[index] }
         }
+        if options.weightType == .int4 {
+            // Layers with constant weights of the prepared model, in graph order; all but the kept ones get 4-bit weights.
+            let prepared = types.graph
+            let layers = prepared.nodes.filter {
+                ["Conv", "Gemm", "MatMul"].contains($0.opType) && $0.inputs.count > 1 && prepared.initializers[$0.inputs[1]] != nil
+            }
+            let kept = options.int8Layers ?? Set([layers.first, layers.last].compactMap { $0?.name })
+            fourBit = Set(layers.filter { !kept.contains($0.name) }.map(Self.layerKey))
+        }
     }
+
+    /// The layers whose weights take 4 bits, by `layerKey`.
+    var fourBit: Set<String> = []
+
+    /// A layer's name, or for an unnamed one its weights' name (both survive the rewrite).
+    static func layerKey(_ node: Node) -> String { node.name.isEmpty ? "weights:" + (node.inputs.dropFirst().first ?? "") : node.name }
 
     /// Multiply-accumulates of each node of the prepared model, by its first output.
     var macsByOutput: [String: Int] = [:]
@@ -261,12 +276,13 @@ struct QDQBuilder {
         }
         guard let w = graph.initializers[node.inputs[1]] else { return node }
         let axis = node.opType == "Gemm" && int(node, "transB") == 0 ? 1 : 0
-        let weights = ChannelWeights(w.floats(), shape: w.shape, axis: axis)
+        let type: ElementType = fourBit.contains(Self.layerKey(node)) ? .int4 : .int8
+        let weights = ChannelWeights(w.floats(), shape: w.shape, axis: axis, bits: type == .int4 ? 4 : 8)
         let base = node.inputs[1]
         let values = name(base + "_quantized"), scale = name(base + "_scale"), zero = name(base + "_zero_point")
-        graph.initializers[values] = try Tensor(int64s: weights.values, shape: w.shape, as: .int8)
+        graph.initializers[values] = try Tensor(int64s: weights.values, shape: w.shape, as: type)
         graph.initializers[scale] = try Tensor(floats: weights.scales, shape: [weights.scales.count])
-        graph.initializers[zero] = try Tensor(int64s: Array(repeating: 0, count: weights.scales.count), shape: [weights.scales.count], as: .int8)
+        graph.initializers[zero] = try Tensor(int64s: Array(repeating: 0, count: weights.scales.count), shape: [weights.scales.count], as: type)
         let dq = name(base + "_DequantizeLinear_Output")
         nodes.append(Node(name: name(base + "_DequantizeLinear"), opType: "DequantizeLinear", inputs: [values, scale, zero],
                           outputs: [dq], attributes: ["axis": .int(axis)]))

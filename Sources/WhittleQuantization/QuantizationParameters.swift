@@ -7,10 +7,19 @@ public struct QuantizationOptions: Sendable {
     public var method: CalibrationMethod
     /// The activation type: int8 (TFLite's scheme, the default) or uint8 (ONNX Runtime's default).
     public var activationType: ElementType
+    /// The convolution and matrix weights' type: int8 (the default) or int4 (W4A8: symmetric per
+    /// channel in [−7, 7], written as int4 DequantizeLinear).
+    public var weightType: ElementType
+    /// With int4 weights, the layers (node names) kept at int8; nil for the first and the last
+    /// layer with weights, which lose the most accuracy at 4 bits.
+    public var int8Layers: Set<String>?
 
-    public init(method: CalibrationMethod = .minMax, activationType: ElementType = .int8) {
+    public init(method: CalibrationMethod = .minMax, activationType: ElementType = .int8, weightType: ElementType = .int8,
+                int8Layers: Set<String>? = nil) {
         self.method = method
         self.activationType = activationType
+        self.weightType = weightType
+        self.int8Layers = int8Layers
     }
 }
 
@@ -45,13 +54,15 @@ public struct QuantizationParameters: Sendable, Equatable {
 }
 
 /// Symmetric per-channel int8 weights: zero point 0, range [−127, 127] (−128 unused, as TFLite requires,
-/// so the product of two int8 values never needs the asymmetric corner case).
+/// so the product of two int8 values never needs the asymmetric corner case); with `bits` 4, the
+/// same in [−7, 7].
 struct ChannelWeights {
     var values: [Int64]
     var scales: [Float]
 
     /// Quantizes `weights` (row-major `shape`) along `axis`.
-    init(_ weights: [Float], shape: [Int], axis: Int) {
+    init(_ weights: [Float], shape: [Int], axis: Int, bits: Int = 8) {
+        let limit = Float((1 << (bits - 1)) - 1)
         let channels = shape[axis]
         let inner = shape[(axis + 1)...].reduce(1, *)
         var maxima = Array(repeating: Float(0), count: channels)
@@ -59,11 +70,11 @@ struct ChannelWeights {
             let c = (i / inner) % channels
             maxima[c] = Swift.max(maxima[c], abs(w))
         }
-        let scales = maxima.map { m in m > 0 && m.isFinite ? m / 127 : 1 }
+        let scales = maxima.map { m in m > 0 && m.isFinite ? m / limit : 1 }
         self.scales = scales
         values = weights.enumerated().map { i, w in
             let q = (Double(w) / Double(scales[(i / inner) % channels])).rounded(.toNearestOrEven)
-            return Int64(Swift.min(127, Swift.max(-127, q.isFinite ? q : 0)))
+            return Int64(Swift.min(Double(limit), Swift.max(-Double(limit), q.isFinite ? q : 0)))
         }
     }
 }

@@ -30,6 +30,9 @@ public enum Quantizer {
         guard options.activationType == .int8 || options.activationType == .uint8 else {
             throw WhittleError(.usage, "activations can be int8 or uint8, not \(options.activationType.name)")
         }
+        guard options.weightType == .int8 || options.weightType == .int4 else {
+            throw WhittleError(.usage, "weights can be int8 or int4, not \(options.weightType.name)", setting: .weightType)
+        }
         guard samples > 0 else { throw WhittleError(.usage, "the calibration data has no samples") }
         if let quantized = model.graph.quantizationSummary {
             // Quantizing again would put new quantizers around the integer ones and call int8 weights float.

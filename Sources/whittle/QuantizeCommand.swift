@@ -16,7 +16,17 @@ struct CalibrationOptions: ParsableArguments {
     @Option(name: .customLong("map"), help: ArgumentHelp("Which array of the .npz feeds an input (repeatable).", valueName: "INPUT=KEY"))
     var map: [String] = []
 
+    @Option(name: .customLong("weight-type"), help: ArgumentHelp("Convolution and matrix weights: int8 (default) or int4 "
+                                                                  + "(symmetric per channel, [-7, 7]; the C widens them to a byte).", valueName: "int8|int4"))
+    var weightType = "int8"
+
+    @Option(name: .customLong("int8-layers"), help: ArgumentHelp("With --weight-type int4: layers kept at int8, or none "
+                                                                  + "(default: the first and the last layer with weights).", valueName: "NAME,...|none"))
+    var int8Layers: [String] = []
+
     func validate() throws {
+        guard weightType == "int8" || weightType == "int4" else { throw ValidationError("--weight-type must be int8 or int4, not \"\(weightType)\"") }
+        if !int8Layers.isEmpty && weightType != "int4" { throw ValidationError("--int8-layers is used with --weight-type int4") }
         do {
             _ = try options()
             _ = try ModelQuantizer.parseMap(map)
@@ -26,7 +36,10 @@ struct CalibrationOptions: ParsableArguments {
     }
 
     func options() throws -> QuantizationOptions {
-        QuantizationOptions(method: try CalibrationMethod(parsing: calibrate), activationType: try ModelQuantizer.activationType(activations))
+        let names = int8Layers.flatMap { $0.split(separator: ",").map(String.init) }
+        return QuantizationOptions(method: try CalibrationMethod(parsing: calibrate), activationType: try ModelQuantizer.activationType(activations),
+                                   weightType: weightType == "int4" ? .int4 : .int8,
+                                   int8Layers: names.isEmpty ? nil : names == ["none"] ? [] : Set(names))
     }
 
     /// The quantization request (needs --calibration).
@@ -38,7 +51,7 @@ struct CalibrationOptions: ParsableArguments {
 
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Quantize a float model to int8 (static, calibrated) and write it as an ONNX QDQ model.",
+        abstract: "Quantize a float model to int8, or int4 weights (static, calibrated), and write it as an ONNX QDQ model.",
         // --calibration is optional to the parser only because compile shares it (with --quantize int8).
         usage: "whittle quantize <model> --calibration <DATA.npz> --output <OUT.onnx> [<options>]",
         discussion: """
@@ -91,7 +104,9 @@ struct Quantize: ParsableCommand {
             } catch let error as WhittleError {
                 throw error.inFile(output)
             }
-            print("wrote \(output): \(result.values.count) int8 tensors (\(options.activationType.name) activations, "
+            let graph = result.model.graph
+            let fourBit = graph.nodes.filter { $0.opType == "DequantizeLinear" && graph.initializers[$0.inputs[0]]?.elementType == .int4 }.count
+            print("wrote \(output): \(result.values.count) int8 tensors\(fourBit > 0 ? ", int4 weights in \(fourBit) layers" : "") (\(options.activationType.name) activations, "
                   + "\(options.method) calibration on \(calibrationSet.count) samples of \(calibrationSet.path))")
             let summary = try QuantizationReport.evaluate(result, samples: evaluation, labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")

@@ -13,6 +13,7 @@ extension WhittleSetting {
         case .runInput: "--input"
         case .calibrationMethod: "--calibrate"
         case .activationType: "--activations"
+        case .weightType: "--weight-type"
         case .sparsity: "--sparsity"
         case .keptLayers: "--keep"
         case .targetAccuracy: "--target-accuracy"
