@@ -18,12 +18,17 @@ public struct PruningOptions: Sendable {
     /// Layers left dense; nil keeps the default: the first and the last prunable layer (usually
     /// the first convolution and the classifier, the most sensitive ones).
     public var keep: Set<String>?
+    /// N:M pruning instead of a share: in every group of `m` consecutive weights along the reduction
+    /// (the taps an output sums), at most `n` stay nonzero (the largest); `sparsity` is then (m − n)/m.
+    public var pattern: (n: Int, m: Int)?
 
-    public init(sparsity: Double, scope: Scope = .layer, layers: [String: Double] = [:], keep: Set<String>? = nil) {
+    public init(sparsity: Double, scope: Scope = .layer, layers: [String: Double] = [:], keep: Set<String>? = nil,
+                pattern: (n: Int, m: Int)? = nil) {
         self.sparsity = sparsity
         self.scope = scope
         self.layers = layers
         self.keep = keep
+        self.pattern = pattern
     }
 }
 
@@ -81,12 +86,26 @@ public enum MagnitudePruner {
         var magnitudes: [String: [Double]] = [:]
         for c in candidates { magnitudes[c.weight] = try magnitude(c, graph) }
         var prunedIndices: [String: [Int]] = [:]
+        if let pattern = options.pattern {
+            guard pattern.n >= 1, pattern.n < pattern.m, pattern.m <= 256 else {
+                throw WhittleError(.usage, "an N:M pattern needs 1 <= N < M <= 256, not \(pattern.n):\(pattern.m)", setting: .sparsity)
+            }
+            guard options.scope == .layer, options.layers.isEmpty else {
+                throw WhittleError(.usage, "an N:M pattern prunes every layer alike: no global scope or per-layer sparsities", setting: .sparsity)
+            }
+            for c in candidates where !kept(c) {
+                guard let m = magnitudes[c.weight], let shape = graph.initializers[c.weight]?.shape else { continue }
+                prunedIndices[c.weight] = reductionGroups(c, shape: shape, size: pattern.m).flatMap { group in
+                    smallest(group.map { (m[$0], $0) }, count: group.count - Swift.min(pattern.n, group.count))
+                }
+            }
+        }
         // Per-layer choices: overrides always, and every layer when the scope is per layer.
-        for c in candidates where !kept(c) {
+        for c in candidates where !kept(c) && options.pattern == nil {
             guard let target = override(c) ?? (options.scope == .layer ? options.sparsity : nil), let m = magnitudes[c.weight] else { continue }
             prunedIndices[c.weight] = smallest(m.indices.map { (m[$0], $0) }, count: Int((target * Double(m.count)).rounded()))
         }
-        if options.scope == .global {
+        if options.scope == .global && options.pattern == nil {
             let pool = candidates.filter { !kept($0) && override($0) == nil }
             var all: [(Double, Int, Int)] = []
             for (k, c) in pool.enumerated() { for (i, v) in (magnitudes[c.weight] ?? []).enumerated() { all.append((v, k, i)) } }
@@ -102,13 +121,31 @@ public enum MagnitudePruner {
                 graph.initializers[c.weight] = try zeroed(tensor, indices: indices, zero: c.zero, axis: c.axis)
             }
             let after = try magnitude(c, graph).filter { $0 == 0 }.count
-            let target: Double? = kept(c) ? nil : override(c) ?? options.sparsity
+            let target: Double? = kept(c) ? nil : override(c) ?? options.pattern.map { Double($0.m - $0.n) / Double($0.m) } ?? options.sparsity
             report.append(PrunedLayer(node: c.node.name, op: c.node.opType, weight: c.weight, elements: tensor.count,
                                       zerosBefore: before, zerosAfter: after, target: target))
         }
         var result = model
         result.graph = graph
         return (result, report)
+    }
+
+    /// The weights' indices in groups of `size` consecutive taps of one output's reduction (a last
+    /// group may be shorter): along the trailing axes for convolutions and matrices read transposed
+    /// (rows of output channels), along axis 0 for MatMul-like weights [K, N] and ConvTranspose.
+    static func reductionGroups(_ c: Candidate, shape: [Int], size: Int) -> [[Int]] {
+        let count = shape.reduce(1, *)
+        let op = c.node.opType
+        let rows = op.contains("Conv") && op != "ConvTranspose" || c.node.attributes["transB"] == .int(1)
+        let (outputs, taps, outputStride, tapStride) = rows ? (shape[0], count / max(shape[0], 1), count / max(shape[0], 1), 1)
+            : (count / max(shape[0], 1), shape[0], 1, count / max(shape[0], 1))
+        var groups: [[Int]] = []
+        for o in 0..<outputs {
+            for start in stride(from: 0, to: taps, by: size) {
+                groups.append((start..<Swift.min(start + size, taps)).map { o * outputStride + $0 * tapStride })
+            }
+        }
+        return groups
     }
 
     /// Indices of the `count` smallest magnitudes (ties by position, so the result is deterministic).

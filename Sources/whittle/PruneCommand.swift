@@ -23,14 +23,34 @@ struct PruningArguments: ParsableArguments {
     @Option(help: ArgumentHelp("How channels are ranked for --structured: l1 or l2 norm of their weights (default l2).", valueName: "l1|l2"))
     var criterion: String?
 
-    /// For compile and distill-export, where pruning is only asked for by --sparsity.
+    @Option(help: ArgumentHelp("Instead of --sparsity: at most N nonzero weights in every M consecutive taps of an output (2:4, 1:4 ...).",
+                               valueName: "N:M"))
+    var pattern: String?
+
+    /// `--pattern N:M`, parsed.
+    func parsedPattern() throws -> (n: Int, m: Int)? {
+        guard let pattern else { return nil }
+        let parts = pattern.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let n = parts[0], let m = parts[1], n >= 1, n < m, m <= 256 else {
+            throw ValidationError("--pattern takes N:M with 1 <= N < M <= 256 (for example 2:4), not \"\(pattern)\"")
+        }
+        return (n, m)
+    }
+
+    /// For compile and distill-export, where pruning is only asked for by --sparsity or --pattern.
     func requireSparsity() throws {
-        if sparsity == nil && (!layers.isEmpty || !keep.isEmpty || scope != "layer" || structured != nil || criterion != nil) {
+        if sparsity == nil && pattern == nil && (!layers.isEmpty || !keep.isEmpty || scope != "layer" || structured != nil || criterion != nil) {
             throw ValidationError("--layers, --keep, --scope, --structured and --criterion need --sparsity")
         }
     }
 
     func validate() throws {
+        if try parsedPattern() != nil {
+            if sparsity != nil { throw ValidationError("give --sparsity or --pattern, not both") }
+            if structured != nil || !layers.isEmpty || scope != "layer" {
+                throw ValidationError("--pattern prunes every layer alike: no --structured, --layers or --scope")
+            }
+        }
         guard PruningOptions.Scope(rawValue: scope) != nil else { throw ValidationError("--scope must be layer or global, not \"\(scope)\"") }
         _ = try overrides()
         if structured == nil, criterion != nil { throw ValidationError("--criterion is used with --structured channels") }
@@ -57,6 +77,10 @@ struct PruningArguments: ParsableArguments {
     func request(chosen: PruningOptions? = nil) throws -> PruningRequest? {
         let channels = structured == nil ? nil : ChannelCriterion(rawValue: criterion ?? "l2")
         if let chosen { return PruningRequest(options: chosen, channels: channels) }
+        if let pattern = try parsedPattern() {
+            return PruningRequest(options: PruningOptions(sparsity: Double(pattern.m - pattern.n) / Double(pattern.m), keep: keptLayers(),
+                                                          pattern: pattern))
+        }
         guard let sparsity else { return nil }
         let options = PruningOptions(sparsity: sparsity, scope: PruningOptions.Scope(rawValue: scope) ?? .layer,
                                      layers: try overrides(), keep: keptLayers())
@@ -86,8 +110,10 @@ struct Prune: ParsableCommand {
 
     func validate() throws {
         let goal = try self.goal()
-        if goal == nil, pruning.sparsity == nil { throw ValidationError("prune needs --sparsity S, --target-accuracy A or --target-size BYTES") }
-        if goal != nil, pruning.sparsity != nil { throw ValidationError("give --sparsity or a target, not both") }
+        if goal == nil, pruning.sparsity == nil, pruning.pattern == nil {
+            throw ValidationError("prune needs --sparsity S, --pattern N:M, --target-accuracy A or --target-size BYTES")
+        }
+        if goal != nil, pruning.sparsity != nil || pruning.pattern != nil { throw ValidationError("give one of --sparsity, --pattern and a target") }
         if goal != nil, pruning.structured != nil { throw ValidationError("--target-accuracy and --target-size choose unstructured sparsities") }
         if (analyze || goal != nil) && comparison.data == nil { throw ValidationError("--analyze, --target-accuracy and --target-size need --data") }
         if case .accuracy? = goal, comparison.labels == nil { throw ValidationError("--target-accuracy needs --labels") }

@@ -245,7 +245,7 @@ struct PruningTests {
                                      (["--keep", "x"], "prune needs --sparsity"),
                                      (["--sparsity", "0.5", "--analyze"], "--analyze, --target-accuracy and --target-size need --data"),
                                      (["--target-accuracy", "98"], "--target-accuracy is a fraction"),
-                                     (["--target-size", "4K", "--sparsity", "0.5"], "give --sparsity or a target, not both"),
+                                     (["--target-size", "4K", "--sparsity", "0.5"], "give one of --sparsity, --pattern and a target"),
                                      (["--target-size", "1K", "--data", TestPaths.model("digits_test.npz")], "a target size of 1024 B cannot be reached"),
                                      (["--sparsity", "0.5", "--scope", "row"], "--scope must be layer or global")] {
             let bad = try CommandLineTests.run(["prune", TestPaths.model("digits_cnn.onnx"), "-o", out] + arguments)
