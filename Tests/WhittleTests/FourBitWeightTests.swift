@@ -49,14 +49,7 @@ struct FourBitWeightTests {
         }
 
         // The C computes what the interpreter does, on the host and on devices.
-        var options = ModelVerifier.Options()
-        options.compiler = "gcc"
-        let host = try ModelVerifier.verify(try ModelLoader.load(path: path), inputs: nil, options: options, workDirectory: directory + "/host")
-        #expect(host.allSatisfy { !$0.decides || ($0.passed && $0.maxAbsError == 0) }, "\(host.map { "\($0.name) \($0.maxAbsError)" })")
-        for target in ["cortex-m4f", "rpi4"] where TargetTests.emulatorsInstalled {
-            let cli = try CommandLineTests.run(["verify", path, "--target", target])
-            #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0"), "\(target): \(cli.stdout) \(cli.stderr)")
-        }
+        try Deployed.expectCEqualsInterpreter(try ModelLoader.load(path: path), path: path, directory: directory)
     }
 
     @Test func everyLayerCanTakeFourBitsAndOptionsAreChecked() throws {

@@ -56,14 +56,7 @@ struct LowBitImportTests {
         #expect(worst <= 1.0 + 1e-6)
 
         // The C computes exactly what the interpreter does: sanitized on the host, under QEMU on devices.
-        var options = ModelVerifier.Options()
-        options.compiler = "gcc"
-        let host = try ModelVerifier.verify(analyzed, inputs: nil, options: options, workDirectory: directory + "/host")
-        #expect(host[0].maxAbsError == 0 && host[0].passed, "\(host.map { "\($0.name) \($0.maxAbsError)" })")
-        for target in ["cortex-m4f", "rpi4"] {
-            let cli = try CommandLineTests.run(["verify", path, "--target", target])
-            #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0  PASS"), "\(target): \(cli.stdout) \(cli.stderr)")
-        }
+        try Deployed.expectCEqualsInterpreter(analyzed, path: path, directory: directory)
     }
 
     /// Integer operators whose ONNX type constraint is 8 bits, given 4-bit or 16-bit data directly:

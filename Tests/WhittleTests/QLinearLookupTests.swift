@@ -36,13 +36,6 @@ struct QLinearLookupTests {
         print("QOperator \(activations) branches\(sigmoid ? " with sigmoid" : ""): \(differing) of \(total) output elements differ from ONNX Runtime (max \(worst) steps)")
         #expect(worst <= (sigmoid ? 1 : 0))
 
-        var options = ModelVerifier.Options()
-        options.compiler = "gcc"
-        let host = try ModelVerifier.verify(analyzed, inputs: nil, options: options, workDirectory: directory + "/host")
-        #expect(host[0].maxAbsError == 0 && host[0].passed, "\(host.map { "\($0.name) \($0.maxAbsError)" })")
-        for target in ["cortex-m4f", "rpi4"] where TargetTests.emulatorsInstalled {
-            let cli = try CommandLineTests.run(["verify", path, "--target", target])
-            #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0"), "\(target): \(cli.stdout) \(cli.stderr)")
-        }
+        try Deployed.expectCEqualsInterpreter(analyzed, path: path, directory: directory)
     }
 }

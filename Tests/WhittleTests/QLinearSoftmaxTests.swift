@@ -31,14 +31,7 @@ struct QLinearSoftmaxTests {
         #expect(worst == 0)
 
         // The C computes exactly what the interpreter does.
-        var options = ModelVerifier.Options()
-        options.compiler = "gcc"
-        let host = try ModelVerifier.verify(analyzed, inputs: nil, options: options, workDirectory: directory + "/host")
-        #expect(host[0].maxAbsError == 0 && host[0].passed, "\(host.map { "\($0.name) \($0.maxAbsError)" })")
-        for target in ["cortex-m4f", "rpi4"] where TargetTests.emulatorsInstalled {
-            let cli = try CommandLineTests.run(["verify", path, "--target", target])
-            #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0  PASS"), "\(target): \(cli.stdout) \(cli.stderr)")
-        }
+        try Deployed.expectCEqualsInterpreter(analyzed, path: path, directory: directory)
     }
 
     /// The softmax alone against ONNX Runtime on rows built to reach the table's ends: equal values,

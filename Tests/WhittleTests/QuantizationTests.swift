@@ -10,6 +10,25 @@ import WhittleQuantization
 
 /// Runs models as `whittle compile` does (after the standard passes, so quantized layers are integer kernels).
 enum Deployed {
+    /// The C of the model at `path` equals the interpreter exactly: built by gcc with sanitizers on the
+    /// host, and by each device's compiler under QEMU on cortex-m4f and rpi4.
+    static func expectCEqualsInterpreter(_ analyzed: AnalyzedModel, path: String, directory: String,
+                                         inputs: [String: NDArray]? = nil) throws {
+        var options = ModelVerifier.Options()
+        options.compiler = "gcc"
+        let host = try ModelVerifier.verify(analyzed, inputs: inputs, options: options, workDirectory: directory + "/host")
+        #expect(host.contains(where: \.decides) && host.allSatisfy { !$0.decides || ($0.passed && $0.maxAbsError == 0) },
+                "\(host.map { "\($0.name) \($0.maxAbsError)" })")
+        guard TargetTests.emulatorsInstalled else {
+            if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the cross compilers and QEMU are not installed") }
+            return
+        }
+        for target in ["cortex-m4f", "rpi4"] {
+            let cli = try CommandLineTests.run(["verify", path, "--target", target])
+            #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0"), "\(target): \(cli.stdout) \(cli.stderr)")
+        }
+    }
+
     /// How far the interpreter's outputs are from ONNX Runtime's on the reference inputs `refs` (its
     /// `in_0` cases), in steps of the first output's quantization: (elements that differ, all, worst).
     static func againstONNXRuntime(_ analyzed: AnalyzedModel, path: String, refs: String, python: String,
