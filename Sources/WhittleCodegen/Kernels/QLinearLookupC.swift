@@ -20,7 +20,7 @@ enum QLinearLookupC {
     }
 
     static let leakyRelu: CKernel = { e, w in
-        try lookup(e, &w, try QLinearLookupOperators.leakyReluTable(
+        try lookup(e, &w, QLinearLookupOperators.leakyReluTable(
             alpha: try e.context.float("alpha", default: 0.01), xScale: try scale(e, 1, "X_scale"), xZero: QuantizedC.zero(e, 2),
             yScale: try scale(e, 3, "Y_scale"), yZero: QuantizedC.zero(e, 4), type: e.elementType))
     }
