@@ -16,6 +16,9 @@ struct NodeEmission {
     var floatTiles = false
     /// Int16 paired rows (cores with the DSP extension: SMLAD takes them without unpacking, at twice the flash).
     var wideWeights: Bool { weightLayout == .widePairs }
+    /// Whether weights whose values all fit 4 bits are stored two per byte (every layout but the
+    /// int16 one, which is chosen for speed over flash).
+    var packsNibbles: Bool { weightLayout != .widePairs }
     /// When weights with zeros get a sparse form (`--sparse`).
     var sparse = SparsePolicy.auto
     /// Constant arrays the kernel adds to the weights file, and its note for the report.
@@ -98,6 +101,8 @@ final class EmissionExtras: @unchecked Sendable {
     /// Set by a kernel whose C copies each channel of its input into scratch before writing that
     /// channel's output (the library depthwise kernels), so the planner may put the output over the input.
     var overwritesInput = false
+    /// Bits per stored weight of a library int8 layer (4: two per byte; 8; 16: the wide layout).
+    var weightBits: Int?
 }
 
 /// A C kernel generator: writes the body of the node's function.

@@ -207,6 +207,8 @@ public struct CompileReport: Codable, Sendable {
         public var inPlace: Bool
         /// Why its kernel has this form.
         public var reason: String
+        /// Bits per stored weight of an int8 library layer (4: two per byte; 8; 16: the wide layout).
+        public var weightBits: Int?
     }
     public struct Output: Codable, Sendable {
         public var value: String
@@ -233,11 +235,16 @@ public struct CompileReport: Codable, Sendable {
         layers = b.layers.map { Layer(function: $0.function, op: $0.op, name: $0.name, macs: $0.macs,
                                       outputs: $0.outputs.map { Output(value: $0.value, bytes: $0.bytes, storage: $0.storage) },
                                       weights: $0.weightForm, kernels: $0.kernels, view: $0.isView, scratch: $0.choice.scratchBytes,
-                                      inPlace: $0.choice.writesOverInput, reason: $0.choice.reason) }
+                                      inPlace: $0.choice.writesOverInput, reason: $0.choice.reason, weightBits: $0.choice.weightBits) }
         macs = layers.map(\.macs).reduce(0, +)
         let layout = compiled.lowered.options.weightLayout
-        if layers.contains(where: { !WeightLayout.kernels.isDisjoint(with: $0.kernels) }) {
-            int8Weights = "\(layout.bytesPerWeight) byte\(layout.bytesPerWeight == 1 ? "" : "s") per weight (\(layout.name))"
+        let library = layers.filter { !WeightLayout.kernels.isDisjoint(with: $0.kernels) }
+        if !library.isEmpty {
+            let bytes = "\(layout.bytesPerWeight) byte\(layout.bytesPerWeight == 1 ? "" : "s") per weight (\(layout.name))"
+            let four = library.filter { $0.weightBits == 4 }.count
+            int8Weights = four == 0 ? bytes
+                : four == library.count ? "4 bits per weight, two per byte (\(layout.name))"
+                : "4 bits per weight, two per byte, in \(four) of \(library.count) layers; \(bytes) in the others"
         }
     }
 

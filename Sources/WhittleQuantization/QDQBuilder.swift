@@ -58,7 +58,10 @@ struct QDQBuilder {
             let layers = prepared.nodes.filter {
                 ["Conv", "Gemm", "MatMul"].contains($0.opType) && $0.inputs.count > 1 && prepared.initializers[$0.inputs[1]] != nil
             }
-            let kept = options.int8Layers ?? Set([layers.first, layers.last].compactMap { $0?.name })
+            // By default the first and the last layer keep 8 bits (the most sensitive), and so do grouped
+            // (depthwise) convolutions: few weights, sensitive, and the C stores them a byte each anyway.
+            let grouped = layers.filter { if case .int(let g)? = $0.attributes["group"] { return g > 1 } else { return false } }
+            let kept = options.int8Layers ?? Set(([layers.first, layers.last].compactMap { $0 } + grouped).map(\.name))
             fourBit = Set(layers.filter { !kept.contains($0.name) }.map(Self.layerKey))
         }
     }

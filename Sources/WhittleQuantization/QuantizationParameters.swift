@@ -8,10 +8,12 @@ public struct QuantizationOptions: Sendable {
     /// The activation type: int8 (TFLite's scheme, the default) or uint8 (ONNX Runtime's default).
     public var activationType: ElementType
     /// The convolution and matrix weights' type: int8 (the default) or int4 (W4A8: symmetric per
-    /// channel in [−7, 7], written as int4 DequantizeLinear).
+    /// channel in [−7, 7], each channel's clipping chosen for the least squared rounding error,
+    /// written as int4 DequantizeLinear).
     public var weightType: ElementType
     /// With int4 weights, the layers (node names) kept at int8; nil for the first and the last
-    /// layer with weights, which lose the most accuracy at 4 bits.
+    /// layer with weights, which lose the most accuracy at 4 bits, and the grouped (depthwise)
+    /// convolutions, which are sensitive and whose C keeps a byte per weight.
     public var int8Layers: Set<String>?
 
     public init(method: CalibrationMethod = .minMax, activationType: ElementType = .int8, weightType: ElementType = .int8,
@@ -70,7 +72,27 @@ struct ChannelWeights {
             let c = (i / inner) % channels
             maxima[c] = Swift.max(maxima[c], abs(w))
         }
-        let scales = maxima.map { m in m > 0 && m.isFinite ? m / limit : 1 }
+        var scales = maxima.map { m in m > 0 && m.isFinite ? m / limit : 1 }
+        if bits <= 4 {
+            // With so few levels, the largest weight should not set the step alone: each channel takes
+            // the clipping (from 100 % of its largest magnitude down to 50 %) whose rounding error
+            // (squared, clipped weights included) is smallest.
+            var rows = Array(repeating: [Float](), count: channels)
+            for (i, w) in weights.enumerated() where w.isFinite { rows[(i / inner) % channels].append(w) }
+            for c in 0..<channels where maxima[c] > 0 && maxima[c].isFinite {
+                var best = (error: Double.infinity, scale: scales[c])
+                for step in 0...20 {
+                    let scale = maxima[c] * (1 - Float(step) * 0.025) / limit
+                    var error = 0.0
+                    for w in rows[c] {
+                        let q = Swift.min(Double(limit), Swift.max(-Double(limit), (Double(w) / Double(scale)).rounded(.toNearestOrEven)))
+                        error += (q * Double(scale) - Double(w)) * (q * Double(scale) - Double(w))
+                    }
+                    if error < best.error { best = (error, scale) }
+                }
+                scales[c] = best.scale
+            }
+        }
         self.scales = scales
         values = weights.enumerated().map { i, w in
             let q = (Double(w) / Double(scales[(i / inner) % channels])).rounded(.toNearestOrEven)

@@ -17,11 +17,12 @@ struct CalibrationOptions: ParsableArguments {
     var map: [String] = []
 
     @Option(name: .customLong("weight-type"), help: ArgumentHelp("Convolution and matrix weights: int8 (default) or int4 "
-                                                                  + "(symmetric per channel, [-7, 7]; the C widens them to a byte).", valueName: "int8|int4"))
+                                                                  + "(symmetric per channel, [-7, 7], each channel's clipping chosen for the least rounding error; "
+                                                                  + "the C stores them two per byte).", valueName: "int8|int4"))
     var weightType = "int8"
 
     @Option(name: .customLong("int8-layers"), help: ArgumentHelp("With --weight-type int4: layers kept at int8, or none "
-                                                                  + "(default: the first and the last layer with weights).", valueName: "NAME,...|none"))
+                                                                  + "(default: the first and the last layer with weights, and grouped convolutions).", valueName: "NAME,...|none"))
     var int8Layers: [String] = []
 
     func validate() throws {

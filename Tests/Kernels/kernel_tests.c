@@ -482,6 +482,43 @@ static void q_pack_quads(const int8_t *w, int rows, int k) {
     }
 }
 
+/* The 4-bit forms of the layouts (weights in [-8, 7]), into q_nibbles. Paired rows: each group of eight
+ * bytes of the int8 layout (channels padded to an even count) in one word, byte j holding byte j in
+ * its high nibble and byte j + 4 in its low one. */
+static uint8_t q_nibbles[Q_MAX_W / 2 + 64];
+static uint8_t q_byte(int high, int low) {
+    return (uint8_t)(((unsigned)high & 15u) << 4 | ((unsigned)low & 15u));
+}
+
+static void q_pack_nibbles(const int8_t *w, int rows, int k, int k_padded) {
+    static const int order[4] = {0, 2, 1, 3};
+    int n = 0;
+    for (int first = 0; first < rows; first += 2) {
+        for (int base = 0; base < k_padded; base += 4) {
+            int g[8];
+            for (int r = 0; r < 2; ++r) {
+                for (int j = 0; j < 4; ++j) {
+                    const int channel = first + r, t = base + order[j];
+                    g[4 * r + j] = channel < rows && t < k ? w[channel * k + t] : 0;
+                }
+            }
+            for (int j = 0; j < 4; ++j) q_nibbles[n++] = q_byte(g[j], g[j + 4]);
+        }
+    }
+}
+
+/* The tiled layout's 4-bit form from q_packed (after q_pack_tiles, `bytes` of it): byte i of a pair
+ * of taps holds bytes 2i (low nibble) and 2i + 1 (high); the dot-product layout's (`quads`, after
+ * q_pack_quads): byte b of a quad holds bytes b (low) and b + 16 (high). */
+static void q_nibbles_of_tiles(int bytes, int quads) {
+    const int chunk = quads ? 32 : 16;
+    for (int c = 0; c < bytes; c += chunk) {
+        for (int i = 0; i < chunk / 2; ++i) {
+            q_nibbles[c / 2 + i] = quads ? q_byte(q_packed[c + i + 16], q_packed[c + i]) : q_byte(q_packed[c + 2 * i + 1], q_packed[c + 2 * i]);
+        }
+    }
+}
+
 /* Whether |sum * multiplier| <= 2^21 for every reachable sum (the compiler's bound). */
 static int q_bounded(int m, int taps) {
     for (int i = 0; i < m; ++i) {
@@ -511,8 +548,8 @@ static whittle_requant q_requantization(int integer, int32_t zero, int out_unsig
 static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad,
                          int x_unsigned, int y_unsigned, int integer, float scale_down, int layout) {
     /* layout: 0 paired rows (int8), 1 wide (int16 pairs), 2 tiles (whittle_conv_s8_tiles), 3 the
-     * dot-product layout of the tiles (int8 quads) */
-    const int wide = layout == 1;
+     * dot-product layout of the tiles (int8 quads); 4, 5, 6 the 4-bit forms of 0, 2, 3 */
+    const int wide = layout == 1, nibbles = layout >= 4, base_layout = layout == 4 ? 0 : layout == 5 ? 2 : layout == 6 ? 3 : layout;
     whittle_conv_geometry g;
     whittle_requant rq;
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
@@ -526,22 +563,26 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
         q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
         q_xu[i] = (uint8_t)(next() % 256u);
     }
-    for (int i = 0; i < m * k; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < m * k; ++i) q_w[i] = nibbles ? (int8_t)((int)(next() % 16u) - 8) : (int8_t)((int)(next() % 255u) - 127);
     for (int i = 0; i < m; ++i) q_bias[i] = (int32_t)(next() % 20001u) - 10000;
-    q_multipliers(m, scale_down);
+    q_multipliers(m, nibbles ? scale_down / 16.0f : scale_down);
     q_pack(q_w, m, k, k_padded);
     q_pack16(q_w, m, k, k_padded);
+    q_pack_nibbles(q_w, m, k, k_padded);
     rq = q_requantization(integer, y_zero, y_unsigned, m, k);
-    if (layout >= 2) {
+    if (base_layout >= 2) {
         /* The dot-product layout reads uint8 inputs as x - 128: the bias folds x_zero - 128. */
-        q_pack_tiles(q_w, m, k, layout == 3 && x_unsigned ? x_zero - 128 : x_zero);
-        if (layout == 3) q_pack_quads(q_w, m, k);
+        const int blocks = (m + 7) / 8 * 8;
+        q_pack_tiles(q_w, m, k, base_layout == 3 && x_unsigned ? x_zero - 128 : x_zero);
+        if (base_layout == 3) q_pack_quads(q_w, m, k);
+        if (nibbles) q_nibbles_of_tiles(base_layout == 3 ? blocks * ((k + 3) / 4 * 4) : blocks * (k + k % 2), base_layout == 3);
         whittle_conv_s8_tiles(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned,
-                              x_zero, (const void *)q_packed, layout == 3, q_inner, &rq, q_y,
-                              (uint8_t *)at_guard_in(1, q_columns, tile_scratch(&g, 1)));
+                              x_zero, nibbles ? (const void *)q_nibbles : (const void *)q_packed, (base_layout == 3) + 2 * nibbles, q_inner,
+                              &rq, q_y, (uint8_t *)at_guard_in(1, q_columns, tile_scratch(&g, 1)));
     } else {
         whittle_conv_s8(&g, m, x_unsigned ? at_guard(q_xu, (size_t)(c * h * w)) : at_guard(q_x8, (size_t)(c * h * w)), x_unsigned, x_zero,
-                        wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
+                        nibbles ? (const void *)q_nibbles : wide ? (const void *)q_packed16 : (const void *)q_packed, nibbles ? 2 : wide,
+                        q_bias, &rq, q_y, q_columns);
     }
     for (int o = 0; o < m; ++o) {
         for (int y = 0; y < oh; ++y) {
@@ -562,13 +603,17 @@ static void test_conv_s8(int c, int h, int w, int m, int kh, int kw, int stride,
             }
         }
     }
-    check(bad == 0, layout == 3 ? "whittle_conv_s8_tiles (dot-product layout) outputs differ from plain loops:"
+    check(bad == 0, layout == 6 ? "whittle_conv_s8_tiles (4-bit dot-product layout) outputs differ from plain loops:"
+                    : layout == 5 ? "whittle_conv_s8_tiles (4-bit weights) outputs differ from plain loops:"
+                    : layout == 4 ? "whittle_conv_s8 (4-bit weights) outputs differ from plain loops:"
+                    : layout == 3 ? "whittle_conv_s8_tiles (dot-product layout) outputs differ from plain loops:"
                     : layout == 2 ? "whittle_conv_s8_tiles outputs differ from plain loops:"
                     : wide ? "whittle_conv_s8 (wide weights) outputs differ from plain loops:" : "whittle_conv_s8 outputs differ from plain loops:", bad);
 }
 
 static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, int integer, int layout) {
-    const int wide = layout == 1;
+    /* layouts as for test_conv_s8; fully connected layers take the tiled layout for 3 and 6 too */
+    const int wide = layout == 1, nibbles = layout >= 4, tiles = layout >= 2 && layout != 4;
     whittle_requant rq;
     const int k_padded = (depth + 3) / 4 * 4;
     const int32_t x_zero = (int32_t)(next() % 256u) - (x_unsigned ? 0 : 128), y_zero = (int32_t)(next() % 256u) - 128;
@@ -577,19 +622,22 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
         q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
         q_xu[i] = (uint8_t)(next() % 256u);
     }
-    for (int i = 0; i < n * depth; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < n * depth; ++i) q_w[i] = nibbles ? (int8_t)((int)(next() % 16u) - 8) : (int8_t)((int)(next() % 255u) - 127);
     for (int i = 0; i < n; ++i) q_bias[i] = (int32_t)(next() % 2001u) - 1000;
-    q_multipliers(n, (float)depth * 40.0f);
+    q_multipliers(n, (float)depth * (nibbles ? 2.5f : 40.0f));
     q_pack(q_w, n, depth, k_padded);
     q_pack16(q_w, n, depth, k_padded);
+    q_pack_nibbles(q_w, n, depth, k_padded);
     rq = q_requantization(integer, y_zero, 0, n, depth);
-    if (layout >= 2) {
+    if (tiles) {
         q_pack_tiles(q_w, n, depth, x_zero);
+        if (nibbles) q_nibbles_of_tiles((n + 7) / 8 * 8 * (depth + depth % 2), 0);
         whittle_fully_connected_s8_tiles(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
-                                         x_unsigned, q_packed, q_inner, &rq, q_y);
+                                         x_unsigned, nibbles ? (const void *)q_nibbles : (const void *)q_packed, 2 * nibbles, q_inner, &rq, q_y);
     } else {
         whittle_fully_connected_s8(rows, depth, n, x_unsigned ? at_guard(q_xu, (size_t)(rows * depth)) : at_guard(q_x8, (size_t)(rows * depth)),
-                                   x_unsigned, x_zero, wide ? (const void *)q_packed16 : (const void *)q_packed, wide, q_bias, &rq, q_y, q_columns);
+                                   x_unsigned, x_zero, nibbles ? (const void *)q_nibbles : wide ? (const void *)q_packed16 : (const void *)q_packed,
+                                   nibbles ? 2 : wide, q_bias, &rq, q_y, q_columns);
     }
     for (int r = 0; r < rows; ++r) {
         for (int j = 0; j < n; ++j) {
@@ -598,8 +646,10 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
             if ((int32_t)((int8_t *)q_y)[r * n + j] != q_requant(sum, q_mult[j], y_zero, -128, 127)) ++bad;
         }
     }
-    check(bad == 0, layout == 2 ? "whittle_fully_connected_s8_tiles outputs differ from plain loops:"
-                    : "whittle_fully_connected_s8 outputs differ from plain loops:", bad);
+    check(bad == 0, tiles ? (nibbles ? "whittle_fully_connected_s8_tiles (4-bit weights) outputs differ from plain loops:"
+                                     : "whittle_fully_connected_s8_tiles outputs differ from plain loops:")
+                          : nibbles ? "whittle_fully_connected_s8 (4-bit weights) outputs differ from plain loops:"
+                                    : "whittle_fully_connected_s8 outputs differ from plain loops:", bad);
 }
 
 /* One depthwise layer against plain loops; biases up to 1000 * bias_scale (large ones leave the
@@ -1020,8 +1070,9 @@ int main(void) {
         test_conv(3, 6, 5, 1, 1, 0, percent);  /* 2x1 output */
     }
     for (int integer = 0; integer < 2; ++integer) {
-        for (int layout = 0; layout < 4; ++layout) {
-            /* channels, map, output channels, kernel, stride, dilation, padding, uint8 in/out; paired int8, wide or tiled weights */
+        for (int layout = 0; layout < 7; ++layout) {
+            /* channels, map, output channels, kernel, stride, dilation, padding, uint8 in/out; paired int8, wide or tiled
+             * weights, and the 4-bit forms */
             test_conv_s8(3, 9, 7, 5, 3, 3, 1, 1, 1, 0, 0, integer, 2000.0f, layout);   /* 27 taps: padded to 28 */
             test_conv_s8(4, 6, 5, 8, 1, 1, 1, 1, 0, 1, 1, integer, 400.0f, layout);    /* pointwise, 5-wide map */
             test_conv_s8(7, 5, 5, 3, 1, 1, 2, 1, 0, 0, 1, integer, 400.0f, layout);    /* strided pointwise, odd channels */

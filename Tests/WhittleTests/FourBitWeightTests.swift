@@ -7,7 +7,8 @@ import WhittleONNX
 
 /// `quantize --weight-type int4` (W4A8): 4-bit symmetric per-channel weights for every layer but the
 /// first and the last, written as int4 DequantizeLinear (ONNX Runtime's com.microsoft form below
-/// opset 21) that ONNX Runtime runs, compiled with the weights widened to a byte.
+/// opset 21) that ONNX Runtime runs, compiled with the 4-bit weights two per byte (unpacked in registers
+/// by every kernel form: paired rows portable, DSP and NEON, tiles with NEON and x86, SDOT quads).
 struct FourBitWeightTests {
     static func quantize(_ kept: Set<String>?, in directory: String) throws -> (AnalyzedModel, QuantizationResult, String) {
         let analyzed = try ModelLoader.load(path: TestPaths.model("digits_cnn.onnx"))
@@ -48,9 +49,27 @@ struct FourBitWeightTests {
             Issue.record("the test venv with onnxruntime is missing")
         }
 
-        // The C computes what the interpreter does, on the host and on devices.
-        try Deployed.expectCEqualsInterpreter(try ModelLoader.load(path: path), path: path, directory: directory)
+        // The C computes what the interpreter does, on the host and on devices with each kernel form.
+        try Deployed.expectCEqualsInterpreter(try ModelLoader.load(path: path), path: path, directory: directory,
+                                              targets: Self.everyWeightForm)
+
+        // The 4-bit layer's weights are stored two per byte; the others keep a byte each; with
+        // `--optimize speed` on a DSP core every layer takes the int16 layout.
+        let catalog = try #require(TargetTests.catalog)
+        for (target, speed) in [("cortex-m4f", false), ("rpi5", false), ("host", false), ("cortex-m4f", true)] {
+            var options = CompileOptions()
+            options.goal = speed ? .speed : .size
+            options.adopt(try catalog.target(target))
+            let report = CompileReport(try ModelCompiler.compile(try ModelLoader.load(path: path), options: options))
+            let bits = report.layers.compactMap(\.weightBits)
+            #expect(bits.count == 3 && bits.filter { $0 == 4 }.count == (speed ? 0 : 1), "\(target): \(bits)")
+            let summary = report.int8Weights ?? ""
+            #expect(summary.hasPrefix(speed ? "2 bytes per weight" : "4 bits per weight, two per byte, in 1 of 3 layers"), "\(target): \(summary)")
+        }
     }
+
+    /// Targets whose C reads 4-bit weights with a different kernel form (see the suite's summary).
+    static let everyWeightForm = ["rp2040", "cortex-m4f", "rpi3", "rpi4", "rpi5"]
 
     @Test func everyLayerCanTakeFourBitsAndOptionsAreChecked() throws {
         let directory = CBackendTests.workDirectory("w4a8-all")

@@ -13,7 +13,7 @@ enum Deployed {
     /// The C of the model at `path` equals the interpreter exactly: built by gcc with sanitizers on the
     /// host, and by each device's compiler under QEMU on cortex-m4f and rpi4.
     static func expectCEqualsInterpreter(_ analyzed: AnalyzedModel, path: String, directory: String,
-                                         inputs: [String: NDArray]? = nil) throws {
+                                         inputs: [String: NDArray]? = nil, targets: [String] = ["cortex-m4f", "rpi4"]) throws {
         var options = ModelVerifier.Options()
         options.compiler = "gcc"
         let host = try ModelVerifier.verify(analyzed, inputs: inputs, options: options, workDirectory: directory + "/host")
@@ -23,7 +23,7 @@ enum Deployed {
             if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the cross compilers and QEMU are not installed") }
             return
         }
-        for target in ["cortex-m4f", "rpi4"] {
+        for target in targets {
             let cli = try CommandLineTests.run(["verify", path, "--target", target])
             #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0"), "\(target): \(cli.stdout) \(cli.stderr)")
         }

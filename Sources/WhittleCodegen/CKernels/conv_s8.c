@@ -326,6 +326,117 @@ static WHITTLE_INLINE void whittle_mac4_s16(const int16_t *pw, const int16_t *pc
 }
 #endif
 
+#if defined(WHITTLE_DSP)
+/* whittle_mac4_s8 for 4-bit weights: one word holds a group's eight weights, byte j the byte layout's
+ * byte j in its high nibble and byte j + 4 in its low one. Each nibble masked in place is its weight
+ * times 16 in a signed byte, which the same SXTB16s unpack: the sums gain 16 times the products. */
+static WHITTLE_INLINE void whittle_mac4_s4(const uint8_t *pw, const int16_t *pc, int32_t *acc) {
+    uint32_t word;
+    int32_t x0l, x0h, x1l, x1h;
+    memcpy(&word, pw, 4);
+    memcpy(&x0l, pc, 4);
+    memcpy(&x0h, pc + 2, 4);
+    memcpy(&x1l, pc + 4, 4);
+    memcpy(&x1h, pc + 6, 4);
+    {
+        const int32_t wa = (int32_t)(word & 0xF0F0F0F0u), wb = (int32_t)((word << 4) & 0xF0F0F0F0u);
+        const int32_t wa01 = __sxtb16(wa), wa23 = whittle_sxtb16_ror8(wa);
+        const int32_t wb01 = __sxtb16(wb), wb23 = whittle_sxtb16_ror8(wb);
+        acc[0] = __smlad(wa23, x0h, __smlad(wa01, x0l, acc[0]));
+        acc[1] = __smlad(wa23, x1h, __smlad(wa01, x1l, acc[1]));
+        acc[2] = __smlad(wb23, x0h, __smlad(wb01, x0l, acc[2]));
+        acc[3] = __smlad(wb23, x1h, __smlad(wb01, x1l, acc[3]));
+    }
+}
+#endif
+
+/* The signed 4-bit weights of one byte: its high nibble and its low one. */
+static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_high4(uint8_t b) {
+    return (int32_t)((b >> 4) ^ 8) - 8;
+}
+
+static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_low4(uint8_t b) {
+    return (int32_t)((b & 15) ^ 8) - 8;
+}
+
+#if defined(WHITTLE_NEON_S8)
+/* A group of eight 4-bit weights (one word of the 4-bit layout) as the byte layout's eight weights,
+ * widened to int16: the high nibbles of bytes 0-3, then their low nibbles. */
+static WHITTLE_INLINE int16x8_t whittle_nibbles_s16(const uint8_t *pw) {
+    uint32_t word;
+    memcpy(&word, pw, 4);
+    {
+        const int8x8_t v = vreinterpret_s8_u32(vdup_n_u32(word));
+        return vmovl_s8(vext_s8(vshr_n_s8(v, 4), vshr_n_s8(vshl_n_s8(v, 4), 4), 4));
+    }
+}
+
+/* s00 .. s11 gain one group's products: eight weights wv (four taps of each channel of the pair) with
+ * the eight halfwords xv of the column pair, lane by lane. */
+static WHITTLE_INLINE void whittle_neon_group(int16x8_t wv, int16x8_t xv, int32x4_t *s) {
+#if defined(__aarch64__)
+    /* The columns with halves swapped: every product is a low or high (SMLAL2) half pair. */
+    const int16x8_t xs = vextq_s16(xv, xv, 4);
+    s[0] = vmlal_s16(s[0], vget_low_s16(wv), vget_low_s16(xv));
+    s[1] = vmlal_s16(s[1], vget_low_s16(wv), vget_low_s16(xs));
+    s[2] = vmlal_high_s16(s[2], wv, xs);
+    s[3] = vmlal_high_s16(s[3], wv, xv);
+#else
+    s[0] = vmlal_s16(s[0], vget_low_s16(wv), vget_low_s16(xv));
+    s[1] = vmlal_s16(s[1], vget_low_s16(wv), vget_high_s16(xv));
+    s[2] = vmlal_s16(s[2], vget_high_s16(wv), vget_low_s16(xv));
+    s[3] = vmlal_s16(s[3], vget_high_s16(wv), vget_high_s16(xv));
+#endif
+}
+
+/* acc[j] += the sum of the lanes of s[j] (pairwise adds gather the four sums into one vector). */
+static WHITTLE_INLINE void whittle_neon_sums(const int32x4_t *s, int32_t *acc) {
+    const int32x2_t h00 = vpadd_s32(vget_low_s32(s[0]), vget_high_s32(s[0]));
+    const int32x2_t h01 = vpadd_s32(vget_low_s32(s[1]), vget_high_s32(s[1]));
+    const int32x2_t h10 = vpadd_s32(vget_low_s32(s[2]), vget_high_s32(s[2]));
+    const int32x2_t h11 = vpadd_s32(vget_low_s32(s[3]), vget_high_s32(s[3]));
+    const int32x2_t first = vpadd_s32(h00, h01), second = vpadd_s32(h10, h11);
+    acc[0] += vget_lane_s32(first, 0);
+    acc[1] += vget_lane_s32(first, 1);
+    acc[2] += vget_lane_s32(second, 0);
+    acc[3] += vget_lane_s32(second, 1);
+}
+#endif
+
+/* The 4-bit layout's products for one channel pair (acc[0 .. 3] as in whittle_gemm_s8): each group of
+ * eight weights of the byte layout in one word (see whittle_kernels.h). */
+static void whittle_pair_s4(int k_padded, const uint8_t *pw, const int16_t *pc, int32_t *acc) {
+#if defined(WHITTLE_DSP)
+    /* The sums are 16 times the products (the compiler keeps 16 * 8 * 255 * k_padded below 2^31), so
+     * they divide exactly at the end. */
+    int32_t s[4] = {0, 0, 0, 0};
+    int i = k_padded;
+    for (; i >= 8; i -= 8, pw += 8, pc += 16) {
+        whittle_mac4_s4(pw, pc, s);
+        whittle_mac4_s4(pw + 4, pc + 8, s);
+    }
+    if (i > 0) whittle_mac4_s4(pw, pc, s);
+    acc[0] += s[0] / 16;
+    acc[1] += s[1] / 16;
+    acc[2] += s[2] / 16;
+    acc[3] += s[3] / 16;
+#elif defined(WHITTLE_NEON_S8)
+    int32x4_t s[4];
+    s[0] = s[1] = s[2] = s[3] = vdupq_n_s32(0);
+    for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) whittle_neon_group(whittle_nibbles_s16(pw), vld1q_s16(pc), s);
+    whittle_neon_sums(s, acc);
+#else
+    for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) {
+        const int32_t w0 = whittle_high4(pw[0]), w2 = whittle_high4(pw[1]), w1 = whittle_high4(pw[2]), w3 = whittle_high4(pw[3]);
+        const int32_t v0 = whittle_low4(pw[0]), v2 = whittle_low4(pw[1]), v1 = whittle_low4(pw[2]), v3 = whittle_low4(pw[3]);
+        acc[0] += w0 * pc[0] + w1 * pc[1] + w2 * pc[2] + w3 * pc[3];
+        acc[1] += w0 * pc[4] + w1 * pc[5] + w2 * pc[6] + w3 * pc[7];
+        acc[2] += v0 * pc[0] + v1 * pc[1] + v2 * pc[2] + v3 * pc[3];
+        acc[3] += v0 * pc[4] + v1 * pc[5] + v2 * pc[6] + v3 * pc[7];
+    }
+#endif
+}
+
 /* The wide layout's products for one channel pair (a00 .. a11 as in whittle_gemm_s8): weights int16,
  * for each group of four taps the first channel's four then the second's, in tap order; the
  * columns' order comes from whittle_slot. */
@@ -364,10 +475,11 @@ static void whittle_pair_s16(int k_padded, const int16_t *pw, const int16_t *pc,
  * four of the second, each four in the order 0, 2, 1, 3, so that one SXTB16 yields taps 0 and 1
  * and one SXTB16 of the word rotated by 8 yields taps 2 and 3. Two channels by two columns per
  * pass: every weight word and column word loaded serves two multiply-accumulates. */
-static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights, int wide, const int16_t *columns, int count,
+static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights, int form, const int16_t *columns, int count,
                             const int32_t *bias, const whittle_requant *requant, void *y, int y_stride) {
     const int8_t *w = (const int8_t *)weights;
     const int16_t *w16 = (const int16_t *)weights;
+    const uint8_t *w4 = (const uint8_t *)weights;
     /* A local copy: stores through y (a character type) could otherwise change *requant for all
      * the compiler knows, and every output would reload it. */
     const whittle_requant local = *requant, *rq = &local;
@@ -382,13 +494,17 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
         const int8_t *pw = w + m * k_padded;
         const int16_t *pc = aligned;
         int32_t a00 = bias[m], a01 = bias[m], a10 = bias[m + 1], a11 = bias[m + 1];
-        if (wide) {
+        if (form != 0) {
             int32_t acc[4];
             acc[0] = a00;
             acc[1] = a01;
             acc[2] = a10;
             acc[3] = a11;
-            whittle_pair_s16(k_padded, w16 + m * k_padded, pc, acc);
+            if (form == 1) {
+                whittle_pair_s16(k_padded, w16 + m * k_padded, pc, acc);
+            } else {
+                whittle_pair_s4(k_padded, w4 + m * k_padded / 2, pc, acc);
+            }
             a00 = acc[0];
             a01 = acc[1];
             a10 = acc[2];
@@ -416,36 +532,15 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
          * widened to int16 and multiplied lane by lane with the eight halfwords of the column
          * pair, widening into int32 lanes; the lanes are added at the end. */
         {
-            int32x4_t s00 = vdupq_n_s32(0), s01 = s00, s10 = s00, s11 = s00;
-            for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
-                const int16x8_t wv = vmovl_s8(vld1_s8(pw));
-                const int16x8_t xv = vld1q_s16(pc);
-#if defined(__aarch64__)
-                /* The columns with halves swapped: every product is a low or high (SMLAL2) half pair. */
-                const int16x8_t xs = vextq_s16(xv, xv, 4);
-                s00 = vmlal_s16(s00, vget_low_s16(wv), vget_low_s16(xv));
-                s01 = vmlal_s16(s01, vget_low_s16(wv), vget_low_s16(xs));
-                s10 = vmlal_high_s16(s10, wv, xs);
-                s11 = vmlal_high_s16(s11, wv, xv);
-#else
-                s00 = vmlal_s16(s00, vget_low_s16(wv), vget_low_s16(xv));
-                s01 = vmlal_s16(s01, vget_low_s16(wv), vget_high_s16(xv));
-                s10 = vmlal_s16(s10, vget_high_s16(wv), vget_low_s16(xv));
-                s11 = vmlal_s16(s11, vget_high_s16(wv), vget_high_s16(xv));
-#endif
-            }
-            {
-                /* Pairwise adds gather the four sums into the lanes of one vector. */
-                const int32x2_t h00 = vpadd_s32(vget_low_s32(s00), vget_high_s32(s00));
-                const int32x2_t h01 = vpadd_s32(vget_low_s32(s01), vget_high_s32(s01));
-                const int32x2_t h10 = vpadd_s32(vget_low_s32(s10), vget_high_s32(s10));
-                const int32x2_t h11 = vpadd_s32(vget_low_s32(s11), vget_high_s32(s11));
-                const int32x2_t first = vpadd_s32(h00, h01), second = vpadd_s32(h10, h11);
-                a00 += vget_lane_s32(first, 0);
-                a01 += vget_lane_s32(first, 1);
-                a10 += vget_lane_s32(second, 0);
-                a11 += vget_lane_s32(second, 1);
-            }
+            int32_t acc[4] = {0, 0, 0, 0};
+            int32x4_t s[4];
+            s[0] = s[1] = s[2] = s[3] = vdupq_n_s32(0);
+            for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) whittle_neon_group(vmovl_s8(vld1_s8(pw)), vld1q_s16(pc), s);
+            whittle_neon_sums(s, acc);
+            a00 += acc[0];
+            a01 += acc[1];
+            a10 += acc[2];
+            a11 += acc[3];
         }
 #else
         for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
@@ -477,7 +572,20 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
         const int8_t *pw = w + m * k_padded;
         const int16_t *pc = aligned;
         int32_t a0 = bias[m], a1 = bias[m];
-        if (wide) {
+        if (form == 2) {
+            /* The 4-bit layout's last channel: the high nibbles of its pair's words (the low ones are zero). */
+            const uint8_t *pv = w4 + m * k_padded / 2;
+            for (int i = k_padded / 4; i > 0; --i, pv += 4, pc += 8) {
+                const int32_t w0 = whittle_high4(pv[0]), w1 = whittle_high4(pv[1]), w2 = whittle_high4(pv[2]), w3 = whittle_high4(pv[3]);
+#if defined(WHITTLE_NEON_S8)
+                a0 += w0 * pc[0] + w1 * pc[1] + w2 * pc[2] + w3 * pc[3];
+                a1 += w0 * pc[4] + w1 * pc[5] + w2 * pc[6] + w3 * pc[7];
+#else
+                a0 += w0 * pc[0] + w2 * pc[1] + w1 * pc[2] + w3 * pc[3];
+                a1 += w0 * pc[4] + w2 * pc[5] + w1 * pc[6] + w3 * pc[7];
+#endif
+            }
+        } else if (form == 1) {
             /* The wide layout's last channel: its taps in order. */
             const int16_t *pv = w16 + m * k_padded;
             const int s0 = whittle_slot(0), s1 = whittle_slot(1), s2 = whittle_slot(2), s3 = whittle_slot(3);
@@ -506,7 +614,7 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
  * (scratch of 2 * k_padded int16, k_padded = channels * kernel_h * kernel_w rounded up to a
  * multiple of 4) and multiplied with every output channel's weights. */
 WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                    int32_t x_zero, const void *w, int wide, const int32_t *bias, const whittle_requant *rq, void *y,
+                                    int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq, void *y,
                                     int16_t *columns) {
     const int k_padded = (g->channels * g->kernel_h * g->kernel_w + 3) / 4 * 4;
     const int pixels = g->out_height * g->out_width;
@@ -518,7 +626,7 @@ WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_chan
         } else {
             for (int k = 0; k < k_padded; ++k) columns[whittle_slot(k) + 4] = 0;
         }
-        whittle_gemm_s8(out_channels, k_padded, w, wide, columns, count, bias, rq,
+        whittle_gemm_s8(out_channels, k_padded, w, form, columns, count, bias, rq,
                         rq->out_unsigned ? (void *)((uint8_t *)y + p) : (void *)((int8_t *)y + p), pixels);
     }
 }
@@ -527,7 +635,7 @@ WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_chan
  * x_zero) * w[n][k]) for `rows` rows of `depth` inputs (weights in the paired-row layout,
  * k_padded = depth rounded up to a multiple of 4); `columns` is scratch of 2 * k_padded int16. */
 WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_features, const void *x, int x_unsigned,
-                                               int32_t x_zero, const void *w, int wide, const int32_t *bias, const whittle_requant *rq,
+                                               int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq,
                                                void *y, int16_t *columns) {
     const int k_padded = (depth + 3) / 4 * 4;
     for (int r = 0; r < rows; ++r) {
@@ -535,7 +643,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
             columns[whittle_slot(k)] = (int16_t)(k < depth ? whittle_tap8(x, x_unsigned, r * depth + k) - x_zero : 0);
             columns[whittle_slot(k) + 4] = 0;
         }
-        whittle_gemm_s8(out_features, k_padded, w, wide, columns, 1, bias, rq,
+        whittle_gemm_s8(out_features, k_padded, w, form, columns, 1, bias, rq,
                         rq->out_unsigned ? (void *)((uint8_t *)y + r * out_features) : (void *)((int8_t *)y + r * out_features), 1);
     }
 }

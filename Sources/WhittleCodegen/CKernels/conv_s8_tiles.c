@@ -175,10 +175,34 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_tile_widen_pairs(const int8_t 
 #endif
 }
 
+/* The signed 4-bit weight in the low (high = 0) or high nibble of b. */
+static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_tile_nibble(uint8_t b, int high) {
+    return (int32_t)(((high ? b >> 4 : b & 15) ^ 8)) - 8;
+}
+
+/* whittle_tile_widen_pairs for the 4-bit form of a pair of taps (8 bytes): each byte's low nibble,
+ * then its high one, as int16. With SSE2 the nibbles are split, interleaved and sign-extended
+ * ((v ^ 8) - 8) sixteen at a time. */
+static WHITTLE_INLINE WHITTLE_UNUSED void whittle_tile_widen_nibbles(const uint8_t *w, int16_t *wide) {
+#if defined(WHITTLE_X86_S8)
+    const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)w), low = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
+    const __m128i split = _mm_unpacklo_epi8(_mm_and_si128(b, low), _mm_and_si128(_mm_srli_epi16(b, 4), low));
+    const __m128i v = _mm_sub_epi8(_mm_xor_si128(split, eight), eight);
+    _mm_storeu_si128((__m128i *)(void *)wide, _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8));
+    _mm_storeu_si128((__m128i *)(void *)(wide + 8), _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8));
+#else
+    for (int i = 0; i < 8; ++i) {
+        wide[2 * i] = (int16_t)whittle_tile_nibble(w[i], 0);
+        wide[2 * i + 1] = (int16_t)whittle_tile_nibble(w[i], 1);
+    }
+#endif
+}
+
 /* acc[i * 8 + j] = bias[i] + sum over taps t < k of weight (i, t) * x_t[j] for channels i and pixels
  * j < 8, the inputs x_t as whittle_tile_prepare_s8 left them and weight (i, t) = w[(t / 2) * 16 + 2 * i
- * + t % 2] (the tiled layout: int8, taps in pairs). */
-static void whittle_tile_s8(int k, const int8_t *w, const int16_t *prepared, const int32_t *bias, int32_t *acc) {
+ * + t % 2] (the tiled layout: int8, taps in pairs), or with `nibbles` the nibble t % 2 (low first) of
+ * byte (t / 2) * 8 + i. */
+static void whittle_tile_s8(int k, const int8_t *w, int nibbles, const int16_t *prepared, const int32_t *bias, int32_t *acc) {
 #if defined(WHITTLE_NEON64)
     int32x4_t a0 = vdupq_n_s32(bias[0]), b0 = a0, a1 = vdupq_n_s32(bias[1]), b1 = a1;
     int32x4_t a2 = vdupq_n_s32(bias[2]), b2 = a2, a3 = vdupq_n_s32(bias[3]), b3 = a3;
@@ -205,6 +229,22 @@ static void whittle_tile_s8(int k, const int8_t *w, const int16_t *prepared, con
         a7 = vmlal_laneq_s16(a7, vget_low_s16(xv), wv, 7);                                     \
         b7 = vmlal_high_laneq_s16(b7, xv, wv, 7);                                              \
     } while (0)
+    /* 4-bit weights: the low nibbles of eight bytes are the first tap's, the high ones the second's;
+     * shifts sign-extend them. */
+    if (nibbles) {
+        for (; t + 2 <= k; t += 2, w += 8, prepared += 16) {
+            const int8x8_t v = vld1_s8(w);
+            const int16x8_t w0 = vmovl_s8(vshr_n_s8(vshl_n_s8(v, 4), 4)), w1 = vmovl_s8(vshr_n_s8(v, 4));
+            const int16x8_t x0 = vld1q_s16(prepared), x1 = vld1q_s16(prepared + 8);
+            WHITTLE_TILE_STEP(x0, w0);
+            WHITTLE_TILE_STEP(x1, w1);
+        }
+        if (t < k) {
+            const int16x8_t x0 = vld1q_s16(prepared), wv = vmovl_s8(vshr_n_s8(vshl_n_s8(vld1_s8(w), 4), 4));
+            WHITTLE_TILE_STEP(x0, wv);
+        }
+        t = k;
+    }
     /* A de-interleaving load splits a pair of taps into the eight channels' weights of each,
      * widened to int16. */
     for (; t + 2 <= k; t += 2, w += 16, prepared += 16) {
@@ -247,11 +287,15 @@ static void whittle_tile_s8(int k, const int8_t *w, const int16_t *prepared, con
     /* Channel i's pair of weights, widened, as one 32-bit load broadcast to every lane (folded into
      * the multiply-add's memory operand where the instruction set allows). */
 #define WHITTLE_PAIR(i) (memcpy(&pair, wide + 2 * (i), sizeof pair), _mm256_set1_epi32(pair))
-    for (int t = 0; t < k; t += 2, w += 16, prepared += 16) {
+    for (int t = 0; t < k; t += 2, w += nibbles ? 8 : 16, prepared += 16) {
         const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)prepared);
         int32_t pair;
         int16_t wide[16];
-        whittle_tile_widen_pairs(w, wide);
+        if (nibbles) {
+            whittle_tile_widen_nibbles((const uint8_t *)w, wide);
+        } else {
+            whittle_tile_widen_pairs(w, wide);
+        }
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
         s0 = _mm256_dpwssd_epi32(s0, x, WHITTLE_PAIR(0));
         s1 = _mm256_dpwssd_epi32(s1, x, WHITTLE_PAIR(1));
@@ -289,11 +333,15 @@ static void whittle_tile_s8(int k, const int8_t *w, const int16_t *prepared, con
         __m128i s3 = _mm_set1_epi32(bias[3]), s4 = _mm_set1_epi32(bias[4]), s5 = _mm_set1_epi32(bias[5]);
         __m128i s6 = _mm_set1_epi32(bias[6]), s7 = _mm_set1_epi32(bias[7]);
 #define WHITTLE_PAIR(i) (memcpy(&pair, wide + 2 * (i), sizeof pair), _mm_set1_epi32(pair))
-        for (int t = 0; t < k; t += 2, wt += 16, xt += 16) {
+        for (int t = 0; t < k; t += 2, wt += nibbles ? 8 : 16, xt += 16) {
             const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)xt);
             int32_t pair;
             int16_t wide[16];
-            whittle_tile_widen_pairs(wt, wide);
+            if (nibbles) {
+                whittle_tile_widen_nibbles((const uint8_t *)wt, wide);
+            } else {
+                whittle_tile_widen_pairs(wt, wide);
+            }
             s0 = _mm_add_epi32(s0, _mm_madd_epi16(x, WHITTLE_PAIR(0)));
             s1 = _mm_add_epi32(s1, _mm_madd_epi16(x, WHITTLE_PAIR(1)));
             s2 = _mm_add_epi32(s2, _mm_madd_epi16(x, WHITTLE_PAIR(2)));
@@ -324,7 +372,7 @@ static void whittle_tile_s8(int k, const int8_t *w, const int16_t *prepared, con
         const int8_t *wt = w + (t / 2) * 16 + t % 2;
         const int16_t *x = prepared + 8 * t;
         for (int i = 0; i < 8; ++i) {
-            const int32_t wi = wt[2 * i];
+            const int32_t wi = nibbles ? whittle_tile_nibble((uint8_t)w[(t / 2) * 8 + i], t % 2) : wt[2 * i];
             for (int j = 0; j < 8; ++j) sum[i * 8 + j] += wi * x[j];
         }
     }
@@ -367,15 +415,17 @@ static void whittle_tile_prepare_quads(int k, const uint8_t *base, const int32_t
  * whittle_tile_prepare_quads left them and weight (i, t) = w[32 (t / 4) + 4 i + t % 4] (int8; the
  * dot-product layout). With the Armv8.2 dot-product instructions, SDOT by lane adds four products
  * per lane: sixteen instructions for 256 multiply-accumulates. */
-static void whittle_tile_quads(int k, const int8_t *w, const int8_t *quads, const int32_t *bias, int32_t *acc) {
+static void whittle_tile_quads(int k, const int8_t *w, int nibbles, const int8_t *quads, const int32_t *bias, int32_t *acc) {
 #if defined(WHITTLE_NEON64) && defined(__ARM_FEATURE_DOTPROD)
     int32x4_t a0 = vdupq_n_s32(bias[0]), b0 = a0, a1 = vdupq_n_s32(bias[1]), b1 = a1;
     int32x4_t a2 = vdupq_n_s32(bias[2]), b2 = a2, a3 = vdupq_n_s32(bias[3]), b3 = a3;
     int32x4_t a4 = vdupq_n_s32(bias[4]), b4 = a4, a5 = vdupq_n_s32(bias[5]), b5 = a5;
     int32x4_t a6 = vdupq_n_s32(bias[6]), b6 = a6, a7 = vdupq_n_s32(bias[7]), b7 = a7;
-    for (int t = 0; t < k; t += 4, w += 32, quads += 32) {
-        /* Pixels 0-3 (x0) and 4-7 (x1), a quad each; channels 0-3 (w0) and 4-7 (w1), a quad each. */
-        const int8x16_t x0 = vld1q_s8(quads), x1 = vld1q_s8(quads + 16), w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
+    for (int t = 0; t < k; t += 4, w += nibbles ? 16 : 32, quads += 32) {
+        /* Pixels 0-3 (x0) and 4-7 (x1), a quad each; channels 0-3 (w0) and 4-7 (w1), a quad each (with
+         * 4-bit weights, the low and the high nibbles of sixteen bytes, sign-extended by shifts). */
+        const int8x16_t x0 = vld1q_s8(quads), x1 = vld1q_s8(quads + 16), v = vld1q_s8(w);
+        const int8x16_t w0 = nibbles ? vshrq_n_s8(vshlq_n_s8(v, 4), 4) : v, w1 = nibbles ? vshrq_n_s8(v, 4) : vld1q_s8(w + 16);
         a0 = vdotq_laneq_s32(a0, x0, w0, 0);
         b0 = vdotq_laneq_s32(b0, x1, w0, 0);
         a1 = vdotq_laneq_s32(a1, x0, w0, 1);
@@ -415,11 +465,12 @@ static void whittle_tile_quads(int k, const int8_t *w, const int8_t *quads, cons
     for (int i = 0; i < 8; ++i) {
         for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
     }
-    for (int t = 0; t < k; t += 4, w += 32, quads += 32) {
+    for (int t = 0; t < k; t += 4, w += nibbles ? 16 : 32, quads += 32) {
         for (int i = 0; i < 8; ++i) {
+            int32_t wq[4];
+            for (int j = 0; j < 4; ++j) wq[j] = nibbles ? whittle_tile_nibble((uint8_t)w[4 * (i % 4) + j], i >= 4) : w[4 * i + j];
             for (int j = 0; j < 8; ++j) {
-                sum[i * 8 + j] += w[4 * i] * quads[4 * j] + w[4 * i + 1] * quads[4 * j + 1] + w[4 * i + 2] * quads[4 * j + 2]
-                                  + w[4 * i + 3] * quads[4 * j + 3];
+                sum[i * 8 + j] += wq[0] * quads[4 * j] + wq[1] * quads[4 * j + 1] + wq[2] * quads[4 * j + 2] + wq[3] * quads[4 * j + 3];
             }
         }
     }
@@ -496,12 +547,13 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
 
 /* The output channels of one tile: eight pixels whose taps are at base + offsets[t], `count` of
  * them stored from out (channel planes `pixels` apart), the weights in the tiled layout (int8
- * pairs) or, with `quads`, the dot-product one (int8 quads); `prepared` is room for
- * 16 * k + 16 bytes. */
-static void whittle_tile_block_s8(int k, int out_channels, const void *w, int quads, const uint8_t *base, const int32_t *offsets,
+ * pairs) or the dot-product one (int8 quads), either in its 4-bit form (`form` as for
+ * whittle_conv_s8_tiles); `prepared` is room for 16 * k + 16 bytes. */
+static void whittle_tile_block_s8(int k, int out_channels, const void *w, int form, const uint8_t *base, const int32_t *offsets,
                                   int x_unsigned, const int32_t *bias, const whittle_requant *rq, int count, uint8_t *out, int pixels,
                                   int16_t *prepared) {
     int32_t acc[64], edge[8];
+    const int quads = form & 1, nibbles = (form & 2) != 0;
     if (quads) {
         whittle_tile_prepare_quads(k, base, offsets, x_unsigned, (int8_t *)(void *)prepared);
     } else {
@@ -516,9 +568,9 @@ static void whittle_tile_block_s8(int k, int out_channels, const void *w, int qu
             b = edge;
         }
         if (quads) {
-            whittle_tile_quads(k, (const int8_t *)w + m * ((k + 3) / 4 * 4), (const int8_t *)(void *)prepared, b, acc);
+            whittle_tile_quads(k, (const int8_t *)w + m * ((k + 3) / 4 * 4) / (nibbles ? 2 : 1), nibbles, (const int8_t *)(void *)prepared, b, acc);
         } else {
-            whittle_tile_s8(k, (const int8_t *)w + m * (k + k % 2), prepared, b, acc);
+            whittle_tile_s8(k, (const int8_t *)w + m * (k + k % 2) / (nibbles ? 2 : 1), nibbles, prepared, b, acc);
         }
         for (int i = 0; i < n; ++i) whittle_tile_requant(rq, m + i, acc + 8 * i, count, out + (m + i) * pixels);
     }
@@ -526,7 +578,7 @@ static void whittle_tile_block_s8(int k, int out_channels, const void *w, int qu
 
 /* Convolution of one image (one group) on tiled weights; see whittle_kernels.h. */
 WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                          int32_t x_zero, const void *w, int quads, const int32_t *bias, const whittle_requant *rq,
+                                          int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq,
                                           void *y, uint8_t *scratch) {
     const int k = g->channels * g->kernel_h * g->kernel_w;
     const int pixels = g->out_height * g->out_width;
@@ -539,7 +591,7 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
     if (pitch > 0) {
         for (int oh = 0; oh < g->out_height; ++oh) {
             for (int ow = 0; ow < g->out_width; ow += 8) {
-                whittle_tile_block_s8(k, out_channels, w, quads, work + oh * pitch + ow, in_place, x_unsigned, bias, rq,
+                whittle_tile_block_s8(k, out_channels, w, form, work + oh * pitch + ow, in_place, x_unsigned, bias, rq,
                                       whittle_tile_count(g->out_width - ow), (uint8_t *)y + oh * g->out_width + ow, pixels, prepared);
             }
         }
@@ -549,35 +601,42 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
         const int count = whittle_tile_count(pixels - p);
         /* A pointwise layer that keeps the map's size reads eight pixels of each input plane in place. */
         if (pitch == 0 && count == 8) {
-            whittle_tile_block_s8(k, out_channels, w, quads, (const uint8_t *)x + p, in_place, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels,
+            whittle_tile_block_s8(k, out_channels, w, form, (const uint8_t *)x + p, in_place, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels,
                                   prepared);
         } else {
             whittle_tile_columns(g, (const uint8_t *)x, x_zero, p, count, work);
-            whittle_tile_block_s8(k, out_channels, w, quads, work, packed, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels, prepared);
+            whittle_tile_block_s8(k, out_channels, w, form, work, packed, x_unsigned, bias, rq, count, (uint8_t *)y + p, pixels, prepared);
         }
     }
 }
 
 /* Fully connected layer on tiled weights; see whittle_kernels.h. */
 WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int out_features, const void *x, int x_unsigned,
-                                                     const int8_t *w, const int32_t *bias, const whittle_requant *rq, void *y) {
+                                                     const void *w, int form, const int32_t *bias, const whittle_requant *rq, void *y) {
+    const int nibbles = (form & 2) != 0;
     for (int r = 0; r < rows; ++r) {
         const uint8_t *in = (const uint8_t *)x + r * depth;
         uint8_t *out = (uint8_t *)y + r * out_features;
         for (int m = 0; m < out_features; m += 8) {
             const int n = whittle_tile_count(out_features - m);
-            const int8_t *wm = w + m * (depth + depth % 2);
+            const int8_t *wm = (const int8_t *)w + m * (depth + depth % 2) / (nibbles ? 2 : 1);
             int32_t acc[8];
             for (int i = 0; i < 8; ++i) acc[i] = i < n ? bias[m + i] : 0;
 #if defined(WHITTLE_NEON64)
             {
                 /* Eight channels' weights of two taps (a de-interleaving load, widened) times those taps' inputs. */
                 int32x4_t lo = vld1q_s32(acc), hi = vld1q_s32(acc + 4);
-                for (int t = 0; t < depth; t += 2, wm += 16) {
-                    const int8x8x2_t wb = vld2_s8(wm);
+                for (int t = 0; t < depth; t += 2, wm += nibbles ? 8 : 16) {
                     int16x8x2_t wv;
-                    wv.val[0] = vmovl_s8(wb.val[0]);
-                    wv.val[1] = vmovl_s8(wb.val[1]);
+                    if (nibbles) {
+                        const int8x8_t v = vld1_s8(wm);
+                        wv.val[0] = vmovl_s8(vshr_n_s8(vshl_n_s8(v, 4), 4));
+                        wv.val[1] = vmovl_s8(vshr_n_s8(v, 4));
+                    } else {
+                        const int8x8x2_t wb = vld2_s8(wm);
+                        wv.val[0] = vmovl_s8(wb.val[0]);
+                        wv.val[1] = vmovl_s8(wb.val[1]);
+                    }
                     const int16_t v0 = x_unsigned ? (int16_t)in[t] : (int16_t)((const int8_t *)in)[t];
                     const int16_t v1 = t + 1 < depth ? (x_unsigned ? (int16_t)in[t + 1] : (int16_t)((const int8_t *)in)[t + 1]) : 0;
                     lo = vmlal_n_s16(lo, vget_low_s16(wv.val[0]), v0);
@@ -593,13 +652,18 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
                 /* A pair of taps' weights for channels 0-3 and 4-7 (widened to int16 pairs) times the pair's two
                  * inputs (one int32, broadcast): PMADDWD sums each channel's two products. */
                 __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)acc), hi = _mm_loadu_si128((const __m128i *)(const void *)(acc + 4));
-                for (int t = 0; t < depth; t += 2, wm += 16) {
+                for (int t = 0; t < depth; t += 2, wm += nibbles ? 8 : 16) {
                     const int32_t v0 = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
                     const int32_t v1 = t + 1 >= depth ? 0 : x_unsigned ? (int32_t)in[t + 1] : (int32_t)((const int8_t *)in)[t + 1];
                     const __m128i pair = _mm_set1_epi32((int32_t)(((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16)));
-                    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)wm);
-                    lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8), pair));
-                    hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_srai_epi16(_mm_unpackhi_epi8(b, b), 8), pair));
+                    int16_t wide[16];
+                    if (nibbles) {
+                        whittle_tile_widen_nibbles((const uint8_t *)wm, wide);
+                    } else {
+                        whittle_tile_widen_pairs(wm, wide);
+                    }
+                    lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)wide), pair));
+                    hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wide + 8)), pair));
                 }
                 _mm_storeu_si128((__m128i *)(void *)acc, lo);
                 _mm_storeu_si128((__m128i *)(void *)(acc + 4), hi);
@@ -608,7 +672,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
             for (int t = 0; t < depth; ++t) {
                 const int8_t *wt = wm + (t / 2) * 16 + t % 2;
                 const int32_t v = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
-                for (int i = 0; i < 8; ++i) acc[i] += wt[2 * i] * v;
+                for (int i = 0; i < 8; ++i) acc[i] += (nibbles ? whittle_tile_nibble((uint8_t)wm[(t / 2) * 8 + i], t % 2) : wt[2 * i]) * v;
             }
 #endif
             for (int i = 0; i < n; ++i) out[m + i] = (uint8_t)whittle_requant_general(rq, m + i, acc[i]);

@@ -96,7 +96,13 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
  * SXTB16 unpacks a word into two pairs of halfwords. The pair of channel m starts at byte
  * m * k_padded. With `wide` set the weights are int16 in the same pairs and groups but each four
  * in the order 0, 1, 2, 3 (halfword pairs SMLAD takes as they are: twice the bytes, no unpacking);
- * the pair of channel m starts at halfword m * k_padded. */
+ * the pair of channel m starts at halfword m * k_padded. The kernels' `form` says which: 0 int8,
+ * 1 int16 (wide), 2 4-bit weights (values in [-8, 7]) two per byte: each group of eight bytes of
+ * the int8 layout in one word whose byte j holds byte j in its high nibble and byte j + 4 in its
+ * low one, so that masking the word in place gives four weights times 16 as signed bytes for
+ * SXTB16; the channels are padded to an even count (a last odd channel's low nibbles are zero),
+ * the pair of channel m starts at byte m * k_padded / 2, and k_padded must not exceed 65536 (the
+ * DSP kernels sum 16 times the products in int32). */
 
 /* rintf(v) for |v| <= 2^22, without calling rintf where float arithmetic is float32. */
 WHITTLE_KERNEL float whittle_round_small(float v);
@@ -105,16 +111,16 @@ WHITTLE_KERNEL float whittle_round_small(float v);
 WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m, int32_t acc);
 
 /* One image of one group, x int8 or uint8 (x_unsigned), y as rq says: y[m][oh][ow] =
- * requant(bias[m] + sum of (x - x_zero) * w over the taps inside the map), w int8 or (wide) int16 in
- * the layout above. `columns` is scratch of 2 * k_padded int16, 8-byte aligned. */
+ * requant(bias[m] + sum of (x - x_zero) * w over the taps inside the map), w int8, int16 or 4-bit
+ * (`form` 0, 1, 2) in the layout above. `columns` is scratch of 2 * k_padded int16, 8-byte aligned. */
 WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                    int32_t x_zero, const void *w, int wide, const int32_t *bias, const whittle_requant *rq, void *y,
+                                    int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq, void *y,
                                     int16_t *columns);
 
 /* y[r][n] = requant(bias[n] + sum over k < depth of (x[r][k] - x_zero) * w[n][k]) for r < rows,
  * x and y as for whittle_conv_s8; `columns` is scratch of 2 * k_padded int16, 8-byte aligned. */
 WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_features, const void *x, int x_unsigned,
-                                               int32_t x_zero, const void *w, int wide, const int32_t *bias, const whittle_requant *rq,
+                                               int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq,
                                                void *y, int16_t *columns);
 
 /* Depthwise (one filter of kernel_h * kernel_w int8 taps per channel, in natural order), int8 in
@@ -152,7 +158,12 @@ WHITTLE_KERNEL int whittle_tile_taps(const whittle_conv_geometry *g, const void 
  * (Armv8.2 dot product, the rpi5's Cortex-A76) adds four products per lane, uint8 inputs read as
  * x - 128 (their bias folds (x_zero - 128) instead of x_zero). Their bias is folded: bias[m] - x_zero *
  * (sum of w[m]), so the kernels multiply the input bytes as they are; every partial sum must fit
- * int32 (the compiler checks |bias| + 255 * sum |w| < 2^31). */
+ * int32 (the compiler checks |bias| + 255 * sum |w| < 2^31). The kernels' `form` adds 1 for the
+ * dot-product layout and 2 for 4-bit weights (values in [-8, 7]) two per byte, half the bytes in
+ * the same places: in the tiled layout byte i of a pair of taps holds channel i's first weight in
+ * its low nibble and its second in the high one; in the dot-product layout byte b of a quad holds
+ * the int8 layout's byte b (channels 0-3) in its low nibble and byte b + 16 (channels 4-7) in the
+ * high one. */
 
 /* One image of one group, x int8 or uint8 (x_unsigned), y as rq says: y[m][oh][ow] =
  * requant(bias[m] + sum of x * w over the taps, taps in the padding reading x_zero). `scratch`
@@ -163,13 +174,13 @@ WHITTLE_KERNEL int whittle_tile_taps(const whittle_conv_geometry *g, const void 
  * layers with stride 1 whose rows have a multiple of 8 or at least 16 outputs (other than a
  * pointwise layer that keeps the map's size), or else 8 * taps bytes of im2col columns. */
 WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                          int32_t x_zero, const void *w, int quads, const int32_t *bias, const whittle_requant *rq,
+                                          int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq,
                                           void *y, uint8_t *scratch);
 
 /* y[r][n] = requant(bias[n] + sum over k < depth of x[r][k] * w[n][k]) for r < rows, x and y as
- * for whittle_conv_s8_tiles. */
+ * for whittle_conv_s8_tiles, w in the tiled layout (`form` 0) or its 4-bit form (2). */
 WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int out_features, const void *x, int x_unsigned,
-                                                     const int8_t *w, const int32_t *bias, const whittle_requant *rq, void *y);
+                                                     const void *w, int form, const int32_t *bias, const whittle_requant *rq, void *y);
 
 /* whittle_depthwise_s8 for 3x3 filters with stride 1, no dilation and one tap of padding on every
  * side (out_height = height, out_width = width), eight outputs of the flattened map at a time.

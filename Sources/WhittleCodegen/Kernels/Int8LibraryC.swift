@@ -200,6 +200,42 @@ enum Int8LibraryC {
         return out
     }
 
+    /// Whether a layer's weights are stored two per byte: every value fits 4 bits and the layout is not
+    /// the wide one (the paired rows' DSP kernels also need at most 65,536 padded taps, as they sum 16
+    /// times the products in int32).
+    static func nibbles(_ e: NodeEmission, _ weights: [Int64], padded: Int? = nil) -> Bool {
+        e.packsNibbles && (padded ?? 0) <= 65_536 && weights.allSatisfy { (-8...7).contains($0) }
+    }
+
+    /// The bytes a QLinearConv's or QGemm's dense weights take: half their count where its library
+    /// form stores them two per byte (what the sparse form must beat).
+    static func denseWeightBytes(_ e: NodeEmission, _ values: [Int64]) throws -> Int {
+        switch e.node.opType == "QLinearConv" ? try convForm(e) : try gemmForm(e) {
+        case .matrix(let padded)?: return nibbles(e, values, padded: padded) ? (values.count + 1) / 2 : values.count
+        case .tiles?: return nibbles(e, values) ? (values.count + 1) / 2 : values.count
+        default: return values.count
+        }
+    }
+
+    /// Two 4-bit weights per byte (`high` in the high nibble), as unsigned bytes.
+    static func byte(high: Int64, low: Int64) -> Int64 { (high & 15) << 4 | (low & 15) }
+
+    /// The paired rows' 4-bit form (whittle_kernels.h): rows padded to an even count, each group of
+    /// eight weights in one word whose byte j holds weight j (high nibble) and j + 4 (low nibble).
+    static func nibbleRows(_ rows: Int, _ k: Int, padded: Int, value: (Int, Int) -> Int64) -> [Int64] {
+        let even = packedRows(rows + rows % 2, k, padded: padded) { $0 < rows ? value($0, $1) : 0 }
+        return stride(from: 0, to: even.count, by: 8).flatMap { g in (0..<4).map { byte(high: even[g + $0], low: even[g + $0 + 4]) } }
+    }
+
+    /// The tiled layout's 4-bit form: byte i of a pair of taps holds its bytes 2i (low nibble) and
+    /// 2i + 1 (high); the dot-product layout's (`quads`): byte b of a quad holds bytes b (low) and b + 16 (high).
+    static func nibbleTiles(_ bytes: [Int64], quads: Bool) -> [Int64] {
+        let chunk = quads ? 32 : 16
+        return stride(from: 0, to: bytes.count, by: chunk).flatMap { c in
+            (0..<(chunk / 2)).map { i in quads ? byte(high: bytes[c + i + 16], low: bytes[c + i]) : byte(high: bytes[c + 2 * i + 1], low: bytes[c + 2 * i]) }
+        }
+    }
+
     /// Whether |acc · multiplier| stays within 2^21 for every accumulator a layer can reach
     /// (|x − x_zero| ≤ 255 for the matrix kernels, |x| ≤ 128 plus the folded zero point for the
     /// depthwise one, both below 383 per tap): the requantization may then round before it saturates.
@@ -243,28 +279,28 @@ enum Int8LibraryC {
         case .matrix(let padded):
             guard let scratch = e.scratch else { return false }
             let k = g.c * taps
-            let packed = e.weightArray("weights", e.wideWeights ? .int16 : .int8,
-                                       integers: packedRows(g.m, k, padded: padded, wide: e.wideWeights) { weights[$0 * k + $1] })
+            let (packed, form) = pairedWeights(e, rows: g.m, k, padded: padded, weights) { weights[$0 * k + $1] }
             let biasSymbol = e.weightArray("bias", .int32, integers: bias)
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
             w.line(geometry(g, channels: g.c))
-            w.line("/* im2col, two pixels at a time, and a blocked matrix product (SMLAD with the DSP extension)\(e.wideWeights ? " on weights stored as int16" : ""). */")
-            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(e.wideWeights ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
+            w.line("/* im2col, two pixels at a time, and a blocked matrix product (SMLAD with the DSP extension)\(formNote(form)). */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(form), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
         case .tiles(let k):
             let quads = e.weightLayout == .dotTiles
             guard let scratch = e.scratch,
                   let folded = foldedBias(bias, rows: g.m, taps: k, zero: try tileZero(e), weight: { weights[$0 * k + $1] }) else { return false }
-            let packed = quads ? e.weightArray("weights", .int8, integers: quadRows(g.m, k) { weights[$0 * k + $1] })
-                : e.weightArray("weights", .int8, integers: tiledRows(g.m, k) { weights[$0 * k + $1] })
+            let (packed, form) = tiledWeights(e, rows: g.m, k, weights, quads: quads) { weights[$0 * k + $1] }
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
             w.line(geometry(g, channels: g.c))
-            w.line("/* Eight output channels by eight pixels at a time on \(quads ? "int8 weights in quads (SDOT)" : "int8 weights widened in registers"); the bias holds bias - x_zero * sum(w). */")
-            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(quads ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (uint8_t *)\(scratch));")
+            let stored = form >= 2 ? "4-bit weights (two per byte) unpacked" : "int8 weights widened"
+            w.line("/* Eight output channels by eight pixels at a time on \(quads ? "int8 weights in quads (SDOT)\(form >= 2 ? ", stored as 4 bits" : "")" : "\(stored) in registers"); the bias holds bias - x_zero * sum(w). */")
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(form), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (uint8_t *)\(scratch));")
         case .depthwise, .flatDepthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
             guard let scratch = e.scratch else { return false }
             let filters = e.weightArray("weights", .int8, integers: weights)
+            e.extras.weightBits = 8
             // The kernel pads each plane with x_zero, so every tap is inside: Σ(x − xz)·w = Σx·w − xz·Σw.
             let inner = e.weightArray("inner_bias", .int32, integers: (0..<g.m).map { bias[$0] - Int64(xz) * sums[$0] })
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps), e))
@@ -275,6 +311,30 @@ enum Int8LibraryC {
             w.line("for (int n = 0; n < \(g.n); ++n) \(kernel)(&g, \(e.x(0)) + n * \(inputPlane), \(xz), \(filters), \(inner), &rq, \(e.y(0)) + n * \(outputPlane), (int8_t *)\(scratch));")
         }
         return true
+    }
+
+    /// The paired rows' weight array and the kernels' `form` (0 int8, 1 int16, 2 4-bit), noted for the report.
+    static func pairedWeights(_ e: NodeEmission, rows: Int, _ k: Int, padded: Int, _ all: [Int64], value: (Int, Int) -> Int64) -> (String, Int) {
+        if nibbles(e, all, padded: padded) {
+            e.extras.weightBits = 4
+            return (e.weightArray("weights", .uint8, integers: nibbleRows(rows, k, padded: padded, value: value)), 2)
+        }
+        e.extras.weightBits = e.wideWeights ? 16 : 8
+        return (e.weightArray("weights", e.wideWeights ? .int16 : .int8, integers: packedRows(rows, k, padded: padded, wide: e.wideWeights, value: value)),
+                e.wideWeights ? 1 : 0)
+    }
+
+    /// The tiled (or, with `quads`, dot-product) weight array and the kernels' `form` (+1 quads, +2 4-bit).
+    static func tiledWeights(_ e: NodeEmission, rows: Int, _ k: Int, _ all: [Int64], quads: Bool, value: (Int, Int) -> Int64) -> (String, Int) {
+        let bytes = quads ? quadRows(rows, k, value: value) : tiledRows(rows, k, value: value)
+        let packs = nibbles(e, all)
+        e.extras.weightBits = packs ? 4 : 8
+        return (e.weightArray("weights", packs ? .uint8 : .int8, integers: packs ? nibbleTiles(bytes, quads: quads) : bytes), (quads ? 1 : 0) + (packs ? 2 : 0))
+    }
+
+    /// How the comment of a paired-rows call names its weights.
+    static func formNote(_ form: Int) -> String {
+        form == 1 ? " on weights stored as int16" : form == 2 ? " on 4-bit weights stored two per byte" : ""
     }
 
     /// Emits a QGemm on the library when it has a library form; false otherwise.
@@ -289,20 +349,19 @@ enum Int8LibraryC {
         let weight: (Int, Int) -> Int64 = { transB ? b[$0 * k + $1] : b[$1 * n + $0] }
         if case .tiles = form {
             guard let folded = foldedBias(bias, rows: n, taps: k, zero: QuantizedC.zero(e, 2), weight: weight) else { return false }
-            let packed = e.weightArray("weights", .int8, integers: tiledRows(n, k, value: weight))
+            let (packed, layout) = tiledWeights(e, rows: n, k, b, quads: false, value: weight)
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
             let rows = (0..<n).flatMap { j in (0..<k).map { p in weight(j, p) } }
             w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
-            w.line("whittle_fully_connected_s8_tiles(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(packed), \(biasSymbol), &rq, \(e.y(0)));")
+            w.line("whittle_fully_connected_s8_tiles(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(packed), \(layout), \(biasSymbol), &rq, \(e.y(0)));")
             return true
         }
         guard case .matrix(let padded) = form, let scratch = e.scratch else { return false }
-        let packed = e.weightArray("weights", e.wideWeights ? .int16 : .int8,
-                                   integers: packedRows(n, k, padded: padded, wide: e.wideWeights) { transB ? b[$0 * k + $1] : b[$1 * n + $0] })
+        let (packed, layout) = pairedWeights(e, rows: n, k, padded: padded, b, value: weight)
         let biasSymbol = e.weightArray("bias", .int32, integers: bias)
         let rows = (0..<n).flatMap { j in (0..<k).map { p in transB ? b[j * k + p] : b[p * n + j] } }
         w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
-        w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(e.wideWeights ? 1 : 0), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
+        w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(layout), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
         return true
     }
 }

@@ -110,11 +110,11 @@ enum SparseC {
 
     /// Decides for one layer: records the note, and returns the plan when sparse is chosen.
     static func decide(_ e: NodeEmission, rows: Int, columns: Int, index: @escaping (Int, Int) -> Int, isZero: (Int) -> Bool,
-                       valueBytes: Int, denseWork: Double, sparseWork: (DeltaRows) -> Double) -> DeltaRows? {
+                       valueBytes: Int, denseBytes: Int? = nil, denseWork: Double, sparseWork: (DeltaRows) -> Double) -> DeltaRows? {
         let delta = DeltaRows(rows: rows, columns: columns, index: index, isZero: isZero)
         let total = rows * columns
         let zeros = total - delta.sources.lazy.filter { $0 != nil }.count
-        let plan = Plan(denseBytes: total * valueBytes, sparseBytes: delta.bytes(valueBytes: valueBytes),
+        let plan = Plan(denseBytes: denseBytes ?? total * valueBytes, sparseBytes: delta.bytes(valueBytes: valueBytes),
                         denseWork: denseWork, sparseWork: sparseWork(delta), zeros: zeros, total: total)
         let chosen = plan.pays(e.sparse)
         if zeros > 0 { e.extras.weightForm = plan.form(chosen: chosen) }
@@ -233,7 +233,7 @@ enum SparseC {
         let stretch = min(flat.ow, 64)
         let stretches = (flat.ow + stretch - 1) / stretch
         guard let rows = decide(e, rows: g.m, columns: taps, index: { $0 * taps + $1 }, isZero: { values[$0] == 0 }, valueBytes: 1,
-                                denseWork: macs * (try denseShare(e)), sparseWork: { d in
+                                denseBytes: try Int8LibraryC.denseWeightBytes(e, values), denseWork: macs * (try denseShare(e)), sparseWork: { d in
                                     // Each entry is decoded once per stretch of an output row and costs a multiply-add per pixel.
                                     Double(g.n * d.entries) * Double(flat.oh * stretches) * (Double(stretch) + 10)
                                 }) else { return false }
@@ -276,7 +276,7 @@ enum SparseC {
         guard let kind = try suffix(e, input: 0), let values = symmetricWeights(e, 3, weightZero: bz), values.count == n * k else { return false }
         let index: (Int, Int) -> Int = transB ? { j, p in j * k + p } : { j, p in p * n + j }
         guard let rows = decide(e, rows: n, columns: k, index: index, isZero: { values[$0] == 0 }, valueBytes: 1,
-                                denseWork: Double(m * n * k) * (try denseShare(e)),
+                                denseBytes: try Int8LibraryC.denseWeightBytes(e, values), denseWork: Double(m * n * k) * (try denseShare(e)),
                                 sparseWork: { d in Double(m) * (Double(d.entries) * 1.3 + Double(n) * 4) }) else { return false }
         let (count, delta) = indexArrays(e, rows)
         let value = e.weightArray("values", .int8, integers: rows.sources.map { $0.map { Int64(values[$0]) } ?? 0 })

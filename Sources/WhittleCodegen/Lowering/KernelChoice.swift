@@ -22,6 +22,9 @@ public struct KernelChoice: Sendable {
     public var writesOverInput = false
     /// How the layer's weights are stored, when they have zeros (dense or sparse rows, with the numbers).
     public var weightForm: WeightForm?
+    /// Bits per stored weight of an int8 library layer: 4 (two per byte, when every value fits), 8,
+    /// or 16 (the wide layout).
+    public var weightBits: Int?
 
     /// The library kernels it calls (empty for generated loops and nodes without code).
     public var kernels: [String] {
@@ -41,6 +44,7 @@ public struct KernelChoice: Sendable {
         }
         if writesOverInput { parts.append("each channel is copied to scratch before its output is written, so the output may overlay the input") }
         if let weightForm { parts.append(weightForm.description) }
+        if weightBits == 4 { parts.append("every weight fits 4 bits: two per byte, unpacked in registers") }
         return parts.joined(separator: "; ")
     }
 }

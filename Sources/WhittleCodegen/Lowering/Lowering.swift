@@ -112,6 +112,7 @@ public enum Lowering {
         choice.kind = called.isEmpty ? .generatedLoops : .library(called)
         choice.writesOverInput = emission.extras.overwritesInput
         choice.weightForm = emission.extras.weightForm
+        choice.weightBits = emission.extras.weightBits
         return LoweredNode(index: index, function: "", choice: choice, body: body.lines,
                            inputsRead: node.inputs.indices.filter { !node.inputs[$0].isEmpty && names.contains("x\($0)") },
                            outputsNamed: Set(node.outputs.indices.filter { names.contains("y\($0)") }),
