@@ -652,6 +652,50 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
                                     : "whittle_fully_connected_s8 outputs differ from plain loops:", bad);
 }
 
+/* A pointwise layer on bitmask rows (whittle_sparse_pointwise_s8) against plain loops: `zeros` percent
+ * of the weights pruned, int8 or uint8 in and out. */
+static uint32_t q_masks[Q_MAX_W / 32 + 64];
+static void test_sparse_pointwise_s8(int c, int pixels, int m, int zeros, int x_unsigned, int y_unsigned, int integer) {
+    whittle_requant rq;
+    const int words = (c + 31) / 32;
+    const int32_t x_zero = x_unsigned ? (int32_t)(next() % 256u) : (int32_t)(next() % 256u) - 128;
+    const int32_t low = y_unsigned ? 0 : -128, high = y_unsigned ? 255 : 127, y_zero = low + (int32_t)(next() % 256u);
+    int n = 0;
+    long bad = 0;
+    for (int i = 0; i < c * pixels; ++i) {
+        q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
+        q_xu[i] = (uint8_t)(next() % 256u);
+    }
+    for (int i = 0; i < m * c; ++i) q_w[i] = (int)(next() % 100u) < zeros ? 0 : (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < m; ++i) q_bias[i] = (int32_t)(next() % 20001u) - 10000;
+    q_multipliers(m, 600.0f);
+    memset(q_masks, 0, sizeof q_masks);
+    for (int o = 0; o < m; ++o) {
+        int32_t sum = 0;
+        for (int k = 0; k < c; ++k) {
+            if (q_w[o * c + k] == 0) continue;
+            q_masks[o * words + k / 32] |= 1u << (k % 32);
+            q_packed[n++] = q_w[o * c + k];
+            sum += q_w[o * c + k];
+        }
+        q_inner[o] = q_bias[o] - x_zero * sum;
+    }
+    rq = q_requantization(integer, y_zero, y_unsigned, m, c);
+    whittle_sparse_pointwise_s8(c, m, pixels, x_unsigned ? at_guard(q_xu, (size_t)(c * pixels)) : at_guard(q_x8, (size_t)(c * pixels)),
+                                x_unsigned, q_masks, q_packed, q_inner, &rq, q_y, (int32_t *)(void *)q_columns);
+    for (int o = 0; o < m; ++o) {
+        for (int p = 0; p < pixels; ++p) {
+            int32_t sum = q_bias[o], got;
+            for (int k = 0; k < c; ++k) {
+                sum += ((x_unsigned ? (int32_t)q_xu[k * pixels + p] : (int32_t)q_x8[k * pixels + p]) - x_zero) * q_w[o * c + k];
+            }
+            got = y_unsigned ? (int32_t)q_y[o * pixels + p] : (int32_t)((int8_t *)q_y)[o * pixels + p];
+            if (got != q_requant(sum, q_mult[o], y_zero, low, high)) ++bad;
+        }
+    }
+    check(bad == 0, "whittle_sparse_pointwise_s8 outputs differ from plain loops:", bad);
+}
+
 /* One depthwise layer against plain loops; biases up to 1000 * bias_scale (large ones leave the
  * range where float lanes add exactly). */
 static void test_depthwise_s8_bias(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer, int flat,
@@ -1107,6 +1151,13 @@ int main(void) {
         test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer, 1);
         test_depthwise_s8(2, 12, 17, 3, 3, 1, 1, 1, integer, 1);
         test_depthwise_s8_bias(3, 6, 7, 3, 3, 1, 1, 1, integer, 1, 20000); /* biases beyond 2^23 */
+        /* channels, pixels, output channels, percent pruned, uint8 in/out */
+        test_sparse_pointwise_s8(64, 61, 12, 75, 0, 0, integer);  /* 64 channels: blocks of eight and a tail of five */
+        test_sparse_pointwise_s8(70, 16, 5, 50, 1, 1, integer);   /* three mask words, uint8 */
+        test_sparse_pointwise_s8(5, 7, 3, 30, 1, 0, integer);     /* tail only */
+        test_sparse_pointwise_s8(33, 24, 4, 100, 0, 1, integer);  /* every weight pruned: the bias alone */
+        test_sparse_pointwise_s8(32, 9, 7, 0, 0, 0, integer);     /* dense rows, one full word */
+        test_sparse_pointwise_s8(40, 8, 3, 90, 0, 0, integer);
     }
     /* channels, map, output channels, kernel, stride, dilation, padding; blocked (4) or tiled (8) weights */
     for (int tiles = 0; tiles < 2; ++tiles) {

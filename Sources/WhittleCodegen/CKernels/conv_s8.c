@@ -1,4 +1,5 @@
-/* conv_s8.c: int8 convolution and matrix products (see whittle_kernels.h).
+/* conv_s8.c: int8 convolution and matrix products, and pointwise convolutions on pruned weights
+ * (see whittle_kernels.h).
  *
  * On cores with the Arm DSP extension (Cortex-M4/M7/M33, __ARM_FEATURE_DSP) the inner loops use
  * SMLAD, two 16-bit multiply-accumulates per instruction; with NEON (the Raspberry Pi cores) the
@@ -860,5 +861,146 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                 }
             }
         }
+    }
+}
+
+/* Pointwise convolutions on pruned weights (bitmask rows): each output channel keeps a bitmask of its
+ * nonzero weights and their values. Eight output pixels are summed at a time: every nonzero weight is
+ * applied to the eight pixels of its input channel (contiguous bytes of the plane), so the work falls
+ * with the density and an index is decoded once per eight multiply-accumulates. With the DSP
+ * extension the pixels are unpacked four at a time by SXTB16 (UXTB16 for uint8) and multiplied by
+ * SMLABB/SMLATB; with NEON eight at a time, widened, by a multiply-accumulate by scalar. */
+
+/* The index of the lowest set bit of a nonzero word. */
+static WHITTLE_INLINE int whittle_lowest_bit(uint32_t bits) {
+#if defined(__GNUC__)
+    return __builtin_ctz(bits);
+#else
+    int n = 0;
+    while (!(bits & 1u)) {
+        bits >>= 1;
+        ++n;
+    }
+    return n;
+#endif
+}
+
+/* out[j] = bias + sum over k < count of v[k] * x[offsets[k] + j] for j < 8: the row's nonzero weights
+ * v and their channels' offsets (x int8, or uint8 with x_unsigned, a constant where this is inlined). */
+static WHITTLE_INLINE void whittle_sparse_block8(int count, const int32_t *offsets, const int8_t *v, const uint8_t *x,
+                                                 const int x_unsigned, int32_t bias, int32_t *out) {
+#if defined(WHITTLE_NEON_S8)
+    int32x4_t lo = vdupq_n_s32(bias), hi = lo;
+#else
+    int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias;
+#endif
+    for (int k = 0; k < count; ++k) {
+        {
+            const uint8_t *at = x + offsets[k];
+            const int32_t w = v[k];
+#if defined(WHITTLE_NEON_S8)
+            {
+                const int16x8_t xv = x_unsigned ? vreinterpretq_s16_u16(vmovl_u8(vld1_u8(at))) : vmovl_s8(vld1_s8((const int8_t *)(const void *)at));
+                lo = vmlal_n_s16(lo, vget_low_s16(xv), (int16_t)w);
+                hi = vmlal_n_s16(hi, vget_high_s16(xv), (int16_t)w);
+            }
+#elif defined(WHITTLE_DSP)
+            {
+                /* Bytes 0 and 2 of a word in the halfwords of one register, 1 and 3 of another. */
+                int32_t p, q;
+                memcpy(&p, at, 4);
+                memcpy(&q, at + 4, 4);
+                {
+                    const int32_t p02 = x_unsigned ? (int32_t)__uxtb16((uint32_t)p) : __sxtb16(p);
+                    const int32_t p13 = x_unsigned ? (int32_t)__uxtb16((uint32_t)p >> 8) : whittle_sxtb16_ror8(p);
+                    const int32_t q02 = x_unsigned ? (int32_t)__uxtb16((uint32_t)q) : __sxtb16(q);
+                    const int32_t q13 = x_unsigned ? (int32_t)__uxtb16((uint32_t)q >> 8) : whittle_sxtb16_ror8(q);
+                    a0 = __smlabb(p02, w, a0);
+                    a2 = __smlatb(p02, w, a2);
+                    a1 = __smlabb(p13, w, a1);
+                    a3 = __smlatb(p13, w, a3);
+                    a4 = __smlabb(q02, w, a4);
+                    a6 = __smlatb(q02, w, a6);
+                    a5 = __smlabb(q13, w, a5);
+                    a7 = __smlatb(q13, w, a7);
+                }
+            }
+#else
+            a0 += w * whittle_tap8(at, x_unsigned, 0);
+            a1 += w * whittle_tap8(at, x_unsigned, 1);
+            a2 += w * whittle_tap8(at, x_unsigned, 2);
+            a3 += w * whittle_tap8(at, x_unsigned, 3);
+            a4 += w * whittle_tap8(at, x_unsigned, 4);
+            a5 += w * whittle_tap8(at, x_unsigned, 5);
+            a6 += w * whittle_tap8(at, x_unsigned, 6);
+            a7 += w * whittle_tap8(at, x_unsigned, 7);
+#endif
+        }
+    }
+#if defined(WHITTLE_NEON_S8)
+    vst1q_s32(out, lo);
+    vst1q_s32(out + 4, hi);
+#else
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
+    out[4] = a4;
+    out[5] = a5;
+    out[6] = a6;
+    out[7] = a7;
+#endif
+}
+
+/* A 1x1 convolution (stride 1, no padding, one group) on bitmask rows; see whittle_kernels.h. Each
+ * row's bitmask is decoded once into the input offsets of its nonzero weights (`offsets`, scratch of
+ * `channels` int32); blocks of eight pixels follow, the last one overlapping the one before it when
+ * eight do not divide the plane. */
+WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, int pixels, const void *x, int x_unsigned,
+                                                const uint32_t *masks, const int8_t *values, const int32_t *bias,
+                                                const whittle_requant *requant, void *y, int32_t *offsets) {
+    /* A local copy: stores through y (a character type) could otherwise change *requant. */
+    const whittle_requant local = *requant, *rq = &local;
+    const int words = (channels + 31) / 32;
+    const uint8_t *in = (const uint8_t *)x;
+    for (int m = 0; m < out_channels; ++m) {
+        const uint32_t *mask = masks + m * words;
+        const whittle_channel_requant q = whittle_channel(rq, m);
+        int count = 0, p = 0;
+        for (int i = 0; i < words; ++i) {
+            for (uint32_t bits = mask[i]; bits; bits &= bits - 1u) offsets[count++] = (i * 32 + whittle_lowest_bit(bits)) * pixels;
+        }
+        while (pixels >= 8 && p < pixels) {
+            const int first = p + 8 <= pixels ? p : pixels - 8;
+            int32_t acc[8];
+            if (x_unsigned) {
+                whittle_sparse_block8(count, offsets, values, in + first, 1, bias[m], acc);
+            } else {
+                whittle_sparse_block8(count, offsets, values, in + first, 0, bias[m], acc);
+            }
+#if defined(WHITTLE_NEON_S8) && defined(__aarch64__) && !defined(WHITTLE_INTEGER_REQUANT)
+            if (q.fast && p == first) {
+                /* Eight outputs at once, as whittle_channel_value computes each: the product rounded to
+                 * float32, rounded half to even (FCVTNS), offset, saturated, narrowed to bytes. */
+                const int32x4_t zero = vdupq_n_s32(q.zero), low = vdupq_n_s32(q.low), high = vdupq_n_s32(q.high);
+                int32x4_t r0 = vcvtnq_s32_f32(vmulq_n_f32(vcvtq_f32_s32(vld1q_s32(acc)), q.multiplier));
+                int32x4_t r1 = vcvtnq_s32_f32(vmulq_n_f32(vcvtq_f32_s32(vld1q_s32(acc + 4)), q.multiplier));
+                r0 = vminq_s32(vmaxq_s32(vaddq_s32(r0, zero), low), high);
+                r1 = vminq_s32(vmaxq_s32(vaddq_s32(r1, zero), low), high);
+                vst1_u8((uint8_t *)y + m * pixels + first, vreinterpret_u8_s8(vmovn_s16(vcombine_s16(vmovn_s32(r0), vmovn_s32(r1)))));
+                p = first + 8;
+                continue;
+            }
+#endif
+            for (int j = p - first; j < 8; ++j) whittle_store8(rq, y, m * pixels + first + j, whittle_channel_value(&q, rq, m, acc[j]));
+            p = first + 8;
+        }
+        /* A plane of fewer than eight pixels, one at a time. */
+        for (; p < pixels; ++p) {
+            int32_t acc = bias[m];
+            for (int k = 0; k < count; ++k) acc += values[k] * whittle_tap8(in, x_unsigned, offsets[k] + p);
+            whittle_store8(rq, y, m * pixels + p, whittle_channel_value(&q, rq, m, acc));
+        }
+        values += count;
     }
 }

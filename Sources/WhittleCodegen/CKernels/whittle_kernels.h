@@ -123,6 +123,17 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
                                                int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq,
                                                void *y, int16_t *columns);
 
+/* A 1x1 convolution with stride 1, no padding and one group on pruned weights ("bitmask rows"), x
+ * int8 or uint8 (x_unsigned), y as rq says: y[m][p] = requant(bias[m] + sum over c of x[c][p] *
+ * w[m][c]) for p < pixels. Row m of the weights is (channels + 31) / 32 words at masks + m * words,
+ * bit c % 32 of word c / 32 set where w[m][c] is nonzero, and its nonzero weights follow those of
+ * rows 0 .. m - 1 in `values`, in channel order. The bias is folded (bias[m] - x_zero * sum of
+ * w[m]), so the inputs are multiplied as they are; every partial sum must fit int32. `offsets` is
+ * scratch of `channels` int32. */
+WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, int pixels, const void *x, int x_unsigned,
+                                                const uint32_t *masks, const int8_t *values, const int32_t *bias,
+                                                const whittle_requant *requant, void *y, int32_t *offsets);
+
 /* Depthwise (one filter of kernel_h * kernel_w int8 taps per channel, in natural order), int8 in
  * and out: y[c][oh][ow] = requant(bias[c] + sum of (x - x_zero) * w[c] over the taps inside the
  * map), given inner_bias[c] = bias[c] - x_zero * (sum of w[c]). `padded` is scratch of padded_h *

@@ -74,9 +74,9 @@ enum SparseC {
             }
         }
 
-        func form(chosen: Bool) -> WeightForm {
+        func form(chosen: Bool, layout: String = "delta rows") -> WeightForm {
             WeightForm(sparse: chosen, zeros: zeros, total: total, denseBytes: denseBytes, sparseBytes: sparseBytes,
-                       workRatio: sparseWork / max(denseWork, 1))
+                       workRatio: sparseWork / max(denseWork, 1), layout: layout)
         }
     }
 
@@ -218,6 +218,8 @@ enum SparseC {
     }
 
     static let integerConv: SparseKernel = { e, w in
+        // Pointwise layers have their own sparse form (bitmask rows), which decides for them.
+        if let chosen = try SparsePointwiseC.emit(e, &w) { return chosen }
         let shape = try e.inputShape(3)
         guard shape.count <= 4 else { return false }
         let g = try ConvolutionC.Geometry(e, kernel: Array(shape[2...]))

@@ -59,13 +59,15 @@ public struct WeightForm: Sendable, CustomStringConvertible {
     public var sparseBytes: Int
     /// Estimated work of the sparse kernel over the dense one.
     public var workRatio: Double
+    /// How the sparse form stores the nonzero weights' places ("delta rows", "bitmask rows").
+    public var layout = "delta rows"
 
     /// The weight bytes as stored.
     public var storedBytes: Int { sparse ? sparseBytes : denseBytes }
 
     public var description: String {
         let density = Double(total - zeros) / Double(max(total, 1)) * 100
-        return "\(sparse ? "sparse (delta rows)" : "dense"): \(String(format: "%.1f", 100 - density)) % zeros; dense \(denseBytes) B, "
+        return "\(sparse ? "sparse (\(layout))" : "dense"): \(String(format: "%.1f", 100 - density)) % zeros; dense \(denseBytes) B, "
             + "sparse \(sparseBytes) B; estimated work sparse/dense \(String(format: "%.2f", workRatio))"
     }
 }
