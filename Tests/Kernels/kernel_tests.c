@@ -1158,6 +1158,8 @@ int main(void) {
         test_sparse_pointwise_s8(33, 24, 4, 100, 0, 1, integer);  /* every weight pruned: the bias alone */
         test_sparse_pointwise_s8(32, 9, 7, 0, 0, 0, integer);     /* dense rows, one full word */
         test_sparse_pointwise_s8(40, 8, 3, 90, 0, 0, integer);
+        test_sparse_pointwise_s8(16, 70, 3, 60, 1, 0, integer);   /* 32, 32 and an overlapping 32 */
+        test_sparse_pointwise_s8(9, 40, 5, 40, 0, 1, integer);    /* 32 and an overlapping 32 */
     }
     /* channels, map, output channels, kernel, stride, dilation, padding; blocked (4) or tiled (8) weights */
     for (int tiles = 0; tiles < 2; ++tiles) {

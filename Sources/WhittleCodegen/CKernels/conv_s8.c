@@ -952,10 +952,70 @@ static WHITTLE_INLINE void whittle_sparse_block8(int count, const int32_t *offse
 #endif
 }
 
+#if defined(WHITTLE_NEON_S8)
+/* Sixteen pixels of one input channel (int8, or uint8 with x_unsigned), widened to int16. */
+static WHITTLE_INLINE void whittle_sparse_load16(const uint8_t *at, const int x_unsigned, int16x8_t *lo, int16x8_t *hi) {
+    if (x_unsigned) {
+        const uint8x16_t b = vld1q_u8(at);
+        *lo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(b)));
+        *hi = vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(b)));
+    } else {
+        const int8x16_t b = vld1q_s8((const int8_t *)(const void *)at);
+        *lo = vmovl_s8(vget_low_s8(b));
+        *hi = vmovl_s8(vget_high_s8(b));
+    }
+}
+
+/* whittle_sparse_block8 for 32 pixels (NEON: two 16-byte loads and eight multiply-accumulates by
+ * scalar per nonzero weight, the sums in eight vector registers). */
+static WHITTLE_INLINE void whittle_sparse_block32(int count, const int32_t *offsets, const int8_t *v, const uint8_t *x,
+                                                  const int x_unsigned, int32_t bias, int32_t *out) {
+    int32x4_t s[8];
+    for (int i = 0; i < 8; ++i) s[i] = vdupq_n_s32(bias);
+    for (int k = 0; k < count; ++k) {
+        const uint8_t *at = x + offsets[k];
+        const int16_t w = (int16_t)v[k];
+        int16x8_t a, b, c, d;
+        whittle_sparse_load16(at, x_unsigned, &a, &b);
+        whittle_sparse_load16(at + 16, x_unsigned, &c, &d);
+        s[0] = vmlal_n_s16(s[0], vget_low_s16(a), w);
+        s[1] = vmlal_n_s16(s[1], vget_high_s16(a), w);
+        s[2] = vmlal_n_s16(s[2], vget_low_s16(b), w);
+        s[3] = vmlal_n_s16(s[3], vget_high_s16(b), w);
+        s[4] = vmlal_n_s16(s[4], vget_low_s16(c), w);
+        s[5] = vmlal_n_s16(s[5], vget_high_s16(c), w);
+        s[6] = vmlal_n_s16(s[6], vget_low_s16(d), w);
+        s[7] = vmlal_n_s16(s[7], vget_high_s16(d), w);
+    }
+    for (int i = 0; i < 8; ++i) vst1q_s32(out + 4 * i, s[i]);
+}
+#endif
+
+/* Stores outputs from .. 7 of eight sums of channel m (acc) at y[at + from ..]: on AArch64 with float
+ * multipliers the eight at once when all are new, as whittle_requant_general computes each (the
+ * product rounded to float32 and saturated to [low - zero, high - zero], which makes the result the
+ * same for any sum, rounded half to even by FCVTNS, offset, narrowed to bytes). */
+static WHITTLE_INLINE void whittle_sparse_out8(const whittle_requant *rq, const whittle_channel_requant *q, int m, const int32_t *acc,
+                                               int from, void *y, int at) {
+#if defined(WHITTLE_NEON_S8) && defined(__aarch64__) && !defined(WHITTLE_INTEGER_REQUANT)
+    if (rq->multiplier && from == 0) {
+        const float multiplier = rq->multiplier[m];
+        const float32x4_t low = vdupq_n_f32((float)(q->low - q->zero)), high = vdupq_n_f32((float)(q->high - q->zero));
+        const int32x4_t zero = vdupq_n_s32(q->zero);
+        const float32x4_t v0 = vminq_f32(vmaxq_f32(vmulq_n_f32(vcvtq_f32_s32(vld1q_s32(acc)), multiplier), low), high);
+        const float32x4_t v1 = vminq_f32(vmaxq_f32(vmulq_n_f32(vcvtq_f32_s32(vld1q_s32(acc + 4)), multiplier), low), high);
+        const int32x4_t r0 = vaddq_s32(vcvtnq_s32_f32(v0), zero), r1 = vaddq_s32(vcvtnq_s32_f32(v1), zero);
+        vst1_u8((uint8_t *)y + at, vreinterpret_u8_s8(vmovn_s16(vcombine_s16(vmovn_s32(r0), vmovn_s32(r1)))));
+        return;
+    }
+#endif
+    for (int j = from; j < 8; ++j) whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j]));
+}
+
 /* A 1x1 convolution (stride 1, no padding, one group) on bitmask rows; see whittle_kernels.h. Each
  * row's bitmask is decoded once into the input offsets of its nonzero weights (`offsets`, scratch of
- * `channels` int32); blocks of eight pixels follow, the last one overlapping the one before it when
- * eight do not divide the plane. */
+ * `channels` int32); blocks of 32 pixels (with NEON) and of eight follow, the last one overlapping the
+ * one before it when they do not divide the plane. */
 WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, int pixels, const void *x, int x_unsigned,
                                                 const uint32_t *masks, const int8_t *values, const int32_t *bias,
                                                 const whittle_requant *requant, void *y, int32_t *offsets) {
@@ -970,6 +1030,22 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
         for (int i = 0; i < words; ++i) {
             for (uint32_t bits = mask[i]; bits; bits &= bits - 1u) offsets[count++] = (i * 32 + whittle_lowest_bit(bits)) * pixels;
         }
+#if defined(WHITTLE_NEON_S8)
+        while (pixels >= 32 && p < pixels) {
+            const int first = p + 32 <= pixels ? p : pixels - 32;
+            int32_t acc[32];
+            if (x_unsigned) {
+                whittle_sparse_block32(count, offsets, values, in + first, 1, bias[m], acc);
+            } else {
+                whittle_sparse_block32(count, offsets, values, in + first, 0, bias[m], acc);
+            }
+            /* Outputs before p were stored by the block before (the last block overlaps it). */
+            for (int e = 0; e < 32; e += 8) {
+                if (first + e + 8 > p) whittle_sparse_out8(rq, &q, m, acc + e, p > first + e ? p - first - e : 0, y, m * pixels + first + e);
+            }
+            p = first + 32;
+        }
+#endif
         while (pixels >= 8 && p < pixels) {
             const int first = p + 8 <= pixels ? p : pixels - 8;
             int32_t acc[8];
@@ -978,21 +1054,7 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
             } else {
                 whittle_sparse_block8(count, offsets, values, in + first, 0, bias[m], acc);
             }
-#if defined(WHITTLE_NEON_S8) && defined(__aarch64__) && !defined(WHITTLE_INTEGER_REQUANT)
-            if (q.fast && p == first) {
-                /* Eight outputs at once, as whittle_channel_value computes each: the product rounded to
-                 * float32, rounded half to even (FCVTNS), offset, saturated, narrowed to bytes. */
-                const int32x4_t zero = vdupq_n_s32(q.zero), low = vdupq_n_s32(q.low), high = vdupq_n_s32(q.high);
-                int32x4_t r0 = vcvtnq_s32_f32(vmulq_n_f32(vcvtq_f32_s32(vld1q_s32(acc)), q.multiplier));
-                int32x4_t r1 = vcvtnq_s32_f32(vmulq_n_f32(vcvtq_f32_s32(vld1q_s32(acc + 4)), q.multiplier));
-                r0 = vminq_s32(vmaxq_s32(vaddq_s32(r0, zero), low), high);
-                r1 = vminq_s32(vmaxq_s32(vaddq_s32(r1, zero), low), high);
-                vst1_u8((uint8_t *)y + m * pixels + first, vreinterpret_u8_s8(vmovn_s16(vcombine_s16(vmovn_s32(r0), vmovn_s32(r1)))));
-                p = first + 8;
-                continue;
-            }
-#endif
-            for (int j = p - first; j < 8; ++j) whittle_store8(rq, y, m * pixels + first + j, whittle_channel_value(&q, rq, m, acc[j]));
+            whittle_sparse_out8(rq, &q, m, acc, p - first, y, m * pixels + first);
             p = first + 8;
         }
         /* A plane of fewer than eight pixels, one at a time. */
