@@ -204,7 +204,7 @@ def int8_tables(work, float_rows):
 # data, and the cortex-m4f program (text, RAM, instructions per inference under QEMU).
 PRUNED = [("digits_mlp", "digits_test.npz", "y", ["--keep", "none"]), ("digits_cnn", "digits_test.npz", "y", []),
           ("kws_dscnn", "kws_dscnn.refs.npz", None, []), ("kws_dscnn_int8_qdq", "kws_dscnn_int8_qdq.refs.npz", None, [])]
-PRUNED_SETTINGS = [("50 %", ["--sparsity", "0.5"]), ("70 %", ["--sparsity", "0.7"]), ("90 %", ["--sparsity", "0.9"]),
+PRUNED_SETTINGS = [("50 %", ["--sparsity", "0.5"]), ("70 %", ["--sparsity", "0.7"]), ("75 %", ["--sparsity", "0.75"]), ("90 %", ["--sparsity", "0.9"]),
                    ("channels 50 %", ["--structured", "channels", "--sparsity", "0.5"])]
 
 
