@@ -703,28 +703,34 @@ static void test_depthwise_s8_bias(int c, int h, int w, int kh, int kw, int stri
     whittle_conv_geometry g;
     whittle_requant rq;
     const int oh = (h + 2 * pad - dilation * (kh - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (kw - 1) - 1) / stride + 1;
-    const int taps = kh * kw;
+    const int taps = kh * kw, nibbles = flat >> 1, flat3x3 = flat & 1;
     const int32_t x_zero = (int32_t)(next() % 256u) - 128, y_zero = (int32_t)(next() % 256u) - 128;
     long bad = 0;
     g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
     for (int i = 0; i < c * h * w; ++i) q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
-    for (int i = 0; i < c * taps; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < c * taps; ++i) q_w[i] = nibbles ? (int8_t)((int)(next() % 16u) - 8) : (int8_t)((int)(next() % 255u) - 127);
+    /* The 4-bit form: tap i in the low nibble of byte i / 2 when i is even, the high one when odd. */
+    memset(q_nibbles, 0, sizeof q_nibbles);
+    for (int i = 0; i < c * taps; ++i) q_nibbles[i / 2] |= (uint8_t)(((unsigned)q_w[i] & 15u) << (4 * (i & 1)));
     for (int i = 0; i < c; ++i) {
         int32_t sum = 0;
         for (int t = 0; t < taps; ++t) sum += q_w[i * taps + t];
         q_bias[i] = ((int32_t)(next() % 2001u) - 1000) * bias_scale;
         q_inner[i] = q_bias[i] - x_zero * sum;
     }
-    q_multipliers(c, (float)taps * 60.0f * (float)bias_scale);
+    q_multipliers(c, (float)taps * (nibbles ? 4.0f : 60.0f) * (float)bias_scale);
     rq = q_requantization(integer, y_zero, 0, c, taps);
-    /* The scratch too ends at a guard page: padded_h * padded_w + 16 bytes, as documented. */
-    const size_t scratch = (size_t)(((g.out_height - 1) * stride + (kh - 1) * dilation + 1) * ((g.out_width - 1) * stride + (kw - 1) * dilation + 2) + 16);
-    if (flat) {
+    /* The scratch too ends at a guard page: padded_h * padded_w + 16 bytes (and the taps with 4-bit
+     * filters), as documented. */
+    const size_t scratch = (size_t)(((g.out_height - 1) * stride + (kh - 1) * dilation + 1) * ((g.out_width - 1) * stride + (kw - 1) * dilation + 2) + 16)
+                           + (size_t)(nibbles ? taps : 0);
+    const void *filters = nibbles ? (const void *)q_nibbles : (const void *)q_w;
+    if (flat3x3) {
         /* whittle_depthwise3x3_s8_flat: 4 * ((height + 2) * width + 24) bytes of scratch. */
-        whittle_depthwise3x3_s8_flat(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y,
-                                     (int8_t *)at_guard_in(1, q_padded_storage.values, (size_t)(4 * ((h + 2) * w + 24))));
+        whittle_depthwise3x3_s8_flat(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, filters, nibbles, q_inner, &rq,
+                                     (int8_t *)q_y, (int8_t *)at_guard_in(1, q_padded_storage.values, (size_t)(4 * ((h + 2) * w + 24))));
     } else {
-        whittle_depthwise_s8(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, q_w, q_inner, &rq, (int8_t *)q_y,
+        whittle_depthwise_s8(&g, (const int8_t *)at_guard(q_x8, (size_t)(c * h * w)), x_zero, filters, nibbles, q_inner, &rq, (int8_t *)q_y,
                              (int8_t *)at_guard_in(1, q_padded, scratch));
     }
     for (int o = 0; o < c; ++o) {
@@ -741,7 +747,10 @@ static void test_depthwise_s8_bias(int c, int h, int w, int kh, int kw, int stri
             }
         }
     }
-    check(bad == 0, flat ? "whittle_depthwise3x3_s8_flat outputs differ from plain loops:" : "whittle_depthwise_s8 outputs differ from plain loops:", bad);
+    check(bad == 0, flat3x3 ? (nibbles ? "whittle_depthwise3x3_s8_flat (4-bit filters) outputs differ from plain loops:"
+                                       : "whittle_depthwise3x3_s8_flat outputs differ from plain loops:")
+                            : nibbles ? "whittle_depthwise_s8 (4-bit filters) outputs differ from plain loops:"
+                                      : "whittle_depthwise_s8 outputs differ from plain loops:", bad);
 }
 
 static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer, int flat) {
@@ -1151,6 +1160,12 @@ int main(void) {
         test_depthwise_s8(4, 1, 1, 3, 3, 1, 1, 1, integer, 1);
         test_depthwise_s8(2, 12, 17, 3, 3, 1, 1, 1, integer, 1);
         test_depthwise_s8_bias(3, 6, 7, 3, 3, 1, 1, 1, integer, 1, 20000); /* biases beyond 2^23 */
+        /* 4-bit filters (flat 2: the general kernel, 3: the flat one): odd taps per channel */
+        test_depthwise_s8(5, 25, 5, 3, 3, 1, 1, 1, integer, 2);
+        test_depthwise_s8(3, 9, 8, 5, 3, 1, 1, 2, integer, 2);
+        test_depthwise_s8(3, 8, 9, 3, 3, 2, 1, 1, integer, 2);
+        test_depthwise_s8(5, 25, 5, 3, 3, 1, 1, 1, integer, 3);
+        test_depthwise_s8(2, 12, 17, 3, 3, 1, 1, 1, integer, 3);
         /* channels, pixels, output channels, percent pruned, uint8 in/out */
         test_sparse_pointwise_s8(64, 61, 12, 75, 0, 0, integer);  /* 64 channels: blocks of eight and a tail of five */
         test_sparse_pointwise_s8(70, 16, 5, 50, 1, 1, integer);   /* three mask words, uint8 */

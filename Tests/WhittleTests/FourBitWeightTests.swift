@@ -68,6 +68,34 @@ struct FourBitWeightTests {
         }
     }
 
+    /// kws_dscnn with every layer at 4 bits: every convolution, depthwise ones included, and the matrix
+    /// product store their weights two per byte, at most 0.16 of the float weights' bytes, and the C
+    /// equals the interpreter with each kernel form.
+    @Test func kwsWithEveryLayerAtFourBitsTakesASixthOfTheFloatBytes() throws {
+        let directory = CBackendTests.workDirectory("w4a8-kws")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let float = try ModelLoader.load(path: TestPaths.model("kws_dscnn.onnx"))
+        let options = QuantizationOptions(weightType: .int4, int8Layers: [])
+        let (result, _) = try ModelQuantizer.quantize(float, calibration: TestPaths.model("kws_dscnn.refs.npz"), options: options)
+        let path = directory + "/kws_w4a8.onnx"
+        try ModelWriter.write(result.model, to: path)
+        let analyzed = try ModelLoader.load(path: path)
+        let catalog = try #require(TargetTests.catalog)
+        for target in ["cortex-m4f", "rpi4", "host"] {
+            var compile = CompileOptions()
+            compile.adopt(try catalog.target(target))
+            let report = CompileReport(try ModelCompiler.compile(analyzed, options: compile))
+            var floatOptions = CompileOptions()
+            floatOptions.adopt(try catalog.target(target))
+            let floatBytes = CompileReport(try ModelCompiler.compile(float, options: floatOptions)).weightBytes
+            let bits = report.layers.compactMap(\.weightBits)
+            #expect(bits.count == 10 && bits.allSatisfy { $0 == 4 }, "\(target): \(bits)")
+            #expect(Double(report.weightBytes) <= 0.16 * Double(floatBytes), "\(target): \(report.weightBytes) B against \(floatBytes) B in float")
+        }
+        try Deployed.expectCEqualsInterpreter(analyzed, path: path, directory: directory, targets: Self.everyWeightForm)
+    }
+
     /// Targets whose C reads 4-bit weights with a different kernel form (see the suite's summary).
     static let everyWeightForm = ["rp2040", "cortex-m4f", "rpi3", "rpi4", "rpi5"]
 

@@ -140,6 +140,14 @@ static WHITTLE_INLINE void whittle_store8(const whittle_requant *rq, void *y, in
     }
 }
 
+/* 4-bit filter taps as bytes; see whittle_kernels.h. */
+WHITTLE_KERNEL void whittle_unpack_filter4(const uint8_t *w, int first, int count, int8_t *to) {
+    for (int i = 0; i < count; ++i) {
+        const uint8_t b = w[(first + i) / 2];
+        to[i] = (int8_t)((int)((((first + i) & 1) ? b >> 4 : b & 15) ^ 8) - 8);
+    }
+}
+
 /* Tap i of an int8 or uint8 map. */
 static WHITTLE_INLINE int32_t whittle_tap8(const void *x, int x_unsigned, int i) {
     return x_unsigned ? (int32_t)((const uint8_t *)x)[i] : (int32_t)((const int8_t *)x)[i];
@@ -674,7 +682,7 @@ static WHITTLE_INLINE void whittle_dw_unpack(const int8_t *at, int32_t *x02, int
  * their weights in registers; with stride 1 and the DSP extension they compute two outputs at a
  * time with SMLAD (a spare column lets the last pair read one byte past the windows), with NEON
  * eight at a time. */
-WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
+WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const void *w, int nibbles,
                                          const int32_t *inner_bias, const whittle_requant *requant, int8_t *y, int8_t *padded) {
     const whittle_requant local = *requant, *rq = &local;
     const int taps = g->kernel_h * g->kernel_w, plane = g->height * g->width, outputs = g->out_height * g->out_width;
@@ -687,7 +695,12 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
     /* The border holds x_zero for every channel: it is written once (with the 16 spare bytes). */
     memset(padded, (unsigned char)x_zero, (size_t)ph * (size_t)pw + 16);
     for (int c = 0; c < g->channels; ++c) {
-        const int8_t *in = x + c * plane, *wc = w + c * taps;
+        const int8_t *in = x + c * plane, *wc = (const int8_t *)w + c * taps;
+        if (nibbles) {
+            /* 4-bit filters: this channel's taps as bytes, after the plane's copy. */
+            whittle_unpack_filter4((const uint8_t *)w, c * taps, taps, padded + (size_t)ph * (size_t)pw + 16);
+            wc = padded + (size_t)ph * (size_t)pw + 16;
+        }
         const int32_t bias = inner_bias[c];
         const whittle_channel_requant q = whittle_channel(rq, c);
         int8_t *out = y + c * outputs;

@@ -681,7 +681,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
 }
 
 /* Depthwise 3x3 convolution, stride 1, padding 1 on every side; see whittle_kernels.h. */
-WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
+WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const void *w, int nibbles,
                                                  const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded) {
     const int width = g->width, plane = g->height * g->width;
     /* Row -1 (x_zero) at base[0], the map from base[width], row `height` (x_zero) after it; the
@@ -703,7 +703,9 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
             const float zero = (float)x_zero;
             for (int i = 0; i < plane + 2 * width + 24; ++i) floats[i] = zero;
             for (int c = 0; c < g->channels; ++c) {
-                const int8_t *wc = w + 9 * c, *in = x + c * plane;
+                const int8_t *in = x + c * plane;
+                int8_t unpacked[16];
+                const int8_t *wc = nibbles ? (whittle_unpack_filter4((const uint8_t *)w, 9 * c, 9, unpacked), unpacked) : (const int8_t *)w + 9 * c;
                 /* The weights and bias in locals: stores through a character type could change them for
                  * all the compiler knows, and it would reload them for every vector. */
                 const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
@@ -758,7 +760,9 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
 #endif
     memset(padded, (unsigned char)(x_zero & 255), (size_t)(plane + 2 * width) + 24);
     for (int c = 0; c < g->channels; ++c) {
-        const int8_t *wc = w + 9 * c;
+        /* 4-bit filters: this channel's nine taps as bytes (and seven spare ones for vector loads). */
+        int8_t unpacked[16] = {0};
+        const int8_t *wc = nibbles ? (whittle_unpack_filter4((const uint8_t *)w, 9 * c, 9, unpacked), unpacked) : (const int8_t *)w + 9 * c;
         int8_t *out = y + c * plane;
         memcpy(base + width, x + c * plane, (size_t)plane);
 #if defined(WHITTLE_NEON64)

@@ -134,12 +134,17 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
                                                 const uint32_t *masks, const int8_t *values, const int32_t *bias,
                                                 const whittle_requant *requant, void *y, int32_t *offsets);
 
-/* Depthwise (one filter of kernel_h * kernel_w int8 taps per channel, in natural order), int8 in
- * and out: y[c][oh][ow] = requant(bias[c] + sum of (x - x_zero) * w[c] over the taps inside the
- * map), given inner_bias[c] = bias[c] - x_zero * (sum of w[c]). `padded` is scratch of padded_h *
- * padded_w + 16 bytes, padded_h = (out_height - 1) * stride_h + (kernel_h - 1) * dilation_h + 1 and
- * padded_w = (out_width - 1) * stride_w + (kernel_w - 1) * dilation_w + 2. */
-WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
+/* Taps first .. first + count - 1 of 4-bit filters as bytes into `to`: tap i in the low nibble of
+ * byte i / 2 when i is even, in its high nibble when i is odd. */
+WHITTLE_KERNEL void whittle_unpack_filter4(const uint8_t *w, int first, int count, int8_t *to);
+
+/* Depthwise (one filter of kernel_h * kernel_w int8 taps per channel, in natural order; with
+ * `nibbles` 4-bit taps in the order whittle_unpack_filter4 reads), int8 in and out: y[c][oh][ow] =
+ * requant(bias[c] + sum of (x - x_zero) * w[c] over the taps inside the map), given inner_bias[c] =
+ * bias[c] - x_zero * (sum of w[c]). `padded` is scratch of padded_h * padded_w + 16 bytes (and
+ * kernel_h * kernel_w more with `nibbles`), padded_h = (out_height - 1) * stride_h + (kernel_h - 1)
+ * * dilation_h + 1 and padded_w = (out_width - 1) * stride_w + (kernel_w - 1) * dilation_w + 2. */
+WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const void *w, int nibbles,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 
 /* conv_tiles.c */
@@ -196,8 +201,8 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
 /* whittle_depthwise_s8 for 3x3 filters with stride 1, no dilation and one tap of padding on every
  * side (out_height = height, out_width = width), eight outputs of the flattened map at a time.
  * `padded` is scratch of 4 * ((height + 2) * width + 24) bytes, 4-byte aligned (the generic-vector
- * variant keeps the map as floats). */
-WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const int8_t *w,
+ * variant keeps the map as floats); w and `nibbles` as for whittle_depthwise_s8. */
+WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const void *w, int nibbles,
                                                  const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 
 /* conv_f32.c (float; fused multiply-add where FP_FAST_FMAF, NEON on the Raspberry Pi)

@@ -31,7 +31,9 @@ enum Int8LibraryC {
         case .matrix(let padded)?: return 2 * padded * 2
         case .depthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
-            return paddedPlane(g).h * paddedPlane(g).w + 16
+            // 4-bit filters are unpacked one channel at a time after the plane's copy.
+            let unpacked = nibbles(e, e.constant(3)?.int64s() ?? [Int64.max]) ? g.kh * g.kw : 0
+            return paddedPlane(g).h * paddedPlane(g).w + 16 + unpacked
         case .tiles(let taps)?:
             guard e.node.opType == "QLinearConv" else { return 0 }
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
@@ -299,8 +301,12 @@ enum Int8LibraryC {
         case .depthwise, .flatDepthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
             guard let scratch = e.scratch else { return false }
-            let filters = e.weightArray("weights", .int8, integers: weights)
-            e.extras.weightBits = 8
+            // 4-bit filters two per byte (tap i in the low nibble of byte i / 2 when i is even), unpacked per channel.
+            let packs = nibbles(e, weights)
+            let filters = packs ? e.weightArray("weights", .uint8, integers: stride(from: 0, to: weights.count, by: 2).map {
+                byte(high: $0 + 1 < weights.count ? weights[$0 + 1] : 0, low: weights[$0])
+            }) : e.weightArray("weights", .int8, integers: weights)
+            e.extras.weightBits = packs ? 4 : 8
             // The kernel pads each plane with x_zero, so every tap is inside: Σ(x − xz)·w = Σx·w − xz·Σw.
             let inner = e.weightArray("inner_bias", .int32, integers: (0..<g.m).map { bias[$0] - Int64(xz) * sums[$0] })
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps), e))
@@ -308,7 +314,7 @@ enum Int8LibraryC {
             let kernel = form == .flatDepthwise ? "whittle_depthwise3x3_s8_flat" : "whittle_depthwise_s8"
             // The depthwise kernels copy each channel into scratch before writing its output.
             e.extras.overwritesInput = true
-            w.line("for (int n = 0; n < \(g.n); ++n) \(kernel)(&g, \(e.x(0)) + n * \(inputPlane), \(xz), \(filters), \(inner), &rq, \(e.y(0)) + n * \(outputPlane), (int8_t *)\(scratch));")
+            w.line("for (int n = 0; n < \(g.n); ++n) \(kernel)(&g, \(e.x(0)) + n * \(inputPlane), \(xz), \(filters), \(packs ? 1 : 0), \(inner), &rq, \(e.y(0)) + n * \(outputPlane), (int8_t *)\(scratch));")
         }
         return true
     }
