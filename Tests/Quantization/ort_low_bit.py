@@ -3,10 +3,12 @@ model is first converted to opset 21, where QDQ nodes with 4-bit integers are st
 `contrib` last, the model keeps its opset and ONNX Runtime writes its com.microsoft QuantizeLinear
 and DequantizeLinear instead).
 
-usage: ort_low_bit.py FLOAT.onnx SAMPLES.npz KEY OUT.onnx WEIGHT_TYPE [contrib]
+usage: ort_low_bit.py FLOAT.onnx SAMPLES.npz KEY OUT.onnx WEIGHT_TYPE [contrib] [activations=TYPE]
 
-WEIGHT_TYPE is a name of onnxruntime.quantization.QuantType (QInt4, QUInt4, QInt8 ...). Activations
-are uint8, weights per channel; the calibration data are the samples SAMPLES.npz holds in KEY.
+WEIGHT_TYPE and TYPE are names of onnxruntime.quantization.QuantType (QInt4, QUInt4, QInt8, QInt16
+...). Activations are uint8 unless TYPE says otherwise, weights per channel; the calibration data
+are the samples SAMPLES.npz holds in KEY. With `contrib` the model keeps its opset, and ONNX Runtime
+writes its com.microsoft QuantizeLinear/DequantizeLinear for 4-bit weights and 16-bit activations.
 """
 import os
 import sys
@@ -22,7 +24,8 @@ from ort_samples import Samples
 
 def main() -> None:
     source, samples, key, out, weight_type = sys.argv[1:6]
-    contrib = sys.argv[6:] == ["contrib"]
+    contrib = "contrib" in sys.argv[6:]
+    activations = next((a.split("=", 1)[1] for a in sys.argv[6:] if a.startswith("activations=")), "QUInt8")
     model = onnx.load(source) if contrib else version_converter.convert_version(onnx.load(source), 21)
     (only,) = model.graph.input
     shape = [d.dim_value or 1 for d in only.type.tensor_type.shape.dim]
@@ -30,7 +33,10 @@ def main() -> None:
         upgraded = os.path.join(scratch, "opset21.onnx")
         onnx.save(model, upgraded)
         quantize_static(upgraded, out, Samples(only.name, shape, np.load(samples)[key]), quant_format=QuantFormat.QDQ,
-                        weight_type=QuantType[weight_type], activation_type=QuantType.QUInt8, per_channel=True)
+                        weight_type=QuantType[weight_type], activation_type=QuantType[activations], per_channel=True,
+                        # 16-bit activations below opset 21: ask for the com.microsoft forms (ONNX Runtime
+                        # would otherwise raise the model's opset).
+                        extra_options={"UseQDQContribOps": contrib and activations != "QUInt8"})
 
 
 if __name__ == "__main__":
