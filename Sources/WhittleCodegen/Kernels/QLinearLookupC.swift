@@ -1,11 +1,12 @@
 import WhittleIR
 import WhittleOps
 
-/// ONNX Runtime's table-driven QOperator layers (QLinearLeakyRelu, QLinearSigmoid, QLinearConcat): the tables
+/// ONNX Runtime's table-driven QOperator layers (QLinearLeakyRelu, QLinearSigmoid, QLinearConcat, QLinearWhere): the tables
 /// `QLinearLookupOperators` builds are baked, and the loops map each input byte through them.
 enum QLinearLookupC {
     static var kernels: [String: CKernel] {
-        ["com.microsoft.QLinearLeakyRelu": leakyRelu, "com.microsoft.QLinearSigmoid": sigmoid, "com.microsoft.QLinearConcat": concat]
+        ["com.microsoft.QLinearLeakyRelu": leakyRelu, "com.microsoft.QLinearSigmoid": sigmoid, "com.microsoft.QLinearConcat": concat,
+         "com.microsoft.QLinearWhere": qlinearWhere]
     }
 
     /// One table as a C array of the output type.
@@ -60,6 +61,24 @@ enum QLinearLookupC {
                     w.line("memcpy(out + \(pitches[..<k].reduce(0, +)), \(input), \(pitches[k]));")
                 }
             }
+        }
+    }
+
+    /// Where over the broadcast inputs, X and Y each through its table (or as they are when they have Z's
+    /// scale and zero point).
+    static let qlinearWhere: CKernel = { e, w in
+        let shape = try e.outputShape()
+        let (tx, ty) = QLinearLookupOperators.whereTables(x: (try scale(e, 2, "X_scale"), QuantizedC.zero(e, 3)),
+                                                          y: (try scale(e, 5, "Y_scale"), QuantizedC.zero(e, 6)),
+                                                          zScale: try scale(e, 7, "Z_scale"), zZero: QuantizedC.zero(e, 8), type: e.elementType)
+        if let tx { w.line(table("table_x", tx, e)) }
+        if let ty { w.line(table("table_y", ty, e)) }
+        let operands = [StridedOperand(name: "y", strides: Shape.strides(shape))]
+            + [0, 1, 4].map { StridedOperand.broadcast("x\($0)", shape: (try? e.inputShape($0)) ?? [], to: shape) }
+        w.loopNest(shape, operands) { idx in
+            let x = tx == nil ? "\(e.x(1))[\(idx[2])]" : "table_x[(uint8_t)\(e.x(1))[\(idx[2])]]"
+            let y = ty == nil ? "\(e.x(4))[\(idx[3])]" : "table_y[(uint8_t)\(e.x(4))[\(idx[3])]]"
+            return ["\(e.y(0))[\(idx[0])] = \(e.x(0))[\(idx[1])] ? \(x) : \(y);"]
         }
     }
 }

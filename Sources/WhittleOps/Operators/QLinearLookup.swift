@@ -2,7 +2,7 @@ import Foundation
 import WhittleIR
 
 /// ONNX Runtime's table-driven quantized operators (domain `com.microsoft`), as its QOperator
-/// quantizer writes them: QLinearLeakyRelu, QLinearSigmoid and QLinearConcat. Each maps every
+/// quantizer writes them: QLinearLeakyRelu, QLinearSigmoid, QLinearConcat and QLinearWhere. Each maps every
 /// possible input byte through a 256-entry table built the way ONNX Runtime builds it, so outputs
 /// agree bit for bit: dequantize in float (X_scale · (x − X_zero_point)), apply the function,
 /// quantize (round half to even of value / Y_scale, plus Y_zero_point, saturated). The sigmoid is
@@ -11,10 +11,11 @@ import WhittleIR
 public enum QLinearLookupOperators {
     static let domain = "com.microsoft"
     static var all: [OperatorDefinition] {
-        [leakyRelu.requiringEightBitIntegers([[0, 2, 4]]), sigmoid.requiringEightBitIntegers([[0, 2, 4]]), concat]
+        [leakyRelu.requiringEightBitIntegers([[0, 2, 4]]), sigmoid.requiringEightBitIntegers([[0, 2, 4]]), concat,
+         whereOp.requiringEightBitIntegers([[1, 3, 4, 6, 8]])]
     }
     static var kernels: [String: Kernel] {
-        ["QLinearLeakyRelu": leakyReluKernel, "QLinearSigmoid": sigmoidKernel, "QLinearConcat": concatKernel]
+        ["QLinearLeakyRelu": leakyReluKernel, "QLinearSigmoid": sigmoidKernel, "QLinearConcat": concatKernel, "QLinearWhere": whereKernel]
     }
 
     /// The output for each input byte (index: the byte, so int8 −1 is entry 255) of `type` data.
@@ -148,5 +149,51 @@ public enum QLinearLookupOperators {
             }
         }
         return [NDArray(type, shape: shape, ints: out)]
+    }
+
+    // MARK: QLinearWhere
+
+    /// (condition, X, X_scale, X_zero_point, Y, Y_scale, Y_zero_point, Z_scale, Z_zero_point) → Z: Where with
+    /// X and Y requantized to Z's scale and zero point through tables (copied where they already have them),
+    /// the three inputs broadcast together.
+    static let whereOp = OperatorDefinition("QLinearWhere", domain: domain, infer: { ctx in
+        try ctx.expectInputs(9, 9)
+        guard try ctx.type(0).elementType == .bool else {
+            throw WhittleError(.shapeMismatch, "condition must be bool, not \(try ctx.type(0).elementType.name) (input \"\(ctx.node.inputs[0])\")")
+        }
+        let type = try ctx.type(1).elementType
+        guard try ctx.type(4).elementType == type else {
+            throw WhittleError(.shapeMismatch, "X and Y types differ: \(type.name) and \(try ctx.type(4).elementType.name)")
+        }
+        guard let shape = Shape.broadcast(Shape.broadcast(try ctx.shape(0), try ctx.shape(1)) ?? [], try ctx.shape(4)),
+              Shape.broadcast(try ctx.shape(0), try ctx.shape(1)) != nil else {
+            throw WhittleError(.shapeMismatch, "condition \(Shape.describe(try ctx.shape(0))), X \(Shape.describe(try ctx.shape(1))) "
+                                   + "and Y \(Shape.describe(try ctx.shape(4))) do not broadcast")
+        }
+        return [TensorType(type, shape)]
+    })
+
+    /// The tables of X and Y into Z's quantization, nil for an input with Z's scale and zero point.
+    public static func whereTables(x: (scale: Float, zero: Int64), y: (scale: Float, zero: Int64), zScale: Float, zZero: Int64,
+                                   type: ElementType) -> (x: [Int64]?, y: [Int64]?) {
+        let tables = concatTables([x, y], yScale: zScale, yZero: zZero, type: type)
+        return (tables[0], tables[1])
+    }
+
+    static let whereKernel: Kernel = { ctx in
+        let c = try ctx.input(0), x = try ctx.input(1), y = try ctx.input(4)
+        let shape = try ctx.outputShape()
+        let (tx, ty) = whereTables(x: (try ctx.parameters(2, what: "X_scale", count: 1)[0], try ctx.input(3).ints.first ?? 0),
+                                   y: (try ctx.parameters(5, what: "Y_scale", count: 1)[0], try ctx.input(6).ints.first ?? 0),
+                                   zScale: try ctx.parameters(7, what: "Z_scale", count: 1)[0], zZero: try ctx.input(8).ints.first ?? 0,
+                                   type: x.elementType)
+        let ic = Indexing.broadcast(from: c.shape, to: shape), ix = Indexing.broadcast(from: x.shape, to: shape)
+        let iy = Indexing.broadcast(from: y.shape, to: shape)
+        let cv = c.ints, xv = x.ints, yv = y.ints
+        let out = (0..<shape.reduce(1, *)).map { i -> Int64 in
+            if cv[ic[i]] != 0 { return tx.map { $0[byte(xv[ix[i]])] } ?? xv[ix[i]] }
+            return ty.map { $0[byte(yv[iy[i]])] } ?? yv[iy[i]]
+        }
+        return [NDArray(x.elementType, shape: shape, ints: out)]
     }
 }
