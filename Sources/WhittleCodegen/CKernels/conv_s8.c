@@ -293,13 +293,12 @@ static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_sxtb16_ror8(int32_t v) {
 }
 
 #if defined(WHITTLE_DSP)
-/* Four taps of a channel pair (one paired-row group: 8 bytes) times four taps of a column pair
- * (8 halfwords): acc[0..3] += (m, j) for (m, j) = (0, 0), (0, 1), (1, 0), (1, 1). memcpy loads a
- * word from any address (the M4/M7/M33 load words unaligned). */
-static WHITTLE_INLINE void whittle_mac4_s8(const int8_t *pw, const int16_t *pc, int32_t *acc) {
-    int32_t wa, wb, x0l, x0h, x1l, x1h;
-    memcpy(&wa, pw, 4);
-    memcpy(&wb, pw + 4, 4);
+/* Four taps of a channel pair, the first channel's in the word wa and the second's in wb (bytes in
+ * the order 0, 2, 1, 3), times four taps of a column pair (8 halfwords): acc[0..3] += (m, j) for (m, j)
+ * = (0, 0), (0, 1), (1, 0), (1, 1). memcpy loads a word from any address (the M4/M7/M33 load words
+ * unaligned). */
+static WHITTLE_INLINE void whittle_mac4_words(int32_t wa, int32_t wb, const int16_t *pc, int32_t *acc) {
+    int32_t x0l, x0h, x1l, x1h;
     memcpy(&x0l, pc, 4);
     memcpy(&x0h, pc + 2, 4);
     memcpy(&x1l, pc + 4, 4);
@@ -312,6 +311,14 @@ static WHITTLE_INLINE void whittle_mac4_s8(const int8_t *pw, const int16_t *pc, 
         acc[2] = __smlad(wb23, x0h, __smlad(wb01, x0l, acc[2]));
         acc[3] = __smlad(wb23, x1h, __smlad(wb01, x1l, acc[3]));
     }
+}
+
+/* One paired-row group (8 bytes: four taps of each channel of the pair) times a column pair. */
+static WHITTLE_INLINE void whittle_mac4_s8(const int8_t *pw, const int16_t *pc, int32_t *acc) {
+    int32_t wa, wb;
+    memcpy(&wa, pw, 4);
+    memcpy(&wb, pw + 4, 4);
+    whittle_mac4_words(wa, wb, pc, acc);
 }
 #endif
 
@@ -341,21 +348,8 @@ static WHITTLE_INLINE void whittle_mac4_s16(const int16_t *pw, const int16_t *pc
  * times 16 in a signed byte, which the same SXTB16s unpack: the sums gain 16 times the products. */
 static WHITTLE_INLINE void whittle_mac4_s4(const uint8_t *pw, const int16_t *pc, int32_t *acc) {
     uint32_t word;
-    int32_t x0l, x0h, x1l, x1h;
     memcpy(&word, pw, 4);
-    memcpy(&x0l, pc, 4);
-    memcpy(&x0h, pc + 2, 4);
-    memcpy(&x1l, pc + 4, 4);
-    memcpy(&x1h, pc + 6, 4);
-    {
-        const int32_t wa = (int32_t)(word & 0xF0F0F0F0u), wb = (int32_t)((word << 4) & 0xF0F0F0F0u);
-        const int32_t wa01 = __sxtb16(wa), wa23 = whittle_sxtb16_ror8(wa);
-        const int32_t wb01 = __sxtb16(wb), wb23 = whittle_sxtb16_ror8(wb);
-        acc[0] = __smlad(wa23, x0h, __smlad(wa01, x0l, acc[0]));
-        acc[1] = __smlad(wa23, x1h, __smlad(wa01, x1l, acc[1]));
-        acc[2] = __smlad(wb23, x0h, __smlad(wb01, x0l, acc[2]));
-        acc[3] = __smlad(wb23, x1h, __smlad(wb01, x1l, acc[3]));
-    }
+    whittle_mac4_words((int32_t)(word & 0xF0F0F0F0u), (int32_t)((word << 4) & 0xF0F0F0F0u), pc, acc);
 }
 #endif
 

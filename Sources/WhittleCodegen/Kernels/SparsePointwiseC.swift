@@ -24,7 +24,7 @@ enum SparsePointwiseC {
         let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
         // The kernel's input offsets (channel times plane) are C ints.
         guard g.kh == 1, g.kw == 1, g.sh == 1, g.sw == 1, g.pt + g.pl + g.pb + g.pr == 0, g.oh == g.h, g.ow == g.w,
-              weights.count == g.m * g.c, g.c.multipliedReportingOverflow(by: g.h * g.w).partialValue < Int(Int32.max) else { return nil }
+              weights.count == g.m * g.c, Int64(g.c) * Int64(g.h) * Int64(g.w) < Int64(Int32.max) else { return nil }
         let (multipliers, wz) = try QuantizedC.convParameters(e, channels: g.m)
         // The kernel decodes a row's bitmask into `channels` int32 offsets, in the scratch the dense form plans.
         guard wz.allSatisfy({ $0 == 0 }), let scratch = e.scratch,
