@@ -872,11 +872,11 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
 }
 
 /* Pointwise convolutions on pruned weights (bitmask rows): each output channel keeps a bitmask of its
- * nonzero weights and their values. Eight output pixels are summed at a time: every nonzero weight is
- * applied to the eight pixels of its input channel (contiguous bytes of the plane), so the work falls
- * with the density and an index is decoded once per eight multiply-accumulates. With the DSP
- * extension the pixels are unpacked four at a time by SXTB16 (UXTB16 for uint8) and multiplied by
- * SMLABB/SMLATB; with NEON eight at a time, widened, by a multiply-accumulate by scalar. */
+ * nonzero weights and their values. A block of output pixels is summed at a time: every nonzero weight
+ * is applied to the block's pixels of its input channel (contiguous bytes of the plane), so the work
+ * falls with the density and an index is decoded once per block. With the DSP extension blocks are
+ * eight pixels, unpacked four at a time by SXTB16 (UXTB16 for uint8) and multiplied by SMLABB/SMLATB;
+ * with NEON 32, widened, by multiply-accumulates by scalar. */
 
 /* The index of the lowest set bit of a nonzero word. */
 static WHITTLE_INLINE int whittle_lowest_bit(uint32_t bits) {
@@ -902,47 +902,45 @@ static WHITTLE_INLINE void whittle_sparse_block8(int count, const int32_t *offse
     int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias;
 #endif
     for (int k = 0; k < count; ++k) {
-        {
-            const uint8_t *at = x + offsets[k];
-            const int32_t w = v[k];
+        const uint8_t *at = x + offsets[k];
+        const int32_t w = v[k];
 #if defined(WHITTLE_NEON_S8)
-            {
-                const int16x8_t xv = x_unsigned ? vreinterpretq_s16_u16(vmovl_u8(vld1_u8(at))) : vmovl_s8(vld1_s8((const int8_t *)(const void *)at));
-                lo = vmlal_n_s16(lo, vget_low_s16(xv), (int16_t)w);
-                hi = vmlal_n_s16(hi, vget_high_s16(xv), (int16_t)w);
-            }
-#elif defined(WHITTLE_DSP)
-            {
-                /* Bytes 0 and 2 of a word in the halfwords of one register, 1 and 3 of another. */
-                int32_t p, q;
-                memcpy(&p, at, 4);
-                memcpy(&q, at + 4, 4);
-                {
-                    const int32_t p02 = x_unsigned ? (int32_t)__uxtb16((uint32_t)p) : __sxtb16(p);
-                    const int32_t p13 = x_unsigned ? (int32_t)__uxtb16((uint32_t)p >> 8) : whittle_sxtb16_ror8(p);
-                    const int32_t q02 = x_unsigned ? (int32_t)__uxtb16((uint32_t)q) : __sxtb16(q);
-                    const int32_t q13 = x_unsigned ? (int32_t)__uxtb16((uint32_t)q >> 8) : whittle_sxtb16_ror8(q);
-                    a0 = __smlabb(p02, w, a0);
-                    a2 = __smlatb(p02, w, a2);
-                    a1 = __smlabb(p13, w, a1);
-                    a3 = __smlatb(p13, w, a3);
-                    a4 = __smlabb(q02, w, a4);
-                    a6 = __smlatb(q02, w, a6);
-                    a5 = __smlabb(q13, w, a5);
-                    a7 = __smlatb(q13, w, a7);
-                }
-            }
-#else
-            a0 += w * whittle_tap8(at, x_unsigned, 0);
-            a1 += w * whittle_tap8(at, x_unsigned, 1);
-            a2 += w * whittle_tap8(at, x_unsigned, 2);
-            a3 += w * whittle_tap8(at, x_unsigned, 3);
-            a4 += w * whittle_tap8(at, x_unsigned, 4);
-            a5 += w * whittle_tap8(at, x_unsigned, 5);
-            a6 += w * whittle_tap8(at, x_unsigned, 6);
-            a7 += w * whittle_tap8(at, x_unsigned, 7);
-#endif
+        {
+            const int16x8_t xv = x_unsigned ? vreinterpretq_s16_u16(vmovl_u8(vld1_u8(at))) : vmovl_s8(vld1_s8((const int8_t *)(const void *)at));
+            lo = vmlal_n_s16(lo, vget_low_s16(xv), (int16_t)w);
+            hi = vmlal_n_s16(hi, vget_high_s16(xv), (int16_t)w);
         }
+#elif defined(WHITTLE_DSP)
+        {
+            /* Bytes 0 and 2 of a word in the halfwords of one register, 1 and 3 of another. */
+            int32_t p, q;
+            memcpy(&p, at, 4);
+            memcpy(&q, at + 4, 4);
+            {
+                const int32_t p02 = x_unsigned ? (int32_t)__uxtb16((uint32_t)p) : __sxtb16(p);
+                const int32_t p13 = x_unsigned ? (int32_t)__uxtb16((uint32_t)p >> 8) : whittle_sxtb16_ror8(p);
+                const int32_t q02 = x_unsigned ? (int32_t)__uxtb16((uint32_t)q) : __sxtb16(q);
+                const int32_t q13 = x_unsigned ? (int32_t)__uxtb16((uint32_t)q >> 8) : whittle_sxtb16_ror8(q);
+                a0 = __smlabb(p02, w, a0);
+                a2 = __smlatb(p02, w, a2);
+                a1 = __smlabb(p13, w, a1);
+                a3 = __smlatb(p13, w, a3);
+                a4 = __smlabb(q02, w, a4);
+                a6 = __smlatb(q02, w, a6);
+                a5 = __smlabb(q13, w, a5);
+                a7 = __smlatb(q13, w, a7);
+            }
+        }
+#else
+        a0 += w * whittle_tap8(at, x_unsigned, 0);
+        a1 += w * whittle_tap8(at, x_unsigned, 1);
+        a2 += w * whittle_tap8(at, x_unsigned, 2);
+        a3 += w * whittle_tap8(at, x_unsigned, 3);
+        a4 += w * whittle_tap8(at, x_unsigned, 4);
+        a5 += w * whittle_tap8(at, x_unsigned, 5);
+        a6 += w * whittle_tap8(at, x_unsigned, 6);
+        a7 += w * whittle_tap8(at, x_unsigned, 7);
+#endif
     }
 #if defined(WHITTLE_NEON_S8)
     vst1q_s32(out, lo);
@@ -1019,6 +1017,29 @@ static WHITTLE_INLINE void whittle_sparse_out8(const whittle_requant *rq, const 
     for (int j = from; j < 8; ++j) whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j]));
 }
 
+/* whittle_sparse_block8 or, with NEON, whittle_sparse_block32 (`size` pixels), each inlined with x_unsigned
+ * a constant. */
+static WHITTLE_INLINE void whittle_sparse_block(int size, int count, const int32_t *offsets, const int8_t *v, const uint8_t *x, int x_unsigned,
+                                                int32_t bias, int32_t *out) {
+#if defined(WHITTLE_NEON_S8)
+    if (size == 32) {
+        if (x_unsigned) {
+            whittle_sparse_block32(count, offsets, v, x, 1, bias, out);
+        } else {
+            whittle_sparse_block32(count, offsets, v, x, 0, bias, out);
+        }
+        return;
+    }
+#else
+    (void)size;
+#endif
+    if (x_unsigned) {
+        whittle_sparse_block8(count, offsets, v, x, 1, bias, out);
+    } else {
+        whittle_sparse_block8(count, offsets, v, x, 0, bias, out);
+    }
+}
+
 /* A 1x1 convolution (stride 1, no padding, one group) on bitmask rows; see whittle_kernels.h. Each
  * row's bitmask is decoded once into the input offsets of its nonzero weights (`offsets`, scratch of
  * `channels` int32); blocks of 32 pixels (with NEON) and of eight follow, the last one overlapping the
@@ -1030,6 +1051,11 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
     const whittle_requant local = *requant, *rq = &local;
     const int words = (channels + 31) / 32;
     const uint8_t *in = (const uint8_t *)x;
+#if defined(WHITTLE_NEON_S8)
+    const int widest = 32;
+#else
+    const int widest = 8;
+#endif
     for (int m = 0; m < out_channels; ++m) {
         const uint32_t *mask = masks + m * words;
         const whittle_channel_requant q = whittle_channel(rq, m);
@@ -1037,32 +1063,17 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
         for (int i = 0; i < words; ++i) {
             for (uint32_t bits = mask[i]; bits; bits &= bits - 1u) offsets[count++] = (i * 32 + whittle_lowest_bit(bits)) * pixels;
         }
-#if defined(WHITTLE_NEON_S8)
-        while (pixels >= 32 && p < pixels) {
-            const int first = p + 32 <= pixels ? p : pixels - 32;
+        while (pixels >= 8 && p < pixels) {
+            /* Blocks of 32 pixels with NEON where the plane has them, else of eight; the last block of
+             * a plane ends with it, overlapping the one before (outputs before p are stored already). */
+            const int size = pixels >= widest ? widest : 8;
+            const int first = p + size <= pixels ? p : pixels - size;
             int32_t acc[32];
-            if (x_unsigned) {
-                whittle_sparse_block32(count, offsets, values, in + first, 1, bias[m], acc);
-            } else {
-                whittle_sparse_block32(count, offsets, values, in + first, 0, bias[m], acc);
-            }
-            /* Outputs before p were stored by the block before (the last block overlaps it). */
-            for (int e = 0; e < 32; e += 8) {
+            whittle_sparse_block(size, count, offsets, values, in + first, x_unsigned, bias[m], acc);
+            for (int e = 0; e < size; e += 8) {
                 if (first + e + 8 > p) whittle_sparse_out8(rq, &q, m, acc + e, p > first + e ? p - first - e : 0, y, m * pixels + first + e);
             }
-            p = first + 32;
-        }
-#endif
-        while (pixels >= 8 && p < pixels) {
-            const int first = p + 8 <= pixels ? p : pixels - 8;
-            int32_t acc[8];
-            if (x_unsigned) {
-                whittle_sparse_block8(count, offsets, values, in + first, 1, bias[m], acc);
-            } else {
-                whittle_sparse_block8(count, offsets, values, in + first, 0, bias[m], acc);
-            }
-            whittle_sparse_out8(rq, &q, m, acc, p - first, y, m * pixels + first);
-            p = first + 8;
+            p = first + size;
         }
         /* A plane of fewer than eight pixels, one at a time. */
         for (; p < pixels; ++p) {

@@ -656,14 +656,19 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
                     const int32_t v0 = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
                     const int32_t v1 = t + 1 >= depth ? 0 : x_unsigned ? (int32_t)in[t + 1] : (int32_t)((const int8_t *)in)[t + 1];
                     const __m128i pair = _mm_set1_epi32((int32_t)(((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16)));
-                    int16_t wide[16];
+                    __m128i wl, wh;
                     if (nibbles) {
+                        int16_t wide[16];
                         whittle_tile_widen_nibbles((const uint8_t *)wm, wide);
+                        wl = _mm_loadu_si128((const __m128i *)(const void *)wide);
+                        wh = _mm_loadu_si128((const __m128i *)(const void *)(wide + 8));
                     } else {
-                        whittle_tile_widen_pairs(wm, wide);
+                        const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)wm);
+                        wl = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+                        wh = _mm_srai_epi16(_mm_unpackhi_epi8(b, b), 8);
                     }
-                    lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)wide), pair));
-                    hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wide + 8)), pair));
+                    lo = _mm_add_epi32(lo, _mm_madd_epi16(wl, pair));
+                    hi = _mm_add_epi32(hi, _mm_madd_epi16(wh, pair));
                 }
                 _mm_storeu_si128((__m128i *)(void *)acc, lo);
                 _mm_storeu_si128((__m128i *)(void *)(acc + 4), hi);

@@ -32,7 +32,7 @@ enum Int8LibraryC {
         case .depthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
             // 4-bit filters are unpacked one channel at a time after the plane's copy.
-            let unpacked = nibbles(e, e.constant(3)?.int64s() ?? [Int64.max]) ? g.kh * g.kw : 0
+            let unpacked = e.constant(3)?.int64s().map { nibbles(e, $0) } == true ? g.kh * g.kw : 0
             return paddedPlane(g).h * paddedPlane(g).w + 16 + unpacked
         case .tiles(let taps)?:
             guard e.node.opType == "QLinearConv" else { return 0 }
@@ -229,6 +229,12 @@ enum Int8LibraryC {
         return stride(from: 0, to: even.count, by: 8).flatMap { g in (0..<4).map { byte(high: even[g + $0], low: even[g + $0 + 4]) } }
     }
 
+    /// Values two per byte in their order, value i in the low nibble of byte i / 2 when i is even (the
+    /// depthwise filters' 4-bit form, read by `whittle_unpack_filter4`).
+    static func nibbleSequence(_ values: [Int64]) -> [Int64] {
+        stride(from: 0, to: values.count, by: 2).map { byte(high: $0 + 1 < values.count ? values[$0 + 1] : 0, low: values[$0]) }
+    }
+
     /// The tiled layout's 4-bit form: byte i of a pair of taps holds its bytes 2i (low nibble) and
     /// 2i + 1 (high); the dot-product layout's (`quads`): byte b of a quad holds bytes b (low) and b + 16 (high).
     static func nibbleTiles(_ bytes: [Int64], quads: Bool) -> [Int64] {
@@ -295,17 +301,15 @@ enum Int8LibraryC {
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
             w.line(geometry(g, channels: g.c))
-            let stored = form >= 2 ? "4-bit weights (two per byte) unpacked" : "int8 weights widened"
-            w.line("/* Eight output channels by eight pixels at a time on \(quads ? "int8 weights in quads (SDOT)\(form >= 2 ? ", stored as 4 bits" : "")" : "\(stored) in registers"); the bias holds bias - x_zero * sum(w). */")
+            let weightsNote = quads ? "int8 weights in quads (SDOT)" : "int8 weights widened in registers"
+            w.line("/* Eight output channels by eight pixels at a time on \(weightsNote)\(form >= 2 ? ", stored as 4 bits two per byte" : ""); the bias holds bias - x_zero * sum(w). */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(form), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (uint8_t *)\(scratch));")
         case .depthwise, .flatDepthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
             guard let scratch = e.scratch else { return false }
-            // 4-bit filters two per byte (tap i in the low nibble of byte i / 2 when i is even), unpacked per channel.
+            // 4-bit filters two per byte, unpacked one channel at a time by the kernels.
             let packs = nibbles(e, weights)
-            let filters = packs ? e.weightArray("weights", .uint8, integers: stride(from: 0, to: weights.count, by: 2).map {
-                byte(high: $0 + 1 < weights.count ? weights[$0 + 1] : 0, low: weights[$0])
-            }) : e.weightArray("weights", .int8, integers: weights)
+            let filters = packs ? e.weightArray("weights", .uint8, integers: nibbleSequence(weights)) : e.weightArray("weights", .int8, integers: weights)
             e.extras.weightBits = packs ? 4 : 8
             // The kernel pads each plane with x_zero, so every tap is inside: Σ(x − xz)·w = Σx·w − xz·Σw.
             let inner = e.weightArray("inner_bias", .int32, integers: (0..<g.m).map { bias[$0] - Int64(xz) * sums[$0] })
