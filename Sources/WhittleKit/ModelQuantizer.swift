@@ -33,12 +33,13 @@ public enum ModelQuantizer {
         return map
     }
 
-    /// Parses `--activations int8|uint8`.
+    /// Parses `--activations int8|uint8|int16`.
     public static func activationType(_ text: String) throws -> ElementType {
         switch text.lowercased() {
         case "int8": return .int8
         case "uint8": return .uint8
-        default: throw WhittleError(.usage, "quantized activations are int8 or uint8, not \"\(text)\"", setting: .activationType)
+        case "int16": return .int16
+        default: throw WhittleError(.usage, "quantized activations are int8, uint8 or int16, not \"\(text)\"", setting: .activationType)
         }
     }
 }

@@ -33,11 +33,16 @@ extension OperatorDefinition {
     /// point): each group present must be all int8 or all uint8. Whittle's integer kernels read such
     /// inputs one byte per value, so any other type (int4 packed two to a byte, int16) is refused
     /// here, where the node and the reason can be named, instead of reaching a kernel.
-    public func requiringEightBitIntegers(_ groups: [[Int]]) -> OperatorDefinition {
+    ///
+    /// `wide` groups (activations and their zero points) may also be int16 or uint16: Whittle's own
+    /// extension for 16×8 layers (16-bit activations, 8-bit weights), which the fuse-qdq pass makes
+    /// from QDQ models with 16-bit activations and whose kernels accumulate in 64 bits where 32 could
+    /// overflow.
+    public func requiringEightBitIntegers(_ groups: [[Int]], wide: [[Int]] = []) -> OperatorDefinition {
         let inner = infer
         return OperatorDefinition(name, domain: domain, infer: { ctx in
             for group in groups {
-                try ctx.expectTypes(group, in: InferenceContext.eightBitIntegers)
+                try ctx.expectTypes(group, in: wide.contains(group) ? InferenceContext.activationIntegers : InferenceContext.eightBitIntegers)
                 try ctx.expectSameType(group)
             }
             return try inner(ctx)
@@ -102,6 +107,10 @@ public struct InferenceContext: Sendable {
     /// The 8-bit integer types the ONNX quantized operators (QLinearConv, QLinearMatMul, ConvInteger,
     /// MatMulInteger and ONNX Runtime's QGemm, QLinearAdd, ...) accept for data and zero points.
     public static let eightBitIntegers: Set<ElementType> = [.int8, .uint8]
+
+    /// The integer types quantized activations may have in Whittle's integer operators: 8 bits, or
+    /// 16 bits in the 16×8 scheme.
+    public static let activationIntegers: Set<ElementType> = [.int8, .uint8, .int16, .uint16]
 
     /// Requires the given inputs (those present) to have one of `allowed` element types, as an
     /// operator's type constraint says: a kernel written for bytes must never see 4-bit packed

@@ -26,8 +26,10 @@ public struct FuseQuantized: GraphPass {
         // Built once: fusing a node never changes who reads a later node's output or who makes a
         // DequantizeLinear's output, and the QuantizeLinear nodes fused away are dropped at the end.
         var lookup = Lookup(index: ValueIndex(graph), outputs: Set(graph.outputs.map(\.name)))
-        for (position, node) in graph.nodes.enumerated() where node.opType == "QuantizeLinear" && Node.isDefaultDomain(node.domain) {
-            if let input = node.inputs.first { lookup.quantizers[input] = position }
+        for (position, node) in graph.nodes.enumerated() where Node.isDefaultDomain(node.domain) {
+            guard let input = node.inputs.first else { continue }
+            if node.opType == "QuantizeLinear" { lookup.quantizers[input] = position }
+            if node.opType == "Relu" || node.opType == "Clip" { lookup.activations[input] = position }
         }
         for index in graph.nodes.indices where !lookup.removed.contains(index) {
             if let replacement = try fused(graph.nodes[index], graph: &graph, model: model, lookup: &lookup) {
@@ -49,6 +51,8 @@ public struct FuseQuantized: GraphPass {
         var index: ValueIndex
         var outputs: Set<String>
         var quantizers: [String: Int] = [:]
+        /// Relu and Clip nodes by input: fused into the integer operator before them as clamp bounds.
+        var activations: [String: Int] = [:]
         var removed = Set<Int>()
     }
 
@@ -107,16 +111,61 @@ public struct FuseQuantized: GraphPass {
         return dz == qz
     }
 
+    /// The Relu or Clip that is the only reader of `value` and whose output a per-tensor QuantizeLinear
+    /// quantizes, with that quantizer and the activation's bounds as quantized values: Q(0) for Relu,
+    /// Q(min) and Q(max) for a Clip with constant bounds (absent ones unbounded).
+    func activation(after value: String, _ graph: Graph, _ lookup: Lookup, opset: Int)
+        -> (position: Int, quantizer: (Node, Int), low: Int64?, high: Int64?)? {
+        guard !lookup.outputs.contains(value), lookup.index.readers[value] == 1, let position = lookup.activations[value],
+              !lookup.removed.contains(position), let output = graph.nodes[position].outputs.first,
+              let (q, qPosition) = quantizer(of: output, graph, lookup),
+              let scale = graph.initializers[q.inputs[1]]?.floats().first, scale > 0, scale.isFinite,
+              let zero = graph.initializers[q.inputs[2]]?.int64s()?.first, let type = graph.type(of: q.outputs[0])?.elementType
+        else { return nil }
+        let node = graph.nodes[position]
+        // QuantizeLinear's arithmetic: the value divided by the scale in float32, rounded half to even, plus the zero point, saturated.
+        func quantized(_ v: Float) -> Int64? {
+            guard !v.isNaN else { return nil }
+            let (low, high) = type.integerRange
+            let q = Double((v / scale).rounded(.toNearestOrEven)) + Double(zero)
+            return Int64(Swift.min(Swift.max(q, low), high))
+        }
+        if node.opType == "Relu" { return (position, (q, qPosition), quantized(0), nil) }
+        var bounds: [Float?] = [nil, nil]
+        if opset < 11 {
+            if case .float(let v)? = node.attributes["min"] { bounds[0] = v }
+            if case .float(let v)? = node.attributes["max"] { bounds[1] = v }
+        } else {
+            for k in 0..<2 where node.inputs.count > k + 1 && !node.inputs[k + 1].isEmpty {
+                guard let t = graph.initializers[node.inputs[k + 1]], t.elementType == .float, let v = t.floats().first else { return nil }
+                bounds[k] = v
+            }
+        }
+        if bounds.contains(where: { $0?.isNaN == true }) { return nil }
+        return (position, (q, qPosition), bounds[0].flatMap(quantized), bounds[1].flatMap(quantized))
+    }
+
     private func fused(_ node: Node, graph: inout Graph, model: Model, lookup: inout Lookup) throws -> Node? {
-        guard Node.isDefaultDomain(node.domain), let output = node.outputs.first, let (q, qPosition) = quantizer(of: output, graph, lookup) else { return nil }
+        guard Node.isDefaultDomain(node.domain), let output = node.outputs.first else { return nil }
+        var clamp: (position: Int, low: Int64?, high: Int64?)?
+        let q: Node, qPosition: Int
+        if let found = quantizer(of: output, graph, lookup) {
+            (q, qPosition) = found
+        } else if ["Conv", "Gemm", "Add"].contains(node.opType),
+                  let found = activation(after: output, graph, lookup, opset: model.opset(for: "")) {
+            (q, qPosition) = found.quantizer
+            clamp = (found.position, found.low, found.high)
+        } else {
+            return nil
+        }
         func dequantized(_ value: String, _ graph: Graph) -> Dequantized? { self.dequantized(value, graph, lookup) }
         let yType = graph.type(of: q.outputs[0])?.elementType ?? .uint8
         var fused: Node
         switch node.opType {
         case "Conv", "Gemm":
             guard let x = dequantized(node.inputs[0], graph), var w = dequantized(node.inputs[1], graph),
-                  graph.initializers[w.integer] != nil, Self.bytes.contains(yType),
-                  let xType = graph.type(of: x.integer)?.elementType, Self.bytes.contains(xType),
+                  graph.initializers[w.integer] != nil, Self.activationTypes.contains(yType),
+                  let xType = graph.type(of: x.integer)?.elementType, Self.activationTypes.contains(xType),
                   let wType = try byteWeights(&w, &graph) else { return nil }
             var bias = ""
             if node.inputs.count > 2 && !node.inputs[2].isEmpty {
@@ -143,14 +192,14 @@ public struct FuseQuantized: GraphPass {
         case "Add":
             guard let a = dequantized(node.inputs[0], graph), let b = dequantized(node.inputs[1], graph),
                   let aType = graph.type(of: a.integer)?.elementType, graph.type(of: b.integer)?.elementType == aType, aType == yType,
-                  Self.bytes.contains(aType) else { return nil }
+                  Self.activationTypes.contains(aType) else { return nil }
             fused = Node(name: node.name, opType: "QLinearAdd", domain: "com.microsoft",
                          inputs: [a.integer, a.scale, try zeroPoint(a.zeroPoint, type: aType, &graph), b.integer, b.scale,
                                   try zeroPoint(b.zeroPoint, type: aType, &graph), q.inputs[1], q.inputs[2]],
                          outputs: [q.outputs[0]])
         case "AveragePool", "GlobalAveragePool":
             guard let x = dequantized(node.inputs[0], graph), let xType = graph.type(of: x.integer)?.elementType, xType == yType,
-                  Self.bytes.contains(xType) else { return nil }
+                  Self.activationTypes.contains(xType) else { return nil }
             let scaleInputs = [x.integer, x.scale, try zeroPoint(x.zeroPoint, type: xType, &graph), q.inputs[1], q.inputs[2]]
             fused = Node(name: node.name, opType: "QLinear" + node.opType, domain: "com.microsoft", inputs: scaleInputs,
                          outputs: [q.outputs[0]], attributes: node.attributes)
@@ -175,13 +224,20 @@ public struct FuseQuantized: GraphPass {
         default:
             return nil
         }
-        // The QuantizeLinear goes; its output is now produced by the fused node.
+        // The QuantizeLinear goes (and the activation before it); its output is now produced by the fused node.
         lookup.removed.insert(qPosition)
+        if let clamp {
+            lookup.removed.insert(clamp.position)
+            if let low = clamp.low { fused.attributes[WhittleAttribute.clampLow] = .int(Int(low)) }
+            if let high = clamp.high { fused.attributes[WhittleAttribute.clampHigh] = .int(Int(high)) }
+        }
         return fused
     }
 
-    /// The types the integer operators this pass makes take for activations and weights (one byte a value).
+    /// The types the integer operators this pass makes take for weights (one byte a value), and for
+    /// activations: one byte, or two in the 16×8 scheme (int8 weights; Softmax stays 8-bit only).
     static let bytes: Set<ElementType> = [.int8, .uint8]
+    static let activationTypes: Set<ElementType> = [.int8, .uint8, .int16, .uint16]
 
     /// The weight's element type once it is one byte a value: int8/uint8 weights as they are; 4- and
     /// 2-bit weights (constants, with a constant or absent zero point) widened into new int8/uint8

@@ -66,6 +66,9 @@ struct QDQBuilder {
         }
     }
 
+    /// With int16 activations, the Relu/Clip after a layer (by the layer's index), kept as a node.
+    var keptActivations: [Int: Node] = [:]
+
     /// The layers whose weights take 4 bits, by `layerKey`.
     var fourBit: Set<String> = []
 
@@ -171,6 +174,9 @@ struct QDQBuilder {
             if let activation = foldableActivation(after: node.outputs[0], consumers: consumers) {
                 removed.insert(activation)
                 folded[index] = graph.nodes[activation].outputs[0]
+                // Symmetric int16 activations have no zero point at the bottom of the grid to clamp at: the
+                // activation stays between the layer and its quantizer, and the compiler fuses it as a clamp.
+                if options.activationType == .int16 { keptActivations[index] = graph.nodes[activation] }
             }
         }
         for input in graph.inputs where consumers[input.name]?.contains(where: { !removed.contains($0) && quantizable(graph.nodes[$0]) }) == true {
@@ -179,7 +185,7 @@ struct QDQBuilder {
         for (index, original) in graph.nodes.enumerated() where !removed.contains(index) {
             var node = original
             if let output = folded[index] { node.outputs[0] = output }
-            try emit(node, original: original)
+            try emit(node, original: original, activation: keptActivations[index])
         }
         var result = model
         result.graph.nodes = nodes
@@ -199,13 +205,15 @@ struct QDQBuilder {
     func treatment(_ node: Node, original: Node) -> Treatment {
         guard Node.isDefaultDomain(node.domain) else { return .float }
         if quantizable(original) { return .compute }
+        // The integer softmax is a 256-entry table: with int16 activations Softmax stays in float.
+        if node.opType == "Softmax" && options.activationType == .int16 { return .float }
         guard Self.passThroughOps.contains(node.opType) || node.opType == "Softmax", node.outputs.count == 1,
               let input = node.inputs.first, parameters[input] != nil, isFloat(node.outputs[0]) else { return .float }
         return node.opType == "Softmax" ? .softmax : .passThrough
     }
 
     /// Emits `node` (quantized when it can be) followed by the QDQ pairs of its quantized outputs.
-    mutating func emit(_ node: Node, original: Node) throws {
+    mutating func emit(_ node: Node, original: Node, activation: Node? = nil) throws {
         var node = node
         let kind = treatment(node, original: original)
         if kind == .float {
@@ -240,8 +248,18 @@ struct QDQBuilder {
         case .compute, .float: nil
         }
         if graph.isOutput(output) { node.outputs[0] = name(output + "_QuantizeLinear_Input") }
-        nodes.append(node)
-        try quantize(output, producer: node.name, op: node.opType, parameters: fixed, source: node.outputs[0])
+        let producer = node
+        if var activation {
+            // layer → activation → QuantizeLinear: the activation writes what the layer wrote.
+            activation.inputs[0] = name(original.outputs[0] + "_before_" + activation.opType)
+            activation.outputs[0] = node.outputs[0]
+            node.outputs[0] = activation.inputs[0]
+            nodes.append(node)
+            nodes.append(activation)
+        } else {
+            nodes.append(node)
+        }
+        try quantize(output, producer: producer.name, op: producer.opType, parameters: fixed, source: producer.outputs[0])
     }
 
     /// Adds QuantizeLinear → DequantizeLinear for float `value` (read from `source`).

@@ -5,7 +5,8 @@ import WhittleIR
 public struct QuantizationOptions: Sendable {
     /// How calibration ranges are chosen.
     public var method: CalibrationMethod
-    /// The activation type: int8 (TFLite's scheme, the default) or uint8 (ONNX Runtime's default).
+    /// The activation type: int8 (TFLite's scheme, the default), uint8 (ONNX Runtime's default) or
+    /// int16 (TFLite's 16×8 scheme: symmetric, zero point 0, with int8 weights).
     public var activationType: ElementType
     /// The convolution and matrix weights' type: int8 (the default) or int4 (W4A8: symmetric per
     /// channel in [−7, 7], each channel's clipping chosen for the least squared rounding error,
@@ -37,7 +38,14 @@ public struct QuantizationParameters: Sendable, Equatable {
 
     /// Asymmetric parameters whose grid spans `range` (which contains 0, so 0 is exact):
     /// scale = (high − low) / (qmax − qmin), zero point = qmin − round(low / scale).
+    /// int16 activations are symmetric instead (TFLite's 16×8 scheme): zero point 0 and scale
+    /// max(|low|, |high|) / 32767, so the kernels multiply the stored values as they are.
     public static func activation(_ range: ValueRange, type: ElementType) -> QuantizationParameters {
+        if type == .int16 {
+            var scale = Float(Swift.max(abs(range.low), abs(range.high)) / 32767)
+            if !(scale > 0) || !scale.isFinite { scale = 1 }
+            return QuantizationParameters(scale: scale, zeroPoint: 0)
+        }
         let (qmin, qmax) = type.integerRange
         var scale = Float((range.high - range.low) / (qmax - qmin))
         if !(scale > 0) || !scale.isFinite { scale = 1 }

@@ -27,8 +27,8 @@ public enum Quantizer {
     public static func quantize(_ model: Model, samples: Int, sample: (Int) throws -> [String: NDArray],
                                 options: QuantizationOptions = .init(),
                                 progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> QuantizationResult {
-        guard options.activationType == .int8 || options.activationType == .uint8 else {
-            throw WhittleError(.usage, "activations can be int8 or uint8, not \(options.activationType.name)")
+        guard [.int8, .uint8, .int16].contains(options.activationType) else {
+            throw WhittleError(.usage, "activations can be int8, uint8 or int16, not \(options.activationType.name)")
         }
         guard options.weightType == .int8 || options.weightType == .int4 else {
             throw WhittleError(.usage, "weights can be int8 or int4, not \(options.weightType.name)", setting: .weightType)

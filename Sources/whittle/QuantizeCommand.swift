@@ -10,7 +10,8 @@ struct CalibrationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Range choice: minmax (default), percentile:P (e.g. percentile:99.99) or entropy.", valueName: "METHOD"))
     var calibrate = "minmax"
 
-    @Option(help: ArgumentHelp("Activation type: int8 (TFLite scheme, default) or uint8 (ONNX Runtime's default).", valueName: "TYPE"))
+    @Option(help: ArgumentHelp("Activation type: int8 (TFLite scheme, default), uint8 (ONNX Runtime's default) or int16 "
+                               + "(TFLite's 16×8 scheme: symmetric, zero point 0, int8 weights; Softmax stays float).", valueName: "TYPE"))
     var activations = "int8"
 
     @Option(name: .customLong("map"), help: ArgumentHelp("Which array of the .npz feeds an input (repeatable).", valueName: "INPUT=KEY"))
@@ -56,8 +57,8 @@ struct Quantize: ParsableCommand {
         // --calibration is optional to the parser only because compile shares it (with --quantize int8).
         usage: "whittle quantize <model> --calibration <DATA.npz> --output <OUT.onnx> [<options>]",
         discussion: """
-        Weights become int8, symmetric per output channel; activations int8 (or uint8) per tensor with \
-        calibrated ranges; biases int32. The report compares the quantized model, run as Whittle compiles it \
+        Weights become int8, symmetric per output channel; activations int8 (or uint8, or int16 in the \
+        16×8 scheme) per tensor with calibrated ranges; biases int32. The report compares the quantized model, run as Whittle compiles it \
         (integer kernels), with the float model on --eval data (default: the calibration data).
         """
     )
@@ -107,7 +108,7 @@ struct Quantize: ParsableCommand {
             }
             let graph = result.model.graph
             let fourBit = graph.nodes.filter { $0.opType == "DequantizeLinear" && graph.initializers[$0.inputs[0]]?.elementType == .int4 }.count
-            print("wrote \(output): \(result.values.count) int8 tensors\(fourBit > 0 ? ", int4 weights in \(fourBit) layers" : "") (\(options.activationType.name) activations, "
+            print("wrote \(output): \(result.values.count) \(options.activationType.name) tensors\(fourBit > 0 ? ", int4 weights in \(fourBit) layers" : "") (\(options.activationType.name) activations, "
                   + "\(options.method) calibration on \(calibrationSet.count) samples of \(calibrationSet.path))")
             let summary = try QuantizationReport.evaluate(result, samples: evaluation, labels: labelValues, progress: ProgressBar.standardError())
             print(summary.text, terminator: "")

@@ -102,8 +102,10 @@ static void test_requantize(void) {
     for (long i = 0; i < REQUANTIZE_CASES; ++i) {
         float m, expected;
         uint32_t bits = next();
-        int32_t acc = (int32_t)(bits >> 1) >> (int)(bits % 24u);
+        int64_t acc = (int32_t)(bits >> 1) >> (int)(bits % 24u);
         if (bits & 1u) acc = -acc;
+        /* every other case a sum of 16-bit activations beyond int32 (up to 2^42) */
+        if (i & 1) acc *= (int64_t)1 << (next() % 11u);
         bits = next();
         /* multipliers from 2^-30 to 2^4, the range requantization uses */
         bits = (uint32_t)(97 + bits % 34u) << 23 | ((bits >> 7) & 0x7FFFFFu);

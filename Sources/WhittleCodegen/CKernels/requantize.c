@@ -26,8 +26,8 @@ static int whittle_bit_length(uint64_t n) {
 /* Float32 rounds twice: (float)acc keeps 24 significant bits of acc, and the product keeps 24
  * bits of the exact product; then rintf rounds to an integer. Each step is done here on
  * integers with the same ties-to-even rule, so the result is the float computation's. */
-WHITTLE_KERNEL int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int exponent) {
-    uint64_t n = (uint64_t)(acc < 0 ? -(int64_t)acc : (int64_t)acc);
+WHITTLE_KERNEL int32_t whittle_requantize(int64_t acc, uint32_t mantissa, int exponent) {
+    uint64_t n = acc < 0 ? (uint64_t)0 - (uint64_t)acc : (uint64_t)acc;
     int length = whittle_bit_length(n);
     if (length > 24) {
         n = whittle_round_shift(n, length - 24);

@@ -54,8 +54,9 @@ typedef struct {
 /* requantize.c */
 
 /* rintf((float)acc * M) computed with integers only, M = mantissa * 2^exponent with a 24-bit
- * mantissa: bit for bit what float32 arithmetic gives, for cores without an FPU. */
-WHITTLE_KERNEL int32_t whittle_requantize(int32_t acc, uint32_t mantissa, int exponent);
+ * mantissa: bit for bit what float32 arithmetic gives, for cores without an FPU. `acc` is 64-bit
+ * for the sums of 16-bit activations that int32 cannot hold; the result saturates to int32. */
+WHITTLE_KERNEL int32_t whittle_requantize(int64_t acc, uint32_t mantissa, int exponent);
 
 /* sparse_gemv.c */
 

@@ -265,11 +265,11 @@ enum Int8LibraryC {
     static func requantization(_ multipliers: [Float], zero: Int64, bounded: Bool, _ e: NodeEmission) -> [String] {
         let tables = QuantizedC.multiplierTables(multipliers, e)
         let pointers = e.integerOnly ? "0, mantissa, exponent" : "multiplier, 0, 0"
-        let (low, high) = e.elementType.integerRange
+        let (low, high) = e.node.quantizedOutputBounds(e.elementType)
         let unsigned = e.elementType == .uint8 ? 1 : 0
         // The fast rounding needs float multipliers.
         let bounded = bounded && !e.integerOnly
-        return tables + ["static const whittle_requant rq = {\(pointers), \(zero), \(Int64(low)), \(Int64(high)), \(unsigned), \(bounded ? 1 : 0)};"]
+        return tables + ["static const whittle_requant rq = {\(pointers), \(zero), \(low), \(high), \(unsigned), \(bounded ? 1 : 0)};"]
     }
 
     /// Emits the layer on the library when it has a library form; false otherwise.

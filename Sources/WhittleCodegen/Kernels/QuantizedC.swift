@@ -26,7 +26,7 @@ enum QuantizedC {
     /// types the value is saturated first (to [low − zero, high − zero], integers: the same result, as
     /// rounding is monotonic) and rounded by `whittle_round_small`, which needs no call to `rintf`.
     static func store(_ target: String, _ value: String, zero: Int64, _ e: NodeEmission) -> [String] {
-        let (low, high) = e.elementType.integerRange
+        let bounds = e.node.quantizedOutputBounds(e.elementType), (low, high) = (Double(bounds.low), Double(bounds.high))
         let type = CSyntax.type(e.elementType) ?? "int8_t"
         if high - low <= 65535 {
             let (below, above) = (CSyntax.float(Float(low - Double(zero))), CSyntax.float(Float(high - Double(zero))))
@@ -41,6 +41,36 @@ enum QuantizedC {
                 "\(target) = (\(type))q;"]
     }
 
+    /// The C type of an integer sum whose partial values stay within ±`reach`: int32 when it
+    /// provably cannot overflow, else int64 (16-bit activations over long dot products; the
+    /// interpreter's sums are exact, so a wrapped int32 would be silently wrong).
+    static func accumulator(reach: Double) -> String { reach <= Double(Int32.max) ? "int32_t" : "int64_t" }
+
+    /// The largest |x − zero| of an integer input `index`'s type.
+    static func inputReach(_ e: NodeEmission, _ index: Int, zero: Int64) throws -> Double {
+        let (low, high) = try e.inputType(index).elementType.integerRange
+        return max(Double(zero) - low, high - Double(zero))
+    }
+
+    /// The largest partial sum of a dot product per output: |bias| plus Σ|w − w_zero| times the
+    /// largest |x − x_zero|, over `rows` rows of `taps` weights (nil weights: any value of their type).
+    static func reach(_ e: NodeEmission, weights: [Int64]?, weightIndex: Int, weightZero: [Int64], rows: Int, taps: Int,
+                      bias: [Int64]?, xReach: Double) throws -> Double {
+        guard let weights, weights.count >= rows * taps else {
+            let (low, high) = try e.inputType(weightIndex).elementType.integerRange
+            let largestBias = bias?.map { Double(abs($0)) }.max() ?? Double(Int32.max)
+            return largestBias + Double(taps) * (high - low) * xReach
+        }
+        var largest = 0.0
+        for r in 0..<rows {
+            let z = weightZero.isEmpty ? 0 : weightZero[min(r, weightZero.count - 1)]
+            let sum = weights[(r * taps)..<((r + 1) * taps)].reduce(0.0) { $0 + Double(abs($1 - z)) }
+            let b = bias.map { $0.isEmpty ? 0 : Double(abs($0[min(r, $0.count - 1)])) } ?? 0
+            largest = max(largest, b + sum * xReach)
+        }
+        return largest
+    }
+
     /// The integer form of a float32 multiplier M = mantissa · 2^exponent (24-bit mantissa), exact.
     static func decompose(_ m: Float) -> (mantissa: UInt32, exponent: Int) {
         guard m.isNormal, m > 0 else { return (0, 0) }
@@ -48,13 +78,13 @@ enum QuantizedC {
         return (bits & 0x7F_FFFF | 0x80_0000, Int((bits >> 23) & 0xFF) - 127 - 23)
     }
 
-    /// Stores the requantized `acc` (int32) scaled by multiplier[index]: float or integer-only.
+    /// Stores the requantized `acc` (int32 or int64) scaled by multiplier[index]: float or integer-only.
     static func requantize(_ target: String, index: String, zero: Int64, _ e: NodeEmission) -> [String] {
         guard e.integerOnly else { return store(target, "(float)acc * multiplier[\(index)]", zero: zero, e) }
-        let (low, high) = e.elementType.integerRange
+        let (low, high) = e.node.quantizedOutputBounds(e.elementType)
         return ["int64_t q = (int64_t)whittle_requantize(acc, mantissa[\(index)], exponent[\(index)]) + \(zero);",
-                "if (q < \(Int64(low))) q = \(Int64(low));",
-                "if (q > \(Int64(high))) q = \(Int64(high));",
+                "if (q < \(low)) q = \(low);",
+                "if (q > \(high)) q = \(high);",
                 "\(target) = (\(CSyntax.type(e.elementType) ?? "int8_t"))q;"]
     }
 
@@ -74,7 +104,8 @@ enum QuantizedC {
     /// int32 sum from `initial` of (x − x_zero) · (w − w_zero) over the window's valid taps, then `finish`
     /// stores `acc`. Padded taps are skipped: they hold x's zero point and add nothing.
     static func integerConvolution(_ e: NodeEmission, _ w: inout CWriter, g: ConvolutionC.Geometry, group: Int, weights: Int,
-                                   xType: String, wType: String, xZero: String, wZeroTerm: String, initial: String, finish: [String]) {
+                                   xType: String, wType: String, xZero: String, wZeroTerm: String, initial: String, finish: [String],
+                                   accumulator: String = "int32_t") {
         let cg = g.c / group, mg = g.m / group
         let (khLo, khHi) = ConvolutionC.range("ih0", size: g.h, kernel: g.kh, dilation: g.dh)
         let (kwLo, kwHi) = ConvolutionC.range("iw0", size: g.w, kernel: g.kw, dilation: g.dw)
@@ -88,7 +119,7 @@ enum QuantizedC {
                     w.block("for (int ow = 0; ow < \(g.ow); ++ow)") { w in
                         w.line("const int iw0 = ow * \(g.sw) - \(g.pl);")
                         w.line("const int kw_lo = \(kwLo), kw_hi = \(kwHi);")
-                        w.line("int32_t acc = \(initial);")
+                        w.line("\(accumulator) acc = \(initial);")
                         w.block("for (int c = 0; c < \(cg); ++c)") { w in
                             w.line("const \(xType) *ic = in + c * \(g.h * g.w);")
                             w.line("const \(wType) *wc = wm + c * \(g.kh * g.kw);")
@@ -118,14 +149,22 @@ enum QuantizedC {
         }
         let wzTerm = wz.contains(where: { $0 != 0 }) ? " - wz[m]" : ""
         let xt = try e.cType(input: 0), wt = try e.cType(input: 3)
+        let bias = e.has(8) ? e.constant(8)?.int64s() : []
+        let taps = g.c / group * g.kh * g.kw
         if group == 1, g.kh == 1, g.kw == 1, g.sh == 1, g.sw == 1, g.pt == 0, g.pl == 0, g.pb == 0, g.pr == 0,
            wzTerm.isEmpty, let weights = e.constant(3)?.int64s() {
-            pointwise(e, &w, g: g, weights: weights, xz: xz, yz: yz, xt: xt, wt: wt)
+            // Σx·w − xz·Σw: partial sums reach |x| + |xz| per weight.
+            let reach = try reach(e, weights: weights, weightIndex: 3, weightZero: [], rows: g.m, taps: taps, bias: bias,
+                                  xReach: try inputReach(e, 0, zero: 0) + Double(abs(xz)))
+            pointwise(e, &w, g: g, weights: weights, xz: xz, yz: yz, xt: xt, wt: wt, accumulator: accumulator(reach: reach))
             return
         }
+        let reach = try reach(e, weights: e.constant(3)?.int64s(), weightIndex: 3, weightZero: wz, rows: g.m, taps: taps, bias: bias,
+                              xReach: try inputReach(e, 0, zero: xz))
         integerConvolution(e, &w, g: g, group: group, weights: 3, xType: xt, wType: wt, xZero: String(xz), wZeroTerm: wzTerm,
                            initial: e.has(8) ? "\(e.x(8))[m]" : "0",
-                           finish: requantize("\(e.y(0))[(n * \(g.m) + m) * \(g.oh * g.ow) + oh * \(g.ow) + ow]", index: "m", zero: yz, e))
+                           finish: requantize("\(e.y(0))[(n * \(g.m) + m) * \(g.oh * g.ow) + oh * \(g.ow) + ow]", index: "m", zero: yz, e),
+                           accumulator: accumulator(reach: reach))
     }
 
     /// QLinearConv's per-channel multipliers, bit for bit the interpreter's ((x_scale · w_scale[m]) /
@@ -177,9 +216,14 @@ enum QuantizedC {
         let bzTerm = bz.contains(where: { $0 != 0 }) ? " - bz[j]" : ""
         let aIndex = transA ? "p * \(m) + i" : "i * \(k) + p"
         let bIndex = transB ? "j * \(k) + p" : "p * \(n) + j"
+        // The reach per output column j: its weights in column-major order.
+        let columns = e.constant(3)?.int64s().map { b in (0..<n).flatMap { j in (0..<k).map { p in b[transB ? j * k + p : p * n + j] } } }
+        let reach = try reach(e, weights: columns, weightIndex: 3, weightZero: bz, rows: n, taps: k,
+                              bias: e.has(6) ? e.constant(6)?.int64s() : [], xReach: try inputReach(e, 0, zero: az))
+        let accumulator = accumulator(reach: reach)
         w.block("for (int i = 0; i < \(m); ++i)") { w in
             w.block("for (int j = 0; j < \(n); ++j)") { w in
-                w.line("int32_t acc = \(e.has(6) ? "\(e.x(6))[j]" : "0");")
+                w.line("\(accumulator) acc = \(e.has(6) ? "\(e.x(6))[j]" : "0");")
                 w.line("for (int p = 0; p < \(k); ++p) acc += ((int32_t)\(e.x(0))[\(aIndex)] - \(az)) * ((int32_t)\(e.x(3))[\(bIndex)]\(bzTerm));")
                 if quantized {
                     w.lines(requantize("\(e.y(0))[i * \(n) + j]", index: "j", zero: zero(e, 8), e))
@@ -234,8 +278,10 @@ enum QuantizedC {
         let sx = try constant(e, 1, what: "x_scale").floats()[0], sy = try constant(e, 3, what: "y_scale").floats()[0]
         let (zx, zy) = (zero(e, 2), zero(e, 4))
         let scale = sx / (sy * Float(max(size, 1)))
+        let (low, high) = try e.inputType(0).elementType.integerRange
+        let sum = accumulator(reach: Double(size) * max(abs(low), abs(high)) + Double(abs(zx)) * Double(size))
         w.block("for (int plane = 0; plane < \(planes); ++plane)") { w in
-            w.line("int32_t sum = 0;")
+            w.line("\(sum) sum = 0;")
             w.line("for (int i = 0; i < \(size); ++i) sum += \(e.x(0))[plane * \(size) + i];")
             w.line("sum -= \(zx * Int64(size));")
             w.lines(store("\(e.y(0))[plane]", "(float)sum * \(CSyntax.hexFloat(scale))", zero: zy, e))
@@ -329,30 +375,30 @@ enum QuantizedC {
     /// input zero point leaves the inner loop (Σw per output channel is fixed at compile time); the
     /// integer sum is the same, so results stay bit-exact.
     static func pointwise(_ e: NodeEmission, _ w: inout CWriter, g: ConvolutionC.Geometry, weights: [Int64],
-                          xz: Int64, yz: Int64, xt: String, wt: String) {
+                          xz: Int64, yz: Int64, xt: String, wt: String, accumulator: String) {
         let plane = g.h * g.w
         let sums = (0..<g.m).map { m in weights[(m * g.c)..<((m + 1) * g.c)].reduce(0, +) * xz }
-        w.line("static const int32_t zero_term[\(g.m)] = {\(sums.map(String.init).joined(separator: ", "))};")
+        w.line("static const \(accumulator) zero_term[\(g.m)] = {\(sums.map(String.init).joined(separator: ", "))};")
         w.block("for (int n = 0; n < \(g.n); ++n)") { w in
             w.block("for (int m = 0; m < \(g.m); ++m)") { w in
                 w.line("const \(wt) *wm = \(e.x(3)) + m * \(g.c);")
-                w.line("const int32_t base = \(e.has(8) ? "\(e.x(8))[m]" : "0") - zero_term[m];")
+                w.line("const \(accumulator) base = (\(accumulator))\(e.has(8) ? "\(e.x(8))[m]" : "0") - zero_term[m];")
                 // Four pixels per pass share each weight load and the loop overhead.
                 let blocked = plane / 4 * 4
                 if blocked > 0 {
                     w.block("for (int p = 0; p < \(blocked); p += 4)") { w in
                         w.line("const \(xt) *in = \(e.x(0)) + n * \(g.c * plane) + p;")
-                        w.line("int32_t acc0 = base, acc1 = base, acc2 = base, acc3 = base;")
+                        w.line("\(accumulator) acc0 = base, acc1 = base, acc2 = base, acc3 = base;")
                         w.block("for (int c = 0; c < \(g.c); ++c, in += \(plane))") { w in
-                            w.line("const int32_t wc = wm[c];")
-                            w.line("acc0 += (int32_t)in[0] * wc;")
-                            w.line("acc1 += (int32_t)in[1] * wc;")
-                            w.line("acc2 += (int32_t)in[2] * wc;")
-                            w.line("acc3 += (int32_t)in[3] * wc;")
+                            w.line("const \(accumulator) wc = wm[c];")
+                            w.line("acc0 += (\(accumulator))in[0] * wc;")
+                            w.line("acc1 += (\(accumulator))in[1] * wc;")
+                            w.line("acc2 += (\(accumulator))in[2] * wc;")
+                            w.line("acc3 += (\(accumulator))in[3] * wc;")
                         }
                         for k in 0..<4 {
                             w.block("") { w in
-                                w.line("const int32_t acc = acc\(k);")
+                                w.line("const \(accumulator) acc = acc\(k);")
                                 w.lines(requantize("\(e.y(0))[(n * \(g.m) + m) * \(plane) + p + \(k)]", index: "m", zero: yz, e))
                             }
                         }
@@ -361,8 +407,8 @@ enum QuantizedC {
                 if blocked < plane {
                     w.block("for (int p = \(blocked); p < \(plane); ++p)") { w in
                         w.line("const \(xt) *in = \(e.x(0)) + n * \(g.c * plane) + p;")
-                        w.line("int32_t acc = base;")
-                        w.line("for (int c = 0; c < \(g.c); ++c) acc += (int32_t)in[c * \(plane)] * (int32_t)wm[c];")
+                        w.line("\(accumulator) acc = base;")
+                        w.line("for (int c = 0; c < \(g.c); ++c) acc += (\(accumulator))in[c * \(plane)] * (int32_t)wm[c];")
                         w.block("") { w in
                             w.lines(requantize("\(e.y(0))[(n * \(g.m) + m) * \(plane) + p]", index: "m", zero: yz, e))
                         }

@@ -161,7 +161,7 @@ extension ConvolutionOperators {
         let multipliers = (0..<channels).map { Float(xScale * wScale[wScale.count == 1 ? 0 : $0]) / yScale }
         let out = acc.indices.map { i -> Int64 in
             let scaled = (Float(acc[i]) * multipliers[(i / spatial) % channels]).rounded(.toNearestOrEven)
-            return QuantizationOperators.saturate(Double(scaled) + Double(yZero), type)
+            return QuantizationOperators.saturate(Double(scaled) + Double(yZero), type, clampedBy: ctx.node.node)
         }
         return [NDArray(type, shape: outShape, ints: out)]
     }

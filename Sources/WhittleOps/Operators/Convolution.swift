@@ -5,7 +5,7 @@ enum ConvolutionOperators {
     static var all: [OperatorDefinition] {
         [conv("Conv", x: 0, w: 1, bias: 2, inputs: 2...3),
          conv("ConvInteger", x: 0, w: 1, bias: nil, inputs: 2...4).requiringEightBitIntegers([[0, 2], [1, 3]]),
-         conv("QLinearConv", x: 0, w: 3, bias: 8, inputs: 8...9).requiringEightBitIntegers([[0, 2], [3, 5], [7]]),
+         conv("QLinearConv", x: 0, w: 3, bias: 8, inputs: 8...9).requiringEightBitIntegers([[0, 2], [3, 5], [7]], wide: [[0, 2], [7]]),
          convTranspose, pool("MaxPool"), pool("AveragePool"), pool("LpPool"),
          globalPool("GlobalAveragePool"), globalPool("GlobalMaxPool")]
     }

@@ -9,9 +9,10 @@ enum MicrosoftQuantizedOperators {
     static let domain = "com.microsoft"
 
     static var all: [OperatorDefinition] {
-        [binary("QLinearAdd").requiringEightBitIntegers([[0, 2, 3, 5, 7]]), binary("QLinearMul").requiringEightBitIntegers([[0, 2, 3, 5, 7]]),
-         averagePool.requiringEightBitIntegers([[0, 2, 4]]), globalAveragePool.requiringEightBitIntegers([[0, 2, 4]]),
-         qgemm.requiringEightBitIntegers([[0, 2], [3, 5], [8]])]
+        [binary("QLinearAdd").requiringEightBitIntegers([[0, 2, 3, 5, 7]], wide: [[0, 2, 3, 5, 7]]), binary("QLinearMul").requiringEightBitIntegers([[0, 2, 3, 5, 7]]),
+         averagePool.requiringEightBitIntegers([[0, 2, 4]], wide: [[0, 2, 4]]),
+         globalAveragePool.requiringEightBitIntegers([[0, 2, 4]], wide: [[0, 2, 4]]),
+         qgemm.requiringEightBitIntegers([[0, 2], [3, 5], [8]], wide: [[0, 2], [8]])]
     }
 
     static var kernels: [String: Kernel] {
@@ -90,13 +91,13 @@ enum MicrosoftQuantizedOperators {
                 let ra = sa / sc, rb = sb / sc
                 out = (0..<ia.count).map { i in
                     let v = Float(av[ia[i]] - za) * ra + Float(bv[ib[i]] - zb) * rb
-                    return QuantizationOperators.saturate(Double(v.rounded(.toNearestOrEven)) + Double(zc), type)
+                    return QuantizationOperators.saturate(Double(v.rounded(.toNearestOrEven)) + Double(zc), type, clampedBy: ctx.node.node)
                 }
             } else {
                 let r = sa * sb / sc
                 out = (0..<ia.count).map { i in
                     let v = Float((av[ia[i]] - za) * (bv[ib[i]] - zb)) * r
-                    return QuantizationOperators.saturate(Double(v.rounded(.toNearestOrEven)) + Double(zc), type)
+                    return QuantizationOperators.saturate(Double(v.rounded(.toNearestOrEven)) + Double(zc), type, clampedBy: ctx.node.node)
                 }
             }
             return [NDArray(type, shape: shape, ints: out)]
@@ -160,7 +161,7 @@ enum MicrosoftQuantizedOperators {
                 if ctx.optionalInput(7) != nil {
                     let sy = try scalar(ctx, 7)
                     let v = (Float(acc) * (multiplier / sy)).rounded(.toNearestOrEven)
-                    out.append(QuantizationOperators.saturate(Double(v) + Double(zero(ctx, 8)), type))
+                    out.append(QuantizationOperators.saturate(Double(v) + Double(zero(ctx, 8)), type, clampedBy: ctx.node.node))
                 } else {
                     outFloat.append(Float(acc) * multiplier)
                 }

@@ -20,6 +20,12 @@ extension QuantizationOperators {
         return Int64(clamped)
     }
 
+    /// `value` (already rounded) saturated to `type` and then to the node's fused activation bounds.
+    static func saturate(_ value: Double, _ type: ElementType, clampedBy node: Node) -> Int64 {
+        let (low, high) = node.quantizedOutputBounds(type)
+        return Swift.min(Swift.max(saturate(value, type), low), high)
+    }
+
     /// For each element, the index of its scale/zero point: 0 per tensor, the `axis` coordinate per axis.
     static func parameterIndex(_ ctx: EvaluationContext, shape: [Int], scaleShape: [Int]) throws -> (Int) -> Int {
         guard scaleShape.reduce(1, *) > 1 else { return { _ in 0 } }
