@@ -759,6 +759,120 @@ static void test_depthwise_s8(int c, int h, int w, int kh, int kw, int stride, i
     test_depthwise_s8_bias(c, h, w, kh, kw, stride, dilation, pad, integer, flat, 1);
 }
 
+/* ---- 16-bit activations with int8 weights (the 16x8 scheme, conv_s8.c) --------------------- */
+
+static int16_t q_x16[Q_MAX_X], q_y16[Q_MAX_Y];
+static union { int16_t values[4096]; double align; } q_padded16;
+
+/* Requantization into int16 with the bounds of a fused Relu when `relu` (low 0). */
+static whittle_requant q_requantization16(int integer, int relu, int m, int taps) {
+    whittle_requant rq = q_requantization(integer, 0, 0, m, taps);
+    rq.low = relu ? 0 : -32768;
+    rq.high = 32767;
+    rq.out_unsigned = 2;
+    /* |x| <= 32768 per tap, as the compiler's bound for 16-bit layers. */
+    for (int i = 0; i < m && rq.bounded; ++i) {
+        double reach = fabs((double)q_bias[i]);
+        for (int k = 0; k < taps; ++k) reach += 32768.0 * fabs((double)q_w[i * taps + k]);
+        if (reach * (double)q_mult[i] > (double)(1 << 21)) rq.bounded = 0;
+    }
+    return rq;
+}
+
+/* int16 inputs spanning the whole range, saturating corners included. */
+static void q_fill16(int count) {
+    for (int i = 0; i < count; ++i) {
+        const uint32_t r = next();
+        q_x16[i] = (int16_t)(r % 7u == 0 ? (r & 8u ? 32767 : -32768) : (int32_t)(r >> 8) % 65536 - 32768);
+    }
+}
+
+/* whittle_conv_s8 with int16 in and out (x_unsigned 2, out_unsigned 2) against plain loops; layout 0
+ * paired int8 rows, 1 the wide (int16) ones. */
+static void test_conv_s16(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad, int integer, int relu, int layout) {
+    whittle_conv_geometry g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
+    const int oh = g.out_height, ow = g.out_width, k = c * kh * kw, k_padded = (k + 3) / 4 * 4;
+    long bad = 0;
+    q_fill16(c * h * w);
+    for (int i = 0; i < m * k; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < m; ++i) q_bias[i] = (int32_t)(next() % 2000001u) - 1000000;
+    q_multipliers(m, (float)k * 3000.0f);
+    q_pack(q_w, m, k, k_padded);
+    q_pack16(q_w, m, k, k_padded);
+    const whittle_requant rq = q_requantization16(integer, relu, m, k);
+    whittle_conv_s8(&g, m, at_guard(q_x16, sizeof(int16_t) * (size_t)(c * h * w)), 2, 0, layout ? (const void *)q_packed16 : (const void *)q_packed,
+                    layout, q_bias, &rq, q_y16, q_columns);
+    for (int o = 0; o < m; ++o) {
+        for (int y = 0; y < oh; ++y) {
+            for (int x = 0; x < ow; ++x) {
+                int32_t sum = q_bias[o];
+                for (int ci = 0; ci < c; ++ci) {
+                    for (int i = 0; i < kh; ++i) {
+                        for (int j = 0; j < kw; ++j) {
+                            const int ih = y * stride - pad + i * dilation, iw = x * stride - pad + j * dilation;
+                            if (ih >= 0 && ih < h && iw >= 0 && iw < w) sum += q_x16[(ci * h + ih) * w + iw] * q_w[((o * c + ci) * kh + i) * kw + j];
+                        }
+                    }
+                }
+                if (q_y16[(o * oh + y) * ow + x] != q_requant(sum, q_mult[o], 0, relu ? 0 : -32768, 32767)) ++bad;
+            }
+        }
+    }
+    check(bad == 0, layout ? "whittle_conv_s8 (int16 activations, wide weights) outputs differ from plain loops:"
+                           : "whittle_conv_s8 (int16 activations) outputs differ from plain loops:", bad);
+}
+
+static void test_fully_connected_s16(int rows, int depth, int n, int integer, int relu) {
+    const int k_padded = (depth + 3) / 4 * 4;
+    long bad = 0;
+    q_fill16(rows * depth);
+    for (int i = 0; i < n * depth; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < n; ++i) q_bias[i] = (int32_t)(next() % 200001u) - 100000;
+    q_multipliers(n, (float)depth * 4000.0f);
+    q_pack(q_w, n, depth, k_padded);
+    const whittle_requant rq = q_requantization16(integer, relu, n, depth);
+    whittle_fully_connected_s8(rows, depth, n, at_guard(q_x16, sizeof(int16_t) * (size_t)(rows * depth)), 2, 0, q_packed, 0, q_bias, &rq,
+                               q_y16, q_columns);
+    for (int r = 0; r < rows; ++r) {
+        for (int j = 0; j < n; ++j) {
+            int32_t sum = q_bias[j];
+            for (int p = 0; p < depth; ++p) sum += q_x16[r * depth + p] * q_w[j * depth + p];
+            if (q_y16[r * n + j] != q_requant(sum, q_mult[j], 0, relu ? 0 : -32768, 32767)) ++bad;
+        }
+    }
+    check(bad == 0, "whittle_fully_connected_s8 (int16 activations) outputs differ from plain loops:", bad);
+}
+
+static void test_depthwise_s16(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer, int relu) {
+    whittle_conv_geometry g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
+    const int oh = g.out_height, ow = g.out_width, taps = kh * kw;
+    long bad = 0;
+    q_fill16(c * h * w);
+    for (int i = 0; i < c * taps; ++i) q_w[i] = (int8_t)((int)(next() % 255u) - 127);
+    for (int i = 0; i < c; ++i) q_bias[i] = (int32_t)(next() % 200001u) - 100000;
+    q_multipliers(c, (float)taps * 3000.0f);
+    const whittle_requant rq = q_requantization16(integer, relu, c, taps);
+    /* Scratch of padded_h * padded_w + 2 int16, ending at a guard page. */
+    const size_t scratch = sizeof(int16_t) * (size_t)(((oh - 1) * stride + (kh - 1) * dilation + 1) * ((ow - 1) * stride + (kw - 1) * dilation + 2) + 2);
+    whittle_depthwise_s16(&g, (const int16_t *)at_guard(q_x16, sizeof(int16_t) * (size_t)(c * h * w)), q_w, q_bias, &rq, q_y16,
+                          (int16_t *)at_guard_in(1, q_padded16.values, scratch));
+    for (int o = 0; o < c; ++o) {
+        for (int y = 0; y < oh; ++y) {
+            for (int x = 0; x < ow; ++x) {
+                int32_t sum = q_bias[o];
+                for (int i = 0; i < kh; ++i) {
+                    for (int j = 0; j < kw; ++j) {
+                        const int ih = y * stride - pad + i * dilation, iw = x * stride - pad + j * dilation;
+                        if (ih >= 0 && ih < h && iw >= 0 && iw < w) sum += q_x16[(o * h + ih) * w + iw] * q_w[o * taps + i * kw + j];
+                    }
+                }
+                if (q_y16[(o * oh + y) * ow + x] != q_requant(sum, q_mult[o], 0, relu ? 0 : -32768, 32767)) ++bad;
+            }
+        }
+    }
+    check(bad == 0, "whittle_depthwise_s16 outputs differ from plain loops:", bad);
+}
+
 /* ---- float convolution, fully connected and depthwise (conv_f32.c) ------------------------ */
 
 static float f_x[4096], f_w[8192], f_blocked[8192 + 64], f_bias[68], f_y[4096], f_columns[8192], f_padded[4096];
@@ -1168,6 +1282,21 @@ int main(void) {
         test_depthwise_s8(3, 8, 9, 3, 3, 2, 1, 1, integer, 2);
         test_depthwise_s8(5, 25, 5, 3, 3, 1, 1, 1, integer, 3);
         test_depthwise_s8(2, 12, 17, 3, 3, 1, 1, 1, integer, 3);
+        /* 16-bit activations: channels, map, output channels, kernel, stride, dilation, padding, relu, layout */
+        for (int relu = 0; relu < 2; ++relu) {
+            for (int layout = 0; layout < 2; ++layout) {
+                test_conv_s16(1, 49, 10, 6, 10, 4, 2, 1, 4, integer, relu, layout);  /* kws's first layer: 40 taps, one channel */
+                test_conv_s16(64, 5, 5, 13, 1, 1, 1, 1, 0, integer, relu, layout);   /* pointwise, odd output channels */
+                test_conv_s16(3, 9, 7, 5, 3, 3, 2, 2, 3, integer, relu, layout);     /* padding wider than the reach, 27 taps */
+            }
+            test_fully_connected_s16(1, 64, 12, integer, relu);
+            test_fully_connected_s16(3, 37, 5, integer, relu);
+            test_depthwise_s16(5, 25, 5, 3, 3, 1, 1, 1, integer, relu);   /* kws's depthwise layers: odd width */
+            test_depthwise_s16(3, 8, 8, 3, 3, 1, 1, 1, integer, relu);
+            test_depthwise_s16(3, 9, 8, 3, 3, 2, 1, 1, integer, relu);    /* stride 2 */
+            test_depthwise_s16(2, 9, 9, 5, 3, 1, 2, 3, integer, relu);    /* 5x3, dilation 2 */
+            test_depthwise_s16(4, 1, 1, 3, 3, 1, 1, 1, integer, relu);
+        }
         /* channels, pixels, output channels, percent pruned, uint8 in/out */
         test_sparse_pointwise_s8(64, 61, 12, 75, 0, 0, integer);  /* 64 channels: blocks of eight and a tail of five */
         test_sparse_pointwise_s8(70, 16, 5, 50, 1, 1, integer);   /* three mask words, uint8 */

@@ -241,7 +241,7 @@ struct QuantizerTests {
         let cases: [([String], String)] = [
             (["quantize", model, "-o", directory + "/x.onnx"], "needs --calibration"),
             (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--calibrate", "kmeans", "-o", directory + "/x.onnx"], "unknown calibration method \"kmeans\" (use minmax, percentile:P or entropy) (--calibrate)"),
-            (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--activations", "int4", "-o", directory + "/x.onnx"], "int8 or uint8"),
+            (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--activations", "int4", "-o", directory + "/x.onnx"], "int8, uint8 or int16"),
             (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--map", "input=nope", "-o", directory + "/x.onnx"], "has no array \"nope\""),
             (["quantize", model, "--calibration", TestPaths.model("digits_mlp.refs.npz"), "-o", directory + "/x.onnx"], "digits_mlp.refs.npz"),
             (["quantize", model, "--calibration", TestPaths.model("digits_calib.npz"), "--labels", "nope", "-o", directory + "/x.onnx"], "neither an array"),

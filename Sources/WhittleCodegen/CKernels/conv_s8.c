@@ -131,13 +131,20 @@ static WHITTLE_INLINE int32_t whittle_channel_value(const whittle_channel_requan
     return whittle_requant_general(rq, m, acc);
 }
 
-/* Stores output i of an int8 or uint8 tensor (rq->out_unsigned). */
+/* Stores output i of an int8, uint8 or int16 tensor (rq->out_unsigned 0, 1 or 2). */
 static WHITTLE_INLINE void whittle_store8(const whittle_requant *rq, void *y, int i, int32_t v) {
-    if (rq->out_unsigned) {
+    if (rq->out_unsigned == 2) {
+        ((int16_t *)y)[i] = (int16_t)v;
+    } else if (rq->out_unsigned) {
         ((uint8_t *)y)[i] = (uint8_t)v;
     } else {
         ((int8_t *)y)[i] = (int8_t)v;
     }
+}
+
+/* Output element i of y, whose type rq says. */
+static WHITTLE_INLINE void *whittle_out_at(const whittle_requant *rq, void *y, int i) {
+    return (unsigned char *)y + (rq->out_unsigned == 2 ? 2 * i : i);
 }
 
 /* 4-bit filter taps as bytes; see whittle_kernels.h. */
@@ -148,8 +155,9 @@ WHITTLE_KERNEL void whittle_unpack_filter4(const uint8_t *w, int first, int coun
     }
 }
 
-/* Tap i of an int8 or uint8 map. */
+/* Tap i of an int8, uint8 or int16 map (x_unsigned 0, 1 or 2). */
 static WHITTLE_INLINE int32_t whittle_tap8(const void *x, int x_unsigned, int i) {
+    if (x_unsigned == 2) return ((const int16_t *)x)[i];
     return x_unsigned ? (int32_t)((const uint8_t *)x)[i] : (int32_t)((const int8_t *)x)[i];
 }
 
@@ -250,7 +258,12 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
         /* Pointwise: one tap per channel, a strided gather. */
         const int at = ih0 * g->width + iw0;
         int k = 0;
-        if (x_unsigned) {
+        if (x_unsigned == 2) {
+            /* int16 activations (zero point 0): the taps as they are. */
+            const int16_t *in = (const int16_t *)x + at;
+            for (; k + 4 <= g->channels; k += 4, in += 4 * plane) whittle_put4(column + 2 * k, in[0], in[plane], in[2 * plane], in[3 * plane]);
+            for (; k < g->channels; ++k, in += plane) column[whittle_slot(k)] = in[0];
+        } else if (x_unsigned) {
             const uint8_t *in = (const uint8_t *)x + at;
             for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
                 whittle_put4(column + 2 * k, (int16_t)(in[0] - x_zero), (int16_t)(in[plane] - x_zero),
@@ -266,6 +279,8 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
             for (; k < g->channels; ++k, in += plane) column[whittle_slot(k)] = (int16_t)(in[0] - x_zero);
         }
         for (; k < k_padded; ++k) column[whittle_slot(k)] = 0;
+    } else if (x_unsigned == 2) {
+        whittle_window8(g, x, 2, x_zero, ih0, iw0, column, k_padded);
     } else if (x_unsigned) {
         whittle_window8(g, x, 1, x_zero, ih0, iw0, column, k_padded);
     } else {
@@ -472,7 +487,7 @@ static void whittle_pair_s16(int k_padded, const int16_t *pw, const int16_t *pc,
 #endif
 }
 
-/* y[m * y_stride + j] (int8 or uint8, as rq says) for output channels m < out_channels and the
+/* y[m * y_stride + j] (int8, uint8 or int16, as rq says) for output channels m < out_channels and the
  * `count` (1 or 2) columns j of the interleaved pair `columns`. Weights are in the paired-row
  * layout of whittle_kernels.h: for each pair of channels, four taps of the first channel then
  * four of the second, each four in the order 0, 2, 1, 3, so that one SXTB16 yields taps 0 and 1
@@ -612,7 +627,7 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
     }
 }
 
-/* Convolution of one image (one group; x and y int8 or uint8): y[m][oh][ow] = requant(bias[m] +
+/* Convolution of one image (one group; x and y int8, uint8 or int16): y[m][oh][ow] = requant(bias[m] +
  * sum over taps of (x - x_zero) * w). Two output pixels at a time are copied into `columns`
  * (scratch of 2 * k_padded int16, k_padded = channels * kernel_h * kernel_w rounded up to a
  * multiple of 4) and multiplied with every output channel's weights. */
@@ -629,12 +644,11 @@ WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_chan
         } else {
             for (int k = 0; k < k_padded; ++k) columns[whittle_slot(k) + 4] = 0;
         }
-        whittle_gemm_s8(out_channels, k_padded, w, form, columns, count, bias, rq,
-                        rq->out_unsigned ? (void *)((uint8_t *)y + p) : (void *)((int8_t *)y + p), pixels);
+        whittle_gemm_s8(out_channels, k_padded, w, form, columns, count, bias, rq, whittle_out_at(rq, y, p), pixels);
     }
 }
 
-/* Fully connected (x and y int8 or uint8): y[r][n] = requant(bias[n] + sum over k of (x[r][k] -
+/* Fully connected (x and y int8, uint8 or int16): y[r][n] = requant(bias[n] + sum over k of (x[r][k] -
  * x_zero) * w[n][k]) for `rows` rows of `depth` inputs (weights in the paired-row layout,
  * k_padded = depth rounded up to a multiple of 4); `columns` is scratch of 2 * k_padded int16. */
 WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_features, const void *x, int x_unsigned,
@@ -646,8 +660,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
             columns[whittle_slot(k)] = (int16_t)(k < depth ? whittle_tap8(x, x_unsigned, r * depth + k) - x_zero : 0);
             columns[whittle_slot(k) + 4] = 0;
         }
-        whittle_gemm_s8(out_features, k_padded, w, form, columns, 1, bias, rq,
-                        rq->out_unsigned ? (void *)((uint8_t *)y + r * out_features) : (void *)((int8_t *)y + r * out_features), 1);
+        whittle_gemm_s8(out_features, k_padded, w, form, columns, 1, bias, rq, whittle_out_at(rq, y, r * out_features), 1);
     }
 }
 
@@ -866,6 +879,78 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                     }
                     out[oh * g->out_width + ow] = (int8_t)whittle_channel_value(&q, rq, c, acc);
                 }
+            }
+        }
+    }
+}
+
+/* Depthwise convolution of one image with 16-bit activations (the 16x8 scheme: int16 in with zero
+ * point 0, int8 filters in natural order, int16 out): y[c][oh][ow] = requant(bias[c] + sum of x * w[c]
+ * over the taps inside the map). Each channel is copied into `padded` (scratch of padded_h *
+ * padded_w + 2 int16, see whittle_kernels.h) inside a border of zeros, so every window lies inside.
+ * With the DSP extension, 3x3 windows with stride 1 compute two outputs at a time: halfword pairs of
+ * a row, loaded as words (unaligned ones included), multiply (w0, w1) with SMLAD and w2 with
+ * SMLABB/SMLATB. The compiler proves that no sum leaves int32. */
+WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const int16_t *x, const int8_t *w, const int32_t *bias,
+                                          const whittle_requant *requant, int16_t *y, int16_t *padded) {
+    const whittle_requant local = *requant, *rq = &local;
+    const int taps = g->kernel_h * g->kernel_w, plane = g->height * g->width, outputs = g->out_height * g->out_width;
+    const int ph = (g->out_height - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+    const int pw = (g->out_width - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 2;
+    const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
+    const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
+    /* The border is zero for every channel: it is written once. */
+    memset(padded, 0, ((size_t)ph * (size_t)pw + 2) * sizeof(int16_t));
+    for (int c = 0; c < g->channels; ++c) {
+        const int16_t *in = x + c * plane;
+        const int8_t *wc = w + c * taps;
+        const int32_t b = bias[c];
+        const whittle_channel_requant q = whittle_channel(rq, c);
+        int16_t *out = y + c * outputs;
+        for (int r = 0; r < rows; ++r) memcpy(padded + (r + g->pad_top) * pw + g->pad_left, in + r * g->width, (size_t)columns * sizeof(int16_t));
+#if defined(WHITTLE_DSP)
+        if (g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1) {
+            /* (w0, w1) of each filter row as a halfword pair, w2 alone. */
+            const int32_t k0 = (int32_t)((uint32_t)(wc[0] & 0xFFFF) | ((uint32_t)wc[1] << 16)), c0 = wc[2];
+            const int32_t k1 = (int32_t)((uint32_t)(wc[3] & 0xFFFF) | ((uint32_t)wc[4] << 16)), c1 = wc[5];
+            const int32_t k2 = (int32_t)((uint32_t)(wc[6] & 0xFFFF) | ((uint32_t)wc[7] << 16)), c2 = wc[8];
+            for (int oh = 0; oh < g->out_height; ++oh) {
+                const int16_t *r0 = padded + oh * g->stride_h * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+                int16_t *o = out + oh * g->out_width;
+                /* Outputs ow and ow + 1 read x[0..3] of each row: words (x0, x1), (x1, x2), (x2, x3); the
+                 * spare column covers the last pair's x3 (an odd width computes it and drops it). */
+                for (int ow = 0; ow < g->out_width; ow += 2) {
+                    int32_t a0 = b, a1 = b, v01, v12, v23;
+                    memcpy(&v01, r0 + ow, 4);
+                    memcpy(&v12, r0 + ow + 1, 4);
+                    memcpy(&v23, r0 + ow + 2, 4);
+                    a0 = __smlabb(v23, c0, __smlad(v01, k0, a0));
+                    a1 = __smlatb(v23, c0, __smlad(v12, k0, a1));
+                    memcpy(&v01, r1 + ow, 4);
+                    memcpy(&v12, r1 + ow + 1, 4);
+                    memcpy(&v23, r1 + ow + 2, 4);
+                    a0 = __smlabb(v23, c1, __smlad(v01, k1, a0));
+                    a1 = __smlatb(v23, c1, __smlad(v12, k1, a1));
+                    memcpy(&v01, r2 + ow, 4);
+                    memcpy(&v12, r2 + ow + 1, 4);
+                    memcpy(&v23, r2 + ow + 2, 4);
+                    a0 = __smlabb(v23, c2, __smlad(v01, k2, a0));
+                    a1 = __smlatb(v23, c2, __smlad(v12, k2, a1));
+                    o[ow] = (int16_t)whittle_channel_value(&q, rq, c, a0);
+                    if (ow + 1 < g->out_width) o[ow + 1] = (int16_t)whittle_channel_value(&q, rq, c, a1);
+                }
+            }
+            continue;
+        }
+#endif
+        for (int oh = 0; oh < g->out_height; ++oh) {
+            for (int ow = 0; ow < g->out_width; ++ow) {
+                const int16_t *r0 = padded + oh * g->stride_h * pw + ow * g->stride_w;
+                int32_t acc = b;
+                for (int kh = 0; kh < g->kernel_h; ++kh) {
+                    for (int kw = 0; kw < g->kernel_w; ++kw) acc += r0[kh * g->dilation_h * pw + kw * g->dilation_w] * wc[kh * g->kernel_w + kw];
+                }
+                out[oh * g->out_width + ow] = (int16_t)whittle_channel_value(&q, rq, c, acc);
             }
         }
     }

@@ -39,7 +39,7 @@ typedef struct {
     int pad_top, pad_left;       /* taps before the map; the far side needs no number */
 } whittle_conv_geometry;
 
-/* Requantization of int32 sums to int8, per output channel m: rintf((float)acc * multiplier[m])
+/* Requantization of int32 sums to int8 (uint8, int16), per output channel m: rintf((float)acc * multiplier[m])
  * + zero saturated to [low, high]; with multiplier NULL the same value from mantissa[m] and
  * exponent[m] with integer arithmetic only (whittle_requantize). */
 typedef struct {
@@ -47,7 +47,7 @@ typedef struct {
     const uint32_t *mantissa;
     const int8_t *exponent;
     int32_t zero, low, high;
-    int out_unsigned;            /* the output is uint8 (else int8) */
+    int out_unsigned;            /* the output is uint8 with 1, int16 with 2 (else int8) */
     int bounded;                 /* float multipliers, and |acc * multiplier| <= 2^21 for every acc the layer can reach */
 } whittle_requant;
 
@@ -147,6 +147,17 @@ WHITTLE_KERNEL void whittle_unpack_filter4(const uint8_t *w, int first, int coun
  * * dilation_h + 1 and padded_w = (out_width - 1) * stride_w + (kernel_w - 1) * dilation_w + 2. */
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const void *w, int nibbles,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
+
+/* The 16x8 scheme (16-bit activations, int8 weights) on the same kernels: whittle_conv_s8 and
+ * whittle_fully_connected_s8 take int16 inputs with x_unsigned 2 (zero point 0) and write int16
+ * outputs with rq->out_unsigned 2; the compiler uses them only where no sum can leave int32. */
+
+/* Depthwise with 16-bit activations: x int16 (zero point 0), one filter of kernel_h * kernel_w int8
+ * taps per channel in natural order, y int16 as rq says (out_unsigned 2): y[c][oh][ow] =
+ * requant(bias[c] + sum of x * w[c] over the taps inside the map). `padded` is scratch of padded_h
+ * * padded_w + 2 int16 (padded_h, padded_w as for whittle_depthwise_s8), 4-byte aligned. */
+WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const int16_t *x, const int8_t *w, const int32_t *bias,
+                                          const whittle_requant *rq, int16_t *y, int16_t *padded);
 
 /* conv_tiles.c */
 

@@ -31,6 +31,7 @@ enum Int8LibraryC {
         case .matrix(let padded)?: return 2 * padded * 2
         case .depthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
+            if try e.inputType(0).elementType == .int16 { return 2 * (paddedPlane(g).h * paddedPlane(g).w + 2) }
             // 4-bit filters are unpacked one channel at a time after the plane's copy.
             let unpacked = e.constant(3)?.int64s().map { nibbles(e, $0) } == true ? g.kh * g.kw : 0
             return paddedPlane(g).h * paddedPlane(g).w + 16 + unpacked
@@ -62,18 +63,49 @@ enum Int8LibraryC {
         try e.inputType(weights).elementType == .int8 && eightBit.contains(e.inputType(data).elementType) && eightBit.contains(e.elementType)
     }
 
-    /// Whether input `i` is uint8, as the kernels' `x_unsigned` argument.
-    static func unsignedFlag(_ e: NodeEmission, _ i: Int) throws -> Int { try e.inputType(i).elementType == .uint8 ? 1 : 0 }
+    /// A 16×8 layer the library takes: int8 weights, int16 data in (zero point 0) and out.
+    static func isSixteenByEight(_ e: NodeEmission, data: Int, weights: Int, zero: Int) throws -> Bool {
+        try e.inputType(weights).elementType == .int8 && e.inputType(data).elementType == .int16 && e.elementType == .int16
+            && QuantizedC.zero(e, zero) == 0
+    }
+
+    /// Whether every sum of a 16×8 layer stays in int32 (|x| ≤ 32768 per tap), as the library's
+    /// 32-bit accumulators need; the generated loops sum in int64 otherwise.
+    static func fitsInt32(_ weights: [Int64], rows: Int, taps: Int, bias: [Int64]) -> Bool {
+        guard weights.count >= rows * taps, bias.count == rows else { return false }
+        return (0..<rows).allSatisfy { r in
+            Double(abs(bias[r])) + 32768 * weights[(r * taps)..<((r + 1) * taps)].reduce(0.0) { $0 + Double(abs($1)) } <= Double(Int32.max)
+        }
+    }
+
+    /// The kernels' `x_unsigned` argument for input `i`: 1 uint8, 2 int16, else 0 (int8).
+    static func unsignedFlag(_ e: NodeEmission, _ i: Int) throws -> Int {
+        switch try e.inputType(i).elementType {
+        case .uint8: 1
+        case .int16: 2
+        default: 0
+        }
+    }
 
     /// The library form of a QLinearConv, or nil when the generated loops must do it.
     static func convForm(_ e: NodeEmission) throws -> Form? {
-        guard try isEightBit(e, data: 0, weights: 3), let weights = e.constant(3), (3...4).contains(weights.shape.count),
+        let sixteen = try isSixteenByEight(e, data: 0, weights: 3, zero: 2)
+        guard try isEightBit(e, data: 0, weights: 3) || sixteen, let weights = e.constant(3), (3...4).contains(weights.shape.count),
               !e.has(8) || e.constant(8) != nil else { return nil }
         let wz = e.has(5) ? (e.constant(5)?.int64s() ?? [1]) : [0]
         guard wz.allSatisfy({ $0 == 0 }) else { return nil }
         let g = try ConvolutionC.Geometry(e, kernel: Array(weights.shape[2...]))
         let group = try e.context.int("group", default: 1)
         let k = g.c * g.kh * g.kw
+        if sixteen {
+            // 16-bit activations: the paired rows (int16 columns as they are) and the depthwise kernel.
+            let taps = g.c / max(group, 1) * g.kh * g.kw
+            guard let values = weights.int64s(), fitsInt32(values, rows: g.m, taps: taps,
+                                                            bias: e.has(8) ? e.constant(8)?.int64s() ?? [] : Array(repeating: 0, count: g.m))
+            else { return nil }
+            if group == 1 { return .matrix(padded: padded(k)) }
+            return group == g.c && g.m == g.c ? .depthwise : nil
+        }
         if group == 1 {
             if e.weightLayout.isTiled, let values = weights.int64s(), let bias = e.has(8) ? e.constant(8)?.int64s() : Array(repeating: 0, count: g.m),
                foldedBias(bias, rows: g.m, taps: k, zero: try tileZero(e), weight: { values[$0 * k + $1] }) != nil {
@@ -151,11 +183,20 @@ enum Int8LibraryC {
 
     /// The library form of a QGemm (quantized output, constant weights without zero points).
     static func gemmForm(_ e: NodeEmission) throws -> Form? {
-        guard try isEightBit(e, data: 0, weights: 3), e.has(7), e.constant(3) != nil, !e.has(6) || e.constant(6) != nil,
+        let sixteen = try isSixteenByEight(e, data: 0, weights: 3, zero: 2)
+        guard try isEightBit(e, data: 0, weights: 3) || sixteen, e.has(7), e.constant(3) != nil, !e.has(6) || e.constant(6) != nil,
               try e.context.int("transA", default: 0) == 0 else { return nil }
         let bz = e.has(5) ? (e.constant(5)?.int64s() ?? [1]) : [0]
         guard bz.allSatisfy({ $0 == 0 }) else { return nil }
         let k = try e.inputShape(0)[1], n = try e.outputShape()[1]
+        if sixteen {
+            // The bound is per output column; |B| sums the same in any order.
+            guard let b = e.constant(3)?.int64s(), b.count == n * k else { return nil }
+            let transB = try e.context.int("transB", default: 0) != 0
+            let rows = (0..<n).flatMap { j in (0..<k).map { p in transB ? b[j * k + p] : b[p * n + j] } }
+            return fitsInt32(rows, rows: n, taps: k, bias: e.has(6) ? e.constant(6)?.int64s() ?? [] : Array(repeating: 0, count: n))
+                ? .matrix(padded: padded(k)) : nil
+        }
         if e.weightLayout.isTiled, let b = e.constant(3)?.int64s(), b.count == n * k,
            let bias = e.has(6) ? e.constant(6)?.int64s() : Array(repeating: 0, count: n) {
             let transB = try e.context.int("transB", default: 0) != 0
@@ -206,7 +247,8 @@ enum Int8LibraryC {
     /// the wide one (the paired rows' DSP kernels also need at most 65,536 padded taps, as they sum 16
     /// times the products in int32).
     static func nibbles(_ e: NodeEmission, _ weights: [Int64], padded: Int? = nil) -> Bool {
-        e.packsNibbles && (padded ?? 0) <= 65_536 && weights.allSatisfy { (-8...7).contains($0) }
+        // Not under 16-bit activations, whose sums times 16 could leave int32.
+        e.packsNibbles && (padded ?? 0) <= 65_536 && (try? e.inputType(0).elementType) != .int16 && weights.allSatisfy { (-8...7).contains($0) }
     }
 
     /// The bytes a QLinearConv's or QGemm's dense weights take: half their count where its library
@@ -247,14 +289,18 @@ enum Int8LibraryC {
     /// Whether |acc · multiplier| stays within 2^21 for every accumulator a layer can reach
     /// (|x − x_zero| ≤ 255 for the matrix kernels, |x| ≤ 128 plus the folded zero point for the
     /// depthwise one, both below 383 per tap): the requantization may then round before it saturates.
-    static func bounded(_ multipliers: [Float], bias: [Int64], weights: [Int64], taps: Int) -> Bool {
+    static func bounded(_ multipliers: [Float], bias: [Int64], weights: [Int64], taps: Int, perTap: Double = 383) -> Bool {
         for (m, multiplier) in multipliers.enumerated() {
             let slice = weights[(m * taps)..<min((m + 1) * taps, weights.count)]
-            let reach = Double(abs(bias[m])) + 383 * Double(slice.reduce(0) { $0 + abs($1) })
+            let reach = Double(abs(bias[m])) + perTap * Double(slice.reduce(0) { $0 + abs($1) })
             if reach * Double(multiplier) > Double(1 << 21) || reach >= Double(Int32.max) { return false }
         }
         return true
     }
+
+    /// The largest |x| a tap of the layer's input adds per unit of weight: 383 for 8-bit inputs (see
+    /// `bounded`), 32768 for 16-bit ones.
+    static func reachPerTap(_ e: NodeEmission) throws -> Double { try e.inputType(0).elementType == .int16 ? 32768 : 383 }
 
     static func geometry(_ g: ConvolutionC.Geometry, channels: Int) -> String {
         let fields = [channels, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl]
@@ -266,7 +312,7 @@ enum Int8LibraryC {
         let tables = QuantizedC.multiplierTables(multipliers, e)
         let pointers = e.integerOnly ? "0, mantissa, exponent" : "multiplier, 0, 0"
         let (low, high) = e.node.quantizedOutputBounds(e.elementType)
-        let unsigned = e.elementType == .uint8 ? 1 : 0
+        let unsigned = e.elementType == .uint8 ? 1 : e.elementType == .int16 ? 2 : 0
         // The fast rounding needs float multipliers.
         let bounded = bounded && !e.integerOnly
         return tables + ["static const whittle_requant rq = {\(pointers), \(zero), \(low), \(high), \(unsigned), \(bounded ? 1 : 0)};"]
@@ -289,7 +335,7 @@ enum Int8LibraryC {
             let k = g.c * taps
             let (packed, form) = pairedWeights(e, rows: g.m, k, padded: padded, weights) { weights[$0 * k + $1] }
             let biasSymbol = e.weightArray("bias", .int32, integers: bias)
-            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
+            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k, perTap: try reachPerTap(e)), e))
             w.line(geometry(g, channels: g.c))
             w.line("/* im2col, two pixels at a time, and a blocked matrix product (SMLAD with the DSP extension)\(formNote(form)). */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(form), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
@@ -299,11 +345,21 @@ enum Int8LibraryC {
                   let folded = foldedBias(bias, rows: g.m, taps: k, zero: try tileZero(e), weight: { weights[$0 * k + $1] }) else { return false }
             let (packed, form) = tiledWeights(e, rows: g.m, k, weights, quads: quads) { weights[$0 * k + $1] }
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
-            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k), e))
+            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k, perTap: try reachPerTap(e)), e))
             w.line(geometry(g, channels: g.c))
             let weightsNote = quads ? "int8 weights in quads (SDOT)" : "int8 weights widened in registers"
             w.line("/* Eight output channels by eight pixels at a time on \(weightsNote)\(form >= 2 ? ", stored as 4 bits two per byte" : ""); the bias holds bias - x_zero * sum(w). */")
             w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8_tiles(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(form), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (uint8_t *)\(scratch));")
+        case .depthwise where try e.inputType(0).elementType == .int16:
+            guard let scratch = e.scratch else { return false }
+            let filters = e.weightArray("weights", .int8, integers: weights)
+            e.extras.weightBits = 8
+            let biasSymbol = e.weightArray("bias", .int32, integers: bias)
+            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps, perTap: 32768), e))
+            w.line(geometry(g, channels: g.c))
+            w.line("/* 16-bit activations: each channel copied into a zero border, two outputs at a time with SMLAD on the DSP extension. */")
+            e.extras.overwritesInput = true
+            w.line("for (int n = 0; n < \(g.n); ++n) whittle_depthwise_s16(&g, \(e.x(0)) + n * \(inputPlane), \(filters), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
         case .depthwise, .flatDepthwise:
             let sums = (0..<g.m).map { c in weights[(c * taps)..<((c + 1) * taps)].reduce(0, +) }
             guard let scratch = e.scratch else { return false }
@@ -313,7 +369,7 @@ enum Int8LibraryC {
             e.extras.weightBits = packs ? 4 : 8
             // The kernel pads each plane with x_zero, so every tap is inside: Σ(x − xz)·w = Σx·w − xz·Σw.
             let inner = e.weightArray("inner_bias", .int32, integers: (0..<g.m).map { bias[$0] - Int64(xz) * sums[$0] })
-            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps), e))
+            w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: taps, perTap: try reachPerTap(e)), e))
             w.line(geometry(g, channels: g.c))
             let kernel = form == .flatDepthwise ? "whittle_depthwise3x3_s8_flat" : "whittle_depthwise_s8"
             // The depthwise kernels copy each channel into scratch before writing its output.
@@ -362,7 +418,7 @@ enum Int8LibraryC {
             let (packed, layout) = tiledWeights(e, rows: n, k, b, quads: false, value: weight)
             let biasSymbol = e.weightArray("bias", .int32, integers: folded)
             let rows = (0..<n).flatMap { j in (0..<k).map { p in weight(j, p) } }
-            w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
+            w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k, perTap: try reachPerTap(e)), e))
             w.line("whittle_fully_connected_s8_tiles(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(packed), \(layout), \(biasSymbol), &rq, \(e.y(0)));")
             return true
         }
@@ -370,7 +426,7 @@ enum Int8LibraryC {
         let (packed, layout) = pairedWeights(e, rows: n, k, padded: padded, b, value: weight)
         let biasSymbol = e.weightArray("bias", .int32, integers: bias)
         let rows = (0..<n).flatMap { j in (0..<k).map { p in transB ? b[j * k + p] : b[p * n + j] } }
-        w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k), e))
+        w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k, perTap: try reachPerTap(e)), e))
         w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(layout), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
         return true
     }
