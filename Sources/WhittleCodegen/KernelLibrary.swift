@@ -46,6 +46,10 @@ public enum KernelLibrary {
         Set(identifiers.compactMap { byName[$0] }).map { definitions[$0] }.filter { $0.text.contains("WHITTLE_KERNEL ") }.map(\.name).sorted()
     }
 
+    /// Kernels that generated loops call to round or requantize one value (the library's arithmetic,
+    /// not a layer's kernel).
+    public static let roundingHelpers: Set<String> = ["whittle_round_small", "whittle_requantize"]
+
     /// Library definitions named in `text`.
     static func references(in text: String) -> Set<Int> {
         Set(CSyntax.identifiers(in: text).compactMap { byName[$0] })

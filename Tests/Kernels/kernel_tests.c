@@ -787,8 +787,7 @@ static void q_fill16(int count) {
     }
 }
 
-/* whittle_conv_s8 with int16 in and out (x_unsigned 2, out_unsigned 2) against plain loops; layout 0
- * paired int8 rows, 1 the wide (int16) ones. */
+/* whittle_conv_s16 against plain loops; layout 0 paired int8 rows, 1 the wide (int16) ones. */
 static void test_conv_s16(int c, int h, int w, int m, int kh, int kw, int stride, int dilation, int pad, int integer, int relu, int layout) {
     whittle_conv_geometry g = square_geometry(c, h, w, kh, kw, stride, dilation, pad);
     const int oh = g.out_height, ow = g.out_width, k = c * kh * kw, k_padded = (k + 3) / 4 * 4;
@@ -800,8 +799,8 @@ static void test_conv_s16(int c, int h, int w, int m, int kh, int kw, int stride
     q_pack(q_w, m, k, k_padded);
     q_pack16(q_w, m, k, k_padded);
     const whittle_requant rq = q_requantization16(integer, relu, m, k);
-    whittle_conv_s8(&g, m, at_guard(q_x16, sizeof(int16_t) * (size_t)(c * h * w)), 2, 0, layout ? (const void *)q_packed16 : (const void *)q_packed,
-                    layout, q_bias, &rq, q_y16, q_columns);
+    whittle_conv_s16(&g, m, (const int16_t *)at_guard(q_x16, sizeof(int16_t) * (size_t)(c * h * w)),
+                     layout ? (const void *)q_packed16 : (const void *)q_packed, layout, q_bias, &rq, q_y16, q_columns);
     for (int o = 0; o < m; ++o) {
         for (int y = 0; y < oh; ++y) {
             for (int x = 0; x < ow; ++x) {
@@ -818,8 +817,8 @@ static void test_conv_s16(int c, int h, int w, int m, int kh, int kw, int stride
             }
         }
     }
-    check(bad == 0, layout ? "whittle_conv_s8 (int16 activations, wide weights) outputs differ from plain loops:"
-                           : "whittle_conv_s8 (int16 activations) outputs differ from plain loops:", bad);
+    check(bad == 0, layout ? "whittle_conv_s16 (wide weights) outputs differ from plain loops:"
+                           : "whittle_conv_s16 outputs differ from plain loops:", bad);
 }
 
 static void test_fully_connected_s16(int rows, int depth, int n, int integer, int relu) {
@@ -831,8 +830,8 @@ static void test_fully_connected_s16(int rows, int depth, int n, int integer, in
     q_multipliers(n, (float)depth * 4000.0f);
     q_pack(q_w, n, depth, k_padded);
     const whittle_requant rq = q_requantization16(integer, relu, n, depth);
-    whittle_fully_connected_s8(rows, depth, n, at_guard(q_x16, sizeof(int16_t) * (size_t)(rows * depth)), 2, 0, q_packed, 0, q_bias, &rq,
-                               q_y16, q_columns);
+    whittle_fully_connected_s16(rows, depth, n, (const int16_t *)at_guard(q_x16, sizeof(int16_t) * (size_t)(rows * depth)), q_packed, 0,
+                                q_bias, &rq, q_y16, q_columns);
     for (int r = 0; r < rows; ++r) {
         for (int j = 0; j < n; ++j) {
             int32_t sum = q_bias[j];
@@ -840,7 +839,7 @@ static void test_fully_connected_s16(int rows, int depth, int n, int integer, in
             if (q_y16[r * n + j] != q_requant(sum, q_mult[j], 0, relu ? 0 : -32768, 32767)) ++bad;
         }
     }
-    check(bad == 0, "whittle_fully_connected_s8 (int16 activations) outputs differ from plain loops:", bad);
+    check(bad == 0, "whittle_fully_connected_s16 outputs differ from plain loops:", bad);
 }
 
 static void test_depthwise_s16(int c, int h, int w, int kh, int kw, int stride, int dilation, int pad, int integer, int relu) {

@@ -72,9 +72,10 @@ struct LowBitImportTests {
     }
 
     /// ONNX Runtime's 16×8 QDQ models (int16 activations, int8 weights; standard opset 21 and its
-    /// com.microsoft forms) compile and verify on the host and devices. The integer kernels take 8-bit
-    /// activations, so these layers run in float between the QuantizeLinear/DequantizeLinear pairs, and
-    /// the outputs are held to verify's float tolerance rather than bit-exactness.
+    /// com.microsoft forms) compile and verify on the host and devices. Their layers become integer
+    /// operators on int16 (ONNX Runtime's activations are asymmetric, so they take the generated loops,
+    /// not the library's zero-point-0 kernels); the model ends in a float Softmax, so the outputs are
+    /// held to verify's tolerance rather than bit-exactness.
     @Test(arguments: [false, true])
     func ortSixteenBitActivationsCompileAndVerify(contrib: Bool) throws {
         guard let python = QuantizerTests.python else {
@@ -93,6 +94,9 @@ struct LowBitImportTests {
         let sixteen = analyzed.graph.nodes.filter { $0.opType == "QuantizeLinear" && $0.domain.isEmpty }
         #expect(!sixteen.isEmpty && analyzed.graph.initializers.values.contains { $0.elementType == .int16 })
         if contrib { #expect(analyzed.model.opsets["com.microsoft"] != nil) }
+        let (compiled, types) = try PassPipeline.standard.run(analyzed.model)
+        let layers = compiled.graph.nodes.filter { $0.opType == "QLinearConv" || $0.opType == "QGemm" }
+        #expect(layers.count == 10 && layers.allSatisfy { types.graph.type(of: $0.inputs[0])?.elementType == .int16 })
         // Both run these layers in float, summing in different orders, which 16-bit steps resolve: the
         // interpreter is within one step of an 8-bit quantization of the same range (256 int16 steps)
         // of ONNX Runtime (21 steps measured on kws_dscnn).

@@ -131,20 +131,13 @@ static WHITTLE_INLINE int32_t whittle_channel_value(const whittle_channel_requan
     return whittle_requant_general(rq, m, acc);
 }
 
-/* Stores output i of an int8, uint8 or int16 tensor (rq->out_unsigned 0, 1 or 2). */
+/* Stores output i of an int8 or uint8 tensor (rq->out_unsigned). */
 static WHITTLE_INLINE void whittle_store8(const whittle_requant *rq, void *y, int i, int32_t v) {
-    if (rq->out_unsigned == 2) {
-        ((int16_t *)y)[i] = (int16_t)v;
-    } else if (rq->out_unsigned) {
+    if (rq->out_unsigned) {
         ((uint8_t *)y)[i] = (uint8_t)v;
     } else {
         ((int8_t *)y)[i] = (int8_t)v;
     }
-}
-
-/* Output element i of y, whose type rq says. */
-static WHITTLE_INLINE void *whittle_out_at(const whittle_requant *rq, void *y, int i) {
-    return (unsigned char *)y + (rq->out_unsigned == 2 ? 2 * i : i);
 }
 
 /* 4-bit filter taps as bytes; see whittle_kernels.h. */
@@ -493,8 +486,9 @@ static void whittle_pair_s16(int k_padded, const int16_t *pw, const int16_t *pc,
  * four of the second, each four in the order 0, 2, 1, 3, so that one SXTB16 yields taps 0 and 1
  * and one SXTB16 of the word rotated by 8 yields taps 2 and 3. Two channels by two columns per
  * pass: every weight word and column word loaded serves two multiply-accumulates. */
-static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights, int form, const int16_t *columns, int count,
-                            const int32_t *bias, const whittle_requant *requant, void *y, int y_stride) {
+static WHITTLE_INLINE void whittle_gemm_rows(int out_channels, int k_padded, const void *weights, int form, const int16_t *columns,
+                                              int count, const int32_t *bias, const whittle_requant *requant, void *y, int y_stride,
+                                              const int wide_out) {
     const int8_t *w = (const int8_t *)weights;
     const int16_t *w16 = (const int16_t *)weights;
     const uint8_t *w4 = (const uint8_t *)weights;
@@ -576,6 +570,16 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
             /* Compares saturate here: with four outputs per pass, SSAT's test costs more than it saves. */
             q0.int8_range = q1.int8_range = 0;
             const int32_t v00 = whittle_channel_value(&q0, rq, m, a00), v10 = whittle_channel_value(&q1, rq, m + 1, a10);
+            if (wide_out) {
+                int16_t *y16 = (int16_t *)y;
+                if (count > 1) {
+                    y16[m * y_stride + 1] = (int16_t)whittle_channel_value(&q0, rq, m, a01);
+                    y16[(m + 1) * y_stride + 1] = (int16_t)whittle_channel_value(&q1, rq, m + 1, a11);
+                }
+                y16[m * y_stride] = (int16_t)v00;
+                y16[(m + 1) * y_stride] = (int16_t)v10;
+                continue;
+            }
             if (count > 1) {
                 const int32_t v01 = whittle_channel_value(&q0, rq, m, a01), v11 = whittle_channel_value(&q1, rq, m + 1, a11);
                 whittle_store8(rq, y, m * y_stride + 1, v01);
@@ -622,18 +626,37 @@ static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights,
 #endif
         }
         const whittle_channel_requant q = whittle_channel(rq, m);
-        whittle_store8(rq, y, m * y_stride, whittle_channel_value(&q, rq, m, a0));
-        if (count > 1) whittle_store8(rq, y, m * y_stride + 1, whittle_channel_value(&q, rq, m, a1));
+        if (wide_out) {
+            ((int16_t *)y)[m * y_stride] = (int16_t)whittle_channel_value(&q, rq, m, a0);
+            if (count > 1) ((int16_t *)y)[m * y_stride + 1] = (int16_t)whittle_channel_value(&q, rq, m, a1);
+        } else {
+            whittle_store8(rq, y, m * y_stride, whittle_channel_value(&q, rq, m, a0));
+            if (count > 1) whittle_store8(rq, y, m * y_stride + 1, whittle_channel_value(&q, rq, m, a1));
+        }
     }
 }
 
-/* Convolution of one image (one group; x and y int8, uint8 or int16): y[m][oh][ow] = requant(bias[m] +
- * sum over taps of (x - x_zero) * w). Two output pixels at a time are copied into `columns`
- * (scratch of 2 * k_padded int16, k_padded = channels * kernel_h * kernel_w rounded up to a
- * multiple of 4) and multiplied with every output channel's weights. */
-WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
-                                    int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq, void *y,
-                                    int16_t *columns) {
+/* whittle_gemm_rows into int8 or uint8 outputs. */
+static void whittle_gemm_s8(int out_channels, int k_padded, const void *weights, int form, const int16_t *columns, int count,
+                            const int32_t *bias, const whittle_requant *rq, void *y, int y_stride) {
+    whittle_gemm_rows(out_channels, k_padded, weights, form, columns, count, bias, rq, y, y_stride, 0);
+}
+
+/* whittle_gemm_rows into int16 outputs (the 16x8 scheme), a function of its own so that 8-bit
+ * models carry no int16 stores. */
+static void whittle_gemm_s16(int out_channels, int k_padded, const void *weights, int form, const int16_t *columns, int count,
+                             const int32_t *bias, const whittle_requant *rq, void *y, int y_stride) {
+    whittle_gemm_rows(out_channels, k_padded, weights, form, columns, count, bias, rq, y, y_stride, 1);
+}
+
+/* The pixels of one image two at a time: im2col into `columns` (scratch of 2 * k_padded int16,
+ * k_padded = channels * kernel_h * kernel_w rounded up to a multiple of 4), then `gemm` (whittle_gemm_s8
+ * or whittle_gemm_s16, whose outputs take `out_bytes` each) with every output channel's weights. */
+static WHITTLE_INLINE void whittle_conv_pixels(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
+                                               int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq,
+                                               void *y, int16_t *columns, const int out_bytes,
+                                               void (*gemm)(int, int, const void *, int, const int16_t *, int, const int32_t *,
+                                                            const whittle_requant *, void *, int)) {
     const int k_padded = (g->channels * g->kernel_h * g->kernel_w + 3) / 4 * 4;
     const int pixels = g->out_height * g->out_width;
     for (int p = 0; p < pixels; p += 2) {
@@ -644,11 +667,25 @@ WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_chan
         } else {
             for (int k = 0; k < k_padded; ++k) columns[whittle_slot(k) + 4] = 0;
         }
-        whittle_gemm_s8(out_channels, k_padded, w, form, columns, count, bias, rq, whittle_out_at(rq, y, p), pixels);
+        gemm(out_channels, k_padded, w, form, columns, count, bias, rq, (unsigned char *)y + p * out_bytes, pixels);
     }
 }
 
-/* Fully connected (x and y int8, uint8 or int16): y[r][n] = requant(bias[n] + sum over k of (x[r][k] -
+/* Convolution of one image (one group; x and y int8 or uint8): y[m][oh][ow] = requant(bias[m] +
+ * sum over taps of (x - x_zero) * w). */
+WHITTLE_KERNEL void whittle_conv_s8(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
+                                    int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq, void *y,
+                                    int16_t *columns) {
+    whittle_conv_pixels(g, out_channels, x, x_unsigned, x_zero, w, form, bias, rq, y, columns, 1, whittle_gemm_s8);
+}
+
+/* The same with 16-bit activations (the 16x8 scheme): x and y int16, zero point 0 in. */
+WHITTLE_KERNEL void whittle_conv_s16(const whittle_conv_geometry *g, int out_channels, const int16_t *x, const void *w, int form,
+                                     const int32_t *bias, const whittle_requant *rq, int16_t *y, int16_t *columns) {
+    whittle_conv_pixels(g, out_channels, x, 2, 0, w, form, bias, rq, y, columns, 2, whittle_gemm_s16);
+}
+
+/* Fully connected (x and y int8 or uint8): y[r][n] = requant(bias[n] + sum over k of (x[r][k] -
  * x_zero) * w[n][k]) for `rows` rows of `depth` inputs (weights in the paired-row layout,
  * k_padded = depth rounded up to a multiple of 4); `columns` is scratch of 2 * k_padded int16. */
 WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_features, const void *x, int x_unsigned,
@@ -660,7 +697,21 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
             columns[whittle_slot(k)] = (int16_t)(k < depth ? whittle_tap8(x, x_unsigned, r * depth + k) - x_zero : 0);
             columns[whittle_slot(k) + 4] = 0;
         }
-        whittle_gemm_s8(out_features, k_padded, w, form, columns, 1, bias, rq, whittle_out_at(rq, y, r * out_features), 1);
+        whittle_gemm_s8(out_features, k_padded, w, form, columns, 1, bias, rq,
+                        rq->out_unsigned ? (void *)((uint8_t *)y + r * out_features) : (void *)((int8_t *)y + r * out_features), 1);
+    }
+}
+
+/* The same with 16-bit activations: x and y int16, zero point 0 in. */
+WHITTLE_KERNEL void whittle_fully_connected_s16(int rows, int depth, int out_features, const int16_t *x, const void *w, int form,
+                                                const int32_t *bias, const whittle_requant *rq, int16_t *y, int16_t *columns) {
+    const int k_padded = (depth + 3) / 4 * 4;
+    for (int r = 0; r < rows; ++r) {
+        for (int k = 0; k < k_padded; ++k) {
+            columns[whittle_slot(k)] = k < depth ? x[r * depth + k] : 0;
+            columns[whittle_slot(k) + 4] = 0;
+        }
+        whittle_gemm_s16(out_features, k_padded, w, form, columns, 1, bias, rq, y + r * out_features, 1);
     }
 }
 
@@ -907,7 +958,12 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
         const int32_t b = bias[c];
         const whittle_channel_requant q = whittle_channel(rq, c);
         int16_t *out = y + c * outputs;
-        for (int r = 0; r < rows; ++r) memcpy(padded + (r + g->pad_top) * pw + g->pad_left, in + r * g->width, (size_t)columns * sizeof(int16_t));
+        for (int r = 0; r < rows; ++r) {
+            /* Rows are short: a loop rather than a call to memcpy per row. */
+            int16_t *to = padded + (r + g->pad_top) * pw + g->pad_left;
+            const int16_t *from = in + r * g->width;
+            for (int j = 0; j < columns; ++j) to[j] = from[j];
+        }
 #if defined(WHITTLE_DSP)
         if (g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1) {
             /* (w0, w1) of each filter row as a halfword pair, w2 alone. */

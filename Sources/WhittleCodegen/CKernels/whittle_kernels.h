@@ -148,9 +148,13 @@ WHITTLE_KERNEL void whittle_unpack_filter4(const uint8_t *w, int first, int coun
 WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const int8_t *x, int32_t x_zero, const void *w, int nibbles,
                                          const int32_t *inner_bias, const whittle_requant *rq, int8_t *y, int8_t *padded);
 
-/* The 16x8 scheme (16-bit activations, int8 weights) on the same kernels: whittle_conv_s8 and
- * whittle_fully_connected_s8 take int16 inputs with x_unsigned 2 (zero point 0) and write int16
- * outputs with rq->out_unsigned 2; the compiler uses them only where no sum can leave int32. */
+/* The 16x8 scheme (16-bit activations, int8 weights): whittle_conv_s8 and whittle_fully_connected_s8
+ * for int16 inputs (zero point 0) and int16 outputs (rq->out_unsigned 2), weights in the same
+ * layouts and forms; the compiler uses them only where no sum can leave int32. */
+WHITTLE_KERNEL void whittle_conv_s16(const whittle_conv_geometry *g, int out_channels, const int16_t *x, const void *w, int form,
+                                     const int32_t *bias, const whittle_requant *rq, int16_t *y, int16_t *columns);
+WHITTLE_KERNEL void whittle_fully_connected_s16(int rows, int depth, int out_features, const int16_t *x, const void *w, int form,
+                                                const int32_t *bias, const whittle_requant *rq, int16_t *y, int16_t *columns);
 
 /* Depthwise with 16-bit activations: x int16 (zero point 0), one filter of kernel_h * kernel_w int8
  * taps per channel in natural order, y int16 as rq says (out_unsigned 2): y[c][oh][ow] =

@@ -78,14 +78,8 @@ enum Int8LibraryC {
         }
     }
 
-    /// The kernels' `x_unsigned` argument for input `i`: 1 uint8, 2 int16, else 0 (int8).
-    static func unsignedFlag(_ e: NodeEmission, _ i: Int) throws -> Int {
-        switch try e.inputType(i).elementType {
-        case .uint8: 1
-        case .int16: 2
-        default: 0
-        }
-    }
+    /// Whether input `i` is uint8, as the kernels' `x_unsigned` argument.
+    static func unsignedFlag(_ e: NodeEmission, _ i: Int) throws -> Int { try e.inputType(i).elementType == .uint8 ? 1 : 0 }
 
     /// The library form of a QLinearConv, or nil when the generated loops must do it.
     static func convForm(_ e: NodeEmission) throws -> Form? {
@@ -338,7 +332,11 @@ enum Int8LibraryC {
             w.lines(requantization(multipliers, zero: yz, bounded: bounded(multipliers, bias: bias, weights: weights, taps: k, perTap: try reachPerTap(e)), e))
             w.line(geometry(g, channels: g.c))
             w.line("/* im2col, two pixels at a time, and a blocked matrix product (SMLAD with the DSP extension)\(formNote(form)). */")
-            w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(form), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
+            if try e.inputType(0).elementType == .int16 {
+                w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s16(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(packed), \(form), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
+            } else {
+                w.line("for (int n = 0; n < \(g.n); ++n) whittle_conv_s8(&g, \(g.m), \(e.x(0)) + n * \(inputPlane), \(try unsignedFlag(e, 0)), \(xz), \(packed), \(form), \(biasSymbol), &rq, \(e.y(0)) + n * \(outputPlane), (int16_t *)\(scratch));")
+            }
         case .tiles(let k):
             let quads = e.weightLayout == .dotTiles
             guard let scratch = e.scratch,
@@ -427,7 +425,11 @@ enum Int8LibraryC {
         let biasSymbol = e.weightArray("bias", .int32, integers: bias)
         let rows = (0..<n).flatMap { j in (0..<k).map { p in transB ? b[j * k + p] : b[p * n + j] } }
         w.lines(requantization(multipliers, zero: QuantizedC.zero(e, 8), bounded: bounded(multipliers, bias: bias, weights: rows, taps: k, perTap: try reachPerTap(e)), e))
-        w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(layout), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
+        if try e.inputType(0).elementType == .int16 {
+            w.line("whittle_fully_connected_s16(\(count), \(k), \(n), \(e.x(0)), \(packed), \(layout), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
+        } else {
+            w.line("whittle_fully_connected_s8(\(count), \(k), \(n), \(e.x(0)), \(try unsignedFlag(e, 0)), \(QuantizedC.zero(e, 2)), \(packed), \(layout), \(biasSymbol), &rq, \(e.y(0)), (int16_t *)\(scratch));")
+        }
         return true
     }
 }

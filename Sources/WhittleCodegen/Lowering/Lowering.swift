@@ -109,7 +109,8 @@ public enum Lowering {
         // for the names it uses, so that the emitter renders a parameter list instead of deciding one.
         let names = CSyntax.identifiers(in: body.text)
         let called = KernelLibrary.called(identifiers: names)
-        choice.kind = called.isEmpty ? .generatedLoops : .library(called)
+        // Loops that only round with a library helper are still generated loops, not a library kernel.
+        choice.kind = called.allSatisfy(KernelLibrary.roundingHelpers.contains) ? .generatedLoops : .library(called)
         choice.writesOverInput = emission.extras.overwritesInput
         choice.weightForm = emission.extras.weightForm
         choice.weightBits = emission.extras.weightBits
