@@ -155,10 +155,16 @@ WHITTLE_QUANTIZED = {"digits_mlp": "digits_calib.npz", "digits_cnn": "digits_cal
                      "kws_dscnn": "kws_dscnn.refs.npz",
                      "ic_resnet8": "ic_resnet8.refs.npz", "vww_mobilenet_v1_025": "vww_mobilenet_v1_025.refs.npz"}
 # W4A8: `whittle quantize --weight-type int4` (first, last and depthwise layers kept at int8 by default;
-# "all" gives every layer 4-bit weights); the C stores 4-bit weights two per byte.
-WHITTLE_W4A8 = [("digits_cnn", "digits_calib.npz", []), ("kws_dscnn", "kws_dscnn.refs.npz", []),
-                ("kws_dscnn", "kws_dscnn.refs.npz", ["--int8-layers", "none"]), ("ic_resnet8", "ic_resnet8.refs.npz", []),
-                ("vww_mobilenet_v1_025", "vww_mobilenet_v1_025.refs.npz", [])]
+# "all layers" gives every layer 4-bit weights); the C stores 4-bit weights two per byte.
+# A16W8: `whittle quantize --activations int16` (TFLite's 16x8 scheme: symmetric int16 activations, int8 weights).
+W4 = ["--weight-type", "int4"]
+WHITTLE_LOW_BIT = [("digits_cnn", "digits_calib.npz", W4, "W4A8"), ("kws_dscnn", "kws_dscnn.refs.npz", W4, "W4A8"),
+                   ("kws_dscnn", "kws_dscnn.refs.npz", W4 + ["--int8-layers", "none"], "W4A8, all layers"),
+                   ("ic_resnet8", "ic_resnet8.refs.npz", W4, "W4A8"),
+                   ("vww_mobilenet_v1_025", "vww_mobilenet_v1_025.refs.npz", W4, "W4A8"),
+                   ("kws_dscnn", "kws_dscnn.refs.npz", ["--activations", "int16"], "A16W8"),
+                   ("ad_autoencoder", "ad_autoencoder.refs.npz", ["--activations", "int16"], "A16W8"),
+                   ("ic_resnet8", "ic_resnet8.refs.npz", ["--activations", "int16"], "A16W8")]
 INT8_TARGETS = ["cortex-m4f", "cortex-m7", "rp2040", "rpi3", "rpi4", "rpi5"]
 SPEED_TARGETS = ["cortex-m4f", "rpi3"]
 
@@ -170,12 +176,11 @@ def int8_tables(work, float_rows):
         subprocess.run([WHITTLE, "quantize", model_path(name), "--calibration",
                         os.path.join(ROOT, "Examples", "models", calibration), "-o", out], check=True, capture_output=True)
         models.append((name + " (whittle int8)", out))
-    for name, calibration, extra in WHITTLE_W4A8:
-        label = name + (" (whittle W4A8, all layers)" if extra else " (whittle W4A8)")
-        out = os.path.join(work, name + (".w4a8_all.onnx" if extra else ".w4a8.onnx"))
+    for name, calibration, extra, form in WHITTLE_LOW_BIT:
+        out = os.path.join(work, "%s.%s.onnx" % (name, form.replace(", ", "_").replace(" ", "_")))
         subprocess.run([WHITTLE, "quantize", model_path(name), "--calibration", os.path.join(ROOT, "Examples", "models", calibration),
-                        "--weight-type", "int4", "-o", out] + extra, check=True, capture_output=True)
-        models.append((label, out))
+                        "-o", out] + extra, check=True, capture_output=True)
+        models.append(("%s (whittle %s)" % (name, form), out))
     floats = {r["model"]: r for r in float_rows}
     rows = [(name, path, bench(name.replace(" ", "_").replace("(", "").replace(")", ""), work, path)) for name, path in models]
     print("| int8 model | MACs | weights (B) | float weights (B) | arena (B) | float arena (B) | C -O2 (µs) | C -O3 -march=native (µs) "

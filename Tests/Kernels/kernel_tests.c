@@ -851,8 +851,8 @@ static void test_depthwise_s16(int c, int h, int w, int kh, int kw, int stride, 
     for (int i = 0; i < c; ++i) q_bias[i] = (int32_t)(next() % 200001u) - 100000;
     q_multipliers(c, (float)taps * 3000.0f);
     const whittle_requant rq = q_requantization16(integer, relu, c, taps);
-    /* Scratch of padded_h * padded_w + 2 int16, ending at a guard page. */
-    const size_t scratch = sizeof(int16_t) * (size_t)(((oh - 1) * stride + (kh - 1) * dilation + 1) * ((ow - 1) * stride + (kw - 1) * dilation + 2) + 2);
+    /* Scratch of padded_h * padded_w + 8 int16, ending at a guard page. */
+    const size_t scratch = sizeof(int16_t) * (size_t)(((oh - 1) * stride + (kh - 1) * dilation + 1) * ((ow - 1) * stride + (kw - 1) * dilation + 2) + 8);
     whittle_depthwise_s16(&g, (const int16_t *)at_guard(q_x16, sizeof(int16_t) * (size_t)(c * h * w)), q_w, q_bias, &rq, q_y16,
                           (int16_t *)at_guard_in(1, q_padded16.values, scratch));
     for (int o = 0; o < c; ++o) {

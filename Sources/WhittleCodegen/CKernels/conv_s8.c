@@ -650,8 +650,10 @@ static void whittle_gemm_s16(int out_channels, int k_padded, const void *weights
 }
 
 /* The pixels of one image two at a time: im2col into `columns` (scratch of 2 * k_padded int16,
- * k_padded = channels * kernel_h * kernel_w rounded up to a multiple of 4), then `gemm` (whittle_gemm_s8
- * or whittle_gemm_s16, whose outputs take `out_bytes` each) with every output channel's weights. */
+ * k_padded = channels * kernel_h * kernel_w rounded up to a multiple of 4), then `gemm` (the 8- or
+ * 16-bit output form of the paired-row product, whose outputs take `out_bytes` each) with every output
+ * channel's weights. (Comments name no helper a caller may not need: the library copies what a
+ * definition's text names.) */
 static WHITTLE_INLINE void whittle_conv_pixels(const whittle_conv_geometry *g, int out_channels, const void *x, int x_unsigned,
                                                int32_t x_zero, const void *w, int form, const int32_t *bias, const whittle_requant *rq,
                                                void *y, int16_t *columns, const int out_bytes,
@@ -935,13 +937,26 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
     }
 }
 
+#if defined(WHITTLE_NEON_S8)
+/* Eight outputs' sums of one window row: three taps, each eight inputs times its weight. */
+static WHITTLE_INLINE void whittle_dw16_taps(const int16_t *row, const int8_t *w, int32x4_t *lo, int32x4_t *hi) {
+    const int16x8_t v0 = vld1q_s16(row), v1 = vld1q_s16(row + 1), v2 = vld1q_s16(row + 2);
+    *lo = vmlal_n_s16(*lo, vget_low_s16(v0), (int16_t)w[0]);
+    *hi = vmlal_n_s16(*hi, vget_high_s16(v0), (int16_t)w[0]);
+    *lo = vmlal_n_s16(*lo, vget_low_s16(v1), (int16_t)w[1]);
+    *hi = vmlal_n_s16(*hi, vget_high_s16(v1), (int16_t)w[1]);
+    *lo = vmlal_n_s16(*lo, vget_low_s16(v2), (int16_t)w[2]);
+    *hi = vmlal_n_s16(*hi, vget_high_s16(v2), (int16_t)w[2]);
+}
+#endif
+
 /* Depthwise convolution of one image with 16-bit activations (the 16x8 scheme: int16 in with zero
  * point 0, int8 filters in natural order, int16 out): y[c][oh][ow] = requant(bias[c] + sum of x * w[c]
  * over the taps inside the map). Each channel is copied into `padded` (scratch of padded_h *
- * padded_w + 2 int16, see whittle_kernels.h) inside a border of zeros, so every window lies inside.
+ * padded_w + 8 int16, see whittle_kernels.h) inside a border of zeros, so every window lies inside.
  * With the DSP extension, 3x3 windows with stride 1 compute two outputs at a time: halfword pairs of
  * a row, loaded as words (unaligned ones included), multiply (w0, w1) with SMLAD and w2 with
- * SMLABB/SMLATB. The compiler proves that no sum leaves int32. */
+ * SMLABB/SMLATB; with NEON eight at a time. The compiler proves that no sum leaves int32. */
 WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const int16_t *x, const int8_t *w, const int32_t *bias,
                                           const whittle_requant *requant, int16_t *y, int16_t *padded) {
     const whittle_requant local = *requant, *rq = &local;
@@ -951,7 +966,7 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
     const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
     const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
     /* The border is zero for every channel: it is written once. */
-    memset(padded, 0, ((size_t)ph * (size_t)pw + 2) * sizeof(int16_t));
+    memset(padded, 0, ((size_t)ph * (size_t)pw + 8) * sizeof(int16_t));
     for (int c = 0; c < g->channels; ++c) {
         const int16_t *in = x + c * plane;
         const int8_t *wc = w + c * taps;
@@ -998,7 +1013,45 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
             }
             continue;
         }
+#elif defined(WHITTLE_NEON_S8)
+        if (g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1) {
+            /* Eight outputs of a row at a time: each tap's eight inputs times its weight, widening into two
+             * int32 vectors (the spare elements after the plane cover lanes past the row's end, whose sums
+             * are dropped). */
+            for (int oh = 0; oh < g->out_height; ++oh) {
+                const int16_t *r0 = padded + oh * g->stride_h * pw;
+                int16_t *o = out + oh * g->out_width;
+                for (int ow = 0; ow < g->out_width; ow += 8) {
+                    int32x4_t lo = vdupq_n_s32(b), hi = lo;
+                    int32_t sums[8];
+                    const int n = g->out_width - ow < 8 ? g->out_width - ow : 8;
+                    whittle_dw16_taps(r0 + ow, wc, &lo, &hi);
+                    whittle_dw16_taps(r0 + pw + ow, wc + 3, &lo, &hi);
+                    whittle_dw16_taps(r0 + 2 * pw + ow, wc + 6, &lo, &hi);
+                    vst1q_s32(sums, lo);
+                    vst1q_s32(sums + 4, hi);
+                    for (int j = 0; j < n; ++j) o[ow + j] = (int16_t)whittle_channel_value(&q, rq, c, sums[j]);
+                }
+            }
+            continue;
+        }
 #endif
+        if (g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1) {
+            /* 3x3 windows with their weights in registers. */
+            const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
+            for (int oh = 0; oh < g->out_height; ++oh) {
+                const int16_t *r0 = padded + oh * g->stride_h * pw, *r1 = r0 + pw, *r2 = r1 + pw;
+                for (int ow = 0; ow < g->out_width; ++ow) {
+                    const int at = ow * g->stride_w;
+                    int32_t acc = b;
+                    acc += r0[at] * w0 + r0[at + 1] * w1 + r0[at + 2] * w2;
+                    acc += r1[at] * w3 + r1[at + 1] * w4 + r1[at + 2] * w5;
+                    acc += r2[at] * w6 + r2[at + 1] * w7 + r2[at + 2] * w8;
+                    out[oh * g->out_width + ow] = (int16_t)whittle_channel_value(&q, rq, c, acc);
+                }
+            }
+            continue;
+        }
         for (int oh = 0; oh < g->out_height; ++oh) {
             for (int ow = 0; ow < g->out_width; ++ow) {
                 const int16_t *r0 = padded + oh * g->stride_h * pw + ow * g->stride_w;

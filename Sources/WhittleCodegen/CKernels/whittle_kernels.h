@@ -159,7 +159,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s16(int rows, int depth, int out_fea
 /* Depthwise with 16-bit activations: x int16 (zero point 0), one filter of kernel_h * kernel_w int8
  * taps per channel in natural order, y int16 as rq says (out_unsigned 2): y[c][oh][ow] =
  * requant(bias[c] + sum of x * w[c] over the taps inside the map). `padded` is scratch of padded_h
- * * padded_w + 2 int16 (padded_h, padded_w as for whittle_depthwise_s8), 4-byte aligned. */
+ * * padded_w + 8 int16 (padded_h, padded_w as for whittle_depthwise_s8), 4-byte aligned. */
 WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const int16_t *x, const int8_t *w, const int32_t *bias,
                                           const whittle_requant *rq, int16_t *y, int16_t *padded);
 

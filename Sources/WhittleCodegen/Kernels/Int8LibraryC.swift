@@ -31,7 +31,7 @@ enum Int8LibraryC {
         case .matrix(let padded)?: return 2 * padded * 2
         case .depthwise?:
             let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
-            if try e.inputType(0).elementType == .int16 { return 2 * (paddedPlane(g).h * paddedPlane(g).w + 2) }
+            if try e.inputType(0).elementType == .int16 { return 2 * (paddedPlane(g).h * paddedPlane(g).w + 8) }
             // 4-bit filters are unpacked one channel at a time after the plane's copy.
             let unpacked = e.constant(3)?.int64s().map { nibbles(e, $0) } == true ? g.kh * g.kw : 0
             return paddedPlane(g).h * paddedPlane(g).w + 16 + unpacked
