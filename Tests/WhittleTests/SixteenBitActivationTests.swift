@@ -100,7 +100,7 @@ struct SixteenBitActivationTests {
         options.adopt(try catalog.target("cortex-m4f"))
         let report = CompileReport(try ModelCompiler.compile(try ModelLoader.load(path: path), options: options))
         let kernels = Set(report.layers.flatMap(\.kernels))
-        #expect(kernels.contains("whittle_depthwise_s16") && kernels.contains("whittle_conv_s8") && kernels.contains("whittle_fully_connected_s8"),
+        #expect(kernels == ["whittle_depthwise_s16", "whittle_conv_s16", "whittle_fully_connected_s16"],
                 "\(kernels)")
 
         try Deployed.expectCEqualsInterpreter(try ModelLoader.load(path: path), path: path, directory: directory,

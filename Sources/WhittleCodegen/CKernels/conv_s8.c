@@ -414,7 +414,7 @@ static WHITTLE_INLINE void whittle_neon_sums(const int32x4_t *s, int32_t *acc) {
 }
 #endif
 
-/* The 4-bit layout's products for one channel pair (acc[0 .. 3] as in whittle_gemm_s8): each group of
+/* The 4-bit layout's products for one channel pair (acc[0 .. 3] as in the paired-row product): each group of
  * eight weights of the byte layout in one word (see whittle_kernels.h). */
 static void whittle_pair_s4(int k_padded, const uint8_t *pw, const int16_t *pc, int32_t *acc) {
 #if defined(WHITTLE_DSP)
@@ -448,7 +448,7 @@ static void whittle_pair_s4(int k_padded, const uint8_t *pw, const int16_t *pc, 
 #endif
 }
 
-/* The wide layout's products for one channel pair (a00 .. a11 as in whittle_gemm_s8): weights int16,
+/* The wide layout's products for one channel pair (a00 .. a11 as in the paired-row product): weights int16,
  * for each group of four taps the first channel's four then the second's, in tap order; the
  * columns' order comes from whittle_slot. */
 static void whittle_pair_s16(int k_padded, const int16_t *pw, const int16_t *pc, int32_t *acc) {
