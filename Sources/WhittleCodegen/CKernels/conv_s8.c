@@ -328,6 +328,79 @@ static WHITTLE_INLINE void whittle_mac4_s8(const int8_t *pw, const int16_t *pc, 
     memcpy(&wb, pw + 4, 4);
     whittle_mac4_words(wa, wb, pc, acc);
 }
+
+/* The int8 paired rows' product for one channel pair and column pair, `groups` groups of four taps
+ * (at least one): acc[0], acc[1] channel m by columns 0 and 1, acc[2], acc[3] channel m + 1. Per
+ * group one LDRD of the pair's weight words, four SXTB16 (taps 0 and 1 of each word, then 2 and 3 of
+ * it rotated by 8, into the word's own register), two LDRDs of the columns and eight SMLADs: 15
+ * instructions for 16 multiply-accumulates, two groups per pass. Written as one assembly loop with
+ * GCC and Clang in Thumb-2 (every Cortex-M with the DSP extension): from C the compilers kept the loop bound and pointers on the stack and copied
+ * registers around, 46 instructions for two groups (kws_dscnn int8 on cortex-m4f: 5.54 M
+ * instructions from C, 5.05 M with this loop). The operands take 13 registers, so a frame pointer
+ * can stay. */
+static WHITTLE_INLINE WHITTLE_UNUSED void whittle_pair_s8(int groups, const int8_t *pw, const int16_t *pc, int32_t *acc) {
+#if defined(__GNUC__) && defined(__thumb2__)
+    /* (Thumb-2 only: in the Arm instruction set LDRD needs an even-odd register pair, which operands
+     * cannot ask for.) */
+    int32_t a00, a01, a10, a11, w0, w1, t0, t1, x0, x1;
+    if (groups & 1) {
+        /* An odd group first, so that the loop takes two per pass (one loop test per 32 products). */
+        whittle_mac4_s8(pw, pc, acc);
+        pw += 8;
+        pc += 8;
+        if (groups == 1) return;
+    }
+    groups >>= 1;
+    a00 = acc[0];
+    a01 = acc[1];
+    a10 = acc[2];
+    a11 = acc[3];
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd %[w0], %[w1], [%[pw]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[pc]], #8\n\t"
+        "sxtb16 %[t0], %[w0]\n\t"
+        "sxtb16 %[w0], %[w0], ror #8\n\t"
+        "sxtb16 %[t1], %[w1]\n\t"
+        "sxtb16 %[w1], %[w1], ror #8\n\t"
+        "smlad %[a00], %[t0], %[x0], %[a00]\n\t"
+        "smlad %[a10], %[t1], %[x0], %[a10]\n\t"
+        "smlad %[a00], %[w0], %[x1], %[a00]\n\t"
+        "smlad %[a10], %[w1], %[x1], %[a10]\n\t"
+        "ldrd %[x0], %[x1], [%[pc]], #8\n\t"
+        "smlad %[a01], %[t0], %[x0], %[a01]\n\t"
+        "smlad %[a11], %[t1], %[x0], %[a11]\n\t"
+        "smlad %[a01], %[w0], %[x1], %[a01]\n\t"
+        "smlad %[a11], %[w1], %[x1], %[a11]\n\t"
+        "ldrd %[w0], %[w1], [%[pw]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[pc]], #8\n\t"
+        "sxtb16 %[t0], %[w0]\n\t"
+        "sxtb16 %[w0], %[w0], ror #8\n\t"
+        "sxtb16 %[t1], %[w1]\n\t"
+        "sxtb16 %[w1], %[w1], ror #8\n\t"
+        "smlad %[a00], %[t0], %[x0], %[a00]\n\t"
+        "smlad %[a10], %[t1], %[x0], %[a10]\n\t"
+        "smlad %[a00], %[w0], %[x1], %[a00]\n\t"
+        "smlad %[a10], %[w1], %[x1], %[a10]\n\t"
+        "ldrd %[x0], %[x1], [%[pc]], #8\n\t"
+        "smlad %[a01], %[t0], %[x0], %[a01]\n\t"
+        "smlad %[a11], %[t1], %[x0], %[a11]\n\t"
+        "smlad %[a01], %[w0], %[x1], %[a01]\n\t"
+        "smlad %[a11], %[w1], %[x1], %[a11]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [pw] "+r"(pw), [pc] "+r"(pc), [n] "+r"(groups),
+          [w0] "=&r"(w0), [w1] "=&r"(w1), [t0] "=&r"(t0), [t1] "=&r"(t1), [x0] "=&r"(x0), [x1] "=&r"(x1)
+        :
+        : "cc", "memory");
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+#else
+    for (; groups > 0; --groups, pw += 8, pc += 8) whittle_mac4_s8(pw, pc, acc);
+#endif
+}
 #endif
 
 #if defined(WHITTLE_DSP)
@@ -523,18 +596,12 @@ static WHITTLE_INLINE void whittle_gemm_rows(int out_channels, int k_padded, con
             a11 = acc[3];
         } else {
 #if defined(WHITTLE_DSP)
-        /* Eight taps per pass (when there are), then four. */
         int32_t acc[4];
-        int i = k_padded;
         acc[0] = a00;
         acc[1] = a01;
         acc[2] = a10;
         acc[3] = a11;
-        for (; i >= 8; i -= 8, pw += 16, pc += 16) {
-            whittle_mac4_s8(pw, pc, acc);
-            whittle_mac4_s8(pw + 8, pc + 8, acc);
-        }
-        if (i > 0) whittle_mac4_s8(pw, pc, acc);
+        whittle_pair_s8(k_padded / 4, pw, pc, acc);
         a00 = acc[0];
         a01 = acc[1];
         a10 = acc[2];
