@@ -401,6 +401,36 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_pair_s8(int groups, const int8
     for (; groups > 0; --groups, pw += 8, pc += 8) whittle_mac4_s8(pw, pc, acc);
 #endif
 }
+
+/* whittle_pair_s8 for column 0 alone (acc[0] and acc[2]): per group one LDRD of the weights, one of
+ * the column's four taps (skipping column 1's), four SXTB16 and four SMLADs. */
+static WHITTLE_INLINE WHITTLE_UNUSED void whittle_column_s8(int groups, const int8_t *pw, const int16_t *pc, int32_t *acc) {
+#if defined(__GNUC__) && defined(__thumb2__)
+    int32_t a0 = acc[0], a1 = acc[2], w0, w1, t0, t1, x0, x1;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd %[w0], %[w1], [%[pw]], #8\n\t"
+        "ldrd %[x0], %[x1], [%[pc]], #16\n\t"
+        "sxtb16 %[t0], %[w0]\n\t"
+        "sxtb16 %[w0], %[w0], ror #8\n\t"
+        "sxtb16 %[t1], %[w1]\n\t"
+        "sxtb16 %[w1], %[w1], ror #8\n\t"
+        "smlad %[a0], %[t0], %[x0], %[a0]\n\t"
+        "smlad %[a1], %[t1], %[x0], %[a1]\n\t"
+        "smlad %[a0], %[w0], %[x1], %[a0]\n\t"
+        "smlad %[a1], %[w1], %[x1], %[a1]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [pw] "+r"(pw), [pc] "+r"(pc), [n] "+r"(groups), [w0] "=&r"(w0), [w1] "=&r"(w1), [t0] "=&r"(t0),
+          [t1] "=&r"(t1), [x0] "=&r"(x0), [x1] "=&r"(x1)
+        :
+        : "cc", "memory");
+    acc[0] = a0;
+    acc[2] = a1;
+#else
+    for (; groups > 0; --groups, pw += 8, pc += 8) whittle_mac4_s8(pw, pc, acc);
+#endif
+}
 #endif
 
 #if defined(WHITTLE_DSP)
@@ -601,7 +631,12 @@ static WHITTLE_INLINE void whittle_gemm_rows(int out_channels, int k_padded, con
         acc[1] = a01;
         acc[2] = a10;
         acc[3] = a11;
-        whittle_pair_s8(k_padded / 4, pw, pc, acc);
+        if (count > 1) {
+            whittle_pair_s8(k_padded / 4, pw, pc, acc);
+        } else {
+            /* One column (fully connected layers, a last odd pixel): its products only. */
+            whittle_column_s8(k_padded / 4, pw, pc, acc);
+        }
         a00 = acc[0];
         a01 = acc[1];
         a10 = acc[2];
