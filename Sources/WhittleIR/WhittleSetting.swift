@@ -18,10 +18,12 @@ public enum WhittleSetting: String, Sendable, Equatable, CaseIterable {
     case runInput
     /// How quantization ranges are calibrated.
     case calibrationMethod
-    /// int8 or uint8 activations.
+    /// int8, uint8 or int16 activations.
     case activationType
     /// int8 or int4 weights.
     case weightType
+    /// Layers whose activations are int16 in a model that is otherwise 8-bit.
+    case int16Layers
     /// The share of weights pruning sets to zero.
     case sparsity
     /// Layers pruning leaves dense.

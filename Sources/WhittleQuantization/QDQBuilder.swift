@@ -68,6 +68,16 @@ struct QDQBuilder {
 
     /// With int16 activations, the Relu/Clip after a layer (by the layer's index), kept as a node.
     var keptActivations: [Int: Node] = [:]
+    /// The integer type of each quantized value.
+    var integerTypes: [String: ElementType] = [:]
+
+    /// Whether a layer's output takes int16 activations: all of them, or the layer is listed.
+    func sixteenBit(_ node: Node) -> Bool { options.activationType == .int16 || options.int16Layers.contains(node.name) }
+
+    /// Whether a listed 16-bit layer reads `value`.
+    func readBySixteenBitLayer(_ value: String) -> Bool {
+        options.activationType == .int16 || graph.nodes.contains { options.int16Layers.contains($0.name) && $0.inputs.first == value }
+    }
 
     /// The layers whose weights take 4 bits, by `layerKey`.
     var fourBit: Set<String> = []
@@ -176,7 +186,7 @@ struct QDQBuilder {
                 folded[index] = graph.nodes[activation].outputs[0]
                 // Symmetric int16 activations have no zero point at the bottom of the grid to clamp at: the
                 // activation stays between the layer and its quantizer, and the compiler fuses it as a clamp.
-                if options.activationType == .int16 { keptActivations[index] = graph.nodes[activation] }
+                if sixteenBit(node) { keptActivations[index] = graph.nodes[activation] }
             }
         }
         for input in graph.inputs where consumers[input.name]?.contains(where: { !removed.contains($0) && quantizable(graph.nodes[$0]) }) == true {
@@ -206,7 +216,7 @@ struct QDQBuilder {
         guard Node.isDefaultDomain(node.domain) else { return .float }
         if quantizable(original) { return .compute }
         // The integer softmax is a 256-entry table: with int16 activations Softmax stays in float.
-        if node.opType == "Softmax" && options.activationType == .int16 { return .float }
+        if node.opType == "Softmax", let input = node.inputs.first, integerTypes[input] == .int16 { return .float }
         guard Self.passThroughOps.contains(node.opType) || node.opType == "Softmax", node.outputs.count == 1,
               let input = node.inputs.first, parameters[input] != nil, isFloat(node.outputs[0]) else { return .float }
         return node.opType == "Softmax" ? .softmax : .passThrough
@@ -242,9 +252,12 @@ struct QDQBuilder {
         default:
             node.inputs[0] = dequantized[node.inputs[0]] ?? node.inputs[0]
         }
+        // A layer's output takes its own type; MaxPool, reshapes and Softmax keep their input's.
+        let type = kind == .compute ? (sixteenBit(original) ? .int16 : options.activationType)
+                                    : (integerTypes[original.inputs[0]] ?? options.activationType)
         let fixed: QuantizationParameters? = switch kind {
         case .passThrough: parameters[original.inputs[0]]
-        case .softmax: .softmaxOutput(type: options.activationType)
+        case .softmax: .softmaxOutput(type: integerTypes[original.inputs[0]] ?? options.activationType)
         case .compute, .float: nil
         }
         if graph.isOutput(output) { node.outputs[0] = name(output + "_QuantizeLinear_Input") }
@@ -259,12 +272,14 @@ struct QDQBuilder {
         } else {
             nodes.append(node)
         }
-        try quantize(output, producer: producer.name, op: producer.opType, parameters: fixed, source: producer.outputs[0])
+        try quantize(output, producer: producer.name, op: producer.opType, parameters: fixed, source: producer.outputs[0], type: type)
     }
 
     /// Adds QuantizeLinear → DequantizeLinear for float `value` (read from `source`).
     mutating func quantize(_ value: String, producer: String, op: String, parameters fixed: QuantizationParameters?,
-                           source: String? = nil) throws {
+                           source: String? = nil, type given: ElementType? = nil) throws {
+        // Values quantized where they are read (graph inputs, float results) are int16 when a 16-bit layer reads them.
+        let type = given ?? (readBySixteenBitLayer(value) ? .int16 : options.activationType)
         let p: QuantizationParameters
         if let fixed {
             p = fixed
@@ -272,11 +287,12 @@ struct QDQBuilder {
             guard let range = ranges[value] else {
                 throw WhittleError(.invalidGraph, "calibration saw no values of \"\(value)\"")
             }
-            p = .activation(range, type: options.activationType)
+            p = .activation(range, type: type)
         }
         let scale = name(value + "_scale"), zero = name(value + "_zero_point")
         graph.initializers[scale] = try Tensor(floats: [p.scale], shape: [])
-        graph.initializers[zero] = try Tensor(int64s: [p.zeroPoint], shape: [], as: options.activationType)
+        graph.initializers[zero] = try Tensor(int64s: [p.zeroPoint], shape: [], as: type)
+        integerTypes[value] = type
         let integer = name(value + "_QuantizeLinear_Output")
         let isOutput = graph.isOutput(value) && source != nil
         let readable = isOutput ? value : name(value + "_DequantizeLinear_Output")

@@ -16,13 +16,17 @@ public struct QuantizationOptions: Sendable {
     /// layer with weights, which lose the most accuracy at 4 bits, and the grouped (depthwise)
     /// convolutions, which are sensitive and whose C keeps a byte per weight.
     public var int8Layers: Set<String>?
+    /// Layers (node names) whose outputs take int16 activations in the 16×8 scheme while the rest of
+    /// the model keeps `activationType` (mixed precision); a graph input read by one of them is int16 too.
+    public var int16Layers: Set<String>
 
     public init(method: CalibrationMethod = .minMax, activationType: ElementType = .int8, weightType: ElementType = .int8,
-                int8Layers: Set<String>? = nil) {
+                int8Layers: Set<String>? = nil, int16Layers: Set<String> = []) {
         self.method = method
         self.activationType = activationType
         self.weightType = weightType
         self.int8Layers = int8Layers
+        self.int16Layers = int16Layers
     }
 }
 

@@ -33,6 +33,10 @@ public enum Quantizer {
         guard options.weightType == .int8 || options.weightType == .int4 else {
             throw WhittleError(.usage, "weights can be int8 or int4, not \(options.weightType.name)", setting: .weightType)
         }
+        let layers = Set(model.graph.nodes.map(\.name))
+        if let unknown = options.int16Layers.sorted().first(where: { !layers.contains($0) }) {
+            throw WhittleError(.usage, "the model has no layer named \"\(unknown)\"", setting: .int16Layers)
+        }
         guard samples > 0 else { throw WhittleError(.usage, "the calibration data has no samples") }
         if let quantized = model.graph.quantizationSummary {
             // Quantizing again would put new quantizers around the integer ones and call int8 weights float.

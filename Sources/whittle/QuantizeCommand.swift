@@ -26,6 +26,10 @@ struct CalibrationOptions: ParsableArguments {
                                                                   + "(default: the first and the last layer with weights, and grouped convolutions).", valueName: "NAME,...|none"))
     var int8Layers: [String] = []
 
+    @Option(name: .customLong("int16-layers"), help: ArgumentHelp("Layers whose outputs take int16 activations (16×8) while the rest "
+                                                                   + "keeps --activations (mixed precision).", valueName: "NAME,..."))
+    var int16Layers: [String] = []
+
     func validate() throws {
         guard weightType == "int8" || weightType == "int4" else { throw ValidationError("--weight-type must be int8 or int4, not \"\(weightType)\"") }
         if !int8Layers.isEmpty && weightType != "int4" { throw ValidationError("--int8-layers is used with --weight-type int4") }
@@ -41,7 +45,8 @@ struct CalibrationOptions: ParsableArguments {
         let names = int8Layers.flatMap { $0.split(separator: ",").map(String.init) }
         return QuantizationOptions(method: try CalibrationMethod(parsing: calibrate), activationType: try ModelQuantizer.activationType(activations),
                                    weightType: weightType == "int4" ? .int4 : .int8,
-                                   int8Layers: names.isEmpty ? nil : names == ["none"] ? [] : Set(names))
+                                   int8Layers: names.isEmpty ? nil : names == ["none"] ? [] : Set(names),
+                                   int16Layers: Set(int16Layers.flatMap { $0.split(separator: ",").map(String.init) }))
     }
 
     /// The quantization request (needs --calibration).

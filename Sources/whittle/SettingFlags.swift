@@ -14,6 +14,7 @@ extension WhittleSetting {
         case .calibrationMethod: "--calibrate"
         case .activationType: "--activations"
         case .weightType: "--weight-type"
+        case .int16Layers: "--int16-layers"
         case .sparsity: "--sparsity"
         case .keptLayers: "--keep"
         case .targetAccuracy: "--target-accuracy"

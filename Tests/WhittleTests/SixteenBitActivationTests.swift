@@ -107,6 +107,37 @@ struct SixteenBitActivationTests {
                                               targets: ["cortex-m4f", "rpi4", "rpi3", "cortex-m33"])
     }
 
+    /// Mixed precision in one model: kws_dscnn's first convolution and one pointwise layer with int16
+    /// activations, the rest int8, 4-bit weights in the middle layers, the depthwise layers' 8-bit ones:
+    /// every layer an integer operator of its own types, the C bit-exact on the host and devices, and
+    /// the compile report giving each layer's weight bits.
+    @Test func mixedPrecisionInOneModel() throws {
+        let directory = CBackendTests.workDirectory("a16w8-mixed")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let sixteen: Set<String> = ["/net/net.0/net.0.1/Conv", "/net/net.5/net.5.0/Conv"]
+        let options = QuantizationOptions(weightType: .int4, int16Layers: sixteen)
+        let (result, _) = try ModelQuantizer.quantize(try Self.kwsLogits(), calibration: TestPaths.model("kws_dscnn.refs.npz"), options: options)
+        let path = directory + "/kws_mixed.onnx"
+        try ModelWriter.write(result.model, to: path)
+        let (compiled, types) = try PassPipeline.standard.run(try ModelLoader.load(path: path).model)
+        let layers = compiled.graph.nodes.filter { ["QLinearConv", "QGemm"].contains($0.opType) }
+        #expect(layers.count == 10)
+        let wide = layers.filter { types.graph.type(of: $0.outputs[0])?.elementType == .int16 }.map(\.name)
+        #expect(Set(wide) == sixteen, "\(wide)")
+        // The graph input is int16 (a 16-bit layer reads it), and so are the inputs of the two layers after
+        // the 16-bit ones, which write int8: generated loops, exactly.
+        #expect(layers.filter { types.graph.type(of: $0.inputs[0])?.elementType == .int16 }.count == 3)
+
+        let catalog = try #require(TargetTests.catalog)
+        var compileOptions = CompileOptions()
+        compileOptions.adopt(try catalog.target("cortex-m4f"))
+        let report = CompileReport(try ModelCompiler.compile(try ModelLoader.load(path: path), options: compileOptions))
+        let bits = report.layers.compactMap(\.weightBits)
+        #expect(bits.contains(4) && bits.contains(8), "\(bits)")
+        try Deployed.expectCEqualsInterpreter(try ModelLoader.load(path: path), path: path, directory: directory, targets: ["cortex-m4f", "rpi4"])
+    }
+
     @Test func autoencoderWithSixteenBitActivations() throws {
         let directory = CBackendTests.workDirectory("a16w8-ad")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
