@@ -75,7 +75,7 @@ public enum CEmitter {
                                              SelectionC.kernels, ScatterC.kernels, IntegerC.kernels,
                                              AttentionC.kernels, TransformerC.kernels, LinearAlgebraC.kernels, GridSampleC.kernels,
                                              SamplingC.kernels, TfIdfVectorizerC.kernels, ReassemblyC.kernels, SignalC.kernels,
-                                             LinearAttentionC.kernels, QLinearLookupC.kernels]
+                                             LinearAttentionC.kernels, QLinearLookupC.kernels, QLinearReduceMeanC.kernels]
         .reduce(into: [:]) { $0.merge($1) { first, _ in first } }
 
     /// The C type that stores `type` in emitted code (bool is `uint8_t`); nil when the back end does not emit it.

@@ -18,6 +18,7 @@ public enum Registry {
          (LinearAttentionOperators.all, LinearAttentionOperators.kernels), (RoiAlignOperators.all, RoiAlignOperators.kernels),
          (DeformConvOperators.all, DeformConvOperators.kernels), (TfIdfVectorizerOperators.all, TfIdfVectorizerOperators.kernels),
          (QLinearSoftmaxOperator.all, QLinearSoftmaxOperator.kernels), (QLinearLookupOperators.all, QLinearLookupOperators.kernels),
+         (QLinearReduceMeanOperator.all, QLinearReduceMeanOperator.kernels),
          (LoopRegion.all, [:])]
     }
 
