@@ -5,16 +5,16 @@ import WhittleOps
 /// library's `whittle_sparse_pointwise_s8`: each output channel stores a bitmask of its nonzero
 /// weights (one bit per weight) and their values, and every nonzero weight is applied to a block of
 /// output pixels at once (8 with the DSP extension, 32 with NEON), so the work falls with the density (the layout of XNNPACK's sparse
-/// inference). It pays from about 63 % zeros on Cortex-M4F and 73 % on the Pi's tiles, where the
+/// inference). It pays from about 66 % zeros on Cortex-M4F and 73 % on the Pi's tiles, where the
 /// delta rows of `SparseC` pay near 90 %.
 enum SparsePointwiseC {
     /// The kernel's cost per nonzero multiply-add (requantization and decoding included), in the units
     /// of `SparseC.denseShare` (a multiply-add of the generated loops; the dense library kernels cost
     /// 0.125). Measured on kws_dscnn int8 with its pointwise layers 75 % pruned: on cortex-m4f 4.5
-    /// instructions per nonzero product against 1.75 per dense one (it pays from about 63 % zeros);
-    /// on rpi4, whose tiles take 0.44 per dense product, 1.74 (0.92 of the dense instructions: from
-    /// about 73 %).
-    static func workPerProduct(_ e: NodeEmission) -> Double { e.weightLayout.isTiled ? 0.45 : 0.32 }
+    /// instructions per nonzero product against 1.53 per dense one since the dense product is an
+    /// assembly loop (it pays from about 66 % zeros); on rpi4, whose tiles take 0.44 per dense
+    /// product, 1.74 (0.92 of the dense instructions: from about 73 %).
+    static func workPerProduct(_ e: NodeEmission) -> Double { e.weightLayout.isTiled ? 0.45 : 0.37 }
 
     /// Emits the layer on bitmask rows: true when the cost model chose them, false when the dense
     /// kernels should run it, nil when the layer does not have the kernel's form.
