@@ -52,6 +52,7 @@ struct QDQBuilder {
         for (index, node) in types.graph.nodes.enumerated() where index < types.macs.count && types.macs[index] > 0 {
             if let first = node.outputs.first { macsByOutput[first] = types.macs[index] }
         }
+        sixteenBitInputs = Set(graph.nodes.filter { options.int16Layers.contains($0.name) }.compactMap(\.inputs.first))
         if options.weightType == .int4 {
             // Layers with constant weights of the prepared model, in graph order; all but the kept ones get 4-bit weights.
             let prepared = types.graph
@@ -75,9 +76,10 @@ struct QDQBuilder {
     func sixteenBit(_ node: Node) -> Bool { options.activationType == .int16 || options.int16Layers.contains(node.name) }
 
     /// Whether a listed 16-bit layer reads `value`.
-    func readBySixteenBitLayer(_ value: String) -> Bool {
-        options.activationType == .int16 || graph.nodes.contains { options.int16Layers.contains($0.name) && $0.inputs.first == value }
-    }
+    func readBySixteenBitLayer(_ value: String) -> Bool { options.activationType == .int16 || sixteenBitInputs.contains(value) }
+
+    /// The activations the listed 16-bit layers read, found once (not per quantized value).
+    var sixteenBitInputs: Set<String> = []
 
     /// The layers whose weights take 4 bits, by `layerKey`.
     var fourBit: Set<String> = []
