@@ -182,5 +182,21 @@ struct SixteenBitActivationTests {
             let cli = try CommandLineTests.run(["verify", path, "--target", target, "--inputs", inputs])
             #expect(cli.status == 0 && cli.stdout.contains("max abs error 0, max ULP 0"), "\(target): \(cli.stdout) \(cli.stderr)")
         }
+
+        // A bias given at run time may be any int32: 480 channels of +127 reach 1.998e9 alone, and a bias
+        // of 2e8 takes the sum past int32, so the bound must count the bias as unknown, not as zero.
+        let narrow = 480
+        var runtimeBias = initializers
+        runtimeBias["w"] = try Tensor(int64s: Array(repeating: 127, count: 3 * narrow), shape: [3, narrow, 1, 1], as: .int8)
+        runtimeBias["b"] = nil
+        let biased = HostileModelTests.model([conv], inputs: [ValueInfo(name: "x", type: TensorType(.int16, [1, narrow, 2, 1])),
+                                                              ValueInfo(name: "b", type: TensorType(.int32, [3]))],
+                                             outputs: ["y"], initializers: runtimeBias)
+        let biasedPath = directory + "/runtime_bias.onnx"
+        try ModelWriter.write(biased, to: biasedPath)
+        let full = NDArray(.int16, shape: [1, narrow, 2, 1], ints: Array(repeating: 32767, count: 2 * narrow))
+        let bias = NDArray(.int32, shape: [3], ints: [200_000_000, -200_000_000, 0])
+        try Deployed.expectCEqualsInterpreter(try ModelLoader.load(path: biasedPath), path: biasedPath, directory: directory + "/biased",
+                                              inputs: ["x": full, "b": bias], targets: [])
     }
 }

@@ -54,19 +54,22 @@ enum QuantizedC {
 
     /// The largest partial sum of a dot product per output: |bias| plus Σ|w − w_zero| times the
     /// largest |x − x_zero|, over `rows` rows of `taps` weights (nil weights: any value of their type).
+    /// `bias` is empty without one, nil when it is not a constant (any int32, up to 2^31).
     static func reach(_ e: NodeEmission, weights: [Int64]?, weightIndex: Int, weightZero: [Int64], rows: Int, taps: Int,
                       bias: [Int64]?, xReach: Double) throws -> Double {
+        func biasReach(_ r: Int) -> Double {
+            guard let bias else { return 2_147_483_648 }
+            return bias.isEmpty ? 0 : Double(abs(bias[min(r, bias.count - 1)]))
+        }
         guard let weights, weights.count >= rows * taps else {
             let (low, high) = try e.inputType(weightIndex).elementType.integerRange
-            let largestBias = bias?.map { Double(abs($0)) }.max() ?? Double(Int32.max)
-            return largestBias + Double(taps) * (high - low) * xReach
+            return ((0..<max(rows, 1)).map(biasReach).max() ?? 0) + Double(taps) * (high - low) * xReach
         }
         var largest = 0.0
         for r in 0..<rows {
             let z = weightZero.isEmpty ? 0 : weightZero[min(r, weightZero.count - 1)]
             let sum = weights[(r * taps)..<((r + 1) * taps)].reduce(0.0) { $0 + Double(abs($1 - z)) }
-            let b = bias.map { $0.isEmpty ? 0 : Double(abs($0[min(r, $0.count - 1)])) } ?? 0
-            largest = max(largest, b + sum * xReach)
+            largest = max(largest, biasReach(r) + sum * xReach)
         }
         return largest
     }
