@@ -71,11 +71,10 @@ enum Int8LibraryC {
 
     /// Whether every sum of a 16×8 layer stays in int32 (|x| ≤ 32768 per tap), as the library's
     /// 32-bit accumulators need; the generated loops sum in int64 otherwise.
-    static func fitsInt32(_ weights: [Int64], rows: Int, taps: Int, bias: [Int64]) -> Bool {
-        guard weights.count >= rows * taps, bias.count == rows else { return false }
-        return (0..<rows).allSatisfy { r in
-            Double(abs(bias[r])) + 32768 * weights[(r * taps)..<((r + 1) * taps)].reduce(0.0) { $0 + Double(abs($1)) } <= Double(Int32.max)
-        }
+    static func fitsInt32(_ e: NodeEmission, _ weights: [Int64], rows: Int, taps: Int, bias: Int) throws -> Bool {
+        let constantBias = e.has(bias) ? e.constant(bias)?.int64s() : []
+        return try QuantizedC.reach(e, weights: weights, weightIndex: 3, weightZero: [], rows: rows, taps: taps, bias: constantBias,
+                                    xReach: 32768) <= Double(Int32.max)
     }
 
     /// Whether input `i` is uint8, as the kernels' `x_unsigned` argument.
@@ -94,9 +93,7 @@ enum Int8LibraryC {
         if sixteen {
             // 16-bit activations: the paired rows (int16 columns as they are) and the depthwise kernel.
             let taps = g.c / max(group, 1) * g.kh * g.kw
-            guard let values = weights.int64s(), fitsInt32(values, rows: g.m, taps: taps,
-                                                            bias: e.has(8) ? e.constant(8)?.int64s() ?? [] : Array(repeating: 0, count: g.m))
-            else { return nil }
+            guard let values = weights.int64s(), try fitsInt32(e, values, rows: g.m, taps: taps, bias: 8) else { return nil }
             if group == 1 { return .matrix(padded: padded(k)) }
             return group == g.c && g.m == g.c ? .depthwise : nil
         }
@@ -188,8 +185,7 @@ enum Int8LibraryC {
             guard let b = e.constant(3)?.int64s(), b.count == n * k else { return nil }
             let transB = try e.context.int("transB", default: 0) != 0
             let rows = (0..<n).flatMap { j in (0..<k).map { p in transB ? b[j * k + p] : b[p * n + j] } }
-            return fitsInt32(rows, rows: n, taps: k, bias: e.has(6) ? e.constant(6)?.int64s() ?? [] : Array(repeating: 0, count: n))
-                ? .matrix(padded: padded(k)) : nil
+            return try fitsInt32(e, rows, rows: n, taps: k, bias: 6) ? .matrix(padded: padded(k)) : nil
         }
         if e.weightLayout.isTiled, let b = e.constant(3)?.int64s(), b.count == n * k,
            let bias = e.has(6) ? e.constant(6)?.int64s() : Array(repeating: 0, count: n) {
