@@ -374,9 +374,10 @@ static const void *at_guard(const void *data, size_t bytes) {
 
 /* ---- int8 convolution, fully connected and depthwise (conv_s8.c) -------------------------- */
 
-#define Q_MAX_X 4096
+/* Room for a pointwise layer whose planes lie more than 64 KiB apart (3 channels of 32,800 pixels). */
+#define Q_MAX_X 100000
 #define Q_MAX_W 8192
-#define Q_MAX_Y 4096
+#define Q_MAX_Y 66000
 static int8_t q_x8[Q_MAX_X], q_w[Q_MAX_W], q_packed[Q_MAX_W + 64];
 static uint8_t q_xu[Q_MAX_X];
 static int32_t q_bias[64], q_inner[64];
@@ -655,9 +656,11 @@ static void test_fully_connected_s8(int rows, int depth, int n, int x_unsigned, 
 }
 
 /* A pointwise layer on bitmask rows (whittle_sparse_pointwise_s8) against plain loops: `zeros` percent
- * of the weights pruned, int8 or uint8 in and out. */
+ * of the weights pruned, int8 or uint8 in and out. `extreme` draws the inputs from the ends of their
+ * range and the weights from -128, -127 and 127 (every other output channel's first weight -128, in
+ * the others every weight), the largest products the kernels' int16 pair sums can meet. */
 static uint32_t q_masks[Q_MAX_W / 32 + 64];
-static void test_sparse_pointwise_s8(int c, int pixels, int m, int zeros, int x_unsigned, int y_unsigned, int integer) {
+static void test_sparse_pointwise_s8(int c, int pixels, int m, int zeros, int x_unsigned, int y_unsigned, int integer, int extreme) {
     whittle_requant rq;
     const int words = (c + 31) / 32;
     const int32_t x_zero = x_unsigned ? (int32_t)(next() % 256u) : (int32_t)(next() % 256u) - 128;
@@ -665,11 +668,20 @@ static void test_sparse_pointwise_s8(int c, int pixels, int m, int zeros, int x_
     int n = 0;
     long bad = 0;
     for (int i = 0; i < c * pixels; ++i) {
-        q_x8[i] = (int8_t)((int)(next() % 256u) - 128);
-        q_xu[i] = (uint8_t)(next() % 256u);
+        const uint32_t r = next();
+        q_x8[i] = (int8_t)(extreme ? (r & 1u ? 127 : -128) : (int)(r % 256u) - 128);
+        q_xu[i] = (uint8_t)(extreme ? (r & 1u ? 255 : 0) : r % 256u);
     }
     /* Weights of -128 now and then, which the kernels' paired int8 products must leave to the widening path. */
     for (int i = 0; i < m * c; ++i) q_w[i] = (int)(next() % 100u) < zeros ? 0 : (int8_t)((int)(next() % 256u) - 128);
+    for (int o = 0; extreme && o < m; ++o) {
+        int first = 1;
+        for (int k = 0; k < c; ++k) {
+            if (q_w[o * c + k] == 0) continue;
+            q_w[o * c + k] = (int8_t)(o % 2 || first ? -128 : next() % 2u ? 127 : -127);
+            first = 0;
+        }
+    }
     for (int i = 0; i < m; ++i) q_bias[i] = (int32_t)(next() % 20001u) - 10000;
     q_multipliers(m, 600.0f);
     memset(q_masks, 0, sizeof q_masks);
@@ -1298,14 +1310,19 @@ int main(void) {
             test_depthwise_s16(4, 1, 1, 3, 3, 1, 1, 1, integer, relu);
         }
         /* channels, pixels, output channels, percent pruned, uint8 in/out */
-        test_sparse_pointwise_s8(64, 61, 12, 75, 0, 0, integer);  /* 64 channels: blocks of eight and a tail of five */
-        test_sparse_pointwise_s8(70, 16, 5, 50, 1, 1, integer);   /* three mask words, uint8 */
-        test_sparse_pointwise_s8(5, 7, 3, 30, 1, 0, integer);     /* tail only */
-        test_sparse_pointwise_s8(33, 24, 4, 100, 0, 1, integer);  /* every weight pruned: the bias alone */
-        test_sparse_pointwise_s8(32, 9, 7, 0, 0, 0, integer);     /* dense rows, one full word */
-        test_sparse_pointwise_s8(40, 8, 3, 90, 0, 0, integer);
-        test_sparse_pointwise_s8(16, 70, 3, 60, 1, 0, integer);   /* 32, 32 and an overlapping 32 */
-        test_sparse_pointwise_s8(9, 40, 5, 40, 0, 1, integer);    /* 32 and an overlapping 32 */
+        test_sparse_pointwise_s8(64, 61, 12, 75, 0, 0, integer, 0);  /* 64 channels: blocks of eight and a tail of five */
+        test_sparse_pointwise_s8(70, 16, 5, 50, 1, 1, integer, 0);   /* three mask words, uint8 */
+        test_sparse_pointwise_s8(5, 7, 3, 30, 1, 0, integer, 0);     /* tail only */
+        test_sparse_pointwise_s8(33, 24, 4, 100, 0, 1, integer, 0);  /* every weight pruned: the bias alone */
+        test_sparse_pointwise_s8(32, 9, 7, 0, 0, 0, integer, 0);     /* dense rows, one full word */
+        test_sparse_pointwise_s8(40, 8, 3, 90, 0, 0, integer, 0);
+        test_sparse_pointwise_s8(16, 70, 3, 60, 1, 0, integer, 0);   /* 32, 32 and an overlapping 32 */
+        test_sparse_pointwise_s8(9, 40, 5, 40, 0, 1, integer, 0);    /* 32 and an overlapping 32 */
+        test_sparse_pointwise_s8(20, 130, 6, 70, 1, 1, integer, 0);  /* 64, 64 and an overlapping 64 */
+        test_sparse_pointwise_s8(37, 133, 9, 50, 0, 0, integer, 1);  /* extreme inputs and weights, odd counts */
+        test_sparse_pointwise_s8(37, 133, 9, 50, 1, 1, integer, 1);
+        test_sparse_pointwise_s8(24, 8, 4, 40, 1, 0, integer, 1);
+        test_sparse_pointwise_s8(3, 32800, 2, 30, 1, 0, integer, 0); /* planes 64 KiB apart */
     }
     /* channels, map, output channels, kernel, stride, dilation, padding; blocked (4) or tiled (8) weights */
     for (int tiles = 0; tiles < 2; ++tiles) {

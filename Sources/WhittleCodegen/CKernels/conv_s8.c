@@ -436,7 +436,7 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_column_s8(int groups, const in
 #if defined(WHITTLE_DSP)
 /* whittle_mac4_s8 for weights already widened to int16 (the wide layout): four taps of each channel
  * of the pair are two halfword pairs each, loaded as they are, with no sign extension. */
-static WHITTLE_INLINE void whittle_mac4_s16(const int16_t *pw, const int16_t *pc, int32_t *acc) {
+static WHITTLE_INLINE WHITTLE_UNUSED void whittle_mac4_s16(const int16_t *pw, const int16_t *pc, int32_t *acc) {
     int32_t wa01, wa23, wb01, wb23, x0l, x0h, x1l, x1h;
     memcpy(&wa01, pw, 4);
     memcpy(&wa23, pw + 2, 4);
@@ -1346,93 +1346,226 @@ static WHITTLE_INLINE void whittle_sparse_block8(int count, const int32_t *offse
 #endif
 }
 
-#if defined(WHITTLE_NEON_S8)
-/* Sixteen pixels of one input channel (int8, or uint8 with x_unsigned), widened to int16. */
-static WHITTLE_INLINE void whittle_sparse_load16(const uint8_t *at, const int x_unsigned, int16x8_t *lo, int16x8_t *hi) {
+#if defined(WHITTLE_DSP) && defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
+#define WHITTLE_SPARSE_STEP(EXT) "uxtah %[x], %[x], %[e]\n\t" "ldr %[p], [%[x]]\n\t" EXT " %[t], %[p]\n\t" EXT " %[p], %[p], ror #8\n\t" "smlabt %[a0], %[t], %[e], %[a0]\n\t" "smlatt %[a2], %[t], %[e], %[a2]\n\t" "smlabt %[a1], %[p], %[e], %[a1]\n\t" "smlatt %[a3], %[p], %[e], %[a3]\n\t" "ldr %[p], [%[x], #4]\n\t" EXT " %[t], %[p]\n\t" EXT " %[p], %[p], ror #8\n\t" "smlabt %[a4], %[t], %[e], %[a4]\n\t" "smlatt %[a6], %[t], %[e], %[a6]\n\t" "smlabt %[a5], %[p], %[e], %[a5]\n\t" "smlatt %[a7], %[p], %[e], %[a7]\n\t" "ldr %[e], [%[ep]], #4\n\t"
+/* Eight sums of a row as one Thumb-2 assembly loop, over `entries`: per nonzero weight one word, the
+ * weight in its top halfword and in its bottom one the bytes from the previous weight's input plane
+ * to its own (the first counts from x). A step (the macro above, EXT the byte unpacking: SXTB16 for
+ * int8 inputs, UXTB16 for uint8) adds the bottom halfword to the pointer (UXTAH), loads the plane's
+ * eight pixels as two words, unpacks each into two registers and multiplies the top halfword into
+ * the eight sums (SMLABT/SMLATT): 16 instructions per weight where the compilers' code took 23, as
+ * they kept the loop's pointers on the stack. Two steps per pass, then a test for the 0 word that
+ * ends the entries: a row of an odd count is padded with a 0 word (weight 0, no move) that the test
+ * does not see. The 13 operands leave a frame pointer its register. */
+static WHITTLE_INLINE void whittle_sparse_entries8(const uint32_t *entries, const uint8_t *x, const int x_unsigned, int32_t bias, int32_t *out) {
+    int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias, p, t;
+    uint32_t e;
+    const uint32_t *ep = entries;
     if (x_unsigned) {
-        const uint8x16_t b = vld1q_u8(at);
-        *lo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(b)));
-        *hi = vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(b)));
+        __asm__ volatile("ldr %[e], [%[ep]], #4\n\t"
+                         "1:\n\t" WHITTLE_SPARSE_STEP("uxtb16") WHITTLE_SPARSE_STEP("uxtb16") "cmp %[e], #0\n\t"
+                         "bne 1b"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [a6] "+r"(a6),
+                           [a7] "+r"(a7), [x] "+r"(x), [ep] "+r"(ep), [e] "=&r"(e), [p] "=&r"(p), [t] "=&r"(t)
+                         :
+                         : "cc", "memory");
     } else {
-        const int8x16_t b = vld1q_s8((const int8_t *)(const void *)at);
-        *lo = vmovl_s8(vget_low_s8(b));
-        *hi = vmovl_s8(vget_high_s8(b));
+        __asm__ volatile("ldr %[e], [%[ep]], #4\n\t"
+                         "1:\n\t" WHITTLE_SPARSE_STEP("sxtb16") WHITTLE_SPARSE_STEP("sxtb16") "cmp %[e], #0\n\t"
+                         "bne 1b"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [a6] "+r"(a6),
+                           [a7] "+r"(a7), [x] "+r"(x), [ep] "+r"(ep), [e] "=&r"(e), [p] "=&r"(p), [t] "=&r"(t)
+                         :
+                         : "cc", "memory");
     }
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
+    out[4] = a4;
+    out[5] = a5;
+    out[6] = a6;
+    out[7] = a7;
 }
 
-/* whittle_sparse_block8 for 32 pixels (NEON: two 16-byte loads and eight multiply-accumulates by
- * scalar per nonzero weight, the sums in eight vector registers). */
-static WHITTLE_INLINE void whittle_sparse_block32(int count, const int32_t *offsets, const int8_t *v, const uint8_t *x,
-                                                  const int x_unsigned, int32_t bias, int32_t *out) {
-    int32x4_t s[8];
-    for (int i = 0; i < 8; ++i) s[i] = vdupq_n_s32(bias);
+/* Turns a row's `count` input offsets (ascending) and weights v into the loop's entries, in place,
+ * with the padding and the final 0 word (count + 2 words at most). False, leaving the offsets, when
+ * a move between planes does not fit a halfword. */
+static WHITTLE_INLINE int whittle_sparse_to_entries(int count, int32_t *offsets, const int8_t *v) {
+    int32_t before = 0;
     for (int k = 0; k < count; ++k) {
-        const uint8_t *at = x + offsets[k];
-        const int16_t w = (int16_t)v[k];
-        int16x8_t a, b, c, d;
-        whittle_sparse_load16(at, x_unsigned, &a, &b);
-        whittle_sparse_load16(at + 16, x_unsigned, &c, &d);
-        s[0] = vmlal_n_s16(s[0], vget_low_s16(a), w);
-        s[1] = vmlal_n_s16(s[1], vget_high_s16(a), w);
-        s[2] = vmlal_n_s16(s[2], vget_low_s16(b), w);
-        s[3] = vmlal_n_s16(s[3], vget_high_s16(b), w);
-        s[4] = vmlal_n_s16(s[4], vget_low_s16(c), w);
-        s[5] = vmlal_n_s16(s[5], vget_high_s16(c), w);
-        s[6] = vmlal_n_s16(s[6], vget_low_s16(d), w);
-        s[7] = vmlal_n_s16(s[7], vget_high_s16(d), w);
+        if (offsets[k] - before > 65535) return 0;
+        before = offsets[k];
     }
-    for (int i = 0; i < 8; ++i) vst1q_s32(out + 4 * i, s[i]);
+    before = 0;
+    for (int k = 0; k < count; ++k) {
+        const int32_t step = offsets[k] - before;
+        before = offsets[k];
+        offsets[k] = (int32_t)(((uint32_t)(uint16_t)(int16_t)v[k] << 16) | (uint32_t)step);
+    }
+    if (count & 1) offsets[count++] = 0;
+    offsets[count] = 0;
+    return 1;
 }
 #endif
 
-/* Stores outputs from .. 7 of eight sums of channel m (acc) at y[at + from ..]: on AArch64 with float
- * multipliers the eight at once when all are new, as whittle_requant_general computes each (the
- * product rounded to float32 and saturated to [low - zero, high - zero], which makes the result the
- * same for any sum, rounded half to even by FCVTNS, offset, narrowed to bytes). */
+#if defined(WHITTLE_DSP) && !defined(WHITTLE_INTEGER_REQUANT) && defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+/* Output j of eight in the fast case with the whole byte range: the bits of acc[j] * multiplier +
+ * 1.5 * 2^23 minus `magic` (those of 1.5 * 2^23 less the zero point) are the rounded value plus the
+ * zero point, saturated by one USAT (uint8) or SSAT (int8). */
+static WHITTLE_INLINE void whittle_sparse_fast(const int32_t *acc, int j, float multiplier, uint32_t magic, const int out_unsigned, void *y) {
+    float v = (float)acc[j] * multiplier;
+    uint32_t bits;
+    v = v + 12582912.0f;
+    memcpy(&bits, &v, sizeof bits);
+    if (out_unsigned) {
+        ((uint8_t *)y)[j] = (uint8_t)__usat((int32_t)(bits - magic), 8);
+    } else {
+        ((int8_t *)y)[j] = (int8_t)__ssat((int32_t)(bits - magic), 8);
+    }
+}
+
+/* The eight outputs of whittle_sparse_fast, written out so that the sums stay in registers. */
+static WHITTLE_INLINE void whittle_sparse_fast8(const int32_t *acc, float multiplier, uint32_t magic, const int out_unsigned, void *y) {
+    whittle_sparse_fast(acc, 0, multiplier, magic, out_unsigned, y);
+    whittle_sparse_fast(acc, 1, multiplier, magic, out_unsigned, y);
+    whittle_sparse_fast(acc, 2, multiplier, magic, out_unsigned, y);
+    whittle_sparse_fast(acc, 3, multiplier, magic, out_unsigned, y);
+    whittle_sparse_fast(acc, 4, multiplier, magic, out_unsigned, y);
+    whittle_sparse_fast(acc, 5, multiplier, magic, out_unsigned, y);
+    whittle_sparse_fast(acc, 6, multiplier, magic, out_unsigned, y);
+    whittle_sparse_fast(acc, 7, multiplier, magic, out_unsigned, y);
+}
+#endif
+
+/* Requantizes eight sums of channel m (acc) into y[at ..]. With the DSP extension, in the fast case
+ * with the whole byte range (one SSAT or USAT saturates), the tests are made once for the eight. */
 static WHITTLE_INLINE void whittle_sparse_out8(const whittle_requant *rq, const whittle_channel_requant *q, int m, const int32_t *acc,
-                                               int from, void *y, int at) {
-#if defined(WHITTLE_NEON_S8) && defined(__aarch64__) && !defined(WHITTLE_INTEGER_REQUANT)
-    if (rq->multiplier && from == 0) {
+                                               void *y, int at) {
+#if defined(WHITTLE_DSP) && !defined(WHITTLE_INTEGER_REQUANT) && defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    if (q->fast && ((rq->out_unsigned == 1 && q->low == 0 && q->high == 255) || (rq->out_unsigned == 0 && q->int8_range))) {
+        const uint32_t magic = 0x4B400000u - (uint32_t)q->zero;
+        if (rq->out_unsigned) {
+            whittle_sparse_fast8(acc, q->multiplier, magic, 1, (uint8_t *)y + at);
+        } else {
+            whittle_sparse_fast8(acc, q->multiplier, magic, 0, (uint8_t *)y + at);
+        }
+        return;
+    }
+#endif
+    for (int j = 0; j < 8; ++j) whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j]));
+}
+
+#if defined(WHITTLE_NEON_S8)
+#if defined(__aarch64__)
+#define WHITTLE_SPARSE_VECTORS 4
+#else
+#define WHITTLE_SPARSE_VECTORS 2
+#endif
+/* Sixteen pixels of one input channel as int8: uint8 inputs with their top bit flipped, which is
+ * x - 128 (the caller adds 128 times the row's weights to the bias). */
+static WHITTLE_INLINE int8x16_t whittle_sparse_load_signed(const uint8_t *at, const int x_unsigned) {
+    const uint8x16_t b = vld1q_u8(at);
+    return vreinterpretq_s8_u8(x_unsigned ? veorq_u8(b, vdupq_n_u8(0x80)) : b);
+}
+
+/* Sixteen pixels (s[0 .. 3], four per vector) of the products of two weights, wa and wb in every
+ * lane, and the pixels at a and b (x as int8, see the load above). Two int8 products sum to at most
+ * 128 * (|wa| + |wb|), which fits int16 unless both weights are -128: the products are summed in
+ * int16 lanes (eight per instruction) and the int16 sums added to the int32 ones, 16 vector
+ * instructions per 64 products where widening the pixels and multiplying by scalar took 24. */
+static WHITTLE_INLINE void whittle_sparse_pair16(const uint8_t *a, const uint8_t *b, const int x_unsigned, int8x16_t wa, int8x16_t wb, int32x4_t *s) {
+    const int8x16_t va = whittle_sparse_load_signed(a, x_unsigned), vb = whittle_sparse_load_signed(b, x_unsigned);
+    const int16x8_t lo = vmlal_s8(vmull_s8(vget_low_s8(va), vget_low_s8(wa)), vget_low_s8(vb), vget_low_s8(wb));
+#if defined(__aarch64__)
+    const int16x8_t hi = vmlal_high_s8(vmull_high_s8(va, wa), vb, wb);
+    s[1] = vaddw_high_s16(s[1], lo);
+    s[3] = vaddw_high_s16(s[3], hi);
+#else
+    const int16x8_t hi = vmlal_s8(vmull_s8(vget_high_s8(va), vget_high_s8(wa)), vget_high_s8(vb), vget_high_s8(wb));
+    s[1] = vaddw_s16(s[1], vget_high_s16(lo));
+    s[3] = vaddw_s16(s[3], vget_high_s16(hi));
+#endif
+    s[0] = vaddw_s16(s[0], vget_low_s16(lo));
+    s[2] = vaddw_s16(s[2], vget_low_s16(hi));
+}
+
+/* s[0 .. 3] += sixteen pixels at a times one weight, w in every lane. */
+static WHITTLE_INLINE void whittle_sparse_single16(const uint8_t *a, const int x_unsigned, int8x8_t w, int32x4_t *s) {
+    const int8x16_t va = whittle_sparse_load_signed(a, x_unsigned);
+    const int16x8_t lo = vmull_s8(vget_low_s8(va), w), hi = vmull_s8(vget_high_s8(va), w);
+    s[0] = vaddw_s16(s[0], vget_low_s16(lo));
+    s[1] = vaddw_s16(s[1], vget_high_s16(lo));
+    s[2] = vaddw_s16(s[2], vget_low_s16(hi));
+    s[3] = vaddw_s16(s[3], vget_high_s16(hi));
+}
+
+/* s (16 * WHITTLE_SPARSE_VECTORS pixels, four per vector) = bias + the row's sum over its count
+ * nonzero weights v of v[k] * x[offsets[k] + pixel], the weights taken in pairs where `pairs` (0 for
+ * a row with two weights of -128). The steps are written out, not looped, so that the compilers
+ * keep the sums in registers. */
+static WHITTLE_INLINE void whittle_sparse_wide(int count, const int32_t *offsets, const int8_t *v, const uint8_t *x, const int x_unsigned,
+                                               int pairs, int32_t bias, int32x4_t *s) {
+    int k = 0;
+    for (int i = 0; i < 4 * WHITTLE_SPARSE_VECTORS; ++i) s[i] = vdupq_n_s32(bias);
+    if (pairs) {
+        for (; k + 1 < count; k += 2) {
+            const uint8_t *pa = x + offsets[k], *pb = x + offsets[k + 1];
+            const int8x16_t wa = vdupq_n_s8(v[k]), wb = vdupq_n_s8(v[k + 1]);
+            whittle_sparse_pair16(pa, pb, x_unsigned, wa, wb, s);
+            whittle_sparse_pair16(pa + 16, pb + 16, x_unsigned, wa, wb, s + 4);
+#if WHITTLE_SPARSE_VECTORS == 4
+            whittle_sparse_pair16(pa + 32, pb + 32, x_unsigned, wa, wb, s + 8);
+            whittle_sparse_pair16(pa + 48, pb + 48, x_unsigned, wa, wb, s + 12);
+#endif
+        }
+    }
+    for (; k < count; ++k) {
+        const uint8_t *pa = x + offsets[k];
+        const int8x8_t w = vdup_n_s8(v[k]);
+        whittle_sparse_single16(pa, x_unsigned, w, s);
+        whittle_sparse_single16(pa + 16, x_unsigned, w, s + 4);
+#if WHITTLE_SPARSE_VECTORS == 4
+        whittle_sparse_single16(pa + 32, x_unsigned, w, s + 8);
+        whittle_sparse_single16(pa + 48, x_unsigned, w, s + 12);
+#endif
+    }
+}
+
+/* Requantizes eight sums of channel m (lo, hi) into y[at ..]: on AArch64 with float multipliers the
+ * eight at once, computed as whittle_requant_general computes each (the product rounded to float32
+ * and saturated to [low - zero, high - zero], which makes the result the same for any sum, rounded
+ * half to even by FCVTNS, offset, narrowed to bytes). */
+static WHITTLE_INLINE void whittle_sparse_out8v(const whittle_requant *rq, const whittle_channel_requant *q, int m, int32x4_t lo, int32x4_t hi,
+                                                void *y, int at) {
+#if defined(__aarch64__) && !defined(WHITTLE_INTEGER_REQUANT)
+    if (rq->multiplier) {
         const float multiplier = rq->multiplier[m];
         const float32x4_t low = vdupq_n_f32((float)(q->low - q->zero)), high = vdupq_n_f32((float)(q->high - q->zero));
         const int32x4_t zero = vdupq_n_s32(q->zero);
-        const float32x4_t v0 = vminq_f32(vmaxq_f32(vmulq_n_f32(vcvtq_f32_s32(vld1q_s32(acc)), multiplier), low), high);
-        const float32x4_t v1 = vminq_f32(vmaxq_f32(vmulq_n_f32(vcvtq_f32_s32(vld1q_s32(acc + 4)), multiplier), low), high);
+        const float32x4_t v0 = vminq_f32(vmaxq_f32(vmulq_n_f32(vcvtq_f32_s32(lo), multiplier), low), high);
+        const float32x4_t v1 = vminq_f32(vmaxq_f32(vmulq_n_f32(vcvtq_f32_s32(hi), multiplier), low), high);
         const int32x4_t r0 = vaddq_s32(vcvtnq_s32_f32(v0), zero), r1 = vaddq_s32(vcvtnq_s32_f32(v1), zero);
         vst1_u8((uint8_t *)y + at, vreinterpret_u8_s8(vmovn_s16(vcombine_s16(vmovn_s32(r0), vmovn_s32(r1)))));
         return;
     }
 #endif
-    for (int j = from; j < 8; ++j) whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j]));
-}
-
-/* whittle_sparse_block8 or, with NEON, whittle_sparse_block32 (`size` pixels), each inlined with x_unsigned
- * a constant. */
-static WHITTLE_INLINE void whittle_sparse_block(int size, int count, const int32_t *offsets, const int8_t *v, const uint8_t *x, int x_unsigned,
-                                                int32_t bias, int32_t *out) {
-#if defined(WHITTLE_NEON_S8)
-    if (size == 32) {
-        if (x_unsigned) {
-            whittle_sparse_block32(count, offsets, v, x, 1, bias, out);
-        } else {
-            whittle_sparse_block32(count, offsets, v, x, 0, bias, out);
-        }
-        return;
+    {
+        int32_t acc[8];
+        vst1q_s32(acc, lo);
+        vst1q_s32(acc + 4, hi);
+        for (int j = 0; j < 8; ++j) whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j]));
     }
-#else
-    (void)size;
+}
 #endif
-    if (x_unsigned) {
-        whittle_sparse_block8(count, offsets, v, x, 1, bias, out);
-    } else {
-        whittle_sparse_block8(count, offsets, v, x, 0, bias, out);
-    }
-}
 
 /* A 1x1 convolution (stride 1, no padding, one group) on bitmask rows; see whittle_kernels.h. Each
  * row's bitmask is decoded once into the input offsets of its nonzero weights (`offsets`, scratch of
- * `channels` int32); blocks of 32 pixels (with NEON) and of eight follow, the last one overlapping the
- * one before it when they do not divide the plane. */
+ * `channels` + 2 int32). Blocks of pixels follow, the last one ending with the plane and overlapping
+ * the one before it when they do not divide it (its first outputs are computed and stored again):
+ * with the DSP extension eight pixels by the assembly loop (where the moves between planes fit a
+ * halfword), with NEON 16 * WHITTLE_SPARSE_VECTORS by pairs of weights (planes of fewer pixels in
+ * blocks of eight), elsewhere eight; planes of fewer than eight pixels one pixel at a time. */
 WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, int pixels, const void *x, int x_unsigned,
                                                 const uint32_t *masks, const int8_t *values, const int32_t *bias,
                                                 const whittle_requant *requant, void *y, int32_t *offsets) {
@@ -1440,11 +1573,6 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
     const whittle_requant local = *requant, *rq = &local;
     const int words = (channels + 31) / 32;
     const uint8_t *in = (const uint8_t *)x;
-#if defined(WHITTLE_NEON_S8)
-    const int widest = 32;
-#else
-    const int widest = 8;
-#endif
     for (int m = 0; m < out_channels; ++m) {
         const uint32_t *mask = masks + m * words;
         const whittle_channel_requant q = whittle_channel(rq, m);
@@ -1452,17 +1580,47 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
         for (int i = 0; i < words; ++i) {
             for (uint32_t bits = mask[i]; bits; bits &= bits - 1u) offsets[count++] = (i * 32 + whittle_lowest_bit(bits)) * pixels;
         }
-        while (pixels >= 8 && p < pixels) {
-            /* Blocks of 32 pixels with NEON where the plane has them, else of eight; the last block of
-             * a plane ends with it, overlapping the one before (outputs before p are stored already). */
-            const int size = pixels >= widest ? widest : 8;
-            const int first = p + size <= pixels ? p : pixels - size;
-            int32_t acc[32];
-            whittle_sparse_block(size, count, offsets, values, in + first, x_unsigned, bias[m], acc);
-            for (int e = 0; e < size; e += 8) {
-                if (first + e + 8 > p) whittle_sparse_out8(rq, &q, m, acc + e, p > first + e ? p - first - e : 0, y, m * pixels + first + e);
+#if defined(WHITTLE_NEON_S8)
+        if (pixels >= 16 * WHITTLE_SPARSE_VECTORS) {
+            int32_t sum = 0, lowest = 0;
+            for (int k = 0; k < count; ++k) {
+                sum += values[k];
+                lowest += values[k] == -128;
             }
-            p = first + size;
+            for (; p < pixels; p += 16 * WHITTLE_SPARSE_VECTORS) {
+                const int first = p + 16 * WHITTLE_SPARSE_VECTORS <= pixels ? p : pixels - 16 * WHITTLE_SPARSE_VECTORS;
+                int32x4_t s[4 * WHITTLE_SPARSE_VECTORS];
+                if (x_unsigned) {
+                    whittle_sparse_wide(count, offsets, values, in + first, 1, lowest < 2, (int32_t)((uint32_t)bias[m] + 128u * (uint32_t)sum), s);
+                } else {
+                    whittle_sparse_wide(count, offsets, values, in + first, 0, lowest < 2, bias[m], s);
+                }
+                for (int j = 0; j < 2 * WHITTLE_SPARSE_VECTORS; ++j) whittle_sparse_out8v(rq, &q, m, s[2 * j], s[2 * j + 1], y, m * pixels + first + 8 * j);
+            }
+        }
+#elif defined(WHITTLE_DSP) && defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
+        if (pixels >= 8 && count > 0 && whittle_sparse_to_entries(count, offsets, values)) {
+            for (; p < pixels; p += 8) {
+                const int first = p + 8 <= pixels ? p : pixels - 8;
+                int32_t acc[8];
+                if (x_unsigned) {
+                    whittle_sparse_entries8((const uint32_t *)offsets, in + first, 1, bias[m], acc);
+                } else {
+                    whittle_sparse_entries8((const uint32_t *)offsets, in + first, 0, bias[m], acc);
+                }
+                whittle_sparse_out8(rq, &q, m, acc, y, m * pixels + first);
+            }
+        }
+#endif
+        for (; pixels >= 8 && p < pixels; p += 8) {
+            const int first = p + 8 <= pixels ? p : pixels - 8;
+            int32_t acc[8];
+            if (x_unsigned) {
+                whittle_sparse_block8(count, offsets, values, in + first, 1, bias[m], acc);
+            } else {
+                whittle_sparse_block8(count, offsets, values, in + first, 0, bias[m], acc);
+            }
+            whittle_sparse_out8(rq, &q, m, acc, y, m * pixels + first);
         }
         /* A plane of fewer than eight pixels, one at a time. */
         for (; p < pixels; ++p) {

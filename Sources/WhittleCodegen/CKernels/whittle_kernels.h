@@ -130,7 +130,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8(int rows, int depth, int out_feat
  * bit c % 32 of word c / 32 set where w[m][c] is nonzero, and its nonzero weights follow those of
  * rows 0 .. m - 1 in `values`, in channel order. The bias is folded (bias[m] - x_zero * sum of
  * w[m]), so the inputs are multiplied as they are; every partial sum must fit int32. `offsets` is
- * scratch of `channels` int32. */
+ * scratch of `channels` + 2 int32. */
 WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, int pixels, const void *x, int x_unsigned,
                                                 const uint32_t *masks, const int8_t *values, const int32_t *bias,
                                                 const whittle_requant *requant, void *y, int32_t *offsets);

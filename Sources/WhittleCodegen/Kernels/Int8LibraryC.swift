@@ -22,7 +22,7 @@ enum Int8LibraryC {
     }
 
     static var scratchNeeds: [String: @Sendable (NodeEmission) throws -> Int] {
-        ["QLinearConv": { e in try scratchBytes(convForm(e), e) }, "com.microsoft.QGemm": { e in try scratchBytes(gemmForm(e), e) }]
+        ["QLinearConv": { e in max(try scratchBytes(convForm(e), e), try SparsePointwiseC.scratchBytes(e)) }, "com.microsoft.QGemm": { e in try scratchBytes(gemmForm(e), e) }]
     }
 
     /// Two im2col columns of int16, or the padded plane of a depthwise layer.

@@ -4,21 +4,35 @@ import WhittleOps
 /// Pointwise int8 convolutions (1×1, stride 1, no padding, one group) on pruned weights, with the
 /// library's `whittle_sparse_pointwise_s8`: each output channel stores a bitmask of its nonzero
 /// weights (one bit per weight) and their values, and every nonzero weight is applied to a block of
-/// output pixels at once (8 with the DSP extension, 32 with NEON), so the work falls with the density (the layout of XNNPACK's sparse
-/// inference). It pays from about 66 % zeros on Cortex-M4F and 73 % on the Pi's tiles, where the
+/// output pixels at once (8 with the DSP extension, 64 with NEON on AArch64), so the work falls with
+/// the density (the layout of XNNPACK's sparse inference). It pays from about 50 % zeros, where the
 /// delta rows of `SparseC` pay near 90 %.
 enum SparsePointwiseC {
-    /// The kernel's cost per nonzero multiply-add (requantization and decoding included), in the units
-    /// of `SparseC.denseShare` (a multiply-add of the generated loops; the dense library kernels cost
-    /// 0.125). Measured on kws_dscnn int8 with its pointwise layers 75 % pruned: on cortex-m4f 4.5
-    /// instructions per nonzero product against 1.53 per dense one since the dense product is an
-    /// assembly loop (it pays from about 66 % zeros); on rpi4, whose tiles take 0.44 per dense
-    /// product, 1.74 (0.92 of the dense instructions: from about 73 %).
-    static func workPerProduct(_ e: NodeEmission) -> Double { e.weightLayout.isTiled ? 0.45 : 0.37 }
+    /// The kernel's cost per nonzero multiply-add and per output (requantization, the blocks' and
+    /// rows' setup), in the units of `SparseC.denseShare` (a multiply-add of the generated loops; the
+    /// dense library kernels cost 0.125). Fitted to kws_dscnn int8 with its pointwise layers pruned
+    /// from 50 to 90 % (QEMU instruction counts of the kernel): on cortex-m4f 2.42 instructions per
+    /// nonzero product and 14.6 per output against 1.435 per dense product; on rpi4, whose tiles take
+    /// 0.438 per dense product, 0.512 and 5.53. Either way the kernel breaks even near 50 % zeros
+    /// (measured: 1.00× the dense instructions at 50 %, 0.58× (m4f) and 0.49× (rpi4) at 75 %).
+    static func work(_ e: NodeEmission) -> (perProduct: Double, perOutput: Double) {
+        e.weightLayout.isTiled ? (0.146, 1.58) : (0.211, 1.27)
+    }
 
-    /// Emits the layer on bitmask rows: true when the cost model chose them, false when the dense
-    /// kernels should run it, nil when the layer does not have the kernel's form.
-    static func emit(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool? {
+    /// A layer of the kernel's form: its geometry, weights and folded bias, and the cost model's
+    /// comparison with the dense kernels.
+    struct Layer {
+        let g: ConvolutionC.Geometry
+        let weights: [Int64]
+        let nonzero: [Int64]
+        let folded: [Int64]
+        let bias: [Int64]
+        let multipliers: [Float]
+        let plan: SparseC.Plan
+    }
+
+    /// The layer, or nil when it does not have the kernel's form.
+    static func layer(_ e: NodeEmission) throws -> Layer? {
         guard e.node.opType == "QLinearConv", try Int8LibraryC.isEightBit(e, data: 0, weights: 3),
               let weights = e.constant(3)?.int64s(), try e.inputShape(3).count == 4, try e.context.int("group", default: 1) == 1 else { return nil }
         let g = try ConvolutionC.Geometry(e, kernel: Array(try e.inputShape(3)[2...]))
@@ -26,24 +40,35 @@ enum SparsePointwiseC {
         guard g.kh == 1, g.kw == 1, g.sh == 1, g.sw == 1, g.pt + g.pl + g.pb + g.pr == 0, g.oh == g.h, g.ow == g.w,
               weights.count == g.m * g.c, Int64(g.c) * Int64(g.h) * Int64(g.w) < Int64(Int32.max) else { return nil }
         let (multipliers, wz) = try QuantizedC.convParameters(e, channels: g.m)
-        // The kernel decodes a row's bitmask into `channels` int32 offsets, in the scratch the dense form plans.
-        guard wz.allSatisfy({ $0 == 0 }), let scratch = e.scratch,
-              try Int8LibraryC.scratchBytes(try Int8LibraryC.convForm(e), e) >= 4 * g.c else { return nil }
         let bias = e.has(8) ? (e.constant(8)?.int64s() ?? []) : [Int64](repeating: 0, count: g.m)
         let xz = QuantizedC.zero(e, 2)
-        guard bias.count == g.m,
+        guard wz.allSatisfy({ $0 == 0 }), bias.count == g.m,
               let folded = Int8LibraryC.foldedBias(bias, rows: g.m, taps: g.c, zero: xz, weight: { weights[$0 * g.c + $1] }) else { return nil }
         let nonzero = weights.filter { $0 != 0 }
         guard nonzero.count < weights.count else { return nil }
-
         let pixels = g.h * g.w, words = (g.c + 31) / 32
         let plan = SparseC.Plan(denseBytes: try Int8LibraryC.denseWeightBytes(e, weights), sparseBytes: g.m * words * 4 + nonzero.count,
                                 denseWork: Double(g.n * g.m * pixels * g.c) * (try SparseC.denseShare(e)),
-                                sparseWork: Double(g.n) * (Double(nonzero.count * pixels) * workPerProduct(e) + Double(g.m * words) * 0.5),
+                                sparseWork: Double(g.n) * (Double(nonzero.count * pixels) * work(e).perProduct + Double(g.m * pixels) * work(e).perOutput),
                                 zeros: weights.count - nonzero.count, total: weights.count)
-        let chosen = plan.pays(e.sparse)
-        e.extras.weightForm = plan.form(chosen: chosen, layout: "bitmask rows")
-        guard chosen else { return false }
+        return Layer(g: g, weights: weights, nonzero: nonzero, folded: folded, bias: bias, multipliers: multipliers, plan: plan)
+    }
+
+    /// The kernel's scratch when the cost model chooses it: a row's bitmask decoded into at most
+    /// `channels` + 2 int32 words.
+    static func scratchBytes(_ e: NodeEmission) throws -> Int {
+        guard let layer = try layer(e), layer.plan.pays(e.sparse) else { return 0 }
+        return 4 * (layer.g.c + 2)
+    }
+
+    /// Emits the layer on bitmask rows: true when the cost model chose them, false when the dense
+    /// kernels should run it, nil when the layer does not have the kernel's form.
+    static func emit(_ e: NodeEmission, _ w: inout CWriter) throws -> Bool? {
+        guard let layer = try layer(e) else { return nil }
+        let g = layer.g, weights = layer.weights, pixels = g.h * g.w, words = (g.c + 31) / 32
+        let chosen = layer.plan.pays(e.sparse)
+        e.extras.weightForm = layer.plan.form(chosen: chosen, layout: "bitmask rows")
+        guard chosen, let scratch = e.scratch else { return false }
 
         // Bit c % 32 of word c / 32 of row m marks weight (m, c) as nonzero.
         var masks = [Int64](repeating: 0, count: g.m * words)
@@ -52,10 +77,10 @@ enum SparsePointwiseC {
             masks[m * words + c / 32] |= Int64(1) << Int64(c % 32)
         }
         let maskSymbol = e.weightArray("masks", .uint32, integers: masks)
-        let valueSymbol = e.weightArray("values", .int8, integers: nonzero)
-        let biasSymbol = e.weightArray("bias", .int32, integers: folded)
-        w.lines(Int8LibraryC.requantization(multipliers, zero: QuantizedC.zero(e, 7),
-                                            bounded: Int8LibraryC.bounded(multipliers, bias: bias, weights: weights, taps: g.c), e))
+        let valueSymbol = e.weightArray("values", .int8, integers: layer.nonzero)
+        let biasSymbol = e.weightArray("bias", .int32, integers: layer.folded)
+        w.lines(Int8LibraryC.requantization(layer.multipliers, zero: QuantizedC.zero(e, 7),
+                                            bounded: Int8LibraryC.bounded(layer.multipliers, bias: layer.bias, weights: weights, taps: g.c), e))
         w.line("/* Each nonzero weight times a block of pixels of its input channel; the bias holds bias - x_zero * sum(w). */")
         w.line("for (int n = 0; n < \(g.n); ++n) whittle_sparse_pointwise_s8(\(g.c), \(g.m), \(pixels), \(e.x(0)) + n * \(g.c * pixels), "
                + "\(try Int8LibraryC.unsignedFlag(e, 0)), \(maskSymbol), \(valueSymbol), \(biasSymbol), &rq, \(e.y(0)) + n * \(g.m * pixels), (int32_t *)\(scratch));")
