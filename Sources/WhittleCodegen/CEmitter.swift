@@ -265,6 +265,7 @@ public enum CEmitter {
         emission.sparse = options.sparse
         emission.weightLayout = options.weightLayout
         emission.floatTiles = options.floatTiles
+        emission.neon = options.neon
         return emission
     }
 

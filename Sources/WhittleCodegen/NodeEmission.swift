@@ -14,6 +14,8 @@ struct NodeEmission {
     var weightLayout = WeightLayout.pairs
     /// Float convolutions on the tiled kernels (eight channels by eight pixels).
     var floatTiles = false
+    /// The device has NEON.
+    var neon = false
     /// Int16 paired rows (cores with the DSP extension: SMLAD takes them without unpacking, at twice the flash).
     var wideWeights: Bool { weightLayout == .widePairs }
     /// Whether weights whose values all fit 4 bits are stored two per byte (every layout but the

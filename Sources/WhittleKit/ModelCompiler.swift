@@ -317,6 +317,7 @@ extension CompileOptions {
         codegen.integerOnly = target.fpu == "none"
         let tiles = !target.features.contains("dsp") && (target.features.contains("neon") || target.features.contains("simd"))
         codegen.floatTiles = tiles
+        codegen.neon = target.features.contains("neon")
         if target.features.contains("dsp") {
             codegen.weightLayout = goal == .speed ? .widePairs : .pairs
         } else {

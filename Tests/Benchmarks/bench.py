@@ -25,7 +25,8 @@ import numpy as np
 import onnxruntime as ort
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WHITTLE = os.path.join(ROOT, ".build", "release", "whittle")
+# WHITTLE=path/to/whittle measures another build (the default is the release build `make bench` makes).
+WHITTLE = os.environ.get("WHITTLE") or os.path.join(ROOT, ".build", "release", "whittle")
 
 HARNESS = r"""
 #include <stdio.h>
@@ -300,7 +301,78 @@ def binary_table(work):
     print()
 
 
+# The compression table: each model in every form Whittle compresses to, on one target per class
+# (Cortex-M0+ as rp2040, whose 264 KB RAM holds these models; Cortex-M4F; Raspberry Pi 4; the host).
+# Flash, RAM and instructions come from `whittle verify --target` (QEMU); the host column is the
+# emitted C's latency (gcc -O2). SQNR compares the form's outputs (`whittle run`, which the C equals
+# bit for bit) with ONNX Runtime's float outputs on the model's reference inputs.
+COMPRESSION_MODELS = ["kws_dscnn", "ic_resnet8", "vww_mobilenet_v1_025"]
+COMPRESSION_FORMS = [("float", None, ()), ("int8", [], ()), ("int8, --optimize speed", [], ("--optimize", "speed")),
+                     ("W4A8", W4, ()), ("A16W8", ["--activations", "int16"], ()), ("int8, 75 % sparse", "sparse", ())]
+COMPRESSION_TARGETS = ["rp2040", "cortex-m4f", "rpi4"]
+
+
+def interpreter_outputs(model, refs, work):
+    """The model's first output on each reference input, by `whittle run`."""
+    outputs = []
+    for i in range(refs["in_0"].shape[0]):
+        inputs = os.path.join(work, "case.npz")
+        np.savez(inputs, in_0=refs["in_0"][i])
+        out = os.path.join(work, "case_out")
+        subprocess.run([WHITTLE, "run", model, "--inputs", inputs, "-o", out], check=True, capture_output=True)
+        outputs.append(np.load(os.path.join(out, sorted(os.listdir(out))[0])).astype(np.float64))
+        shutil.rmtree(out)
+    return np.stack(outputs)
+
+
+def compression_table(work):
+    print("| model | form | target | flash: text (B) | model code (B) | weights (B) | RAM: data+bss (B) | instructions / inference "
+          "| instructions / MAC | verify | host C -O2 (µs) | SQNR vs float (dB) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    for name in COMPRESSION_MODELS:
+        refs = np.load(os.path.join(ROOT, "Examples", "models", name + ".refs.npz"))
+        reference = refs["out_0"].astype(np.float64).reshape(refs["in_0"].shape[0], -1)
+        calibration = os.path.join(ROOT, "Examples", "models", name + ".refs.npz")
+        int8 = os.path.join(work, name + ".int8.onnx")
+        subprocess.run([WHITTLE, "quantize", model_path(name), "--calibration", calibration, "-o", int8], check=True, capture_output=True)
+        macs = None
+        for form, quantize, verify_flags in COMPRESSION_FORMS:
+            if quantize is None:
+                path = model_path(name)
+            elif quantize == "sparse":
+                path = os.path.join(work, name + ".sparse.onnx")
+                subprocess.run([WHITTLE, "prune", int8, "--sparsity", "0.75", "-o", path], check=True, capture_output=True)
+            elif quantize:
+                path = os.path.join(work, "%s.%s.onnx" % (name, form.split(",")[0]))
+                subprocess.run([WHITTLE, "quantize", model_path(name), "--calibration", calibration, "-o", path] + quantize,
+                               check=True, capture_output=True)
+            else:
+                path = int8
+            out = os.path.join(work, "compression")
+            subprocess.run([WHITTLE, "compile", path, "--name", "model", "-o", out] + list(verify_flags), check=True, capture_output=True)
+            macs = macs or json.load(open(os.path.join(out, "model_report.json")))["macs"]
+            with open(os.path.join(out, "bench.c"), "w") as f:
+                f.write(HARNESS)
+            host_us = host_latency(out, ["-O2"]) * 1e6
+            shutil.rmtree(out)
+            got = interpreter_outputs(path, refs, work).reshape(reference.shape)
+            noise = float(np.sum((got - reference) ** 2))
+            sqnr = "exact" if noise == 0 else "%.1f" % (10 * np.log10(float(np.sum(reference ** 2)) / noise))
+            for target in COMPRESSION_TARGETS:
+                row = target_row(name, target, macs, path, verify_flags).rstrip(" |")
+                print("%s | %.1f | %s |" % (row.replace("| %s | %s |" % (name, target), "| %s | %s | %s |" % (name, form, target), 1), host_us, sqnr))
+    print()
+
+
 def main():
+    if sys.argv[1:] == ["compression"]:
+        # The compression table alone: python Tests/Benchmarks/bench.py compression
+        work = tempfile.mkdtemp(prefix="whittle-bench-")
+        try:
+            compression_table(work)
+        finally:
+            shutil.rmtree(work)
+        return 0
     manifest = json.load(open(os.path.join(ROOT, "Examples", "models", "manifest.json")))["models"]
     names = sorted(n for n, m in manifest.items() if m["category"] != "quantized")
     rows = []
@@ -323,6 +395,7 @@ def main():
     print()
     int8_tables(work, rows)
     pruned_table(work)
+    compression_table(work)
     binary_table(work)
     print("flash is the firmware's text (code, weights and constants); RAM includes the arena, the harness's input/output")
     print("buffers and, on Linux, the C library. Instructions are counted by a QEMU plugin around one call of model_run.")

@@ -18,6 +18,9 @@
 #elif defined(__ARM_NEON) && !defined(__ARM_BIG_ENDIAN) && !defined(WHITTLE_PORTABLE)
 #include <arm_neon.h>
 #define WHITTLE_NEON_S8 1
+#elif defined(__SSE2__) && !defined(WHITTLE_PORTABLE)
+#include <emmintrin.h>
+#define WHITTLE_SSE2_S8 1
 #endif
 #if defined(__GNUC__)
 #define WHITTLE_INLINE inline __attribute__((always_inline))
@@ -1559,13 +1562,58 @@ static WHITTLE_INLINE void whittle_sparse_out8v(const whittle_requant *rq, const
 }
 #endif
 
+#if defined(WHITTLE_SSE2_S8)
+/* Sixteen pixels of one input channel (int8, or uint8 with x_unsigned) as two vectors of eight int16. */
+static WHITTLE_INLINE void whittle_sparse_widen16(const uint8_t *at, const int x_unsigned, __m128i *lo, __m128i *hi) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)at);
+    if (x_unsigned) {
+        *lo = _mm_unpacklo_epi8(b, _mm_setzero_si128());
+        *hi = _mm_unpackhi_epi8(b, _mm_setzero_si128());
+    } else {
+        *lo = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+        *hi = _mm_srai_epi16(_mm_unpackhi_epi8(b, b), 8);
+    }
+}
+
+/* s[0 .. 3] += sixteen pixels of two input channels, at a and b, times two weights (w: the first in
+ * the low halfword of every 32-bit lane, the second in the high one). The pixels of the two channels
+ * are interleaved so that PMADDWD sums each pixel's two products into its int32 lane, exactly. */
+static WHITTLE_INLINE void whittle_sparse_madd16(const uint8_t *a, const uint8_t *b, const int x_unsigned, __m128i w, __m128i *s) {
+    __m128i alo, ahi, blo, bhi;
+    whittle_sparse_widen16(a, x_unsigned, &alo, &ahi);
+    whittle_sparse_widen16(b, x_unsigned, &blo, &bhi);
+    s[0] = _mm_add_epi32(s[0], _mm_madd_epi16(_mm_unpacklo_epi16(alo, blo), w));
+    s[1] = _mm_add_epi32(s[1], _mm_madd_epi16(_mm_unpackhi_epi16(alo, blo), w));
+    s[2] = _mm_add_epi32(s[2], _mm_madd_epi16(_mm_unpacklo_epi16(ahi, bhi), w));
+    s[3] = _mm_add_epi32(s[3], _mm_madd_epi16(_mm_unpackhi_epi16(ahi, bhi), w));
+}
+
+/* out[j] = bias + the row's sum over its count nonzero weights v of v[k] * x[offsets[k] + j] for
+ * j < 32, the weights two at a time (an odd last one with a weight 0 on its own plane). */
+static WHITTLE_INLINE void whittle_sparse_sse32(int count, const int32_t *offsets, const int8_t *v, const uint8_t *x, const int x_unsigned,
+                                                int32_t bias, int32_t *out) {
+    __m128i s[8];
+    for (int i = 0; i < 8; ++i) s[i] = _mm_set1_epi32(bias);
+    for (int k = 0; k < count; k += 2) {
+        const int second = k + 1 < count;
+        const uint8_t *pa = x + offsets[k], *pb = second ? x + offsets[k + 1] : pa;
+        const uint32_t wb = second ? (uint32_t)(uint16_t)(int16_t)v[k + 1] : 0u;
+        const __m128i w = _mm_set1_epi32((int32_t)((wb << 16) | (uint32_t)(uint16_t)(int16_t)v[k]));
+        whittle_sparse_madd16(pa, pb, x_unsigned, w, s);
+        whittle_sparse_madd16(pa + 16, pb + 16, x_unsigned, w, s + 4);
+    }
+    for (int i = 0; i < 8; ++i) _mm_storeu_si128((__m128i *)(void *)(out + 4 * i), s[i]);
+}
+#endif
+
 /* A 1x1 convolution (stride 1, no padding, one group) on bitmask rows; see whittle_kernels.h. Each
  * row's bitmask is decoded once into the input offsets of its nonzero weights (`offsets`, scratch of
  * `channels` + 2 int32). Blocks of pixels follow, the last one ending with the plane and overlapping
  * the one before it when they do not divide it (its first outputs are computed and stored again):
  * with the DSP extension eight pixels by the assembly loop (where the moves between planes fit a
- * halfword), with NEON 16 * WHITTLE_SPARSE_VECTORS by pairs of weights (planes of fewer pixels in
- * blocks of eight), elsewhere eight; planes of fewer than eight pixels one pixel at a time. */
+ * halfword), with NEON 16 * WHITTLE_SPARSE_VECTORS by pairs of weights, with SSE2 32 by pairs of
+ * weights (planes of fewer pixels in blocks of eight), elsewhere eight; planes of fewer than eight
+ * pixels one pixel at a time. */
 WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, int pixels, const void *x, int x_unsigned,
                                                 const uint32_t *masks, const int8_t *values, const int32_t *bias,
                                                 const whittle_requant *requant, void *y, int32_t *offsets) {
@@ -1610,6 +1658,17 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
                 }
                 whittle_sparse_out8(rq, &q, m, acc, y, m * pixels + first);
             }
+        }
+#elif defined(WHITTLE_SSE2_S8)
+        for (; pixels >= 32 && p < pixels; p += 32) {
+            const int first = p + 32 <= pixels ? p : pixels - 32;
+            int32_t acc[32];
+            if (x_unsigned) {
+                whittle_sparse_sse32(count, offsets, values, in + first, 1, bias[m], acc);
+            } else {
+                whittle_sparse_sse32(count, offsets, values, in + first, 0, bias[m], acc);
+            }
+            for (int j = 0; j < 32; j += 8) whittle_sparse_out8(rq, &q, m, acc + j, y, m * pixels + first + j);
         }
 #endif
         for (; pixels >= 8 && p < pixels; p += 8) {

@@ -4,19 +4,28 @@ import WhittleOps
 /// Pointwise int8 convolutions (1×1, stride 1, no padding, one group) on pruned weights, with the
 /// library's `whittle_sparse_pointwise_s8`: each output channel stores a bitmask of its nonzero
 /// weights (one bit per weight) and their values, and every nonzero weight is applied to a block of
-/// output pixels at once (8 with the DSP extension, 64 with NEON on AArch64), so the work falls with
-/// the density (the layout of XNNPACK's sparse inference). It pays from about 50 % zeros, where the
-/// delta rows of `SparseC` pay near 90 %.
+/// output pixels at once (8 with the DSP extension, 64 with NEON on AArch64, 32 with SSE2), so the
+/// work falls with the density (the layout of XNNPACK's sparse inference). It pays from about 30-55 %
+/// zeros (see `work`), where the delta rows of `SparseC` pay near 90 %.
 enum SparsePointwiseC {
     /// The kernel's cost per nonzero multiply-add and per output (requantization, the blocks' and
     /// rows' setup), in the units of `SparseC.denseShare` (a multiply-add of the generated loops; the
     /// dense library kernels cost 0.125). Fitted to kws_dscnn int8 with its pointwise layers pruned
-    /// from 50 to 90 % (QEMU instruction counts of the kernel): on cortex-m4f 2.42 instructions per
-    /// nonzero product and 14.6 per output against 1.435 per dense product; on rpi4, whose tiles take
-    /// 0.438 per dense product, 0.512 and 5.53. Either way the kernel breaks even near 50 % zeros
-    /// (measured: 1.00× the dense instructions at 50 %, 0.58× (m4f) and 0.49× (rpi4) at 75 %).
+    /// from 50 to 90 % (QEMU instruction counts of the kernels), against the dense kernel's
+    /// instructions per product:
+    ///
+    /// | target | per nonzero product | per output | dense, per product | breaks even at |
+    /// |---|---:|---:|---:|---:|
+    /// | cortex-m4f (DSP assembly loop) | 2.42 | 14.6 | 1.435 | 50 % zeros |
+    /// | rpi4 (NEON, tiles dense) | 0.512 | 5.53 | 0.438 | 31 % |
+    /// | x86-64 host (SSE2, tiles dense) | 1.386 | 24.0 | 1.003 | 55 % |
+    ///
+    /// At 75 % zeros the kernel takes 0.58× (cortex-m4f), 0.49× (rpi4) and 0.72× (host) the
+    /// dense kernel's instructions; on rpi4 at 35 % zeros (below the fit) the whole model took
+    /// 0.94× the dense one's.
     static func work(_ e: NodeEmission) -> (perProduct: Double, perOutput: Double) {
-        e.weightLayout.isTiled ? (0.146, 1.58) : (0.211, 1.27)
+        guard e.weightLayout.isTiled else { return (0.211, 1.27) }
+        return e.neon ? (0.146, 1.58) : (0.173, 2.99)
     }
 
     /// A layer of the kernel's form: its geometry, weights and folded bias, and the cost model's

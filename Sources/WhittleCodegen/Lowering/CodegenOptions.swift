@@ -7,6 +7,9 @@ public struct CodegenOptions: Sendable, Hashable {
     public var weightLayout = WeightLayout.pairs
     /// Float convolutions on the tiled kernels (eight channels by eight pixels).
     public var floatTiles = false
+    /// The device has NEON (the library's vector code for Arm; other hosts get SSE2 or portable C),
+    /// which the cost model of sparse layers tells apart.
+    public var neon = false
     /// When weights with zeros get a sparse form (`--sparse`).
     public var sparse = SparsePolicy.auto
     /// The device these choices are for (named in the generated files).
