@@ -338,18 +338,25 @@ def compression_table(work):
         macs = None
         for form, quantize, verify_flags in COMPRESSION_FORMS:
             if quantize is None:
-                path = model_path(name)
+                path, made = model_path(name), None
             elif quantize == "sparse":
                 path = os.path.join(work, name + ".sparse.onnx")
-                subprocess.run([WHITTLE, "prune", int8, "--sparsity", "0.75", "-o", path], check=True, capture_output=True)
+                made = subprocess.run([WHITTLE, "prune", int8, "--sparsity", "0.75", "-o", path], capture_output=True, text=True)
             elif quantize:
                 path = os.path.join(work, "%s.%s.onnx" % (name, form.split(",")[0]))
-                subprocess.run([WHITTLE, "quantize", model_path(name), "--calibration", calibration, "-o", path] + quantize,
-                               check=True, capture_output=True)
+                made = subprocess.run([WHITTLE, "quantize", model_path(name), "--calibration", calibration, "-o", path] + quantize,
+                                      capture_output=True, text=True)
             else:
-                path = int8
+                path, made = int8, None
+            if made is not None and made.returncode != 0:
+                # A form this build of Whittle cannot make (an older one, measured for comparison).
+                print("| %s | %s | | failed: %s | | | | | | | | |" % (name, form, (made.stderr.strip().splitlines() or [""])[-1][:80]))
+                continue
             out = os.path.join(work, "compression")
-            subprocess.run([WHITTLE, "compile", path, "--name", "model", "-o", out] + list(verify_flags), check=True, capture_output=True)
+            made = subprocess.run([WHITTLE, "compile", path, "--name", "model", "-o", out] + list(verify_flags), capture_output=True, text=True)
+            if made.returncode != 0:
+                print("| %s | %s | | failed: %s | | | | | | | | |" % (name, form, (made.stderr.strip().splitlines() or [""])[-1][:80]))
+                continue
             macs = macs or json.load(open(os.path.join(out, "model_report.json")))["macs"]
             with open(os.path.join(out, "bench.c"), "w") as f:
                 f.write(HARNESS)

@@ -1503,23 +1503,25 @@ static WHITTLE_INLINE void whittle_sparse_single16(const uint8_t *a, const int x
     s[3] = vaddw_s16(s[3], vget_high_s16(hi));
 }
 
-/* s (16 * WHITTLE_SPARSE_VECTORS pixels, four per vector) = bias + the row's sum over its count
- * nonzero weights v of v[k] * x[offsets[k] + pixel], the weights taken in pairs where `pairs` (0 for
- * a row with two weights of -128). The steps are written out, not looped, so that the compilers
- * keep the sums in registers. */
-static WHITTLE_INLINE void whittle_sparse_wide(int count, const int32_t *offsets, const int8_t *v, const uint8_t *x, const int x_unsigned,
-                                               int pairs, int32_t bias, int32x4_t *s) {
+/* s (16 * `vectors` pixels, four per vector; `vectors` 1, 2 or WHITTLE_SPARSE_VECTORS, a constant
+ * where this is inlined) = bias + the row's sum over its count nonzero weights v of v[k] *
+ * x[offsets[k] + pixel], the weights taken in pairs where `pairs` (0 for a row with two weights of
+ * -128). The steps are written out, not looped, so that the compilers keep the sums in registers. */
+static WHITTLE_INLINE void whittle_sparse_wide(const int vectors, int count, const int32_t *offsets, const int8_t *v, const uint8_t *x,
+                                               const int x_unsigned, int pairs, int32_t bias, int32x4_t *s) {
     int k = 0;
-    for (int i = 0; i < 4 * WHITTLE_SPARSE_VECTORS; ++i) s[i] = vdupq_n_s32(bias);
+    for (int i = 0; i < 4 * vectors; ++i) s[i] = vdupq_n_s32(bias);
     if (pairs) {
         for (; k + 1 < count; k += 2) {
             const uint8_t *pa = x + offsets[k], *pb = x + offsets[k + 1];
             const int8x16_t wa = vdupq_n_s8(v[k]), wb = vdupq_n_s8(v[k + 1]);
             whittle_sparse_pair16(pa, pb, x_unsigned, wa, wb, s);
-            whittle_sparse_pair16(pa + 16, pb + 16, x_unsigned, wa, wb, s + 4);
+            if (vectors > 1) whittle_sparse_pair16(pa + 16, pb + 16, x_unsigned, wa, wb, s + 4);
 #if WHITTLE_SPARSE_VECTORS == 4
-            whittle_sparse_pair16(pa + 32, pb + 32, x_unsigned, wa, wb, s + 8);
-            whittle_sparse_pair16(pa + 48, pb + 48, x_unsigned, wa, wb, s + 12);
+            if (vectors > 2) {
+                whittle_sparse_pair16(pa + 32, pb + 32, x_unsigned, wa, wb, s + 8);
+                whittle_sparse_pair16(pa + 48, pb + 48, x_unsigned, wa, wb, s + 12);
+            }
 #endif
         }
     }
@@ -1527,10 +1529,12 @@ static WHITTLE_INLINE void whittle_sparse_wide(int count, const int32_t *offsets
         const uint8_t *pa = x + offsets[k];
         const int8x8_t w = vdup_n_s8(v[k]);
         whittle_sparse_single16(pa, x_unsigned, w, s);
-        whittle_sparse_single16(pa + 16, x_unsigned, w, s + 4);
+        if (vectors > 1) whittle_sparse_single16(pa + 16, x_unsigned, w, s + 4);
 #if WHITTLE_SPARSE_VECTORS == 4
-        whittle_sparse_single16(pa + 32, x_unsigned, w, s + 8);
-        whittle_sparse_single16(pa + 48, x_unsigned, w, s + 12);
+        if (vectors > 2) {
+            whittle_sparse_single16(pa + 32, x_unsigned, w, s + 8);
+            whittle_sparse_single16(pa + 48, x_unsigned, w, s + 12);
+        }
 #endif
     }
 }
@@ -1558,6 +1562,24 @@ static WHITTLE_INLINE void whittle_sparse_out8v(const whittle_requant *rq, const
         vst1q_s32(acc, lo);
         vst1q_s32(acc + 4, hi);
         for (int j = 0; j < 8; ++j) whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j]));
+    }
+}
+/* The blocks of one row with NEON, 16 * `vectors` pixels each (a constant where this is inlined, as
+ * x_unsigned is); see the kernel below. */
+static WHITTLE_INLINE void whittle_sparse_row_wide(const int vectors, const whittle_requant *rq, const whittle_channel_requant *q, int m,
+                                                   int count, const int32_t *offsets, const int8_t *v, const uint8_t *in,
+                                                   const int x_unsigned, int pixels, int32_t bias, void *y) {
+    int32_t sum = 0, lowest = 0;
+    for (int k = 0; k < count; ++k) {
+        sum += v[k];
+        lowest += v[k] == -128;
+    }
+    if (x_unsigned) bias = (int32_t)((uint32_t)bias + 128u * (uint32_t)sum);
+    for (int p = 0; p < pixels; p += 16 * vectors) {
+        const int first = p + 16 * vectors <= pixels ? p : pixels - 16 * vectors;
+        int32x4_t s[4 * WHITTLE_SPARSE_VECTORS];
+        whittle_sparse_wide(vectors, count, offsets, v, in + first, x_unsigned, lowest < 2, bias, s);
+        for (int j = 0; j < 2 * vectors; ++j) whittle_sparse_out8v(rq, q, m, s[2 * j], s[2 * j + 1], y, m * pixels + first + 8 * j);
     }
 }
 #endif
@@ -1611,9 +1633,9 @@ static WHITTLE_INLINE void whittle_sparse_sse32(int count, const int32_t *offset
  * `channels` + 2 int32). Blocks of pixels follow, the last one ending with the plane and overlapping
  * the one before it when they do not divide it (its first outputs are computed and stored again):
  * with the DSP extension eight pixels by the assembly loop (where the moves between planes fit a
- * halfword), with NEON 16 * WHITTLE_SPARSE_VECTORS by pairs of weights, with SSE2 32 by pairs of
- * weights (planes of fewer pixels in blocks of eight), elsewhere eight; planes of fewer than eight
- * pixels one pixel at a time. */
+ * halfword), with NEON 64 (AArch64), 32 or 16 as the plane allows by pairs of weights, with SSE2
+ * 32 by pairs of weights (planes of fewer pixels in blocks of eight), elsewhere eight; planes of
+ * fewer than eight pixels one pixel at a time. */
 WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, int pixels, const void *x, int x_unsigned,
                                                 const uint32_t *masks, const int8_t *values, const int32_t *bias,
                                                 const whittle_requant *requant, void *y, int32_t *offsets) {
@@ -1629,22 +1651,31 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
             for (uint32_t bits = mask[i]; bits; bits &= bits - 1u) offsets[count++] = (i * 32 + whittle_lowest_bit(bits)) * pixels;
         }
 #if defined(WHITTLE_NEON_S8)
-        if (pixels >= 16 * WHITTLE_SPARSE_VECTORS) {
-            int32_t sum = 0, lowest = 0;
-            for (int k = 0; k < count; ++k) {
-                sum += values[k];
-                lowest += values[k] == -128;
+        /* Blocks of 64 pixels (AArch64), else 32 or 16, as the plane allows (each width a constant). */
+#if WHITTLE_SPARSE_VECTORS == 4
+        if (pixels >= 64) {
+            if (x_unsigned) {
+                whittle_sparse_row_wide(4, rq, &q, m, count, offsets, values, in, 1, pixels, bias[m], y);
+            } else {
+                whittle_sparse_row_wide(4, rq, &q, m, count, offsets, values, in, 0, pixels, bias[m], y);
             }
-            for (; p < pixels; p += 16 * WHITTLE_SPARSE_VECTORS) {
-                const int first = p + 16 * WHITTLE_SPARSE_VECTORS <= pixels ? p : pixels - 16 * WHITTLE_SPARSE_VECTORS;
-                int32x4_t s[4 * WHITTLE_SPARSE_VECTORS];
-                if (x_unsigned) {
-                    whittle_sparse_wide(count, offsets, values, in + first, 1, lowest < 2, (int32_t)((uint32_t)bias[m] + 128u * (uint32_t)sum), s);
-                } else {
-                    whittle_sparse_wide(count, offsets, values, in + first, 0, lowest < 2, bias[m], s);
-                }
-                for (int j = 0; j < 2 * WHITTLE_SPARSE_VECTORS; ++j) whittle_sparse_out8v(rq, &q, m, s[2 * j], s[2 * j + 1], y, m * pixels + first + 8 * j);
+            p = pixels;
+        }
+#endif
+        if (p == 0 && pixels >= 32) {
+            if (x_unsigned) {
+                whittle_sparse_row_wide(2, rq, &q, m, count, offsets, values, in, 1, pixels, bias[m], y);
+            } else {
+                whittle_sparse_row_wide(2, rq, &q, m, count, offsets, values, in, 0, pixels, bias[m], y);
             }
+            p = pixels;
+        } else if (p == 0 && pixels >= 16) {
+            if (x_unsigned) {
+                whittle_sparse_row_wide(1, rq, &q, m, count, offsets, values, in, 1, pixels, bias[m], y);
+            } else {
+                whittle_sparse_row_wide(1, rq, &q, m, count, offsets, values, in, 0, pixels, bias[m], y);
+            }
+            p = pixels;
         }
 #elif defined(WHITTLE_DSP) && defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
         if (pixels >= 8 && count > 0 && whittle_sparse_to_entries(count, offsets, values)) {

@@ -8,24 +8,38 @@ import WhittleOps
 /// work falls with the density (the layout of XNNPACK's sparse inference). It pays from about 30-55 %
 /// zeros (see `work`), where the delta rows of `SparseC` pay near 90 %.
 enum SparsePointwiseC {
-    /// The kernel's cost per nonzero multiply-add and per output (requantization, the blocks' and
-    /// rows' setup), in the units of `SparseC.denseShare` (a multiply-add of the generated loops; the
-    /// dense library kernels cost 0.125). Fitted to kws_dscnn int8 with its pointwise layers pruned
-    /// from 50 to 90 % (QEMU instruction counts of the kernels), against the dense kernel's
-    /// instructions per product:
+    /// The kernel's instructions per nonzero product, per decoded nonzero weight (once per row) and
+    /// per output, for blocks of `block` pixels, and the dense kernel's instructions per product.
+    /// Fitted to kws_dscnn int8 with its pointwise layers pruned from 50 to 90 % (QEMU instruction
+    /// counts of the kernels, planes of 125 pixels):
     ///
     /// | target | per nonzero product | per output | dense, per product | breaks even at |
     /// |---|---:|---:|---:|---:|
-    /// | cortex-m4f (DSP assembly loop) | 2.42 | 14.6 | 1.435 | 50 % zeros |
-    /// | rpi4 (NEON, tiles dense) | 0.512 | 5.53 | 0.438 | 31 % |
-    /// | x86-64 host (SSE2, tiles dense) | 1.386 | 24.0 | 1.003 | 55 % |
+    /// | cortex-m4f (DSP assembly loop, 8 pixels) | 2.42 | 14.6 | 1.435 | 50 % zeros |
+    /// | rpi4 (NEON, 64 pixels; tiles dense) | 0.512 | 5.53 | 0.438 | 31 % |
+    /// | x86-64 host (SSE2, 32 pixels; tiles dense) | 1.386 | 24.0 | 1.003 | 55 % |
     ///
     /// At 75 % zeros the kernel takes 0.58× (cortex-m4f), 0.49× (rpi4) and 0.72× (host) the
-    /// dense kernel's instructions; on rpi4 at 35 % zeros (below the fit) the whole model took
-    /// 0.94× the dense one's.
-    static func work(_ e: NodeEmission) -> (perProduct: Double, perOutput: Double) {
-        guard e.weightLayout.isTiled else { return (0.211, 1.27) }
-        return e.neon ? (0.146, 1.58) : (0.173, 2.99)
+    /// dense kernel's instructions. The per-product figures include the decoding of each row
+    /// (about 10 instructions per nonzero weight, 0.08 per product over 125 pixels), which is split
+    /// out here so that small planes pay for it. NEON's narrower blocks for smaller planes pay the
+    /// per-pair overhead (8 instructions, against 12 per 16 pixels) over fewer pixels. Planes of
+    /// fewer pixels than the vector block stay dense on NEON and SSE2 targets.
+    struct Cost {
+        let block: Int
+        let perProduct: Double
+        let perDecoded: Double
+        let perOutput: Double
+        let dense: Double
+    }
+
+    static func cost(_ e: NodeEmission, pixels: Int) -> Cost? {
+        guard e.weightLayout.isTiled else { return Cost(block: 8, perProduct: 2.34, perDecoded: 10, perOutput: 14.6, dense: 1.435) }
+        guard e.neon else { return pixels >= 32 ? Cost(block: 32, perProduct: 1.31, perDecoded: 10, perOutput: 24.0, dense: 1.003) : nil }
+        let vectors = pixels >= 64 ? 4 : pixels >= 32 ? 2 : pixels >= 16 ? 1 : 0
+        guard vectors > 0 else { return nil }
+        let pairShare = (8 + 12 * Double(vectors)) / (32 * Double(vectors)) / (56.0 / 128)
+        return Cost(block: 16 * vectors, perProduct: 0.432 * pairShare, perDecoded: 10, perOutput: 5.22 + 20 / Double(16 * vectors), dense: 0.438)
     }
 
     /// A layer of the kernel's form: its geometry, weights and folded bias, and the cost model's
@@ -56,9 +70,15 @@ enum SparsePointwiseC {
         let nonzero = weights.filter { $0 != 0 }
         guard nonzero.count < weights.count else { return nil }
         let pixels = g.h * g.w, words = (g.c + 31) / 32
+        guard let cost = cost(e, pixels: pixels) else { return nil }
+        // Blocks overlap the one before where they do not divide the plane: those pixels are computed twice.
+        let computed = pixels >= cost.block ? (pixels + cost.block - 1) / cost.block * cost.block
+            : pixels >= 8 ? (pixels + 7) / 8 * 8 : pixels
+        let instructions = Double(nonzero.count) * (Double(computed) * cost.perProduct + cost.perDecoded) + Double(g.m * computed) * cost.perOutput
+        // In the units of `SparseC.denseShare`: the dense library kernels' product counts 0.125.
         let plan = SparseC.Plan(denseBytes: try Int8LibraryC.denseWeightBytes(e, weights), sparseBytes: g.m * words * 4 + nonzero.count,
                                 denseWork: Double(g.n * g.m * pixels * g.c) * (try SparseC.denseShare(e)),
-                                sparseWork: Double(g.n) * (Double(nonzero.count * pixels) * work(e).perProduct + Double(g.m * pixels) * work(e).perOutput),
+                                sparseWork: Double(g.n) * instructions * 0.125 / cost.dense,
                                 zeros: weights.count - nonzero.count, total: weights.count)
         return Layer(g: g, weights: weights, nonzero: nonzero, folded: folded, bias: bias, multipliers: multipliers, plan: plan)
     }
