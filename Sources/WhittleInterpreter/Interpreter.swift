@@ -32,20 +32,31 @@ public struct Interpreter: Sendable {
     /// The most bytes one computed tensor may take; a model that would need more is refused before
     /// the allocation (a ConstantOfShape or Expand to a huge shape, for example).
     public var maxTensorBytes = 1 << 32
+    /// The most bytes the values a run computes may take together (the run keeps them all, except
+    /// what a loop body computed in an earlier iteration).
+    public var maxTotalBytes = Int.max
 
-    /// Refuses an output larger than `maxTensorBytes` (or whose size overflows).
-    func checkSize(_ name: String, _ type: TensorType) throws {
-        guard let shape = type.shape else { return }
+    /// Refuses an output larger than `maxTensorBytes` (or whose size overflows), or one that would
+    /// take the computed values past `maxTotalBytes`; returns its bytes.
+    func checkSize(_ name: String, _ type: TensorType, computed: Int) throws -> Int {
+        guard let shape = type.shape else { return 0 }
         let bytes = (try? Shape.byteCount(shape, width: type.elementType.byteWidth ?? 8)) ?? Int.max
         guard bytes <= maxTensorBytes else {
             throw WhittleError(.unsupported, "output \"\(name)\" of shape \(Shape.describe(shape)) would take \(bytes == Int.max ? "more than 2^63" : String(bytes)) bytes, "
                                + "more than the \(maxTensorBytes) bytes allowed for one tensor", setting: .maxTensorBytes)
         }
+        guard bytes <= maxTotalBytes - min(computed, maxTotalBytes) else {
+            throw WhittleError(.unsupported, "output \"\(name)\" of shape \(Shape.describe(shape)) would take \(bytes) bytes, and the values "
+                               + "computed before it \(computed): more than the \(maxTotalBytes) bytes this process can allocate")
+        }
+        return bytes
     }
 
     public func run(_ inputs: [String: NDArray], trace: ((String, NDArray) throws -> Void)? = nil) throws -> [String: NDArray] {
         let graph = inference.graph
         var values = constants
+        // Bytes of the values computed so far, by name.
+        var computed = 0, sizes: [String: Int] = [:]
         for input in graph.inputs {
             guard let value = inputs[input.name] else {
                 throw WhittleError(.usage, "no value given for input \"\(input.name)\"")
@@ -85,7 +96,10 @@ public struct Interpreter: Sendable {
                 if try frame.finish(results, node: node, into: &values, trace: trace) {
                     // Another iteration: forget what the body computed, then run it again.
                     for step in (frame.begin + 1)..<frame.end {
-                        for name in graph.nodes[step].outputs where !name.isEmpty && constants[name] == nil { values[name] = nil }
+                        for name in graph.nodes[step].outputs where !name.isEmpty && constants[name] == nil {
+                            values[name] = nil
+                            computed -= sizes.removeValue(forKey: name) ?? 0
+                        }
                     }
                     try frame.start(into: &values, trace: trace)
                     frames.append(frame)
@@ -106,7 +120,8 @@ public struct Interpreter: Sendable {
                                                    inputTypes: inputTypes, inputValues: inputValues)
                 let outputTypes = node.outputs.map { graph.type(of: $0) ?? TensorType(.float, nil) }
                 for (name, type) in zip(node.outputs, outputTypes) where !name.isEmpty {
-                    try checkSize(name, type)
+                    let bytes = try checkSize(name, type, computed: computed)
+                    computed += bytes - (sizes.updateValue(bytes, forKey: name) ?? 0)
                 }
                 let arguments = try node.inputs.map { name -> NDArray? in
                     if name.isEmpty { return nil }

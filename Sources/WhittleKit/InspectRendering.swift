@@ -74,10 +74,14 @@ extension InspectReport {
         guard let columns = rows.first?.count else { return [] }
         let widths = (0..<columns).map { c in rows.map { $0[c].count }.max() ?? 0 }
         return rows.map { row in
-            row.enumerated().map { c, cell in
+            var line = row.enumerated().map { c, cell in
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
                 return rightAligned.contains(c) ? pad + cell : (c == columns - 1 ? cell : cell + pad)
-            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            }.joined(separator: "  ")
+            // Trailing blanks go one by one: a pattern match would backtrack over every run of padding
+            // (quadratic in a cell as wide as a rank-100,000 shape).
+            while line.last?.isWhitespace == true { line.removeLast() }
+            return line
         }
     }
 }

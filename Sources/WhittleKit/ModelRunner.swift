@@ -112,9 +112,12 @@ public enum ModelRunner {
 
     /// Runs `analyzed` on `inputs`; with `traceDirectory`, writes every computed value there as `.npy`.
     /// A model whose shapes depend on its inputs' values (`needsInputValues`) is analyzed again with
-    /// every input bound, and runs on those values.
+    /// every input bound, and runs on those values. The run refuses a tensor of more than
+    /// `maxTensorBytes`, and values that would take more than `maxTotalBytes` together (by default what
+    /// the process can allocate: ``ProcessMemory``).
     public static func run(_ analyzed: AnalyzedModel, inputs: [String: NDArray], traceDirectory: String? = nil,
-                           maxTensorBytes: Int = 1 << 32) throws -> [String: NDArray] {
+                           maxTensorBytes: Int = ProcessMemory.tensorLimit,
+                           maxTotalBytes: Int = ProcessMemory.allocatableBytes) throws -> [String: NDArray] {
         var analyzed = analyzed, inputs = inputs
         let specialized = analyzed.needsInputValues
         if specialized {
@@ -131,6 +134,7 @@ public enum ModelRunner {
         }
         var interpreter = try Interpreter(model: analyzed.model, inference: analyzed.inference)
         interpreter.maxTensorBytes = maxTensorBytes
+        interpreter.maxTotalBytes = maxTotalBytes
         guard let traceDirectory else { return try interpreter.run(inputs) }
         try makeDirectory(traceDirectory)
         var taken = Set<String>()

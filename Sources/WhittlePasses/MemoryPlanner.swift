@@ -98,67 +98,102 @@ public enum MemoryPlanner {
         let aligned = { (n: Int) in (Swift.max(n, 1) + alignment - 1) / alignment * alignment }
         // Greedy placement in a few orders (largest first, earliest first, longest-lived first, largest
         // size × lifetime first); the smallest arena wins. Ties break on the buffer number, so the result is stable.
-        let length = { (b: Int) in buffers[b].lastStep - buffers[b].firstStep + 1 }
-        let keys: [(Int) -> [Int]] = [
-            { [-buffers[$0].bytes, buffers[$0].firstStep, $0] },
-            { [buffers[$0].firstStep, -buffers[$0].bytes, $0] },
-            { [-length($0), -buffers[$0].bytes, $0] },
-            { [-buffers[$0].bytes * length($0), buffers[$0].firstStep, $0] },
+        let first = buffers.map(\.firstStep), last = buffers.map(\.lastStep), sizes = buffers.map { aligned($0.bytes) }
+        let length = { (b: Int) in last[b] - first[b] + 1 }
+        let keys: [(Int, Int) -> Bool] = [
+            { (-buffers[$0].bytes, first[$0], $0) < (-buffers[$1].bytes, first[$1], $1) },
+            { (first[$0], -buffers[$0].bytes, $0) < (first[$1], -buffers[$1].bytes, $1) },
+            { (-length($0), -buffers[$0].bytes, $0) < (-length($1), -buffers[$1].bytes, $1) },
+            { (-buffers[$0].bytes * length($0), first[$0], $0) < (-buffers[$1].bytes * length($1), first[$1], $1) },
         ]
-        let orders = keys.map { key in buffers.indices.sorted { key($0).lexicographicallyPrecedes(key($1)) } }
+        // Every pass looks at the placed buffers that live at the same time as the next one, so a graph
+        // with thousands of values alive together (a Sum of 20,000 inputs) costs the square of that
+        // count per pass: past `manyBuffers` only the earliest-first order runs, with the lowest gap.
+        let passes: [(order: Int, mode: Int)] = buffers.count <= manyBuffers ? (0..<keys.count).flatMap { o in (0..<3).map { (o, $0) } } : [(1, 0)]
         let largest = buffers.map(\.bytes).max() ?? 0
         var best: (arena: Int, offsets: [Int]) = (Int.max, [Int](repeating: 0, count: buffers.count))
-        for order in orders {
-            for mode in 0..<3 {
-                var offsets = [Int](repeating: 0, count: buffers.count)
-                var placed: [Int] = []
-                var arena = 0
-                for b in order {
-                    let size = aligned(buffers[b].bytes)
-                    let conflicts = placed.filter { overlaps(buffers[$0], buffers[b]) }
-                        .map { (offsets[$0], offsets[$0] + aligned(buffers[$0].bytes)) }.sorted { $0.0 < $1.0 }
-                    // Gaps between the conflicting buffers; the last one is open-ended.
-                    var gaps: [(start: Int, size: Int)] = []
-                    var cursor = 0
-                    for (start, end) in conflicts {
-                        if start > cursor { gaps.append((cursor, start - cursor)) }
-                        cursor = max(cursor, end)
-                    }
-                    // Mode 0: lowest gap; 1: tightest gap; 2: small buffers at the top of the highest gap
-                    // inside the arena so far, which keeps the low offsets free for the large ones.
-                    if cursor < arena { gaps.append((cursor, arena - cursor)) }
-                    let fitting = gaps.filter { $0.size >= size }
-                    switch mode {
-                    case 1:
-                        offsets[b] = fitting.min { ($0.size, $0.start) < ($1.size, $1.start) }?.start ?? cursor
-                    case 2 where 2 * buffers[b].bytes <= largest:
-                        if let gap = fitting.last {
-                            offsets[b] = (gap.start + gap.size - size) / alignment * alignment
-                        } else {
-                            offsets[b] = cursor
+        var gaps: [(start: Int, size: Int)] = []
+        for (key, mode) in passes {
+            let order = buffers.indices.sorted(by: keys[key])
+            var offsets = [Int](repeating: 0, count: buffers.count)
+            // The placed buffers by offset (equal offsets in the order they were placed). In the
+            // earliest-first order a buffer that has died before the next one starts conflicts with no
+            // later one either, and leaves the list.
+            var placed: [Int] = []
+            let dropsDead = key == 1
+            var arena = 0
+            for b in order {
+                let size = sizes[b]
+                // Gaps between the conflicting buffers; the last one is open-ended.
+                gaps.removeAll(keepingCapacity: true)
+                var cursor = 0, kept = 0
+                // (The scan runs once per buffer over the buffers alive with it: unchecked reads.)
+                first.withUnsafeBufferPointer { first in
+                    last.withUnsafeBufferPointer { last in
+                        sizes.withUnsafeBufferPointer { sizes in
+                            offsets.withUnsafeBufferPointer { offsets in
+                                placed.withUnsafeMutableBufferPointer { list in
+                                    let start = first[b], end = last[b]
+                                    for i in 0..<list.count {
+                                        let p = list[i]
+                                        if dropsDead && last[p] < start { continue }
+                                        list[kept] = p
+                                        kept += 1
+                                        guard first[p] <= end && start <= last[p] else { continue }
+                                        if offsets[p] > cursor { gaps.append((cursor, offsets[p] - cursor)) }
+                                        cursor = max(cursor, offsets[p] + sizes[p])
+                                    }
+                                }
+                            }
                         }
-                    default:
-                        offsets[b] = fitting.first?.start ?? cursor
                     }
-                    arena = max(arena, offsets[b] + size)
-                    placed.append(b)
                 }
-                if arena < best.arena { best = (arena, offsets) }
+                placed.removeLast(placed.count - kept)
+                // Mode 0: lowest gap; 1: tightest gap; 2: small buffers at the top of the highest gap
+                // inside the arena so far, which keeps the low offsets free for the large ones.
+                if cursor < arena { gaps.append((cursor, arena - cursor)) }
+                let fitting = gaps.filter { $0.size >= size }
+                switch mode {
+                case 1:
+                    offsets[b] = fitting.min { ($0.size, $0.start) < ($1.size, $1.start) }?.start ?? cursor
+                case 2 where 2 * buffers[b].bytes <= largest:
+                    if let gap = fitting.last {
+                        offsets[b] = (gap.start + gap.size - size) / alignment * alignment
+                    } else {
+                        offsets[b] = cursor
+                    }
+                default:
+                    offsets[b] = fitting.first?.start ?? cursor
+                }
+                arena = max(arena, offsets[b] + size)
+                // After the placed buffers at the same offset (a binary search for the first one above).
+                var low = 0, high = placed.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if offsets[placed[mid]] <= offsets[b] { low = mid + 1 } else { high = mid }
+                }
+                placed.insert(b, at: low)
             }
+            if arena < best.arena { best = (arena, offsets) }
         }
         let arena = buffers.isEmpty ? 0 : best.arena
         for b in buffers.indices { buffers[b].offset = best.offsets[b] }
-        var lowerBound = 0
-        for step in 0..<max(graph.nodes.count, 1) {
-            let live = buffers.filter { $0.firstStep <= step && step <= $0.lastStep }.map { aligned($0.bytes) }.reduce(0, +)
+        // The most bytes alive at one step: a sweep over the steps where buffers start and end.
+        var change: [Int: Int] = [:]
+        for b in buffers.indices {
+            change[first[b], default: 0] += sizes[b]
+            change[last[b] + 1, default: 0] -= sizes[b]
+        }
+        var lowerBound = 0, live = 0
+        for step in change.keys.sorted() {
+            live += change[step] ?? 0
             lowerBound = max(lowerBound, live)
         }
         return MemoryPlan(storage: storage, buffers: buffers, scratch: scratchBuffers, arenaBytes: arena, lowerBound: lowerBound, alignment: alignment)
     }
 
-    static func overlaps(_ a: MemoryPlan.Buffer, _ b: MemoryPlan.Buffer) -> Bool {
-        a.firstStep <= b.lastStep && b.firstStep <= a.lastStep
-    }
+    /// Past this many buffers the placement tries one order instead of four (see `plan`).
+    public static let manyBuffers = 2048
 
     /// An arena buffer the node may overwrite: an input of the output's size, read for the last time here,
     /// and not read twice by this node through another operand.

@@ -26,11 +26,15 @@ struct Run: ParsableCommand {
         guard inputs == nil || inputFiles.isEmpty else {
             throw ValidationError("give either --inputs FILE.npz or one --input NAME=FILE.npy per input, not both")
         }
-        do { _ = try TargetBudget.parse(maxTensorBytes) } catch let error as WhittleError { throw ValidationError("--max-tensor-bytes: \(error.reason)") }
+        if let maxTensorBytes {
+            do { _ = try TargetBudget.parse(maxTensorBytes) } catch let error as WhittleError { throw ValidationError("--max-tensor-bytes: \(error.reason)") }
+        }
     }
 
-    @Option(name: .customLong("max-tensor-bytes"), help: ArgumentHelp("The most bytes one computed tensor may take (default 4G).", valueName: "BYTES"))
-    var maxTensorBytes = "4G"
+    @Option(name: .customLong("max-tensor-bytes"),
+            help: ArgumentHelp("The most bytes one computed tensor may take (default 4G, or half of what the process may allocate when less).",
+                               valueName: "BYTES"))
+    var maxTensorBytes: String?
 
     func run() throws {
         try reportingErrors {
@@ -44,7 +48,7 @@ struct Run: ParsableCommand {
             } else {
                 values = try ModelRunner.inputs(fromFiles: inputFiles, for: analyzed.graph)
             }
-            let limit = try TargetBudget.parse(maxTensorBytes)
+            let limit = try maxTensorBytes.map(TargetBudget.parse) ?? ProcessMemory.tensorLimit
             let outputs: [String: NDArray]
             do {
                 outputs = try ModelRunner.run(analyzed, inputs: values, traceDirectory: trace, maxTensorBytes: limit)

@@ -4,7 +4,9 @@ import WhittleInterpreter
 import WhittleIR
 import WhittleKit
 import WhittleOps
+import WhittleNumPy
 import WhittleONNX
+import WhittlePasses
 
 /// Well-formed models that declare absurd sizes: a clean error naming the node, never a trap, an
 /// allocation that aborts, or C with int counters that overflow.
@@ -62,7 +64,10 @@ struct HostileModelTests {
                            initializers: ["s": try Tensor(int64s: [100_000, 100_000, 100_000], shape: [3])])
         let analyzed = try ModelLoader.analyze(m, path: "fill.onnx")
         let error = expectWhittleError { _ = try ModelRunner.run(analyzed, inputs: [:]) }
-        #expect(error?.reason.contains("would take 4000000000000000 bytes, more than the 4294967296 bytes allowed") == true, "\(String(describing: error))")
+        // The default: 4 GiB, or half of what this process may allocate when that is less.
+        #expect(ProcessMemory.tensorLimit <= 1 << 32 && ProcessMemory.tensorLimit <= ProcessMemory.allocatableBytes / 2)
+        #expect(error?.reason.contains("would take 4000000000000000 bytes, more than the \(ProcessMemory.tensorLimit) bytes allowed") == true,
+                "\(String(describing: error))")
         let small = expectWhittleError { _ = try ModelRunner.run(analyzed, inputs: [:], maxTensorBytes: 16) }
         #expect(small?.reason.contains("more than the 16 bytes") == true)
         #expect(try TargetBudget.parse("4G") == 1 << 32)
@@ -255,3 +260,66 @@ struct EmptyTensorTests {
         #expect(error?.reason.contains("mode edge cannot pad axis 0, which is empty") == true, "\(String(describing: error))")
     }
 }
+
+/// Memory a run may take, thousands of values alive at once, and cells as wide as a rank-100,000
+/// shape: errors or linear work, never an abort or a hang.
+struct ProcessBudgetTests {
+    /// Values that fit one by one but not together are refused before the allocation that would
+    /// take the process past what it may have.
+    @Test func valuesThatDoNotFitTogetherAreRefused() throws {
+        let fills = (0..<3).map { Node(name: "neg\($0)", opType: "Neg", inputs: ["x"], outputs: ["y\($0)"]) }
+        let m = HostileModelTests.model(fills, inputs: [ValueInfo(name: "x", type: TensorType(.float, [1000]))], outputs: ["y0", "y1", "y2"])
+        let analyzed = try ModelLoader.analyze(m, path: "negations.onnx")
+        let x = ["x": NDArray(try Tensor(floats: Array(repeating: 1, count: 1000), shape: [1000]))]
+        let error = expectWhittleError { _ = try ModelRunner.run(analyzed, inputs: x, maxTensorBytes: 4096, maxTotalBytes: 10_000) }
+        #expect(error?.node?.description.contains("neg2") == true, "\(String(describing: error))")
+        #expect(error?.reason.contains("the values computed before it 8000: more than the 10000 bytes this process can allocate") == true)
+        #expect(try ModelRunner.run(analyzed, inputs: x, maxTensorBytes: 4096, maxTotalBytes: 12_000).count == 3)
+    }
+
+    /// `whittle run` under `ulimit -v 4G` on a model that fills 4 GiB: `error:` and exit 1, not an
+    /// abort in the allocator.
+    @Test func aTensorLargerThanTheAddressSpaceLimitIsAnError() throws {
+        let directory = CBackendTests.workDirectory("address-space")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let m = HostileModelTests.model([Node(name: "fill", opType: "ConstantOfShape", inputs: ["s"], outputs: ["c"],
+                                 attributes: ["value": .tensor(try Tensor(floats: [1], shape: [1]))]),
+                            Node(name: "add", opType: "Add", inputs: ["c", "x"], outputs: ["y"])],
+                           inputs: [ValueInfo(name: "x", type: TensorType(.float, [1]))], outputs: ["y"],
+                           initializers: ["s": try Tensor(int64s: [1 << 30], shape: [1])])
+        try ONNXWriter.write(m, to: directory + "/fill.onnx")
+        try Data(try NPYFormat.encode(try Tensor(floats: [1], shape: [1]))).write(to: URL(fileURLWithPath: directory + "/x.npy"))
+        let executable = try #require(TestPaths.whittle)
+        let run = try CommandLineTests.execute("/bin/sh", ["-c", "ulimit -v 4194304 && exec \"$0\" run fill.onnx --input x=x.npy -o out", executable.path],
+                                               in: directory)
+        #expect(run.status == 1 && run.stderr.hasPrefix("error: fill.onnx: ") && run.stderr.contains("(ConstantOfShape)")
+                && run.stderr.contains("would take 4294967296 bytes"), "\(run.status) \(run.stderr)")
+    }
+
+    /// Thousands of values alive at once (a Sum of 3,000 Relus, past the planner's `manyBuffers`):
+    /// every value gets its own bytes, and the arena is the bytes alive at the Sum.
+    @Test func thousandsOfValuesAliveTogetherArePlacedApart() throws {
+        let n = 3_000
+        var nodes = (0..<n).map { Node(name: "r\($0)", opType: "Relu", inputs: ["x"], outputs: ["v\($0)"]) }
+        nodes.append(Node(name: "sum", opType: "Sum", inputs: (0..<n).map { "v\($0)" }, outputs: ["y"]))
+        let m = HostileModelTests.model(nodes, inputs: [ValueInfo(name: "x", type: TensorType(.float, [1, 4]))], outputs: ["y"])
+        let plan = try ModelCompiler.compile(try ModelLoader.analyze(m, path: "sum.onnx")).bundle.plan
+        #expect(plan.buffers.count > MemoryPlanner.manyBuffers)
+        #expect(plan.arenaBytes == plan.lowerBound && plan.arenaBytes == 16 * n, "\(plan.arenaBytes) \(plan.lowerBound)")
+        let spans = plan.buffers.map { ($0.offset, $0.offset + 16) }.sorted { $0.0 < $1.0 }
+        #expect(zip(spans, spans.dropFirst()).allSatisfy { $0.1 <= $1.0 })
+    }
+
+    /// An initializer of rank 100,000 is described by `inspect` (its table cells are as wide as the
+    /// shape; trailing blanks used to go by a pattern that backtracked over every run of padding).
+    @Test func aRank100000InitializerIsInspected() throws {
+        let w = try Tensor(floats: [1], shape: Array(repeating: 1, count: 100_000))
+        let m = HostileModelTests.model([Node(name: "add", opType: "Add", inputs: ["x", "w"], outputs: ["y"])],
+                           inputs: [ValueInfo(name: "x", type: TensorType(.float, [1]))], outputs: ["y"], initializers: ["w": w])
+        let text = InspectReport(try ModelLoader.analyze(m, path: "rank.onnx")).text()
+        #expect(text.contains("Add") && !text.split(separator: "\n").contains { $0.last?.isWhitespace == true })
+        #expect(InspectReport.table([["a", "bbbbbb", "c"], ["aaaa", "b", ""]], rightAligned: []) == ["a     bbbbbb  c", "aaaa  b"])
+    }
+}
+
