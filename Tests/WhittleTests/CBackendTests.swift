@@ -51,8 +51,9 @@ struct CBackendTests {
                 for forbidden in ["malloc", "free(", "printf", "stdio.h", "FILE"] { #expect(!text.contains(forbidden), "\(model): \(forbidden)") }
                 let includes = text.split(separator: "\n").filter { $0.hasPrefix("#include") }.map(String.init)
                 for include in includes {
-                    // Standard headers, and the Arm intrinsics headers behind feature tests.
-                    #expect(["<math.h>", "<float.h>", "<stddef.h>", "<stdint.h>", "<string.h>", "<arm_acle.h>", "<arm_neon.h>", "\"\(bundle.name).h\""].contains { include.hasSuffix($0) }, "\(include)")
+                    // Standard headers, and the compilers' Arm and x86 intrinsics headers behind feature tests.
+                    #expect(["<math.h>", "<float.h>", "<stddef.h>", "<stdint.h>", "<string.h>", "<arm_acle.h>", "<arm_neon.h>", "<emmintrin.h>",
+                             "<immintrin.h>", "\"\(bundle.name).h\""].contains { include.hasSuffix($0) }, "\(include)")
                 }
             }
             #expect(bundle.weights.contains("const float") || !bundle.source.contains("extern const float"))

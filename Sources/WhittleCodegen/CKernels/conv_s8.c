@@ -1351,9 +1351,10 @@ static WHITTLE_INLINE void whittle_sparse_block8(int count, const int32_t *offse
 
 #if defined(WHITTLE_DSP) && defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
 #define WHITTLE_SPARSE_STEP(EXT) "uxtah %[x], %[x], %[e]\n\t" "ldr %[p], [%[x]]\n\t" EXT " %[t], %[p]\n\t" EXT " %[p], %[p], ror #8\n\t" "smlabt %[a0], %[t], %[e], %[a0]\n\t" "smlatt %[a2], %[t], %[e], %[a2]\n\t" "smlabt %[a1], %[p], %[e], %[a1]\n\t" "smlatt %[a3], %[p], %[e], %[a3]\n\t" "ldr %[p], [%[x], #4]\n\t" EXT " %[t], %[p]\n\t" EXT " %[p], %[p], ror #8\n\t" "smlabt %[a4], %[t], %[e], %[a4]\n\t" "smlatt %[a6], %[t], %[e], %[a6]\n\t" "smlabt %[a5], %[p], %[e], %[a5]\n\t" "smlatt %[a7], %[p], %[e], %[a7]\n\t" "ldr %[e], [%[ep]], #4\n\t"
+#define WHITTLE_SPARSE_OPERANDS [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [a6] "+r"(a6), [a7] "+r"(a7), [x] "+r"(x), [ep] "+r"(ep), [e] "=&r"(e), [p] "=&r"(p), [t] "=&r"(t) : : "cc", "memory"
 /* Eight sums of a row as one Thumb-2 assembly loop, over `entries`: per nonzero weight one word, the
  * weight in its top halfword and in its bottom one the bytes from the previous weight's input plane
- * to its own (the first counts from x). A step (the macro above, EXT the byte unpacking: SXTB16 for
+ * to its own (the first counts from x). A step (the first macro above, EXT the byte unpacking: SXTB16 for
  * int8 inputs, UXTB16 for uint8) adds the bottom halfword to the pointer (UXTAH), loads the plane's
  * eight pixels as two words, unpacks each into two registers and multiplies the top halfword into
  * the eight sums (SMLABT/SMLATT): 16 instructions per weight where the compilers' code took 23, as
@@ -1368,18 +1369,12 @@ static WHITTLE_INLINE void whittle_sparse_entries8(const uint32_t *entries, cons
         __asm__ volatile("ldr %[e], [%[ep]], #4\n\t"
                          "1:\n\t" WHITTLE_SPARSE_STEP("uxtb16") WHITTLE_SPARSE_STEP("uxtb16") "cmp %[e], #0\n\t"
                          "bne 1b"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [a6] "+r"(a6),
-                           [a7] "+r"(a7), [x] "+r"(x), [ep] "+r"(ep), [e] "=&r"(e), [p] "=&r"(p), [t] "=&r"(t)
-                         :
-                         : "cc", "memory");
+                         : WHITTLE_SPARSE_OPERANDS);
     } else {
         __asm__ volatile("ldr %[e], [%[ep]], #4\n\t"
                          "1:\n\t" WHITTLE_SPARSE_STEP("sxtb16") WHITTLE_SPARSE_STEP("sxtb16") "cmp %[e], #0\n\t"
                          "bne 1b"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [a6] "+r"(a6),
-                           [a7] "+r"(a7), [x] "+r"(x), [ep] "+r"(ep), [e] "=&r"(e), [p] "=&r"(p), [t] "=&r"(t)
-                         :
-                         : "cc", "memory");
+                         : WHITTLE_SPARSE_OPERANDS);
     }
     out[0] = a0;
     out[1] = a1;
