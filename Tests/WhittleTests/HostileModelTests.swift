@@ -278,7 +278,8 @@ struct ProcessBudgetTests {
     }
 
     /// `whittle run` under `ulimit -v 4G` on a model that fills 4 GiB: `error:` and exit 1, not an
-    /// abort in the allocator.
+    /// abort in the allocator. (A machine whose hard limit is lower keeps it: the run is refused
+    /// either way.)
     @Test func aTensorLargerThanTheAddressSpaceLimitIsAnError() throws {
         let directory = CBackendTests.workDirectory("address-space")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -291,7 +292,7 @@ struct ProcessBudgetTests {
         try ONNXWriter.write(m, to: directory + "/fill.onnx")
         try Data(try NPYFormat.encode(try Tensor(floats: [1], shape: [1]))).write(to: URL(fileURLWithPath: directory + "/x.npy"))
         let executable = try #require(TestPaths.whittle)
-        let run = try CommandLineTests.execute("/bin/sh", ["-c", "ulimit -v 4194304 && exec \"$0\" run fill.onnx --input x=x.npy -o out", executable.path],
+        let run = try CommandLineTests.execute("/bin/sh", ["-c", "ulimit -v 4194304; exec \"$0\" run fill.onnx --input x=x.npy -o out", executable.path],
                                                in: directory)
         #expect(run.status == 1 && run.stderr.hasPrefix("error: fill.onnx: ") && run.stderr.contains("(ConstantOfShape)")
                 && run.stderr.contains("would take 4294967296 bytes"), "\(run.status) \(run.stderr)")
