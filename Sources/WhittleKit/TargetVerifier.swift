@@ -23,6 +23,8 @@ public enum TargetVerifier {
         public var profile: [(function: String, instructions: Int)] = []
         /// The compiled layers (function names and MACs), to read the profile against.
         public var layers: [CSourceBundle.Layer] = []
+        /// The worst-case stack of `model_run` (targets built by GCC), from its call-graph files.
+        public var stack: StackUsage?
     }
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
@@ -48,8 +50,11 @@ public enum TargetVerifier {
         let root = try catalog.boardsRoot(in: workDirectory)
         let boards = root.appendingPathComponent("boards").path
         let program = workDirectory + "/model.elf"
+        // GCC writes each source's call graph with its frame sizes (model.elf-SOURCE.ci), for the stack.
+        let gcc = target.compiler.hasSuffix("gcc")
         let arguments = try TargetProgram.buildArguments(target: target, root: root, sources: ["harness.c"] + compiled.bundle.compiledSources,
-                                                         program: program, extra: compiled.bundle.buildFlags(folder: "."))
+                                                         program: program,
+                                                         extra: compiled.bundle.buildFlags(folder: ".") + (gcc ? ["-fcallgraph-info=su"] : []))
         progress("building and running", 0, 2)
         try ModelVerifier.run(target.compiler, arguments, in: workDirectory, what: "building for \(target.name)")
         progress("building and running", 1, 2)
@@ -76,6 +81,15 @@ public enum TargetVerifier {
         let footprint = try modelFootprint(program, compiler: target.compiler, in: workDirectory)
         var result = Result(comparisons: comparisons, text: sizes.0, data: sizes.1, bss: sizes.2, instructions: instructions,
                             modelCode: footprint.code, modelWeights: footprint.weights)
+        if gcc {
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []).filter { $0.hasPrefix("model.elf-") && $0.hasSuffix(".ci") }
+            let texts = try files.sorted().map { file -> String in
+                do { return try String(contentsOfFile: workDirectory + "/" + file, encoding: .utf8) } catch {
+                    throw WhittleError(.io, "cannot read the call graph \(file): \(error.localizedDescription)")
+                }
+            }
+            result.stack = try StackUsage.worst(from: "model_run", callGraphs: texts)
+        }
         if profile {
             result.profile = try functionProfile(counts, program: program, compiler: target.compiler, directory: workDirectory)
             result.layers = compiled.bundle.layers

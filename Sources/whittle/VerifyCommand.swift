@@ -82,6 +82,10 @@ struct Verify: ParsableCommand {
                 print("\(target.name): text \(result.text) B, data \(result.data) B, bss \(result.bss) B, "
                     + "model code \(result.modelCode) B, weights \(result.modelWeights) B, "
                     + "instructions per inference \(result.instructions.map(String.init) ?? "?")")
+                if let stack = result.stack {
+                    let library = stack.unmeasured.isEmpty ? "" : "; not measured: \(stack.unmeasured.joined(separator: ", ")) (C and compiler runtime libraries)"
+                    print("stack: \(stack.bytes) B worst case from model_run (\(stack.path.joined(separator: " -> ")))\(library)")
+                }
                 if profile { Self.printProfile(result) }
                 return
             }
