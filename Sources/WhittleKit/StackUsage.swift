@@ -33,10 +33,10 @@ public struct StackUsage: Sendable, Equatable {
                 if line.hasPrefix("node:"), let title = field("title", in: line), let label = field("label", in: line) {
                     let parts = label.components(separatedBy: "\\n")
                     graph.names[title] = parts.first ?? title
-                    // "N bytes (static)", "(dynamic)" or "(dynamic,bounded)".
+                    // "N bytes (static)", "(dynamic,bounded)" (N bounds it) or "(dynamic)" (no bound).
                     if let size = parts.last, size.contains(" bytes ("), let bytes = Int(size.prefix { $0.isNumber }) {
                         graph.frames[title] = bytes
-                        if size.contains("dynamic") { graph.dynamic.insert(title) }
+                        if size.hasSuffix("(dynamic)") { graph.dynamic.insert(title) }
                     }
                 } else if line.hasPrefix("edge:"), let source = field("sourcename", in: line), let target = field("targetname", in: line) {
                     if graph.calls[source]?.contains(target) != true { graph.calls[source, default: []].append(target) }

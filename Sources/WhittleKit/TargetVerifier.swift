@@ -23,8 +23,9 @@ public enum TargetVerifier {
         public var profile: [(function: String, instructions: Int)] = []
         /// The compiled layers (function names and MACs), to read the profile against.
         public var layers: [CSourceBundle.Layer] = []
-        /// The worst-case stack of `model_run` (targets built by GCC), from its call-graph files.
-        public var stack: StackUsage?
+        /// The worst-case stack of `model_run` (targets built by GCC), from its call-graph files, or
+        /// why it has no bound.
+        public var stack: Swift.Result<StackUsage, WhittleError>?
     }
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
@@ -88,7 +89,9 @@ public enum TargetVerifier {
                     throw WhittleError(.io, "cannot read the call graph \(file): \(error.localizedDescription)")
                 }
             }
-            result.stack = try StackUsage.worst(from: "model_run", callGraphs: texts)
+            do { result.stack = .success(try StackUsage.worst(from: "model_run", callGraphs: texts)) } catch let error as WhittleError {
+                result.stack = .failure(error)
+            }
         }
         if profile {
             result.profile = try functionProfile(counts, program: program, compiler: target.compiler, directory: workDirectory)

@@ -82,9 +82,12 @@ struct Verify: ParsableCommand {
                 print("\(target.name): text \(result.text) B, data \(result.data) B, bss \(result.bss) B, "
                     + "model code \(result.modelCode) B, weights \(result.modelWeights) B, "
                     + "instructions per inference \(result.instructions.map(String.init) ?? "?")")
-                if let stack = result.stack {
+                switch result.stack {
+                case .success(let stack):
                     let library = stack.unmeasured.isEmpty ? "" : "; not measured: \(stack.unmeasured.joined(separator: ", ")) (C and compiler runtime libraries)"
                     print("stack: \(stack.bytes) B worst case from model_run (\(stack.path.joined(separator: " -> ")))\(library)")
+                case .failure(let error): print("stack: unknown: \(error.reason)")
+                case nil: break
                 }
                 if profile { Self.printProfile(result) }
                 return

@@ -30,6 +30,8 @@ struct StackUsageTests {
         let loop = [Self.node("model_run", 16), Self.node("a", 8), Self.node("b", 8), Self.edge("model_run", "a"), Self.edge("a", "b"), Self.edge("b", "a")]
         let error = expectWhittleError { _ = try StackUsage.worst(from: "model_run", callGraphs: [loop.joined(separator: "\n")]) }
         #expect(error?.reason.contains("calls itself") == true, "\(String(describing: error))")
+        let bounded = [Self.node("model_run", 16), Self.node("a", 8, "dynamic,bounded"), Self.edge("model_run", "a")]
+        #expect(try StackUsage.worst(from: "model_run", callGraphs: [bounded.joined(separator: "\n")]).bytes == 24)
         let vla = [Self.node("model_run", 16), Self.node("a", 8, "dynamic"), Self.edge("model_run", "a")]
         let dynamic = expectWhittleError { _ = try StackUsage.worst(from: "model_run", callGraphs: [vla.joined(separator: "\n")]) }
         #expect(dynamic?.reason.contains("a takes stack of a size known only at run time") == true)
@@ -49,7 +51,7 @@ struct StackUsageTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try TargetVerifier.verify(analyzed, target: try catalog.target("cortex-m4f"), catalog: catalog, inputs: nil, tolerance: nil,
                                                budgets: (nil, nil), workDirectory: directory)
-        let stack = try #require(result.stack)
+        let stack = try #require(try result.stack?.get())
         #expect(stack.path.prefix(2) == ["model_run", "model_run_with_arena"] && stack.path.contains { $0.hasPrefix("whittle_") }, "\(stack.path)")
         #expect(stack.bytes > 100 && stack.bytes < 4096, "\(stack.bytes)")
     }
