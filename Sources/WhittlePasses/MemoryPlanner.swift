@@ -99,6 +99,8 @@ public enum MemoryPlanner {
         // Greedy placement in a few orders (largest first, earliest first, longest-lived first, largest
         // size × lifetime first); the smallest arena wins. Ties break on the buffer number, so the result is stable.
         let first = buffers.map(\.firstStep), last = buffers.map(\.lastStep), sizes = buffers.map { aligned($0.bytes) }
+        // The same, side by side, for the placement's inner scan.
+        let spans = buffers.indices.map { (first: first[$0], last: last[$0], size: sizes[$0]) }
         let length = { (b: Int) in last[b] - first[b] + 1 }
         let keys: [(Int, Int) -> Bool] = [
             { (-buffers[$0].bytes, first[$0], $0) < (-buffers[$1].bytes, first[$1], $1) },
@@ -128,23 +130,17 @@ public enum MemoryPlanner {
                 gaps.removeAll(keepingCapacity: true)
                 var cursor = 0, kept = 0
                 // (The scan runs once per buffer over the buffers alive with it: unchecked reads.)
-                first.withUnsafeBufferPointer { first in
-                    last.withUnsafeBufferPointer { last in
-                        sizes.withUnsafeBufferPointer { sizes in
-                            offsets.withUnsafeBufferPointer { offsets in
-                                placed.withUnsafeMutableBufferPointer { list in
-                                    let start = first[b], end = last[b]
-                                    for i in 0..<list.count {
-                                        let p = list[i]
-                                        if dropsDead && last[p] < start { continue }
-                                        list[kept] = p
-                                        kept += 1
-                                        guard first[p] <= end && start <= last[p] else { continue }
-                                        if offsets[p] > cursor { gaps.append((cursor, offsets[p] - cursor)) }
-                                        cursor = max(cursor, offsets[p] + sizes[p])
-                                    }
-                                }
-                            }
+                spans.withUnsafeBufferPointer { spans in
+                    placed.withUnsafeMutableBufferPointer { list in
+                        let span = spans[b]
+                        for i in 0..<list.count {
+                            let p = list[i], other = spans[p]
+                            if dropsDead && other.last < span.first { continue }
+                            list[kept] = p
+                            kept += 1
+                            guard other.first <= span.last && span.first <= other.last else { continue }
+                            if offsets[p] > cursor { gaps.append((cursor, offsets[p] - cursor)) }
+                            cursor = max(cursor, offsets[p] + other.size)
                         }
                     }
                 }

@@ -6,7 +6,7 @@ import WhittleOps
 /// weights (one bit per weight) and their values, and every nonzero weight is applied to a block of
 /// output pixels at once (8 with the DSP extension, 64 with NEON on AArch64, 32 with SSE2), so the
 /// work falls with the density (the layout of XNNPACK's sparse inference). It pays from about 30-55 %
-/// zeros (see `work`), where the delta rows of `SparseC` pay near 90 %.
+/// zeros (see `cost`), where the delta rows of `SparseC` pay near 90 %.
 enum SparsePointwiseC {
     /// The kernel's instructions per nonzero product, per decoded nonzero weight (once per row) and
     /// per output, for blocks of `block` pixels, and the dense kernel's instructions per product.
