@@ -47,21 +47,30 @@ public struct HTMLReport: Sendable {
                                      weightFormat: WeightFormat = .auto) {
         let bundle = compiled.bundle, plan = bundle.plan
         let macs = bundle.layers.map(\.macs).reduce(0, +)
+        let stack: (String, String)?
+        switch compiled.stack {
+        case .success(let usage)?: stack = ("stack of \(bundle.name)_run (worst case)", "\(InspectReport.grouped(usage.bytes)) B: " + usage.path.joined(separator: " → "))
+        case .failure(let error)?: stack = ("stack of \(bundle.name)_run", "unknown: \(error.reason)")
+        case nil: stack = nil
+        }
+        let stackBytes = (try? compiled.stack?.get())?.bytes
         var summary = "<table class=\"facts\">"
         let facts: [(String, String)] = [
             ("target", target.map { "\($0.name): \($0.description)" } ?? "host"),
             ("arena (RAM for activations)", "\(InspectReport.grouped(plan.arenaBytes)) B (lower bound \(InspectReport.grouped(plan.lowerBound)) B)"),
             ("weights (flash)", "\(InspectReport.grouped(bundle.weightBytes)) B, \(weightFormat.resolved(weightBytes: bundle.weightBytes) == .binary ? "a binary blob" : "C initializers")"),
+        ] + (stack.map { [$0] } ?? []) + [
             ("layers", "\(bundle.layers.count)"),
             ("MACs per inference", InspectReport.grouped(macs)),
         ]
         for (key, value) in facts { summary += "<tr><th>\(HTMLText.escape(key))</th><td>\(HTMLText.escape(value))</td></tr>" }
         summary += "</table>"
         let ramBudget = ram ?? target.map(\.ram_bytes), flashBudget = flash ?? target.map(\.flash_bytes)
-        summary += "<div class=\"chart\">" + SVGCharts.budget(label: "RAM (arena)", used: plan.arenaBytes, budget: ramBudget) + "</div>"
+        summary += "<div class=\"chart\">" + SVGCharts.budget(label: stackBytes == nil ? "RAM (arena)" : "RAM (arena + stack)",
+                                                            used: plan.arenaBytes + (stackBytes ?? 0), budget: ramBudget) + "</div>"
         summary += "<div class=\"chart\">" + SVGCharts.budget(label: "flash (weights)", used: bundle.weightBytes, budget: flashBudget) + "</div>"
-        summary += "<p class=\"note\">Budgets are the target's (or --ram-budget/--flash-budget); the program's own code, stack and "
-            + "the application come on top. <code>whittle verify --target</code> measures the built program.</p>"
+        summary += "<p class=\"note\">Budgets are the target's (or --ram-budget/--flash-budget); the program's own code, "
+            + "\(stackBytes == nil ? "stack and " : "")the application come on top. <code>whittle verify --target</code> measures the built program.</p>"
         add("Memory", id: "memory", summary)
 
         let steps = compiled.types.graph.nodes.count

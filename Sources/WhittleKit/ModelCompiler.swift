@@ -44,6 +44,9 @@ public struct CompiledModel: Sendable {
     /// Text dumps requested with `--dump-ir-after`, in pass order.
     public var dumps: [(pass: String, text: String)]
     public var compileSeconds: Double
+    /// The worst-case stack of `NAME_run` (`CompileStack.measure`, bare-metal targets built by GCC),
+    /// or why it is unknown; nil when it was not measured. The RAM budget counts it with the arena.
+    public var stack: Swift.Result<StackUsage, WhittleError>?
 
     /// Writes NAME.h, NAME.c, the weights (NAME_weights.c, or NAME_weights.S and NAME_weights.bin),
     /// NAME_report.md and NAME_report.json into `directory`.
@@ -220,6 +223,11 @@ public struct CompileReport: Codable, Sendable {
     public var arenaBytes: Int
     public var arenaLowerBound: Int
     public var weightBytes: Int
+    /// The worst-case stack of `NAME_run` in bytes (bare-metal targets built by GCC), with the
+    /// functions along its deepest path; or why it could not be measured.
+    public var stackBytes: Int?
+    public var stackPath: [String]?
+    public var stackUnknown: String?
     /// How the int8 convolution and matrix weights are stored ("1 byte per weight (int8 pairs)"), when
     /// the model has such layers.
     public var int8Weights: String?
@@ -232,6 +240,11 @@ public struct CompileReport: Codable, Sendable {
         arenaBytes = b.plan.arenaBytes
         arenaLowerBound = b.plan.lowerBound
         weightBytes = b.weightBytes
+        switch compiled.stack {
+        case .success(let stack)?: (stackBytes, stackPath) = (stack.bytes, stack.path)
+        case .failure(let error)?: stackUnknown = error.reason
+        case nil: break
+        }
         layers = b.layers.map { Layer(function: $0.function, op: $0.op, name: $0.name, macs: $0.macs,
                                       outputs: $0.outputs.map { Output(value: $0.value, bytes: $0.bytes, storage: $0.storage) },
                                       weights: $0.weightForm, kernels: $0.kernels, view: $0.isView, scratch: $0.choice.scratchBytes,
@@ -274,12 +287,20 @@ public struct CompileReport: Codable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 
+    /// The stack's row of the size table, with its deepest path or why it is unknown.
+    var stackRows: [String] {
+        if let stackBytes, let stackPath {
+            return ["| stack of `\(model)_run` (worst case) | \(stackBytes) |", "", "Deepest call path: " + stackPath.map { "`\($0)`" }.joined(separator: " → ") + "."]
+        }
+        return stackUnknown.map { ["", "Stack of `\(model)_run`: unknown (\($0))."] } ?? []
+    }
+
     public func markdown() -> String {
         var lines = ["# \(model): compile report", "",
                      "| | bytes |", "|---|---:|",
                      "| arena (RAM for activations) | \(arenaBytes) |",
                      "| arena lower bound (most bytes live at once) | \(arenaLowerBound) |",
-                     "| weights (flash) | \(weightBytes) |"] + (int8Weights.map { ["", "int8 convolution and matrix weights: \($0)."] } ?? []) + ["",
+                     "| weights (flash) | \(weightBytes) |"] + stackRows + (int8Weights.map { ["", "int8 convolution and matrix weights: \($0)."] } ?? []) + ["",
                      "MACs per inference: \(macs)", "",
                      "| function | op | MACs | kernel | output | bytes | storage |", "|---|---|---:|---|---|---:|---|"]
         for layer in layers {

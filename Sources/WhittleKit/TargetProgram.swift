@@ -18,6 +18,14 @@ public enum TargetProgram {
         return arguments + ["-lm"]
     }
 
+    /// The path of an executable named `tool` on PATH (or `tool` itself when it is a path), or nil.
+    public static func findTool(_ tool: String) -> String? {
+        let fileManager = FileManager.default
+        if tool.contains("/") { return fileManager.isExecutableFile(atPath: tool) ? tool : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(tool)" }.first { fileManager.isExecutableFile(atPath: $0) }
+    }
+
     /// The QEMU command that runs `program`; bare-metal programs print through semihosting into `console`.
     public static func emulatorCommand(target: TargetDescription, program: String, console: String, timeout: Int = 600) throws -> [String] {
         guard target.kind != "host", let emulator = target.qemu else {

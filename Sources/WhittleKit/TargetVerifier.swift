@@ -40,7 +40,8 @@ public enum TargetVerifier {
         var options = compile
         options.name = "model"
         options.adopt(target)
-        let compiled = try ModelCompiler.compile(analyzed, options: options, progress: progress)
+        var compiled = try ModelCompiler.compile(analyzed, options: options, progress: progress)
+        compiled.stack = CompileStack.measure(compiled, target: target)
         try TargetBudget.check(compiled, target: target, ram: budgets.ram, flash: budgets.flash)
         _ = try compiled.write(to: workDirectory)
         let inputs = given ?? ModelVerifier.randomInputs(for: analyzed.graph, seed: 1)

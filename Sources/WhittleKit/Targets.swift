@@ -23,12 +23,14 @@ public struct TargetDescription: Codable, Sendable {
     public var features: [String]
     public var flash_bytes: Int
     public var ram_bytes: Int
-    /// RAM kept for the stack (and the rest of the program) when the arena budget is the part's RAM;
-    /// absent: 1 KiB on bare-metal parts, none where an operating system runs the program.
+    /// RAM kept for the rest of the program (the caller's stack frames, its data, the C library) when
+    /// the budget is the part's RAM; the model's arena and, where it is measured, the stack of its run
+    /// function must fit in the remainder. Absent: 1 KiB on bare-metal parts, none where an operating
+    /// system runs the program.
     public var stack_bytes: Int?
     public var qemu: Emulator?
 
-    /// The RAM the arena may take by default: the part's RAM less what the stack keeps.
+    /// The RAM the model (arena and its own stack) may take by default: the part's RAM less what is kept.
     public var arenaBudget: Int {
         max(0, ram_bytes - (stack_bytes ?? (kind == "bare-metal" ? 1024 : 0)))
     }
@@ -151,14 +153,18 @@ public enum TargetBudget {
     public static func check(_ compiled: CompiledModel, target: TargetDescription, ram: Int?, flash: Int?) throws {
         let ramBudget = ram ?? target.arenaBudget, flashBudget = flash ?? target.flash_bytes
         let kept = target.ram_bytes - target.arenaBudget
-        let why = ram == nil && kept > 0 ? " (\(grouped(target.ram_bytes)) B of RAM less \(grouped(kept)) B kept for the stack)" : ""
+        let why = ram == nil && kept > 0 ? " (\(grouped(target.ram_bytes)) B of RAM less \(grouped(kept)) B kept for the rest of the program)" : ""
         let arena = compiled.bundle.plan.arenaBytes, weights = compiled.bundle.weightBytes
+        // The model's own stack (measured where the target's compiler could) takes RAM beside the arena.
+        let stack = (try? compiled.stack?.get())?.bytes ?? 0
         var problems: [String] = []
-        if ramBudget > 0 && arena > ramBudget {
+        if ramBudget > 0 && arena + stack > ramBudget {
             let largest = compiled.bundle.layers.flatMap { layer in layer.outputs.map { (layer.name.isEmpty ? layer.function : layer.name, $0.bytes) } }
                 .sorted { $0.1 > $1.1 }.prefix(3).map { "\($0.0) \(grouped($0.1)) B" }
-            problems.append("the arena needs \(grouped(arena)) B of RAM but the budget is \(grouped(ramBudget)) B\(why) "
-                + "(over by \(grouped(arena - ramBudget)) B; largest activations: \(largest.joined(separator: ", ")))")
+            let need = stack == 0 ? "the arena needs \(grouped(arena)) B of RAM"
+                : "the arena (\(grouped(arena)) B) and the worst-case stack of \(compiled.bundle.name)_run (\(grouped(stack)) B) need \(grouped(arena + stack)) B of RAM"
+            problems.append("\(need) but the budget is \(grouped(ramBudget)) B\(why) "
+                + "(over by \(grouped(arena + stack - ramBudget)) B; largest activations: \(largest.joined(separator: ", ")))")
         }
         if flashBudget > 0 && weights > flashBudget {
             let largest = compiled.optimized.graph.initializers.sorted { $0.value.bytes.count > $1.value.bytes.count }

@@ -74,7 +74,8 @@ struct Compile: ParsableCommand {
             for line in compressed.lines { print(line) }
             var options = passes.compileOptions(name: name)
             options.adopt(target)
-            let compiled = try ModelCompiler.compile(compressed.analyzed, options: options, progress: ProgressBar.standardError())
+            var compiled = try ModelCompiler.compile(compressed.analyzed, options: options, progress: ProgressBar.standardError())
+            compiled.stack = CompileStack.measure(compiled, target: target)
             for (pass, text) in compiled.dumps { print("== IR after \(pass)\n\(text)", terminator: "") }
             do {
                 try TargetBudget.check(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash())
@@ -94,6 +95,13 @@ struct Compile: ParsableCommand {
             print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
             let int8 = CompileReport(compiled).int8Weights.map { " (int8 convolution and matrix weights: \($0))" } ?? ""
             print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B\(int8)")
+            switch compiled.stack {
+            case .success(let stack)?:
+                print("stack: \(stack.bytes) B worst case from \(compiled.bundle.name)_run (\(stack.path.joined(separator: " -> ")), measured by \(target.compiler))"
+                    + (stack.unmeasured.isEmpty ? "" : "; not measured: \(stack.unmeasured.joined(separator: ", ")) (C library)"))
+            case .failure(let error)?: print("stack: unknown: \(error.reason)")
+            case nil: break
+            }
             if compiled.bundle.weightFormat == .binary && options.weightFormat == .auto {
                 print("weights over \(WeightFormat.automaticLimit >> 20) MiB are written as \(compiled.bundle.name)_weights.bin, placed by "
                     + "\(compiled.bundle.name)_weights.S (assemble with -Wa,-I\(output), as the .mk and .cmake snippets do; --weights c for C initializers)")

@@ -44,7 +44,7 @@ struct TargetTests {
         let compiled = try ModelCompiler.compile(ModelLoader.load(path: TestPaths.model("kws_dscnn.onnx")))
         let error = expectWhittleError { try TargetBudget.check(compiled, target: try catalog.target("cortex-m0plus"), ram: nil, flash: nil) }
         #expect(error?.reason.contains("does not fit cortex-m0plus: the arena needs 65,024 B of RAM but the budget is 15,360 B "
-                + "(16,384 B of RAM less 1,024 B kept for the stack) (over by 49,664 B") == true,
+                + "(16,384 B of RAM less 1,024 B kept for the rest of the program) (over by 49,664 B") == true,
                 "\(String(describing: error))")
         #expect(error?.reason.contains("largest activations: /net/net.0/net.0.1/Conv 32,000 B") == true)
         // A larger budget lets it through; a tiny flash budget names the weights.
