@@ -7,10 +7,86 @@ struct CWriter {
     private var depth = 0
 
     mutating func line(_ text: String = "") {
-        lines.append(text.isEmpty ? "" : String(repeating: "    ", count: depth) + text)
+        lines.append(text.isEmpty ? "" : String(repeating: "    ", count: depth) + Self.braced(Self.tidy(text)))
     }
 
     mutating func lines(_ texts: [String]) { texts.forEach { line($0) } }
+
+    /// Lines kept exactly as given (the kernel library's own text).
+    mutating func verbatim(_ texts: [String]) { lines += texts }
+
+    /// Zero offsets and unit strides that the templates fill in (`base + 0`, `k * 1`, `oh * 2 - 0`)
+    /// are dropped: MISRA C:2012 Rule 2.2 counts such operations as dead code. Only a `0` or `1` that
+    /// is a whole operand followed by a closing bracket, a separator or an operator of lower (or, for
+    /// `* 1`, equal) precedence is dropped, so the value of the expression is unchanged. Comment
+    /// lines are left as they are.
+    static func tidy(_ text: String) -> String {
+        guard text.contains(" + 0") || text.contains(" - 0") || text.contains(" * 1") else { return text }
+        let trimmed = text.drop { $0 == " " }
+        if trimmed.hasPrefix("/*") || trimmed.hasPrefix("*") || trimmed.hasPrefix("//") { return text }
+        var result = text
+        for (pattern, after) in [(" + 0", Self.afterSum), (" - 0", Self.afterSum), (" * 1", Self.afterProduct)] {
+            var searchStart = result.startIndex
+            while let range = result.range(of: pattern, range: searchStart..<result.endIndex) {
+                let rest = result[range.upperBound...]
+                // The operator must follow an operand (a name, a number or a closing bracket), not be unary.
+                let before = range.lowerBound > result.startIndex ? result[result.index(before: range.lowerBound)] : " "
+                let operand = before.isLetter || before.isNumber || before == "_" || before == ")" || before == "]"
+                if operand && (rest.isEmpty || after.contains(where: { rest.hasPrefix($0) })) {
+                    let offset = result.distance(from: result.startIndex, to: range.lowerBound)
+                    result.removeSubrange(range)
+                    searchStart = result.index(result.startIndex, offsetBy: offset)
+                } else {
+                    searchStart = range.upperBound
+                }
+            }
+        }
+        return result
+    }
+
+    /// A one-line `for`/`while`/`if`/`else` whose body is a single statement gets braces around it
+    /// (`for (...) { x; }`; nested ones too), as MISRA C:2012 Rule 15.6 asks of every body.
+    static func braced(_ text: String) -> String {
+        let indent = text.prefix { $0 == " " }
+        var rest = Substring(text.dropFirst(indent.count))
+        var head = ""
+        if rest.hasPrefix("} ") { head = "} "; rest = rest.dropFirst(2) }
+        guard rest.hasSuffix(";") || rest.hasSuffix("}") else { return text }
+        return String(indent) + head + bracedStatement(rest)
+    }
+
+    /// `statement` with the bodies of its leading control headers braced; at most a few levels deep
+    /// (the templates nest two), left as it is when its brackets do not match.
+    private static func bracedStatement(_ statement: Substring, level: Int = 0) -> String {
+        guard level < 8 else { return String(statement) }
+        var header = ""
+        var rest = statement
+        if rest.hasPrefix("else ") && !rest.hasPrefix("else if (") && !rest.hasPrefix("else {") {
+            return "else { " + bracedStatement(rest.dropFirst(5), level: level + 1) + " }"
+        }
+        if rest.hasPrefix("else if (") { header = "else "; rest = rest.dropFirst(5) }
+        guard let keyword = ["for (", "while (", "if ("].first(where: { rest.hasPrefix($0) }) else { return String(statement) }
+        // The header's closing parenthesis.
+        var depth = 0
+        var close: Substring.Index?
+        var index = rest.index(rest.startIndex, offsetBy: keyword.count - 1)
+        while index < rest.endIndex {
+            if rest[index] == "(" { depth += 1 } else if rest[index] == ")" { depth -= 1; if depth == 0 { close = index; break } }
+            index = rest.index(after: index)
+        }
+        guard let close else { return String(statement) }
+        let condition = rest[...close]
+        let body = rest[rest.index(after: close)...].drop { $0 == " " }
+        // A body with its own `else` on the line is left whole (the check reports it).
+        guard !body.isEmpty, !body.hasPrefix("{"), body.hasSuffix(";"), !body.contains(" else ") else { return String(statement) }
+        return header + condition + " { " + bracedStatement(body, level: level + 1) + " }"
+    }
+
+    /// What may follow a dropped `+ 0` or `- 0`: closers, separators, and operators that bind less than `+`.
+    private static let afterSum = [")", "]", ";", ",", " + ", " - ", " ? ", " : ", " < ", " > ", " <= ", " >= ", " == ", " != ",
+                                   " & ", " | ", " ^ ", " && ", " || ", " << ", " >> ", " )"]
+    /// What may follow a dropped `* 1`: as for sums, and the multiplicative operators (left to right).
+    private static let afterProduct = afterSum + [" * ", " / ", " % "]
 
     /// `header {` … `}` with the body indented.
     mutating func block(_ header: String, _ body: (inout CWriter) throws -> Void) rethrows {

@@ -22,7 +22,7 @@ static uint32_t whittle_mismatches(const uint32_t *a, const uint32_t *b, const u
     uint32x4_t sums = vdupq_n_u32(0);
     for (; i + 4 <= n; i += 4) {
         uint32x4_t d = veorq_u32(vld1q_u32(a + i), vld1q_u32(b + i));
-        if (mask) d = vandq_u32(d, vld1q_u32(mask + i));
+        if (mask != NULL) { d = vandq_u32(d, vld1q_u32(mask + i)); }
         sums = vpadalq_u16(sums, vpaddlq_u8(vcntq_u8(vreinterpretq_u8_u32(d))));
     }
     {
@@ -30,7 +30,7 @@ static uint32_t whittle_mismatches(const uint32_t *a, const uint32_t *b, const u
         total = vget_lane_u32(vpadd_u32(half, half), 0);
     }
 #endif
-    for (; i < n; ++i) total += whittle_popcount32((a[i] ^ b[i]) & (mask ? mask[i] : 0xFFFFFFFFu));
+    for (; i < n; ++i) { total += whittle_popcount32((a[i] ^ b[i]) & (mask ? mask[i] : 0xFFFFFFFFu)); }
     return total;
 }
 
@@ -41,15 +41,17 @@ WHITTLE_KERNEL void whittle_bitpack_f32(int channels, int pixels, int ternary, c
     const int words = (channels + 31) / 32, stride = (ternary ? 2 : 1) * words;
     for (int p = 0; p < pixels; ++p) {
         uint32_t *o = out + p * stride;
-        for (int k = 0; k < stride; ++k) o[k] = 0;
+        for (int k = 0; k < stride; ++k) { o[k] = 0; }
         for (int c = 0; c < channels; ++c) {
             const float v = x[c * pixels + p];
             const uint32_t bit = (uint32_t)1 << (c % 32);
-            if (ternary) {
-                if (v > 0.0f) o[c / 32] |= bit;
-                if (v != 0.0f) o[words + c / 32] |= bit;
+            if (ternary != 0) {
+                if (v > 0.0f) { o[c / 32] |= bit; }
+                if (v != 0.0f) { o[words + c / 32] |= bit; }
             } else if (v >= 0.0f) {
                 o[c / 32] |= bit;
+            } else {
+                /* A negative input leaves its bit clear. */
             }
         }
     }
@@ -76,16 +78,16 @@ WHITTLE_KERNEL void whittle_binary_conv(const whittle_conv_geometry *g, int tern
                         const uint32_t *src = x + ((ih0 + kh * g->dilation_h) * g->width + iw0 + kw * g->dilation_w) * planes * words;
                         for (int k = 0; k < words; ++k) {
                             patch[(kh * g->kernel_w + kw) * words + k] = src[k];
-                            if (ternary) patch[run + (kh * g->kernel_w + kw) * words + k] = src[words + k];
+                            if (ternary) { patch[run + (kh * g->kernel_w + kw) * words + k] = src[words + k]; }
                         }
                     }
                 }
-                if (ternary) {
+                if (ternary != 0) {
                     count = 0;
-                    for (int k = 0; k < run; ++k) count += whittle_popcount32(patch[run + k]);
+                    for (int k = 0; k < run; ++k) { count += whittle_popcount32(patch[run + k]); }
                 }
                 for (int m = 0; m < out_channels; ++m) {
-                    const uint32_t wrong = whittle_mismatches(patch, w + m * run, ternary ? patch + run : 0, run);
+                    const uint32_t wrong = whittle_mismatches(patch, w + m * run, ternary ? patch + run : NULL, run);
                     out[m * pixels] = (float)((int32_t)count - 2 * (int32_t)wrong) * scale[m] + bias[m];
                 }
                 continue;
@@ -94,18 +96,18 @@ WHITTLE_KERNEL void whittle_binary_conv(const whittle_conv_geometry *g, int tern
                 int32_t dot = 0;
                 for (int kh = 0; kh < g->kernel_h; ++kh) {
                     const int ih = ih0 + kh * g->dilation_h;
-                    if (ih < 0 || ih >= g->height) continue;
+                    if (ih < 0 || ih >= g->height) { continue; }
                     for (int kw = 0; kw < g->kernel_w; ++kw) {
                         const int iw = iw0 + kw * g->dilation_w;
-                        if (iw < 0 || iw >= g->width) continue;
+                        if (iw < 0 || iw >= g->width) { continue; }
                         const uint32_t *src = x + (ih * g->width + iw) * planes * words;
                         const uint32_t *wt = w + m * run + (kh * g->kernel_w + kw) * words;
-                        if (ternary) {
-                            for (int k = 0; k < words; ++k) dot += (int32_t)whittle_popcount32(src[words + k]);
+                        if (ternary != 0) {
+                            for (int k = 0; k < words; ++k) { dot += (int32_t)whittle_popcount32(src[words + k]); }
                         } else {
                             dot += g->channels;
                         }
-                        dot -= 2 * (int32_t)whittle_mismatches(src, wt, ternary ? src + words : 0, words);
+                        dot -= 2 * (int32_t)whittle_mismatches(src, wt, ternary ? src + words : NULL, words);
                     }
                 }
                 out[m * pixels] = (float)dot * scale[m] + bias[m];
@@ -128,10 +130,10 @@ WHITTLE_KERNEL void whittle_binary_weight_conv_f32(const whittle_conv_geometry *
                     const float *in = x + c * plane;
                     for (int kh = 0; kh < g->kernel_h; ++kh) {
                         const int ih = oh * g->stride_h + kh * g->dilation_h - g->pad_top;
-                        if (ih < 0 || ih >= g->height) continue;
+                        if (ih < 0 || ih >= g->height) { continue; }
                         for (int kw = 0; kw < g->kernel_w; ++kw) {
                             const int iw = ow * g->stride_w + kw * g->dilation_w - g->pad_left;
-                            if (iw < 0 || iw >= g->width) continue;
+                            if (iw < 0 || iw >= g->width) { continue; }
                             const uint32_t bit = (w[(m * taps + kh * g->kernel_w + kw) * words + c / 32] >> (c % 32)) & 1u;
                             const float v = in[ih * g->width + iw];
                             acc += bit ? v : -v;

@@ -97,7 +97,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #endif
     for (int i = 0; i < channels; ++i) {
         out[i] = a[i];
-        if (count > 1) out[i + out_pair] = b[i];
+        if (count > 1) { out[i + out_pair] = b[i]; }
     }
 }
 
@@ -112,17 +112,17 @@ static void whittle_im2col_f32(const whittle_conv_geometry *g, const float *x, i
         float *column = columns + j;
         int k = 0;
         if (j >= count) {
-            for (; k < taps; ++k) column[4 * k] = 0.0f;
+            for (; k < taps; ++k) { column[4 * k] = 0.0f; }
         } else if (g->kernel_h == 1 && g->kernel_w == 1 && ih0 >= 0 && ih0 < g->height && iw0 >= 0 && iw0 < g->width) {
             /* Pointwise: one tap per channel, a strided gather. */
             const float *in = x + ih0 * g->width + iw0;
-            for (int c = 0; c < g->channels; ++c) column[4 * c] = in[c * plane];
+            for (int c = 0; c < g->channels; ++c) { column[4 * c] = in[c * plane]; }
         } else if (ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height && iw0 >= 0 &&
                    iw0 + (g->kernel_w - 1) * g->dilation_w < g->width) {
             for (int c = 0; c < g->channels; ++c) {
                 for (int kh = 0; kh < g->kernel_h; ++kh) {
                     const float *row = x + c * plane + (ih0 + kh * g->dilation_h) * g->width + iw0;
-                    for (int kw = 0; kw < g->kernel_w; ++kw, ++k) column[4 * k] = row[kw * g->dilation_w];
+                    for (int kw = 0; kw < g->kernel_w; ++kw, ++k) { column[4 * k] = row[kw * g->dilation_w]; }
                 }
             }
         } else {
@@ -204,7 +204,7 @@ static void whittle_tile_f32(int taps, const float *w, const float *columns, con
     r[12] = s30; r[13] = s31; r[14] = s32; r[15] = s33;
 #endif
     for (int i = 0; i < channels; ++i) {
-        for (int j = 0; j < count; ++j) out[i * stride + j] = r[4 * j + i];
+        for (int j = 0; j < count; ++j) { out[i * stride + j] = r[4 * j + i]; }
     }
 }
 
@@ -255,13 +255,13 @@ WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const 
     const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
     const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
     const int three = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1;
-    for (int i = 0; i < ph * pw; ++i) padded[i] = 0.0f;
+    for (int i = 0; i < ph * pw; ++i) { padded[i] = 0.0f; }
     for (int c = 0; c < g->channels; ++c) {
         const float *in = x + c * plane, *wc = w + c * taps;
         float *out = y + c * outputs;
         for (int r = 0; r < rows; ++r) {
             float *to = padded + (r + g->pad_top) * pw + g->pad_left;
-            for (int q = 0; q < columns; ++q) to[q] = in[r * g->width + q];
+            for (int q = 0; q < columns; ++q) { to[q] = in[r * g->width + q]; }
         }
 #if defined(WHITTLE_NEON_F32) && defined(__aarch64__)
         if (g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_h == 2 && g->stride_w == 2) {
@@ -290,14 +290,14 @@ WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const 
                         vst1q_f32(o + ow, v);
                     } else {
                         vst1q_f32(sums, v);
-                        for (int j = 0; j < g->out_width - ow; ++j) o[ow + j] = sums[j];
+                        for (int j = 0; j < g->out_width - ow; ++j) { o[ow + j] = sums[j]; }
                     }
                 }
             }
             continue;
         }
 #endif
-        if (three) {
+        if (three != 0) {
             const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
             for (int oh = 0; oh < g->out_height; ++oh) {
                 const float *r0 = padded + oh * g->stride_h * pw, *r1 = r0 + pw, *r2 = r1 + pw;
@@ -346,7 +346,7 @@ WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const 
                     const float *r0 = padded + oh * g->stride_h * pw + ow * g->stride_w;
                     float a = bias[c];
                     for (int kh = 0; kh < g->kernel_h; ++kh) {
-                        for (int kw = 0; kw < g->kernel_w; ++kw) a = whittle_fma_f32(wc[kh * g->kernel_w + kw], r0[kh * g->dilation_h * pw + kw * g->dilation_w], a);
+                        for (int kw = 0; kw < g->kernel_w; ++kw) { a = whittle_fma_f32(wc[kh * g->kernel_w + kw], r0[kh * g->dilation_h * pw + kw * g->dilation_w], a); }
                     }
                     out[oh * g->out_width + ow] = a;
                 }

@@ -85,7 +85,7 @@ static void whittle_tile8_f32(int k, const float *w, const float *base, const in
     for (int half = 0; half < 8; half += lanes) {
         const float *wt = w, *ct = base + half;
         whittle_vsf s0, s1, s2, s3, s4, s5, s6, s7, zero;
-        memset(&zero, 0, sizeof zero);
+        (void)memset(&zero, 0, sizeof zero);
         s0 = zero + bias[0];
         s1 = zero + bias[1];
         s2 = zero + bias[2];
@@ -96,7 +96,7 @@ static void whittle_tile8_f32(int k, const float *w, const float *base, const in
         s7 = zero + bias[7];
         for (int t = 0; t < k; ++t, wt += 8) {
             whittle_vsf x;
-            memcpy(&x, ct + offsets[t], sizeof x);
+            (void)memcpy(&x, ct + offsets[t], sizeof x);
             s0 += wt[0] * x;
             s1 += wt[1] * x;
             s2 += wt[2] * x;
@@ -106,23 +106,23 @@ static void whittle_tile8_f32(int k, const float *w, const float *base, const in
             s6 += wt[6] * x;
             s7 += wt[7] * x;
         }
-        memcpy(acc + half, &s0, sizeof s0);
-        memcpy(acc + 8 + half, &s1, sizeof s1);
-        memcpy(acc + 16 + half, &s2, sizeof s2);
-        memcpy(acc + 24 + half, &s3, sizeof s3);
-        memcpy(acc + 32 + half, &s4, sizeof s4);
-        memcpy(acc + 40 + half, &s5, sizeof s5);
-        memcpy(acc + 48 + half, &s6, sizeof s6);
-        memcpy(acc + 56 + half, &s7, sizeof s7);
+        (void)memcpy(acc + half, &s0, sizeof s0);
+        (void)memcpy(acc + 8 + half, &s1, sizeof s1);
+        (void)memcpy(acc + 16 + half, &s2, sizeof s2);
+        (void)memcpy(acc + 24 + half, &s3, sizeof s3);
+        (void)memcpy(acc + 32 + half, &s4, sizeof s4);
+        (void)memcpy(acc + 40 + half, &s5, sizeof s5);
+        (void)memcpy(acc + 48 + half, &s6, sizeof s6);
+        (void)memcpy(acc + 56 + half, &s7, sizeof s7);
     }
 #else
     for (int i = 0; i < 8; ++i) {
-        for (int j = 0; j < 8; ++j) acc[i * 8 + j] = bias[i];
+        for (int j = 0; j < 8; ++j) { acc[i * 8 + j] = bias[i]; }
     }
     for (int t = 0; t < k; ++t, w += 8) {
         const float *columns = base + offsets[t];
         for (int i = 0; i < 8; ++i) {
-            for (int j = 0; j < 8; ++j) acc[i * 8 + j] += w[i] * columns[j];
+            for (int j = 0; j < 8; ++j) { acc[i * 8 + j] += w[i] * columns[j]; }
         }
     }
 #endif
@@ -145,11 +145,11 @@ static void whittle_tile_columns_f32(const whittle_conv_geometry *geometry, cons
                 for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
                     const int iw = iw0 + kw * g.dilation_w;
                     if ((unsigned)ih >= (unsigned)g.height) {
-                        for (int j = 0; j < 8; ++j) to[j] = 0.0f;
+                        for (int j = 0; j < 8; ++j) { to[j] = 0.0f; }
                     } else if (iw >= 0 && iw + 8 <= g.width) {
-                        memcpy(to, row + iw, 8 * sizeof(float));
+                        (void)memcpy(to, row + iw, 8 * sizeof(float));
                     } else {
-                        for (int j = 0; j < 8; ++j) to[j] = (unsigned)(iw + j) < (unsigned)g.width ? row[iw + j] : 0.0f;
+                        for (int j = 0; j < 8; ++j) { to[j] = (unsigned)(iw + j) < (unsigned)g.width ? row[iw + j] : 0.0f; }
                     }
                 }
             }
@@ -163,13 +163,13 @@ static void whittle_tile_columns_f32(const whittle_conv_geometry *geometry, cons
                            iw0 + (g.kernel_w - 1) * g.dilation_w < g.width;
         float *to = columns + j;
         if (j >= count) {
-            for (int t = 0; t < g.channels * g.kernel_h * g.kernel_w; ++t) to[8 * t] = 0.0f;
-        } else if (inside) {
+            for (int t = 0; t < g.channels * g.kernel_h * g.kernel_w; ++t) { to[8 * t] = 0.0f; }
+        } else if (inside != 0) {
             const float *first = x + ih0 * g.width + iw0;
             for (int c = 0; c < g.channels; ++c, first += plane) {
                 const float *row = first;
                 for (int kh = 0; kh < g.kernel_h; ++kh, row += g.dilation_h * g.width) {
-                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) *to = row[kw * g.dilation_w];
+                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) { *to = row[kw * g.dilation_w]; }
                 }
             }
         } else {
@@ -195,7 +195,7 @@ static void whittle_tile_block_f32(int k, int out_channels, const float *w, cons
     for (int m = 0; m < out_channels; m += 8) {
         const int n = whittle_tile_count_f32(out_channels - m);
         whittle_tile8_f32(k, w + m * k, base, offsets, bias + m, acc);
-        for (int i = 0; i < n; ++i) memcpy(out + (m + i) * pixels, acc + 8 * i, (size_t)count * sizeof(float));
+        for (int i = 0; i < n; ++i) { (void)memcpy(out + (m + i) * pixels, acc + 8 * i, (size_t)count * sizeof(float)); }
     }
 }
 
@@ -237,11 +237,11 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
     /* Row -1 (zeros) at base[0], the map from base[width], row `height` (zeros) after it; the 8
      * floats before and 16 after cover the first and last vectors' reach. */
     float *base = padded + 8;
-    for (int i = 0; i < plane + 2 * width + 24; ++i) padded[i] = 0.0f;
+    for (int i = 0; i < plane + 2 * width + 24; ++i) { padded[i] = 0.0f; }
     for (int c = 0; c < g->channels; ++c) {
         const float *wc = w + 9 * c;
         float *out = y + c * plane;
-        memcpy(base + width, x + c * plane, (size_t)plane * sizeof(float));
+        (void)memcpy(base + width, x + c * plane, (size_t)plane * sizeof(float));
 #if defined(WHITTLE_NEON64_F32)
         {
             /* Four consecutive outputs i of the flattened map at a time; tap (kh, kw) of output i is
@@ -254,7 +254,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
             static const uint32_t lanes[4] = {0, 1, 2, 3};
             uint32x4_t column = vld1q_u32(lanes);
             /* Lanes 0-3 modulo the width (a width below 4 wraps several times). */
-            while (vmaxvq_u32(column) >= (uint32_t)width) column = vsubq_u32(column, vandq_u32(vcgeq_u32(column, wrap), wrap));
+            while (vmaxvq_u32(column) >= (uint32_t)width) { column = vsubq_u32(column, vandq_u32(vcgeq_u32(column, wrap), wrap)); }
             for (int i = 0; i < plane; i += 4) {
                 const uint32x4_t left = vceqq_u32(column, none), right = vceqq_u32(column, last);
                 const float *r0 = base + i - 1, *r1 = r0 + width, *r2 = r1 + width;
@@ -273,7 +273,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
                     vst1q_f32(out + i, a);
                 } else {
                     vst1q_f32(sums, a);
-                    for (int j = 0; j < plane - i; ++j) out[i + j] = sums[j];
+                    for (int j = 0; j < plane - i; ++j) { out[i + j] = sums[j]; }
                 }
                 column = vaddq_u32(column, step);
                 column = vsubq_u32(column, vandq_u32(vcgeq_u32(column, wrap), wrap));
@@ -290,8 +290,8 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
             const whittle_v8sf bias_c = (whittle_v8sf){0, 0, 0, 0, 0, 0, 0, 0} + bias[c];
             int32_t first[8];
             whittle_v8si column;
-            for (int j = 0; j < 8; ++j) first[j] = j % width;
-            memcpy(&column, first, sizeof column);
+            for (int j = 0; j < 8; ++j) { first[j] = j % width; }
+            (void)memcpy(&column, first, sizeof column);
             for (int i = 0; i < plane; i += 8) {
                 const whittle_v8si keep_left = ~(column == none), keep_right = ~(column == last);
                 const float *r = base + i - 1;
@@ -300,22 +300,22 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
                 for (int kh = 0; kh < 3; ++kh, r += width) {
                     whittle_v8si left, right;
                     whittle_v8sf x0, x1, x2;
-                    memcpy(&left, r, sizeof left);
-                    memcpy(&x1, r + 1, sizeof x1);
-                    memcpy(&right, r + 2, sizeof right);
+                    (void)memcpy(&left, r, sizeof left);
+                    (void)memcpy(&x1, r + 1, sizeof x1);
+                    (void)memcpy(&right, r + 2, sizeof right);
                     left &= keep_left;
                     right &= keep_right;
-                    memcpy(&x0, &left, sizeof x0);
-                    memcpy(&x2, &right, sizeof x2);
+                    (void)memcpy(&x0, &left, sizeof x0);
+                    (void)memcpy(&x2, &right, sizeof x2);
                     a += x0 * wc[3 * kh];
                     a += x1 * wc[3 * kh + 1];
                     a += x2 * wc[3 * kh + 2];
                 }
                 if (plane - i >= 8) {
-                    memcpy(out + i, &a, sizeof a);
+                    (void)memcpy(out + i, &a, sizeof a);
                 } else {
-                    memcpy(sums, &a, sizeof sums);
-                    for (int j = 0; j < plane - i; ++j) out[i + j] = sums[j];
+                    (void)memcpy(sums, &a, sizeof sums);
+                    for (int j = 0; j < plane - i; ++j) { out[i + j] = sums[j]; }
                 }
                 column += step;
                 column -= (column >= wrap) & wrap;

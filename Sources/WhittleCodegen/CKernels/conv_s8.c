@@ -38,11 +38,11 @@
  * for cores without an FPU; models for them define WHITTLE_INTEGER_REQUANT). */
 WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m, int32_t acc) {
 #if !defined(WHITTLE_INTEGER_REQUANT)
-    if (rq->multiplier) {
+    if (rq->multiplier != NULL) {
         const float low = (float)(rq->low - rq->zero), high = (float)(rq->high - rq->zero);
         float v = (float)acc * rq->multiplier[m];
-        if (v < low) v = low;
-        if (v > high) v = high;
+        if (v < low) { v = low; }
+        if (v > high) { v = high; }
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
         v = (v + 12582912.0f) - 12582912.0f;
 #else
@@ -53,8 +53,8 @@ WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m,
 #endif
     {
         int64_t q = (int64_t)whittle_requantize(acc, rq->mantissa[m], rq->exponent[m]) + rq->zero;
-        if (q < rq->low) q = rq->low;
-        if (q > rq->high) q = rq->high;
+        if (q < rq->low) { q = rq->low; }
+        if (q > rq->high) { q = rq->high; }
         return (int32_t)q;
     }
 }
@@ -92,7 +92,7 @@ static WHITTLE_INLINE whittle_channel_requant whittle_channel(const whittle_requ
     q.fast = 0;
     q.multiplier = 0.0f;
 #if !defined(WHITTLE_INTEGER_REQUANT)
-    if (rq->bounded) {
+    if (rq->bounded != 0) {
         q.fast = 1;
         q.multiplier = rq->multiplier[m];
     }
@@ -112,7 +112,7 @@ static WHITTLE_INLINE whittle_channel_requant whittle_channel(const whittle_requ
  * the addition, as in the interpreter. Inlined: it runs once per output in the innermost loops. */
 static WHITTLE_INLINE int32_t whittle_channel_value(const whittle_channel_requant *q, const whittle_requant *rq, int m, int32_t acc) {
 #if !defined(WHITTLE_INTEGER_REQUANT)
-    if (q->fast) {
+    if (q->fast != 0) {
         float v = (float)acc * q->multiplier;
         int32_t r;
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
@@ -120,13 +120,13 @@ static WHITTLE_INLINE int32_t whittle_channel_value(const whittle_channel_requan
          * 1.5 * 2^23 (0x4B400000) are the rounded value, read without a float-to-integer conversion. */
         uint32_t bits;
         v = v + 12582912.0f;
-        memcpy(&bits, &v, sizeof bits);
+        (void)memcpy(&bits, &v, sizeof bits);
         r = (int32_t)(bits - (0x4B400000u - (uint32_t)q->zero));
 #else
         r = (int32_t)rintf(v) + q->zero;
 #endif
 #if defined(WHITTLE_DSP)
-        if (q->int8_range) return __ssat(r, 8);
+        if (q->int8_range != 0) { return __ssat(r, 8); }
 #endif
         return r < q->low ? q->low : r > q->high ? q->high : r;
     }
@@ -136,7 +136,7 @@ static WHITTLE_INLINE int32_t whittle_channel_value(const whittle_channel_requan
 
 /* Stores output i of an int8 or uint8 tensor (rq->out_unsigned). */
 static WHITTLE_INLINE void whittle_store8(const whittle_requant *rq, void *y, int i, int32_t v) {
-    if (rq->out_unsigned) {
+    if (rq->out_unsigned != 0) {
         ((uint8_t *)y)[i] = (uint8_t)v;
     } else {
         ((int8_t *)y)[i] = (int8_t)v;
@@ -153,7 +153,7 @@ WHITTLE_KERNEL void whittle_unpack_filter4(const uint8_t *w, int first, int coun
 
 /* Tap i of an int8, uint8 or int16 map (x_unsigned 0, 1 or 2). */
 static WHITTLE_INLINE int32_t whittle_tap8(const void *x, int x_unsigned, int i) {
-    if (x_unsigned == 2) return ((const int16_t *)x)[i];
+    if (x_unsigned == 2) { return ((const int16_t *)x)[i]; }
     return x_unsigned ? (int32_t)((const uint8_t *)x)[i] : (int32_t)((const int8_t *)x)[i];
 }
 
@@ -237,7 +237,7 @@ static WHITTLE_INLINE void whittle_window8(const whittle_conv_geometry *g, const
             }
         }
     }
-    for (; k < k_padded; ++k) column[whittle_slot(k)] = 0;
+    for (; k < k_padded; ++k) { column[whittle_slot(k)] = 0; }
 }
 
 /* Column j (0 or 1) of the pair in `columns` gets the taps of output pixel p as x - x_zero in
@@ -257,27 +257,27 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
         if (x_unsigned == 2) {
             /* int16 activations (zero point 0): the taps as they are. */
             const int16_t *in = (const int16_t *)x + at;
-            for (; k + 4 <= g->channels; k += 4, in += 4 * plane) whittle_put4(column + 2 * k, in[0], in[plane], in[2 * plane], in[3 * plane]);
-            for (; k < g->channels; ++k, in += plane) column[whittle_slot(k)] = in[0];
-        } else if (x_unsigned) {
+            for (; k + 4 <= g->channels; k += 4, in += 4 * plane) { whittle_put4(column + 2 * k, in[0], in[plane], in[2 * plane], in[3 * plane]); }
+            for (; k < g->channels; ++k, in += plane) { column[whittle_slot(k)] = in[0]; }
+        } else if (x_unsigned != 0) {
             const uint8_t *in = (const uint8_t *)x + at;
             for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
                 whittle_put4(column + 2 * k, (int16_t)(in[0] - x_zero), (int16_t)(in[plane] - x_zero),
                              (int16_t)(in[2 * plane] - x_zero), (int16_t)(in[3 * plane] - x_zero));
             }
-            for (; k < g->channels; ++k, in += plane) column[whittle_slot(k)] = (int16_t)(in[0] - x_zero);
+            for (; k < g->channels; ++k, in += plane) { column[whittle_slot(k)] = (int16_t)(in[0] - x_zero); }
         } else {
             const int8_t *in = (const int8_t *)x + at;
             for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
                 whittle_put4(column + 2 * k, (int16_t)(in[0] - x_zero), (int16_t)(in[plane] - x_zero),
                              (int16_t)(in[2 * plane] - x_zero), (int16_t)(in[3 * plane] - x_zero));
             }
-            for (; k < g->channels; ++k, in += plane) column[whittle_slot(k)] = (int16_t)(in[0] - x_zero);
+            for (; k < g->channels; ++k, in += plane) { column[whittle_slot(k)] = (int16_t)(in[0] - x_zero); }
         }
-        for (; k < k_padded; ++k) column[whittle_slot(k)] = 0;
+        for (; k < k_padded; ++k) { column[whittle_slot(k)] = 0; }
     } else if (x_unsigned == 2) {
         whittle_window8(g, x, 2, x_zero, ih0, iw0, column, k_padded);
-    } else if (x_unsigned) {
+    } else if (x_unsigned != 0) {
         whittle_window8(g, x, 1, x_zero, ih0, iw0, column, k_padded);
     } else {
         whittle_window8(g, x, 0, x_zero, ih0, iw0, column, k_padded);
@@ -310,10 +310,10 @@ static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_sxtb16_ror8(int32_t v) {
  * unaligned). */
 static WHITTLE_INLINE void whittle_mac4_words(int32_t wa, int32_t wb, const int16_t *pc, int32_t *acc) {
     int32_t x0l, x0h, x1l, x1h;
-    memcpy(&x0l, pc, 4);
-    memcpy(&x0h, pc + 2, 4);
-    memcpy(&x1l, pc + 4, 4);
-    memcpy(&x1h, pc + 6, 4);
+    (void)memcpy(&x0l, pc, 4);
+    (void)memcpy(&x0h, pc + 2, 4);
+    (void)memcpy(&x1l, pc + 4, 4);
+    (void)memcpy(&x1h, pc + 6, 4);
     {
         const int32_t wa01 = __sxtb16(wa), wa23 = whittle_sxtb16_ror8(wa);
         const int32_t wb01 = __sxtb16(wb), wb23 = whittle_sxtb16_ror8(wb);
@@ -327,8 +327,8 @@ static WHITTLE_INLINE void whittle_mac4_words(int32_t wa, int32_t wb, const int1
 /* One paired-row group (8 bytes: four taps of each channel of the pair) times a column pair. */
 static WHITTLE_INLINE void whittle_mac4_s8(const int8_t *pw, const int16_t *pc, int32_t *acc) {
     int32_t wa, wb;
-    memcpy(&wa, pw, 4);
-    memcpy(&wb, pw + 4, 4);
+    (void)memcpy(&wa, pw, 4);
+    (void)memcpy(&wb, pw + 4, 4);
     whittle_mac4_words(wa, wb, pc, acc);
 }
 
@@ -346,12 +346,12 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_pair_s8(int groups, const int8
     /* (Thumb-2 only: in the Arm instruction set LDRD needs an even-odd register pair, which operands
      * cannot ask for.) */
     int32_t a00, a01, a10, a11, w0, w1, t0, t1, x0, x1;
-    if (groups & 1) {
+    if ((groups & 1) != 0) {
         /* An odd group first, so that the loop takes two per pass (one loop test per 32 products). */
         whittle_mac4_s8(pw, pc, acc);
         pw += 8;
         pc += 8;
-        if (groups == 1) return;
+        if (groups == 1) { return; }
     }
     groups >>= 1;
     a00 = acc[0];
@@ -401,7 +401,7 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_pair_s8(int groups, const int8
     acc[2] = a10;
     acc[3] = a11;
 #else
-    for (; groups > 0; --groups, pw += 8, pc += 8) whittle_mac4_s8(pw, pc, acc);
+    for (; groups > 0; --groups, pw += 8, pc += 8) { whittle_mac4_s8(pw, pc, acc); }
 #endif
 }
 
@@ -431,7 +431,7 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_column_s8(int groups, const in
     acc[0] = a0;
     acc[2] = a1;
 #else
-    for (; groups > 0; --groups, pw += 8, pc += 8) whittle_mac4_s8(pw, pc, acc);
+    for (; groups > 0; --groups, pw += 8, pc += 8) { whittle_mac4_s8(pw, pc, acc); }
 #endif
 }
 #endif
@@ -441,14 +441,14 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_column_s8(int groups, const in
  * of the pair are two halfword pairs each, loaded as they are, with no sign extension. */
 static WHITTLE_INLINE WHITTLE_UNUSED void whittle_mac4_s16(const int16_t *pw, const int16_t *pc, int32_t *acc) {
     int32_t wa01, wa23, wb01, wb23, x0l, x0h, x1l, x1h;
-    memcpy(&wa01, pw, 4);
-    memcpy(&wa23, pw + 2, 4);
-    memcpy(&wb01, pw + 4, 4);
-    memcpy(&wb23, pw + 6, 4);
-    memcpy(&x0l, pc, 4);
-    memcpy(&x0h, pc + 2, 4);
-    memcpy(&x1l, pc + 4, 4);
-    memcpy(&x1h, pc + 6, 4);
+    (void)memcpy(&wa01, pw, 4);
+    (void)memcpy(&wa23, pw + 2, 4);
+    (void)memcpy(&wb01, pw + 4, 4);
+    (void)memcpy(&wb23, pw + 6, 4);
+    (void)memcpy(&x0l, pc, 4);
+    (void)memcpy(&x0h, pc + 2, 4);
+    (void)memcpy(&x1l, pc + 4, 4);
+    (void)memcpy(&x1h, pc + 6, 4);
     acc[0] = __smlad(wa23, x0h, __smlad(wa01, x0l, acc[0]));
     acc[1] = __smlad(wa23, x1h, __smlad(wa01, x1l, acc[1]));
     acc[2] = __smlad(wb23, x0h, __smlad(wb01, x0l, acc[2]));
@@ -462,7 +462,7 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_mac4_s16(const int16_t *pw, co
  * times 16 in a signed byte, which the same SXTB16s unpack: the sums gain 16 times the products. */
 static WHITTLE_INLINE void whittle_mac4_s4(const uint8_t *pw, const int16_t *pc, int32_t *acc) {
     uint32_t word;
-    memcpy(&word, pw, 4);
+    (void)memcpy(&word, pw, 4);
     whittle_mac4_words((int32_t)(word & 0xF0F0F0F0u), (int32_t)((word << 4) & 0xF0F0F0F0u), pc, acc);
 }
 #endif
@@ -481,7 +481,7 @@ static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_low4(uint8_t b) {
  * widened to int16: the high nibbles of bytes 0-3, then their low nibbles. */
 static WHITTLE_INLINE int16x8_t whittle_nibbles_s16(const uint8_t *pw) {
     uint32_t word;
-    memcpy(&word, pw, 4);
+    (void)memcpy(&word, pw, 4);
     {
         const int8x8_t v = vreinterpret_s8_u32(vdup_n_u32(word));
         return vmovl_s8(vext_s8(vshr_n_s8(v, 4), vshr_n_s8(vshl_n_s8(v, 4), 4), 4));
@@ -532,7 +532,7 @@ static void whittle_pair_s4(int k_padded, const uint8_t *pw, const int16_t *pc, 
      * the low ones shifted up): 17 instructions for 16 multiply-accumulates. */
     int groups = k_padded / 4;
     int32_t w0, w1, t0, t1, x0, x1;
-    if (groups & 1) {
+    if ((groups & 1) != 0) {
         whittle_mac4_s4(pw, pc, s);
         pw += 4;
         pc += 8;
@@ -595,7 +595,7 @@ static void whittle_pair_s4(int k_padded, const uint8_t *pw, const int16_t *pc, 
         whittle_mac4_s4(pw, pc, s);
         whittle_mac4_s4(pw + 4, pc + 8, s);
     }
-    if (i > 0) whittle_mac4_s4(pw, pc, s);
+    if (i > 0) { whittle_mac4_s4(pw, pc, s); }
 #endif
     acc[0] += s[0] / 16;
     acc[1] += s[1] / 16;
@@ -604,7 +604,7 @@ static void whittle_pair_s4(int k_padded, const uint8_t *pw, const int16_t *pc, 
 #elif defined(WHITTLE_NEON_S8)
     int32x4_t s[4];
     s[0] = s[1] = s[2] = s[3] = vdupq_n_s32(0);
-    for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) whittle_neon_group(whittle_nibbles_s16(pw), vld1q_s16(pc), s);
+    for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) { whittle_neon_group(whittle_nibbles_s16(pw), vld1q_s16(pc), s); }
     whittle_neon_sums(s, acc);
 #else
     for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) {
@@ -667,7 +667,7 @@ static void whittle_pair_s16(int k_padded, const int16_t *pw, const int16_t *pc,
         pw += 16;
         pc += 16;
     }
-    if (i > 0) whittle_mac4_s16(pw, pc, acc);
+    if (i > 0) { whittle_mac4_s16(pw, pc, acc); }
 #else
     const int s0 = whittle_slot(0), s1 = whittle_slot(1), s2 = whittle_slot(2), s3 = whittle_slot(3);
     for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) {
@@ -745,7 +745,7 @@ static WHITTLE_INLINE void whittle_gemm_rows(int out_channels, int k_padded, con
             int32_t acc[4] = {0, 0, 0, 0};
             int32x4_t s[4];
             s[0] = s[1] = s[2] = s[3] = vdupq_n_s32(0);
-            for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) whittle_neon_group(vmovl_s8(vld1_s8(pw)), vld1q_s16(pc), s);
+            for (int i = k_padded / 4; i > 0; --i, pw += 8, pc += 8) { whittle_neon_group(vmovl_s8(vld1_s8(pw)), vld1q_s16(pc), s); }
             whittle_neon_sums(s, acc);
             a00 += acc[0];
             a01 += acc[1];
@@ -768,7 +768,7 @@ static WHITTLE_INLINE void whittle_gemm_rows(int out_channels, int k_padded, con
             /* Compares saturate here: with four outputs per pass, SSAT's test costs more than it saves. */
             q0.int8_range = q1.int8_range = 0;
             const int32_t v00 = whittle_channel_value(&q0, rq, m, a00), v10 = whittle_channel_value(&q1, rq, m + 1, a10);
-            if (wide_out) {
+            if (wide_out != 0) {
                 int16_t *y16 = (int16_t *)y;
                 if (count > 1) {
                     y16[m * y_stride + 1] = (int16_t)whittle_channel_value(&q0, rq, m, a01);
@@ -813,23 +813,25 @@ static WHITTLE_INLINE void whittle_gemm_rows(int out_channels, int k_padded, con
                 a0 += pv[0] * pc[s0] + pv[1] * pc[s1] + pv[2] * pc[s2] + pv[3] * pc[s3];
                 a1 += pv[0] * pc[4 + s0] + pv[1] * pc[4 + s1] + pv[2] * pc[4 + s2] + pv[3] * pc[4 + s3];
             }
-        } else for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) {
+        } else {
+            for (int i = k_padded / 4; i > 0; --i, pw += 4, pc += 8) {
 #if defined(WHITTLE_NEON_S8)
-            /* The columns share the weights' order (whittle_slot). */
-            a0 += pw[0] * pc[0] + pw[1] * pc[1] + pw[2] * pc[2] + pw[3] * pc[3];
-            a1 += pw[0] * pc[4] + pw[1] * pc[5] + pw[2] * pc[6] + pw[3] * pc[7];
+                /* The columns share the weights' order (whittle_slot). */
+                a0 += pw[0] * pc[0] + pw[1] * pc[1] + pw[2] * pc[2] + pw[3] * pc[3];
+                a1 += pw[0] * pc[4] + pw[1] * pc[5] + pw[2] * pc[6] + pw[3] * pc[7];
 #else
-            a0 += pw[0] * pc[0] + pw[2] * pc[1] + pw[1] * pc[2] + pw[3] * pc[3];
-            a1 += pw[0] * pc[4] + pw[2] * pc[5] + pw[1] * pc[6] + pw[3] * pc[7];
+                a0 += pw[0] * pc[0] + pw[2] * pc[1] + pw[1] * pc[2] + pw[3] * pc[3];
+                a1 += pw[0] * pc[4] + pw[2] * pc[5] + pw[1] * pc[6] + pw[3] * pc[7];
 #endif
+            }
         }
         const whittle_channel_requant q = whittle_channel(rq, m);
-        if (wide_out) {
+        if (wide_out != 0) {
             ((int16_t *)y)[m * y_stride] = (int16_t)whittle_channel_value(&q, rq, m, a0);
-            if (count > 1) ((int16_t *)y)[m * y_stride + 1] = (int16_t)whittle_channel_value(&q, rq, m, a1);
+            if (count > 1) { ((int16_t *)y)[m * y_stride + 1] = (int16_t)whittle_channel_value(&q, rq, m, a1); }
         } else {
             whittle_store8(rq, y, m * y_stride, whittle_channel_value(&q, rq, m, a0));
-            if (count > 1) whittle_store8(rq, y, m * y_stride + 1, whittle_channel_value(&q, rq, m, a1));
+            if (count > 1) { whittle_store8(rq, y, m * y_stride + 1, whittle_channel_value(&q, rq, m, a1)); }
         }
     }
 }
@@ -865,7 +867,7 @@ static WHITTLE_INLINE void whittle_conv_pixels(const whittle_conv_geometry *g, i
         if (count > 1) {
             whittle_im2col8(g, x, x_unsigned, x_zero, p + 1, columns, 1, k_padded);
         } else {
-            for (int k = 0; k < k_padded; ++k) columns[whittle_slot(k) + 4] = 0;
+            for (int k = 0; k < k_padded; ++k) { columns[whittle_slot(k) + 4] = 0; }
         }
         gemm(out_channels, k_padded, w, form, columns, count, bias, rq, (unsigned char *)y + p * out_bytes, pixels);
     }
@@ -926,7 +928,7 @@ static WHITTLE_INLINE void whittle_dw_row(int32_t x02, int32_t x13, int32_t k, i
 /* A row's four bytes from `at` as (x0, x2) and (x1, x3). */
 static WHITTLE_INLINE void whittle_dw_unpack(const int8_t *at, int32_t *x02, int32_t *x13) {
     int32_t v;
-    memcpy(&v, at, 4);
+    (void)memcpy(&v, at, 4);
     *x02 = __sxtb16(v);
     *x13 = whittle_sxtb16_ror8(v);
 }
@@ -951,10 +953,10 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
     const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
     const int three = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
     /* The border holds x_zero for every channel: it is written once (with the 16 spare bytes). */
-    memset(padded, (unsigned char)x_zero, (size_t)ph * (size_t)pw + 16);
+    (void)memset(padded, (unsigned char)x_zero, (size_t)ph * (size_t)pw + 16);
     for (int c = 0; c < g->channels; ++c) {
         const int8_t *in = x + c * plane, *wc = (const int8_t *)w + c * taps;
-        if (nibbles) {
+        if (nibbles != 0) {
             /* 4-bit filters: this channel's taps as bytes, after the plane's copy. */
             whittle_unpack_filter4((const uint8_t *)w, c * taps, taps, padded + (size_t)ph * (size_t)pw + 16);
             wc = padded + (size_t)ph * (size_t)pw + 16;
@@ -967,10 +969,10 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
             int8_t *to = padded + (r + g->pad_top) * pw + g->pad_left;
             const int8_t *from = in + r * g->width;
             int j = 0;
-            for (; j + 4 <= columns; j += 4) memcpy(to + j, from + j, 4);
-            for (; j < columns; ++j) to[j] = from[j];
+            for (; j + 4 <= columns; j += 4) { (void)memcpy(to + j, from + j, 4); }
+            for (; j < columns; ++j) { to[j] = from[j]; }
         }
-        if (three) {
+        if (three != 0) {
             const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
 #if defined(WHITTLE_DSP)
             if (g->stride_w == 1) {
@@ -1031,9 +1033,9 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                     int ow = 0;
                     for (; ow + 1 < width; ow += 2) {
                         int32_t a0 = bias, a1 = bias, v0, v1, v2;
-                        memcpy(&v0, r0 + ow, 4);
-                        memcpy(&v1, r1 + ow, 4);
-                        memcpy(&v2, r2 + ow, 4);
+                        (void)memcpy(&v0, r0 + ow, 4);
+                        (void)memcpy(&v1, r1 + ow, 4);
+                        (void)memcpy(&v2, r2 + ow, 4);
                         {
                             const int32_t x02 = __sxtb16(v0), x13 = whittle_sxtb16_ror8(v0);
                             a0 = __smlabb(x13, c0, __smlad(x02, k0, a0));
@@ -1103,7 +1105,7 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                         hi = vmlal_n_s16(hi, vget_high_s16(v8), (int16_t)w8);
                         vst1q_s32(sums, lo);
                         vst1q_s32(sums + 4, hi);
-                        for (int j = 0; j < n; ++j) o[ow + j] = (int8_t)whittle_channel_value(&q, rq, c, sums[j]);
+                        for (int j = 0; j < n; ++j) { o[ow + j] = (int8_t)whittle_channel_value(&q, rq, c, sums[j]); }
                     }
                 }
                 continue;
@@ -1126,7 +1128,7 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                     const int8_t *r0 = padded + oh * g->stride_h * pw + ow * g->stride_w;
                     int32_t acc = bias;
                     for (int kh = 0; kh < g->kernel_h; ++kh) {
-                        for (int kw = 0; kw < g->kernel_w; ++kw) acc += r0[kh * g->dilation_h * pw + kw * g->dilation_w] * wc[kh * g->kernel_w + kw];
+                        for (int kw = 0; kw < g->kernel_w; ++kw) { acc += r0[kh * g->dilation_h * pw + kw * g->dilation_w] * wc[kh * g->kernel_w + kw]; }
                     }
                     out[oh * g->out_width + ow] = (int8_t)whittle_channel_value(&q, rq, c, acc);
                 }
@@ -1164,7 +1166,7 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
     const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
     const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
     /* The border is zero for every channel: it is written once. */
-    memset(padded, 0, ((size_t)ph * (size_t)pw + 8) * sizeof(int16_t));
+    (void)memset(padded, 0, ((size_t)ph * (size_t)pw + 8) * sizeof(int16_t));
     for (int c = 0; c < g->channels; ++c) {
         const int16_t *in = x + c * plane;
         const int8_t *wc = w + c * taps;
@@ -1175,7 +1177,7 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
             /* Rows are short: a loop rather than a call to memcpy per row. */
             int16_t *to = padded + (r + g->pad_top) * pw + g->pad_left;
             const int16_t *from = in + r * g->width;
-            for (int j = 0; j < columns; ++j) to[j] = from[j];
+            for (int j = 0; j < columns; ++j) { to[j] = from[j]; }
         }
 #if defined(WHITTLE_DSP)
         if (g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1) {
@@ -1190,23 +1192,23 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
                  * spare column covers the last pair's x3 (an odd width computes it and drops it). */
                 for (int ow = 0; ow < g->out_width; ow += 2) {
                     int32_t a0 = b, a1 = b, v01, v12, v23;
-                    memcpy(&v01, r0 + ow, 4);
-                    memcpy(&v12, r0 + ow + 1, 4);
-                    memcpy(&v23, r0 + ow + 2, 4);
+                    (void)memcpy(&v01, r0 + ow, 4);
+                    (void)memcpy(&v12, r0 + ow + 1, 4);
+                    (void)memcpy(&v23, r0 + ow + 2, 4);
                     a0 = __smlabb(v23, c0, __smlad(v01, k0, a0));
                     a1 = __smlatb(v23, c0, __smlad(v12, k0, a1));
-                    memcpy(&v01, r1 + ow, 4);
-                    memcpy(&v12, r1 + ow + 1, 4);
-                    memcpy(&v23, r1 + ow + 2, 4);
+                    (void)memcpy(&v01, r1 + ow, 4);
+                    (void)memcpy(&v12, r1 + ow + 1, 4);
+                    (void)memcpy(&v23, r1 + ow + 2, 4);
                     a0 = __smlabb(v23, c1, __smlad(v01, k1, a0));
                     a1 = __smlatb(v23, c1, __smlad(v12, k1, a1));
-                    memcpy(&v01, r2 + ow, 4);
-                    memcpy(&v12, r2 + ow + 1, 4);
-                    memcpy(&v23, r2 + ow + 2, 4);
+                    (void)memcpy(&v01, r2 + ow, 4);
+                    (void)memcpy(&v12, r2 + ow + 1, 4);
+                    (void)memcpy(&v23, r2 + ow + 2, 4);
                     a0 = __smlabb(v23, c2, __smlad(v01, k2, a0));
                     a1 = __smlatb(v23, c2, __smlad(v12, k2, a1));
                     o[ow] = (int16_t)whittle_channel_value(&q, rq, c, a0);
-                    if (ow + 1 < g->out_width) o[ow + 1] = (int16_t)whittle_channel_value(&q, rq, c, a1);
+                    if (ow + 1 < g->out_width) { o[ow + 1] = (int16_t)whittle_channel_value(&q, rq, c, a1); }
                 }
             }
             continue;
@@ -1228,7 +1230,7 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
                     whittle_dw16_taps(r0 + 2 * pw + ow, wc + 6, &lo, &hi);
                     vst1q_s32(sums, lo);
                     vst1q_s32(sums + 4, hi);
-                    for (int j = 0; j < n; ++j) o[ow + j] = (int16_t)whittle_channel_value(&q, rq, c, sums[j]);
+                    for (int j = 0; j < n; ++j) { o[ow + j] = (int16_t)whittle_channel_value(&q, rq, c, sums[j]); }
                 }
             }
             continue;
@@ -1255,7 +1257,7 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
                 const int16_t *r0 = padded + oh * g->stride_h * pw + ow * g->stride_w;
                 int32_t acc = b;
                 for (int kh = 0; kh < g->kernel_h; ++kh) {
-                    for (int kw = 0; kw < g->kernel_w; ++kw) acc += r0[kh * g->dilation_h * pw + kw * g->dilation_w] * wc[kh * g->kernel_w + kw];
+                    for (int kw = 0; kw < g->kernel_w; ++kw) { acc += r0[kh * g->dilation_h * pw + kw * g->dilation_w] * wc[kh * g->kernel_w + kw]; }
                 }
                 out[oh * g->out_width + ow] = (int16_t)whittle_channel_value(&q, rq, c, acc);
             }
@@ -1306,8 +1308,8 @@ static WHITTLE_INLINE void whittle_sparse_block8(int count, const int32_t *offse
         {
             /* Bytes 0 and 2 of a word in the halfwords of one register, 1 and 3 of another. */
             int32_t p, q;
-            memcpy(&p, at, 4);
-            memcpy(&q, at + 4, 4);
+            (void)memcpy(&p, at, 4);
+            (void)memcpy(&q, at + 4, 4);
             {
                 const int32_t p02 = x_unsigned ? (int32_t)__uxtb16((uint32_t)p) : __sxtb16(p);
                 const int32_t p13 = x_unsigned ? (int32_t)__uxtb16((uint32_t)p >> 8) : whittle_sxtb16_ror8(p);
@@ -1365,7 +1367,7 @@ static WHITTLE_INLINE void whittle_sparse_entries8(const uint32_t *entries, cons
     int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias, p, t;
     uint32_t e;
     const uint32_t *ep = entries;
-    if (x_unsigned) {
+    if (x_unsigned != 0) {
         __asm__ volatile("ldr %[e], [%[ep]], #4\n\t"
                          "1:\n\t" WHITTLE_SPARSE_STEP("uxtb16") WHITTLE_SPARSE_STEP("uxtb16") "cmp %[e], #0\n\t"
                          "bne 1b"
@@ -1392,7 +1394,7 @@ static WHITTLE_INLINE void whittle_sparse_entries8(const uint32_t *entries, cons
 static WHITTLE_INLINE int whittle_sparse_to_entries(int count, int32_t *offsets, const int8_t *v) {
     int32_t before = 0;
     for (int k = 0; k < count; ++k) {
-        if (offsets[k] - before > 65535) return 0;
+        if (offsets[k] - before > 65535) { return 0; }
         before = offsets[k];
     }
     before = 0;
@@ -1401,7 +1403,7 @@ static WHITTLE_INLINE int whittle_sparse_to_entries(int count, int32_t *offsets,
         before = offsets[k];
         offsets[k] = (int32_t)(((uint32_t)(uint16_t)(int16_t)v[k] << 16) | (uint32_t)step);
     }
-    if (count & 1) offsets[count++] = 0;
+    if (count & 1) { offsets[count++] = 0; }
     offsets[count] = 0;
     return 1;
 }
@@ -1415,7 +1417,7 @@ static WHITTLE_INLINE void whittle_sparse_fast(const int32_t *acc, int j, float 
     float v = (float)acc[j] * multiplier;
     uint32_t bits;
     v = v + 12582912.0f;
-    memcpy(&bits, &v, sizeof bits);
+    (void)memcpy(&bits, &v, sizeof bits);
     if (out_unsigned) {
         ((uint8_t *)y)[j] = (uint8_t)__usat((int32_t)(bits - magic), 8);
     } else {
@@ -1451,7 +1453,7 @@ static WHITTLE_INLINE void whittle_sparse_out8(const whittle_requant *rq, const 
         return;
     }
 #endif
-    for (int j = 0; j < 8; ++j) whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j]));
+    for (int j = 0; j < 8; ++j) { whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j])); }
 }
 
 #if defined(WHITTLE_NEON_S8)
@@ -1505,13 +1507,13 @@ static WHITTLE_INLINE void whittle_sparse_single16(const uint8_t *a, const int x
 static WHITTLE_INLINE void whittle_sparse_wide(const int vectors, int count, const int32_t *offsets, const int8_t *v, const uint8_t *x,
                                                const int x_unsigned, int pairs, int32_t bias, int32x4_t *s) {
     int k = 0;
-    for (int i = 0; i < 4 * vectors; ++i) s[i] = vdupq_n_s32(bias);
-    if (pairs) {
+    for (int i = 0; i < 4 * vectors; ++i) { s[i] = vdupq_n_s32(bias); }
+    if (pairs != 0) {
         for (; k + 1 < count; k += 2) {
             const uint8_t *pa = x + offsets[k], *pb = x + offsets[k + 1];
             const int8x16_t wa = vdupq_n_s8(v[k]), wb = vdupq_n_s8(v[k + 1]);
             whittle_sparse_pair16(pa, pb, x_unsigned, wa, wb, s);
-            if (vectors > 1) whittle_sparse_pair16(pa + 16, pb + 16, x_unsigned, wa, wb, s + 4);
+            if (vectors > 1) { whittle_sparse_pair16(pa + 16, pb + 16, x_unsigned, wa, wb, s + 4); }
 #if WHITTLE_SPARSE_VECTORS == 4
             if (vectors > 2) {
                 whittle_sparse_pair16(pa + 32, pb + 32, x_unsigned, wa, wb, s + 8);
@@ -1524,7 +1526,7 @@ static WHITTLE_INLINE void whittle_sparse_wide(const int vectors, int count, con
         const uint8_t *pa = x + offsets[k];
         const int8x8_t w = vdup_n_s8(v[k]);
         whittle_sparse_single16(pa, x_unsigned, w, s);
-        if (vectors > 1) whittle_sparse_single16(pa + 16, x_unsigned, w, s + 4);
+        if (vectors > 1) { whittle_sparse_single16(pa + 16, x_unsigned, w, s + 4); }
 #if WHITTLE_SPARSE_VECTORS == 4
         if (vectors > 2) {
             whittle_sparse_single16(pa + 32, x_unsigned, w, s + 8);
@@ -1541,7 +1543,7 @@ static WHITTLE_INLINE void whittle_sparse_wide(const int vectors, int count, con
 static WHITTLE_INLINE void whittle_sparse_out8v(const whittle_requant *rq, const whittle_channel_requant *q, int m, int32x4_t lo, int32x4_t hi,
                                                 void *y, int at) {
 #if defined(__aarch64__) && !defined(WHITTLE_INTEGER_REQUANT)
-    if (rq->multiplier) {
+    if (rq->multiplier != NULL) {
         const float multiplier = rq->multiplier[m];
         const float32x4_t low = vdupq_n_f32((float)(q->low - q->zero)), high = vdupq_n_f32((float)(q->high - q->zero));
         const int32x4_t zero = vdupq_n_s32(q->zero);
@@ -1556,7 +1558,7 @@ static WHITTLE_INLINE void whittle_sparse_out8v(const whittle_requant *rq, const
         int32_t acc[8];
         vst1q_s32(acc, lo);
         vst1q_s32(acc + 4, hi);
-        for (int j = 0; j < 8; ++j) whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j]));
+        for (int j = 0; j < 8; ++j) { whittle_store8(rq, y, at + j, whittle_channel_value(q, rq, m, acc[j])); }
     }
 }
 /* The blocks of one row with NEON, 16 * `vectors` pixels each (a constant where this is inlined, as
@@ -1569,12 +1571,12 @@ static WHITTLE_INLINE void whittle_sparse_row_wide(const int vectors, const whit
         sum += v[k];
         lowest += v[k] == -128;
     }
-    if (x_unsigned) bias = (int32_t)((uint32_t)bias + 128u * (uint32_t)sum);
+    if (x_unsigned) { bias = (int32_t)((uint32_t)bias + 128u * (uint32_t)sum); }
     for (int p = 0; p < pixels; p += 16 * vectors) {
         const int first = p + 16 * vectors <= pixels ? p : pixels - 16 * vectors;
         int32x4_t s[4 * WHITTLE_SPARSE_VECTORS];
         whittle_sparse_wide(vectors, count, offsets, v, in + first, x_unsigned, lowest < 2, bias, s);
-        for (int j = 0; j < 2 * vectors; ++j) whittle_sparse_out8v(rq, q, m, s[2 * j], s[2 * j + 1], y, m * pixels + first + 8 * j);
+        for (int j = 0; j < 2 * vectors; ++j) { whittle_sparse_out8v(rq, q, m, s[2 * j], s[2 * j + 1], y, m * pixels + first + 8 * j); }
     }
 }
 #endif
@@ -1583,7 +1585,7 @@ static WHITTLE_INLINE void whittle_sparse_row_wide(const int vectors, const whit
 /* Sixteen pixels of one input channel (int8, or uint8 with x_unsigned) as two vectors of eight int16. */
 static WHITTLE_INLINE void whittle_sparse_widen16(const uint8_t *at, const int x_unsigned, __m128i *lo, __m128i *hi) {
     const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)at);
-    if (x_unsigned) {
+    if (x_unsigned != 0) {
         *lo = _mm_unpacklo_epi8(b, _mm_setzero_si128());
         *hi = _mm_unpackhi_epi8(b, _mm_setzero_si128());
     } else {
@@ -1610,7 +1612,7 @@ static WHITTLE_INLINE void whittle_sparse_madd16(const uint8_t *a, const uint8_t
 static WHITTLE_INLINE void whittle_sparse_sse32(int count, const int32_t *offsets, const int8_t *v, const uint8_t *x, const int x_unsigned,
                                                 int32_t bias, int32_t *out) {
     __m128i s[8];
-    for (int i = 0; i < 8; ++i) s[i] = _mm_set1_epi32(bias);
+    for (int i = 0; i < 8; ++i) { s[i] = _mm_set1_epi32(bias); }
     for (int k = 0; k < count; k += 2) {
         const int second = k + 1 < count;
         const uint8_t *pa = x + offsets[k], *pb = second ? x + offsets[k + 1] : pa;
@@ -1619,7 +1621,7 @@ static WHITTLE_INLINE void whittle_sparse_sse32(int count, const int32_t *offset
         whittle_sparse_madd16(pa, pb, x_unsigned, w, s);
         whittle_sparse_madd16(pa + 16, pb + 16, x_unsigned, w, s + 4);
     }
-    for (int i = 0; i < 8; ++i) _mm_storeu_si128((__m128i *)(void *)(out + 4 * i), s[i]);
+    for (int i = 0; i < 8; ++i) { _mm_storeu_si128((__m128i *)(void *)(out + 4 * i), s[i]); }
 }
 #endif
 
@@ -1643,13 +1645,13 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
         const whittle_channel_requant q = whittle_channel(rq, m);
         int count = 0, p = 0;
         for (int i = 0; i < words; ++i) {
-            for (uint32_t bits = mask[i]; bits; bits &= bits - 1u) offsets[count++] = (i * 32 + whittle_lowest_bit(bits)) * pixels;
+            for (uint32_t bits = mask[i]; bits; bits &= bits - 1u) { offsets[count++] = (i * 32 + whittle_lowest_bit(bits)) * pixels; }
         }
 #if defined(WHITTLE_NEON_S8)
         /* Blocks of 64 pixels (AArch64), else 32 or 16, as the plane allows (each width a constant). */
 #if WHITTLE_SPARSE_VECTORS == 4
         if (pixels >= 64) {
-            if (x_unsigned) {
+            if (x_unsigned != 0) {
                 whittle_sparse_row_wide(4, rq, &q, m, count, offsets, values, in, 1, pixels, bias[m], y);
             } else {
                 whittle_sparse_row_wide(4, rq, &q, m, count, offsets, values, in, 0, pixels, bias[m], y);
@@ -1658,26 +1660,28 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
         }
 #endif
         if (p == 0 && pixels >= 32) {
-            if (x_unsigned) {
+            if (x_unsigned != 0) {
                 whittle_sparse_row_wide(2, rq, &q, m, count, offsets, values, in, 1, pixels, bias[m], y);
             } else {
                 whittle_sparse_row_wide(2, rq, &q, m, count, offsets, values, in, 0, pixels, bias[m], y);
             }
             p = pixels;
         } else if (p == 0 && pixels >= 16) {
-            if (x_unsigned) {
+            if (x_unsigned != 0) {
                 whittle_sparse_row_wide(1, rq, &q, m, count, offsets, values, in, 1, pixels, bias[m], y);
             } else {
                 whittle_sparse_row_wide(1, rq, &q, m, count, offsets, values, in, 0, pixels, bias[m], y);
             }
             p = pixels;
+        } else {
+            /* Narrower planes: the pixels are left to the loop below. */
         }
 #elif defined(WHITTLE_DSP) && defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
         if (pixels >= 8 && count > 0 && whittle_sparse_to_entries(count, offsets, values)) {
             for (; p < pixels; p += 8) {
                 const int first = p + 8 <= pixels ? p : pixels - 8;
                 int32_t acc[8];
-                if (x_unsigned) {
+                if (x_unsigned != 0) {
                     whittle_sparse_entries8((const uint32_t *)offsets, in + first, 1, bias[m], acc);
                 } else {
                     whittle_sparse_entries8((const uint32_t *)offsets, in + first, 0, bias[m], acc);
@@ -1689,18 +1693,18 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
         for (; pixels >= 32 && p < pixels; p += 32) {
             const int first = p + 32 <= pixels ? p : pixels - 32;
             int32_t acc[32];
-            if (x_unsigned) {
+            if (x_unsigned != 0) {
                 whittle_sparse_sse32(count, offsets, values, in + first, 1, bias[m], acc);
             } else {
                 whittle_sparse_sse32(count, offsets, values, in + first, 0, bias[m], acc);
             }
-            for (int j = 0; j < 32; j += 8) whittle_sparse_out8(rq, &q, m, acc + j, y, m * pixels + first + j);
+            for (int j = 0; j < 32; j += 8) { whittle_sparse_out8(rq, &q, m, acc + j, y, m * pixels + first + j); }
         }
 #endif
         for (; pixels >= 8 && p < pixels; p += 8) {
             const int first = p + 8 <= pixels ? p : pixels - 8;
             int32_t acc[8];
-            if (x_unsigned) {
+            if (x_unsigned != 0) {
                 whittle_sparse_block8(count, offsets, values, in + first, 1, bias[m], acc);
             } else {
                 whittle_sparse_block8(count, offsets, values, in + first, 0, bias[m], acc);
@@ -1710,7 +1714,7 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
         /* A plane of fewer than eight pixels, one at a time. */
         for (; p < pixels; ++p) {
             int32_t acc = bias[m];
-            for (int k = 0; k < count; ++k) acc += values[k] * whittle_tap8(in, x_unsigned, offsets[k] + p);
+            for (int k = 0; k < count; ++k) { acc += values[k] * whittle_tap8(in, x_unsigned, offsets[k] + p); }
             whittle_store8(rq, y, m * pixels + p, whittle_channel_value(&q, rq, m, acc));
         }
         values += count;

@@ -55,7 +55,7 @@ static WHITTLE_INLINE int whittle_tile_count(int left) {
  * runs for every eight outputs. */
 static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m, const int32_t *acc, int count, uint8_t *out) {
 #if !defined(WHITTLE_INTEGER_REQUANT)
-    if (rq->multiplier) {
+    if (rq->multiplier != NULL) {
         const float multiplier = rq->multiplier[m], low = (float)(rq->low - rq->zero), high = (float)(rq->high - rq->zero);
 #if defined(WHITTLE_NEON64)
         const float32x4_t vm = vdupq_n_f32(multiplier), vl = vdupq_n_f32(low), vh = vdupq_n_f32(high);
@@ -70,7 +70,7 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
         } else {
             uint8_t all[8];
             vst1_u8(all, bytes);
-            for (int j = 0; j < count; ++j) out[j] = all[j];
+            for (int j = 0; j < count; ++j) { out[j] = all[j]; }
         }
         return;
 #else
@@ -84,13 +84,13 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
             const int lanes = WHITTLE_VECTOR_BYTES / 4;
             uint8_t bytes[8];
             whittle_vsi none;
-            memset(&none, 0, sizeof none);
+            (void)memset(&none, 0, sizeof none);
             for (int h = 0; h < 8; h += lanes) {
                 const whittle_vsi lowest = none + rq->low, highest = none + rq->high;
                 whittle_vsi a, r, below, above;
                 whittle_vsf v;
                 whittle_vqu narrow;
-                memcpy(&a, acc + h, sizeof a);
+                (void)memcpy(&a, acc + h, sizeof a);
                 v = __builtin_convertvector(a, whittle_vsf) * multiplier;
                 v = (v + 12582912.0f) - 12582912.0f;
                 r = __builtin_convertvector(v, whittle_vsi) + rq->zero;
@@ -100,12 +100,12 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
                 r = (highest & above) | (r & ~above);
                 /* The values are in the output type's range: narrowing keeps their low bytes. */
                 narrow = __builtin_convertvector(r, whittle_vqu);
-                memcpy(bytes + h, &narrow, sizeof narrow);
+                (void)memcpy(bytes + h, &narrow, sizeof narrow);
             }
             if (count == 8) {
-                memcpy(out, bytes, 8);
+                (void)memcpy(out, bytes, 8);
             } else {
-                for (int j = 0; j < count; ++j) out[j] = bytes[j];
+                for (int j = 0; j < count; ++j) { out[j] = bytes[j]; }
             }
             return;
         }
@@ -126,7 +126,7 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
 #endif
     }
 #endif
-    for (int j = 0; j < count; ++j) out[j] = (uint8_t)whittle_requant_general(rq, m, acc[j]);
+    for (int j = 0; j < count; ++j) { out[j] = (uint8_t)whittle_requant_general(rq, m, acc[j]); }
 }
 
 /* The eight pixels' inputs of every tap as int16, read once per tile (every block of eight output
@@ -135,10 +135,10 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
  * + t % 2] (an odd last tap paired with zeros), the operand order of PMADDWD. */
 static void whittle_tile_prepare_s8(int k, const uint8_t *base, const int32_t *offsets, int x_unsigned, int16_t *prepared) {
 #if defined(WHITTLE_NEON64)
-    if (x_unsigned) {
-        for (int t = 0; t < k; ++t) vst1q_s16(prepared + 8 * t, vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t]))));
+    if (x_unsigned != 0) {
+        for (int t = 0; t < k; ++t) { vst1q_s16(prepared + 8 * t, vreinterpretq_s16_u16(vmovl_u8(vld1_u8(base + offsets[t])))); }
     } else {
-        for (int t = 0; t < k; ++t) vst1q_s16(prepared + 8 * t, vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t]))));
+        for (int t = 0; t < k; ++t) { vst1q_s16(prepared + 8 * t, vmovl_s8(vld1_s8((const int8_t *)(base + offsets[t])))); }
     }
 #elif defined(WHITTLE_X86_S8)
     const __m128i none = _mm_setzero_si128();
@@ -156,7 +156,7 @@ static void whittle_tile_prepare_s8(int k, const uint8_t *base, const int32_t *o
     const int32_t sign = x_unsigned ? 0 : 256;
     for (int t = 0; t < k; ++t) {
         const uint8_t *x = base + offsets[t];
-        for (int j = 0; j < 8; ++j) prepared[8 * t + j] = (int16_t)((int32_t)x[j] - (sign & -((int32_t)x[j] >> 7)));
+        for (int j = 0; j < 8; ++j) { prepared[8 * t + j] = (int16_t)((int32_t)x[j] - (sign & -((int32_t)x[j] >> 7))); }
     }
 #endif
 }
@@ -171,7 +171,7 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_tile_widen_pairs(const int8_t 
     _mm_storeu_si128((__m128i *)(void *)wide, _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8));
     _mm_storeu_si128((__m128i *)(void *)(wide + 8), _mm_srai_epi16(_mm_unpackhi_epi8(b, b), 8));
 #else
-    for (int i = 0; i < 16; ++i) wide[i] = w[i];
+    for (int i = 0; i < 16; ++i) { wide[i] = w[i]; }
 #endif
 }
 
@@ -231,7 +231,7 @@ static void whittle_tile_s8(int k, const int8_t *w, int nibbles, const int16_t *
     } while (0)
     /* 4-bit weights: the low nibbles of eight bytes are the first tap's, the high ones the second's;
      * shifts sign-extend them. */
-    if (nibbles) {
+    if (nibbles != 0) {
         for (; t + 2 <= k; t += 2, w += 8, prepared += 16) {
             const int8x8_t v = vld1_s8(w);
             const int16x8_t w0 = vmovl_s8(vshr_n_s8(vshl_n_s8(v, 4), 4)), w1 = vmovl_s8(vshr_n_s8(v, 4));
@@ -337,7 +337,7 @@ static void whittle_tile_s8(int k, const int8_t *w, int nibbles, const int16_t *
             const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)xt);
             int32_t pair;
             int16_t wide[16];
-            if (nibbles) {
+            if (nibbles != 0) {
                 whittle_tile_widen_nibbles((const uint8_t *)wt, wide);
             } else {
                 whittle_tile_widen_pairs(wt, wide);
@@ -366,17 +366,17 @@ static void whittle_tile_s8(int k, const int8_t *w, int nibbles, const int16_t *
     /* Plain loops for other compilers (and WHITTLE_PORTABLE). */
     int32_t sum[64];
     for (int i = 0; i < 8; ++i) {
-        for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
+        for (int j = 0; j < 8; ++j) { sum[i * 8 + j] = bias[i]; }
     }
     for (int t = 0; t < k; ++t) {
         const int8_t *wt = w + (t / 2) * 16 + t % 2;
         const int16_t *x = prepared + 8 * t;
         for (int i = 0; i < 8; ++i) {
             const int32_t wi = nibbles ? whittle_tile_nibble((uint8_t)w[(t / 2) * 8 + i], t % 2) : wt[2 * i];
-            for (int j = 0; j < 8; ++j) sum[i * 8 + j] += wi * x[j];
+            for (int j = 0; j < 8; ++j) { sum[i * 8 + j] += wi * x[j]; }
         }
     }
-    memcpy(acc, sum, sizeof sum);
+    (void)memcpy(acc, sum, sizeof sum);
 #endif
 }
 
@@ -405,7 +405,7 @@ static void whittle_tile_prepare_quads(int k, const uint8_t *base, const int32_t
             b[1] = (uint8_t)(t + 1 < k ? p1[j] ^ flip : 0);
             b[2] = (uint8_t)(t + 2 < k ? p2[j] ^ flip : 0);
             b[3] = (uint8_t)(t + 3 < k ? p3[j] ^ flip : 0);
-            memcpy(quads + 4 * j, b, 4);
+            (void)memcpy(quads + 4 * j, b, 4);
         }
 #endif
     }
@@ -463,18 +463,18 @@ static void whittle_tile_quads(int k, const int8_t *w, int nibbles, const int8_t
     /* Plain loops (cores without the dot-product instructions compute the same sums). */
     int32_t sum[64];
     for (int i = 0; i < 8; ++i) {
-        for (int j = 0; j < 8; ++j) sum[i * 8 + j] = bias[i];
+        for (int j = 0; j < 8; ++j) { sum[i * 8 + j] = bias[i]; }
     }
     for (int t = 0; t < k; t += 4, w += nibbles ? 16 : 32, quads += 32) {
         for (int i = 0; i < 8; ++i) {
             int32_t wq[4];
-            for (int j = 0; j < 4; ++j) wq[j] = nibbles ? whittle_tile_nibble((uint8_t)w[4 * (i % 4) + j], i >= 4) : w[4 * i + j];
+            for (int j = 0; j < 4; ++j) { wq[j] = nibbles ? whittle_tile_nibble((uint8_t)w[4 * (i % 4) + j], i >= 4) : w[4 * i + j]; }
             for (int j = 0; j < 8; ++j) {
                 sum[i * 8 + j] += wq[0] * quads[4 * j] + wq[1] * quads[4 * j + 1] + wq[2] * quads[4 * j + 2] + wq[3] * quads[4 * j + 3];
             }
         }
     }
-    memcpy(acc, sum, sizeof sum);
+    (void)memcpy(acc, sum, sizeof sum);
 #endif
 }
 
@@ -497,16 +497,16 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
                 const int ih = ih0 + kh * g.dilation_h;
                 const uint8_t *row = x + c * plane + ih * g.width;
                 if ((unsigned)ih >= (unsigned)g.height) {
-                    memset(to, fill, (size_t)(8 * g.kernel_w));
+                    (void)memset(to, fill, (size_t)(8 * g.kernel_w));
                     to += 8 * g.kernel_w;
                     continue;
                 }
                 for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
                     const int iw = iw0 + kw * g.dilation_w;
                     if (iw >= 0 && iw + 8 <= g.width) {
-                        memcpy(to, row + iw, 8);
+                        (void)memcpy(to, row + iw, 8);
                     } else {
-                        for (int j = 0; j < 8; ++j) to[j] = (unsigned)(iw + j) < (unsigned)g.width ? row[iw + j] : fill;
+                        for (int j = 0; j < 8; ++j) { to[j] = (unsigned)(iw + j) < (unsigned)g.width ? row[iw + j] : fill; }
                     }
                 }
             }
@@ -520,14 +520,14 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
                            iw0 + (g.kernel_w - 1) * g.dilation_w < g.width;
         uint8_t *to = columns + j;
         if (j >= count) {
-            for (int t = 0; t < g.channels * g.kernel_h * g.kernel_w; ++t) to[8 * t] = fill;
-        } else if (inside) {
+            for (int t = 0; t < g.channels * g.kernel_h * g.kernel_w; ++t) { to[8 * t] = fill; }
+        } else if (inside != 0) {
             /* The whole window is inside the map: no bounds checks. */
             const uint8_t *first = x + ih0 * g.width + iw0;
             for (int c = 0; c < g.channels; ++c, first += plane) {
                 const uint8_t *row = first;
                 for (int kh = 0; kh < g.kernel_h; ++kh, row += g.dilation_h * g.width) {
-                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) *to = row[kw * g.dilation_w];
+                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) { *to = row[kw * g.dilation_w]; }
                 }
             }
         } else {
@@ -554,7 +554,7 @@ static void whittle_tile_block_s8(int k, int out_channels, const void *w, int fo
                                   int16_t *prepared) {
     int32_t acc[64], edge[8];
     const int quads = form & 1, nibbles = (form & 2) != 0;
-    if (quads) {
+    if (quads != 0) {
         whittle_tile_prepare_quads(k, base, offsets, x_unsigned, (int8_t *)(void *)prepared);
     } else {
         whittle_tile_prepare_s8(k, base, offsets, x_unsigned, prepared);
@@ -564,15 +564,15 @@ static void whittle_tile_block_s8(int k, int out_channels, const void *w, int fo
         const int32_t *b = bias + m;
         if (n < 8) {
             /* The last block's missing channels have zero weights; their sums are dropped. */
-            for (int i = 0; i < 8; ++i) edge[i] = i < n ? bias[m + i] : 0;
+            for (int i = 0; i < 8; ++i) { edge[i] = i < n ? bias[m + i] : 0; }
             b = edge;
         }
-        if (quads) {
+        if (quads != 0) {
             whittle_tile_quads(k, (const int8_t *)w + m * ((k + 3) / 4 * 4) / (nibbles ? 2 : 1), nibbles, (const int8_t *)(void *)prepared, b, acc);
         } else {
             whittle_tile_s8(k, (const int8_t *)w + m * (k + k % 2) / (nibbles ? 2 : 1), nibbles, prepared, b, acc);
         }
-        for (int i = 0; i < n; ++i) whittle_tile_requant(rq, m + i, acc + 8 * i, count, out + (m + i) * pixels);
+        for (int i = 0; i < n; ++i) { whittle_tile_requant(rq, m + i, acc + 8 * i, count, out + (m + i) * pixels); }
     }
 }
 
@@ -621,14 +621,14 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
             const int n = whittle_tile_count(out_features - m);
             const int8_t *wm = (const int8_t *)w + m * (depth + depth % 2) / (nibbles ? 2 : 1);
             int32_t acc[8];
-            for (int i = 0; i < 8; ++i) acc[i] = i < n ? bias[m + i] : 0;
+            for (int i = 0; i < 8; ++i) { acc[i] = i < n ? bias[m + i] : 0; }
 #if defined(WHITTLE_NEON64)
             {
                 /* Eight channels' weights of two taps (a de-interleaving load, widened) times those taps' inputs. */
                 int32x4_t lo = vld1q_s32(acc), hi = vld1q_s32(acc + 4);
                 for (int t = 0; t < depth; t += 2, wm += nibbles ? 8 : 16) {
                     int16x8x2_t wv;
-                    if (nibbles) {
+                    if (nibbles != 0) {
                         const int8x8_t v = vld1_s8(wm);
                         wv.val[0] = vmovl_s8(vshr_n_s8(vshl_n_s8(v, 4), 4));
                         wv.val[1] = vmovl_s8(vshr_n_s8(v, 4));
@@ -657,7 +657,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
                     const int32_t v1 = t + 1 >= depth ? 0 : x_unsigned ? (int32_t)in[t + 1] : (int32_t)((const int8_t *)in)[t + 1];
                     const __m128i pair = _mm_set1_epi32((int32_t)(((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16)));
                     __m128i wl, wh;
-                    if (nibbles) {
+                    if (nibbles != 0) {
                         int16_t wide[16];
                         whittle_tile_widen_nibbles((const uint8_t *)wm, wide);
                         wl = _mm_loadu_si128((const __m128i *)(const void *)wide);
@@ -677,10 +677,10 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
             for (int t = 0; t < depth; ++t) {
                 const int8_t *wt = wm + (t / 2) * 16 + t % 2;
                 const int32_t v = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
-                for (int i = 0; i < 8; ++i) acc[i] += (nibbles ? whittle_tile_nibble((uint8_t)wm[(t / 2) * 8 + i], t % 2) : wt[2 * i]) * v;
+                for (int i = 0; i < 8; ++i) { acc[i] += (nibbles ? whittle_tile_nibble((uint8_t)wm[(t / 2) * 8 + i], t % 2) : wt[2 * i]) * v; }
             }
 #endif
-            for (int i = 0; i < n; ++i) out[m + i] = (uint8_t)whittle_requant_general(rq, m + i, acc[i]);
+            for (int i = 0; i < n; ++i) { out[m + i] = (uint8_t)whittle_requant_general(rq, m + i, acc[i]); }
         }
     }
 }
@@ -698,15 +698,15 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
          * 2^23; a product is at most 2^14), float lanes compute them exactly, and faster than 32-bit
          * integer multiplies. Each channel is then converted to floats once (in the same layout, in
          * the scratch's floats), not once per tap. */
-        typedef int32_t whittle_vsi __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+        typedef int32_t whittle_vsi_exact __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
         typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
         const int lanes = WHITTLE_VECTOR_BYTES / 4;
         int exact = 1;
-        for (int c = 0; c < g->channels; ++c) exact &= inner_bias[c] <= 8388608 && inner_bias[c] >= -8388608;
+        for (int c = 0; c < g->channels; ++c) { exact &= inner_bias[c] <= 8388608 && inner_bias[c] >= -8388608; }
         if (exact && width < 32768) {
             float *floats = (float *)(void *)padded, *fbase = floats + 8;
             const float zero = (float)x_zero;
-            for (int i = 0; i < plane + 2 * width + 24; ++i) floats[i] = zero;
+            for (int i = 0; i < plane + 2 * width + 24; ++i) { floats[i] = zero; }
             for (int c = 0; c < g->channels; ++c) {
                 const int8_t *in = x + c * plane;
                 int8_t unpacked[16];
@@ -719,40 +719,40 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
                 const int32_t bias_c = inner_bias[c], left_pad = x_zero * (w0 + w3 + w6), right_pad = x_zero * (w2 + w5 + w8);
                 uint8_t *out = (uint8_t *)y + c * plane;
                 int32_t first[8];
-                whittle_vsi none, column, wrap, last, step;
-                for (int i = 0; i < plane; ++i) fbase[width + i] = (float)in[i];
-                memset(&none, 0, sizeof none);
+                whittle_vsi_exact none, column, wrap, last, step;
+                for (int i = 0; i < plane; ++i) { fbase[width + i] = (float)in[i]; }
+                (void)memset(&none, 0, sizeof none);
                 wrap = none + width;
                 last = wrap - 1;
                 step = none + lanes % width;
-                for (int j = 0; j < lanes; ++j) first[j] = j % width;
-                memcpy(&column, first, sizeof column);
+                for (int j = 0; j < lanes; ++j) { first[j] = j % width; }
+                (void)memcpy(&column, first, sizeof column);
                 for (int i = 0; i < plane; i += 8) {
                     int32_t acc[8];
                     for (int h = 0; h < 8; h += lanes) {
                         /* Each kernel column's three taps summed apart; where a left (right) column would
                          * read the neighbouring row, its sum is x_zero times the column's weights. */
-                        const whittle_vsi at_left = column == none, at_right = column == last;
+                        const whittle_vsi_exact at_left = column == none, at_right = column == last;
                         const float *r0 = fbase + i + h - 1, *r1 = r0 + width, *r2 = r1 + width;
                         whittle_vsf a, b, d;
-                        whittle_vsi l, r, sum;
-#define WHITTLE_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+                        whittle_vsi_exact l, r, sum;
+#define WHITTLE_LOAD(v, p) ((void)memcpy(&(v), (p), sizeof(v)))
                         WHITTLE_LOAD(a, r0);
                         WHITTLE_LOAD(b, r1);
                         WHITTLE_LOAD(d, r2);
-                        l = __builtin_convertvector(a * f0 + b * f3 + d * f6, whittle_vsi);
+                        l = __builtin_convertvector(a * f0 + b * f3 + d * f6, whittle_vsi_exact);
                         WHITTLE_LOAD(a, r0 + 1);
                         WHITTLE_LOAD(b, r1 + 1);
                         WHITTLE_LOAD(d, r2 + 1);
-                        sum = __builtin_convertvector(a * f1 + b * f4 + d * f7, whittle_vsi) + bias_c;
+                        sum = __builtin_convertvector(a * f1 + b * f4 + d * f7, whittle_vsi_exact) + bias_c;
                         WHITTLE_LOAD(a, r0 + 2);
                         WHITTLE_LOAD(b, r1 + 2);
                         WHITTLE_LOAD(d, r2 + 2);
-                        r = __builtin_convertvector(a * f2 + b * f5 + d * f8, whittle_vsi);
+                        r = __builtin_convertvector(a * f2 + b * f5 + d * f8, whittle_vsi_exact);
 #undef WHITTLE_LOAD
                         sum += (l & ~at_left) | ((none + left_pad) & at_left);
                         sum += (r & ~at_right) | ((none + right_pad) & at_right);
-                        memcpy(acc + h, &sum, sizeof sum);
+                        (void)memcpy(acc + h, &sum, sizeof sum);
                         column += step;
                         column -= (column >= wrap) & wrap;
                     }
@@ -763,13 +763,13 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
         }
     }
 #endif
-    memset(padded, (unsigned char)(x_zero & 255), (size_t)(plane + 2 * width) + 24);
+    (void)memset(padded, (unsigned char)(x_zero & 255), (size_t)(plane + 2 * width) + 24);
     for (int c = 0; c < g->channels; ++c) {
         /* 4-bit filters: this channel's nine taps as bytes (and seven spare ones for vector loads). */
         int8_t unpacked[16] = {0};
         const int8_t *wc = nibbles ? (whittle_unpack_filter4((const uint8_t *)w, 9 * c, 9, unpacked), unpacked) : (const int8_t *)w + 9 * c;
         int8_t *out = y + c * plane;
-        memcpy(base + width, x + c * plane, (size_t)plane);
+        (void)memcpy(base + width, x + c * plane, (size_t)plane);
 #if defined(WHITTLE_NEON64)
         if (width < 32768) {
             /* Eight consecutive outputs i of the flattened map at a time; tap (kh, kw) of output i is
@@ -785,7 +785,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
             const int16x8_t w07 = vmovl_s8(vld1_s8(wc));
             const int16x4_t w8 = vdup_n_s16((int16_t)wc[8]);
             /* Lanes 0-7 modulo the width (a width below 8 wraps several times). */
-            while (vmaxvq_u16(column) >= (uint16_t)width) column = vsubq_u16(column, vandq_u16(vcgeq_u16(column, wrap), wrap));
+            while (vmaxvq_u16(column) >= (uint16_t)width) { column = vsubq_u16(column, vandq_u16(vcgeq_u16(column, wrap), wrap)); }
             for (int i = 0; i < plane; i += 8) {
                 const uint16x8_t left = vceqq_u16(column, none), right = vceqq_u16(column, last);
                 const int8_t *r0 = base + i - 1, *r1 = r0 + width, *r2 = r1 + width;
@@ -832,29 +832,29 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
             /* Biases beyond 2^23 (see above): the same eight outputs on int32 lanes. Each kernel
              * column's three taps are summed apart; where a left (right) column would read the
              * neighbouring row, its sum is replaced by x_zero times the column's weights. */
-            typedef int32_t whittle_vsi __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+            typedef int32_t whittle_vsi_wide __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
             const int lanes = WHITTLE_VECTOR_BYTES / 4;
             const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
             const int32_t bias_c = inner_bias[c], left_pad = x_zero * (w0 + w3 + w6), right_pad = x_zero * (w2 + w5 + w8);
             int32_t first[8];
-            whittle_vsi none, column, wrap, last, step;
-            memset(&none, 0, sizeof none);
+            whittle_vsi_wide none, column, wrap, last, step;
+            (void)memset(&none, 0, sizeof none);
             wrap = none + width;
             last = wrap - 1;
             step = none + lanes % width;
-            for (int j = 0; j < lanes; ++j) first[j] = j % width;
-            memcpy(&column, first, sizeof column);
+            for (int j = 0; j < lanes; ++j) { first[j] = j % width; }
+            (void)memcpy(&column, first, sizeof column);
             for (int i = 0; i < plane; i += 8) {
                 int32_t acc[8];
                 for (int h = 0; h < 8; h += lanes) {
-                    const whittle_vsi at_left = column == none, at_right = column == last;
+                    const whittle_vsi_wide at_left = column == none, at_right = column == last;
                     const int8_t *r0 = base + i + h - 1, *r1 = r0 + width, *r2 = r1 + width;
-                    whittle_vsi l, r, sum;
+                    whittle_vsi_wide l, r, sum;
 /* A vector of bytes widened to int32 lanes (an initializer compilers turn into one widening load). */
 #if WHITTLE_VECTOR_BYTES == 32
-#define WHITTLE_BYTES(p) ((whittle_vsi){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]})
+#define WHITTLE_BYTES(p) ((whittle_vsi_wide){(p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]})
 #else
-#define WHITTLE_BYTES(p) ((whittle_vsi){(p)[0], (p)[1], (p)[2], (p)[3]})
+#define WHITTLE_BYTES(p) ((whittle_vsi_wide){(p)[0], (p)[1], (p)[2], (p)[3]})
 #endif
                     l = WHITTLE_BYTES(r0) * w0 + WHITTLE_BYTES(r1) * w3 + WHITTLE_BYTES(r2) * w6;
                     r = WHITTLE_BYTES(r0 + 2) * w2 + WHITTLE_BYTES(r1 + 2) * w5 + WHITTLE_BYTES(r2 + 2) * w8;
@@ -862,7 +862,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
 #undef WHITTLE_BYTES
                     sum += (l & ~at_left) | ((none + left_pad) & at_left);
                     sum += (r & ~at_right) | ((none + right_pad) & at_right);
-                    memcpy(acc + h, &sum, sizeof sum);
+                    (void)memcpy(acc + h, &sum, sizeof sum);
                     column += step;
                     column -= (column >= wrap) & wrap;
                 }

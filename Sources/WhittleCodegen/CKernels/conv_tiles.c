@@ -27,15 +27,15 @@ WHITTLE_KERNEL int whittle_tile_taps(const whittle_conv_geometry *g, const void 
         unsigned char *to = (unsigned char *)work;
         const unsigned char *from = (const unsigned char *)x;
         int t = 0;
-        memset(work, fill & 255, (size_t)g->channels * (size_t)rows * (size_t)pitch * (size_t)element);
+        (void)memset(work, fill & 255, (size_t)g->channels * (size_t)rows * (size_t)pitch * (size_t)element);
         for (int c = 0; c < g->channels; ++c) {
             for (int r = 0; r < g->height && last > first; ++r) {
-                if (r + g->pad_top >= rows) break;
-                memcpy(to + (size_t)((c * rows + r + g->pad_top) * pitch + g->pad_left + first) * (size_t)element,
+                if (r + g->pad_top >= rows) { break; }
+                (void)memcpy(to + (size_t)((c * rows + r + g->pad_top) * pitch + g->pad_left + first) * (size_t)element,
                        from + (size_t)(c * plane + r * g->width + first) * (size_t)element, (size_t)(last - first) * (size_t)element);
             }
             for (int kh = 0; kh < g->kernel_h; ++kh) {
-                for (int kw = 0; kw < g->kernel_w; ++kw) in_place[t++] = (c * rows + kh * g->dilation_h) * pitch + kw * g->dilation_w;
+                for (int kw = 0; kw < g->kernel_w; ++kw) { in_place[t++] = (c * rows + kh * g->dilation_h) * pitch + kw * g->dilation_w; }
             }
         }
         return pitch;

@@ -33,9 +33,9 @@ WHITTLE_KERNEL uint16_t whittle_f32_to_f16(float value) {
     x = v.u;
     sign = (x >> 16) & 0x8000u;
     absx = x & 0x7FFFFFFFu;
-    if (absx > 0x7F800000u) return (uint16_t)(sign | 0x7E00u | ((absx >> 13) & 0x3FFu));
+    if (absx > 0x7F800000u) { return (uint16_t)(sign | 0x7E00u | ((absx >> 13) & 0x3FFu)); }
     /* 65520 and above round past the largest half (65504) to infinity. */
-    if (absx >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u);
+    if (absx >= 0x477FF000u) { return (uint16_t)(sign | 0x7C00u); }
     if (absx >= 0x38800000u) {
         /* Normal: rebias the exponent (127 -> 15), then round the 13 dropped bits to even. */
         uint32_t m = absx - 0x38000000u;
@@ -43,14 +43,14 @@ WHITTLE_KERNEL uint16_t whittle_f32_to_f16(float value) {
         return (uint16_t)(sign | (m >> 13));
     }
     /* Below 2^-25 (and 2^-25 itself, a tie with an even 0) everything rounds to zero. */
-    if (absx <= 0x33000000u) return (uint16_t)sign;
+    if (absx <= 0x33000000u) { return (uint16_t)sign; }
     {
         /* Subnormal: the value in units of 2^-24 is the 24-bit significand shifted right. */
         const uint32_t shift = 126u - (absx >> 23);
         const uint32_t significand = (absx & 0x7FFFFFu) | 0x800000u;
         const uint32_t rest = significand & ((1u << shift) - 1u), half = 1u << (shift - 1u);
         uint32_t r = significand >> shift;
-        if (rest > half || (rest == half && (r & 1u))) ++r;
+        if (rest > half || (rest == half && (r & 1u))) { ++r; }
         return (uint16_t)(sign | r);
     }
 }
@@ -67,7 +67,7 @@ WHITTLE_KERNEL uint16_t whittle_f32_to_bf16(float value) {
     whittle_float_bits v;
     v.f = value;
     x = v.u;
-    if ((x & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((x >> 16) | 0x40u);
+    if ((x & 0x7FFFFFFFu) > 0x7F800000u) { return (uint16_t)((x >> 16) | 0x40u); }
     x += 0x7FFFu + ((x >> 16) & 1u);
     return (uint16_t)(x >> 16);
 }

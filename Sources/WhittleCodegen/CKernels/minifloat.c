@@ -19,7 +19,7 @@ static float whittle_float_from_bits(uint32_t bits) {
 
 /* 2^e, exactly, for the exponents of these formats (-133 to 127). */
 static float whittle_pow2(int e) {
-    if (e < -126) return whittle_float_from_bits(0x00400000u >> (-127 - e));
+    if (e < -126) { return whittle_float_from_bits(0x00400000u >> (-127 - e)); }
     return whittle_float_from_bits((uint32_t)(e + 127) << 23);
 }
 
@@ -27,7 +27,7 @@ static float whittle_pow2(int e) {
 static float whittle_minifloat_magnitude(int m, int f) {
     const int mantissa_bits = whittle_minifloat_layout(f, 1), bias = whittle_minifloat_layout(f, 2);
     const int exponent = m >> mantissa_bits, mantissa = m & ((1 << mantissa_bits) - 1);
-    if (exponent == 0) return (float)mantissa * whittle_pow2(1 - bias - mantissa_bits);
+    if (exponent == 0) { return (float)mantissa * whittle_pow2(1 - bias - mantissa_bits); }
     return (float)((1 << mantissa_bits) + mantissa) * whittle_pow2(exponent - bias - mantissa_bits);
 }
 
@@ -35,8 +35,8 @@ static float whittle_minifloat_magnitude(int m, int f) {
 static int whittle_minifloat_top(int f) {
     const int bits = 1 + whittle_minifloat_layout(f, 0) + whittle_minifloat_layout(f, 1);
     const int top = (1 << (bits - 1)) - 1;
-    if (whittle_minifloat_layout(f, 3)) return top - (1 << whittle_minifloat_layout(f, 1));
-    if (!whittle_minifloat_layout(f, 4) && whittle_minifloat_layout(f, 5) >= 0) return whittle_minifloat_layout(f, 5) - 1;
+    if (whittle_minifloat_layout(f, 3)) { return top - (1 << whittle_minifloat_layout(f, 1)); }
+    if (!whittle_minifloat_layout(f, 4) && whittle_minifloat_layout(f, 5) >= 0) { return whittle_minifloat_layout(f, 5) - 1; }
     return top;
 }
 
@@ -44,20 +44,22 @@ static int whittle_minifloat_top(int f) {
 WHITTLE_KERNEL float whittle_minifloat_to_f32(uint8_t code, int f) {
     int bits, sign_bit, magnitude;
     const float nan = whittle_float_from_bits(0x7FC00000u), infinity = whittle_float_from_bits(0x7F800000u);
-    if (f == 5) return code == 0xFFu ? nan : whittle_pow2((int)code - 127);
+    if (f == 5) { return code == 0xFFu ? nan : whittle_pow2((int)code - 127); }
     bits = 1 + whittle_minifloat_layout(f, 0) + whittle_minifloat_layout(f, 1);
     sign_bit = 1 << (bits - 1);
     magnitude = code & (sign_bit - 1);
-    if (whittle_minifloat_layout(f, 4) && code == 0x80u) return nan;
+    if (whittle_minifloat_layout(f, 4) && code == 0x80u) { return nan; }
     if (!whittle_minifloat_layout(f, 4) && whittle_minifloat_layout(f, 5) >= 0) {
-        if (whittle_minifloat_layout(f, 3)) {
+        if (whittle_minifloat_layout(f, 3) != 0) {
             const int exponent_mask = ((1 << whittle_minifloat_layout(f, 0)) - 1) << whittle_minifloat_layout(f, 1);
             if ((magnitude & exponent_mask) == exponent_mask) {
-                if (magnitude & ~exponent_mask) return nan;
+                if ((magnitude & ~exponent_mask) != 0) { return nan; }
                 return (code & sign_bit) ? -infinity : infinity;
             }
         } else if (magnitude == whittle_minifloat_layout(f, 5)) {
             return nan;
+        } else {
+            /* Any other code is a finite value. */
         }
     }
     return (code & sign_bit) ? -whittle_minifloat_magnitude(magnitude, f) : whittle_minifloat_magnitude(magnitude, f);
@@ -74,7 +76,7 @@ WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate
     v.f = value;
     if (f == 5) {
         int exponent = (int)((v.u >> 23) & 0xFFu), up;
-        if (exponent == 0xFF) return 0xFFu;
+        if (exponent == 0xFF) { return 0xFFu; }
         if (round_mode == 1) {
             up = 0;
         } else if (round_mode == 2) {
@@ -82,17 +84,17 @@ WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate
         } else {
             up = (v.u & 0x7FFFFFu) != 0;
         }
-        if (up && !(saturate && exponent == 0xFE)) ++exponent;
+        if (up && !(saturate && exponent == 0xFE)) { ++exponent; }
         return (uint8_t)exponent;
     }
     bits = 1 + whittle_minifloat_layout(f, 0) + whittle_minifloat_layout(f, 1);
     sign_bit = 1 << (bits - 1);
     sign = (v.u >> 31) ? (uint8_t)sign_bit : 0u;
     if (value != value) {
-        if (whittle_minifloat_layout(f, 5) < 0) return (uint8_t)sign_bit;
+        if (whittle_minifloat_layout(f, 5) < 0) { return (uint8_t)sign_bit; }
         return whittle_minifloat_layout(f, 4) ? 0x80u : (uint8_t)(whittle_minifloat_layout(f, 5) | sign);
     }
-    if (f == 4) saturate = 1;
+    if (f == 4) { saturate = 1; }
     top = whittle_minifloat_top(f);
     largest = whittle_minifloat_magnitude(top, f);
     magnitude = value < 0.0f ? -value : value;
@@ -102,7 +104,7 @@ WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate
         const float middle = largest + step / 2.0f;
         if (saturate || magnitude < middle || (magnitude == middle && top % 2 == 0)) {
             code = top;
-        } else if (whittle_minifloat_layout(f, 3)) {
+        } else if (whittle_minifloat_layout(f, 3) != 0) {
             return (uint8_t)(sign | (top + 1));
         } else {
             return whittle_minifloat_layout(f, 4) ? 0x80u : (uint8_t)(whittle_minifloat_layout(f, 5) | sign);
@@ -112,15 +114,15 @@ WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate
         high = top;
         while (low < high) {
             const int mid = (low + high + 1) / 2;
-            if (whittle_minifloat_magnitude(mid, f) <= magnitude) low = mid; else high = mid - 1;
+            if (whittle_minifloat_magnitude(mid, f) <= magnitude) { low = mid; } else { high = mid - 1; }
         }
         code = low;
         if (code < top) {
             const float up = magnitude - whittle_minifloat_magnitude(code, f);
             const float down = whittle_minifloat_magnitude(code + 1, f) - magnitude;
-            if (down < up || (down == up && code % 2 == 1)) ++code;
+            if (down < up || (down == up && code % 2 == 1)) { ++code; }
         }
     }
-    if (code == 0 && whittle_minifloat_layout(f, 4)) return 0u;
+    if (code == 0 && whittle_minifloat_layout(f, 4)) { return 0u; }
     return (uint8_t)(sign | code);
 }

@@ -4,7 +4,7 @@
 #include "whittle_kernels.h"
 
 /* Activation function `kind` of whittle_rnn (numbered as in whittle_kernels.h) applied to v. */
-WHITTLE_KERNEL float whittle_rnn_activation(int kind, float alpha, float beta, float v) {
+static float whittle_rnn_activation(int kind, float alpha, float beta, float v) {
     switch (kind) {
     case 0: /* Sigmoid */ return 1.0f / (1.0f + expf(-v));
     case 1: /* Tanh */ return tanhf(v);
@@ -24,8 +24,8 @@ WHITTLE_KERNEL float whittle_rnn_activation(int kind, float alpha, float beta, f
 }
 
 /* A gate's input clipped to [-clip, clip] (clip 0: unchanged). */
-WHITTLE_KERNEL float whittle_rnn_clip(float clip, float v) {
-    if (clip <= 0.0f) return v;
+static float whittle_rnn_clip(float clip, float v) {
+    if (clip <= 0.0f) { return v; }
     return v < -clip ? -clip : (v > clip ? clip : v);
 }
 
@@ -36,8 +36,8 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
     const int directions = g->directions, lstm = gates == 4, rnn = gates == 1, per = lstm ? 3 : (rnn ? 1 : 2), rows = gates * hidden;
     float *state = scratch, *cell = state + hidden, *wx = cell + hidden, *rh = wx + rows, *tmp = rh + rows;
     int d, n, s, i, j, k;
-    if (y) {
-        for (i = 0; i < steps * directions * batch * hidden; ++i) y[i] = 0.0f;
+    if (y != NULL) {
+        for (i = 0; i < steps * directions * batch * hidden; ++i) { y[i] = 0.0f; }
     }
     for (d = 0; d < directions; ++d) {
         const int reverse = g->reverse || d == 1;
@@ -48,8 +48,8 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
             /* The states of (direction d, batch entry n) in either layout. */
             const int at = g->layout == 0 ? (d * batch + n) * hidden : (n * directions + d) * hidden;
             int length = lengths ? (int)lengths[n] : steps;
-            if (length > steps) length = steps;
-            if (length < 0) length = 0;
+            if (length > steps) { length = steps; }
+            if (length < 0) { length = 0; }
             for (j = 0; j < hidden; ++j) {
                 state[j] = h0 ? h0[at + j] : 0.0f;
                 cell[j] = c0 ? c0[at + j] : 0.0f;
@@ -61,16 +61,16 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
                 for (i = 0; i < rows; ++i) {
                     const float *wi = wd + i * inputs, *ri = rd + i * hidden;
                     float a = bd ? bd[i] : 0.0f, c = bd ? bd[rows + i] : 0.0f;
-                    for (k = 0; k < inputs; ++k) a += wi[k] * xt[k];
-                    for (k = 0; k < hidden; ++k) c += ri[k] * state[k];
+                    for (k = 0; k < inputs; ++k) { a += wi[k] * xt[k]; }
+                    for (k = 0; k < hidden; ++k) { c += ri[k] * state[k]; }
                     wx[i] = a;
                     rh[i] = c;
                 }
-                if (rnn) {
+                if (rnn != 0) {
                     for (j = 0; j < hidden; ++j) {
                         state[j] = whittle_rnn_activation(g->activation[fa], g->alpha[fa], g->beta[fa], whittle_rnn_clip(g->clip, wx[j] + rh[j]));
                     }
-                } else if (lstm) {
+                } else if (lstm != 0) {
                     /* Every product of the old state is done, so the states update in place. */
                     for (j = 0; j < hidden; ++j) {
                         const float gi = whittle_rnn_activation(g->activation[fa], g->alpha[fa], g->beta[fa],
@@ -81,7 +81,7 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
                         const float gc = whittle_rnn_activation(g->activation[ga], g->alpha[ga], g->beta[ga],
                                                                 whittle_rnn_clip(g->clip, wx[3 * hidden + j] + rh[3 * hidden + j]));
                         float go;
-                        if (g->input_forget) gf = 1.0f - gi;
+                        if (g->input_forget != 0) { gf = 1.0f - gi; }
                         cell[j] = gf * cell[j] + gi * gc;
                         go = whittle_rnn_activation(g->activation[fa], g->alpha[fa], g->beta[fa],
                                                     whittle_rnn_clip(g->clip, wx[hidden + j] + rh[hidden + j] +
@@ -98,27 +98,27 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
                     }
                     for (j = 0; j < hidden; ++j) {
                         float a;
-                        if (g->linear_before_reset) {
+                        if (g->linear_before_reset != 0) {
                             a = wx[2 * hidden + j] + tmp[j] * rh[2 * hidden + j];
                         } else {
                             const float *ri = rd + (2 * hidden + j) * hidden;
                             float c = bd ? bd[rows + 2 * hidden + j] : 0.0f;
-                            for (k = 0; k < hidden; ++k) c += ri[k] * (tmp[k] * state[k]);
+                            for (k = 0; k < hidden; ++k) { c += ri[k] * (tmp[k] * state[k]); }
                             a = wx[2 * hidden + j] + c;
                         }
                         a = whittle_rnn_activation(g->activation[ga], g->alpha[ga], g->beta[ga], whittle_rnn_clip(g->clip, a));
                         rh[j] = (1.0f - wx[j]) * a + wx[j] * state[j];
                     }
-                    for (j = 0; j < hidden; ++j) state[j] = rh[j];
+                    for (j = 0; j < hidden; ++j) { state[j] = rh[j]; }
                 }
-                if (y) {
+                if (y != NULL) {
                     float *yt = y + (g->layout == 0 ? ((t * directions + d) * batch + n) * hidden : ((n * steps + t) * directions + d) * hidden);
-                    for (j = 0; j < hidden; ++j) yt[j] = state[j];
+                    for (j = 0; j < hidden; ++j) { yt[j] = state[j]; }
                 }
             }
             for (j = 0; j < hidden; ++j) {
-                if (yh) yh[at + j] = state[j];
-                if (yc) yc[at + j] = cell[j];
+                if (yh != NULL) { yh[at + j] = state[j]; }
+                if (yc != NULL) { yc[at + j] = cell[j]; }
             }
         }
     }

@@ -6,7 +6,7 @@ static uint64_t whittle_round_shift(uint64_t n, int drop) {
     const uint64_t half = (uint64_t)1 << (drop - 1);
     const uint64_t rest = n & (((uint64_t)1 << drop) - 1);
     n >>= drop;
-    if (rest > half || (rest == half && (n & 1))) ++n;
+    if (rest > half || (rest == half && (n & 1))) { ++n; }
     return n;
 }
 
@@ -14,12 +14,12 @@ static uint64_t whittle_round_shift(uint64_t n, int drop) {
  * instruction, and a bit-by-bit loop costs up to 64 passes per requantized output). */
 static int whittle_bit_length(uint64_t n) {
     int length = 0;
-    if (n >> 32) { n >>= 32; length += 32; }
-    if (n >> 16) { n >>= 16; length += 16; }
-    if (n >> 8) { n >>= 8; length += 8; }
-    if (n >> 4) { n >>= 4; length += 4; }
-    if (n >> 2) { n >>= 2; length += 2; }
-    if (n >> 1) { n >>= 1; length += 1; }
+    if ((n >> 32) != 0u) { n >>= 32; length += 32; }
+    if ((n >> 16) != 0u) { n >>= 16; length += 16; }
+    if ((n >> 8) != 0u) { n >>= 8; length += 8; }
+    if ((n >> 4) != 0u) { n >>= 4; length += 4; }
+    if ((n >> 2) != 0u) { n >>= 2; length += 2; }
+    if ((n >> 1) != 0u) { n >>= 1; length += 1; }
     return length + (int)n;
 }
 
@@ -44,6 +44,6 @@ WHITTLE_KERNEL int32_t whittle_requantize(int64_t acc, uint32_t mantissa, int ex
     } else {
         n = -exponent >= 63 ? 0 : whittle_round_shift(n, -exponent);
     }
-    if (n > 0x7FFFFFFFu) n = 0x7FFFFFFFu;
+    if (n > 0x7FFFFFFFu) { n = 0x7FFFFFFFu; }
     return acc < 0 ? -(int32_t)n : (int32_t)n;
 }

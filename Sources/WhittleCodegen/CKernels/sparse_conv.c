@@ -6,8 +6,8 @@ static void whittle_conv_window(int offset, int size, int stride, int outputs, i
     const int reach = size - offset;
     int first = offset < 0 ? (-offset + stride - 1) / stride : 0;
     int last = reach <= 0 ? 0 : (reach + stride - 1) / stride;
-    if (last > outputs) last = outputs;
-    if (first > last) first = last;
+    if (last > outputs) { last = outputs; }
+    if (first > last) { first = last; }
     *lo = first;
     *hi = last;
 }
@@ -22,7 +22,7 @@ WHITTLE_KERNEL void whittle_sparse_conv_plane_f32(const whittle_conv_geometry *g
         const float v = values[k];
         int oh_lo, oh_hi, ow_lo, ow_hi;
         t += delta[k];
-        if (v == 0.0f) continue; /* a filler entry */
+        if (v == 0.0f) { continue; /* a filler entry */ }
         const int c = t / taps, kh = t % taps / g->kernel_w, kw = t % g->kernel_w;
         const int row0 = kh * g->dilation_h - g->pad_top, col0 = kw * g->dilation_w - g->pad_left;
         whittle_conv_window(row0, g->height, g->stride_h, g->out_height, &oh_lo, &oh_hi);
@@ -32,9 +32,9 @@ WHITTLE_KERNEL void whittle_sparse_conv_plane_f32(const whittle_conv_geometry *g
             const float *src = plane + (oh * g->stride_h + row0) * g->width;
             float *dst = out + oh * g->out_width;
             if (g->stride_w == 1) {
-                for (int ow = ow_lo; ow < ow_hi; ++ow) dst[ow] += v * src[ow + col0];
+                for (int ow = ow_lo; ow < ow_hi; ++ow) { dst[ow] += v * src[ow + col0]; }
             } else {
-                for (int ow = ow_lo; ow < ow_hi; ++ow) dst[ow] += v * src[ow * g->stride_w + col0];
+                for (int ow = ow_lo; ow < ow_hi; ++ow) { dst[ow] += v * src[ow * g->stride_w + col0]; }
             }
         }
     }
@@ -49,11 +49,11 @@ static int whittle_conv_tap(const whittle_conv_geometry *g, int t, int oh, int o
     const int taps = g->kernel_h * g->kernel_w;
     const int c = t / taps, kh = t % taps / g->kernel_w, kw = t % g->kernel_w;
     const int ih = oh * g->stride_h + kh * g->dilation_h - g->pad_top;
-    if (ih < 0 || ih >= g->height) return 0;
+    if (ih < 0 || ih >= g->height) { return 0; }
     *col0 = kw * g->dilation_w - g->pad_left;
     whittle_conv_window(*col0, g->width, g->stride_w, g->out_width, lo, hi);
-    if (*lo < ow_begin) *lo = ow_begin;
-    if (*hi > ow_begin + ow_count) *hi = ow_begin + ow_count;
+    if (*lo < ow_begin) { *lo = ow_begin; }
+    if (*hi > ow_begin + ow_count) { *hi = ow_begin + ow_count; }
     *row = (c * g->height + ih) * g->width;
     return 1;
 }
@@ -69,8 +69,8 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, i
     for (int k = 0; k < count; ++k) {
         const int32_t v = values[k];
         t += delta[k];
-        if (v == 0 || !whittle_conv_tap(g, t, oh, ow_begin, ow_count, &row, &col0, &lo, &hi)) continue;
-        for (int ow = lo; ow < hi; ++ow) acc[ow - ow_begin] += ((int32_t)in[row + ow * g->stride_w + col0] - x_zero) * v;
+        if (v == 0 || !whittle_conv_tap(g, t, oh, ow_begin, ow_count, &row, &col0, &lo, &hi)) { continue; }
+        for (int ow = lo; ow < hi; ++ow) { acc[ow - ow_begin] += ((int32_t)in[row + ow * g->stride_w + col0] - x_zero) * v; }
     }
 }
 
@@ -81,7 +81,7 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
     for (int k = 0; k < count; ++k) {
         const int32_t v = values[k];
         t += delta[k];
-        if (v == 0 || !whittle_conv_tap(g, t, oh, ow_begin, ow_count, &row, &col0, &lo, &hi)) continue;
-        for (int ow = lo; ow < hi; ++ow) acc[ow - ow_begin] += ((int32_t)in[row + ow * g->stride_w + col0] - x_zero) * v;
+        if (v == 0 || !whittle_conv_tap(g, t, oh, ow_begin, ow_count, &row, &col0, &lo, &hi)) { continue; }
+        for (int ow = lo; ow < hi; ++ow) { acc[ow - ow_begin] += ((int32_t)in[row + ow * g->stride_w + col0] - x_zero) * v; }
     }
 }

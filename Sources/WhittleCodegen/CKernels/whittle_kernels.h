@@ -22,6 +22,7 @@
 #ifndef WHITTLE_KERNELS_H
 #define WHITTLE_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifndef WHITTLE_KERNEL

@@ -13,13 +13,6 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-extern const float digits_mlp_node_000_net_net_0_Gemm_weights[4096];
-extern const float digits_mlp_node_000_net_net_0_Gemm_bias[64];
-extern const float digits_mlp_node_001_net_net_2_Gemm_weights[2048];
-extern const float digits_mlp_node_001_net_net_2_Gemm_bias[32];
-extern const float digits_mlp_node_002_net_net_4_Gemm_weights[384];
-extern const float digits_mlp_node_002_net_net_4_Gemm_bias[12];
-
 /* Kernels of Whittle's kernel library, copied here so that this file stands alone. */
 #define WHITTLE_KERNEL static
 
@@ -108,7 +101,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #endif
     for (int i = 0; i < channels; ++i) {
         out[i] = a[i];
-        if (count > 1) out[i + out_pair] = b[i];
+        if (count > 1) { out[i + out_pair] = b[i]; }
     }
 }
 
@@ -164,8 +157,8 @@ static void node_002_net_net_4_Gemm(const float *restrict x0, float *restrict y0
 int digits_mlp_run_with_arena(void *arena, const float *input, float *logits) {
     uint8_t *base = (uint8_t *)arena;
     (void)base;
-    node_000_net_net_0_Gemm(input, (float *)(void *)(base + 0));
-    node_001_net_net_2_Gemm((float *)(void *)(base + 0), (float *)(void *)(base + 256));
+    node_000_net_net_0_Gemm(input, (float *)(void *)(base));
+    node_001_net_net_2_Gemm((float *)(void *)(base), (float *)(void *)(base + 256));
     node_002_net_net_4_Gemm((float *)(void *)(base + 256), logits);
     return 0;
 }
@@ -174,12 +167,13 @@ int digits_mlp_run_with_arena(void *arena, const float *input, float *logits) {
 #ifndef DIGITS_MLP_NO_STATIC_ARENA
 #if defined(__GNUC__)
 static uint8_t digits_mlp_arena[DIGITS_MLP_ARENA_BYTES > 0 ? DIGITS_MLP_ARENA_BYTES : 1] __attribute__((aligned(16)));
+#define DIGITS_MLP_STATIC_ARENA digits_mlp_arena
 #else
 static union { double align; uint8_t bytes[DIGITS_MLP_ARENA_BYTES > 0 ? DIGITS_MLP_ARENA_BYTES : 1]; } digits_mlp_arena_union;
-#define digits_mlp_arena (digits_mlp_arena_union.bytes)
+#define DIGITS_MLP_STATIC_ARENA (digits_mlp_arena_union.bytes)
 #endif
 
 int digits_mlp_run(const float *input, float *logits) {
-    return digits_mlp_run_with_arena(digits_mlp_arena, input, logits);
+    return digits_mlp_run_with_arena(DIGITS_MLP_STATIC_ARENA, input, logits);
 }
 #endif

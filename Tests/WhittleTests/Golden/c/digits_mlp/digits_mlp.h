@@ -31,6 +31,14 @@ int digits_mlp_run(const float *input, float *logits);
 /* The same with the caller's arena of DIGITS_MLP_ARENA_BYTES bytes, 16-byte aligned (e.g. in a chosen RAM section). */
 int digits_mlp_run_with_arena(void *arena, const float *input, float *logits);
 
+/* The constant tensors digits_mlp_weights defines and digits_mlp.c reads (their layouts: the comments there). */
+extern const float digits_mlp_node_000_net_net_0_Gemm_weights[4096];
+extern const float digits_mlp_node_000_net_net_0_Gemm_bias[64];
+extern const float digits_mlp_node_001_net_net_2_Gemm_weights[2048];
+extern const float digits_mlp_node_001_net_net_2_Gemm_bias[32];
+extern const float digits_mlp_node_002_net_net_4_Gemm_weights[384];
+extern const float digits_mlp_node_002_net_net_4_Gemm_bias[12];
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,23 +13,21 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-extern const float initializer_as_input_w_W[12];
-
 /* Node 0: MatMul "fc"
  *   in:  float32[2x3], float32[3x4]
  *   out: float32[2x4]
  */
 static void node_000_fc(const float *restrict x0, const float *restrict x1, float *restrict y0) {
     for (int t = 0; t < 1; ++t) {
-        const float *ab = x0 + 0;
-        const float *bb = x1 + 0;
+        const float *ab = x0;
+        const float *bb = x1;
         for (int i = 0; i < 2; ++i) {
             float *row = y0 + (t * 2 + i) * 4;
-            for (int j = 0; j < 4; ++j) row[j] = 0.0f;
+            for (int j = 0; j < 4; ++j) { row[j] = 0.0f; }
             for (int p = 0; p < 3; ++p) {
                 const float av = ab[i * 3 + p];
                 const float *brow = bb + p * 4;
-                for (int j = 0; j < 4; ++j) row[j] += av * brow[j];
+                for (int j = 0; j < 4; ++j) { row[j] += av * brow[j]; }
             }
         }
     }
@@ -47,12 +45,13 @@ int initializer_as_input_run_with_arena(void *arena, const float *X, float *Y) {
 #ifndef INITIALIZER_AS_INPUT_NO_STATIC_ARENA
 #if defined(__GNUC__)
 static uint8_t initializer_as_input_arena[INITIALIZER_AS_INPUT_ARENA_BYTES > 0 ? INITIALIZER_AS_INPUT_ARENA_BYTES : 1] __attribute__((aligned(16)));
+#define INITIALIZER_AS_INPUT_STATIC_ARENA initializer_as_input_arena
 #else
 static union { double align; uint8_t bytes[INITIALIZER_AS_INPUT_ARENA_BYTES > 0 ? INITIALIZER_AS_INPUT_ARENA_BYTES : 1]; } initializer_as_input_arena_union;
-#define initializer_as_input_arena (initializer_as_input_arena_union.bytes)
+#define INITIALIZER_AS_INPUT_STATIC_ARENA (initializer_as_input_arena_union.bytes)
 #endif
 
 int initializer_as_input_run(const float *X, float *Y) {
-    return initializer_as_input_run_with_arena(initializer_as_input_arena, X, Y);
+    return initializer_as_input_run_with_arena(INITIALIZER_AS_INPUT_STATIC_ARENA, X, Y);
 }
 #endif

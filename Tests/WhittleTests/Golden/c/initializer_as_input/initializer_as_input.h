@@ -31,6 +31,9 @@ int initializer_as_input_run(const float *X, float *Y);
 /* The same with the caller's arena of INITIALIZER_AS_INPUT_ARENA_BYTES bytes, 16-byte aligned (e.g. in a chosen RAM section). */
 int initializer_as_input_run_with_arena(void *arena, const float *X, float *Y);
 
+/* The constant tensors initializer_as_input_weights defines and initializer_as_input.c reads (their layouts: the comments there). */
+extern const float initializer_as_input_w_W[12];
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,13 +13,6 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-extern const float local_functions_w_b1[6];
-extern const float local_functions_w_b2[3];
-extern const float local_functions_w_w1[24];
-extern const float local_functions_w_w2[18];
-extern const float local_functions_node_004_layer3_Gemm_weights[12];
-extern const float local_functions_node_004_layer3_Gemm_bias[4];
-
 /* Kernels of Whittle's kernel library, copied here so that this file stands alone. */
 #define WHITTLE_KERNEL static
 
@@ -108,7 +101,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #endif
     for (int i = 0; i < channels; ++i) {
         out[i] = a[i];
-        if (count > 1) out[i + out_pair] = b[i];
+        if (count > 1) { out[i + out_pair] = b[i]; }
     }
 }
 
@@ -133,15 +126,15 @@ WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_fea
  */
 static void node_000_layer1_MatMul(const float *restrict x0, const float *restrict x1, float *restrict y0) {
     for (int t = 0; t < 1; ++t) {
-        const float *ab = x0 + 0;
-        const float *bb = x1 + 0;
+        const float *ab = x0;
+        const float *bb = x1;
         for (int i = 0; i < 2; ++i) {
             float *row = y0 + (t * 2 + i) * 6;
-            for (int j = 0; j < 6; ++j) row[j] = 0.0f;
+            for (int j = 0; j < 6; ++j) { row[j] = 0.0f; }
             for (int p = 0; p < 4; ++p) {
                 const float av = ab[i * 4 + p];
                 const float *brow = bb + p * 6;
-                for (int j = 0; j < 6; ++j) row[j] += av * brow[j];
+                for (int j = 0; j < 6; ++j) { row[j] += av * brow[j]; }
             }
         }
     }
@@ -167,15 +160,15 @@ static void node_001_layer1_Add(const float *x0, const float *x1, float *y0) {
  */
 static void node_002_layer2_MatMul(const float *restrict x0, const float *restrict x1, float *restrict y0) {
     for (int t = 0; t < 1; ++t) {
-        const float *ab = x0 + 0;
-        const float *bb = x1 + 0;
+        const float *ab = x0;
+        const float *bb = x1;
         for (int i = 0; i < 2; ++i) {
             float *row = y0 + (t * 2 + i) * 3;
-            for (int j = 0; j < 3; ++j) row[j] = 0.0f;
+            for (int j = 0; j < 3; ++j) { row[j] = 0.0f; }
             for (int p = 0; p < 6; ++p) {
                 const float av = ab[i * 6 + p];
                 const float *brow = bb + p * 3;
-                for (int j = 0; j < 3; ++j) row[j] += av * brow[j];
+                for (int j = 0; j < 3; ++j) { row[j] += av * brow[j]; }
             }
         }
     }
@@ -207,9 +200,9 @@ static void node_004_layer3_Gemm(const float *restrict x0, float *restrict y0) {
 int local_functions_run_with_arena(void *arena, const float *X, float *Y) {
     uint8_t *base = (uint8_t *)arena;
     (void)base;
-    node_000_layer1_MatMul(X, local_functions_w_w1, (float *)(void *)(base + 0));
-    node_001_layer1_Add((float *)(void *)(base + 0), local_functions_w_b1, (float *)(void *)(base + 0));
-    node_002_layer2_MatMul((float *)(void *)(base + 0), local_functions_w_w2, (float *)(void *)(base + 48));
+    node_000_layer1_MatMul(X, local_functions_w_w1, (float *)(void *)(base));
+    node_001_layer1_Add((float *)(void *)(base), local_functions_w_b1, (float *)(void *)(base));
+    node_002_layer2_MatMul((float *)(void *)(base), local_functions_w_w2, (float *)(void *)(base + 48));
     node_003_layer2_Add((float *)(void *)(base + 48), local_functions_w_b2, (float *)(void *)(base + 48));
     node_004_layer3_Gemm((float *)(void *)(base + 48), Y);
     return 0;
@@ -219,12 +212,13 @@ int local_functions_run_with_arena(void *arena, const float *X, float *Y) {
 #ifndef LOCAL_FUNCTIONS_NO_STATIC_ARENA
 #if defined(__GNUC__)
 static uint8_t local_functions_arena[LOCAL_FUNCTIONS_ARENA_BYTES > 0 ? LOCAL_FUNCTIONS_ARENA_BYTES : 1] __attribute__((aligned(16)));
+#define LOCAL_FUNCTIONS_STATIC_ARENA local_functions_arena
 #else
 static union { double align; uint8_t bytes[LOCAL_FUNCTIONS_ARENA_BYTES > 0 ? LOCAL_FUNCTIONS_ARENA_BYTES : 1]; } local_functions_arena_union;
-#define local_functions_arena (local_functions_arena_union.bytes)
+#define LOCAL_FUNCTIONS_STATIC_ARENA (local_functions_arena_union.bytes)
 #endif
 
 int local_functions_run(const float *X, float *Y) {
-    return local_functions_run_with_arena(local_functions_arena, X, Y);
+    return local_functions_run_with_arena(LOCAL_FUNCTIONS_STATIC_ARENA, X, Y);
 }
 #endif

@@ -31,6 +31,14 @@ int local_functions_run(const float *X, float *Y);
 /* The same with the caller's arena of LOCAL_FUNCTIONS_ARENA_BYTES bytes, 16-byte aligned (e.g. in a chosen RAM section). */
 int local_functions_run_with_arena(void *arena, const float *X, float *Y);
 
+/* The constant tensors local_functions_weights defines and local_functions.c reads (their layouts: the comments there). */
+extern const float local_functions_w_b1[6];
+extern const float local_functions_w_b2[3];
+extern const float local_functions_w_w1[24];
+extern const float local_functions_w_w2[18];
+extern const float local_functions_node_004_layer3_Gemm_weights[12];
+extern const float local_functions_node_004_layer3_Gemm_bias[4];
+
 #ifdef __cplusplus
 }
 #endif
