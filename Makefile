@@ -7,6 +7,9 @@
 #   make conformance-manifest  re-record Tests/Conformance/{expected_passes,excluded}.txt
 #   make install [PREFIX=/usr/local]  build in release mode and install bin/whittle (targets built in)
 #   make docs                  rewrite docs/cli.md from the tool's help
+#   make analyse               gcc -fanalyzer and clang --analyze on the same C (Tests/StaticAnalysis)
+#   make misra                 MISRA C:2012 check (cppcheck) of the emitted C of every example model for host,
+#                              cortex-m0plus, cortex-m4f and rpi4, and of the kernel library (Tests/MISRA)
 SWIFT ?= swift
 EXAMPLE ?= Examples/models/kws_dscnn.onnx
 EXAMPLE_INPUT ?= Examples/kws_dscnn_input.npy
@@ -17,14 +20,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /usr/local
 
-.PHONY: setup build example test bench conformance-data conformance-manifest install install-check clean fuzz-models fuzz docs
+.PHONY: setup build example test bench misra analyse conformance-data conformance-manifest install install-check clean fuzz-models fuzz docs
 
 # System packages: protobuf-c and zlib with headers (found through pkg-config), the cross
 # compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
 # The tests also build the CMake snippet and render the HTML report in a headless browser.
-PACKAGES := libprotobuf-c-dev zlib1g-dev pkg-config gcc-arm-none-eabi libnewlib-arm-none-eabi \
+PACKAGES := libprotobuf-c-dev zlib1g-dev pkg-config cppcheck gcc-arm-none-eabi libnewlib-arm-none-eabi \
 	qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-TOOLS := arm-none-eabi-gcc qemu-system-arm qemu-aarch64 qemu-arm aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc
+TOOLS := cppcheck arm-none-eabi-gcc qemu-system-arm qemu-aarch64 qemu-arm aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc
 ifneq ($(filter test,$(MAKECMDGOALS)),)
 PACKAGES += cmake chromium
 TOOLS += cmake chromium
@@ -64,12 +67,15 @@ $(NODE_TESTS)/VERSION: $(PYREQ) Tests/Conformance/generate_node_tests.py
 
 conformance-data: $(NODE_TESTS)/VERSION
 
-# After the unit tests: the installed binary's link (install-check), the kept differential cases, then 200 generated models (a fixed seed, so
-# a run is repeatable; make fuzz-models explores further), then a short libFuzzer smoke per target.
+# After the unit tests: the installed binary's link (install-check), the MISRA check and the static analysers on a
+# subset (make misra and make analyse check every model, target and kernel), the kept differential cases, then 200 generated
+# models (a fixed seed, so a run is repeatable; make fuzz-models explores further), then a short libFuzzer smoke per target.
 test: setup conformance-data
 	$(SWIFT) build --build-tests
 	WHITTLE_REQUIRE_CONFORMANCE=1 WHITTLE_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory install-check
+	$(PYTHON) Tests/MISRA/misra_check.py --whittle .build/debug/whittle --models kws_dscnn_int8_qdq,ic_resnet8 --targets cortex-m4f,rpi4
+	$(PYTHON) Tests/StaticAnalysis/analyse.py --whittle .build/debug/whittle --models kws_dscnn_int8_qdq,ic_resnet8 --targets cortex-m4f --no-kernels
 	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --replay Tests/Differential/cases
 	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --count 200 --seed 0 --qemu-every 20
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=10
@@ -99,6 +105,14 @@ bench: setup $(PYREQ)
 	$(VENV)/bin/pip install -q -r Tests/Benchmarks/requirements.txt
 	$(SWIFT) build -c release
 	$(VENV)/bin/python Tests/Benchmarks/bench.py
+
+# MISRA C:2012 with cppcheck's addon: the deviations and the not-yet-fixed baseline are in Tests/MISRA.
+misra: build
+	$(PYTHON) Tests/MISRA/misra_check.py --whittle .build/debug/whittle
+
+# The static analysers; reports explained rather than fixed are in Tests/StaticAnalysis/explained.txt.
+analyse: build
+	$(PYTHON) Tests/StaticAnalysis/analyse.py --whittle .build/debug/whittle
 
 # docs/cli.md is the tool's help text: rewritten here, compared by a test.
 docs: build

@@ -5,11 +5,14 @@ For each target, the models are compiled by whittle and every C file is checked 
 configuration that target's compiler sees (its predefined macros, from `CC FLAGS -dM -E`); the kernel
 library is checked the same way. Findings are classified with categories.txt; the mandatory and required
 ones must each be listed in deviations.txt (a cppcheck suppressions file whose entries carry their
-scope and rationale in comments). Prints a table and exits 1 if any mandatory or required finding is
-not deviated. Only the standard library and cppcheck are needed.
+scope and rationale in comments) or, until they are fixed, in baseline.txt: the findings known when
+the check was introduced, one per line as the rule and the offending source line (digits as N, the
+model's name as NAME). Prints a table and exits 1 if any mandatory or required finding is in neither;
+the baseline only shrinks (--record-baseline rewrites it from a full run). Only the standard library
+and cppcheck are needed.
 
-    python3 Tests/MISRA/misra_check.py [--whittle .build/debug/whittle] [--models all|a,b]
-        [--targets host,cortex-m0plus,cortex-m4f,rpi4] [--no-kernels] [--jobs 2]
+    python3 Tests/MISRA/misra_check.py [--whittle .build/debug/whittle] [--models all|none|a,b]
+        [--targets host,cortex-m0plus,cortex-m4f,rpi4] [--no-kernels] [--jobs 2] [--record-baseline]
 """
 import argparse
 import concurrent.futures
@@ -60,6 +63,25 @@ def deviated(finding, entries):
     return any(r == rule and (pattern is None or fnmatch.fnmatch(path, pattern)) for r, pattern in entries)
 
 
+def normalized(text, name):
+    """A source line as the baseline keys it: spaces collapsed, the model's name as NAME, digits as N."""
+    text = " ".join(text.split())
+    if name:
+        text = text.replace(name, "NAME").replace(name.upper(), "NAME")
+    return re.sub(r"[0-9]+", "N", text)
+
+
+def baseline(path):
+    known = set()
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip() and not line.startswith("#"):
+                    rule, text = line.rstrip("\n").split("\t", 1)
+                    known.add((rule, text))
+    return known
+
+
 def target_config(name):
     with open(os.path.join(ROOT, "Targets", name + ".json")) as f:
         target = json.load(f)
@@ -76,18 +98,23 @@ def target_config(name):
     return defines, platform
 
 
-def cppcheck(path, defines, platform, include):
-    """Findings in `path` (those in other files, such as system headers, are left out)."""
+def cppcheck(path, defines, platform, include, name):
+    """Findings in `path` (those in other files, such as system headers, are left out), each with its
+    normalized source line."""
     command = ["cppcheck", "--addon=misra", "--std=c99", "--platform=" + platform, "--quiet",
                "--suppress=missingIncludeSystem", "--template={file}:{line}:{id}", "-I", include] + defines + [path]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError("cppcheck failed on %s: %s" % (path, result.stderr[-2000:]))
+    with open(path, errors="replace") as f:
+        source = f.read().split("\n")
     findings = []
     for line in result.stderr.splitlines():
         match = FINDING.match(line.strip())
         if match and os.path.basename(match["file"]) == os.path.basename(path):
-            findings.append({"file": os.path.basename(path), "line": int(match["line"]), "rule": match["rule"]})
+            number = int(match["line"])
+            text = normalized(source[number - 1] if 0 < number <= len(source) else "", name)
+            findings.append({"file": os.path.basename(path), "line": number, "rule": match["rule"], "text": text})
     return findings
 
 
@@ -100,10 +127,13 @@ def main():
     parser.add_argument("--deviations", default=os.path.join(HERE, "deviations.txt"))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--list", action="store_true", help="also list every advisory finding")
+    parser.add_argument("--baseline", default=os.path.join(HERE, "baseline.txt"))
+    parser.add_argument("--record-baseline", action="store_true",
+                        help="write the mandatory and required findings that are not deviated to the baseline")
     args = parser.parse_args()
     if shutil.which("cppcheck") is None:
         sys.exit("error: cppcheck is not installed (Debian: apt-get install cppcheck)")
-    table, entries = categories(), deviations(args.deviations)
+    table, entries, known = categories(), deviations(args.deviations), baseline(args.baseline)
     models_dir = os.path.join(ROOT, "Examples", "models")
     models = (sorted(f[:-5] for f in os.listdir(models_dir) if f.endswith(".onnx")) if args.models == "all"
               else [] if args.models == "none" else args.models.split(","))
@@ -125,36 +155,50 @@ def main():
                     # A weights file is one template filled with numbers: the large ones take cppcheck
                     # minutes for findings the small ones show (see WEIGHTS_LIMIT).
                     if file.endswith(".c") and not (file.endswith("_weights.c") and os.path.getsize(os.path.join(folder, file)) > WEIGHTS_LIMIT):
-                        jobs.append((target, "emitted/" + file, os.path.join(folder, file), defines, platform, folder))
+                        jobs.append((target, "emitted/" + file, os.path.join(folder, file), defines, platform, folder, name))
             if not args.no_kernels:
                 for file in sorted(os.listdir(KERNELS)):
                     if file.endswith(".c"):
-                        jobs.append((target, "CKernels/" + file, os.path.join(KERNELS, file), defines, platform, KERNELS))
+                        jobs.append((target, "CKernels/" + file, os.path.join(KERNELS, file), defines, platform, KERNELS, ""))
         findings = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {pool.submit(cppcheck, job[2], job[3], job[4], job[5]): job for job in jobs}
+            futures = {pool.submit(cppcheck, job[2], job[3], job[4], job[5], job[6]): job for job in jobs}
             for future in concurrent.futures.as_completed(futures):
                 target, shown = futures[future][0], futures[future][1]
                 for finding in future.result():
                     finding["path"] = shown
                     finding["category"] = table.get(finding["rule"], "unknown")
                     finding["deviated"] = deviated(finding, entries)
+                    finding["known"] = (finding["rule"], finding["text"]) in known
                     # A kernel embedded in many models' C is one finding per target.
                     findings[(target, shown.split("/")[0], finding["file"], finding["line"], finding["rule"])] = finding
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print("| target | checked files | mandatory/required, not deviated | deviated | advisory |")
-    print("|---|---:|---:|---:|---:|")
+    print("| target | checked files | mandatory/required: new | in the baseline | deviated | advisory |")
+    print("|---|---:|---:|---:|---:|---:|")
     failing = []
     targets = args.targets.split(",")
+    strict_all = [f for f in findings.values() if f["category"] in ("mandatory", "required", "unknown") and not f["deviated"]]
     for target in targets:
         mine = [f for key, f in findings.items() if key[0] == target]
         strict = [f for f in mine if f["category"] in ("mandatory", "required", "unknown")]
-        bad = [f for f in strict if not f["deviated"]]
+        bad = [f for f in strict if not f["deviated"] and not f["known"]]
         failing += [(target, f) for f in bad]
-        print("| %s | %d | %d | %d | %d |" % (target, sum(1 for j in jobs if j[0] == target), len(bad),
-                                            sum(1 for f in strict if f["deviated"]), sum(1 for f in mine if f["category"] == "advisory")))
+        print("| %s | %d | %d | %d | %d | %d |" % (target, sum(1 for j in jobs if j[0] == target), len(bad),
+                                                 sum(1 for f in strict if not f["deviated"] and f["known"]),
+                                                 sum(1 for f in strict if f["deviated"]), sum(1 for f in mine if f["category"] == "advisory")))
+    if args.record_baseline:
+        with open(args.baseline, "w") as f:
+            f.write("# MISRA C:2012 findings not fixed yet (see misra_check.py): RULE<TAB>source line, digits as N.\n")
+            for rule, text in sorted({(f["rule"], f["text"]) for f in strict_all}, key=lambda p: (tuple(int(n) for n in p[0].split(".")), p[1])):
+                f.write("%s\t%s\n" % (rule, text))
+        print("recorded %d baseline entries in %s" % (len({(f["rule"], f["text"]) for f in strict_all}), args.baseline))
+        failing = []
+    baseline_rules = {}
+    for rule, _ in known:
+        baseline_rules[rule] = baseline_rules.get(rule, 0) + 1
+    print("baseline entries by rule: " + (", ".join("%s: %d" % (r, baseline_rules[r]) for r in sorted(baseline_rules, key=lambda r: tuple(int(n) for n in r.split(".")))) or "none"))
     advisory = {}
     for f in findings.values():
         if f["category"] == "advisory":
@@ -166,7 +210,8 @@ def main():
             if f["category"] == "advisory":
                 print("advisory %s:%d: rule %s" % (f["path"], f["line"], f["rule"]))
     for target, f in sorted(failing, key=lambda p: (p[1]["path"], p[1]["line"], p[0])):
-        print("error: %s (%s): %s:%d: rule %s (%s) is not in the deviation list" % (target, f["path"].split("/")[0], f["file"], f["line"], f["rule"], f["category"]))
+        print("error: %s (%s): %s:%d: rule %s (%s), in neither the deviations nor the baseline: %s"
+              % (target, f["path"].split("/")[0], f["file"], f["line"], f["rule"], f["category"], f["text"]))
     sys.exit(1 if failing else 0)
 
 

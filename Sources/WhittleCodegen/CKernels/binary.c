@@ -1,4 +1,5 @@
 /* binary.c: 1-bit convolution and matrix products with XNOR/popcount (see whittle_kernels.h). */
+#include <stddef.h>
 #include "whittle_kernels.h"
 
 #if defined(__ARM_NEON)

@@ -82,7 +82,7 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
             typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
             typedef uint8_t whittle_vqu __attribute__((vector_size(WHITTLE_VECTOR_BYTES / 4)));
             const int lanes = WHITTLE_VECTOR_BYTES / 4;
-            uint8_t bytes[8];
+            uint8_t bytes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             whittle_vsi none;
             (void)memset(&none, 0, sizeof none);
             for (int h = 0; h < 8; h += lanes) {
