@@ -7,7 +7,7 @@ struct CWriter {
     private var depth = 0
 
     mutating func line(_ text: String = "") {
-        lines.append(text.isEmpty ? "" : String(repeating: "    ", count: depth) + Self.braced(Self.tidy(text)))
+        lines.append(text.isEmpty ? "" : String(repeating: "    ", count: depth) + Self.voided(Self.braced(Self.tidy(text))))
     }
 
     mutating func lines(_ texts: [String]) { texts.forEach { line($0) } }
@@ -40,6 +40,19 @@ struct CWriter {
                     searchStart = range.upperBound
                 }
             }
+        }
+        return result
+    }
+
+    /// A call of `memcpy`, `memmove` or `memset` that is a whole statement has its result (the
+    /// destination, which the code already holds) discarded explicitly, as MISRA C:2012 Rule 17.7 asks.
+    static func voided(_ text: String) -> String {
+        guard text.contains("mem") else { return text }
+        var result = text
+        for call in ["memcpy(", "memmove(", "memset("] {
+            let indent = result.prefix { $0 == " " }
+            if result.dropFirst(indent.count).hasPrefix(call) { result = String(indent) + "(void)" + result.dropFirst(indent.count) }
+            result = result.replacingOccurrences(of: "{ " + call, with: "{ (void)" + call)
         }
         return result
     }

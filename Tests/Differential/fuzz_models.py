@@ -6,7 +6,10 @@ interpreter) must match it, or where they differ, ONNX's own reference implement
 or in float64: the exact value) must side with the interpreter; where ONNX Runtime and the float32
 reference disagree with each other too, the computation is ill-conditioned and gets no verdict.
 `whittle verify` (the emitted C, built with gcc and sanitizers,
-against the interpreter) must pass. A failing model is shrunk to the shortest prefix of its nodes
+against the interpreter) must pass. On the device sample (--qemu-every) the worst-case stack must be
+measured and the emitted C must have no MISRA C:2012 mandatory or required finding outside
+Tests/MISRA/deviations.txt (rules whose findings the baseline still lists are counted, not failed;
+needs cppcheck). A failing model is shrunk to the shortest prefix of its nodes
 that still fails and kept, with its inputs, in the folder given by --keep.
 
     python fuzz_models.py --whittle .build/debug/whittle --count 200 --seed 0 [--keep DIR] [--qemu-every 20]
@@ -26,7 +29,9 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "MISRA"))
 import generate  # noqa: E402
+import misra_check  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -80,6 +85,30 @@ def compare(expected, actual, quantum):
     return None
 
 
+def device_checks(whittle, path, target, printed, folder):
+    """The stack and MISRA checks of the device sample: None, or what failed."""
+    if not any(line.startswith("stack: ") and " B worst case" in line for line in printed.splitlines()):
+        return "verify --target: no worst-case stack: " + next((l for l in printed.splitlines() if l.startswith("stack:")), "no stack line")
+    out = os.path.join(folder, "misra")
+    shutil.rmtree(out, ignore_errors=True)
+    compiled = subprocess.run([whittle, "compile", path, "--target", target, "--name", "fuzz", "--ram-budget", "1G",
+                               "--flash-budget", "1G", "-o", out], capture_output=True, text=True, timeout=600)
+    if compiled.returncode != 0:
+        return f"whittle compile --target {target}: {compiled.stderr.strip()}"
+    if shutil.which("cppcheck") is None:
+        return None
+    table = misra_check.categories()
+    entries = misra_check.deviations(os.path.join(misra_check.HERE, "deviations.txt"))
+    pending = {rule for rule, _ in misra_check.baseline(os.path.join(misra_check.HERE, "baseline.txt"))}
+    defines, platform = misra_check.target_config(target)
+    for finding in misra_check.cppcheck(os.path.join(out, "fuzz.c"), defines, platform, out, "fuzz"):
+        finding["path"] = "emitted/fuzz.c"
+        strict = table.get(finding["rule"], "unknown") in ("mandatory", "required", "unknown")
+        if strict and not misra_check.deviated(finding, entries) and finding["rule"] not in pending:
+            return f"MISRA C:2012 rule {finding['rule']} at fuzz.c:{finding['line']}: {finding['text']}"
+    return None
+
+
 def check(whittle, model, inputs, folder, compiler="gcc", target=None):
     """None when the model passes; otherwise what failed. `compiler` builds the host check (with
     sanitizers); `target`, when given, also runs the C on that device under QEMU."""
@@ -125,6 +154,10 @@ def check(whittle, model, inputs, folder, compiler="gcc", target=None):
         if verify.returncode != 0:
             lines = [line for line in (verify.stdout + verify.stderr).splitlines() if "FAIL" in line or "error" in line]
             return f"whittle verify {' '.join(extra)}: " + " / ".join(lines[:3] or [verify.stdout[-300:]])
+        if extra[0] == "--target" and target.startswith("cortex-m"):
+            problem = device_checks(whittle, path, target, verify.stdout, folder)
+            if problem:
+                return problem
     return None
 
 
@@ -203,7 +236,8 @@ def main():
                     if args.keep:
                         keep(small, inputs, small_problem or problem, args.keep, f"seed_{seed}")
             tested = args.count - len(generator_errors) - len(undecided)
-            on_device = f", every {args.qemu_every}th also on {args.target} under QEMU" if args.qemu_every else ""
+            on_device = (f", every {args.qemu_every}th also on {args.target} under QEMU, with its stack measured and its C checked "
+                         f"against MISRA C:2012" if args.qemu_every else "")
             print(f"{tested} generated models (seeds {args.seed}..{args.seed + args.count - 1}): {tested - len(failures)} pass "
                   f"(interpreter = ONNX Runtime, C built by gcc and clang with ASan/UBSan = interpreter{on_device})")
     finally:
