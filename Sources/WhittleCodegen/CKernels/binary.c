@@ -45,7 +45,7 @@ WHITTLE_KERNEL void whittle_bitpack_f32(int channels, int pixels, int ternary, c
         for (int k = 0; k < stride; ++k) { o[k] = 0; }
         for (int c = 0; c < channels; ++c) {
             const float v = x[c * pixels + p];
-            const uint32_t bit = (uint32_t)1 << (c % 32);
+            const uint32_t bit = (uint32_t)1 << ((uint32_t)c % 32u);
             if (ternary != 0) {
                 if (v > 0.0f) { o[c / 32] |= bit; }
                 if (v != 0.0f) { o[words + c / 32] |= bit; }
@@ -68,12 +68,12 @@ WHITTLE_KERNEL void whittle_binary_conv(const whittle_conv_geometry *g, int tern
     const int run = taps * words, pixels = g->out_height * g->out_width;
     for (int oh = 0; oh < g->out_height; ++oh) {
         const int ih0 = oh * g->stride_h - g->pad_top;
-        const int rows_inside = ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height;
+        const int rows_inside = (int)(ih0 >= 0 && ih0 + (g->kernel_h - 1) * g->dilation_h < g->height);
         for (int ow = 0; ow < g->out_width; ++ow) {
             const int iw0 = ow * g->stride_w - g->pad_left;
             float *out = y + oh * g->out_width + ow;
             if (rows_inside && iw0 >= 0 && iw0 + (g->kernel_w - 1) * g->dilation_w < g->width) {
-                uint32_t count = (uint32_t)(g->channels * taps);
+                uint32_t count = (uint32_t)g->channels * (uint32_t)taps;
                 for (int kh = 0; kh < g->kernel_h; ++kh) {
                     for (int kw = 0; kw < g->kernel_w; ++kw) {
                         const uint32_t *src = x + ((ih0 + kh * g->dilation_h) * g->width + iw0 + kw * g->dilation_w) * planes * words;
@@ -89,7 +89,8 @@ WHITTLE_KERNEL void whittle_binary_conv(const whittle_conv_geometry *g, int tern
                 }
                 for (int m = 0; m < out_channels; ++m) {
                     const uint32_t wrong = whittle_mismatches(patch, w + m * run, ternary ? patch + run : NULL, run);
-                    out[m * pixels] = (float)((int32_t)count - 2 * (int32_t)wrong) * scale[m] + bias[m];
+                    const int32_t dot = (int32_t)count - 2 * (int32_t)wrong;
+                    out[m * pixels] = (float)dot * scale[m] + bias[m];
                 }
                 continue;
             }
@@ -135,7 +136,7 @@ WHITTLE_KERNEL void whittle_binary_weight_conv_f32(const whittle_conv_geometry *
                         for (int kw = 0; kw < g->kernel_w; ++kw) {
                             const int iw = ow * g->stride_w + kw * g->dilation_w - g->pad_left;
                             if (iw < 0 || iw >= g->width) { continue; }
-                            const uint32_t bit = (w[(m * taps + kh * g->kernel_w + kw) * words + c / 32] >> (c % 32)) & 1u;
+                            const uint32_t bit = (w[(m * taps + kh * g->kernel_w + kw) * words + c / 32] >> ((uint32_t)c % 32u)) & 1u;
                             const float v = in[ih * g->width + iw];
                             acc += bit ? v : -v;
                         }

@@ -42,7 +42,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #if defined(WHITTLE_NEON_F32)
     float32x4_t va = vld1q_f32(bias), vb = va;
     if (count > 1) {
-        for (int k = 0; k < taps; ++k, w += 4) {
+        for (int k = 0; k < taps; ++k, w = &w[4]) {
             const float32x4_t wv = vld1q_f32(w);
 #if defined(__aarch64__)
             va = vfmaq_n_f32(va, wv, x[k]);
@@ -56,7 +56,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #endif
         }
     } else {
-        for (int k = 0; k < taps; ++k, w += 4) {
+        for (int k = 0; k < taps; ++k, w = &w[4]) {
 #if defined(__aarch64__)
             va = vfmaq_n_f32(va, vld1q_f32(w), x[k]);
 #elif defined(__ARM_FEATURE_FMA)
@@ -72,7 +72,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
     float a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
     float b0 = a0, b1 = a1, b2 = a2, b3 = a3;
     if (count > 1) {
-        for (int k = 0; k < taps; ++k, w += 4) {
+        for (int k = 0; k < taps; ++k, w = &w[4]) {
             const float x0 = x[k], x1 = x[pair + k];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
@@ -84,7 +84,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
             b3 = whittle_fma_f32(w[3], x1, b3);
         }
     } else {
-        for (int k = 0; k < taps; ++k, w += 4) {
+        for (int k = 0; k < taps; ++k, w = &w[4]) {
             const float x0 = x[k];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
@@ -128,7 +128,7 @@ static void whittle_im2col_f32(const whittle_conv_geometry *g, const float *x, i
         } else {
             for (int c = 0; c < g->channels; ++c) {
                 for (int kh = 0; kh < g->kernel_h; ++kh) {
-                    const int ih = ih0 + kh * g->dilation_h, inside = ih >= 0 && ih < g->height;
+                    const int ih = ih0 + kh * g->dilation_h, inside = (int)(ih >= 0 && ih < g->height);
                     const float *row = x + c * plane + ih * g->width;
                     for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
                         const int iw = iw0 + kw * g->dilation_w;
@@ -231,7 +231,7 @@ WHITTLE_KERNEL void whittle_conv_f32(const whittle_conv_geometry *g, int out_cha
 WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_features, const float *x, const float *w,
                                                 const float *bias, float *y) {
     for (int r = 0; r < rows; r += 2) {
-        const int count = r + 1 < rows ? 2 : 1;
+        const int count = r + 1 < rows ? (int)2 : (int)1;
         for (int n = 0; n < out_features; n += 4) {
             const int channels = out_features - n < 4 ? out_features - n : 4;
             /* Two rows are the two "pixels": their inputs are depth apart, their outputs out_features apart. */
@@ -254,7 +254,7 @@ WHITTLE_KERNEL void whittle_depthwise_f32(const whittle_conv_geometry *g, const 
     const int pw = (g->out_width - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
     const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
     const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
-    const int three = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1;
+    const int three = (int)(g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1);
     for (int i = 0; i < ph * pw; ++i) { padded[i] = 0.0f; }
     for (int c = 0; c < g->channels; ++c) {
         const float *in = x + c * plane, *wc = w + c * taps;

@@ -34,7 +34,7 @@ static void whittle_tile8_f32(int k, const float *w, const float *base, const in
     float32x4_t a2 = vdupq_n_f32(bias[2]), b2 = a2, a3 = vdupq_n_f32(bias[3]), b3 = a3;
     float32x4_t a4 = vdupq_n_f32(bias[4]), b4 = a4, a5 = vdupq_n_f32(bias[5]), b5 = a5;
     float32x4_t a6 = vdupq_n_f32(bias[6]), b6 = a6, a7 = vdupq_n_f32(bias[7]), b7 = a7;
-    for (int t = 0; t < k; ++t, w += 8) {
+    for (int t = 0; t < k; ++t, w = &w[8]) {
         /* Channel i's sums for pixels 0-3 (a) and 4-7 (b) gain the pixels' inputs times lane i of the weights. */
         const float *columns = base + offsets[t];
         const float32x4_t x0 = vld1q_f32(columns), x1 = vld1q_f32(columns + 4);
@@ -81,7 +81,8 @@ static void whittle_tile8_f32(int k, const float *w, const float *base, const in
 #else
     typedef float whittle_vsf __attribute__((vector_size(16)));
 #endif
-    const int lanes = (int)(sizeof(whittle_vsf) / sizeof(float));
+    const size_t lane_count = sizeof(whittle_vsf) / sizeof(float);
+    const int lanes = (int)lane_count;
     for (int half = 0; half < 8; half += lanes) {
         const float *wt = w, *ct = base + half;
         whittle_vsf s0, s1, s2, s3, s4, s5, s6, s7, zero;
@@ -94,7 +95,7 @@ static void whittle_tile8_f32(int k, const float *w, const float *base, const in
         s5 = zero + bias[5];
         s6 = zero + bias[6];
         s7 = zero + bias[7];
-        for (int t = 0; t < k; ++t, wt += 8) {
+        for (int t = 0; t < k; ++t, wt = &wt[8]) {
             whittle_vsf x;
             (void)memcpy(&x, ct + offsets[t], sizeof x);
             s0 += wt[0] * x;
@@ -142,14 +143,14 @@ static void whittle_tile_columns_f32(const whittle_conv_geometry *geometry, cons
             for (int kh = 0; kh < g.kernel_h; ++kh) {
                 const int ih = ih0 + kh * g.dilation_h;
                 const float *row = x + c * plane + ih * g.width;
-                for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
+                for (int kw = 0; kw < g.kernel_w; ++kw, to = &to[8]) {
                     const int iw = iw0 + kw * g.dilation_w;
                     if ((unsigned)ih >= (unsigned)g.height) {
                         for (int j = 0; j < 8; ++j) { to[j] = 0.0f; }
                     } else if (iw >= 0 && iw + 8 <= g.width) {
-                        (void)memcpy(to, row + iw, 8 * sizeof(float));
+                        (void)memcpy(to, row + iw, 8u * sizeof(float));
                     } else {
-                        for (int j = 0; j < 8; ++j) { to[j] = (unsigned)(iw + j) < (unsigned)g.width ? row[iw + j] : 0.0f; }
+                        for (int j = 0; j < 8; ++j) { to[j] = (unsigned)iw + (unsigned)j < (unsigned)g.width ? row[iw + j] : 0.0f; }
                     }
                 }
             }
@@ -159,25 +160,25 @@ static void whittle_tile_columns_f32(const whittle_conv_geometry *geometry, cons
     for (int j = 0; j < 8; ++j) {
         const int q = p + j, qh = q / g.out_width, qw = q % g.out_width;
         const int ih0 = qh * g.stride_h - g.pad_top, iw0 = qw * g.stride_w - g.pad_left;
-        const int inside = ih0 >= 0 && ih0 + (g.kernel_h - 1) * g.dilation_h < g.height && iw0 >= 0 &&
-                           iw0 + (g.kernel_w - 1) * g.dilation_w < g.width;
+        const int inside = (int)(ih0 >= 0 && ih0 + (g.kernel_h - 1) * g.dilation_h < g.height && iw0 >= 0 &&
+                                 iw0 + (g.kernel_w - 1) * g.dilation_w < g.width);
         float *to = columns + j;
         if (j >= count) {
             for (int t = 0; t < g.channels * g.kernel_h * g.kernel_w; ++t) { to[8 * t] = 0.0f; }
         } else if (inside != 0) {
             const float *first = x + ih0 * g.width + iw0;
-            for (int c = 0; c < g.channels; ++c, first += plane) {
+            for (int c = 0; c < g.channels; ++c, first = &first[plane]) {
                 const float *row = first;
                 for (int kh = 0; kh < g.kernel_h; ++kh, row += g.dilation_h * g.width) {
-                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) { *to = row[kw * g.dilation_w]; }
+                    for (int kw = 0; kw < g.kernel_w; ++kw, to = &to[8]) { *to = row[kw * g.dilation_w]; }
                 }
             }
         } else {
             for (int c = 0; c < g.channels; ++c) {
                 for (int kh = 0; kh < g.kernel_h; ++kh) {
-                    const int ih = ih0 + kh * g.dilation_h, inside_row = (unsigned)ih < (unsigned)g.height;
+                    const int ih = ih0 + kh * g.dilation_h, inside_row = (int)((unsigned)ih < (unsigned)g.height);
                     const float *row = x + c * plane + ih * g.width;
-                    for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
+                    for (int kw = 0; kw < g.kernel_w; ++kw, to = &to[8]) {
                         const int iw = iw0 + kw * g.dilation_w;
                         *to = inside_row && (unsigned)iw < (unsigned)g.width ? row[iw] : 0.0f;
                     }
@@ -297,7 +298,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
                 const float *r = base + i - 1;
                 whittle_v8sf a = bias_c;
                 float sums[8];
-                for (int kh = 0; kh < 3; ++kh, r += width) {
+                for (int kh = 0; kh < 3; ++kh, r = &r[width]) {
                     whittle_v8si left, right;
                     whittle_v8sf x0, x1, x2;
                     (void)memcpy(&left, r, sizeof left);
@@ -328,7 +329,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
                 const int col = (i + j) % width;
                 const float *r = base + i + j - 1;
                 float a = bias[c];
-                for (int kh = 0; kh < 3; ++kh, r += width) {
+                for (int kh = 0; kh < 3; ++kh, r = &r[width]) {
                     /* The padding's zeros multiply like the interpreter's (a product of 0 is still added). */
                     a += (col > 0 ? r[0] : 0.0f) * wc[3 * kh];
                     a += r[1] * wc[3 * kh + 1];

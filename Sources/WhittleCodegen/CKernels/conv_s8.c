@@ -39,7 +39,8 @@
 WHITTLE_KERNEL int32_t whittle_requant_general(const whittle_requant *rq, int m, int32_t acc) {
 #if !defined(WHITTLE_INTEGER_REQUANT)
     if (rq->multiplier != NULL) {
-        const float low = (float)(rq->low - rq->zero), high = (float)(rq->high - rq->zero);
+        const int32_t low_q = rq->low - rq->zero, high_q = rq->high - rq->zero;
+        const float low = (float)low_q, high = (float)high_q;
         float v = (float)acc * rq->multiplier[m];
         if (v < low) { v = low; }
         if (v > high) { v = high; }
@@ -147,7 +148,8 @@ static WHITTLE_INLINE void whittle_store8(const whittle_requant *rq, void *y, in
 WHITTLE_KERNEL void whittle_unpack_filter4(const uint8_t *w, int first, int count, int8_t *to) {
     for (int i = 0; i < count; ++i) {
         const uint8_t b = w[(first + i) / 2];
-        to[i] = (int8_t)((int)((((first + i) & 1) ? b >> 4 : b & 15) ^ 8) - 8);
+        const uint32_t nibble = ((((uint32_t)first + (uint32_t)i) & 1u) != 0u ? ((uint32_t)b >> 4) : ((uint32_t)b & 15u)) ^ 8u;
+        to[i] = (int8_t)((int32_t)nibble - 8);
     }
 }
 
@@ -163,7 +165,9 @@ static WHITTLE_INLINE int32_t whittle_tap8(const void *x, int x_unsigned, int i)
  * order). */
 static WHITTLE_INLINE int whittle_slot(int k) {
 #if defined(WHITTLE_NEON_S8)
-    return k + (k & ~3) + (k & 1) - ((k & 2) >> 1);
+    const uint32_t u = (uint32_t)k;
+    const uint32_t slot = u + (u & ~3u) + (u & 1u) - ((u & 2u) >> 1);
+    return (int)slot;
 #else
     return k + (k & ~3);
 #endif
@@ -229,7 +233,7 @@ static WHITTLE_INLINE void whittle_window8(const whittle_conv_geometry *g, const
         for (int c = 0; c < g->channels; ++c) {
             for (int kh = 0; kh < g->kernel_h; ++kh) {
                 const int ih = ih0 + kh * g->dilation_h;
-                const int row = c * plane + ih * g->width, inside = ih >= 0 && ih < g->height;
+                const int row = c * plane + ih * g->width, inside = (int)(ih >= 0 && ih < g->height);
                 for (int kw = 0; kw < g->kernel_w; ++kw, ++k) {
                     const int iw = iw0 + kw * g->dilation_w;
                     column[whittle_slot(k)] = (int16_t)(inside && iw >= 0 && iw < g->width ? whittle_tap8(x, x_unsigned, row + iw) - x_zero : 0);
@@ -257,22 +261,22 @@ static void whittle_im2col8(const whittle_conv_geometry *g, const void *x, int x
         if (x_unsigned == 2) {
             /* int16 activations (zero point 0): the taps as they are. */
             const int16_t *in = (const int16_t *)x + at;
-            for (; k + 4 <= g->channels; k += 4, in += 4 * plane) { whittle_put4(column + 2 * k, in[0], in[plane], in[2 * plane], in[3 * plane]); }
-            for (; k < g->channels; ++k, in += plane) { column[whittle_slot(k)] = in[0]; }
+            for (; k + 4 <= g->channels; k += 4, in = &in[4 * plane]) { whittle_put4(column + 2 * k, in[0], in[plane], in[2 * plane], in[3 * plane]); }
+            for (; k < g->channels; ++k, in = &in[plane]) { column[whittle_slot(k)] = in[0]; }
         } else if (x_unsigned != 0) {
             const uint8_t *in = (const uint8_t *)x + at;
-            for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
-                whittle_put4(column + 2 * k, (int16_t)(in[0] - x_zero), (int16_t)(in[plane] - x_zero),
-                             (int16_t)(in[2 * plane] - x_zero), (int16_t)(in[3 * plane] - x_zero));
+            for (; k + 4 <= g->channels; k += 4, in = &in[4 * plane]) {
+                whittle_put4(column + 2 * k, (int16_t)((int32_t)in[0] - x_zero), (int16_t)((int32_t)in[plane] - x_zero),
+                             (int16_t)((int32_t)in[2 * plane] - x_zero), (int16_t)((int32_t)in[3 * plane] - x_zero));
             }
-            for (; k < g->channels; ++k, in += plane) { column[whittle_slot(k)] = (int16_t)(in[0] - x_zero); }
+            for (; k < g->channels; ++k, in = &in[plane]) { column[whittle_slot(k)] = (int16_t)((int32_t)in[0] - x_zero); }
         } else {
             const int8_t *in = (const int8_t *)x + at;
-            for (; k + 4 <= g->channels; k += 4, in += 4 * plane) {
-                whittle_put4(column + 2 * k, (int16_t)(in[0] - x_zero), (int16_t)(in[plane] - x_zero),
-                             (int16_t)(in[2 * plane] - x_zero), (int16_t)(in[3 * plane] - x_zero));
+            for (; k + 4 <= g->channels; k += 4, in = &in[4 * plane]) {
+                whittle_put4(column + 2 * k, (int16_t)((int32_t)in[0] - x_zero), (int16_t)((int32_t)in[plane] - x_zero),
+                             (int16_t)((int32_t)in[2 * plane] - x_zero), (int16_t)((int32_t)in[3 * plane] - x_zero));
             }
-            for (; k < g->channels; ++k, in += plane) { column[whittle_slot(k)] = (int16_t)(in[0] - x_zero); }
+            for (; k < g->channels; ++k, in = &in[plane]) { column[whittle_slot(k)] = (int16_t)((int32_t)in[0] - x_zero); }
         }
         for (; k < k_padded; ++k) { column[whittle_slot(k)] = 0; }
     } else if (x_unsigned == 2) {
@@ -463,17 +467,20 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_mac4_s16(const int16_t *pw, co
 static WHITTLE_INLINE void whittle_mac4_s4(const uint8_t *pw, const int16_t *pc, int32_t *acc) {
     uint32_t word;
     (void)memcpy(&word, pw, 4);
-    whittle_mac4_words((int32_t)(word & 0xF0F0F0F0u), (int32_t)((word << 4) & 0xF0F0F0F0u), pc, acc);
+    const uint32_t highs = word & 0xF0F0F0F0u, lows = (word << 4) & 0xF0F0F0F0u;
+    whittle_mac4_words((int32_t)highs, (int32_t)lows, pc, acc);
 }
 #endif
 
 /* The signed 4-bit weights of one byte: its high nibble and its low one. */
 static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_high4(uint8_t b) {
-    return (int32_t)((b >> 4) ^ 8) - 8;
+    const uint32_t nibble = ((uint32_t)b >> 4) ^ 8u;
+    return (int32_t)nibble - 8;
 }
 
 static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_low4(uint8_t b) {
-    return (int32_t)((b & 15) ^ 8) - 8;
+    const uint32_t nibble = ((uint32_t)b & 15u) ^ 8u;
+    return (int32_t)nibble - 8;
 }
 
 #if defined(WHITTLE_NEON_S8)
@@ -862,7 +869,7 @@ static WHITTLE_INLINE void whittle_conv_pixels(const whittle_conv_geometry *g, i
     const int k_padded = (g->channels * g->kernel_h * g->kernel_w + 3) / 4 * 4;
     const int pixels = g->out_height * g->out_width;
     for (int p = 0; p < pixels; p += 2) {
-        const int count = p + 1 < pixels ? 2 : 1;
+        const int count = p + 1 < pixels ? (int)2 : (int)1;
         whittle_im2col8(g, x, x_unsigned, x_zero, p, columns, 0, k_padded);
         if (count > 1) {
             whittle_im2col8(g, x, x_unsigned, x_zero, p + 1, columns, 1, k_padded);
@@ -951,15 +958,15 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
     /* The input rows and columns the windows reach (the rest of the map is never read). */
     const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
     const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
-    const int three = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
+    const int three = (int)(g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1);
     /* The border holds x_zero for every channel: it is written once (with the 16 spare bytes). */
-    (void)memset(padded, (unsigned char)x_zero, (size_t)ph * (size_t)pw + 16);
+    (void)memset(padded, (unsigned char)x_zero, (size_t)ph * (size_t)pw + 16u);
     for (int c = 0; c < g->channels; ++c) {
         const int8_t *in = x + c * plane, *wc = (const int8_t *)w + c * taps;
         if (nibbles != 0) {
             /* 4-bit filters: this channel's taps as bytes, after the plane's copy. */
-            whittle_unpack_filter4((const uint8_t *)w, c * taps, taps, padded + (size_t)ph * (size_t)pw + 16);
-            wc = padded + (size_t)ph * (size_t)pw + 16;
+            whittle_unpack_filter4((const uint8_t *)w, c * taps, taps, padded + (size_t)ph * (size_t)pw + 16u);
+            wc = padded + (size_t)ph * (size_t)pw + 16u;
         }
         const int32_t bias = inner_bias[c];
         const whittle_channel_requant q = whittle_channel(rq, c);
@@ -979,9 +986,9 @@ WHITTLE_KERNEL void whittle_depthwise_s8(const whittle_conv_geometry *g, const i
                 /* Outputs ow and ow + 1 read x[0..3] of a row: SXTB16 gives (x0, x2) and (x1, x3);
                  * (w0, w2) is one halfword pair, w1 is multiplied with x1 (output ow) and x2 (ow + 1).
                  * The channel's requantization constants are read once, outside the loops. */
-                const int32_t k0 = (int32_t)((uint32_t)(w0 & 0xFFFF) | ((uint32_t)w2 << 16)), c0 = w1;
-                const int32_t k1 = (int32_t)((uint32_t)(w3 & 0xFFFF) | ((uint32_t)w5 << 16)), c1 = w4;
-                const int32_t k2 = (int32_t)((uint32_t)(w6 & 0xFFFF) | ((uint32_t)w8 << 16)), c2 = w7;
+                const uint32_t p0 = ((uint32_t)w0 & 0xFFFFu) | ((uint32_t)w2 << 16), p1 = ((uint32_t)w3 & 0xFFFFu) | ((uint32_t)w5 << 16);
+                const uint32_t p2 = ((uint32_t)w6 & 0xFFFFu) | ((uint32_t)w8 << 16);
+                const int32_t k0 = (int32_t)p0, c0 = w1, k1 = (int32_t)p1, c1 = w4, k2 = (int32_t)p2, c2 = w7;
                 const int width = g->out_width, step = g->stride_h * pw;
                 int first = 0;
                 if (g->stride_h == 1) {
@@ -1166,7 +1173,7 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
     const int rows = g->height < ph - g->pad_top ? g->height : ph - g->pad_top;
     const int columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
     /* The border is zero for every channel: it is written once. */
-    (void)memset(padded, 0, ((size_t)ph * (size_t)pw + 8) * sizeof(int16_t));
+    (void)memset(padded, 0, ((size_t)ph * (size_t)pw + 8u) * sizeof(int16_t));
     for (int c = 0; c < g->channels; ++c) {
         const int16_t *in = x + c * plane;
         const int8_t *wc = w + c * taps;
@@ -1182,9 +1189,9 @@ WHITTLE_KERNEL void whittle_depthwise_s16(const whittle_conv_geometry *g, const 
 #if defined(WHITTLE_DSP)
         if (g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1 && g->stride_w == 1) {
             /* (w0, w1) of each filter row as a halfword pair, w2 alone. */
-            const int32_t k0 = (int32_t)((uint32_t)(wc[0] & 0xFFFF) | ((uint32_t)wc[1] << 16)), c0 = wc[2];
-            const int32_t k1 = (int32_t)((uint32_t)(wc[3] & 0xFFFF) | ((uint32_t)wc[4] << 16)), c1 = wc[5];
-            const int32_t k2 = (int32_t)((uint32_t)(wc[6] & 0xFFFF) | ((uint32_t)wc[7] << 16)), c2 = wc[8];
+            const uint32_t p0 = ((uint32_t)wc[0] & 0xFFFFu) | ((uint32_t)wc[1] << 16), p1 = ((uint32_t)wc[3] & 0xFFFFu) | ((uint32_t)wc[4] << 16);
+            const uint32_t p2 = ((uint32_t)wc[6] & 0xFFFFu) | ((uint32_t)wc[7] << 16);
+            const int32_t k0 = (int32_t)p0, c0 = wc[2], k1 = (int32_t)p1, c1 = wc[5], k2 = (int32_t)p2, c2 = wc[8];
             for (int oh = 0; oh < g->out_height; ++oh) {
                 const int16_t *r0 = padded + oh * g->stride_h * pw, *r1 = r0 + pw, *r2 = r1 + pw;
                 int16_t *o = out + oh * g->out_width;
@@ -1401,7 +1408,8 @@ static WHITTLE_INLINE int whittle_sparse_to_entries(int count, int32_t *offsets,
     for (int k = 0; k < count; ++k) {
         const int32_t step = offsets[k] - before;
         before = offsets[k];
-        offsets[k] = (int32_t)(((uint32_t)(uint16_t)(int16_t)v[k] << 16) | (uint32_t)step);
+        const uint32_t entry = ((uint32_t)(uint16_t)(int16_t)v[k] << 16) | (uint32_t)step;
+        offsets[k] = (int32_t)entry;
     }
     if (count & 1) { offsets[count++] = 0; }
     offsets[count] = 0;
@@ -1545,7 +1553,8 @@ static WHITTLE_INLINE void whittle_sparse_out8v(const whittle_requant *rq, const
 #if defined(__aarch64__) && !defined(WHITTLE_INTEGER_REQUANT)
     if (rq->multiplier != NULL) {
         const float multiplier = rq->multiplier[m];
-        const float32x4_t low = vdupq_n_f32((float)(q->low - q->zero)), high = vdupq_n_f32((float)(q->high - q->zero));
+        const int32_t low_q = q->low - q->zero, high_q = q->high - q->zero;
+    const float32x4_t low = vdupq_n_f32((float)low_q), high = vdupq_n_f32((float)high_q);
         const int32x4_t zero = vdupq_n_s32(q->zero);
         const float32x4_t v0 = vminq_f32(vmaxq_f32(vmulq_n_f32(vcvtq_f32_s32(lo), multiplier), low), high);
         const float32x4_t v1 = vminq_f32(vmaxq_f32(vmulq_n_f32(vcvtq_f32_s32(hi), multiplier), low), high);
@@ -1569,9 +1578,12 @@ static WHITTLE_INLINE void whittle_sparse_row_wide(const int vectors, const whit
     int32_t sum = 0, lowest = 0;
     for (int k = 0; k < count; ++k) {
         sum += v[k];
-        lowest += v[k] == -128;
+        if (v[k] == -128) { ++lowest; }
     }
-    if (x_unsigned) { bias = (int32_t)((uint32_t)bias + 128u * (uint32_t)sum); }
+    if (x_unsigned != 0) {
+        const uint32_t shifted = (uint32_t)bias + 128u * (uint32_t)sum;
+        bias = (int32_t)shifted;
+    }
     for (int p = 0; p < pixels; p += 16 * vectors) {
         const int first = p + 16 * vectors <= pixels ? p : pixels - 16 * vectors;
         int32x4_t s[4 * WHITTLE_SPARSE_VECTORS];
@@ -1614,10 +1626,11 @@ static WHITTLE_INLINE void whittle_sparse_sse32(int count, const int32_t *offset
     __m128i s[8];
     for (int i = 0; i < 8; ++i) { s[i] = _mm_set1_epi32(bias); }
     for (int k = 0; k < count; k += 2) {
-        const int second = k + 1 < count;
+        const int second = (int)(k + 1 < count);
         const uint8_t *pa = x + offsets[k], *pb = second ? x + offsets[k + 1] : pa;
         const uint32_t wb = second ? (uint32_t)(uint16_t)(int16_t)v[k + 1] : 0u;
-        const __m128i w = _mm_set1_epi32((int32_t)((wb << 16) | (uint32_t)(uint16_t)(int16_t)v[k]));
+        const uint32_t pair = (wb << 16) | (uint32_t)(uint16_t)(int16_t)v[k];
+        const __m128i w = _mm_set1_epi32((int32_t)pair);
         whittle_sparse_madd16(pa, pb, x_unsigned, w, s);
         whittle_sparse_madd16(pa + 16, pb + 16, x_unsigned, w, s + 4);
     }
@@ -1717,6 +1730,6 @@ WHITTLE_KERNEL void whittle_sparse_pointwise_s8(int channels, int out_channels, 
             for (int k = 0; k < count; ++k) { acc += values[k] * whittle_tap8(in, x_unsigned, offsets[k] + p); }
             whittle_store8(rq, y, m * pixels + p, whittle_channel_value(&q, rq, m, acc));
         }
-        values += count;
+        values = &values[count];
     }
 }

@@ -56,7 +56,8 @@ static WHITTLE_INLINE int whittle_tile_count(int left) {
 static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m, const int32_t *acc, int count, uint8_t *out) {
 #if !defined(WHITTLE_INTEGER_REQUANT)
     if (rq->multiplier != NULL) {
-        const float multiplier = rq->multiplier[m], low = (float)(rq->low - rq->zero), high = (float)(rq->high - rq->zero);
+        const int32_t low_q = rq->low - rq->zero, high_q = rq->high - rq->zero;
+        const float multiplier = rq->multiplier[m], low = (float)low_q, high = (float)high_q;
 #if defined(WHITTLE_NEON64)
         const float32x4_t vm = vdupq_n_f32(multiplier), vl = vdupq_n_f32(low), vh = vdupq_n_f32(high);
         const int32x4_t zero = vdupq_n_s32(rq->zero);
@@ -82,7 +83,7 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
             typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
             typedef uint8_t whittle_vqu __attribute__((vector_size(WHITTLE_VECTOR_BYTES / 4)));
             const int lanes = WHITTLE_VECTOR_BYTES / 4;
-            uint8_t bytes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            uint8_t bytes[8];
             whittle_vsi none;
             (void)memset(&none, 0, sizeof none);
             for (int h = 0; h < 8; h += lanes) {
@@ -120,7 +121,8 @@ static WHITTLE_INLINE void whittle_tile_requant(const whittle_requant *rq, int m
 #else
             v = rintf(v);
 #endif
-            out[j] = (uint8_t)((int32_t)v + rq->zero);
+            const int32_t q = (int32_t)v + rq->zero;
+            out[j] = (uint8_t)q;
         }
         return;
 #endif
@@ -177,7 +179,8 @@ static WHITTLE_INLINE WHITTLE_UNUSED void whittle_tile_widen_pairs(const int8_t 
 
 /* The signed 4-bit weight in the low (high = 0) or high nibble of b. */
 static WHITTLE_INLINE WHITTLE_UNUSED int32_t whittle_tile_nibble(uint8_t b, int high) {
-    return (int32_t)(((high ? b >> 4 : b & 15) ^ 8)) - 8;
+    const uint32_t nibble = (high != 0 ? ((uint32_t)b >> 4) : ((uint32_t)b & 15u)) ^ 8u;
+    return (int32_t)nibble - 8;
 }
 
 /* whittle_tile_widen_pairs for the 4-bit form of a pair of taps (8 bytes): each byte's low nibble,
@@ -333,7 +336,7 @@ static void whittle_tile_s8(int k, const int8_t *w, int nibbles, const int16_t *
         __m128i s3 = _mm_set1_epi32(bias[3]), s4 = _mm_set1_epi32(bias[4]), s5 = _mm_set1_epi32(bias[5]);
         __m128i s6 = _mm_set1_epi32(bias[6]), s7 = _mm_set1_epi32(bias[7]);
 #define WHITTLE_PAIR(i) (memcpy(&pair, wide + 2 * (i), sizeof pair), _mm_set1_epi32(pair))
-        for (int t = 0; t < k; t += 2, wt += nibbles ? 8 : 16, xt += 16) {
+        for (int t = 0; t < k; t += 2, wt = &wt[nibbles ? 8 : 16], xt = &xt[16]) {
             const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)xt);
             int32_t pair;
             int16_t wide[16];
@@ -384,7 +387,7 @@ static void whittle_tile_s8(int k, const int8_t *w, int nibbles, const int16_t *
  * goes to quads[32 (t / 4) + 4 j + t % 4], taps past k as zeros; uint8 inputs (x_unsigned) as
  * x - 128, their sign bit flipped (the compiler folds 128 times the weights' sum into the bias). */
 static void whittle_tile_prepare_quads(int k, const uint8_t *base, const int32_t *offsets, int x_unsigned, int8_t *quads) {
-    const uint8_t none[8] = {0, 0, 0, 0, 0, 0, 0, 0}, flip = x_unsigned ? 0x80 : 0;
+    const uint8_t none[8] = {0, 0, 0, 0, 0, 0, 0, 0}, flip = x_unsigned != 0 ? 0x80u : 0u;
     for (int t = 0; t < k; t += 4, quads += 32) {
         const uint8_t *p0 = base + offsets[t], *p1 = t + 1 < k ? base + offsets[t + 1] : none;
         const uint8_t *p2 = t + 2 < k ? base + offsets[t + 2] : none, *p3 = t + 3 < k ? base + offsets[t + 3] : none;
@@ -402,9 +405,9 @@ static void whittle_tile_prepare_quads(int k, const uint8_t *base, const int32_t
             /* The bytes' bits (memcpy keeps them), the sign bit flipped for uint8 taps. */
             uint8_t b[4];
             b[0] = (uint8_t)(p0[j] ^ flip);
-            b[1] = (uint8_t)(t + 1 < k ? p1[j] ^ flip : 0);
-            b[2] = (uint8_t)(t + 2 < k ? p2[j] ^ flip : 0);
-            b[3] = (uint8_t)(t + 3 < k ? p3[j] ^ flip : 0);
+            b[1] = (uint8_t)(t + 1 < k ? p1[j] ^ flip : 0u);
+            b[2] = (uint8_t)(t + 2 < k ? p2[j] ^ flip : 0u);
+            b[3] = (uint8_t)(t + 3 < k ? p3[j] ^ flip : 0u);
             (void)memcpy(quads + 4 * j, b, 4);
         }
 #endif
@@ -465,7 +468,7 @@ static void whittle_tile_quads(int k, const int8_t *w, int nibbles, const int8_t
     for (int i = 0; i < 8; ++i) {
         for (int j = 0; j < 8; ++j) { sum[i * 8 + j] = bias[i]; }
     }
-    for (int t = 0; t < k; t += 4, w += nibbles ? 16 : 32, quads += 32) {
+    for (int t = 0; t < k; t += 4, w = &w[nibbles ? 16 : 32], quads = &quads[32]) {
         for (int i = 0; i < 8; ++i) {
             int32_t wq[4];
             for (int j = 0; j < 4; ++j) { wq[j] = nibbles ? whittle_tile_nibble((uint8_t)w[4 * (i % 4) + j], i >= 4) : w[4 * i + j]; }
@@ -485,7 +488,7 @@ static void whittle_tile_quads(int k, const int8_t *w, int nibbles, const int8_t
 static void whittle_tile_columns(const whittle_conv_geometry *geometry, const uint8_t *x, int32_t x_zero, int p, int count,
                                  uint8_t *columns) {
     const whittle_conv_geometry g = *geometry;
-    const uint8_t fill = (uint8_t)(x_zero & 255);
+    const uint8_t fill = (uint8_t)((uint32_t)x_zero & 255u);
     const int plane = g.height * g.width;
     const int oh = p / g.out_width, ow = p % g.out_width;
     if (count == 8 && g.stride_w == 1 && ow + 8 <= g.out_width) {
@@ -497,7 +500,7 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
                 const int ih = ih0 + kh * g.dilation_h;
                 const uint8_t *row = x + c * plane + ih * g.width;
                 if ((unsigned)ih >= (unsigned)g.height) {
-                    (void)memset(to, fill, (size_t)(8 * g.kernel_w));
+                    (void)memset(to, fill, (size_t)8 * (size_t)g.kernel_w);
                     to += 8 * g.kernel_w;
                     continue;
                 }
@@ -506,7 +509,7 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
                     if (iw >= 0 && iw + 8 <= g.width) {
                         (void)memcpy(to, row + iw, 8);
                     } else {
-                        for (int j = 0; j < 8; ++j) { to[j] = (unsigned)(iw + j) < (unsigned)g.width ? row[iw + j] : fill; }
+                        for (int j = 0; j < 8; ++j) { to[j] = (unsigned)iw + (unsigned)j < (unsigned)g.width ? row[iw + j] : fill; }
                     }
                 }
             }
@@ -516,15 +519,15 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
     for (int j = 0; j < 8; ++j) {
         const int q = p + j, qh = q / g.out_width, qw = q % g.out_width;
         const int ih0 = qh * g.stride_h - g.pad_top, iw0 = qw * g.stride_w - g.pad_left;
-        const int inside = ih0 >= 0 && ih0 + (g.kernel_h - 1) * g.dilation_h < g.height && iw0 >= 0 &&
-                           iw0 + (g.kernel_w - 1) * g.dilation_w < g.width;
+        const int inside = (int)(ih0 >= 0 && ih0 + (g.kernel_h - 1) * g.dilation_h < g.height && iw0 >= 0 &&
+                                 iw0 + (g.kernel_w - 1) * g.dilation_w < g.width);
         uint8_t *to = columns + j;
         if (j >= count) {
             for (int t = 0; t < g.channels * g.kernel_h * g.kernel_w; ++t) { to[8 * t] = fill; }
         } else if (inside != 0) {
             /* The whole window is inside the map: no bounds checks. */
             const uint8_t *first = x + ih0 * g.width + iw0;
-            for (int c = 0; c < g.channels; ++c, first += plane) {
+            for (int c = 0; c < g.channels; ++c, first = &first[plane]) {
                 const uint8_t *row = first;
                 for (int kh = 0; kh < g.kernel_h; ++kh, row += g.dilation_h * g.width) {
                     for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) { *to = row[kw * g.dilation_w]; }
@@ -533,7 +536,7 @@ static void whittle_tile_columns(const whittle_conv_geometry *geometry, const ui
         } else {
             for (int c = 0; c < g.channels; ++c) {
                 for (int kh = 0; kh < g.kernel_h; ++kh) {
-                    const int ih = ih0 + kh * g.dilation_h, inside_row = (unsigned)ih < (unsigned)g.height;
+                    const int ih = ih0 + kh * g.dilation_h, inside_row = (int)((unsigned)ih < (unsigned)g.height);
                     const uint8_t *row = x + c * plane + ih * g.width;
                     for (int kw = 0; kw < g.kernel_w; ++kw, to += 8) {
                         const int iw = iw0 + kw * g.dilation_w;
@@ -553,7 +556,7 @@ static void whittle_tile_block_s8(int k, int out_channels, const void *w, int fo
                                   int x_unsigned, const int32_t *bias, const whittle_requant *rq, int count, uint8_t *out, int pixels,
                                   int16_t *prepared) {
     int32_t acc[64], edge[8];
-    const int quads = form & 1, nibbles = (form & 2) != 0;
+    const int quads = form & 1, nibbles = (int)((form & 2) != 0);
     if (quads != 0) {
         whittle_tile_prepare_quads(k, base, offsets, x_unsigned, (int8_t *)(void *)prepared);
     } else {
@@ -613,7 +616,7 @@ WHITTLE_KERNEL void whittle_conv_s8_tiles(const whittle_conv_geometry *g, int ou
 /* Fully connected layer on tiled weights; see whittle_kernels.h. */
 WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int out_features, const void *x, int x_unsigned,
                                                      const void *w, int form, const int32_t *bias, const whittle_requant *rq, void *y) {
-    const int nibbles = (form & 2) != 0;
+    const int nibbles = (int)((form & 2) != 0);
     for (int r = 0; r < rows; ++r) {
         const uint8_t *in = (const uint8_t *)x + r * depth;
         uint8_t *out = (uint8_t *)y + r * out_features;
@@ -626,7 +629,7 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
             {
                 /* Eight channels' weights of two taps (a de-interleaving load, widened) times those taps' inputs. */
                 int32x4_t lo = vld1q_s32(acc), hi = vld1q_s32(acc + 4);
-                for (int t = 0; t < depth; t += 2, wm += nibbles ? 8 : 16) {
+                for (int t = 0; t < depth; t += 2, wm = &wm[nibbles ? 8 : 16]) {
                     int16x8x2_t wv;
                     if (nibbles != 0) {
                         const int8x8_t v = vld1_s8(wm);
@@ -652,10 +655,11 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
                 /* A pair of taps' weights for channels 0-3 and 4-7 (widened to int16 pairs) times the pair's two
                  * inputs (one int32, broadcast): PMADDWD sums each channel's two products. */
                 __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)acc), hi = _mm_loadu_si128((const __m128i *)(const void *)(acc + 4));
-                for (int t = 0; t < depth; t += 2, wm += nibbles ? 8 : 16) {
+                for (int t = 0; t < depth; t += 2, wm = &wm[nibbles ? 8 : 16]) {
                     const int32_t v0 = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
                     const int32_t v1 = t + 1 >= depth ? 0 : x_unsigned ? (int32_t)in[t + 1] : (int32_t)((const int8_t *)in)[t + 1];
-                    const __m128i pair = _mm_set1_epi32((int32_t)(((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16)));
+                    const uint32_t bits = ((uint32_t)v0 & 0xFFFFu) | ((uint32_t)v1 << 16);
+                    const __m128i pair = _mm_set1_epi32((int32_t)bits);
                     __m128i wl, wh;
                     if (nibbles != 0) {
                         int16_t wide[16];
@@ -702,7 +706,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
         typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
         const int lanes = WHITTLE_VECTOR_BYTES / 4;
         int exact = 1;
-        for (int c = 0; c < g->channels; ++c) { exact &= inner_bias[c] <= 8388608 && inner_bias[c] >= -8388608; }
+        for (int c = 0; c < g->channels; ++c) { exact &= (int)(inner_bias[c] <= 8388608 && inner_bias[c] >= -8388608); }
         if (exact && width < 32768) {
             float *floats = (float *)(void *)padded, *fbase = floats + 8;
             const float zero = (float)x_zero;
@@ -763,7 +767,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
         }
     }
 #endif
-    (void)memset(padded, (unsigned char)(x_zero & 255), (size_t)(plane + 2 * width) + 24);
+    (void)memset(padded, (int)((uint32_t)x_zero & 255u), (size_t)plane + 2u * (size_t)width + 24u);
     for (int c = 0; c < g->channels; ++c) {
         /* 4-bit filters: this channel's nine taps as bytes (and seven spare ones for vector loads). */
         int8_t unpacked[16] = {0};
@@ -878,7 +882,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
                 const int col = (i + j) % width;
                 const int8_t *r = base + i + j - 1;
                 int32_t sum = inner_bias[c];
-                for (int kh = 0; kh < 3; ++kh, r += width) {
+                for (int kh = 0; kh < 3; ++kh, r = &r[width]) {
                     sum += (col > 0 ? r[0] : x_zero) * wc[3 * kh] + r[1] * wc[3 * kh + 1];
                     sum += (col < width - 1 ? r[2] : x_zero) * wc[3 * kh + 2];
                 }

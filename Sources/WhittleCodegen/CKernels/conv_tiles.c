@@ -8,8 +8,8 @@
 WHITTLE_KERNEL int whittle_tile_taps(const whittle_conv_geometry *g, const void *x, int element, int fill, int32_t *in_place,
                                      int32_t *packed, void *work) {
     const int k = g->channels * g->kernel_h * g->kernel_w, plane = g->height * g->width;
-    const int pointwise = g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
-                          g->out_height == g->height && g->out_width == g->width;
+    const int pointwise = (int)(g->kernel_h == 1 && g->kernel_w == 1 && g->pad_top == 0 && g->pad_left == 0 &&
+                                g->out_height == g->height && g->out_width == g->width);
     for (int t = 0; t < k; ++t) {
         packed[t] = 8 * t;
         in_place[t] = t * plane;
@@ -31,8 +31,9 @@ WHITTLE_KERNEL int whittle_tile_taps(const whittle_conv_geometry *g, const void 
         for (int c = 0; c < g->channels; ++c) {
             for (int r = 0; r < g->height && last > first; ++r) {
                 if (r + g->pad_top >= rows) { break; }
-                (void)memcpy(to + (size_t)((c * rows + r + g->pad_top) * pitch + g->pad_left + first) * (size_t)element,
-                       from + (size_t)(c * plane + r * g->width + first) * (size_t)element, (size_t)(last - first) * (size_t)element);
+                const int at = (c * rows + r + g->pad_top) * pitch + g->pad_left + first, from_at = c * plane + r * g->width + first;
+                const int run = last - first;
+                (void)memcpy(to + (size_t)at * (size_t)element, from + (size_t)from_at * (size_t)element, (size_t)run * (size_t)element);
             }
             for (int kh = 0; kh < g->kernel_h; ++kh) {
                 for (int kw = 0; kw < g->kernel_w; ++kw) { in_place[t++] = (c * rows + kh * g->dilation_h) * pitch + kw * g->dilation_w; }

@@ -3,20 +3,20 @@
 
 /* Sign, 5-bit exponent (bias 15), 10-bit mantissa. Subnormals are normalized into float's range. */
 WHITTLE_KERNEL float whittle_f16_to_f32(uint16_t bits) {
-    const uint32_t sign = (uint32_t)(bits & 0x8000u) << 16;
-    const uint32_t exponent = (bits >> 10) & 0x1Fu, mantissa = bits & 0x3FFu;
+    const uint32_t sign = ((uint32_t)bits & 0x8000u) << 16;
+    const uint32_t exponent = ((uint32_t)bits >> 10) & 0x1Fu, mantissa = (uint32_t)bits & 0x3FFu;
     uint32_t out;
     whittle_float_bits v;
     if (exponent == 0x1Fu) {
         out = sign | 0x7F800000u | (mantissa << 13);
-    } else if (exponent != 0) {
+    } else if (exponent != 0u) {
         out = sign | ((exponent + 112u) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
+    } else if (mantissa == 0u) {
         out = sign;
     } else {
         /* mantissa * 2^-24: shift until the leading bit reaches the implicit position. */
         uint32_t m = mantissa, shift = 0;
-        while ((m & 0x400u) == 0) {
+        while ((m & 0x400u) == 0u) {
             m <<= 1;
             ++shift;
         }

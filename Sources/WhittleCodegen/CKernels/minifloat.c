@@ -75,14 +75,15 @@ WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate
     float magnitude, largest;
     v.f = value;
     if (f == 5) {
-        int exponent = (int)((v.u >> 23) & 0xFFu), up;
+        const uint32_t biased = (v.u >> 23) & 0xFFu;
+        int exponent = (int)biased, up;
         if (exponent == 0xFF) { return 0xFFu; }
         if (round_mode == 1) {
             up = 0;
         } else if (round_mode == 2) {
-            up = (v.u & 0x400000u) && ((v.u & 0x200000u) || (v.u & 0x1FFFFFu) || exponent > 0);
+            up = (int)((v.u & 0x400000u) != 0u && ((v.u & 0x200000u) != 0u || (v.u & 0x1FFFFFu) != 0u || exponent > 0));
         } else {
-            up = (v.u & 0x7FFFFFu) != 0;
+            up = (int)((v.u & 0x7FFFFFu) != 0u);
         }
         if (up && !(saturate && exponent == 0xFE)) { ++exponent; }
         return (uint8_t)exponent;

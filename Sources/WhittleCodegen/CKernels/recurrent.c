@@ -33,15 +33,16 @@ WHITTLE_KERNEL void whittle_recurrent_f32(const whittle_rnn *g, const float *x, 
                                           const int32_t *lengths, const float *h0, const float *c0, const float *p,
                                           float *y, float *yh, float *yc, float *scratch) {
     const int hidden = g->hidden, gates = g->gates, inputs = g->input, batch = g->batch, steps = g->steps;
-    const int directions = g->directions, lstm = gates == 4, rnn = gates == 1, per = lstm ? 3 : (rnn ? 1 : 2), rows = gates * hidden;
+    const int directions = g->directions, lstm = (int)(gates == 4), rnn = (int)(gates == 1), rows = gates * hidden;
+    const int per = lstm != 0 ? (int)3 : (rnn != 0 ? (int)1 : (int)2);
     float *state = scratch, *cell = state + hidden, *wx = cell + hidden, *rh = wx + rows, *tmp = rh + rows;
     int d, n, s, i, j, k;
     if (y != NULL) {
         for (i = 0; i < steps * directions * batch * hidden; ++i) { y[i] = 0.0f; }
     }
     for (d = 0; d < directions; ++d) {
-        const int reverse = g->reverse || d == 1;
-        const int fa = d * per, ga = rnn ? fa : fa + 1, ha = lstm ? fa + 2 : ga;
+        const int reverse = (int)(g->reverse != 0 || d == 1);
+        const int fa = d * per, ga = rnn != 0 ? fa : fa + 1, ha = lstm != 0 ? fa + 2 : ga;
         const float *wd = w + d * rows * inputs, *rd = r + d * rows * hidden;
         const float *bd = b ? b + d * 2 * rows : NULL, *pd = p ? p + d * 3 * hidden : NULL;
         for (n = 0; n < batch; ++n) {

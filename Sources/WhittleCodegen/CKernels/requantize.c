@@ -3,10 +3,11 @@
 
 /* Rounds n >> drop to nearest, ties to even (drop >= 1). */
 static uint64_t whittle_round_shift(uint64_t n, int drop) {
-    const uint64_t half = (uint64_t)1 << (drop - 1);
-    const uint64_t rest = n & (((uint64_t)1 << drop) - 1);
-    n >>= drop;
-    if (rest > half || (rest == half && (n & 1))) { ++n; }
+    const uint32_t below = (uint32_t)drop - 1u;
+    const uint64_t half = (uint64_t)1 << below;
+    const uint64_t rest = n & (((uint64_t)1 << (uint32_t)drop) - 1u);
+    n >>= (uint32_t)drop;
+    if (rest > half || (rest == half && (n & 1u) != 0u)) { ++n; }
     return n;
 }
 
@@ -40,9 +41,9 @@ WHITTLE_KERNEL int32_t whittle_requantize(int64_t acc, uint32_t mantissa, int ex
         exponent += length - 24;
     }
     if (exponent >= 0) {
-        n = exponent > 31 ? 0xFFFFFFFFu : n << exponent;
+        n = exponent > 31 ? 0xFFFFFFFFu : n << (uint32_t)exponent;
     } else {
-        n = -exponent >= 63 ? 0 : whittle_round_shift(n, -exponent);
+        n = -exponent >= 63 ? 0u : whittle_round_shift(n, -exponent);
     }
     if (n > 0x7FFFFFFFu) { n = 0x7FFFFFFFu; }
     return acc < 0 ? -(int32_t)n : (int32_t)n;

@@ -21,7 +21,7 @@ WHITTLE_KERNEL void whittle_sparse_conv_plane_f32(const whittle_conv_geometry *g
     for (int k = 0; k < count; ++k) {
         const float v = values[k];
         int oh_lo, oh_hi, ow_lo, ow_hi;
-        t += delta[k];
+        t += (int)delta[k];
         if (v == 0.0f) { continue; /* a filler entry */ }
         const int c = t / taps, kh = t % taps / g->kernel_w, kw = t % g->kernel_w;
         const int row0 = kh * g->dilation_h - g->pad_top, col0 = kw * g->dilation_w - g->pad_left;
@@ -68,7 +68,7 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_s8(const whittle_conv_geometry *g, i
     int t = 0, row, col0, lo, hi;
     for (int k = 0; k < count; ++k) {
         const int32_t v = values[k];
-        t += delta[k];
+        t += (int)delta[k];
         if (v == 0 || !whittle_conv_tap(g, t, oh, ow_begin, ow_count, &row, &col0, &lo, &hi)) { continue; }
         for (int ow = lo; ow < hi; ++ow) { acc[ow - ow_begin] += ((int32_t)in[row + ow * g->stride_w + col0] - x_zero) * v; }
     }
@@ -80,7 +80,7 @@ WHITTLE_KERNEL void whittle_sparse_conv_row_u8(const whittle_conv_geometry *g, i
     int t = 0, row, col0, lo, hi;
     for (int k = 0; k < count; ++k) {
         const int32_t v = values[k];
-        t += delta[k];
+        t += (int)delta[k];
         if (v == 0 || !whittle_conv_tap(g, t, oh, ow_begin, ow_count, &row, &col0, &lo, &hi)) { continue; }
         for (int ow = lo; ow < hi; ++ow) { acc[ow - ow_begin] += ((int32_t)in[row + ow * g->stride_w + col0] - x_zero) * v; }
     }

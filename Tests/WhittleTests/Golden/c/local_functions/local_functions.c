@@ -46,7 +46,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #if defined(WHITTLE_NEON_F32)
     float32x4_t va = vld1q_f32(bias), vb = va;
     if (count > 1) {
-        for (int k = 0; k < taps; ++k, w += 4) {
+        for (int k = 0; k < taps; ++k, w = &w[4]) {
             const float32x4_t wv = vld1q_f32(w);
 #if defined(__aarch64__)
             va = vfmaq_n_f32(va, wv, x[k]);
@@ -60,7 +60,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 #endif
         }
     } else {
-        for (int k = 0; k < taps; ++k, w += 4) {
+        for (int k = 0; k < taps; ++k, w = &w[4]) {
 #if defined(__aarch64__)
             va = vfmaq_n_f32(va, vld1q_f32(w), x[k]);
 #elif defined(__ARM_FEATURE_FMA)
@@ -76,7 +76,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
     float a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
     float b0 = a0, b1 = a1, b2 = a2, b3 = a3;
     if (count > 1) {
-        for (int k = 0; k < taps; ++k, w += 4) {
+        for (int k = 0; k < taps; ++k, w = &w[4]) {
             const float x0 = x[k], x1 = x[pair + k];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
@@ -88,7 +88,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
             b3 = whittle_fma_f32(w[3], x1, b3);
         }
     } else {
-        for (int k = 0; k < taps; ++k, w += 4) {
+        for (int k = 0; k < taps; ++k, w = &w[4]) {
             const float x0 = x[k];
             a0 = whittle_fma_f32(w[0], x0, a0);
             a1 = whittle_fma_f32(w[1], x0, a1);
@@ -110,7 +110,7 @@ static WHITTLE_INLINE_F32 void whittle_block_f32(int taps, const float *w, const
 WHITTLE_KERNEL void whittle_fully_connected_f32(int rows, int depth, int out_features, const float *x, const float *w,
                                                 const float *bias, float *y) {
     for (int r = 0; r < rows; r += 2) {
-        const int count = r + 1 < rows ? 2 : 1;
+        const int count = r + 1 < rows ? (int)2 : (int)1;
         for (int n = 0; n < out_features; n += 4) {
             const int channels = out_features - n < 4 ? out_features - n : 4;
             /* Two rows are the two "pixels": their inputs are depth apart, their outputs out_features apart. */
