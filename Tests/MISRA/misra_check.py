@@ -71,6 +71,26 @@ def normalized(text, name):
     return re.sub(r"[0-9]+", "N", text)
 
 
+def model_names(argument):
+    """The models of Examples/models that `--models` names: all, none, or a comma-separated list."""
+    models_dir = os.path.join(ROOT, "Examples", "models")
+    if argument == "all":
+        return sorted(f[:-5] for f in os.listdir(models_dir) if f.endswith(".onnx"))
+    return [] if argument == "none" else argument.split(",")
+
+
+def compile_model(whittle, model, target, folder):
+    """Compiles Examples/models/MODEL.onnx for `target` into `folder` (budgets lifted: the C is what is
+    checked) and returns the C name used; exits with whittle's error if it fails."""
+    name = re.sub(r"\W", "_", model)
+    compiled = subprocess.run([whittle, "compile", os.path.join(ROOT, "Examples", "models", model + ".onnx"), "--target", target,
+                               "--name", name, "--ram-budget", "1G", "--flash-budget", "1G", "-o", folder],
+                              capture_output=True, text=True)
+    if compiled.returncode != 0:
+        sys.exit("error: whittle compile %s --target %s failed: %s" % (model, target, compiled.stderr.strip()))
+    return name
+
+
 def baseline(path):
     known = set()
     if os.path.exists(path):
@@ -134,10 +154,7 @@ def main():
     if shutil.which("cppcheck") is None:
         sys.exit("error: cppcheck is not installed (Debian: apt-get install cppcheck)")
     table, entries, known = categories(), deviations(args.deviations), baseline(args.baseline)
-    models_dir = os.path.join(ROOT, "Examples", "models")
-    models = (sorted(f[:-5] for f in os.listdir(models_dir) if f.endswith(".onnx")) if args.models == "all"
-              else [] if args.models == "none" else args.models.split(","))
-
+    models = model_names(args.models)
     work = tempfile.mkdtemp(prefix="whittle-misra-")
     jobs = []  # (target, path shown, file, defines, platform, include folder)
     try:
@@ -145,12 +162,7 @@ def main():
             defines, platform = target_config(target)
             for model in models:
                 folder = os.path.join(work, target, model)
-                name = re.sub(r"\W", "_", model)
-                compiled = subprocess.run([args.whittle, "compile", os.path.join(models_dir, model + ".onnx"), "--target", target,
-                                           "--name", name, "--ram-budget", "1G", "--flash-budget", "1G", "-o", folder],
-                                          capture_output=True, text=True)
-                if compiled.returncode != 0:
-                    sys.exit("error: whittle compile %s --target %s failed: %s" % (model, target, compiled.stderr.strip()))
+                name = compile_model(args.whittle, model, target, folder)
                 for file in sorted(os.listdir(folder)):
                     # A weights file is one template filled with numbers: the large ones take cppcheck
                     # minutes for findings the small ones show (see WEIGHTS_LIMIT).

@@ -22,6 +22,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "Tests", "MISRA"))
+from misra_check import compile_model, model_names, normalized  # noqa: E402
 KERNELS = os.path.join(ROOT, "Sources", "WhittleCodegen", "CKernels")
 REPORT = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):\d+: warning: (?P<message>.*?)\s*\[(?P<check>[^\]]+)\]$")
 # How clang reaches each architecture: the triple and the C library headers of the cross toolchain.
@@ -30,13 +32,6 @@ CLANG_TARGETS = {
     "aarch64-linux-gnu-gcc": ["--target=aarch64-linux-gnu", "-isystem", "/usr/aarch64-linux-gnu/include"],
     "arm-linux-gnueabihf-gcc": ["--target=arm-linux-gnueabihf", "-isystem", "/usr/arm-linux-gnueabihf/include"],
 }
-
-
-def normalized(text, name):
-    text = " ".join(text.split())
-    if name:
-        text = text.replace(name, "NAME").replace(name.upper(), "NAME")
-    return re.sub(r"[0-9]+", "N", text)
 
 
 def explained(path):
@@ -89,9 +84,7 @@ def main():
         if shutil.which(tool) is None:
             sys.exit("error: %s is not installed" % tool)
     known = explained(args.explained)
-    models_dir = os.path.join(ROOT, "Examples", "models")
-    models = (sorted(f[:-5] for f in os.listdir(models_dir) if f.endswith(".onnx")) if args.models == "all"
-              else [] if args.models == "none" else args.models.split(","))
+    models = model_names(args.models)
     work = tempfile.mkdtemp(prefix="whittle-analyse-")
     jobs = []
     try:
@@ -99,12 +92,7 @@ def main():
             tools = commands(target)
             for model in models:
                 folder = os.path.join(work, target, model)
-                name = re.sub(r"\W", "_", model)
-                compiled = subprocess.run([args.whittle, "compile", os.path.join(models_dir, model + ".onnx"), "--target", target,
-                                           "--name", name, "--ram-budget", "1G", "--flash-budget", "1G", "-o", folder],
-                                          capture_output=True, text=True)
-                if compiled.returncode != 0:
-                    sys.exit("error: whittle compile %s --target %s failed: %s" % (model, target, compiled.stderr.strip()))
+                name = compile_model(args.whittle, model, target, folder)
                 # The weights files hold no code.
                 for file in sorted(os.listdir(folder)):
                     if file.endswith(".c") and not file.endswith("_weights.c"):
