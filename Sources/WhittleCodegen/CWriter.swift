@@ -15,13 +15,13 @@ struct CWriter {
     /// Lines kept exactly as given (the kernel library's own text).
     mutating func verbatim(_ texts: [String]) { lines += texts }
 
-    /// Zero offsets and unit strides that the templates fill in (`base + 0`, `k * 1`, `oh * 2 - 0`)
-    /// are dropped: MISRA C:2012 Rule 2.2 counts such operations as dead code. Only a `0` or `1` that
+    /// Zero offsets and unit strides that the templates fill in (`base + 0`, `k * 1`, `oh * 2 - 0`,
+    /// `x[0 + r]`) are dropped: MISRA C:2012 Rule 2.2 counts such operations as dead code. Only a `0` or `1` that
     /// is a whole operand followed by a closing bracket, a separator or an operator of lower (or, for
     /// `* 1`, equal) precedence is dropped, so the value of the expression is unchanged. Comment
     /// lines are left as they are.
     static func tidy(_ text: String) -> String {
-        guard text.contains(" + 0") || text.contains(" - 0") || text.contains(" * 1") else { return text }
+        guard text.contains(" + 0") || text.contains(" - 0") || text.contains(" * 1") || text.contains("0 + ") || text.contains("1 * ") else { return text }
         let trimmed = text.drop { $0 == " " }
         if trimmed.hasPrefix("/*") || trimmed.hasPrefix("*") || trimmed.hasPrefix("//") { return text }
         var result = text
@@ -39,6 +39,13 @@ struct CWriter {
                 } else {
                     searchStart = range.upperBound
                 }
+            }
+        }
+        // A leading `0 + x` or `1 * x` right after an opening bracket, `=`, `,` or `?`/`:`: the rest of
+        // the operand binds at least as tightly, so dropping it keeps the value.
+        for opener in ["[", "(", "= ", ", ", "? ", ": "] {
+            for unit in ["0 + ", "1 * "] where result.contains(opener + unit) {
+                result = result.replacingOccurrences(of: opener + unit, with: opener)
             }
         }
         return result

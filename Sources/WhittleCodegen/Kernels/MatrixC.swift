@@ -38,8 +38,12 @@ enum MatrixC {
         if e.has(2) && beta != 0 {
             let c = (try? e.inputShape(2)) ?? []
             let operand = StridedOperand.broadcast("c", shape: c, to: [m, n])
-            let index = "i * \(operand.strides[0]) + j * \(operand.strides[1])"
-            w.line("for (int j = 0; j < \(n); ++j) row[j] += \(e.literal(beta)) * \(e.x(2))[\(index)];")
+            // Broadcast axes (stride 0) take no term: i * 0 would be dead code.
+            let terms = zip(["i", "j"], operand.strides).filter { $0.1 != 0 }.map { $0.1 == 1 ? $0.0 : "\($0.0) * \($0.1)" }
+            let index = terms.isEmpty ? "0" : terms.joined(separator: " + ")
+            // beta = 1 multiplies by one exactly: the product is left out.
+            let scaled = beta == 1 ? "" : "\(e.literal(beta)) * "
+            w.line("for (int j = 0; j < \(n); ++j) row[j] += \(scaled)\(e.x(2))[\(index)];")
         }
         if activation != nil {
             w.block("for (int j = 0; j < \(n); ++j)") { w in w.lines(ActivationC.store("row[j]", "row[j]", activation, e)) }
