@@ -59,7 +59,9 @@ enum HTMLReporting {
         var options = passes?.compileOptions() ?? CompileOptions()
         if let target { options.adopt(target) }
         options.withWeights = false
-        let compiled = try ModelCompiler.compile(analyzed, options: options)
+        var compiled = try ModelCompiler.compile(analyzed, options: options)
+        // The stack beside the arena, as compile reports it (bare-metal targets built by GCC).
+        if let target { compiled.stack = CompileStack.measure(compiled, target: target) }
         report.addCompiled(compiled, target: target, ram: ram, flash: flash, weightFormat: options.weightFormat)
         return compiled
     }
