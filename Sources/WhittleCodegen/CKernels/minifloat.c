@@ -19,42 +19,50 @@ static float whittle_float_from_bits(uint32_t bits) {
 
 /* 2^e, exactly, for the exponents of these formats (-133 to 127). */
 static float whittle_pow2(int e) {
-    if (e < -126) { return whittle_float_from_bits(0x00400000u >> (-127 - e)); }
-    return whittle_float_from_bits((uint32_t)(e + 127) << 23);
+    const int shift = -127 - e, biased = e + 127;
+    if (e < -126) { return whittle_float_from_bits(0x00400000u >> (uint32_t)shift); }
+    return whittle_float_from_bits((uint32_t)biased << 23);
 }
 
 /* The value of magnitude code m (sign bit clear) of format f. */
 static float whittle_minifloat_magnitude(int m, int f) {
     const int mantissa_bits = whittle_minifloat_layout(f, 1), bias = whittle_minifloat_layout(f, 2);
-    const int exponent = m >> mantissa_bits, mantissa = m & ((1 << mantissa_bits) - 1);
-    if (exponent == 0) { return (float)mantissa * whittle_pow2(1 - bias - mantissa_bits); }
-    return (float)((1 << mantissa_bits) + mantissa) * whittle_pow2(exponent - bias - mantissa_bits);
+    const uint32_t code = (uint32_t)m, width = (uint32_t)mantissa_bits;
+    const uint32_t exponent_field = code >> width, mantissa_field = code & ((1u << width) - 1u);
+    const uint32_t significand = (1u << width) + mantissa_field;
+    const int exponent = (int)exponent_field;
+    if (exponent == 0) { return (float)mantissa_field * whittle_pow2(1 - bias - mantissa_bits); }
+    return (float)significand * whittle_pow2(exponent - bias - mantissa_bits);
 }
 
 /* The largest finite magnitude code of format f. */
 static int whittle_minifloat_top(int f) {
     const int bits = 1 + whittle_minifloat_layout(f, 0) + whittle_minifloat_layout(f, 1);
-    const int top = (1 << (bits - 1)) - 1;
-    if (whittle_minifloat_layout(f, 3)) { return top - (1 << whittle_minifloat_layout(f, 1)); }
+    const uint32_t top_field = (1u << ((uint32_t)bits - 1u)) - 1u, step = 1u << (uint32_t)whittle_minifloat_layout(f, 1);
+    const int top = (int)top_field;
+    /* With infinities, the codes of the top exponent are not finite. */
+    if (whittle_minifloat_layout(f, 3) != 0) { return top - (int)step; }
     if (!whittle_minifloat_layout(f, 4) && whittle_minifloat_layout(f, 5) >= 0) { return whittle_minifloat_layout(f, 5) - 1; }
     return top;
 }
 
 /* Format 5 is E8M0: 2^(code - 127), 0xFF NaN. */
 WHITTLE_KERNEL float whittle_minifloat_to_f32(uint8_t code, int f) {
-    int bits, sign_bit, magnitude;
+    int bits, magnitude;
+    uint32_t sign_mask, magnitude_field;
     const float nan = whittle_float_from_bits(0x7FC00000u), infinity = whittle_float_from_bits(0x7F800000u);
     if (f == 5) { return code == 0xFFu ? nan : whittle_pow2((int)code - 127); }
     bits = 1 + whittle_minifloat_layout(f, 0) + whittle_minifloat_layout(f, 1);
-    sign_bit = 1 << (bits - 1);
-    magnitude = code & (sign_bit - 1);
+    sign_mask = 1u << ((uint32_t)bits - 1u);
+    magnitude_field = (uint32_t)code & (sign_mask - 1u);
+    magnitude = (int)magnitude_field;
     if (whittle_minifloat_layout(f, 4) && code == 0x80u) { return nan; }
     if (!whittle_minifloat_layout(f, 4) && whittle_minifloat_layout(f, 5) >= 0) {
         if (whittle_minifloat_layout(f, 3) != 0) {
-            const int exponent_mask = ((1 << whittle_minifloat_layout(f, 0)) - 1) << whittle_minifloat_layout(f, 1);
-            if ((magnitude & exponent_mask) == exponent_mask) {
-                if ((magnitude & ~exponent_mask) != 0) { return nan; }
-                return (code & sign_bit) ? -infinity : infinity;
+            const uint32_t exponent_mask = ((1u << (uint32_t)whittle_minifloat_layout(f, 0)) - 1u) << (uint32_t)whittle_minifloat_layout(f, 1);
+            if ((magnitude_field & exponent_mask) == exponent_mask) {
+                if ((magnitude_field & ~exponent_mask) != 0u) { return nan; }
+                return ((uint32_t)code & sign_mask) != 0u ? -infinity : infinity;
             }
         } else if (magnitude == whittle_minifloat_layout(f, 5)) {
             return nan;
@@ -62,7 +70,7 @@ WHITTLE_KERNEL float whittle_minifloat_to_f32(uint8_t code, int f) {
             /* Any other code is a finite value. */
         }
     }
-    return (code & sign_bit) ? -whittle_minifloat_magnitude(magnitude, f) : whittle_minifloat_magnitude(magnitude, f);
+    return ((uint32_t)code & sign_mask) != 0u ? -whittle_minifloat_magnitude(magnitude, f) : whittle_minifloat_magnitude(magnitude, f);
 }
 
 /* Round to nearest, ties to even. Beyond the largest value: with saturate, the largest; else infinity
@@ -70,7 +78,8 @@ WHITTLE_KERNEL float whittle_minifloat_to_f32(uint8_t code, int f) {
  * the float's exponent, rounded by round_mode (0 up, 1 down, 2 nearest), as ONNX's reference does. */
 WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate, int round_mode) {
     whittle_float_bits v;
-    int bits, sign_bit, top, code, low, high;
+    int bits, top, code, low, high;
+    uint32_t sign_mask;
     uint8_t sign;
     float magnitude, largest;
     v.f = value;
@@ -89,11 +98,11 @@ WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate
         return (uint8_t)exponent;
     }
     bits = 1 + whittle_minifloat_layout(f, 0) + whittle_minifloat_layout(f, 1);
-    sign_bit = 1 << (bits - 1);
-    sign = (v.u >> 31) ? (uint8_t)sign_bit : 0u;
+    sign_mask = 1u << ((uint32_t)bits - 1u);
+    sign = (v.u >> 31) != 0u ? (uint8_t)sign_mask : 0u;
     if (value != value) {
-        if (whittle_minifloat_layout(f, 5) < 0) { return (uint8_t)sign_bit; }
-        return whittle_minifloat_layout(f, 4) ? 0x80u : (uint8_t)(whittle_minifloat_layout(f, 5) | sign);
+        if (whittle_minifloat_layout(f, 5) < 0) { return (uint8_t)sign_mask; }
+        return whittle_minifloat_layout(f, 4) != 0 ? 0x80u : (uint8_t)((uint32_t)whittle_minifloat_layout(f, 5) | sign);
     }
     if (f == 4) { saturate = 1; }
     top = whittle_minifloat_top(f);
@@ -106,9 +115,9 @@ WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate
         if (saturate || magnitude < middle || (magnitude == middle && top % 2 == 0)) {
             code = top;
         } else if (whittle_minifloat_layout(f, 3) != 0) {
-            return (uint8_t)(sign | (top + 1));
+            return (uint8_t)((uint32_t)sign | ((uint32_t)top + 1u));
         } else {
-            return whittle_minifloat_layout(f, 4) ? 0x80u : (uint8_t)(whittle_minifloat_layout(f, 5) | sign);
+            return whittle_minifloat_layout(f, 4) != 0 ? 0x80u : (uint8_t)((uint32_t)whittle_minifloat_layout(f, 5) | sign);
         }
     } else {
         low = 0;
@@ -125,5 +134,5 @@ WHITTLE_KERNEL uint8_t whittle_f32_to_minifloat(float value, int f, int saturate
         }
     }
     if (code == 0 && whittle_minifloat_layout(f, 4)) { return 0u; }
-    return (uint8_t)(sign | code);
+    return (uint8_t)((uint32_t)sign | (uint32_t)code);
 }
