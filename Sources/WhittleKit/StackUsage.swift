@@ -13,6 +13,14 @@ public struct StackUsage: Sendable, Equatable {
     /// Functions called on some path whose frames the files do not give, sorted.
     public var unmeasured: [String]
 
+    /// The line `compile` and `verify` print: the bytes, the deepest path from `entry`, and the
+    /// library functions it could not see into.
+    public func summary(entry: String, measuredBy compiler: String? = nil) -> String {
+        let by = compiler.map { ", measured by \($0)" } ?? ""
+        let library = unmeasured.isEmpty ? "" : "; not measured: \(unmeasured.joined(separator: ", ")) (C and compiler runtime libraries)"
+        return "stack: \(bytes) B worst case from \(entry) (\(path.joined(separator: " -> "))\(by))\(library)"
+    }
+
     struct Graph {
         var names: [String: String] = [:]
         var frames: [String: Int] = [:]

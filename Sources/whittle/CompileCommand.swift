@@ -96,9 +96,7 @@ struct Compile: ParsableCommand {
             let int8 = CompileReport(compiled).int8Weights.map { " (int8 convolution and matrix weights: \($0))" } ?? ""
             print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B\(int8)")
             switch compiled.stack {
-            case .success(let stack)?:
-                print("stack: \(stack.bytes) B worst case from \(compiled.bundle.name)_run (\(stack.path.joined(separator: " -> ")), measured by \(target.compiler))"
-                    + (stack.unmeasured.isEmpty ? "" : "; not measured: \(stack.unmeasured.joined(separator: ", ")) (C library)"))
+            case .success(let stack)?: print(stack.summary(entry: "\(compiled.bundle.name)_run", measuredBy: target.compiler))
             case .failure(let error)?: print("stack: unknown: \(error.reason)")
             case nil: break
             }

@@ -83,9 +83,7 @@ struct Verify: ParsableCommand {
                     + "model code \(result.modelCode) B, weights \(result.modelWeights) B, "
                     + "instructions per inference \(result.instructions.map(String.init) ?? "?")")
                 switch result.stack {
-                case .success(let stack):
-                    let library = stack.unmeasured.isEmpty ? "" : "; not measured: \(stack.unmeasured.joined(separator: ", ")) (C and compiler runtime libraries)"
-                    print("stack: \(stack.bytes) B worst case from model_run (\(stack.path.joined(separator: " -> ")))\(library)")
+                case .success(let stack): print(stack.summary(entry: "model_run"))
                 case .failure(let error): print("stack: unknown: \(error.reason)")
                 case nil: break
                 }

@@ -19,6 +19,8 @@ struct StackUsageTests {
                      Self.edge("m.c:layer", "m.c:helper"), Self.edge("m.c:kernel", "m.c:helper"), Self.edge("m.c:kernel", "memset")]
         let stack = try StackUsage.worst(from: "model_run", callGraphs: [model.joined(separator: "\n")])
         #expect(stack.bytes == 124 && stack.path == ["model_run", "layer", "helper"] && stack.unmeasured == ["memset"], "\(stack)")
+        #expect(stack.summary(entry: "model_run", measuredBy: "gcc")
+                == "stack: 124 B worst case from model_run (model_run -> layer -> helper, measured by gcc); not measured: memset (C and compiler runtime libraries)")
         // A second file (another source) adds its callers' edges.
         let deeper = try StackUsage.worst(from: "model_run", callGraphs: [model.joined(separator: "\n"),
                                                                           [Self.node("m.c:helper", 8), Self.node("extra", 500), Self.edge("m.c:helper", "extra")].joined(separator: "\n")])
