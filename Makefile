@@ -106,7 +106,7 @@ bench: setup $(PYREQ)
 	$(SWIFT) build -c release
 	$(VENV)/bin/python Tests/Benchmarks/bench.py
 
-# MISRA C:2012 with cppcheck's addon: the deviations and the not-yet-fixed baseline are in Tests/MISRA.
+# MISRA C:2012 with cppcheck's addon: the rule categories and the deviations are in Tests/MISRA.
 misra: build
 	$(PYTHON) Tests/MISRA/misra_check.py --whittle .build/debug/whittle
 

@@ -42,13 +42,15 @@ enum LoopRegionC {
             let (outer, size, inner) = Indexing.split(shape, at: axis), w = try width(sequence)
             guard outer * inner > 0 else { return }
             let (q, p) = (try pointer(sequence), try pointer(step))
-            let far = outer == 1 ? "(size_t)(\(position)) * \(inner)" : "((size_t)o * \(size) + (size_t)(\(position))) * \(inner)"
-            let near = outer == 1 ? "0" : "(size_t)o * \(inner)"
+            // Unsigned literals beside size_t operands (MISRA C:2012 rule 10.4).
+            let far = outer == 1 ? "\(position) * \(inner)u" : "((size_t)o * \(size)u + \(position)) * \(inner)u"
+            let near = outer == 1 ? "0" : "(size_t)o * \(inner)u"
             let step = near == "0" ? p : "\(p) + \(near)"
             let line = gather ? "memcpy(\(step), \(q) + \(far), \(inner * w));" : "memcpy(\(q) + \(far), \(step), \(inner * w));"
             run.line(outer == 1 ? line : "for (int o = 0; o < \(outer); ++o) \(line)")
         }
-        func position(_ direction: Int) -> String { direction == 1 ? "\(a.trips - 1) - \(counter)" : counter }
+        /// The slice a step reads or writes, as a size_t: reversed scans count down from the last.
+        func position(_ direction: Int) -> String { direction == 1 ? "(\(a.trips - 1)u - (size_t)\(counter))" : "(size_t)\(counter)" }
 
         if LoopRegion.isBegin(node) {
             run.line("/* Loop \"\(CEmitter.safe(node.name))\": \(a.trips) iteration\(a.trips == 1 ? "" : "s") of the layers up to its LoopEnd */")

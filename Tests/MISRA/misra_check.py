@@ -3,16 +3,14 @@
 
 For each target, the models are compiled by whittle and every C file is checked in the one
 configuration that target's compiler sees (its predefined macros, from `CC FLAGS -dM -E`); the kernel
-library is checked the same way. Findings are classified with categories.txt; the mandatory and required
-ones must each be listed in deviations.txt (a cppcheck suppressions file whose entries carry their
-scope and rationale in comments) or, until they are fixed, in baseline.txt: the findings known when
-the check was introduced, one per line as the rule and the offending source line (digits as N, the
-model's name as NAME). Prints a table and exits 1 if any mandatory or required finding is in neither;
-the baseline only shrinks (--record-baseline rewrites it from a full run). Only the standard library
-and cppcheck are needed.
+library is checked the same way. Findings are classified with categories.txt; every mandatory and
+required one must be covered by deviations.txt (a cppcheck suppressions file whose entries carry their
+scope and rationale in comments). Prints a table (advisory findings counted by rule) and exits 1 with
+each uncovered finding, its file, line and source line. Only the standard library and cppcheck are
+needed.
 
     python3 Tests/MISRA/misra_check.py [--whittle .build/debug/whittle] [--models all|none|a,b]
-        [--targets host,cortex-m0plus,cortex-m4f,rpi4] [--no-kernels] [--jobs 2] [--record-baseline]
+        [--targets host,cortex-m0plus,cortex-m4f,rpi4] [--no-kernels] [--jobs 2] [--list]
 """
 import argparse
 import concurrent.futures
@@ -64,7 +62,8 @@ def deviated(finding, entries):
 
 
 def normalized(text, name):
-    """A source line as the baseline keys it: spaces collapsed, the model's name as NAME, digits as N."""
+    """A source line as reported: spaces collapsed, the model's name as NAME, digits as N (one form for
+    the same template in every model)."""
     text = " ".join(text.split())
     if name:
         text = text.replace(name, "NAME").replace(name.upper(), "NAME")
@@ -89,17 +88,6 @@ def compile_model(whittle, model, target, folder):
     if compiled.returncode != 0:
         sys.exit("error: whittle compile %s --target %s failed: %s" % (model, target, compiled.stderr.strip()))
     return name
-
-
-def baseline(path):
-    known = set()
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if line.strip() and not line.startswith("#"):
-                    rule, text = line.rstrip("\n").split("\t", 1)
-                    known.add((rule, text))
-    return known
 
 
 def target_config(name):
@@ -147,13 +135,10 @@ def main():
     parser.add_argument("--deviations", default=os.path.join(HERE, "deviations.txt"))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--list", action="store_true", help="also list every advisory finding")
-    parser.add_argument("--baseline", default=os.path.join(HERE, "baseline.txt"))
-    parser.add_argument("--record-baseline", action="store_true",
-                        help="write the mandatory and required findings that are not deviated to the baseline")
     args = parser.parse_args()
     if shutil.which("cppcheck") is None:
         sys.exit("error: cppcheck is not installed (Debian: apt-get install cppcheck)")
-    table, entries, known = categories(), deviations(args.deviations), baseline(args.baseline)
+    table, entries = categories(), deviations(args.deviations)
     models = model_names(args.models)
     work = tempfile.mkdtemp(prefix="whittle-misra-")
     jobs = []  # (target, path shown, file, defines, platform, include folder)
@@ -181,36 +166,21 @@ def main():
                     finding["path"] = shown
                     finding["category"] = table.get(finding["rule"], "unknown")
                     finding["deviated"] = deviated(finding, entries)
-                    finding["known"] = (finding["rule"], finding["text"]) in known
                     # A kernel embedded in many models' C is one finding per target.
                     findings[(target, shown.split("/")[0], finding["file"], finding["line"], finding["rule"])] = finding
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print("| target | checked files | mandatory/required: new | in the baseline | deviated | advisory |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| target | checked files | mandatory/required: outside the deviations | deviated | advisory |")
+    print("|---|---:|---:|---:|---:|")
     failing = []
-    targets = args.targets.split(",")
-    strict_all = [f for f in findings.values() if f["category"] in ("mandatory", "required", "unknown") and not f["deviated"]]
-    for target in targets:
+    for target in args.targets.split(","):
         mine = [f for key, f in findings.items() if key[0] == target]
         strict = [f for f in mine if f["category"] in ("mandatory", "required", "unknown")]
-        bad = [f for f in strict if not f["deviated"] and not f["known"]]
+        bad = [f for f in strict if not f["deviated"]]
         failing += [(target, f) for f in bad]
-        print("| %s | %d | %d | %d | %d | %d |" % (target, sum(1 for j in jobs if j[0] == target), len(bad),
-                                                 sum(1 for f in strict if not f["deviated"] and f["known"]),
-                                                 sum(1 for f in strict if f["deviated"]), sum(1 for f in mine if f["category"] == "advisory")))
-    if args.record_baseline:
-        with open(args.baseline, "w") as f:
-            f.write("# MISRA C:2012 findings not fixed yet (see misra_check.py): RULE<TAB>source line, digits as N.\n")
-            for rule, text in sorted({(f["rule"], f["text"]) for f in strict_all}, key=lambda p: (tuple(int(n) for n in p[0].split(".")), p[1])):
-                f.write("%s\t%s\n" % (rule, text))
-        print("recorded %d baseline entries in %s" % (len({(f["rule"], f["text"]) for f in strict_all}), args.baseline))
-        failing = []
-    baseline_rules = {}
-    for rule, _ in known:
-        baseline_rules[rule] = baseline_rules.get(rule, 0) + 1
-    print("baseline entries by rule: " + (", ".join("%s: %d" % (r, baseline_rules[r]) for r in sorted(baseline_rules, key=lambda r: tuple(int(n) for n in r.split(".")))) or "none"))
+        print("| %s | %d | %d | %d | %d |" % (target, sum(1 for j in jobs if j[0] == target), len(bad),
+                                            sum(1 for f in strict if f["deviated"]), sum(1 for f in mine if f["category"] == "advisory")))
     advisory = {}
     for f in findings.values():
         if f["category"] == "advisory":
@@ -222,7 +192,7 @@ def main():
             if f["category"] == "advisory":
                 print("advisory %s:%d: rule %s" % (f["path"], f["line"], f["rule"]))
     for target, f in sorted(failing, key=lambda p: (p[1]["path"], p[1]["line"], p[0])):
-        print("error: %s (%s): %s:%d: rule %s (%s), in neither the deviations nor the baseline: %s"
+        print("error: %s (%s): %s:%d: rule %s (%s), not covered by a deviation: %s"
               % (target, f["path"].split("/")[0], f["file"], f["line"], f["rule"], f["category"], f["text"]))
     sys.exit(1 if failing else 0)
 

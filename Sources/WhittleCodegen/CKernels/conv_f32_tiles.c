@@ -250,8 +250,8 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
              * last column would read the neighbouring row: those lanes take 0 (the padding). */
             const float32x4_t zero = vdupq_n_f32(0.0f), bias_c = vdupq_n_f32(bias[c]);
             const float32x4_t w03 = vld1q_f32(wc), w47 = vld1q_f32(wc + 4), w8 = vdupq_n_f32(wc[8]);
-            const uint32x4_t last = vdupq_n_u32((uint32_t)(width - 1)), wrap = vdupq_n_u32((uint32_t)width);
-            const uint32x4_t step = vdupq_n_u32((uint32_t)(4 % width)), none = vdupq_n_u32(0);
+            const uint32x4_t last = vdupq_n_u32((uint32_t)width - 1u), wrap = vdupq_n_u32((uint32_t)width);
+            const uint32x4_t step = vdupq_n_u32(4u % (uint32_t)width), none = vdupq_n_u32(0u);
             static const uint32_t lanes[4] = {0, 1, 2, 3};
             uint32x4_t column = vld1q_u32(lanes);
             /* Lanes 0-3 modulo the width (a width below 4 wraps several times). */
@@ -286,20 +286,23 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
             /* Eight outputs at a time on generic vectors; the lanes past a row's ends are cleared
              * through their bits (a select that keeps infinities and NaNs out of the padding). */
             typedef float whittle_v8sf __attribute__((vector_size(32)));
-            typedef int32_t whittle_v8si __attribute__((vector_size(32)));
-            const whittle_v8si none = {0, 0, 0, 0, 0, 0, 0, 0}, wrap = none + width, last = wrap - 1, step = none + 8 % width;
+            typedef uint32_t whittle_v8su __attribute__((vector_size(32)));
+            const uint32_t wrap = (uint32_t)width, last = wrap - 1u;
+            const whittle_v8su none = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u}, step = none + 8u % wrap;
             const whittle_v8sf bias_c = (whittle_v8sf){0, 0, 0, 0, 0, 0, 0, 0} + bias[c];
-            int32_t first[8];
-            whittle_v8si column;
-            for (int j = 0; j < 8; ++j) { first[j] = j % width; }
+            uint32_t first[8];
+            whittle_v8su column;
+            for (uint32_t j = 0u; j < 8u; ++j) { first[j] = j % wrap; }
             (void)memcpy(&column, first, sizeof column);
             for (int i = 0; i < plane; i += 8) {
-                const whittle_v8si keep_left = ~(column == none), keep_right = ~(column == last);
+                /* Lane masks without comparisons: column - 1 (last - column - 1) has its top bit set
+                 * only where the column is the row's first (last), as columns are below 2^31. */
+                const whittle_v8su keep_left = ((column - 1u) >> 31) - 1u, keep_right = ((last - column - 1u) >> 31) - 1u;
                 const float *r = base + i - 1;
                 whittle_v8sf a = bias_c;
                 float sums[8];
                 for (int kh = 0; kh < 3; ++kh, r = &r[width]) {
-                    whittle_v8si left, right;
+                    whittle_v8su left, right;
                     whittle_v8sf x0, x1, x2;
                     (void)memcpy(&left, r, sizeof left);
                     (void)memcpy(&x1, r + 1, sizeof x1);
@@ -319,7 +322,8 @@ WHITTLE_KERNEL void whittle_depthwise3x3_f32_flat(const whittle_conv_geometry *g
                     for (int j = 0; j < plane - i; ++j) { out[i + j] = sums[j]; }
                 }
                 column += step;
-                column -= (column >= wrap) & wrap;
+                /* Back by a width where the column passed the row's end (column - width >= 0). */
+                column -= (((column - wrap) >> 31) - 1u) & wrap;
             }
             continue;
         }

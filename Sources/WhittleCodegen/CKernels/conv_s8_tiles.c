@@ -158,7 +158,7 @@ static void whittle_tile_prepare_s8(int k, const uint8_t *base, const int32_t *o
     const int32_t sign = x_unsigned ? 0 : 256;
     for (int t = 0; t < k; ++t) {
         const uint8_t *x = base + offsets[t];
-        for (int j = 0; j < 8; ++j) { prepared[8 * t + j] = (int16_t)((int32_t)x[j] - (sign & -((int32_t)x[j] >> 7))); }
+        for (int j = 0; j < 8; ++j) { prepared[8 * t + j] = (int16_t)(((int32_t)x[j] > 127) ? (int32_t)x[j] - sign : (int32_t)x[j]); }
     }
 #endif
 }
@@ -640,12 +640,12 @@ WHITTLE_KERNEL void whittle_fully_connected_s8_tiles(int rows, int depth, int ou
                         wv.val[0] = vmovl_s8(wb.val[0]);
                         wv.val[1] = vmovl_s8(wb.val[1]);
                     }
-                    const int16_t v0 = x_unsigned ? (int16_t)in[t] : (int16_t)((const int8_t *)in)[t];
-                    const int16_t v1 = t + 1 < depth ? (x_unsigned ? (int16_t)in[t + 1] : (int16_t)((const int8_t *)in)[t + 1]) : 0;
-                    lo = vmlal_n_s16(lo, vget_low_s16(wv.val[0]), v0);
-                    hi = vmlal_high_n_s16(hi, wv.val[0], v0);
-                    lo = vmlal_n_s16(lo, vget_low_s16(wv.val[1]), v1);
-                    hi = vmlal_high_n_s16(hi, wv.val[1], v1);
+                    const int32_t v0 = x_unsigned ? (int32_t)in[t] : (int32_t)((const int8_t *)in)[t];
+                    const int32_t v1 = t + 1 >= depth ? 0 : x_unsigned ? (int32_t)in[t + 1] : (int32_t)((const int8_t *)in)[t + 1];
+                    lo = vmlal_n_s16(lo, vget_low_s16(wv.val[0]), (int16_t)v0);
+                    hi = vmlal_high_n_s16(hi, wv.val[0], (int16_t)v0);
+                    lo = vmlal_n_s16(lo, vget_low_s16(wv.val[1]), (int16_t)v1);
+                    hi = vmlal_high_n_s16(hi, wv.val[1], (int16_t)v1);
                 }
                 vst1q_s32(acc, lo);
                 vst1q_s32(acc + 4, hi);
@@ -703,6 +703,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
          * integer multiplies. Each channel is then converted to floats once (in the same layout, in
          * the scratch's floats), not once per tap. */
         typedef int32_t whittle_vsi_exact __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+        typedef uint32_t whittle_vsu_exact __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
         typedef float whittle_vsf __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
         const int lanes = WHITTLE_VECTOR_BYTES / 4;
         int exact = 1;
@@ -722,21 +723,25 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
                 const float f6 = (float)w6, f7 = (float)w7, f8 = (float)w8;
                 const int32_t bias_c = inner_bias[c], left_pad = x_zero * (w0 + w3 + w6), right_pad = x_zero * (w2 + w5 + w8);
                 uint8_t *out = (uint8_t *)y + c * plane;
-                int32_t first[8];
-                whittle_vsi_exact none, column, wrap, last, step;
+                const uint32_t wrap = (uint32_t)width, last = wrap - 1u;
+                uint32_t first[8];
+                whittle_vsi_exact none;
+                whittle_vsu_exact column, step;
                 for (int i = 0; i < plane; ++i) { fbase[width + i] = (float)in[i]; }
                 (void)memset(&none, 0, sizeof none);
-                wrap = none + width;
-                last = wrap - 1;
-                step = none + lanes % width;
-                for (int j = 0; j < lanes; ++j) { first[j] = j % width; }
+                (void)memset(&step, 0, sizeof step);
+                step += (uint32_t)lanes % wrap;
+                for (int j = 0; j < lanes; ++j) { first[j] = (uint32_t)j % wrap; }
                 (void)memcpy(&column, first, sizeof column);
                 for (int i = 0; i < plane; i += 8) {
                     int32_t acc[8];
                     for (int h = 0; h < 8; h += lanes) {
                         /* Each kernel column's three taps summed apart; where a left (right) column would
                          * read the neighbouring row, its sum is x_zero times the column's weights. */
-                        const whittle_vsi_exact at_left = column == none, at_right = column == last;
+                        /* Lane masks without comparisons: column - 1 (last - column - 1) has its top bit
+                         * set only where the column is the row's first (last), as columns are below 2^31. */
+                        const whittle_vsu_exact left_bits = 0u - ((column - 1u) >> 31), right_bits = 0u - ((last - column - 1u) >> 31);
+                        const whittle_vsi_exact at_left = (whittle_vsi_exact)left_bits, at_right = (whittle_vsi_exact)right_bits;
                         const float *r0 = fbase + i + h - 1, *r1 = r0 + width, *r2 = r1 + width;
                         whittle_vsf a, b, d;
                         whittle_vsi_exact l, r, sum;
@@ -758,7 +763,8 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
                         sum += (r & ~at_right) | ((none + right_pad) & at_right);
                         (void)memcpy(acc + h, &sum, sizeof sum);
                         column += step;
-                        column -= (column >= wrap) & wrap;
+                        /* Back by a width where the column passed the row's end (column - width >= 0). */
+                        column -= (((column - wrap) >> 31) - 1u) & wrap;
                     }
                     whittle_tile_requant(rq, c, acc, whittle_tile_count(plane - i), out + i);
                 }
@@ -767,7 +773,8 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
         }
     }
 #endif
-    (void)memset(padded, (int)((uint32_t)x_zero & 255u), (size_t)plane + 2u * (size_t)width + 24u);
+    const uint32_t fill = (uint32_t)x_zero & 255u;
+    (void)memset(padded, (int)fill, (size_t)plane + 2u * (size_t)width + 24u);
     for (int c = 0; c < g->channels; ++c) {
         /* 4-bit filters: this channel's nine taps as bytes (and seven spare ones for vector loads). */
         int8_t unpacked[16] = {0};
@@ -780,8 +787,8 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
              * base[i + kh * width + kw - 1], except that left taps of column 0 and right taps of the
              * last column would read the neighbouring row: those lanes take x_zero (the padding). */
             const int16x8_t zero = vdupq_n_s16((int16_t)x_zero);
-            const uint16x8_t last = vdupq_n_u16((uint16_t)(width - 1)), wrap = vdupq_n_u16((uint16_t)width);
-            const uint16x8_t step = vdupq_n_u16((uint16_t)(8 % width)), none = vdupq_n_u16(0);
+            const uint16x8_t last = vdupq_n_u16((uint16_t)((uint32_t)width - 1u)), wrap = vdupq_n_u16((uint16_t)width);
+            const uint16x8_t step = vdupq_n_u16((uint16_t)(8u % (uint32_t)width)), none = vdupq_n_u16(0u);
             static const uint16_t lanes[8] = {0, 1, 2, 3, 4, 5, 6, 7};
             uint16x8_t column = vld1q_u16(lanes);
             const int32x4_t bias = vdupq_n_s32(inner_bias[c]);
@@ -837,21 +844,25 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
              * column's three taps are summed apart; where a left (right) column would read the
              * neighbouring row, its sum is replaced by x_zero times the column's weights. */
             typedef int32_t whittle_vsi_wide __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
+            typedef uint32_t whittle_vsu_wide __attribute__((vector_size(WHITTLE_VECTOR_BYTES)));
             const int lanes = WHITTLE_VECTOR_BYTES / 4;
             const int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5], w6 = wc[6], w7 = wc[7], w8 = wc[8];
             const int32_t bias_c = inner_bias[c], left_pad = x_zero * (w0 + w3 + w6), right_pad = x_zero * (w2 + w5 + w8);
-            int32_t first[8];
-            whittle_vsi_wide none, column, wrap, last, step;
+            const uint32_t wrap = (uint32_t)width, last = wrap - 1u;
+            uint32_t first[8];
+            whittle_vsi_wide none;
+            whittle_vsu_wide column, step;
             (void)memset(&none, 0, sizeof none);
-            wrap = none + width;
-            last = wrap - 1;
-            step = none + lanes % width;
-            for (int j = 0; j < lanes; ++j) { first[j] = j % width; }
+            (void)memset(&step, 0, sizeof step);
+            step += (uint32_t)lanes % wrap;
+            for (int j = 0; j < lanes; ++j) { first[j] = (uint32_t)j % wrap; }
             (void)memcpy(&column, first, sizeof column);
             for (int i = 0; i < plane; i += 8) {
                 int32_t acc[8];
                 for (int h = 0; h < 8; h += lanes) {
-                    const whittle_vsi_wide at_left = column == none, at_right = column == last;
+                    /* Lane masks as in the float variant above. */
+                    const whittle_vsu_wide left_bits = 0u - ((column - 1u) >> 31), right_bits = 0u - ((last - column - 1u) >> 31);
+                    const whittle_vsi_wide at_left = (whittle_vsi_wide)left_bits, at_right = (whittle_vsi_wide)right_bits;
                     const int8_t *r0 = base + i + h - 1, *r1 = r0 + width, *r2 = r1 + width;
                     whittle_vsi_wide l, r, sum;
 /* A vector of bytes widened to int32 lanes (an initializer compilers turn into one widening load). */
@@ -868,7 +879,7 @@ WHITTLE_KERNEL void whittle_depthwise3x3_s8_flat(const whittle_conv_geometry *g,
                     sum += (r & ~at_right) | ((none + right_pad) & at_right);
                     (void)memcpy(acc + h, &sum, sizeof sum);
                     column += step;
-                    column -= (column >= wrap) & wrap;
+                    column -= (((column - wrap) >> 31) - 1u) & wrap;
                 }
                 whittle_tile_requant(rq, c, acc, whittle_tile_count(plane - i), (uint8_t *)out + i);
             }

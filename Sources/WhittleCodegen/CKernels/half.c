@@ -48,7 +48,7 @@ WHITTLE_KERNEL uint16_t whittle_f32_to_f16(float value) {
         /* Subnormal: the value in units of 2^-24 is the 24-bit significand shifted right. */
         const uint32_t shift = 126u - (absx >> 23);
         const uint32_t significand = (absx & 0x7FFFFFu) | 0x800000u;
-        const uint32_t rest = significand & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+        const uint32_t one = 1u, rest = significand & ((one << shift) - 1u), half = one << (shift - 1u);
         uint32_t r = significand >> shift;
         if (rest > half || (rest == half && (r & 1u))) { ++r; }
         return (uint16_t)(sign | r);

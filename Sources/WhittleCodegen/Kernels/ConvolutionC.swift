@@ -174,7 +174,8 @@ enum ConvolutionC {
                     // Padding counts, but not the part of a ceil_mode window beyond the padding.
                     w.line("const int rows = \(paddedCount("ih0", size: g.h, padEnd: g.pb, kernel: g.kh, dilation: g.dh));")
                     w.line("const int cols = \(paddedCount("iw0", size: g.w, padEnd: g.pr, kernel: g.kw, dilation: g.dw));")
-                    w.line("\(e.y(0))[\(out)] = acc / (\(t))(rows * cols);")
+                    w.line("const int count = rows * cols;")
+                    w.line("\(e.y(0))[\(out)] = acc / (\(t))count;")
                 } else {
                     w.line("const int count = (kh_hi - kh_lo) * (kw_hi - kw_lo);")
                     w.line("\(e.y(0))[\(out)] = count > 0 ? acc / (\(t))count : \(e.literal(0));")

@@ -55,7 +55,8 @@ enum QuantizationC {
                 w.line("float q = \(e.x(0))[i] / \(e.x(1))[\(k)];")
                 w.line("if (q < \(CSyntax.float(Float(low))) - z) q = \(CSyntax.float(Float(low))) - z;")
                 w.line("if (q > \(CSyntax.float(Float(high))) - z) q = \(CSyntax.float(Float(high))) - z;")
-                w.line("\(e.y(0))[i] = (\(t))(whittle_round_small(q) + z);")
+                w.line("const float rounded = whittle_round_small(q) + z;")
+                w.line("\(e.y(0))[i] = (\(t))rounded;")
                 return
             }
             // rintf rounds half to even in the default rounding mode.
@@ -74,9 +75,19 @@ enum QuantizationC {
         }
         let perAxis = (try e.inputShape(1)).reduce(1, *) > 1
         let zeroIndex = try zeroPointIndexed(e)
+        let (low, high) = try e.inputType(0).elementType.integerRange
         try loops(e, shape: x, perAxis: perAxis, { w, k in
-            let zero = e.has(2) ? " - (int32_t)\(e.x(2))[\(zeroIndex ? k : "0")]" : ""
-            w.line("\(e.y(0))[i] = (float)((int32_t)\(e.x(0))[i]\(zero)) * \(e.x(1))[\(k)];")
+            let zero = "\(e.x(2))[\(zeroIndex ? k : "0")]"
+            if !e.has(2) {
+                w.line("\(e.y(0))[i] = (float)\(e.x(0))[i] * \(e.x(1))[\(k)];")
+            } else if high - low <= 65535 {
+                // Both converted first: exact for types of at most 16 bits (differences below 2^24).
+                w.line("\(e.y(0))[i] = ((float)\(e.x(0))[i] - (float)\(zero)) * \(e.x(1))[\(k)];")
+            } else {
+                // 32-bit inputs: the difference in int64 (no overflow), rounded to float once.
+                w.line("const int64_t d = (int64_t)\(e.x(0))[i] - (int64_t)\(zero);")
+                w.line("\(e.y(0))[i] = (float)d * \(e.x(1))[\(k)];")
+            }
         }, &w)
     }
 

@@ -30,15 +30,32 @@ enum QuantizedC {
         let type = CSyntax.type(e.elementType) ?? "int8_t"
         if high - low <= 65535 {
             let (below, above) = (CSyntax.float(Float(low - Double(zero))), CSyntax.float(Float(high - Double(zero))))
+            // The rounded value is named before the cast: a cast of a composite float expression to an
+            // integer type is a MISRA C:2012 rule 10.8 violation.
             return ["float q = \(value);",
                     "if (q < \(below)) q = \(below);",
                     "if (q > \(above)) q = \(above);",
-                    "\(target) = (\(type))(whittle_round_small(q) + \(CSyntax.float(Float(zero))));"]
+                    "const float rounded = whittle_round_small(q)\(offset(zero));",
+                    "\(target) = (\(type))rounded;"]
         }
         return ["float q = rintf(\(value)) + \(CSyntax.float(Float(zero)));",
                 "if (q < \(CSyntax.float(Float(low)))) q = \(CSyntax.float(Float(low)));",
                 "if (q > \(CSyntax.float(Float(high)))) q = \(CSyntax.float(Float(high)));",
                 "\(target) = (\(type))q;"]
+    }
+
+    /// ` + z` (` - |z|` for a negative z) as a float literal, or nothing for 0.
+    static func offset(_ zero: Int64) -> String {
+        zero == 0 ? "" : zero < 0 ? " - \(CSyntax.float(Float(-zero)))" : " + \(CSyntax.float(Float(zero)))"
+    }
+
+    /// `x − zero` as a float, for an integer `value` of `type`: both converted first where that is exact
+    /// (types of at most 16 bits: every difference is below 2^24), which keeps the C free of casts of
+    /// composite expressions (MISRA C:2012 rule 10.8); wider types subtract in int64 and round once.
+    static func dequantized(_ value: String, type: ElementType, zero: Int64) -> String {
+        let (low, high) = type.integerRange
+        if high - low <= 65535, abs(Double(zero)) <= 65535 { return "((float)\(value)\(offset(-zero)))" }
+        return "(float)((int64_t)\(value) - \(zero))"
     }
 
     /// The C type of an integer sum whose partial values stay within ±`reach`: int32 when it
@@ -246,8 +263,9 @@ enum QuantizedC {
                         StridedOperand.broadcast("a", shape: try e.inputShape(0), to: shape),
                         StridedOperand.broadcast("b", shape: try e.inputShape(3), to: shape)]
         let ra = CSyntax.hexFloat(sa / sc), rb = CSyntax.hexFloat(sb / sc)
+        let (ta, tb) = (try e.inputType(0).elementType, try e.inputType(3).elementType)
         w.loopNest(shape, operands) { idx in
-            ["const float v = (float)((int32_t)\(e.x(0))[\(idx[1])] - \(za)) * \(ra) + (float)((int32_t)\(e.x(3))[\(idx[2])] - \(zb)) * \(rb);"]
+            ["const float v = \(dequantized("\(e.x(0))[\(idx[1])]", type: ta, zero: za)) * \(ra) + \(dequantized("\(e.x(3))[\(idx[2])]", type: tb, zero: zb)) * \(rb);"]
                 + store("\(e.y(0))[\(idx[0])]", "v", zero: zc, e)
         }
     }
@@ -259,10 +277,10 @@ enum QuantizedC {
         let sx = try constant(e, 1, what: "x_scale").floats()[0], sy = try constant(e, 3, what: "y_scale").floats()[0]
         let (zx, zy) = (zero(e, 2), zero(e, 4))
         let includePad = try e.context.int("count_include_pad", default: 0) != 0
-        let xt = try e.cType(input: 0)
+        let xt = try e.cType(input: 0), inputType = try e.inputType(0).elementType
         ConvolutionC.poolLoops(g, inputType: xt, input: e.x(0), &w) { w, tap, out in
             w.line("float acc = 0.0f;")
-            w.line("for (int kh = kh_lo; kh < kh_hi; ++kh) for (int kw = kw_lo; kw < kw_hi; ++kw) acc += (float)((int32_t)\(tap) - \(zx)) * \(CSyntax.hexFloat(sx));")
+            w.line("for (int kh = kh_lo; kh < kh_hi; ++kh) for (int kw = kw_lo; kw < kw_hi; ++kw) acc += \(dequantized(tap, type: inputType, zero: zx)) * \(CSyntax.hexFloat(sx));")
             if includePad {
                 w.line("const int count = \(ConvolutionC.paddedCount("ih0", size: g.h, padEnd: g.pb, kernel: g.kh, dilation: g.dh)) * \(ConvolutionC.paddedCount("iw0", size: g.w, padEnd: g.pr, kernel: g.kw, dilation: g.dw));")
             } else {
@@ -311,9 +329,9 @@ enum QuantizedC {
         w.line("static const uint32_t table[256] = {\(table.map { "\($0)u" }.joined(separator: ", "))};")
         softmaxRows(e, w: &w, outer: outer, size: size, inner: inner) { w in
             w.line("uint64_t sum = 0;")
-            w.line("for (int k = 0; k < \(size); ++k) sum += table[top - \(e.x(0))[base + k * \(inner)]];")
+            w.line("for (int k = 0; k < \(size); ++k) sum += table[top - (int32_t)\(e.x(0))[base + k * \(inner)]];")
             w.block("for (int k = 0; k < \(size); ++k)") { w in
-                w.line("const uint64_t p = ((uint64_t)table[top - \(e.x(0))[base + k * \(inner)]] << 32) / sum;")
+                w.line("const uint64_t p = ((uint64_t)table[top - (int32_t)\(e.x(0))[base + k * \(inner)]] << 32) / sum;")
                 if shift <= 0 {
                     w.line("int64_t q = p ? \(Int64(high) - zy) : 0;")
                 } else if shift >= 58 {
@@ -367,7 +385,7 @@ enum QuantizedC {
             w.block("for (int i = 0; i < \(inner); ++i)") { w in
                 w.line("const int base = o * \(size * inner) + i;")
                 w.line("int32_t top = \(e.x(0))[base];")
-                w.line("for (int k = 1; k < \(size); ++k) if (\(e.x(0))[base + k * \(inner)] > top) top = \(e.x(0))[base + k * \(inner)];")
+                w.line("for (int k = 1; k < \(size); ++k) if ((int32_t)\(e.x(0))[base + k * \(inner)] > top) top = \(e.x(0))[base + k * \(inner)];")
                 body(&w)
             }
         }
