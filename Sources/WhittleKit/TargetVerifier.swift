@@ -26,6 +26,9 @@ public enum TargetVerifier {
         /// The worst-case stack of `model_run` (targets built by GCC), from its call-graph files, or
         /// why it has no bound.
         public var stack: Swift.Result<StackUsage, WhittleError>?
+        /// Cortex-M targets: the inference's cycles estimated from its instruction mix on the core's
+        /// timing table; with `profile`, per layer too.
+        public var cycles: CycleEstimate?
     }
 
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
@@ -54,9 +57,13 @@ public enum TargetVerifier {
         let program = workDirectory + "/model.elf"
         // GCC writes each source's call graph with its frame sizes (model.elf-SOURCE.ci), for the stack.
         let gcc = target.compiler.hasSuffix("gcc")
+        let timing = CycleModel(target: target)
+        // A profile on a timed core tells layers apart by the debug information's inline chains (GCC
+        // inlines layer functions called once); -g does not change the code.
+        let separate = profile && timing != nil && gcc ? ["-g"] : []
         let arguments = try TargetProgram.buildArguments(target: target, root: root, sources: ["harness.c"] + compiled.bundle.compiledSources,
                                                          program: program,
-                                                         extra: compiled.bundle.buildFlags(folder: ".") + (gcc ? ["-fcallgraph-info=su"] : []))
+                                                         extra: compiled.bundle.buildFlags(folder: ".") + (gcc ? ["-fcallgraph-info=su"] : []) + separate)
         progress("building and running", 0, 2)
         try ModelVerifier.run(target.compiler, arguments, in: workDirectory, what: "building for \(target.name)")
         progress("building and running", 1, 2)
@@ -69,7 +76,21 @@ public enum TargetVerifier {
         let begin = try symbol("whittle_bench_begin", in: program, compiler: target.compiler, directory: workDirectory)
         let end = try symbol("whittle_bench_end", in: program, compiler: target.compiler, directory: workDirectory)
         var qemu = try TargetProgram.emulatorCommand(target: target, program: program, console: workDirectory + "/console.txt")
-        qemu += ["-plugin", "\(plugin),start=\(begin),end=\(end)\(profile ? ",profile=1" : "")", "-d", "plugin", "-D", "\(workDirectory)/counts.txt"]
+        qemu += ["-plugin", "\(plugin),start=\(begin),end=\(end)\(profile ? ",profile=1" : "")"]
+        var mixProgram: CycleEstimate.Program?
+        if timing != nil {
+            // The instruction mix for the cycle estimate, per layer function (and the run function between them).
+            let mix = workDirectory + "/libinsnmix.so"
+            try ModelVerifier.run("cc", ["-O2", "-shared", "-fPIC", "-I", boards + "/qemu-plugin", "-o", mix, boards + "/qemu-plugin/insnmix.c"],
+                                  in: workDirectory, what: "building the QEMU instruction-mix counter")
+            let disassembled = try CycleEstimate.program(program, compiler: target.compiler, directory: workDirectory,
+                                                         functions: compiled.bundle.layers.map(\.function) + [CycleEstimate.runFunction])
+            mixProgram = disassembled
+            try disassembled.ranges.map { String(format: "%llx %llx\n", $0.low, $0.high) }.joined()
+                .write(toFile: workDirectory + "/segments.txt", atomically: true, encoding: .utf8)
+            qemu += ["-plugin", "\(mix),start=\(begin),end=\(end),segments=\(workDirectory)/segments.txt"]
+        }
+        qemu += ["-d", "plugin", "-D", "\(workDirectory)/counts.txt"]
         if !bare { qemu.append(program) }
         let console = try capture(qemu, in: workDirectory, what: "running under \(emulator.program)")
         progress("building and running", 2, 2)
@@ -90,6 +111,9 @@ public enum TargetVerifier {
             do { result.stack = .success(try StackUsage.worst(from: "model_run", callGraphs: texts)) } catch let error as WhittleError {
                 result.stack = .failure(error)
             }
+        }
+        if let timing, let mixProgram {
+            result.cycles = CycleEstimate.measure(counts, model: timing, program: mixProgram, layers: compiled.bundle.layers)
         }
         if profile {
             result.profile = try functionProfile(counts, program: program, compiler: target.compiler, directory: workDirectory)

@@ -41,7 +41,7 @@ struct Verify: ParsableCommand {
     @Flag(help: "Hold quantized outputs to one quantization step of the model as given (otherwise reported only).")
     var strict = false
 
-    @Flag(help: "With --target: also print the instructions each layer and kernel function executed, with instructions per MAC.")
+    @Flag(help: "With --target: also print the instructions each layer and kernel function executed, with instructions per MAC; on Cortex-M, each layer's estimated cycles, loads and taken branches.")
     var profile = false
 
     @Option(help: ArgumentHelp("Verify a retrained student with the compression recorded by whittle distill-export.", valueName: "DIR/distill.json"))
@@ -82,6 +82,7 @@ struct Verify: ParsableCommand {
                 print("\(target.name): text \(result.text) B, data \(result.data) B, bss \(result.bss) B, "
                     + "model code \(result.modelCode) B, weights \(result.modelWeights) B, "
                     + "instructions per inference \(result.instructions.map(String.init) ?? "?")")
+                if let cycles = result.cycles { print(cycles.summary) }
                 switch result.stack {
                 case .success(let stack): print(stack.summary(entry: "model_run"))
                 case .failure(let error): print("stack: unknown: \(error.reason)")
@@ -120,6 +121,25 @@ struct Verify: ParsableCommand {
         }
         print("(whole run, harness included; functions under 0.1 % left out; library kernels are counted apart from the layers that call them,"
               + " and layer functions the compiler inlined count in the function they were inlined into)")
+        if let cycles = result.cycles { printCycles(cycles) }
+    }
+
+    /// Per layer: instructions, estimated cycles, loads and taken branches, the library kernels a
+    /// layer called counted in it.
+    static func printCycles(_ estimate: CycleEstimate) {
+        func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
+        func right(_ text: String, _ width: Int) -> String { text.count >= width ? text : String(repeating: " ", count: width - text.count) + text }
+        print("\n" + pad("layer (with the kernels it calls)", 52) + pad("op", 18) + right("MACs", 10) + right("instructions", 14) + right("est. cycles", 14)
+              + right("loads", 11) + right("taken br.", 11) + right("cycles/MAC", 12))
+        func line(_ name: String, _ op: String, _ macs: Int, _ cost: CycleModel.Cost, _ cycles: Double) {
+            let perMAC = macs > 0 ? String(format: "%.2f", cycles / Double(macs)) : ""
+            print(pad(name, 52) + pad(op, 18) + right(macs > 0 ? String(macs) : "", 10) + right(String(cost.instructions), 14)
+                  + right(String(Int(cycles.rounded())), 14) + right(String(cost.loads), 11) + right(String(cost.takenBranches), 11) + right(perMAC, 12))
+        }
+        for row in estimate.rows { line(row.name, row.op, row.macs, row.cost, row.cycles) }
+        line("total", "", estimate.macs, estimate.total, estimate.cycles)
+        print("(the inference only, library kernels in the layer that called them; \(estimate.core) timing table, zero-wait-state memory, docs/cycles.md; "
+              + "layers told apart by the debug information of a -g build, whose code is the same)")
     }
 
     /// Prints one line per comparison; returns whether a deciding one failed. A quantized output's

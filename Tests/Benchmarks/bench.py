@@ -8,7 +8,8 @@ emitted C's latency per inference built with gcc -O2 and with gcc -O3
 -march=native (median of repeated runs after a warm-up), ONNX Runtime's latency
 on the same model (1 intra-op thread, all graph optimizations) and the ratios,
 and the arena against the planner's lower bound; then per target the flash
-(code and weights), RAM and instructions per inference and per MAC under QEMU.
+(code and weights), RAM and instructions per inference and per MAC under QEMU, and for
+Cortex-M targets the cycles estimated from the instruction mix (docs/cycles.md).
 Int8 models follow, with the same columns and the int8 latency against the
 float model's. It prints Markdown tables; it asserts nothing.
 """
@@ -134,19 +135,23 @@ def target_row(name, target, macs, model=None, extra=()):
     result = subprocess.run([WHITTLE, "verify", model, "--target", target] + list(extra), capture_output=True, text=True)
     if result.returncode != 0:
         reason = "does not fit" if "does not fit" in result.stderr else "failed: " + result.stderr.strip()[:80]
-        return "| %s | %s | %s | | | | | | |" % (name, target, reason)
+        return "| %s | %s | %s | | | | | | | | |" % (name, target, reason)
     line = [l for l in result.stdout.splitlines() if l.startswith(target + ":")][0]
     pairs = (part.strip().rsplit(" ", 1) for part in line.split(":", 1)[1].replace(" B", "").split(","))
     fields = {key.split()[-1]: value for key, value in pairs}
     text, data, bss = int(fields["text"]), int(fields["data"]), int(fields["bss"])
     insns = int(fields["inference"])
     verdict = "PASS" if "FAIL" not in result.stdout else "FAIL"
-    return "| %s | %s | %d | %s | %s | %d | %d | %.2f | %s |" % (name, target, text, fields.get("code", ""), fields.get("weights", ""),
-                                                           data + bss, insns, insns / max(macs, 1), verdict)
+    # Cortex-M targets: the cycles estimated from the instruction mix (docs/cycles.md).
+    estimate = [l for l in result.stdout.splitlines() if l.startswith("cycles: ")]
+    cycles = int(estimate[0].split()[1].replace(",", "")) if estimate else None
+    return "| %s | %s | %d | %s | %s | %d | %d | %.2f | %s | %s | %s |" % (
+        name, target, text, fields.get("code", ""), fields.get("weights", ""), data + bss, insns, insns / max(macs, 1),
+        cycles if cycles is not None else "", "%.2f" % (cycles / max(macs, 1)) if cycles is not None else "", verdict)
 
 
 TARGET_HEADER = ("| model | target | flash: text (B) | model code (B) | weights (B) | RAM: data+bss (B) | instructions / inference "
-                 "| instructions / MAC | verify |\n|---|---|---:|---:|---:|---:|---:|---:|---|")
+                 "| instructions / MAC | est. cycles / inference | est. cycles / MAC | verify |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 
 
 # Int8 models: ONNX Runtime's QDQ models from the zoo, and float models quantized by `whittle quantize`
@@ -327,8 +332,8 @@ def interpreter_outputs(model, refs, work):
 
 def compression_table(work):
     print("| model | form | target | flash: text (B) | model code (B) | weights (B) | RAM: data+bss (B) | instructions / inference "
-          "| instructions / MAC | verify | host C -O2 (µs) | SQNR vs float (dB) |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+          "| instructions / MAC | est. cycles / inference | est. cycles / MAC | verify | host C -O2 (µs) | SQNR vs float (dB) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for name in COMPRESSION_MODELS:
         refs = np.load(os.path.join(ROOT, "Examples", "models", name + ".refs.npz"))
         reference = refs["out_0"].astype(np.float64).reshape(refs["in_0"].shape[0], -1)
@@ -350,12 +355,12 @@ def compression_table(work):
                 path, made = int8, None
             if made is not None and made.returncode != 0:
                 # A form this build of Whittle cannot make (an older one, measured for comparison).
-                print("| %s | %s | | failed: %s | | | | | | | | |" % (name, form, (made.stderr.strip().splitlines() or [""])[-1][:80]))
+                print("| %s | %s | | failed: %s | | | | | | | | | | |" % (name, form, (made.stderr.strip().splitlines() or [""])[-1][:80]))
                 continue
             out = os.path.join(work, "compression")
             made = subprocess.run([WHITTLE, "compile", path, "--name", "model", "-o", out] + list(verify_flags), capture_output=True, text=True)
             if made.returncode != 0:
-                print("| %s | %s | | failed: %s | | | | | | | | |" % (name, form, (made.stderr.strip().splitlines() or [""])[-1][:80]))
+                print("| %s | %s | | failed: %s | | | | | | | | | | |" % (name, form, (made.stderr.strip().splitlines() or [""])[-1][:80]))
                 continue
             macs = macs or json.load(open(os.path.join(out, "model_report.json")))["macs"]
             with open(os.path.join(out, "bench.c"), "w") as f:

@@ -1,4 +1,4 @@
-/* The part of QEMU's plugin API (version 1) that insncount.c uses. Debian's QEMU
+/* The part of QEMU's plugin API (version 1) that insncount.c and insnmix.c use. Debian's QEMU
  * supports plugins but does not ship the header, so the declarations are here. */
 #ifndef WHITTLE_QEMU_PLUGIN_API_V1_H
 #define WHITTLE_QEMU_PLUGIN_API_V1_H
@@ -23,6 +23,7 @@ void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn, qemu_
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
+size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
 void qemu_plugin_outs(const char *string);
 #endif
