@@ -33,23 +33,23 @@ public enum ModelRunner {
         return result
     }
 
-    /// Input arrays from `NAME=FILE.npy` arguments.
+    /// Input arrays from `NAME=FILE.npy` or `NAME=FILE.pb` (a serialized ONNX `TensorProto`, which
+    /// holds the types NumPy lacks) arguments.
     public static func inputs(fromFiles arguments: [String], for graph: Graph) throws -> [String: NDArray] {
         var result: [String: NDArray] = [:]
         for argument in arguments {
             guard let equals = argument.firstIndex(of: "=") else {
-                throw WhittleError(.usage, "input file \"\(argument)\" must be given as NAME=FILE.npy", setting: .runInput)
+                throw WhittleError(.usage, "input file \"\(argument)\" must be given as NAME=FILE.npy or NAME=FILE.pb", setting: .runInput)
             }
             let name = String(argument[..<equals]), file = String(argument[argument.index(after: equals)...])
             guard let input = graph.inputs.first(where: { $0.name == name }) else {
                 throw WhittleError(.usage, "an input file is given for \"\(name)\", which is not a graph input (inputs: "
                     + graph.inputs.map(\.name).joined(separator: ", ") + ")", setting: .runInput)
             }
-            guard let data = FileManager.default.contents(atPath: file) else { throw WhittleError(.io, "cannot read \(file)") }
-            result[name] = try checked(NDArray(NPYFormat.decode([UInt8](data), what: file)), for: input, source: file)
+            result[name] = try checked(TestData.read(file), for: input, source: file)
         }
         for input in graph.inputs where result[input.name] == nil {
-            throw WhittleError(.usage, "no value given for input \"\(input.name)\"; give it as \(input.name)=FILE.npy", setting: .runInput)
+            throw WhittleError(.usage, "no value given for input \"\(input.name)\"; give it as \(input.name)=FILE.npy or \(input.name)=FILE.pb", setting: .runInput)
         }
         return result
     }

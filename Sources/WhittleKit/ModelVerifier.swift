@@ -38,6 +38,8 @@ public enum ModelVerifier {
         public var compile = CompileOptions()
         /// Quantized outputs must be within one step of the model as given (else that is reported only).
         public var strict = false
+        /// Expected outputs by name (ONNX test data): the C's outputs are compared with them too.
+        public var expected: [String: NDArray] = [:]
 
         public init() {}
     }
@@ -73,7 +75,8 @@ public enum ModelVerifier {
         let bytes = try analyzed.graph.outputs.indices.map { j in
             [UInt8](try Data(contentsOf: directory.appendingPathComponent("output_\(j).bin")))
         }
-        return try comparisons(bytes, analyzed: analyzed, compiled: compiled, inputs: inputs, tolerance: options.tolerance, strict: options.strict)
+        return try comparisons(bytes, analyzed: analyzed, compiled: compiled, inputs: inputs, tolerance: options.tolerance, strict: options.strict,
+                               expected: options.expected)
     }
 
     /// Compares the C outputs (raw bytes, in output order) with the interpreter twice: on the optimized
@@ -85,8 +88,10 @@ public enum ModelVerifier {
     /// round once where the QDQ float graph rounds per operator, and the difference grows with depth
     /// (ten steps after fifty layers is normal): it is reported in steps and top-1 agreement, and
     /// held to one step only with `strict`.
+    /// With `expected` (test data), each output given there is also compared with it, named
+    /// "NAME (test data)", held to the same tolerance as the comparison with the interpreter.
     static func comparisons(_ outputs: [[UInt8]], analyzed: AnalyzedModel, compiled: CompiledModel, inputs: [String: NDArray],
-                            tolerance given: Double?, strict: Bool = false) throws -> [Comparison] {
+                            tolerance given: Double?, strict: Bool = false, expected data: [String: NDArray] = [:]) throws -> [Comparison] {
         let compiledReference = try Interpreter(model: compiled.optimized, inference: compiled.types).run(inputs)
         let givenReference = try Interpreter(model: analyzed.model, inference: analyzed.inference).run(inputs)
         // Where fuse-qdq made integer operators, every output downstream rounds differently from the QDQ
@@ -125,6 +130,15 @@ public enum ModelVerifier {
                 fidelity.decides = strict
             }
             result.append(fidelity)
+            if let value = data[output.name] {
+                guard value.shape == got.shape, value.elementType == got.elementType else {
+                    throw WhittleError(.usage, "the test data's output \"\(output.name)\" is \(TensorType(value.elementType, value.shape)); "
+                        + "the model computes \(TensorType(got.elementType, got.shape))")
+                }
+                var check = compare("\(output.name) (test data)", got, value, tolerance: tolerance, step: floor)
+                if !check.passed { check.advice = advice(got, value) }
+                result.append(check)
+            }
         }
         return result
     }

@@ -34,7 +34,7 @@ public enum TargetVerifier {
     public static func verify(_ analyzed: AnalyzedModel, target: TargetDescription, catalog: TargetCatalog,
                               inputs given: [String: NDArray]?, tolerance: Double?, budgets: (ram: Int?, flash: Int?),
                               workDirectory: String, compile: CompileOptions = .init(), strict: Bool = false, profile: Bool = false,
-                              progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
+                              expected: [String: NDArray] = [:], progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
         // The build steps run in other folders (the board support's); a relative folder means the caller's.
         let workDirectory = ModelRunner.absolute(workDirectory)
         guard target.kind != "host", let emulator = target.qemu else {
@@ -98,7 +98,8 @@ public enum TargetVerifier {
         let counts = (try? String(contentsOfFile: workDirectory + "/counts.txt", encoding: .utf8)) ?? ""
         let values = try parseOutputs(output, graph: graph)
         guard values.count >= graph.outputs.count else { throw WhittleError(.io, "the device printed \(values.count) of \(graph.outputs.count) outputs") }
-        let comparisons = try ModelVerifier.comparisons(values, analyzed: analyzed, compiled: compiled, inputs: inputs, tolerance: tolerance, strict: strict)
+        let comparisons = try ModelVerifier.comparisons(values, analyzed: analyzed, compiled: compiled, inputs: inputs, tolerance: tolerance, strict: strict,
+                                                        expected: expected)
         let instructions = counts.split(separator: "\n").first { $0.hasPrefix("region:") }
             .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("last=") }.flatMap { Int($0.dropFirst(5)) } }
         let footprint = try modelFootprint(program, compiler: target.compiler, in: workDirectory)

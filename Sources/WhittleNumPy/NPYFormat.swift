@@ -128,12 +128,17 @@ public enum NPYFormat {
         return (type, order == ">")
     }
 
+    /// The `.npy` type code of each element type NumPy has.
+    static let codes: [ElementType: String] = [
+        .float16: "<f2", .float: "<f4", .double: "<f8", .int8: "|i1", .uint8: "|u1", .int16: "<i2", .uint16: "<u2",
+        .int32: "<i4", .uint32: "<u4", .int64: "<i8", .uint64: "<u8", .bool: "|b1",
+    ]
+
+    /// Whether `.npy` can hold `type` (NumPy has no bfloat16, 8- and 4-bit floats or 4- and 2-bit integers).
+    public static func canEncode(_ type: ElementType) -> Bool { codes[type] != nil }
+
     /// Encodes a tensor as a version 1.0 `.npy` file (little-endian, C order).
     public static func encode(_ tensor: Tensor) throws -> [UInt8] {
-        let codes: [ElementType: String] = [
-            .float16: "<f2", .float: "<f4", .double: "<f8", .int8: "|i1", .uint8: "|u1", .int16: "<i2", .uint16: "<u2",
-            .int32: "<i4", .uint32: "<u4", .int64: "<i8", .uint64: "<u8", .bool: "|b1",
-        ]
         guard let descr = codes[tensor.elementType] else {
             throw WhittleError(.unsupported, "\(tensor.elementType.name) cannot be written as .npy")
         }

@@ -126,6 +126,11 @@ public enum ONNXReader {
 extension ONNXReader {
     /// Reads a serialized `TensorProto` (the `.pb` files of ONNX test data).
     public static func readTensor(path: String) throws -> Tensor {
+        try readNamedTensor(path: path).tensor
+    }
+
+    /// Reads a serialized `TensorProto` and the name it carries (empty when it has none).
+    public static func readNamedTensor(path: String) throws -> (tensor: Tensor, name: String) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw WhittleError(.io, "cannot read \(path)")
         }
@@ -135,8 +140,9 @@ extension ONNXReader {
         }
         defer { onnx__tensor_proto__free_unpacked(proto, nil) }
         let decoder = TensorDecoder(externalData: ExternalDataReader(baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent()))
+        let name = proto.pointee.name.map { String(cString: $0) } ?? ""
         do {
-            return try decoder.decode(proto.pointee, what: "tensor")
+            return (try decoder.decode(proto.pointee, what: "tensor"), name)
         } catch let error as WhittleError {
             throw error.inFile(path)
         }

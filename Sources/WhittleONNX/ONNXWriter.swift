@@ -57,6 +57,18 @@ public enum ONNXWriter {
         return result
     }
 
+    /// A serialized `TensorProto` (the `.pb` files of ONNX test data), its data as `raw_data`.
+    public static func serializeTensor(_ t: Tensor, name: String) throws -> [UInt8] {
+        let memory = Allocations()
+        defer { memory.free() }
+        let proto = tensor(t, name: name, memory)
+        let size = onnx__tensor_proto__get_packed_size(proto)
+        var bytes = [UInt8](repeating: 0, count: size)
+        let written = bytes.withUnsafeMutableBufferPointer { onnx__tensor_proto__pack(proto, $0.baseAddress) }
+        guard written == size else { throw WhittleError(.io, "protobuf packing wrote \(written) of \(size) bytes") }
+        return bytes
+    }
+
     /// Writes the model to `path`.
     public static func write(_ model: Model, to path: String) throws {
         let bytes = try serialize(model)

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import WhittleIR
 import WhittleKit
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a model with the reference interpreter on NumPy inputs and write its outputs as .npy files."
+        abstract: "Run a model with the reference interpreter on NumPy or ONNX test-data inputs and write its outputs as .npy files (.pb for types NumPy lacks)."
     )
 
     @OptionGroup var options: ModelOptions
@@ -13,18 +14,27 @@ struct Run: ParsableCommand {
                                valueName: "FILE.npz"))
     var inputs: String?
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("One input from an .npy file (repeat for each input).", valueName: "NAME=FILE.npy"))
+    @Option(name: .customLong("input"), help: ArgumentHelp("One input from an .npy file or a serialized ONNX TensorProto (.pb, any element type); repeat for each input.",
+                                                           valueName: "NAME=FILE.npy|FILE.pb"))
     var inputFiles: [String] = []
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the outputs, one <output name>.npy each.", valueName: "OUTDIR"))
-    var output: String
+    @Option(help: ArgumentHelp("An ONNX test-data folder (test_data_set_N): input_K.pb are the inputs; output_K.pb, where present, are compared with the outputs (exit 1 on a difference).",
+                               valueName: "DIR"))
+    var testData: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the outputs, one <output name>.npy each (.pb for bfloat16, float8, int4 and the other types NumPy lacks); optional with --test-data.",
+                                                    valueName: "OUTDIR"))
+    var output: String?
 
     @Option(help: ArgumentHelp("Also write every intermediate value to this folder as .npy.", valueName: "DIR"))
     var trace: String?
 
     func validate() throws {
-        guard inputs == nil || inputFiles.isEmpty else {
-            throw ValidationError("give either --inputs FILE.npz or one --input NAME=FILE.npy per input, not both")
+        guard [inputs != nil, !inputFiles.isEmpty, testData != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give one of --inputs FILE.npz, one --input NAME=FILE per input, or --test-data DIR")
+        }
+        guard output != nil || testData != nil else {
+            throw ValidationError("give --output OUTDIR for the outputs (or --test-data DIR to compare them with the expected ones)")
         }
         if let maxTensorBytes {
             do { _ = try TargetBudget.parse(maxTensorBytes) } catch let error as WhittleError { throw ValidationError("--max-tensor-bytes: \(error.reason)") }
@@ -37,14 +47,20 @@ struct Run: ParsableCommand {
     var maxTensorBytes: String?
 
     func run() throws {
+        var failed = false
         try reportingErrors {
             let analyzed = try options.load()
             let values: [String: NDArray]
-            if inputs == nil && inputFiles.isEmpty && !analyzed.graph.inputs.isEmpty {
-                throw WhittleError(.usage, "give either --inputs FILE.npz or one --input NAME=FILE.npy per input")
+            var expected: [(name: String, value: NDArray)] = []
+            if inputs == nil && inputFiles.isEmpty && testData == nil && !analyzed.graph.inputs.isEmpty {
+                throw WhittleError(.usage, "give --inputs FILE.npz, one --input NAME=FILE.npy (or .pb) per input, or --test-data DIR")
             }
             if let inputs {
                 values = try ModelRunner.inputs(fromArchive: inputs, for: analyzed.graph)
+            } else if let testData {
+                let loaded = try TestData.load(testData, for: analyzed.graph)
+                values = loaded.inputs
+                expected = loaded.expected
             } else {
                 values = try ModelRunner.inputs(fromFiles: inputFiles, for: analyzed.graph)
             }
@@ -55,14 +71,28 @@ struct Run: ParsableCommand {
             } catch let error as WhittleError {
                 throw error.inFile(analyzed.path)
             }
-            try ModelRunner.makeDirectory(output)
-            var taken = Set<String>()
-            for info in analyzed.graph.outputs {
-                guard let value = outputs[info.name] else { continue }
-                let file = ModelRunner.fileName(for: info.name, taken: &taken)
-                try ModelRunner.write(value, to: output, file: file)
-                print("\(info.name): \(TensorType(value.elementType, value.shape)) -> \(output)/\(file)")
+            if let output {
+                try ModelRunner.makeDirectory(output)
+                var taken = Set<String>()
+                for info in analyzed.graph.outputs {
+                    guard let value = outputs[info.name] else { continue }
+                    let base = String(ModelRunner.fileName(for: info.name, taken: &taken).dropLast(4))
+                    let file = try TestData.write(value, name: info.name, to: output, base: base)
+                    print("\(info.name): \(TensorType(value.elementType, value.shape)) -> \(output)/\(file)")
+                }
             }
+            var differ = 0
+            for (name, value) in expected {
+                guard let got = outputs[name] else { throw WhittleError(.invalidGraph, "output \"\(name)\" was not computed") }
+                if let problem = TestData.compare(got, value) {
+                    print("\(name): differs from the test data: \(problem)  FAIL")
+                    differ += 1
+                } else {
+                    print("\(name): matches the test data (\(value.shape.reduce(1, *)) elements, |got - expected| <= 1e-5 + 1e-3 |expected|)  PASS")
+                }
+            }
+            failed = differ > 0
         }
+        if failed { throw ExitCode(1) }
     }
 }
