@@ -318,7 +318,7 @@ public enum CEmitter {
     }
 
     /// Text that may appear inside a C comment (no comment terminator, no trigraph-like surprises).
-    static func safe(_ text: String) -> String {
+    public static func safe(_ text: String) -> String {
         text.replacingOccurrences(of: "*/", with: "* /").replacingOccurrences(of: "/*", with: "/ *")
             .replacingOccurrences(of: "??", with: "?\u{200B}?").filter { $0.isASCII && ($0 == " " || !$0.isWhitespace) }
     }

@@ -42,6 +42,10 @@ struct Compile: ParsableCommand {
     @Option(name: .customLong("report-html"), help: ArgumentHelp("Also write an HTML report (memory against the budget, arena, layers).", valueName: "FILE.html"))
     var reportHTML: String?
 
+    @Option(help: ArgumentHelp("Lay the C out as a library: arduino (library.properties, src/, an example sketch), platformio (the same with library.json) or cmake (CMakeLists.txt for add_subdirectory, NAMEConfig.cmake for find_package).",
+                               valueName: "arduino|platformio|cmake"))
+    var package: String?
+
     @Flag(help: "Print each layer's kernel, weight form, scratch, whether it works in place, and why.")
     var explain = false
 
@@ -50,6 +54,9 @@ struct Compile: ParsableCommand {
         if recalibrate != nil && recipe == nil { throw ValidationError("--recalibrate is used with --recipe") }
         if let quantize, quantize.lowercased() != "int8" { throw ValidationError("--quantize supports int8, not \"\(quantize)\"") }
         if quantize != nil && calibration.calibration == nil { throw ValidationError("--quantize int8 needs --calibration DATA.npz") }
+        if let package, FirmwarePackage(rawValue: package) == nil {
+            throw ValidationError("--package takes arduino, platformio or cmake, not \"\(package)\"")
+        }
         if quantize == nil && calibration.calibration != nil && !binarization.binarize {
             throw ValidationError("--calibration is only used with --quantize int8 or --binarize")
         }
@@ -82,7 +89,12 @@ struct Compile: ParsableCommand {
             } catch let error as WhittleError {
                 throw error.inFile(model)
             }
-            let files = try compiled.write(to: output, extra: compiled.buildSnippets(target: target).map { ($0.0, Data($0.1.utf8)) })
+            let files: [String]
+            if let kind = package.flatMap(FirmwarePackage.init(rawValue:)) {
+                files = try kind.write(compiled, graph: compressed.analyzed.graph, target: target, to: output)
+            } else {
+                files = try compiled.write(to: output, extra: compiled.buildSnippets(target: target).map { ($0.0, Data($0.1.utf8)) })
+            }
             if let reportHTML {
                 var report = HTMLReport(title: "\(URL(fileURLWithPath: model).lastPathComponent) on \(target.name)")
                 report.addCompiled(compiled, target: target, ram: try targetOptions.ram(), flash: try targetOptions.flash(),
@@ -92,7 +104,8 @@ struct Compile: ParsableCommand {
             for note in compiled.notes { print("note: \(note)") }
             if explain { print(CompileReport(compiled).explanation(), terminator: "") }
             let plan = compiled.bundle.plan
-            print("wrote \(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
+            let root = URL(fileURLWithPath: output).standardizedFileURL.path + "/"
+            print("wrote \(files.map { $0.hasPrefix(root) ? String($0.dropFirst(root.count)) : URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")) to \(output)")
             let int8 = CompileReport(compiled).int8Weights.map { " (int8 convolution and matrix weights: \($0))" } ?? ""
             print("arena \(plan.arenaBytes) B (lower bound \(plan.lowerBound) B), weights \(compiled.bundle.weightBytes) B\(int8)")
             switch compiled.stack {
