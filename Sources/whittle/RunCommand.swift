@@ -14,13 +14,7 @@ struct Run: ParsableCommand {
                                valueName: "FILE.npz"))
     var inputs: String?
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("One input from an .npy file or a serialized ONNX TensorProto (.pb, any element type); repeat for each input.",
-                                                           valueName: "NAME=FILE.npy|FILE.pb"))
-    var inputFiles: [String] = []
-
-    @Option(help: ArgumentHelp("An ONNX test-data folder (test_data_set_N): input_K.pb are the inputs; output_K.pb, where present, are compared with the outputs (exit 1 on a difference).",
-                               valueName: "DIR"))
-    var testData: String?
+    @OptionGroup var given: TensorInputs
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the outputs, one <output name>.npy each (.pb for bfloat16, float8, int4 and the other types NumPy lacks); optional with --test-data.",
                                                     valueName: "OUTDIR"))
@@ -30,10 +24,8 @@ struct Run: ParsableCommand {
     var trace: String?
 
     func validate() throws {
-        guard [inputs != nil, !inputFiles.isEmpty, testData != nil].filter({ $0 }).count <= 1 else {
-            throw ValidationError("give one of --inputs FILE.npz, one --input NAME=FILE per input, or --test-data DIR")
-        }
-        guard output != nil || testData != nil else {
+        try given.check(archive: inputs)
+        guard output != nil || given.testData != nil else {
             throw ValidationError("give --output OUTDIR for the outputs (or --test-data DIR to compare them with the expected ones)")
         }
         if let maxTensorBytes {
@@ -50,20 +42,11 @@ struct Run: ParsableCommand {
         var failed = false
         try reportingErrors {
             let analyzed = try options.load()
-            let values: [String: NDArray]
-            var expected: [(name: String, value: NDArray)] = []
-            if inputs == nil && inputFiles.isEmpty && testData == nil && !analyzed.graph.inputs.isEmpty {
+            let (loaded, expected) = try given.load(archive: inputs, for: analyzed.graph)
+            if loaded == nil && !analyzed.graph.inputs.isEmpty {
                 throw WhittleError(.usage, "give --inputs FILE.npz, one --input NAME=FILE.npy (or .pb) per input, or --test-data DIR")
             }
-            if let inputs {
-                values = try ModelRunner.inputs(fromArchive: inputs, for: analyzed.graph)
-            } else if let testData {
-                let loaded = try TestData.load(testData, for: analyzed.graph)
-                values = loaded.inputs
-                expected = loaded.expected
-            } else {
-                values = try ModelRunner.inputs(fromFiles: inputFiles, for: analyzed.graph)
-            }
+            let values = loaded ?? [:]
             let limit = try maxTensorBytes.map(TargetBudget.parse) ?? ProcessMemory.tensorLimit
             let outputs: [String: NDArray]
             do {

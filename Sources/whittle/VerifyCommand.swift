@@ -12,13 +12,7 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Inputs as an .npz archive (default: seeded random inputs).", valueName: "FILE.npz"))
     var inputs: String?
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("One input from an .npy file or a serialized ONNX TensorProto (.pb, any element type); repeat for each input.",
-                                                           valueName: "NAME=FILE.npy|FILE.pb"))
-    var inputFiles: [String] = []
-
-    @Option(help: ArgumentHelp("An ONNX test-data folder (test_data_set_N): input_K.pb are the inputs; the C's outputs are also compared with output_K.pb, where present.",
-                               valueName: "DIR"))
-    var testData: String?
+    @OptionGroup var tensors: TensorInputs
 
     @Option(help: ArgumentHelp("The C compiler.", valueName: "CC"))
     var cc = "cc"
@@ -34,9 +28,7 @@ struct Verify: ParsableCommand {
         if let tolerance, !(tolerance >= 0 && tolerance.isFinite) {
             throw ValidationError("--tolerance must be a number of at least 0, not \(tolerance)")
         }
-        guard [inputs != nil, !inputFiles.isEmpty, testData != nil].filter({ $0 }).count <= 1 else {
-            throw ValidationError("give one of --inputs FILE.npz, one --input NAME=FILE per input, or --test-data DIR")
-        }
+        try tensors.check(archive: inputs)
     }
 
     @Flag(help: "Build without -fsanitize=address,undefined.")
@@ -67,14 +59,8 @@ struct Verify: ParsableCommand {
                 analyzed = student
                 print(line)
             }
-            var given = try inputs.map { try ModelRunner.inputs(fromArchive: $0, for: analyzed.graph) }
-            var expected: [String: NDArray] = [:]
-            if !inputFiles.isEmpty { given = try ModelRunner.inputs(fromFiles: inputFiles, for: analyzed.graph) }
-            if let testData {
-                let loaded = try TestData.load(testData, for: analyzed.graph)
-                given = loaded.inputs
-                expected = Dictionary(loaded.expected.map { ($0.name, $0.value) }) { first, _ in first }
-            }
+            let (given, outputs) = try tensors.load(archive: inputs, for: analyzed.graph)
+            let expected = Dictionary(outputs.map { ($0.name, $0.value) }) { first, _ in first }
             if given == nil && !analyzed.graph.inputs.isEmpty {
                 print("inputs: generated with seed 1 (floats uniform in [-1, 1), integers 0 to 9); --inputs FILE.npz gives your own")
             }

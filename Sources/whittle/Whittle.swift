@@ -205,6 +205,35 @@ func writeReport<T: Encodable>(_ value: T, to path: String?) throws {
     try FileOutput.write(try encoder.encode(value) + Data("\n".utf8), to: path)
 }
 
+/// Inputs one at a time (`.npy`, or `.pb` for any element type) or from an ONNX test-data folder,
+/// with its expected outputs (run, verify).
+struct TensorInputs: ParsableArguments {
+    @Option(name: .customLong("input"), help: ArgumentHelp("One input from an .npy file or a serialized ONNX TensorProto (.pb, any element type); repeat for each input.",
+                                                           valueName: "NAME=FILE.npy|FILE.pb"))
+    var files: [String] = []
+
+    @Option(help: ArgumentHelp("An ONNX test-data folder (test_data_set_N): input_K.pb are the inputs; output_K.pb, where present, are compared with the outputs (exit 1 on a difference).",
+                               valueName: "DIR"))
+    var testData: String?
+
+    /// Refuses a second source of inputs beside the command's `--inputs` archive.
+    func check(archive: String?) throws {
+        guard [archive != nil, !files.isEmpty, testData != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give one of --inputs FILE.npz, one --input NAME=FILE per input, or --test-data DIR")
+        }
+    }
+
+    /// The inputs given (nil: none) and the test data's expected outputs, in output order.
+    func load(archive: String?, for graph: Graph) throws -> (inputs: [String: NDArray]?, expected: [(name: String, value: NDArray)]) {
+        if let archive { return (try ModelRunner.inputs(fromArchive: archive, for: graph), []) }
+        if let testData {
+            let loaded = try TestData.load(testData, for: graph)
+            return (loaded.inputs, loaded.expected)
+        }
+        return (files.isEmpty ? nil : try ModelRunner.inputs(fromFiles: files, for: graph), [])
+    }
+}
+
 /// The samples a compressed model is compared with its original on (prune, binarize).
 struct ComparisonData: ParsableArguments {
     @Option(help: ArgumentHelp("Samples to compare the compressed model with the original on.", valueName: "DATA.npz"))
