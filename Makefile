@@ -6,6 +6,7 @@
 #   make fuzz-models [N=1000] [SEED=0]  differential testing on generated models (interpreter, ONNX Runtime, C)
 #   make conformance-manifest  re-record Tests/Conformance/{expected_passes,excluded}.txt
 #   make install [PREFIX=/usr/local]  build in release mode and install bin/whittle (targets built in)
+#   make wheel                 the Python package with the release binary, as dist/whittle-VERSION-py3-none-linux_ARCH.whl
 #   make docs                  rewrite docs/cli.md from the tool's help
 #   make analyse               gcc -fanalyzer and clang --analyze on the same C (Tests/StaticAnalysis)
 #   make misra                 MISRA C:2012 check (cppcheck) of the emitted C of every example model for host,
@@ -20,7 +21,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PREFIX ?= /usr/local
 
-.PHONY: setup build example test bench misra analyse conformance-data conformance-manifest install install-check clean fuzz-models fuzz docs
+.PHONY: setup build example test bench misra analyse conformance-data conformance-manifest install install-check wheel clean fuzz-models fuzz docs
 
 # System packages: protobuf-c and zlib with headers (found through pkg-config), the cross
 # compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
@@ -74,6 +75,9 @@ test: setup conformance-data
 	$(SWIFT) build --build-tests
 	WHITTLE_REQUIRE_CONFORMANCE=1 WHITTLE_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory install-check
+	rm -rf .build-static/dist
+	$(PYTHON) Sources/WhittlePython/build_wheel.py --binary .build-static/debug/whittle --out .build-static/dist
+	$(PYTHON) Tests/Python/wheel_test.py '.build-static/dist/whittle-*.whl'
 	$(PYTHON) Tests/MISRA/misra_check.py --whittle .build/debug/whittle --models kws_dscnn_int8_qdq,ic_resnet8 --targets cortex-m4f,rpi4
 	$(PYTHON) Tests/StaticAnalysis/analyse.py --whittle .build/debug/whittle --models kws_dscnn_int8_qdq,ic_resnet8 --targets cortex-m4f --no-kernels
 	$(VENV)/bin/python Tests/Differential/fuzz_models.py --whittle .build/debug/whittle --replay Tests/Differential/cases
@@ -141,5 +145,11 @@ install-check: setup
 	$(SWIFT) build --product whittle $(STATIC) --scratch-path .build-static > .build-static/build.log 2>&1 || (tail -30 .build-static/build.log; exit 1)
 	Tests/Install/check_static.sh .build-static/debug/whittle
 
+# The wheel: Sources/WhittlePython's module with the release binary linked as make install links it
+# (make test packs and tests the same layout around the debug build install-check links).
+wheel: setup
+	$(SWIFT) build -c release $(STATIC) --product whittle
+	$(PYTHON) Sources/WhittlePython/build_wheel.py --binary .build/release/whittle --out dist
+
 clean:
-	rm -rf .build .build-conformance .build-fuzz .build-static
+	rm -rf .build .build-conformance .build-fuzz .build-static dist

@@ -1,0 +1,44 @@
+"""Runs inside a fresh virtual environment with only the wheel and NumPy installed and no Swift
+toolchain on PATH (see wheel_test.py): the README's Python quick start, then the same images through
+the command line (`python -m whittle run`, one image at a time) for the accuracy to compare with.
+Prints one `result: KEY VALUE` line per figure."""
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import whittle
+
+ROOT = sys.argv[1]
+session = runpy.run_path(os.path.join(ROOT, "Examples", "python", "evaluate_digits.py"))["main"]()
+print("result: c_accuracy %.6f" % session["accuracy"])
+print("result: c_seconds %.6f" % session["seconds"])
+print("result: report_arena %d" % session["compiled"].report["arenaBytes"])
+print("result: html %d" % ("<svg" in session["compiled"]._repr_html_()))
+
+test = np.load(os.path.join(ROOT, "Examples", "models", "digits_test.npz"))
+work = tempfile.mkdtemp(prefix="whittle-wheel-session-")
+try:
+    start = time.perf_counter()
+    predictions = []
+    for i, image in enumerate(test["X_img"]):
+        np.save(os.path.join(work, "x.npy"), image[None])
+        subprocess.run([sys.executable, "-m", "whittle", "run", session["quantized"], "--input", "input=" + os.path.join(work, "x.npy"),
+                        "-o", os.path.join(work, "out")], check=True, capture_output=True)
+        predictions.append(int(np.load(os.path.join(work, "out", "logits.npy")).argmax()))
+    cli_seconds = time.perf_counter() - start
+finally:
+    shutil.rmtree(work, ignore_errors=True)
+print("result: cli_accuracy %.6f" % float(np.mean(np.array(predictions) == test["y"])))
+print("result: cli_seconds %.6f" % cli_seconds)
+try:
+    whittle.compile(os.path.join(ROOT, "Examples", "models", "digits_cnn.onnx"), target="no-such-target")
+    print("result: error none")
+except whittle.WhittleError as error:
+    print("result: error %s" % str(error).replace("\n", " "))
+print("result: version %s" % whittle.version())
