@@ -27,8 +27,10 @@ PREFIX ?= /usr/local
 # compilers the emitted C is built with, and QEMU to run it (Cortex-M and Raspberry Pi).
 # The tests also build the CMake snippet and render the HTML report in a headless browser.
 PACKAGES := libprotobuf-c-dev zlib1g-dev pkg-config cppcheck gcc-arm-none-eabi libnewlib-arm-none-eabi \
-	qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-TOOLS := cppcheck arm-none-eabi-gcc qemu-system-arm qemu-aarch64 qemu-arm aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc
+	qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
+	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
+TOOLS := cppcheck arm-none-eabi-gcc qemu-system-arm qemu-aarch64 qemu-arm aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc \
+	riscv64-unknown-elf-gcc qemu-system-riscv32
 ifneq ($(filter test,$(MAKECMDGOALS)),)
 PACKAGES += cmake chromium
 TOOLS += cmake chromium

@@ -9,8 +9,19 @@ public enum TargetProgram {
                                       extra: [String] = []) throws -> [String] {
         var arguments = target.cflags + ["-std=c99", "-Wall", "-Wextra"] + extra + ["-o", program] + sources
         if target.kind == "bare-metal" {
-            guard let script = target.qemu?.linker_script else { throw WhittleError(.usage, "target \(target.name) has no linker_script") }
             let board = root.appendingPathComponent("boards/cortex-m").path
+            if target.qemu?.board == "riscv" {
+                // picolibc's start-up code (main's status is the exit status, through semihosting) and its
+                // memory layout over QEMU virt's 128 MiB: 16 MiB of "flash" at its base, 16 MiB of RAM after
+                // it. As with the Cortex-M boards the memory is the machine's (test programs are larger
+                // than a part); the part's own flash and RAM are the budgets compile and verify check.
+                arguments += ["-DWHITTLE_SEMIHOSTING", "-I", board, board + "/semihost.c", "-ffunction-sections", "-fdata-sections",
+                              "--specs=picolibc.specs", "--oslib=semihost", "--crt0=semihost", "-Wl,--gc-sections",
+                              "-Wl,--defsym=__flash=0x80000000", "-Wl,--defsym=__flash_size=0x1000000",
+                              "-Wl,--defsym=__ram=0x81000000", "-Wl,--defsym=__ram_size=0x1000000"]
+                return arguments + ["-lm"]
+            }
+            guard let script = target.qemu?.linker_script else { throw WhittleError(.usage, "target \(target.name) has no linker_script") }
             arguments += ["-DWHITTLE_SEMIHOSTING", "-I", board, "-L", board, "-T", root.appendingPathComponent(script).path,
                           board + "/startup.c", board + "/semihost.c", "-ffunction-sections", "-fdata-sections", "-nostartfiles",
                           "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"]
@@ -33,8 +44,9 @@ public enum TargetProgram {
         }
         if target.kind == "bare-metal" {
             guard let machine = emulator.machine else { throw WhittleError(.usage, "target \(target.name) has no QEMU machine") }
-            return ["timeout", String(timeout), emulator.program, "-M", machine, "-display", "none", "-monitor", "none", "-serial", "none",
-                    "-chardev", "file,id=out,path=\(console)", "-semihosting-config", "enable=on,target=native,chardev=out", "-kernel", program]
+            return ["timeout", String(timeout), emulator.program, "-M", machine] + (emulator.cpu.map { ["-cpu", $0] } ?? []) + (emulator.arguments ?? [])
+                + ["-display", "none", "-monitor", "none", "-serial", "none",
+                   "-chardev", "file,id=out,path=\(console)", "-semihosting-config", "enable=on,target=native,chardev=out", "-kernel", program]
         }
         return ["timeout", String(timeout), emulator.program] + (emulator.cpu.map { ["-cpu", $0] } ?? [])
     }

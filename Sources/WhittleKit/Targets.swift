@@ -4,11 +4,17 @@ import WhittleIR
 /// A device Whittle compiles for, read from `Targets/NAME.json`.
 public struct TargetDescription: Codable, Sendable {
     public struct Emulator: Codable, Sendable {
-        /// `qemu-system-arm`, `qemu-arm` or `qemu-aarch64`.
+        /// `qemu-system-arm`, `qemu-system-riscv32`, `qemu-arm` or `qemu-aarch64`.
         public var program: String
         public var machine: String?
         public var linker_script: String?
         public var cpu: String?
+        /// The board support a bare-metal program is built with: `cortex-m` (the default: startup code,
+        /// semihosting and the linker script in `boards/cortex-m`) or `riscv` (picolibc's start-up code
+        /// and memory layout on QEMU virt, with the same semihosting).
+        public var board: String?
+        /// More QEMU arguments (`-bios none` for RISC-V).
+        public var arguments: [String]?
     }
 
     public var name: String

@@ -66,7 +66,7 @@ struct KernelLibraryTests {
     }
 
     /// The same tests built by each target's compiler with its flags, run under QEMU (fewer random requantizations).
-    @Test(arguments: ["cortex-m4f", "rp2040", "cortex-m7", "rpi3", "rpi4", "rpi5"])
+    @Test(arguments: ["cortex-m4f", "rp2040", "cortex-m7", "rpi3", "rpi4", "rpi5", "rv32imc", "rv32imafc"])
     func kernelTestsPassOnTheDevices(target name: String) throws {
         guard TargetTests.emulatorsInstalled else {
             if ProcessInfo.processInfo.environment["WHITTLE_REQUIRE_TOOLS"] != nil { Issue.record("the cross compilers and QEMU are not installed") }

@@ -9,12 +9,13 @@ struct TargetTests {
 
     static var emulatorsInstalled: Bool {
         ["/usr/bin/qemu-system-arm", "/usr/bin/qemu-aarch64", "/usr/bin/qemu-arm", "/usr/bin/aarch64-linux-gnu-gcc",
-         "/usr/bin/arm-linux-gnueabihf-gcc", "/usr/bin/arm-none-eabi-gcc"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+         "/usr/bin/arm-linux-gnueabihf-gcc", "/usr/bin/arm-none-eabi-gcc", "/usr/bin/qemu-system-riscv32", "/usr/bin/riscv64-unknown-elf-gcc"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     @Test func everyTargetDescriptionLoads() throws {
         let targets = try #require(Self.catalog).all()
-        #expect(Set(targets.map(\.name)) == ["cortex-m0plus", "rp2040", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5", "host"])
+        #expect(Set(targets.map(\.name)) == ["cortex-m0plus", "rp2040", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5",
+                                                 "rv32imc", "rv32imafc", "host"])
         for t in targets where t.kind != "host" {
             #expect(t.qemu != nil, "\(t.name)")
             #expect(t.flash_bytes > 0 && t.ram_bytes > 0, "\(t.name)")
@@ -76,7 +77,7 @@ struct TargetTests {
     /// Which models verify on which target: digits everywhere; the MLPerf Tiny models on the larger cores.
     static let matrix: [(String, String)] = {
         var cases: [(String, String)] = []
-        for target in ["cortex-m0plus", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5"] {
+        for target in ["cortex-m0plus", "cortex-m4f", "cortex-m7", "cortex-m33", "rpi3", "rpi-zero2", "rpi4", "rpi5", "rv32imc", "rv32imafc"] {
             for model in ["digits_mlp", "digits_cnn"] { cases.append((model, target)) }
         }
         for target in ["cortex-m4f", "cortex-m7", "rpi4", "rpi5"] {
@@ -84,7 +85,9 @@ struct TargetTests {
         }
         // Int8 models run as integer kernels (fuse-qdq); they must match the interpreter exactly. The larger
         // ones need more RAM than the 16 KiB micro:bit, so their Cortex-M0+ runs use the RP2040 description.
-        for target in ["cortex-m4f", "cortex-m0plus"] { cases.append(("digits_cnn_int8_qdq", target)) }
+        for target in ["cortex-m4f", "cortex-m0plus", "rv32imafc"] { cases.append(("digits_cnn_int8_qdq", target)) }
+        // RISC-V without an FPU: integer requantization, soft-float only at the model's float edges.
+        for model in ["kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq", "kws_dscnn"] { cases.append((model, "rv32imc")) }
         // rpi4 and rpi5 run the tiles (SMLAL; SDOT on the rpi5's dot-product instructions).
         for target in ["cortex-m4f", "cortex-m7", "rp2040", "rpi4", "rpi5"] {
             for model in ["kws_dscnn_int8_qdq", "ic_resnet8_int8_qdq"] { cases.append((model, target)) }

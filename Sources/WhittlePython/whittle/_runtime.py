@@ -9,20 +9,21 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, List
 
 from ._cli import WhittleError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # The flags of the verified host build: ISO C99 without contraction (a fused multiply-add would round
 # differently from the interpreter), optimized.
 CFLAGS = ["-std=c99", "-O2", "-ffp-contract=off", "-fPIC", "-shared"]
 
+# NumPy's names for the header's element types (bool tensors are bytes in the C).
 _DTYPES = {
-    "float32": np.float32, "float64": np.float64, "float16": np.float16, "int8": np.int8, "uint8": np.uint8,
-    "int16": np.int16, "uint16": np.uint16, "int32": np.int32, "uint32": np.uint32, "int64": np.int64,
-    "uint64": np.uint64, "bool": np.uint8,
+    "float32": "float32", "float64": "float64", "float16": "float16", "int8": "int8", "uint8": "uint8", "int16": "int16",
+    "uint16": "uint16", "int32": "int32", "uint32": "uint32", "int64": "int64", "uint64": "uint64", "bool": "uint8",
 }
 _INTERFACE = re.compile(r'^/\* (input|output) (\d+) "(.*)": (\w+) \[([0-9, ]*)\] \*/$')
 
@@ -36,7 +37,9 @@ class Port:
     shape: tuple
 
     @property
-    def numpy_dtype(self) -> np.dtype:
+    def numpy_dtype(self) -> "np.dtype":
+        import numpy as np
+
         if self.dtype not in _DTYPES:
             raise WhittleError("%s \"%s\" is %s, which the Python runner does not handle (NumPy has no such type)" % (
                 "port", self.name, self.dtype))
@@ -94,9 +97,11 @@ class CompiledModel:
         self._run.restype = ctypes.c_int
         self._run.argtypes = [ctypes.c_void_p] * (len(self.inputs) + len(self.outputs))
 
-    def run(self, *inputs: np.ndarray) -> List[np.ndarray]:
+    def run(self, *inputs: "np.ndarray") -> List["np.ndarray"]:
         """Runs every row of the batch through the C, in order; inputs are converted to the model's dtypes
         (floats of another precision only) and must have its shape after the batch axis."""
+        import numpy as np
+
         if len(inputs) != len(self.inputs):
             raise WhittleError("%s takes %d inputs (%s), %d given" % (
                 self.name, len(self.inputs), ", ".join(p.name for p in self.inputs), len(inputs)))
