@@ -44,4 +44,6 @@ public enum WhittleSetting: String, Sendable, Equatable, CaseIterable {
     case budget
     /// The passes after which the graph is printed.
     case dumpedPass
+    /// How the weights are written (C initializers or a binary blob).
+    case weightFormat
 }

@@ -18,7 +18,7 @@ public enum FirmwarePackage: String, CaseIterable, Sendable {
         let bundle = compiled.bundle
         if bundle.weightFormat == .binary && self != .cmake {
             // Arduino builds cannot pass the assembler the folder of NAME_weights.bin.
-            throw WhittleError(.usage, "an \(rawValue) package needs the weights as C initializers: add --weights c")
+            throw WhittleError(.usage, "an \(rawValue) package needs the weights as C initializers (c), not the binary form", setting: .weightFormat)
         }
         switch self {
         case .cmake:

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import WhittleIR
 import WhittleKit
 
 struct Run: ParsableCommand {

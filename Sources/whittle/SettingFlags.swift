@@ -11,6 +11,7 @@ extension WhittleSetting {
         case .sampleMap: "--map"
         case .labels: "--labels"
         case .runInput: "--input"
+        case .weightFormat: "--weights"
         case .calibrationMethod: "--calibrate"
         case .activationType: "--activations"
         case .weightType: "--weight-type"

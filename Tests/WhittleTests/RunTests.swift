@@ -130,7 +130,7 @@ struct RunTests {
         #expect(result.stderr.contains("Fortran-order"))
         let neither = try CommandLineTests.run(["run", Self.mlp, "-o", "/tmp"])
         #expect(neither.status != 0)
-        #expect(neither.stderr.contains("give either --inputs FILE.npz or one --input NAME=FILE.npy per input"))
+        #expect(neither.stderr.contains("give --inputs FILE.npz, one --input NAME=FILE.npy (or .pb) per input, or --test-data DIR"))
     }
 
     /// A model whose Expand size is computed from an input's data: `whittle run` binds the inputs it is
