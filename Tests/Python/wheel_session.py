@@ -1,6 +1,6 @@
 """Runs inside a fresh virtual environment with only the wheel and NumPy installed and no Swift
 toolchain on PATH (see wheel_test.py): the README's Python quick start, then the same images through
-the command line (`python -m whittle run`, one image at a time) for the accuracy to compare with.
+the command line (the wheel's `whittle run`, one image at a time) for the accuracy to compare with.
 Prints one `result: KEY VALUE` line per figure."""
 import os
 import runpy
@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 import whittle
+from whittle import _cli
 
 ROOT = sys.argv[1]
 session = runpy.run_path(os.path.join(ROOT, "Examples", "python", "evaluate_digits.py"))["main"]()
@@ -28,8 +29,9 @@ try:
     predictions = []
     for i, image in enumerate(test["X_img"]):
         np.save(os.path.join(work, "x.npy"), image[None])
-        subprocess.run([sys.executable, "-m", "whittle", "run", session["quantized"], "--input", "input=" + os.path.join(work, "x.npy"),
-                        "-o", os.path.join(work, "out")], check=True, capture_output=True)
+        # The binary the wheel installed, as `python -m whittle` runs it, without Python's start-up per image.
+        subprocess.run([_cli.executable(), "run", session["quantized"], "--input", "input=" + os.path.join(work, "x.npy"),
+                        "-o", os.path.join(work, "out")], check=True, capture_output=True, env=_cli.environment())
         predictions.append(int(np.load(os.path.join(work, "out", "logits.npy")).argmax()))
     cli_seconds = time.perf_counter() - start
 finally:
@@ -42,3 +44,5 @@ try:
 except whittle.WhittleError as error:
     print("result: error %s" % str(error).replace("\n", " "))
 print("result: version %s" % whittle.version())
+module = subprocess.run([sys.executable, "-m", "whittle", "--version"], capture_output=True, text=True)
+print("result: module_version %s" % module.stdout.strip())

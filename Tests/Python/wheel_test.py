@@ -51,8 +51,8 @@ def main():
             failures.append("a bad target gave %r, not WhittleError with the error line" % results.get("error"))
         if results.get("html") != "1":
             failures.append("Compiled._repr_html_ is not the HTML report")
-        if not re.fullmatch(r"[0-9.]+", results.get("version", "")):
-            failures.append("whittle.version() gave %r" % results.get("version"))
+        if not re.fullmatch(r"[0-9.]+", results.get("version", "")) or results.get("module_version") != results.get("version"):
+            failures.append("whittle.version() gave %r, python -m whittle --version %r" % (results.get("version"), results.get("module_version")))
         speed = float(results["cli_seconds"]) / max(float(results["c_seconds"]), 1e-9)
         print("wheel: top-1 %s both ways; CompiledModel.run %.3f s, whittle run one image at a time %.1f s (%.0fx)"
               % (results["c_accuracy"], float(results["c_seconds"]), float(results["cli_seconds"]), speed))
